@@ -1,0 +1,46 @@
+# chatons-panel — `make run` serves the demo, `make test` runs the whole suite.
+# Both create .venv on first use and honour every PANEL_* variable from the environment.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+export FLASK_APP := wsgi
+
+.PHONY: run test lint pytest translations catalogs clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+# Compiled catalogs are build products (.mo files are not in git).
+translations: $(VENV)/.installed
+	$(PY) tools/i18n.py compile
+
+run: translations
+	$(VENV)/bin/flask db upgrade
+	$(VENV)/bin/flask run --host 127.0.0.1 --port 5000
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy app
+
+# The suite on SQLite, then again on PostgreSQL when PANEL_TEST_DATABASE_URL is set.
+pytest: translations
+	$(VENV)/bin/pytest
+	@if [ -n "$$PANEL_TEST_DATABASE_URL" ]; then \
+		echo "== the same suite on PostgreSQL =="; \
+		$(VENV)/bin/pytest -p no:cacheprovider; \
+	fi
+
+test: lint pytest
+
+# Developers: after changing user-facing strings.
+catalogs: $(VENV)/.installed
+	$(PY) tools/i18n.py update
+	$(PY) tools/i18n.py missing
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

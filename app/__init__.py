@@ -1,0 +1,158 @@
+"""chatons-panel: the self-service web panel of a CHATON's hosted users."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app, g, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+
+import config as panel_config
+from app import audit, errors, security
+from app import db as panel_db
+from app.extensions import babel, csrf, limiter, login_manager
+
+ROOT = Path(__file__).resolve().parent.parent
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the panel: defaults, then PANEL_* environment, then the `config` argument."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.update(panel_config.defaults())
+    app.config.from_prefixed_env("PANEL")
+    if config:
+        app.config.update(config)
+    panel_config.validate(app.config)
+    if not app.config.get("DATABASE_URL"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'panel.sqlite3'}"
+    if not HEX_COLOUR.match(str(app.config["HOSTER_ACCENT_COLOUR"])):
+        raise panel_config.ConfigError("PANEL_HOSTER_ACCENT_COLOUR must be a colour like #1f5f8b.")
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URL"]
+    app.config["RATELIMIT_HEADERS_ENABLED"] = False
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+
+    panel_db.init_app(app)
+    _init_directory(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_hooks(app)
+    errors.register(app)
+    security.init_app(app)
+
+    from app.cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_directory(app: Flask) -> None:
+    from app.directory import Directory, DirectorySettings
+
+    if app.config.get("LDAP_URL"):
+        app.extensions["panel_directory"] = Directory(DirectorySettings.from_config(app.config))
+        app.extensions["panel_demo_people"] = None
+        return
+    if app.config["ENV"] == "production":
+        raise panel_config.ConfigError("Production refuses the demo directory: set PANEL_LDAP_URL.")
+    from app.directory.demo import DEMO_PASSWORD, DEMO_PEOPLE_ROWS, demo_directory
+
+    app.extensions["panel_directory"] = demo_directory()
+    app.extensions["panel_demo_people"] = [
+        (uid, name, staff, DEMO_PASSWORD) for uid, name, _m, _l, staff in DEMO_PEOPLE_ROWS
+    ]
+
+
+def _init_extensions(app: Flask) -> None:
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_account(account_id: str) -> Any:
+        from app.accounts.models import Account
+
+        # While the database is failing, render error pages as anonymous instead of looping.
+        if not account_id.isdigit() or g.get("panel_degraded"):
+            return None
+        return panel_db.get_session().get(Account, int(account_id))
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return str(chosen)
+    if current_user and current_user.is_authenticated and current_user.language:
+        primary = current_user.language.split("-")[0].split("_")[0].lower()
+        if primary in languages:
+            return str(primary)
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.accounts import bp as accounts_bp
+    from app.health import bp as health_bp
+    from app.staff import bp as staff_bp
+    from app.theme import bp as theme_bp
+
+    for blueprint in (accounts_bp, staff_bp, health_bp, theme_bp):
+        app.register_blueprint(blueprint)
+
+
+def _register_hooks(app: Flask) -> None:
+    from app.accounts import services as account_services
+    from app.extensions import directory
+
+    @app.before_request
+    def recheck_directory() -> Response | None:
+        """Re-read the person from the directory every few minutes; gone means signed out."""
+        if security.is_public_request() or not current_user.is_authenticated:
+            return None
+        account = current_user._get_current_object()
+        if not account_services.recheck_due(account, app.config["DIRECTORY_RECHECK_SECONDS"]):
+            return None
+        db = panel_db.get_session()
+        still_there = account_services.recheck_account(db, directory(), account)
+        db.commit()
+        if not still_there:
+            logout_user()
+            session.clear()
+            from flask import flash
+
+            flash(
+                _("Your account is no longer active in the directory. You have been signed out."),
+                "error",
+            )
+            return redirect(url_for("accounts.login"))  # type: ignore[return-value]
+        return None
+
+    app.before_request_funcs.setdefault(None, []).append(security.login_guard)
+
+    @app.context_processor
+    def layout_context() -> dict[str, Any]:
+        from flask_babel import get_locale
+
+        return {
+            "hoster_name": app.config["HOSTER_NAME"],
+            "hoster_logo": app.config["HOSTER_LOGO"],
+            "has_endpoint": lambda name: name in app.view_functions,
+            "current_language": str(get_locale() or "fr"),
+            "languages": app.config["LANGUAGES"],
+            "is_demo": app.extensions.get("panel_demo_people") is not None,
+            "describe_event": audit.describe,
+        }

@@ -1,0 +1,96 @@
+"""Sign-in, account mirror and directory re-checks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.accounts.models import Account
+from app.db import utcnow
+from app.directory import Directory, Person
+
+
+class InvalidCredentials(Exception):
+    """Unknown login or wrong password: deliberately one error for both."""
+
+
+def find_account(session: Session, uid: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.uid == uid))
+
+
+def sync_account(session: Session, person: Person, *, is_staff: bool) -> Account:
+    """Create or refresh the local mirror of a directory person."""
+    account = find_account(session, person.uid)
+    if account is None:
+        account = Account(uid=person.uid, created_at=utcnow())
+        session.add(account)
+    account.dn = person.dn
+    account.display_name = person.display_name
+    account.email = person.email
+    account.language = person.language
+    account.is_staff = is_staff
+    account.last_directory_check_at = utcnow()
+    session.flush()
+    return account
+
+
+def sign_in(session: Session, directory: Directory, login: str, password: str) -> Account:
+    """Check the password against the directory and mirror the person; audited either way."""
+    login = login.strip()
+    person = directory.authenticate(login, password)
+    if person is None:
+        known = find_account(session, login)
+        audit.record(session, "login.failed", account_id=known.id if known else None, login=login)
+        raise InvalidCredentials
+    account = sync_account(session, person, is_staff=directory.is_staff(person))
+    account.last_login_at = utcnow()
+    audit.record(session, "login.succeeded", account_id=account.id, actor_id=account.id)
+    return account
+
+
+def sign_out(session: Session, account: Account) -> None:
+    audit.record(session, "logout", account_id=account.id, actor_id=account.id)
+
+
+def confirm_password(
+    session: Session, directory: Directory, account: Account, password: str
+) -> bool:
+    """Re-authentication before export or deletion; failures are audited."""
+    person = directory.authenticate(account.uid, password)
+    ok = person is not None and person.dn == account.dn
+    audit.record(
+        session,
+        "reauth.succeeded" if ok else "reauth.failed",
+        account_id=account.id,
+        actor_id=account.id,
+    )
+    return ok
+
+
+def recheck_due(account: Account, interval_seconds: int) -> bool:
+    checked = account.last_directory_check_at
+    return checked is None or utcnow() - checked >= timedelta(seconds=interval_seconds)
+
+
+def recheck_account(session: Session, directory: Directory, account: Account) -> bool:
+    """Refresh the mirror from the directory; False if the person is gone or filtered out.
+
+    Raises DirectoryUnavailable when the directory cannot answer: callers fail closed.
+    """
+    person = directory.lookup(account.uid)
+    if person is None:
+        audit.record(session, "access.revoked", account_id=account.id, reason="not in directory")
+        account.last_directory_check_at = utcnow()
+        return False
+    was_staff = account.is_staff
+    sync_account(session, person, is_staff=directory.is_staff(person))
+    if was_staff != account.is_staff:
+        audit.record(
+            session,
+            "staff.granted" if account.is_staff else "staff.revoked",
+            account_id=account.id,
+        )
+    return True

@@ -1,0 +1,157 @@
+"""Views of the accounts area: thin wrappers over app.accounts.services."""
+
+from __future__ import annotations
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from app import audit
+from app.accounts import bp, services
+from app.accounts.forms import LoginForm, ReauthForm
+from app.db import get_session
+from app.extensions import directory, limiter
+from app.security import (
+    gate_exempt,
+    mark_reauthenticated,
+    public_endpoint,
+    safe_next,
+)
+
+
+def _login_key() -> str:
+    login = (request.form.get("login") or "").strip().casefold()[:256]
+    return f"login:{login}"
+
+
+def _reauth_key() -> str:
+    return f"reauth:{current_user.get_id()}"
+
+
+def _per_login_limit() -> str:
+    return str(current_app.config["LOGIN_LIMIT_PER_LOGIN"])
+
+
+def _per_address_limit() -> str:
+    return str(current_app.config["LOGIN_LIMIT_PER_ADDRESS"])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public_endpoint
+@limiter.limit(_per_address_limit, methods=["POST"], scope="login-address")
+@limiter.limit(_per_login_limit, methods=["POST"], key_func=_login_key, scope="login-name")
+def login() -> str | Response:
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(safe_next(form.next.data))  # type: ignore[return-value]
+    error = None
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            account = services.sign_in(
+                db, directory(), form.login.data or "", form.password.data or ""
+            )
+        except services.InvalidCredentials:
+            db.commit()
+            error = _("That login and password do not match. Check them and try again.")
+        else:
+            db.commit()
+            language = session.get("lang")
+            # A fresh session at sign-in, so nothing planted before it survives.
+            session.clear()
+            if language:
+                session["lang"] = language
+            login_user(account)
+            mark_reauthenticated()
+            flash(_("Welcome, %(name)s.", name=account.display_name), "success")
+            return redirect(safe_next(form.next.data))  # type: ignore[return-value]
+    status = 200 if not (form.errors or error) else 422
+    demo_people = current_app.extensions.get("panel_demo_people")
+    return (
+        render_template("accounts/login.html", form=form, error=error, demo_people=demo_people),
+        status,
+    )  # type: ignore[return-value]
+
+
+@bp.route("/logout", methods=["POST"])
+@public_endpoint
+@gate_exempt
+def logout() -> Response:
+    if current_user.is_authenticated:
+        db = get_session()
+        services.sign_out(db, current_user._get_current_object())
+        db.commit()
+    logout_user()
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+    flash(_("You are signed out."), "success")
+    return redirect(url_for("accounts.login"))  # type: ignore[return-value]
+
+
+@bp.route("/")
+def overview() -> str:
+    return render_template("accounts/overview.html")
+
+
+@bp.route("/account/activity")
+@gate_exempt
+def activity() -> str:
+    page = request.args.get("page", 1, type=int)
+    if page is None or page < 1 or page > 100_000:
+        abort(404)
+    per_page = 50
+    events, total = audit.events_for_account(
+        get_session(), current_user.id, page=page, per_page=per_page
+    )
+    pages = max(1, -(-total // per_page))
+    if page > pages:
+        abort(404)
+    return render_template(
+        "accounts/activity.html", events=events, page=page, pages=pages, total=total
+    )
+
+
+@bp.route("/account/confirm", methods=["GET", "POST"])
+@gate_exempt
+@limiter.limit(_per_login_limit, methods=["POST"], key_func=lambda: _reauth_key(), scope="reauth")
+def reauth() -> str | Response:
+    form = ReauthForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    error = None
+    if form.validate_on_submit():
+        db = get_session()
+        ok = services.confirm_password(
+            db, directory(), current_user._get_current_object(), form.password.data or ""
+        )
+        db.commit()
+        if ok:
+            mark_reauthenticated()
+            return redirect(safe_next(form.next.data))  # type: ignore[return-value]
+        error = _("That password is not right. Try again.")
+    status = 200 if not (form.errors or error) else 422
+    return render_template("accounts/reauth.html", form=form, error=error), status  # type: ignore[return-value]
+
+
+@bp.route("/language", methods=["POST"])
+@public_endpoint
+@gate_exempt
+def set_language() -> Response:
+    language = request.form.get("lang", "")
+    if language in current_app.config["LANGUAGES"]:
+        session["lang"] = language
+    return redirect(safe_next(request.form.get("next")))  # type: ignore[return-value]

@@ -1,0 +1,66 @@
+"""Command-line tools: `flask db ...` wraps Alembic, the only way the schema changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    # ConfigParser interpolation would choke on '%' in passwords.
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def upgrade_database(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+@click.group("db", help="Create or change the database schema (Alembic migrations).")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="Apply migrations up to REVISION (default: the latest).")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    upgrade_database(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"Database at {revision}.")
+
+
+@db_group.command("downgrade", help="Undo migrations down to REVISION (e.g. base).")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    command.downgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+    click.echo(f"Database at {revision}.")
+
+
+@db_group.command("current", help="Show the revision the database is at.")
+def db_current() -> None:
+    command.current(alembic_config(current_app.config["DATABASE_URL"]))
+
+
+@db_group.command("check", help="Fail if the models differ from the migrated schema.")
+def db_check() -> None:
+    command.check(alembic_config(current_app.config["DATABASE_URL"]))
+
+
+@db_group.command("revision", help="Write a new migration from the model changes (developers).")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    command.revision(
+        alembic_config(current_app.config["DATABASE_URL"]), message=message, autogenerate=True
+    )
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(db_group)

@@ -1,0 +1,38 @@
+"""/healthz for monitors: database and directory reachability, 200 or 503."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.db import database
+from app.directory import DirectoryUnavailable
+from app.extensions import directory
+from app.security import public_endpoint
+
+log = logging.getLogger(__name__)
+bp = Blueprint("health", __name__)
+
+
+@bp.route("/healthz")
+@public_endpoint
+def healthz() -> tuple[Response, int]:
+    checks = {"database": "ok", "directory": "ok"}
+    try:
+        with database().engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        log.warning("health: database unavailable: %s", type(exc).__name__)
+        checks["database"] = "unavailable"
+    try:
+        directory().ping()
+    except DirectoryUnavailable as exc:
+        log.warning("health: directory unavailable: %s", exc)
+        checks["directory"] = "unavailable"
+    healthy = all(v == "ok" for v in checks.values())
+    body = jsonify(status="ok" if healthy else "unavailable", checks=checks)
+    body.headers["Cache-Control"] = "no-store"
+    return body, 200 if healthy else 503

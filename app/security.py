@@ -1,0 +1,124 @@
+"""Security baseline: private-by-default guard, staff marks, headers, safe redirects, re-auth."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, abort, current_app, redirect, request, session, url_for
+from flask_login import current_user
+
+from app.db import utcnow
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+
+
+def public_endpoint(view: F) -> F:
+    """Let visitors reach this view without an account (the only way to be public)."""
+    view.public = True  # type: ignore[attr-defined]
+    return view
+
+
+def staff_required(view: F) -> F:
+    """Only members of the staff group reach this view; others get 403."""
+    view.staff_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def gate_exempt(view: F) -> F:
+    """Reachable even while the user has not accepted new terms, so nobody is locked in."""
+    view.gate_exempt = True  # type: ignore[attr-defined]
+    return view
+
+
+def view_flag(endpoint: str | None, flag: str) -> bool:
+    if endpoint is None:
+        return False
+    if endpoint == "static":
+        return flag in ("public", "gate_exempt")
+    view = current_app.view_functions.get(endpoint)
+    return bool(getattr(view, flag, False))
+
+
+def is_public_request() -> bool:
+    return request.endpoint is None or view_flag(request.endpoint, "public")
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only paths on this site: no scheme, no host, no protocol-relative or backslash tricks."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return False
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next(target: str | None, default: str = "accounts.overview") -> str:
+    return target if target and is_safe_next(target) else url_for(default)
+
+
+def mark_reauthenticated() -> None:
+    session["reauth_at"] = utcnow().isoformat()
+
+
+def recently_authenticated() -> bool:
+    """True if the password was typed within REAUTH_SECONDS (export and deletion need it)."""
+    stamp = session.get("reauth_at")
+    if not stamp:
+        return False
+    try:
+        when = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return False
+    return utcnow() - when < timedelta(seconds=current_app.config["REAUTH_SECONDS"])
+
+
+def require_recent_auth() -> Response | None:
+    """A redirect to the password page if re-authentication is due, else None."""
+    if recently_authenticated():
+        return None
+    return redirect(url_for("accounts.reauth", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
+
+
+def login_guard() -> Response | None:
+    """Every endpoint is private unless marked public; staff endpoints need the staff flag."""
+    endpoint = request.endpoint
+    if endpoint is None or view_flag(endpoint, "public"):
+        return None
+    if not current_user.is_authenticated:
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("accounts.login", next=target))  # type: ignore[return-value]
+    if view_flag(endpoint, "staff_only") and not current_user.is_staff:
+        abort(403)
+    return None
+
+
+def set_security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault(
+        "Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    )
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if current_user and current_user.is_authenticated:
+        # Private pages must not be kept by shared caches or the back button after logout.
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(set_security_headers)

@@ -1,0 +1,281 @@
+"""Shared fixtures: app per test on SQLite (or PostgreSQL), real slapd, SMTP, browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import ldap_server
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers import csrf_token, do_login
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from app import create_app
+from app.cli import upgrade_database
+from app.db import Base
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_URL = os.environ.get("PANEL_TEST_DATABASE_URL")
+CHROMIUM = os.environ.get("PANEL_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+def missing_tool(message: str) -> None:
+    """Skip loudly on a laptop; fail in CI, where a missing tool must never pass unnoticed."""
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: installing it is .ci/run's job)", pytrace=False)
+    pytest.skip(message)
+
+
+# Database --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrate once; each test gets a copy (SQLite) or emptied tables (PostgreSQL)."""
+    if PG_URL:
+        engine = create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        upgrade_database(PG_URL)
+        return PG_URL
+    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    upgrade_database(f"sqlite:///{path}")
+    return str(path)
+
+
+def _empty_postgres_tables(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
+    if PG_URL:
+        _empty_postgres_tables(PG_URL)
+        yield PG_URL
+        return
+    target = tmp_path / "panel.sqlite3"
+    shutil.copyfile(database_template, target)
+    yield f"sqlite:///{target}"
+
+
+# Application -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_app(database_url: str, tmp_path: Path) -> Callable[..., Flask]:
+    """Build an app with test settings; keyword arguments override any setting."""
+
+    def build(**overrides: Any) -> Flask:
+        config: dict[str, Any] = {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": database_url,
+            "RATELIMIT_STORAGE_URL": "memory://",
+        }
+        config.update(overrides)
+        return create_app(config)
+
+    return build
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """The panel in demo mode (in-memory demo directory) on the test database."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator[Session]:
+    sessions = app.extensions["panel_db"].sessions
+    session = sessions()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def login_as(client: FlaskClient) -> Callable[..., FlaskClient]:
+    """Sign the test client in through the real form (demo directory by default)."""
+
+    def sign_in(login: str, password: str = "demo") -> FlaskClient:
+        response = do_login(client, login, password)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def post_form(client: FlaskClient) -> Callable[..., Any]:
+    """POST to a page with the CSRF token taken from a page the user can see."""
+
+    def post(
+        path: str, data: dict[str, Any] | None = None, *, token_from: str = "/", **kw: Any
+    ) -> Any:
+        token = csrf_token(client, token_from)
+        return client.post(path, data={**(data or {}), "csrf_token": token}, **kw)
+
+    return post
+
+
+# LDAP ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def slapd() -> Iterator[ldap_server.Slapd]:
+    if not ldap_server.slapd_available():
+        missing_tool("slapd is not installed: apt-get install slapd ldap-utils")
+    server = ldap_server.start_slapd()
+    yield server
+    ldap_server.cleanup(server)
+
+
+@pytest.fixture
+def ldap_app(make_app: Callable[..., Flask], slapd: ldap_server.Slapd) -> Flask:
+    """The panel against the real slapd."""
+    return make_app(**slapd.settings())
+
+
+@pytest.fixture
+def ldap_client(ldap_app: Flask) -> FlaskClient:
+    return ldap_app.test_client()
+
+
+# SMTP ------------------------------------------------------------------------------------
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        from email import message_from_bytes
+        from email.policy import default
+
+        message = message_from_bytes(envelope.content, policy=default)
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[Any]:
+    """A real SMTP server on loopback; `.messages` holds what it received, `.url` to use."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    port = ldap_server.free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    mailbox.url = f"smtp://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    mailbox.controller = controller  # type: ignore[attr-defined]
+    yield mailbox
+    controller.stop()
+
+
+# Browser ---------------------------------------------------------------------------------
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        from werkzeug.serving import make_server
+
+        self.port = ldap_server.free_port()
+        self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    server = LiveServer(app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        missing_tool(f"{CHROMIUM} is not installed: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Iterator[Any]:
+    """A fresh browser context (no cookies) with a page; blocks any non-loopback request."""
+    context = chromium.new_context()
+    external: list[str] = []
+
+    def guard(route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1", "data:", "about:")):
+            route.continue_()
+        else:
+            external.append(url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    page.external_requests = external
+    yield page
+    context.close()
+    assert not external, f"pages asked other hosts: {external}"
+
+
+@pytest.fixture(scope="session")
+def axe() -> Any:
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe()
+
+
+def wait_port(port: int, timeout: float = 10) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")

@@ -1,0 +1,29 @@
+"""Helpers the tests import: CSRF tokens, form login, accessibility assertion."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def do_login(client: FlaskClient, login: str, password: str, **extra: str) -> Any:
+    token = csrf_token(client)
+    return client.post(
+        "/login", data={"login": login, "password": password, "csrf_token": token, **extra}
+    )
+
+
+def assert_accessible(axe: Any, page: Any) -> None:
+    results = axe.run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
+    assert results.violations_count == 0, results.generate_report()
