@@ -12,9 +12,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 import config as panel_config
-from app import audit, errors, security
+from app import audit, errors, mail, security
 from app import db as panel_db
 from app.extensions import babel, csrf, limiter, login_manager
+from app.hoster import profile as hoster
 
 ROOT = Path(__file__).resolve().parent.parent
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -44,12 +45,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
 
     panel_db.init_app(app)
+    hoster.init_app(app)
     _init_directory(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_hooks(app)
     errors.register(app)
     security.init_app(app)
+    mail.init_app(app)
 
     from app.cli import register as register_cli
 
@@ -112,6 +115,17 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (accounts_bp, staff_bp, health_bp, theme_bp):
         app.register_blueprint(blueprint)
+    # Feature packages register themselves here, one line each (blueprint, CLI, sections).
+    from app.staff import StaffQueue, register_queue
+
+    register_queue(
+        app,
+        StaffQueue(
+            label=lambda: str(_("Mail not sent yet (SMTP failures)")),
+            count=mail.count_unsent,
+            endpoint="staff.home",
+        ),
+    )
 
 
 def _register_hooks(app: Flask) -> None:

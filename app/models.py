@@ -3,7 +3,8 @@
 from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.db import Base
+from app.mail import OutgoingMail
 
 metadata = Base.metadata
 
-__all__ = ["Account", "AuditEvent", "metadata"]
+__all__ = ["Account", "AuditEvent", "OutgoingMail", "metadata"]

@@ -113,9 +113,11 @@ def missing() -> dict[str, str]:
     }
 
 
-def apply(path: str) -> None:
+def apply(*paths: str) -> None:
     french = load("fr")
-    done = json.loads(Path(path).read_text(encoding="utf-8"))
+    done: dict[str, str | list[str]] = {}
+    for path in paths:
+        done.update(json.loads(Path(path).read_text(encoding="utf-8")))
     for message in french:
         key = message.id if isinstance(message.id, str) else message.id[0]
         if done.get(key):
@@ -142,7 +144,14 @@ if __name__ == "__main__":
     elif action == "missing":
         print(json.dumps(missing(), ensure_ascii=False, indent=1))
     elif action == "apply":
-        apply(sys.argv[2])
+        apply(*sys.argv[2:])
+    elif action == "sync":
+        update()
+        apply(*sorted(str(p) for p in (ROOT / "tools" / "fr").glob("*.json")))
+        left = missing()
+        if left:
+            print(json.dumps(left, ensure_ascii=False, indent=1))
+            sys.exit(f"{len(left)} French translations missing: add them to tools/fr/*.json")
     elif action == "compile":
         compile_all()
     else:

@@ -1,8 +1,8 @@
-"""accounts and audit events
+"""Accounts mirror, audit events, outgoing mail (foundation)
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 02:22:34.225266
+Create Date: 2026-11-24 02:28:02.510749
 """
 
 from collections.abc import Sequence
@@ -33,6 +33,19 @@ def upgrade() -> None:
         sa.Column("last_directory_check_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_account")),
         sa.UniqueConstraint("uid", name=op.f("uq_account_uid")),
+    )
+    op.create_table(
+        "outgoing_mail",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recipient", sa.String(length=320), nullable=False),
+        sa.Column("subject", sa.String(length=998), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("purpose", sa.String(length=64), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("last_attempt_at", app.db.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outgoing_mail")),
     )
     op.create_table(
         "audit_event",
@@ -72,4 +85,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_event_account_id"))
 
     op.drop_table("audit_event")
+    op.drop_table("outgoing_mail")
     op.drop_table("account")

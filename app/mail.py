@@ -1,0 +1,158 @@
+"""Outgoing mail: queued in the database with the change it reports, then sent over SMTP.
+
+A message is written to the outbox in the same transaction as the action it reports, so
+a failing SMTP server never loses a reply or a receipt: the message stays queued and is
+retried (`flask mail send`, run from cron, and after every request that queued mail).
+A sent message is deleted at once: the panel keeps no copy of what it mailed.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import click
+from flask import Flask, current_app, g, render_template
+from sqlalchemy import Integer, String, Text, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.db import Base, UTCDateTime, session_scope, utcnow
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 20
+
+
+class OutgoingMail(Base):
+    __tablename__ = "outgoing_mail"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(998))
+    body: Mapped[str] = mapped_column(Text)
+    # What the mail is about, for staff who see failures ("ticket.reply", "deletion.receipt").
+    purpose: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def queue_mail(
+    session: Session, *, to: str, template: str, purpose: str, **context: Any
+) -> OutgoingMail:
+    """Render `templates/emails/<template>.txt` (first line `Subject: …`) into the outbox.
+
+    The caller commits; the message is sent after the request (or by `flask mail send`).
+    """
+    rendered = render_template(f"emails/{template}.txt", **context).lstrip()
+    first, _, body = rendered.partition("\n")
+    if not first.startswith("Subject:"):
+        raise ValueError(f"emails/{template}.txt must start with a 'Subject:' line")
+    subject = " ".join(first[len("Subject:") :].split())  # no header injection by newline
+    message = OutgoingMail(
+        recipient=to.strip(),
+        subject=subject[:998],
+        body=body.strip() + "\n",
+        purpose=purpose,
+        attempts=0,
+        created_at=utcnow(),
+    )
+    session.add(message)
+    g.panel_mail_queued = True
+    return message
+
+
+def _smtp_send(config: dict[str, Any], message: OutgoingMail) -> None:
+    url = urlsplit(config["SMTP_URL"])
+    email = EmailMessage()
+    email["From"] = formataddr((config["HOSTER_NAME"], config["MAIL_FROM"]))
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Message-ID"] = make_msgid(domain=config["MAIL_FROM"].rpartition("@")[2] or None)
+    email["Auto-Submitted"] = "auto-generated"
+    email.set_content(message.body)
+    timeout = 10
+    port = url.port
+    options = parse_qs(url.query)
+    starttls = url.scheme == "smtp+starttls" or options.get("starttls", ["false"])[0] == "true"
+    context = ssl.create_default_context()
+    server: smtplib.SMTP
+    if url.scheme == "smtps":
+        server = smtplib.SMTP_SSL(
+            url.hostname or "localhost", port or 465, timeout=timeout, context=context
+        )
+    else:
+        server = smtplib.SMTP(url.hostname or "localhost", port or 25, timeout=timeout)
+    with server:
+        if starttls:
+            server.starttls(context=context)
+        if url.username:
+            server.login(unquote(url.username), unquote(url.password or ""))
+        server.send_message(email)
+
+
+def send_queued(app: Flask, *, limit: int = 50) -> tuple[int, int]:
+    """Try every queued message once; sent ones are deleted. Returns (sent, failed)."""
+    sent = failed = 0
+    config = dict(app.config)
+    with session_scope(app) as session:
+        queued = session.scalars(
+            select(OutgoingMail)
+            .where(OutgoingMail.attempts < MAX_ATTEMPTS)
+            .order_by(OutgoingMail.id)
+            .limit(limit)
+        ).all()
+        for message in queued:
+            try:
+                if config.get("SMTP_URL"):
+                    _smtp_send(config, message)
+                else:
+                    # Demo mode: the log is the mailbox.
+                    log.info(
+                        "mail (no SMTP_URL set) to=%s subject=%s\n%s",
+                        message.recipient,
+                        message.subject,
+                        message.body,
+                    )
+            except (OSError, smtplib.SMTPException) as exc:
+                message.attempts += 1
+                message.last_attempt_at = utcnow()
+                message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("mail %s not sent (%s): %s", message.id, message.purpose, exc)
+                failed += 1
+            else:
+                session.delete(message)
+                sent += 1
+    return sent, failed
+
+
+def count_unsent(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(OutgoingMail)) or 0)
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _send_after_request(response: Any) -> Any:
+        if g.pop("panel_mail_queued", False):
+            try:
+                send_queued(current_app._get_current_object())  # type: ignore[attr-defined]
+            except Exception:  # never fail the user's request because of mail
+                log.exception("sending queued mail failed")
+        return response
+
+    @app.cli.group("mail", help="Outgoing mail.")
+    def mail_group() -> None:
+        pass
+
+    @mail_group.command("send", help="Send (retry) queued mail; run it from cron.")
+    def mail_send() -> None:
+        sent, failed = send_queued(app, limit=1000)
+        click.echo(f"{sent} sent, {failed} still failing")
+        if failed:
+            raise SystemExit(1)
