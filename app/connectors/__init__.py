@@ -8,7 +8,9 @@ from app.connectors.base import (
     PanelSection,
     StepResult,
     panel_sections,
+    register_connector,
     register_panel_section,
+    service_connectors,
 )
 
 __all__ = [
@@ -19,5 +21,7 @@ __all__ = [
     "PanelSection",
     "StepResult",
     "panel_sections",
+    "register_connector",
     "register_panel_section",
+    "service_connectors",
 ]

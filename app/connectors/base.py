@@ -86,3 +86,14 @@ def register_panel_section(app: Flask, section: PanelSection) -> None:
 def panel_sections(app: Flask) -> list[PanelSection]:
     sections: list[PanelSection] = app.extensions.get("panel_sections", [])
     return sections
+
+
+def register_connector(app: Flask, connector: Connector) -> None:
+    """Make a service connector available to export and deletion (keyed by its slug)."""
+    app.extensions.setdefault("panel_connectors", {})[connector.slug] = connector
+
+
+def service_connectors(app: Flask) -> dict[str, Connector]:
+    """Connectors of the hosted services, by service slug (the export issue fills this)."""
+    connectors: dict[str, Connector] = app.extensions.get("panel_connectors", {})
+    return connectors

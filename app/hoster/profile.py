@@ -179,6 +179,7 @@ def init_app(app: Flask) -> None:
             path = DEMO_FILE
     profile = load_profile(path)
     app.extensions["panel_hoster"] = profile
+    app.config["BABEL_DEFAULT_TIMEZONE"] = profile.timezone
     if profile.organisation.name and not app.config.get("HOSTER_NAME_FROM_CONFIG"):
         app.config["HOSTER_NAME"] = profile.organisation.name
 
