@@ -133,17 +133,21 @@ class Directory:
     def __init__(self, settings: DirectorySettings, demo_server: Any | None = None) -> None:
         self.settings = settings
         self._demo_server = demo_server
-        if demo_server is not None:
-            self._server: Any = demo_server
-        else:
-            if not settings.urls:
-                raise ValueError("no directory URL given")
-            servers = [self._make_server(url) for url in settings.urls]
-            self._server = (
-                servers[0]
-                if len(servers) == 1
-                else ServerPool(servers, FIRST, active=1, exhaust=False)
-            )
+        if demo_server is None and not settings.urls:
+            raise ValueError("no directory URL given")
+
+    def _target(self) -> Any:
+        """A fresh server (or failover pool) per connection.
+
+        ldap3 remembers failed addresses on a Server object and refuses them for a while;
+        a directory that comes back must be usable on the very next request.
+        """
+        if self._demo_server is not None:
+            return self._demo_server
+        servers = [self._make_server(url) for url in self.settings.urls]
+        if len(servers) == 1:
+            return servers[0]
+        return ServerPool(servers, FIRST, active=1, exhaust=False)
 
     @property
     def is_demo(self) -> bool:
@@ -168,7 +172,7 @@ class Directory:
     def _connection(self, dn: str | None = None, password: str | None = None) -> Iterator[Any]:
         """A bound connection, or DirectoryUnavailable; bind failure gives conn.bound False."""
         conn = Connection(
-            self._server,
+            self._target(),
             user=dn,
             password=password,
             authentication=SIMPLE if dn else None,

@@ -1,0 +1,211 @@
+"""Sign-in, sign-out, overview, activity, language and re-authentication through HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from helpers import csrf_token, do_login
+from sqlalchemy import select
+
+from app.accounts.models import Account
+from app.audit import AuditEvent
+from app.db import utcnow
+
+
+def test_anonymous_visitor_is_sent_to_login_with_next(client):
+    response = client.get("/account/activity")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=/account/activity")
+
+
+def test_demo_login_page_shows_demo_banner_with_credentials(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert "Mode démonstration" in page
+    assert "<code>camille</code>" in page and "<code>demo</code>" in page
+
+
+def test_user_signs_in_and_sees_their_overview(client, db_session):
+    response = do_login(client, "zoe", "demo")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    page = client.get("/").get_data(as_text=True)
+    assert "Zoé Lefèvre-Nguyễn" in page
+    assert "zoe@demo.chatons.org" in page
+    account = db_session.scalar(select(Account).where(Account.uid == "zoe"))
+    assert account is not None and account.last_login_at is not None and not account.is_staff
+
+
+def test_wrong_password_and_unknown_login_get_the_same_message(client):
+    wrong = do_login(client, "alice", "nope").get_data(as_text=True)
+    unknown = do_login(client, "nobody", "nope").get_data(as_text=True)
+    message = "Cet identifiant et ce mot de passe ne correspondent pas"
+    assert message in wrong and message in unknown
+
+
+def test_empty_password_is_refused_beside_the_field(client):
+    response = do_login(client, "alice", "")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="password-error"' in page and "Saisissez votre mot de passe." in page
+    assert client.get("/").status_code == 302  # still signed out
+
+
+def test_failed_login_is_audited_without_the_password(client, db_session):
+    do_login(client, "alice", "hunter2-secret")
+    event = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "login.failed"))
+    assert event is not None and event.login == "alice"
+    assert "hunter2" not in (event.details or "")
+
+
+def test_user_sees_failed_attempts_on_their_activity_page(client, login_as):
+    login_as("alice")  # the account exists from the first sign-in on
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    do_login(client, "alice", "wrong")
+    do_login(client, "alice", "demo")
+    page = client.get("/account/activity").get_data(as_text=True)
+    assert "Tentative de connexion échouée" in page
+    assert "Connexion" in page
+
+
+def test_logout_is_post_only_and_ends_the_session(client, login_as):
+    login_as("alice")
+    assert client.get("/logout").status_code == 405
+    token = csrf_token(client, "/")
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_logout_without_csrf_token_is_refused(client, login_as):
+    login_as("alice")
+    assert client.post("/logout").status_code == 400
+    assert client.get("/").status_code == 200
+
+
+def test_session_cookie_is_httponly_and_samesite(client):
+    response = do_login(client, "alice", "demo")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_session_is_rotated_at_login(client):
+    client.get("/login")
+    with client.session_transaction() as session:
+        session["planted"] = "by-attacker"
+    do_login(client, "alice", "demo")
+    with client.session_transaction() as session:
+        assert "planted" not in session
+
+
+def test_next_only_redirects_to_local_paths(app):
+    for target in (
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ):
+        response = do_login(app.test_client(), "alice", "demo", next=target)
+        assert response.headers["Location"] == "/", target
+    response = do_login(app.test_client(), "alice", "demo", next="/account/activity")
+    assert response.headers["Location"] == "/account/activity"
+
+
+def test_staff_sees_staff_area_and_others_get_403(client, login_as):
+    login_as("alice")
+    assert client.get("/staff/").status_code == 403
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    login_as("camille")
+    page = client.get("/").get_data(as_text=True)
+    assert "badge" in page and "Équipe" in page
+    assert client.get("/staff/").status_code == 200
+
+
+def test_language_switch_and_accept_language(client):
+    assert "Se connecter" in client.get("/login").get_data(as_text=True)
+    english = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert "Sign in" in english.get_data(as_text=True)
+    token = csrf_token(client)
+    client.post("/language", data={"lang": "en", "csrf_token": token, "next": "/login"})
+    page = client.get("/login").get_data(as_text=True)
+    assert '<html lang="en">' in page and "Sign in" in page
+
+
+def test_account_language_from_the_directory_is_used(client, login_as):
+    login_as("bob")  # preferredLanguage: en
+    assert '<html lang="en">' in client.get("/").get_data(as_text=True)
+
+
+def test_login_is_throttled_per_login(make_app):
+    app = make_app(LOGIN_LIMIT_PER_LOGIN="3 per minute")
+    client = app.test_client()
+    codes = [do_login(client, "alice", "wrong").status_code for _ in range(4)]
+    assert codes[:3] == [422, 422, 422]
+    assert codes[3] == 429
+    assert "Trop de tentatives" in do_login(client, "alice", "demo").get_data(as_text=True)
+    # Another login from the same address is not blocked by alice's counter.
+    assert do_login(client, "zoe", "demo").status_code == 302
+
+
+def test_login_is_throttled_per_address(make_app):
+    app = make_app(LOGIN_LIMIT_PER_ADDRESS="2 per minute")
+    client = app.test_client()
+    assert do_login(client, "alice", "x").status_code == 422
+    assert do_login(client, "bob", "x").status_code == 422
+    assert do_login(client, "zoe", "demo").status_code == 429
+
+
+def test_reauthentication_page_accepts_only_the_right_password(client, login_as):
+    login_as("alice")
+    with client.session_transaction() as session:
+        session["reauth_at"] = (utcnow() - timedelta(hours=1)).isoformat()
+    token = csrf_token(client, "/account/confirm")
+    wrong = client.post("/account/confirm", data={"password": "nope", "csrf_token": token})
+    assert wrong.status_code == 422
+    ok = client.post(
+        "/account/confirm",
+        data={"password": "demo", "csrf_token": token, "next": "/account/activity"},
+    )
+    assert ok.headers["Location"] == "/account/activity"
+
+
+def test_oversized_request_gets_413_page(make_app):
+    app = make_app(MAX_CONTENT_LENGTH=1024)
+    client = app.test_client()
+    response = client.post("/login", data={"login": "a" * 5000, "password": "x"})
+    assert response.status_code == 413
+    assert "Trop volumineux" in response.get_data(as_text=True)
+
+
+def test_unknown_page_gets_translated_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Page introuvable" in response.get_data(as_text=True)
+
+
+def test_unexpected_error_shows_500_page_without_trace(make_app):
+    app = make_app()
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    app.view_functions["boom"].public = True
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "secret internals" not in page and "Traceback" not in page
+    assert "Quelque chose s'est mal passé" in page
+
+
+def test_security_headers_on_every_page(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_healthz_reports_database_and_directory(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "checks": {"database": "ok", "directory": "ok"}}

@@ -1,0 +1,81 @@
+"""Real Chromium + axe-core on the foundation pages, in French and in English."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import assert_accessible
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, base: str, login: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#login", login)
+    page.fill("#password", "demo")
+    page.click("button[type=submit].primary")
+    page.wait_for_load_state()
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_foundation_pages_have_no_accessibility_violations(live_server, chromium, axe, language):
+    context = chromium.new_context(
+        locale=language, extra_http_headers={"Accept-Language": language}
+    )
+    external: list[str] = []
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith("http://127.0.0.1")
+            else (external.append(route.request.url), route.abort())
+        ),
+    )
+    page = context.new_page()
+    base = live_server.url
+    try:
+        page.goto(f"{base}/login")
+        # The explicit choice wins over the account's directory language after sign-in.
+        page.click(f"button[value={language}]")
+        assert page.locator("html").get_attribute("lang") == language
+        assert_accessible(axe, page)
+
+        # A failed login shows the error summary, also accessible.
+        page.fill("#login", "alice")
+        page.fill("#password", "wrong")
+        page.click("button[type=submit].primary")
+        assert page.locator(".error-summary").is_visible()
+        assert_accessible(axe, page)
+
+        page.goto(f"{base}/no-such-page")
+        assert_accessible(axe, page)
+
+        sign_in(page, base, "camille")
+        assert page.url == f"{base}/"
+        assert page.locator("h1").inner_text() in ("Mon compte", "My account")
+        assert_accessible(axe, page)
+        for path in ("/staff/", "/account/activity", "/account/confirm"):
+            page.goto(f"{base}{path}")
+            assert_accessible(axe, page)
+        page.click("text=" + ("Se déconnecter" if language == "fr" else "Sign out"))
+        sign_in(page, base, "alice")
+        page.goto(f"{base}/staff/")
+        assert page.locator("h1").inner_text() in ("Accès refusé", "Not allowed")
+        assert_accessible(axe, page)
+    finally:
+        context.close()
+    assert not external, external
+
+
+def test_language_switcher_works_without_javascript(live_server, chromium):
+    context = chromium.new_context(
+        java_script_enabled=False, locale="fr-FR", extra_http_headers={"Accept-Language": "fr"}
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/login")
+        assert page.locator("h1").inner_text() == "Se connecter"
+        page.click("button[value=en]")
+        assert page.locator("h1").inner_text() == "Sign in"
+        assert page.locator("html").get_attribute("lang") == "en"
+    finally:
+        context.close()

@@ -1,0 +1,94 @@
+"""Walk every endpoint of app.url_map: private by default, CSRF on POST, staff-only stays staff."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+
+from app.security import view_flag
+
+SAMPLE_VALUES = {"int": "1", "string": "x", "path": "x", "default": "x"}
+
+
+def concrete_url(rule) -> str:
+    url = rule.rule
+    for converter, name in re.findall(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", url):
+        pattern = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?" + re.escape(name) + ">")
+        url = pattern.sub(SAMPLE_VALUES.get(converter or "default", "1"), url)
+    return url
+
+
+def endpoints(app: Flask):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        yield rule
+
+
+def test_every_private_endpoint_sends_anonymous_visitors_to_login(app):
+    client = app.test_client()
+    checked = 0
+    with app.test_request_context():
+        rules = list(endpoints(app))
+    for rule in rules:
+        if view_flag_for(app, rule.endpoint, "public"):
+            continue
+        url = concrete_url(rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method)
+            assert response.status_code in (302, 400), (rule.rule, method, response.status_code)
+            if method == "GET":
+                assert response.headers["Location"].startswith("/login"), rule.rule
+            checked += 1
+    assert checked >= 3
+
+
+def view_flag_for(app: Flask, endpoint: str, flag: str) -> bool:
+    with app.test_request_context():
+        return view_flag(endpoint, flag)
+
+
+def test_every_post_without_csrf_token_is_refused(app, login_as):
+    client = login_as("camille")  # staff: reaches every endpoint
+    posts = [r for r in endpoints(app) if "POST" in r.methods]
+    assert posts, "no POST endpoint found"
+    for rule in posts:
+        response = client.post(concrete_url(rule), data={"anything": "1"})
+        assert response.status_code in (400, 404), (rule.rule, response.status_code)
+        if response.status_code == 400:
+            assert "formulaire a expiré" in response.get_data(as_text=True), rule.rule
+    # Still signed in: the refused POSTs changed nothing (logout among them).
+    assert client.get("/").status_code == 200
+
+
+def test_staff_endpoints_refuse_hosted_users(app, login_as):
+    client = login_as("alice")
+    staff_rules = [r for r in endpoints(app) if view_flag_for(app, r.endpoint, "staff_only")]
+    assert any(r.endpoint == "staff.home" for r in staff_rules)
+    for rule in staff_rules:
+        if "GET" in rule.methods:
+            response = client.get(concrete_url(rule))
+            assert response.status_code in (403, 404), (rule.rule, response.status_code)
+            if response.status_code == 403:
+                assert "Accès refusé" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example", "//evil.example", "/\\evil.example", "http:/evil.example", "\t//evil"],
+)
+def test_open_redirects_are_refused_everywhere_next_is_read(app, target):
+    from helpers import csrf_token
+
+    client = app.test_client()
+    token = csrf_token(client)
+    for path, data in (
+        ("/language", {"lang": "en", "next": target}),
+        ("/login", {"login": "alice", "password": "demo", "next": target}),
+    ):
+        response = client.post(path, data={**data, "csrf_token": token})
+        location = response.headers.get("Location", "")
+        assert location.startswith("/") and not location.startswith("//"), (path, location)
+        assert "evil" not in location
