@@ -10,17 +10,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import ldap_server
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import csrf_token, do_login
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+import ldap_server
 from app import create_app
 from app.cli import upgrade_database
 from app.db import Base
+from helpers import csrf_token, do_login
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("PANEL_TEST_DATABASE_URL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from helpers import assert_accessible
 
 pytestmark = pytest.mark.browser

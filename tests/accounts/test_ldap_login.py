@@ -6,13 +6,13 @@ import html
 import time
 from datetime import timedelta
 
-import ldap_server as L
 import pytest
-from helpers import csrf_token, do_login
 from sqlalchemy import select, update
 
+import ldap_server as L
 from app.accounts.models import Account
 from app.db import session_scope, utcnow
+from helpers import csrf_token, do_login
 
 
 def test_directory_person_signs_in(ldap_client):

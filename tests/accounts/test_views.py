@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from helpers import csrf_token, do_login
 from sqlalchemy import select
 
 from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.db import utcnow
+from helpers import csrf_token, do_login
 
 
 def test_anonymous_visitor_is_sent_to_login_with_next(client):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-import ldap_server as L
 import pytest
 
+import ldap_server as L
 from app.directory import Directory, DirectorySettings, DirectoryUnavailable
 
 
