@@ -45,8 +45,17 @@ class Defaults:
     LOGIN_LIMIT_PER_LOGIN = "5 per minute;20 per hour"
     LOGIN_LIMIT_PER_ADDRESS = "30 per minute"
 
+    # Number of reverse-proxy hops whose X-Forwarded-For/Proto/Host/Prefix are trusted.
     TRUSTED_PROXIES = 0
+    # Opt-in SSO: header carrying the login, set by the proxy (e.g. "Remote-User").
     REMOTE_USER_HEADER: str | None = None
+    # Only these direct peers may set that header; from anyone else it is ignored.
+    REMOTE_USER_PROXIES: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Optional header with the epoch time of the SSO authentication (counts as re-auth).
+    REMOTE_USER_AUTH_TIME_HEADER: str | None = None
+    # Optional: send re-authentication to the SSO portal instead of asking the password;
+    # "{next}" is replaced by the URL-encoded address to come back to.
+    SSO_REAUTH_URL: str | None = None
 
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     SESSION_COOKIE_NAME = "panel_session"

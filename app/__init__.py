@@ -57,6 +57,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app.cli import register as register_cli
 
     register_cli(app)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops
+        )
     return app
 
 
@@ -130,7 +137,10 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_hooks(app: Flask) -> None:
     from app.accounts import services as account_services
+    from app.accounts import sso
     from app.extensions import directory
+
+    sso.init_app(app)
 
     @app.before_request
     def recheck_directory() -> Response | None:
@@ -169,4 +179,5 @@ def _register_hooks(app: Flask) -> None:
             "languages": app.config["LANGUAGES"],
             "is_demo": app.extensions.get("panel_demo_people") is not None,
             "describe_event": audit.describe,
+            "current_path": security.here,
         }

@@ -63,4 +63,7 @@ def db_revision(message: str) -> None:
 
 
 def register(app: Flask) -> None:
+    from app import doctor
+
     app.cli.add_command(db_group)
+    doctor.init_app(app)

@@ -52,6 +52,11 @@ def is_public_request() -> bool:
     return request.endpoint is None or view_flag(request.endpoint, "public")
 
 
+def here() -> str:
+    """The current page as a local URL, including the mount prefix (SCRIPT_NAME)."""
+    return request.script_root + request.full_path.rstrip("?")
+
+
 def is_safe_next(target: str | None) -> bool:
     """Only paths on this site: no scheme, no host, no protocol-relative or backslash tricks."""
     if not target or not target.startswith("/") or target.startswith("//"):
@@ -86,7 +91,7 @@ def require_recent_auth() -> Response | None:
     """A redirect to the password page if re-authentication is due, else None."""
     if recently_authenticated():
         return None
-    return redirect(url_for("accounts.reauth", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
+    return redirect(url_for("accounts.reauth", next=here()))  # type: ignore[return-value]
 
 
 def login_guard() -> Response | None:
@@ -95,7 +100,7 @@ def login_guard() -> Response | None:
     if endpoint is None or view_flag(endpoint, "public"):
         return None
     if not current_user.is_authenticated:
-        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        target = here() if request.method == "GET" else None
         return redirect(url_for("accounts.login", next=target))  # type: ignore[return-value]
     if view_flag(endpoint, "staff_only") and not current_user.is_staff:
         abort(403)

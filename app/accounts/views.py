@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import (
     Response,
     abort,
@@ -17,7 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app import audit
-from app.accounts import bp, services
+from app.accounts import bp, services, sso
 from app.accounts.forms import LoginForm, ReauthForm
 from app.db import get_session
 from app.extensions import directory, limiter
@@ -132,6 +134,11 @@ def reauth() -> str | Response:
     form = ReauthForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
+        sso_url = current_app.config.get("SSO_REAUTH_URL")
+        if sso_url and sso.header_login():
+            # The SSO portal asks for the password; its auth-time header brings us back.
+            target = request.url_root.rstrip("/") + safe_next(form.next.data)
+            return redirect(sso_url.replace("{next}", quote(target, safe="")))  # type: ignore[return-value]
     error = None
     if form.validate_on_submit():
         db = get_session()

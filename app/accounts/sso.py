@@ -1,0 +1,81 @@
+"""Opt-in single sign-on: trust a user header set by the reverse proxy's SSO portal.
+
+With REMOTE_USER_HEADER set, a request whose *direct* peer is one of REMOTE_USER_PROXIES and
+that carries the header is signed in as that directory person (looked up in LDAP, staff from
+the group as usual). From any other address the header is ignored, so a client cannot forge
+it by talking to the panel directly.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, current_app, request, session
+from flask_login import current_user, login_user, logout_user
+
+from app import audit
+from app.accounts import services
+from app.db import get_session, utcnow
+from app.extensions import directory
+from app.security import mark_reauthenticated
+
+
+def direct_peer() -> str | None:
+    """The address that opened the connection, before ProxyFix rewrote remote_addr."""
+    original = request.environ.get("werkzeug.proxy_fix.orig") or {}
+    peer = original.get("REMOTE_ADDR") or request.environ.get("REMOTE_ADDR")
+    return str(peer) if peer else None
+
+
+def header_login() -> str | None:
+    header = current_app.config.get("REMOTE_USER_HEADER")
+    if not header:
+        return None
+    if direct_peer() not in set(current_app.config["REMOTE_USER_PROXIES"]):
+        return None
+    value = (request.headers.get(header) or "").strip()
+    return value or None
+
+
+def sso_sign_in() -> Response | None:
+    uid = header_login()
+    if uid is None:
+        return None
+    if current_user.is_authenticated and current_user.uid == uid:
+        _note_fresh_sso_authentication()
+        return None
+    person = directory().lookup(uid)
+    if current_user.is_authenticated:
+        logout_user()
+    if person is None:
+        return None
+    db = get_session()
+    account = services.sync_account(db, person, is_staff=directory().is_staff(person))
+    account.last_login_at = utcnow()
+    audit.record(db, "login.succeeded", account_id=account.id, actor_id=account.id, method="sso")
+    db.commit()
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+    login_user(account)
+    _note_fresh_sso_authentication()
+    return None
+
+
+def _note_fresh_sso_authentication() -> None:
+    """Count a recent SSO authentication (auth-time header) as re-authentication."""
+    header = current_app.config.get("REMOTE_USER_AUTH_TIME_HEADER")
+    if not header:
+        return
+    try:
+        authenticated_at = float(request.headers.get(header, ""))
+    except ValueError:
+        return
+    if 0 <= time.time() - authenticated_at < current_app.config["REAUTH_SECONDS"]:
+        mark_reauthenticated()
+
+
+def init_app(app: Flask) -> None:
+    if app.config.get("REMOTE_USER_HEADER"):
+        app.before_request(sso_sign_in)

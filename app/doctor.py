@@ -1,0 +1,115 @@
+"""`flask doctor`: check configuration, directory, database, mail and hoster.toml in plain words."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
+
+import config as panel_config
+from app.cli import alembic_config
+from app.db import database
+from app.directory import DirectoryUnavailable
+from app.extensions import directory
+
+
+def check_configuration() -> str:
+    settings = dict(current_app.config)
+    panel_config.validate(settings)
+    if settings["ENV"] == "demo":
+        return "demo mode (demo directory allowed, random secret key if none is set)"
+    return "production settings are complete"
+
+
+def check_database() -> str:
+    url = current_app.config["DATABASE_URL"]
+    script = ScriptDirectory.from_config(alembic_config(url))
+    with database().engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    head = script.get_current_head()
+    if current != head:
+        raise RuntimeError(
+            f"the schema is at {current or 'nothing'}, the code expects {head}: "
+            "run `flask db upgrade`"
+        )
+    return f"reachable, schema at {head}"
+
+
+def check_directory() -> str:
+    dir_ = directory()
+    dir_.ping()
+    group = dir_.settings.staff_group
+    if dir_.is_demo:
+        return "demo directory"
+    detail = "service account binds and reads the user base"
+    if not group:
+        return detail + "; no staff group set (PANEL_LDAP_STAFF_GROUP): nobody is staff"
+    return detail + f"; staff group {group}"
+
+
+def check_mail() -> str:
+    url = current_app.config.get("SMTP_URL")
+    if not url:
+        if current_app.config["ENV"] == "production":
+            raise RuntimeError("PANEL_SMTP_URL is not set: mail would only be logged")
+        return "no SMTP_URL: mail is written to the log (demo)"
+    parts = urlsplit(url)
+    cls = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
+    with cls(parts.hostname or "localhost", parts.port or 25, timeout=10) as server:
+        server.noop()
+    return f"{parts.hostname}:{parts.port or 25} answers"
+
+
+def check_hoster() -> str:
+    from app.hoster.profile import current_profile
+
+    profile = current_profile()
+    configured = current_app.config.get("HOSTER_FILE")
+    source = configured or (Path(current_app.instance_path) / "hoster.toml")
+    return f"{profile.organisation.name}: {len(profile.services)} services ({source})"
+
+
+CHECKS: list[tuple[str, Callable[[], str]]] = [
+    ("configuration", check_configuration),
+    ("database", check_database),
+    ("directory", check_directory),
+    ("mail", check_mail),
+    ("hoster.toml", check_hoster),
+]
+
+
+@click.command("doctor", help="Check the panel's configuration and the systems it depends on.")
+@with_appcontext
+def doctor() -> None:
+    problems = 0
+    for name, check in CHECKS:
+        try:
+            message = check()
+        except (
+            panel_config.ConfigError,
+            DirectoryUnavailable,
+            SQLAlchemyError,
+            OSError,
+            smtplib.SMTPException,
+            RuntimeError,
+        ) as exc:
+            problems += 1
+            click.echo(f"PROBLEM  {name}: {exc}")
+        else:
+            click.echo(f"ok       {name}: {message}")
+    if problems:
+        click.echo(f"{problems} problem(s) found.")
+        raise SystemExit(1)
+    click.echo("Everything looks fine.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(doctor)

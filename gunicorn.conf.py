@@ -1,0 +1,35 @@
+"""gunicorn settings for chatons-panel: `gunicorn -c gunicorn.conf.py wsgi:app`.
+
+Environment variables (all optional):
+  PANEL_BIND            address to listen on (default 127.0.0.1:8000; a unix socket works)
+  PANEL_WORKERS         worker processes (default: 2 x CPU + 1, at most 9)
+  PANEL_THREADS         threads per worker (default 4)
+  PANEL_ACCESS_LOG_ADDRESSES  "true" to log client addresses (default: not logged)
+  FORWARDED_ALLOW_IPS   proxies gunicorn trusts for X-Forwarded-* (default 127.0.0.1)
+  SCRIPT_NAME           mount prefix, e.g. /panel (gunicorn reads it itself)
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("PANEL_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("PANEL_WORKERS", min(multiprocessing.cpu_count() * 2 + 1, 9)))
+# Threads keep a worker's heartbeat alive while one thread streams a multi-gigabyte export,
+# so `timeout` (silence of a whole worker) can stay short without killing long downloads.
+worker_class = "gthread"
+threads = int(os.environ.get("PANEL_THREADS", 4))
+timeout = 60
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak can never grow without bound.
+max_requests = 5000
+max_requests_jitter = 500
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+accesslog = "-"
+errorlog = "-"
+# %(U)s is the path WITHOUT the query string (which can carry search terms or tokens).
+if os.environ.get("PANEL_ACCESS_LOG_ADDRESSES", "").lower() == "true":
+    access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+else:
+    access_log_format = '- %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'

@@ -1,0 +1,77 @@
+"""Opt-in SSO header mode behind a trusted reverse proxy."""
+
+from __future__ import annotations
+
+import time
+
+SSO = {"REMOTE_USER_HEADER": "Remote-User", "REMOTE_USER_PROXIES": ["127.0.0.1"]}
+
+
+def test_header_from_trusted_proxy_signs_in_as_that_person(make_app):
+    client = make_app(**SSO).test_client()
+    page = client.get("/", headers={"Remote-User": "zoe"})
+    assert page.status_code == 200
+    assert "Zoé Lefèvre-Nguyễn" in page.get_data(as_text=True)
+
+
+def test_staff_from_the_group_as_usual(make_app):
+    client = make_app(**SSO).test_client()
+    assert client.get("/staff/", headers={"Remote-User": "camille"}).status_code == 200
+    other = make_app(**SSO).test_client()
+    assert other.get("/staff/", headers={"Remote-User": "alice"}).status_code == 403
+
+
+def test_header_from_an_untrusted_address_is_ignored(make_app):
+    client = make_app(**SSO).test_client()
+    response = client.get(
+        "/", headers={"Remote-User": "camille"}, environ_base={"REMOTE_ADDR": "203.0.113.9"}
+    )
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_header_is_ignored_when_the_mode_is_off(make_app):
+    client = make_app().test_client()
+    assert client.get("/", headers={"Remote-User": "camille"}).status_code == 302
+
+
+def test_unknown_person_in_header_stays_anonymous(make_app):
+    client = make_app(**SSO).test_client()
+    assert client.get("/", headers={"Remote-User": "nobody"}).status_code == 302
+
+
+def test_forwarded_for_cannot_fake_the_trusted_peer(make_app):
+    app = make_app(**SSO, TRUSTED_PROXIES=1)
+    response = app.test_client().get(
+        "/",
+        headers={"Remote-User": "camille", "X-Forwarded-For": "127.0.0.1"},
+        environ_base={"REMOTE_ADDR": "203.0.113.9"},
+    )
+    assert response.status_code == 302
+
+
+def test_reauth_goes_to_the_sso_portal_when_configured(make_app):
+    app = make_app(
+        **SSO,
+        SSO_REAUTH_URL="https://sso.example.org/reauth?url={next}",
+        REMOTE_USER_AUTH_TIME_HEADER="Auth-Time",
+    )
+    client = app.test_client()
+    headers = {"Remote-User": "alice"}
+    with client.session_transaction() as session:
+        session.clear()
+    response = client.get("/account/confirm?next=/account/activity", headers=headers)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("https://sso.example.org/reauth?url=http")
+    # Back from the portal with a fresh auth time: re-authentication counts.
+    client.get("/", headers={**headers, "Auth-Time": str(int(time.time()))})
+    with client.session_transaction() as session:
+        assert "reauth_at" in session
+
+
+def test_prefix_from_proxy_is_used_in_links_and_redirects(make_app):
+    app = make_app(TRUSTED_PROXIES=1)
+    client = app.test_client()
+    response = client.get("/account/activity", headers={"X-Forwarded-Prefix": "/panel"})
+    assert response.headers["Location"] == "/panel/login?next=/panel/account/activity"
+    page = client.get("/login", headers={"X-Forwarded-Prefix": "/panel"}).get_data(as_text=True)
+    assert 'href="/panel/static/panel.css' in page and 'action="/panel/login"' in page
