@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import unicodedata
 import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -266,6 +267,9 @@ class Directory:
         that most servers accept.
         """
         if not password or not self._acceptable_login(login):
+            return None
+        if any(unicodedata.category(char) == "Cc" for char in password):
+            # SASLprep forbids control characters: no bind could ever succeed with them.
             return None
         if self.settings.user_dn_template:
             dn = self.settings.user_dn_template.replace("{login}", escape_rdn(login))

@@ -156,3 +156,7 @@ def test_entry_attributes_never_include_the_password(slapd):
     attributes = directory.entry_attributes(person)
     assert attributes["mail"] == ["bob@example.org"]
     assert not any(name.lower() == "userpassword" for name in attributes)
+
+
+def test_password_with_control_characters_is_a_wrong_password_not_an_outage(slapd):
+    assert make_directory(slapd).authenticate("alice", "pass\x01word") is None
