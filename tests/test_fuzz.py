@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app.db import Base, session_scope
-from helpers import csrf_token, do_login
-from test_routes import concrete_url
+from helpers import concrete_url, csrf_token, do_login
 
 INPUT_NAME = re.compile(r'<(?:input|textarea|select)[^>]*\bname="([^"]+)"')
 COMMON_FIELDS = ["login", "password", "next", "lang", "subject", "body", "summary", "title"]

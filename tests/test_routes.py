@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from flask import Flask
 
 from app.security import view_flag
-
-SAMPLE_VALUES = {"int": "1", "string": "x", "path": "x", "default": "x"}
-
-
-def concrete_url(rule) -> str:
-    url = rule.rule
-    for converter, name in re.findall(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", url):
-        pattern = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?" + re.escape(name) + ">")
-        url = pattern.sub(SAMPLE_VALUES.get(converter or "default", "1"), url)
-    return url
+from helpers import concrete_url
 
 
 def endpoints(app: Flask):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-import unicodedata
 import ssl
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
