@@ -1,0 +1,49 @@
+"""Two gunicorn instances on one database and one Redis behave as one panel."""
+
+from __future__ import annotations
+
+import uuid
+
+from http_client import Browser
+
+
+def test_a_session_from_one_instance_works_on_the_other(start_instance):
+    first, second = start_instance(), start_instance()
+    browser = Browser()
+    assert browser.login(first.url, "alice").status == 302
+    page = browser.request(f"{second.url}/")
+    assert page.status == 200 and "Alice Martin" in page.text
+
+
+def test_login_throttling_counts_across_instances(start_instance, redis_url):
+    settings = {"RATELIMIT_STORAGE_URL": redis_url, "LOGIN_LIMIT_PER_LOGIN": "4 per minute"}
+    first, second = start_instance(**settings), start_instance(**settings)
+    login = f"nobody-{uuid.uuid4().hex[:6]}"
+    codes = [Browser().login(server.url, login, "x").status for server in (first, second) * 2]
+    assert codes == [422, 422, 422, 422]
+    assert Browser().login(first.url, login, "x").status == 429
+    assert Browser().login(second.url, login, "x").status == 429
+
+
+def test_served_under_a_url_prefix(start_instance):
+    instance = start_instance(script_name="/panel")
+    base = f"{instance.url}/panel"
+    browser = Browser()
+    page = browser.request(f"{base}/login")
+    assert page.status == 200
+    assert 'href="/panel/static/panel.css' in page.text and 'action="/panel/login"' in page.text
+    assert browser.request(f"{base}/static/panel.css").status == 200
+    redirect = browser.request(f"{base}/account/activity")
+    assert redirect.location == "/panel/login?next=/panel/account/activity"
+    token = browser.token(f"{base}/login")
+    signed_in = browser.request(
+        f"{base}/login",
+        {
+            "login": "alice",
+            "password": "demo",
+            "csrf_token": token,
+            "next": "/panel/account/activity",
+        },
+    )
+    assert signed_in.location == "/panel/account/activity"
+    assert browser.request(f"{base}/account/activity").status == 200
