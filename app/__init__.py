@@ -107,7 +107,12 @@ def select_locale() -> str:
     chosen = session.get("lang")
     if chosen in languages:
         return str(chosen)
-    if current_user and current_user.is_authenticated and current_user.language:
+    if (
+        not g.get("panel_degraded")
+        and current_user
+        and current_user.is_authenticated
+        and current_user.language
+    ):
         primary = current_user.language.split("-")[0].split("_")[0].lower()
         if primary in languages:
             return str(primary)

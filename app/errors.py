@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from app.directory import DirectoryUnavailable
+from app.extensions import login_manager
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError) -> tuple[str, int]:
         g.panel_degraded = True
+        # Render the page as a visitor: the signed-in account's attributes would need the
+        # database again. The session cookie is untouched, so nobody is signed out.
+        g._login_user = login_manager.anonymous_user()
         _rollback()
         log.error("database unavailable on %s: %s", request.path, type(exc).__name__)
         return render_error(503, str(_l("The database cannot be reached.")))

@@ -119,8 +119,9 @@ def set_security_headers(response: Response) -> Response:
     )
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if current_user and current_user.is_authenticated:
+    if session.get("_user_id"):
         # Private pages must not be kept by shared caches or the back button after logout.
+        # (Read from the session, not current_user: no database query after the response.)
         headers.setdefault("Cache-Control", "no-store")
     return response
 

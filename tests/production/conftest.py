@@ -21,7 +21,8 @@ GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 
 class Instance:
-    def __init__(self, env: dict[str, str], workers: int = 1) -> None:
+    def __init__(self, env: dict[str, str], log: Path, workers: int = 1) -> None:
+        self.log = log
         self.port = ldap_server.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {
@@ -37,7 +38,8 @@ class Instance:
             cwd=ROOT,
             env=full_env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # A file, not a pipe: an undrained pipe fills up and blocks the workers.
+            stderr=self.log.open("wb"),
             start_new_session=True,
         )
         try:
@@ -45,6 +47,11 @@ class Instance:
         except RuntimeError:
             self.stop()
             raise
+
+    def errors(self) -> str:
+        """The tracebacks gunicorn logged, for assertion messages."""
+        text = self.log.read_text(errors="replace")
+        return "\n".join(line for line in text.splitlines() if "Error" in line)[-3000:]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -57,7 +64,7 @@ class Instance:
 
 
 @pytest.fixture
-def start_instance(database_url: str) -> Iterator[Callable[..., Instance]]:
+def start_instance(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Instance]]:
     """Start gunicorn instances of the panel on the test database; stopped afterwards."""
     if not GUNICORN.exists():
         pytest.fail(f"gunicorn is missing next to {sys.executable}")
@@ -72,7 +79,7 @@ def start_instance(database_url: str) -> Iterator[Callable[..., Instance]]:
         }
         if script_name:
             env["SCRIPT_NAME"] = script_name
-        instance = Instance(env, workers=workers)
+        instance = Instance(env, tmp_path / f"gunicorn-{len(started)}.log", workers=workers)
         started.append(instance)
         return instance
 
