@@ -11,10 +11,10 @@ from app.deletion import views  # noqa: E402,F401
 
 def init_app(app: Flask) -> None:
     """Settings, CLI, staff queue line, the panel data section and audit labels."""
-    import config as panel_config
     from flask_babel import gettext as _
     from flask_babel import lazy_gettext as _l
 
+    import config as panel_config
     from app import audit
     from app.connectors.base import register_panel_section
     from app.deletion.cli import register_cli

@@ -21,9 +21,7 @@ def register_cli(app: Flask) -> None:
         "and PANEL_DELETION_APPROVAL=automatic), run the steps of approved requests and "
         "send the mail. Run it from cron; exits 1 when a step failed.",
     )
-    @click.option(
-        "--retry-failed", is_flag=True, help="Also try failed automatic steps again."
-    )
+    @click.option("--retry-failed", is_flag=True, help="Also try failed automatic steps again.")
     def run_due(retry_failed: bool) -> None:
         with session_scope(app) as session:
             report = services.run_due(session, app, retry_failed=retry_failed)

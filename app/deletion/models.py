@@ -1,4 +1,4 @@
-"""Deletion requests and their steps; what survives the purge is a tombstone without personal data."""
+"""Deletion requests and their steps; what survives the purge is a tombstone, no personal data."""
 
 from __future__ import annotations
 

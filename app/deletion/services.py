@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -41,7 +42,7 @@ from app.connectors.base import (
 from app.db import utcnow
 from app.deletion.models import ACTIVE_STATES, DeletionRequest, DeletionStep
 from app.directory import Directory, DirectoryUnavailable, Person
-from app.hoster.profile import HosterProfile
+from app.hoster.profile import HosterProfile, current_profile
 from app.mail import queue_mail
 
 log = logging.getLogger(__name__)
@@ -113,9 +114,7 @@ class ServicePlan:
     retention: str | None
 
 
-def plan_services(
-    profile: HosterProfile, connectors: dict[str, Connector]
-) -> list[ServicePlan]:
+def plan_services(profile: HosterProfile, connectors: dict[str, Connector]) -> list[ServicePlan]:
     """Per hosted service: deleted automatically (a connector) or by staff, and what is kept."""
     return [
         ServicePlan(
@@ -265,7 +264,11 @@ def cancel_deletion(
         raise NotCancellable
     session.refresh(req)
     audit.record(
-        session, "deletion.cancelled", account_id=req.account_id, actor_id=actor_id, request_id=req.id
+        session,
+        "deletion.cancelled",
+        account_id=req.account_id,
+        actor_id=actor_id,
+        request_id=req.id,
     )
     if req.receipt_email:
         _queue(session, req, "deletion_cancelled", purpose="deletion.cancelled")
@@ -295,7 +298,11 @@ def approve_deletion(
         raise WrongState
     session.refresh(req)
     audit.record(
-        session, "deletion.approved", account_id=req.account_id, actor_id=actor_id, request_id=req.id
+        session,
+        "deletion.approved",
+        account_id=req.account_id,
+        actor_id=actor_id,
+        request_id=req.id,
     )
 
 
@@ -363,7 +370,12 @@ def retry_step(session: Session, step: DeletionStep, *, actor_id: int | None) ->
 
 
 def mark_manual_step_done(
-    session: Session, step: DeletionStep, *, actor_id: int, comment: str, now: datetime | None = None
+    session: Session,
+    step: DeletionStep,
+    *,
+    actor_id: int,
+    comment: str,
+    now: datetime | None = None,
 ) -> None:
     """Staff did a manual step by hand; the comment says what they did."""
     comment = comment.strip()
@@ -411,6 +423,15 @@ class RunReport:
     busy: int = 0
     completed: bool = False
     errors: list[str] = field(default_factory=list)
+
+
+def step_label(step: DeletionStep) -> str:
+    """The step as people read it (translated)."""
+    if step.kind == "directory":
+        return _("Directory entry (your login and group memberships)")
+    if step.kind == "panel":
+        return _("This panel's data about you")
+    return step.label or step.service_slug or ""
 
 
 def step_name(step: DeletionStep) -> str:
@@ -764,7 +785,13 @@ def _complete(session: Session, req: DeletionRequest, actor_id: int | None) -> N
     for step in req.steps:
         session.refresh(step)
     if req.receipt_email:
-        _queue(session, req, "deletion_completed", purpose="deletion.receipt")
+        _queue(
+            session,
+            req,
+            "deletion_completed",
+            purpose="deletion.receipt",
+            retention={s.slug: s.retention for s in current_profile().services if s.retention},
+        )
     values = _personal_values(req)
     for step in req.steps:
         step.detail = _redact(step.detail, values)
@@ -779,7 +806,9 @@ def _complete(session: Session, req: DeletionRequest, actor_id: int | None) -> N
     audit.record(session, "deletion.completed", actor_id=actor_id, request_id=req.id)
 
 
-def _queue(session: Session, req: DeletionRequest, template: str, *, purpose: str, **ctx: Any) -> None:
+def _queue(
+    session: Session, req: DeletionRequest, template: str, *, purpose: str, **ctx: Any
+) -> None:
     assert req.receipt_email
     with force_locale(req.subject_language or "fr"):
         queue_mail(
@@ -788,6 +817,7 @@ def _queue(session: Session, req: DeletionRequest, template: str, *, purpose: st
             template=template,
             purpose=purpose,
             request=req,
+            step_label=step_label,
             **ctx,
         )
 
@@ -887,7 +917,9 @@ def urgency(req: DeletionRequest, now: datetime, deadline_days: int) -> str:
 URGENCY_ORDER = {"overdue": 0, "due": 1, "processing": 2, "grace": 3}
 
 
-def open_queue(session: Session, settings: DeletionSettings, now: datetime | None = None) -> list[QueueRow]:
+def open_queue(
+    session: Session, settings: DeletionSettings, now: datetime | None = None
+) -> list[QueueRow]:
     """Active requests, overdue and due first, then by deadline."""
     now = now or utcnow()
     requests = session.scalars(

@@ -26,6 +26,7 @@ from app.db import get_session, utcnow
 from app.deletion import bp, services
 from app.deletion.forms import ActionForm, ManualStepForm, RefuseForm, RequestDeletionForm
 from app.deletion.models import DeletionRequest, DeletionStep
+from app.deletion.services import step_label
 from app.extensions import directory
 from app.hoster.profile import current_profile
 from app.security import gate_exempt, recently_authenticated, require_recent_auth, staff_required
@@ -44,14 +45,6 @@ class TimelineEntry:
     label: str
     when: datetime | None
     status: str  # done, next, later, stopped
-
-
-def step_label(step: DeletionStep) -> str:
-    if step.kind == "directory":
-        return _("Directory entry (your login and group memberships)")
-    if step.kind == "panel":
-        return _("This panel's data about you")
-    return step.label or step.service_slug or ""
 
 
 def timeline(req: DeletionRequest) -> list[TimelineEntry]:
@@ -343,7 +336,9 @@ def staff_approve(request_id: int) -> Response:
         return _back(req)
     except services.WrongState:
         db.rollback()
-        flash(_("This request cannot be approved any more (cancelled or already approved)."), "error")
+        flash(
+            _("This request cannot be approved any more (cancelled or already approved)."), "error"
+        )
         return _back(req)
     db.commit()
     _run(req)
@@ -375,7 +370,10 @@ def staff_refuse(request_id: int) -> Response | tuple[str, int]:
         services.refuse_deletion(db, req, actor_id=current_user.id, reason=form.reason.data or "")
     except services.WrongState:
         db.rollback()
-        flash(_("This request can no longer be refused: deletion has started or it is closed."), "error")
+        flash(
+            _("This request can no longer be refused: deletion has started or it is closed."),
+            "error",
+        )
         return _back(req)
     db.commit()
     flash(_("Request refused. The user sees your reason."), "success")
