@@ -303,7 +303,7 @@ def _flash_run(report: services.RunReport) -> None:
                 report.busy,
             )
         )
-    flash("; ".join(str(p) for p in parts) + ".", "error" if report.failed else "success")
+    flash(". ".join(str(p) for p in parts) + ".", "error" if report.failed else "success")
 
 
 def _run(req: DeletionRequest) -> None:

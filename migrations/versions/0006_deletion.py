@@ -20,7 +20,19 @@ depends_on: str | Sequence[str] | None = None
 ACTIVE = "state IN ('requested', 'approved')"
 
 
+def _account_autoincrement(enabled: bool) -> None:
+    """SQLite only: a deleted account's id is never given to a new account (PostgreSQL
+    sequences never reuse ids anyway)."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    with op.batch_alter_table(
+        "account", recreate="always", table_kwargs={"sqlite_autoincrement": enabled}
+    ):
+        pass
+
+
 def upgrade() -> None:
+    _account_autoincrement(True)
     op.create_table(
         "deletion_request",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -144,3 +156,4 @@ def downgrade() -> None:
         )
         batch_op.drop_index(batch_op.f("ix_deletion_request_account_id"))
     op.drop_table("deletion_request")
+    _account_autoincrement(False)

@@ -213,6 +213,8 @@ def test_a_new_account_with_the_same_login_starts_empty(make_deletion_app, slapd
 
     slapd.add_person(who.uid, cn="Someone Else Entirely", mail=f"other-{who.email}")
     newcomer = sign_in(app, who.uid)
+    # The deleted person's old browser session does not open the newcomer's account.
+    assert first.get(PAGE).status_code == 302
     page = page_text(newcomer, PAGE)
     assert "Tapez votre identifiant pour confirmer" in page
     assert "précédente demande" not in page
