@@ -27,7 +27,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app import audit
 from app.accounts.models import Account
@@ -542,13 +542,18 @@ def _person(req: DeletionRequest) -> Person:
     )
 
 
-def _with_timeout(work: Callable[[], StepResult], timeout: float) -> StepResult:
-    """Run a connector call in a daemon thread; a hung service fails the step, not the panel."""
+def _with_timeout(app: Flask, work: Callable[[], StepResult], timeout: float) -> StepResult:
+    """Run a connector call in a daemon thread; a hung service fails the step, not the panel.
+
+    A thread cannot be killed: a connector that never returns keeps its thread until the
+    process ends. Connectors should enforce their own timeouts (the `command` one does).
+    """
     outcome: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            outcome["result"] = work()
+            with app.app_context():
+                outcome["result"] = work()
         except BaseException as exc:  # reported to staff below
             outcome["error"] = exc
 
@@ -573,7 +578,7 @@ def _run_service_step(
             detail="No connector is registered for this service any more: "
             "delete the data by hand, then mark the step done.",
         )
-    return _with_timeout(lambda: connector.delete(person), settings.connector_timeout)
+    return _with_timeout(app, lambda: connector.delete(person), settings.connector_timeout)
 
 
 def _run_directory_step(directory: Directory, person: Person) -> StepResult:
@@ -923,7 +928,9 @@ def open_queue(
     """Active requests, overdue and due first, then by deadline."""
     now = now or utcnow()
     requests = session.scalars(
-        select(DeletionRequest).where(DeletionRequest.state.in_(ACTIVE_STATES))
+        select(DeletionRequest)
+        .where(DeletionRequest.state.in_(ACTIVE_STATES))
+        .options(selectinload(DeletionRequest.steps))
     ).all()
     rows = [
         QueueRow(
