@@ -127,6 +127,10 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (accounts_bp, staff_bp, health_bp, theme_bp):
         app.register_blueprint(blueprint)
+    from app import deletion
+
+    app.register_blueprint(deletion.bp)
+    deletion.init_app(app)
     # Feature packages register themselves here, one line each (blueprint, CLI, sections).
     from app.staff import StaffQueue, register_queue
 

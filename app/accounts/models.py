@@ -12,6 +12,9 @@ from app.db import Base, UTCDateTime, utcnow
 
 class Account(Base):
     __tablename__ = "account"
+    # Never reuse an id on SQLite: a deleted person's old session cookie (which holds the id)
+    # must not open the account of whoever signs up next.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(256), unique=True)

@@ -33,6 +33,9 @@ def upgrade() -> None:
         sa.Column("last_directory_check_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_account")),
         sa.UniqueConstraint("uid", name=op.f("uq_account_uid")),
+        # SQLite: never give a deleted account's id to a new account (a session cookie
+        # holding the old id must not open someone else's account).
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "outgoing_mail",

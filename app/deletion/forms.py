@@ -1,0 +1,38 @@
+"""Forms of the deletion area."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+
+class RequestDeletionForm(FlaskForm):
+    confirm_login = StringField(
+        _l("Type your login to confirm"),
+        validators=[DataRequired(_l("Type your login to confirm.")), Length(max=256)],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
+    )
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state: only the CSRF token."""
+
+
+class RefuseForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Reason for refusing"),
+        validators=[DataRequired(_l("Give the reason: the user will read it.")), Length(max=2000)],
+        description=_l(
+            "The user reads this on their deletion page and in an e-mail, e.g. a legal hold."
+        ),
+    )
+
+
+class ManualStepForm(FlaskForm):
+    comment = TextAreaField(
+        _l("What you did"),
+        validators=[DataRequired(_l("Say what you did, for the record.")), Length(max=2000)],
+        description=_l("Kept in the deletion record; do not write the person's name here."),
+    )

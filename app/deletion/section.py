@@ -1,0 +1,74 @@
+"""The deletion feature's share of the panel's own data: the account's deletion requests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Account
+from app.connectors.base import ArchiveEntry, DataItem
+from app.deletion.models import DeletionRequest
+from app.deletion.services import delete_closed_requests_of
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
+
+
+class DeletionSection:
+    name = "deletion"
+
+    def inventory(self, session: Session, account: Account) -> list[DataItem]:
+        return [
+            DataItem(
+                service="panel",
+                kind=_("your account deletion requests"),
+                location=_("the panel's database"),
+                retention=_(
+                    "Until your account is deleted; then only a record without your name "
+                    "(request number, dates, steps) is kept to prove the deletion happened."
+                ),
+                exported=True,
+            )
+        ]
+
+    def export(self, session: Session, account: Account) -> Iterator[ArchiveEntry]:
+        requests = session.scalars(
+            select(DeletionRequest)
+            .where(DeletionRequest.account_id == account.id)
+            .order_by(DeletionRequest.id)
+        ).all()
+        data = [
+            {
+                "id": req.id,
+                "state": req.state,
+                "requested_at": _iso(req.requested_at),
+                "grace_until": _iso(req.grace_until),
+                "approved_at": _iso(req.approved_at),
+                "cancelled_at": _iso(req.cancelled_at),
+                "refused_at": _iso(req.refused_at),
+                "refusal_reason": req.refusal_reason,
+                "receipt_email": req.receipt_email,
+                "steps": [
+                    {
+                        "service": step.service_slug or step.kind,
+                        "mode": step.mode,
+                        "state": step.state,
+                        "finished_at": _iso(step.finished_at),
+                    }
+                    for step in req.steps
+                ],
+            }
+            for req in requests
+        ]
+        body = json.dumps(data, ensure_ascii=False, indent=2).encode()
+        yield ArchiveEntry(
+            path="panel/deletion/requests.json", chunks=[body], size=len(body), format="JSON"
+        )
+
+    def delete(self, session: Session, account: Account) -> None:
+        delete_closed_requests_of(session, account.id)

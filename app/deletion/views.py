@@ -1,0 +1,421 @@
+"""Views of the deletion area: the user's page and the staff queue; thin over the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.accounts.models import Account
+from app.connectors.base import service_connectors
+from app.db import get_session, utcnow
+from app.deletion import bp, services
+from app.deletion.forms import ActionForm, ManualStepForm, RefuseForm, RequestDeletionForm
+from app.deletion.models import DeletionRequest, DeletionStep
+from app.deletion.services import step_label
+from app.extensions import directory
+from app.hoster.profile import current_profile
+from app.security import gate_exempt, recently_authenticated, require_recent_auth, staff_required
+
+
+def _settings() -> services.DeletionSettings:
+    return services.DeletionSettings.from_config(current_app.config)
+
+
+def _plan() -> list[services.ServicePlan]:
+    return services.plan_services(current_profile(), service_connectors(current_app))
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    label: str
+    when: datetime | None
+    status: str  # done, next, later, stopped
+
+
+def timeline(req: DeletionRequest) -> list[TimelineEntry]:
+    """What happened and what comes next, in order, for the user's page."""
+    entries = [TimelineEntry(_("Request received"), req.requested_at, "done")]
+    if req.state == "cancelled":
+        entries.append(TimelineEntry(_("Cancelled"), req.cancelled_at, "stopped"))
+        return entries
+    if req.state == "refused":
+        entries.append(TimelineEntry(_("Refused by the team"), req.refused_at, "stopped"))
+        return entries
+    waiting = req.state == "requested"
+    entries.append(
+        TimelineEntry(
+            _("End of the grace period: you can cancel until then"),
+            req.grace_until,
+            "next" if waiting else "done",
+        )
+    )
+    entries.append(
+        TimelineEntry(
+            _("Approved; deletion started"),
+            req.approved_at,
+            "done" if req.approved_at else "later",
+        )
+    )
+    for step in req.steps:
+        status = "done" if step.state == "done" else "later"
+        entries.append(
+            TimelineEntry(
+                _("Deleted: %(what)s", what=step_label(step)),
+                step.finished_at if step.state == "done" else None,
+                status,
+            )
+        )
+    entries.append(
+        TimelineEntry(
+            _("Completed; a receipt is e-mailed to you"),
+            req.completed_at,
+            "done" if req.completed_at else "later",
+        )
+    )
+    return entries
+
+
+# User pages ------------------------------------------------------------------------------
+
+
+@bp.route("/account/deletion", methods=["GET", "POST"])
+@gate_exempt
+def request_page() -> str | Response:
+    db = get_session()
+    account = current_user._get_current_object()
+    active = services.active_request(db, account.id)
+    form = RequestDeletionForm()
+    form.confirm_login.description = _(
+        "Your login is %(login)s. Type it exactly to confirm the deletion.", login=account.uid
+    )
+    if request.method == "POST":
+        again = require_recent_auth()
+        if again is not None:
+            flash(_("Confirm your password first, then ask again."), "error")
+            return again
+        if active is not None:
+            flash(_("You already have a deletion request in progress."), "error")
+            return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+        if form.validate_on_submit():
+            settings = _settings()
+            try:
+                services.request_deletion(
+                    db,
+                    account,
+                    confirm_login=form.confirm_login.data or "",
+                    plan=_plan(),
+                    settings=settings,
+                    page_url=url_for("deletion.request_page", _external=True),
+                )
+            except services.WrongConfirmation:
+                db.rollback()
+                form.confirm_login.errors = [
+                    _("This is not your login. Type %(login)s exactly.", login=account.uid)
+                ]
+            except services.AlreadyActive:
+                db.rollback()
+                flash(_("You already have a deletion request in progress."), "error")
+                return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+            else:
+                db.commit()
+                if settings.grace_days:
+                    flash(
+                        ngettext(
+                            "Your request is registered. You can cancel it for %(num)s day.",
+                            "Your request is registered. You can cancel it for %(num)s days.",
+                            settings.grace_days,
+                        ),
+                        "success",
+                    )
+                else:
+                    flash(_("Your request is registered."), "success")
+                return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+    status = 422 if request.method == "POST" else 200
+    return render_template(
+        "deletion/request.html",
+        active=active,
+        previous=None if active else services.latest_closed_request(db, account.id),
+        timeline=timeline(active) if active else [],
+        cancellable=active is not None and services.cancellable(active),
+        plan=_plan(),
+        form=form,
+        action_form=ActionForm(),
+        reauth_needed=not recently_authenticated(),
+        settings=_settings(),
+        step_label=step_label,
+        now=utcnow(),
+    ), status  # type: ignore[return-value]
+
+
+@bp.route("/account/deletion/cancel", methods=["POST"])
+@gate_exempt
+def cancel() -> Response:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db = get_session()
+    active = services.active_request(db, current_user.id)
+    if active is None:
+        flash(_("There is no deletion request to cancel."), "error")
+        return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+    try:
+        services.cancel_deletion(db, active, actor_id=current_user.id)
+    except services.NotCancellable:
+        db.rollback()
+        flash(_("Deletion has already started and can no longer be cancelled."), "error")
+    else:
+        db.commit()
+        flash(_("Your deletion request is cancelled. Your account stays as it is."), "success")
+    return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+
+
+# Staff pages -----------------------------------------------------------------------------
+
+SHOW = ("open", "completed", "cancelled", "refused")
+
+
+@bp.route("/staff/deletions")
+@staff_required
+def staff_queue() -> str:
+    show = request.args.get("show", "open")
+    if show not in SHOW:
+        abort(404)
+    page = request.args.get("page", 1, type=int)
+    if page is None or page < 1 or page > 100_000:
+        abort(404)
+    db = get_session()
+    rows: list[services.QueueRow] = []
+    closed: list[DeletionRequest] = []
+    total = pages = 0
+    if show == "open":
+        rows = services.open_queue(db, _settings())
+    else:
+        per_page = 50
+        closed, total = services.closed_requests(db, show, page=page, per_page=per_page)
+        pages = max(1, -(-total // per_page))
+        if page > pages:
+            abort(404)
+    return render_template(
+        "deletion/staff_queue.html",
+        show=show,
+        rows=rows,
+        closed=closed,
+        total=total,
+        page=page,
+        pages=pages,
+        now=utcnow(),
+    )
+
+
+def _staff_request(request_id: int) -> DeletionRequest:
+    found = get_session().get(DeletionRequest, request_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _staff_step(req: DeletionRequest, step_id: int) -> DeletionStep:
+    step = next((s for s in req.steps if s.id == step_id), None)
+    if step is None:
+        abort(404)
+    return step
+
+
+def _names(ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = get_session().execute(
+        select(Account.id, Account.display_name).where(Account.id.in_(wanted))
+    )
+    return {row.id: row.display_name for row in rows}
+
+
+def _render_staff_request(
+    req: DeletionRequest,
+    *,
+    refuse_form: RefuseForm | None = None,
+    step_forms: dict[int, ManualStepForm] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    step_forms = dict(step_forms or {})
+    for step in req.steps:
+        if step.mode == "manual" and step.state != "done" and step.id not in step_forms:
+            step_forms[step.id] = ManualStepForm(prefix=f"step-{step.id}", formdata=None)
+    staff_ids = {req.approved_by, req.refused_by} | {s.done_by for s in req.steps}
+    settings = _settings()
+    now = utcnow()
+    return render_template(
+        "deletion/staff_request.html",
+        req=req,
+        urgency=services.urgency(req, now, settings.deadline_days) if req.is_active else None,
+        staff_names=_names(staff_ids),
+        action_form=ActionForm(),
+        refuse_form=refuse_form or RefuseForm(formdata=None),
+        step_forms=step_forms,
+        step_label=step_label,
+        can_approve=services.due(req, now),
+        now=now,
+    ), status
+
+
+@bp.route("/staff/deletions/<int:request_id>")
+@staff_required
+def staff_request(request_id: int) -> tuple[str, int]:
+    return _render_staff_request(_staff_request(request_id))
+
+
+def _flash_run(report: services.RunReport) -> None:
+    if report.completed:
+        flash(_("Deletion completed. The receipt is on its way."), "success")
+        return
+    parts = [ngettext("%(num)s step done", "%(num)s steps done", report.done)]
+    if report.failed:
+        parts.append(ngettext("%(num)s step failed", "%(num)s steps failed", report.failed))
+    if report.waiting_manual:
+        parts.append(
+            ngettext(
+                "%(num)s manual step waits for staff",
+                "%(num)s manual steps wait for staff",
+                report.waiting_manual,
+            )
+        )
+    if report.busy:
+        parts.append(
+            ngettext(
+                "%(num)s step is being run by someone else",
+                "%(num)s steps are being run by someone else",
+                report.busy,
+            )
+        )
+    flash(". ".join(str(p) for p in parts) + ".", "error" if report.failed else "success")
+
+
+def _run(req: DeletionRequest) -> None:
+    report = services.run_request(
+        get_session(),
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        req.id,
+        actor_id=current_user.id,
+        directory=directory(),
+    )
+    _flash_run(report)
+
+
+def _back(req: DeletionRequest) -> Response:
+    return redirect(url_for("deletion.staff_request", request_id=req.id))  # type: ignore[return-value]
+
+
+@bp.route("/staff/deletions/<int:request_id>/approve", methods=["POST"])
+@staff_required
+def staff_approve(request_id: int) -> Response:
+    req = _staff_request(request_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    try:
+        services.approve_deletion(db, req, actor_id=current_user.id)
+    except services.NotDue:
+        db.rollback()
+        flash(_("The grace period is not over: the user can still cancel."), "error")
+        return _back(req)
+    except services.WrongState:
+        db.rollback()
+        flash(
+            _("This request cannot be approved any more (cancelled or already approved)."), "error"
+        )
+        return _back(req)
+    db.commit()
+    _run(req)
+    return _back(req)
+
+
+@bp.route("/staff/deletions/<int:request_id>/run", methods=["POST"])
+@staff_required
+def staff_run(request_id: int) -> Response:
+    req = _staff_request(request_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if req.state != "approved":
+        flash(_("Only an approved request has steps to run."), "error")
+        return _back(req)
+    _run(req)
+    return _back(req)
+
+
+@bp.route("/staff/deletions/<int:request_id>/refuse", methods=["POST"])
+@staff_required
+def staff_refuse(request_id: int) -> Response | tuple[str, int]:
+    req = _staff_request(request_id)
+    form = RefuseForm()
+    if not form.validate_on_submit():
+        return _render_staff_request(req, refuse_form=form, status=422)
+    db = get_session()
+    try:
+        services.refuse_deletion(db, req, actor_id=current_user.id, reason=form.reason.data or "")
+    except services.WrongState:
+        db.rollback()
+        flash(
+            _("This request can no longer be refused: deletion has started or it is closed."),
+            "error",
+        )
+        return _back(req)
+    db.commit()
+    flash(_("Request refused. The user sees your reason."), "success")
+    return _back(req)
+
+
+@bp.route("/staff/deletions/<int:request_id>/steps/<int:step_id>/retry", methods=["POST"])
+@staff_required
+def staff_retry(request_id: int, step_id: int) -> Response:
+    req = _staff_request(request_id)
+    step = _staff_step(req, step_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    db = get_session()
+    try:
+        services.retry_step(db, step, actor_id=current_user.id)
+    except services.WrongState:
+        db.rollback()
+        flash(_("This step has not failed: nothing to retry."), "error")
+        return _back(req)
+    db.commit()
+    _run(req)
+    return _back(req)
+
+
+@bp.route("/staff/deletions/<int:request_id>/steps/<int:step_id>/done", methods=["POST"])
+@staff_required
+def staff_step_done(request_id: int, step_id: int) -> Response | tuple[str, int]:
+    req = _staff_request(request_id)
+    step = _staff_step(req, step_id)
+    form = ManualStepForm(prefix=f"step-{step.id}")
+    if not form.validate_on_submit():
+        return _render_staff_request(req, step_forms={step.id: form}, status=422)
+    db = get_session()
+    try:
+        services.mark_manual_step_done(
+            db, step, actor_id=current_user.id, comment=form.comment.data or ""
+        )
+    except services.WrongState:
+        db.rollback()
+        flash(_("This step cannot be marked done now (approve the request first)."), "error")
+        return _back(req)
+    db.commit()
+    _run(req)
+    return _back(req)
