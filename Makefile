@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export FLASK_APP := wsgi
 
-.PHONY: run test lint pytest translations catalogs clean
+.PHONY: run test lint audit pytest translations catalogs clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy app
+	$(VENV)/bin/bandit -q -r app -ll
+
+# Known vulnerabilities in the pinned dependencies (needs pypi.org; not run by CI, see docs).
+audit: $(VENV)/.installed
+	$(VENV)/bin/pip-audit -r constraints.txt --strict
 
 # The suite on SQLite, then again on PostgreSQL when PANEL_TEST_DATABASE_URL is set.
 pytest: translations
