@@ -4,7 +4,15 @@ from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.db import Base
 from app.mail import OutgoingMail
+from app.transparency.models import AuthorityRequest, CanaryStatement
 
 metadata = Base.metadata
 
-__all__ = ["Account", "AuditEvent", "OutgoingMail", "metadata"]
+__all__ = [
+    "Account",
+    "AuditEvent",
+    "AuthorityRequest",
+    "CanaryStatement",
+    "OutgoingMail",
+    "metadata",
+]
