@@ -312,7 +312,11 @@ class _Table:
         value = self.data.get(key)
         if value is None or value == "":
             if required:
-                raise ProfileError(f"{self.path(key)} is missing: add it to hoster.toml.")
+                message = f"{self.path(key)} is missing: add it to hoster.toml."
+                close = difflib.get_close_matches(key, list(self.data), n=1, cutoff=0.8)
+                if close:
+                    message += f" ({close[0]!r} looks like a misspelling of it.)"
+                raise ProfileError(message)
             return None
         return value
 

@@ -7,7 +7,7 @@ stays on its own line: a newline (or any other line or paragraph separator) in a
 description is written as an escape, so no text can start a new `key = value` line. An
 `=` or `:` inside a value is left as it is: after the key's separator both Java's
 `Properties.load` and a plain "split at the first =" reader keep it as text, and URLs stay
-readable (`https://…`, not `https\://…`).
+readable (no backslash in `https://…`).
 """
 
 from __future__ import annotations

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.transparency.labels import AUTHORITY_KIND_LABELS, REQUEST_KIND_LABELS, RESPONSE_LABELS
+
+
+
+def _choices(labels: dict[str, Any]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in labels.items()]
+
 
 NO_PERSONAL_DATA = _l("No names, addresses or account identifiers: this text is public.")
 
@@ -17,14 +32,14 @@ class AuthorityRequestForm(FlaskForm):
         _l("Date received"), validators=[InputRequired(_l("Give the date the request arrived."))]
     )
     authority_kind = SelectField(
-        _l("Kind of authority"), choices=list(AUTHORITY_KIND_LABELS.items())
+        _l("Kind of authority"), choices=_choices(AUTHORITY_KIND_LABELS)
     )
     legal_basis = StringField(
         _l("Legal basis"),
         validators=[DataRequired(_l("Give the law or procedure invoked.")), Length(max=300)],
         description=_l("The law or procedure the authority invoked, e.g. an article of a code."),
     )
-    request_kind = SelectField(_l("What was asked"), choices=list(REQUEST_KIND_LABELS.items()))
+    request_kind = SelectField(_l("What was asked"), choices=_choices(REQUEST_KIND_LABELS))
     summary = TextAreaField(
         _l("Details of the request"),
         validators=[DataRequired(_l("Describe what was asked.")), Length(max=2000)],
@@ -38,7 +53,7 @@ class AuthorityRequestForm(FlaskForm):
             NumberRange(min=0, max=1_000_000),
         ],
     )
-    response = SelectField(_l("Our answer"), choices=list(RESPONSE_LABELS.items()))
+    response = SelectField(_l("Our answer"), choices=_choices(RESPONSE_LABELS))
     response_summary = TextAreaField(
         _l("Details of the answer"),
         validators=[Optional(), Length(max=2000)],
