@@ -287,7 +287,9 @@ def country_name(code: str, language: str = "en") -> str:
         return code
 
 
-_COUNTRIES = {code for code in Locale.parse("en").territories if re.fullmatch("[A-Z]{2}", code)}
+_COUNTRIES = {
+    str(code) for code in Locale.parse("en").territories if re.fullmatch("[A-Z]{2}", str(code))
+}
 
 
 def _phrase(choices: tuple[str, ...] | list[str]) -> str:

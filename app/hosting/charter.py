@@ -19,16 +19,74 @@ from app.hoster.profile import HosterProfile
 
 # Common free-software licences (FSF- or OSI-approved), by SPDX identifier.
 FREE_LICENCES = frozenset(
-    """
-    0BSD AFL-3.0 AGPL-3.0 AGPL-3.0-only AGPL-3.0-or-later Apache-1.1 Apache-2.0 APSL-2.0
-    Artistic-2.0 BSD-2-Clause BSD-3-Clause BSD-3-Clause-Clear BSL-1.0 CC0-1.0 CDDL-1.0
-    CECILL-2.0 CECILL-2.1 CECILL-B CECILL-C ECL-2.0 EFL-2.0 EPL-1.0 EPL-2.0 EUPL-1.1
-    EUPL-1.2 GPL-2.0 GPL-2.0-only GPL-2.0-or-later GPL-3.0 GPL-3.0-only GPL-3.0-or-later
-    HPND IPA ISC LGPL-2.0-only LGPL-2.0-or-later LGPL-2.1 LGPL-2.1-only LGPL-2.1-or-later
-    LGPL-3.0 LGPL-3.0-only LGPL-3.0-or-later LPPL-1.3c MIT MIT-0 MPL-1.1 MPL-2.0 MS-PL MS-RL
-    NCSA OFL-1.1 OpenSSL OSL-3.0 PHP-3.01 PostgreSQL Python-2.0 Ruby Sleepycat Unlicense
-    UPL-1.0 Vim W3C WTFPL X11 Zlib ZPL-2.1
-    """.split()
+    [
+        "0BSD",
+        "AFL-3.0",
+        "AGPL-3.0",
+        "AGPL-3.0-only",
+        "AGPL-3.0-or-later",
+        "Apache-1.1",
+        "Apache-2.0",
+        "APSL-2.0",
+        "Artistic-2.0",
+        "BSD-2-Clause",
+        "BSD-3-Clause",
+        "BSD-3-Clause-Clear",
+        "BSL-1.0",
+        "CC0-1.0",
+        "CDDL-1.0",
+        "CECILL-2.0",
+        "CECILL-2.1",
+        "CECILL-B",
+        "CECILL-C",
+        "ECL-2.0",
+        "EFL-2.0",
+        "EPL-1.0",
+        "EPL-2.0",
+        "EUPL-1.1",
+        "EUPL-1.2",
+        "GPL-2.0",
+        "GPL-2.0-only",
+        "GPL-2.0-or-later",
+        "GPL-3.0",
+        "GPL-3.0-only",
+        "GPL-3.0-or-later",
+        "HPND",
+        "IPA",
+        "ISC",
+        "LGPL-2.0-only",
+        "LGPL-2.0-or-later",
+        "LGPL-2.1",
+        "LGPL-2.1-only",
+        "LGPL-2.1-or-later",
+        "LGPL-3.0",
+        "LGPL-3.0-only",
+        "LGPL-3.0-or-later",
+        "LPPL-1.3c",
+        "MIT",
+        "MIT-0",
+        "MPL-1.1",
+        "MPL-2.0",
+        "MS-PL",
+        "MS-RL",
+        "NCSA",
+        "OFL-1.1",
+        "OpenSSL",
+        "OSL-3.0",
+        "PHP-3.01",
+        "PostgreSQL",
+        "Python-2.0",
+        "Ruby",
+        "Sleepycat",
+        "Unlicense",
+        "UPL-1.0",
+        "Vim",
+        "W3C",
+        "WTFPL",
+        "X11",
+        "Zlib",
+        "ZPL-2.1",
+    ]
 )
 
 
@@ -57,16 +115,16 @@ def licence_ids(expression: str) -> list[str]:
     tokens = [t for t in re.split(r"[()\s]+", expression) if t]
     ids: list[str] = []
     skip_next = False
-    for token in tokens:
-        if token in ("AND", "OR"):
+    for word in tokens:
+        if word in ("AND", "OR"):
             continue
-        if token == "WITH":
+        if word == "WITH":
             skip_next = True
             continue
         if skip_next:
             skip_next = False
             continue
-        ids.append(token)
+        ids.append(word)
     return ids
 
 
@@ -215,7 +273,8 @@ def assess(profile: HosterProfile, endpoints: Container[str]) -> list[Criterion]
         _("Hosting page, non-free components"),
         hosting + "#nonfree",
         _(
-            "Add [[policies.nonfree]] entries, or write nonfree = [] under [policies] if there is none."
+            "Add [[policies.nonfree]] entries, "
+            "or write nonfree = [] under [policies] if there is none."
         ),
     )
 

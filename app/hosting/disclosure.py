@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import get_locale
 
 from app.hoster.profile import Host, HosterProfile, country_name
 

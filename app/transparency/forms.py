@@ -19,7 +19,6 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from app.transparency.labels import AUTHORITY_KIND_LABELS, REQUEST_KIND_LABELS, RESPONSE_LABELS
 
 
-
 def _choices(labels: dict[str, Any]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in labels.items()]
 
@@ -31,9 +30,7 @@ class AuthorityRequestForm(FlaskForm):
     received_on = DateField(
         _l("Date received"), validators=[InputRequired(_l("Give the date the request arrived."))]
     )
-    authority_kind = SelectField(
-        _l("Kind of authority"), choices=_choices(AUTHORITY_KIND_LABELS)
-    )
+    authority_kind = SelectField(_l("Kind of authority"), choices=_choices(AUTHORITY_KIND_LABELS))
     legal_basis = StringField(
         _l("Legal basis"),
         validators=[DataRequired(_l("Give the law or procedure invoked.")), Length(max=300)],

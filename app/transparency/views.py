@@ -137,7 +137,7 @@ def staff_register() -> str:
 
 def _details(form: AuthorityRequestForm) -> services.RequestDetails:
     return services.RequestDetails(
-        received_on=form.received_on.data,  # type: ignore[arg-type]
+        received_on=form.received_on.data,
         authority_kind=form.authority_kind.data or "",
         legal_basis=form.legal_basis.data or "",
         request_kind=form.request_kind.data or "",
@@ -226,8 +226,8 @@ def staff_canary() -> str | Response:
         try:
             services.publish_canary(
                 db,
-                statement_date=form.statement_date.data,  # type: ignore[arg-type]
-                next_update_by=form.next_update_by.data,  # type: ignore[arg-type]
+                statement_date=form.statement_date.data,
+                next_update_by=form.next_update_by.data,
                 statement=form.statement.data or "",
                 signed_text=form.signed_text.data,
                 signing_key=form.signing_key.data,

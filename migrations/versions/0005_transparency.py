@@ -35,11 +35,13 @@ def upgrade() -> None:
         sa.Column("updated_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.CheckConstraint(
-            "authority_kind IN ('judicial', 'police', 'administrative', 'intelligence', 'foreign', 'other')",
+            "authority_kind IN ('judicial', 'police', 'administrative', 'intelligence', "
+            "'foreign', 'other')",
             name=op.f("ck_authority_request_authority_kind"),
         ),
         sa.CheckConstraint(
-            "request_kind IN ('identification', 'content', 'removal', 'suspension', 'preservation', 'other')",
+            "request_kind IN ('identification', 'content', 'removal', 'suspension', "
+            "'preservation', 'other')",
             name=op.f("ck_authority_request_request_kind"),
         ),
         sa.CheckConstraint(

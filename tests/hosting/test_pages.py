@@ -171,7 +171,9 @@ def test_hosting_json_carries_the_disclosures_but_no_internal_settings(client: A
     assert data["offer"]["prices"][0]["amount"] == "20 € per year"
     assert data["reports"]["activity"][0]["year"] == 2024
     assert {"criterion": "provider", "fulfilled": True} in data["charter"]
-    assert data["links"]["chatonsinfos"].endswith("/.well-known/chatonsinfos/organization.properties")
+    assert data["links"]["chatonsinfos"].endswith(
+        "/.well-known/chatonsinfos/organization.properties"
+    )
     raw = response.get_data(as_text=True)
     assert "connector" not in raw and "doveadm" not in raw
 

@@ -36,7 +36,13 @@ def test_a_minimal_profile_is_enough_to_start() -> None:
     profile = parse_profile(
         {
             "organisation": {"name": "Mini", "type": "informal"},
-            "services": [{"slug": "pad", "name": "Pad", "software": {"name": "Etherpad", "licence": "Apache-2.0"}}],
+            "services": [
+                {
+                    "slug": "pad",
+                    "name": "Pad",
+                    "software": {"name": "Etherpad", "licence": "Apache-2.0"},
+                }
+            ],
         }
     )
     assert profile.hosts == () and profile.policies.backups is None and profile.offer is None
@@ -226,4 +232,3 @@ def test_the_app_refuses_to_start_on_a_wrong_profile(
     demo_data["services"][1]["host"] = "nowhere"
     with pytest.raises(ProfileError, match=r"services\[1\]\.host: 'nowhere'"):
         app_with_profile(demo_data)
-

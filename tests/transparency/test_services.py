@@ -81,9 +81,7 @@ def test_the_database_refuses_an_answer_without_date(db_session: Session, today:
 def test_recording_and_updating_are_audited_without_the_texts(
     db_session: Session, today: date
 ) -> None:
-    item = services.record_authority_request(
-        db_session, details(today), actor_id=None, today=today
-    )
+    item = services.record_authority_request(db_session, details(today), actor_id=None, today=today)
     services.update_authority_request(
         db_session,
         item.id,
@@ -109,9 +107,7 @@ def test_recording_and_updating_are_audited_without_the_texts(
 
 
 def test_an_update_without_change_writes_nothing(db_session: Session, today: date) -> None:
-    item = services.record_authority_request(
-        db_session, details(today), actor_id=None, today=today
-    )
+    item = services.record_authority_request(db_session, details(today), actor_id=None, today=today)
     services.update_authority_request(
         db_session, item.id, details(today), actor_id=None, today=today
     )
@@ -147,7 +143,9 @@ def test_canary_is_stale_only_after_its_promised_date(
 def test_newest_canary_statement_is_current(
     make_canary: Callable[..., Any], db_session: Session, today: date
 ) -> None:
-    make_canary(statement_date=today - timedelta(days=100), next_update_by=today - timedelta(days=10))
+    make_canary(
+        statement_date=today - timedelta(days=100), next_update_by=today - timedelta(days=10)
+    )
     newer = make_canary(statement_date=today, next_update_by=today + timedelta(days=90))
     current = services.current_canary(db_session)
     assert current is not None and current.id == newer.id

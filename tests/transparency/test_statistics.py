@@ -45,9 +45,10 @@ def monthly_rows(client: Any) -> list[list[str]]:
     table = body[body.index("Month by month") :]
     rows = re.findall(r"<tr><th scope=\"row\">(.*?)</tr>", table, re.S)
     return [
-        [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.split(r"</t[hd]>", row)][
-            :-1
-        ]
+        [
+            html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.split(r"</t[hd]>", row)
+        ][:-1]
         for row in rows
     ]
 
