@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Response, abort, current_app, jsonify, render_template, url_for
 
 from app.db import utcnow
@@ -27,9 +29,11 @@ def hosting() -> str:
         (host, disclosure.host_summary(host), profile.services_on(host.slug))
         for host in profile.hosts
     ]
+    since = profile.organisation.membership_since
     return render_template(
         "hosting/hosting.html",
         profile=profile,
+        membership_since=date.fromisoformat(since) if since else None,
         hosts=hosts,
         labels=disclosure.labels(),
         country=disclosure.country,

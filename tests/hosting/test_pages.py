@@ -75,7 +75,7 @@ def test_hosting_page_shows_every_field(client: Any) -> None:
         "Translations of Etherpad plugins",
         # organisation
         "Association loi 1901",
-        "Active member — since 2019-05-01",
+        "Active member — since May 1, 2019",
     ):
         assert expected in text, expected
     for link in (

@@ -129,8 +129,9 @@ def test_staff_record_a_request_that_visitors_then_see(
         token_from="/staff/transparency/requests/new",
     )
     assert response.status_code == 302
-    page = client.get(response.headers["Location"], headers=EN)
-    assert "is in the register" in page.get_data(as_text=True)
+    # Camille's directory language is French, so the panel answers her in French.
+    page = client.get(response.headers["Location"])
+    assert "est inscrite au registre" in page.get_data(as_text=True)
     item = db_session.scalars(select(AuthorityRequest)).one()
     camille = db_session.scalars(select(Account).where(Account.uid == "camille")).one()
     assert item.created_by_id == camille.id and item.response == "pending"
@@ -178,9 +179,9 @@ def test_staff_fill_in_the_answer_later(
     db_session.expire_all()
     saved = db_session.get(AuthorityRequest, item.id)
     assert saved is not None and saved.response == "refused" and saved.answered_on == today
-    history = text_of(client.get("/staff/transparency", headers=EN))
-    assert "Authority request updated in the register" in history
-    assert f"request no. {item.id}" in history
+    history = text_of(client.get("/staff/transparency"))
+    assert "Demande d'une autorité modifiée dans le registre" in history
+    assert f"demande n° {item.id}" in history
 
 
 def test_a_wrong_answer_date_is_shown_next_to_the_field(
@@ -191,12 +192,11 @@ def test_a_wrong_answer_date_is_shown_next_to_the_field(
         "/staff/transparency/requests/new",
         _request_form(today, response="complied", answered_on=""),
         token_from="/staff/transparency/requests/new",
-        headers=EN,
     )
     assert response.status_code == 422
     body = response.get_data(as_text=True)
     assert 'id="answered_on-error"' in body
-    assert "Give the date of the answer." in body
+    assert "Indiquez la date de la réponse." in body
 
 
 def test_unknown_request_is_not_found(client: Any, login_as: Callable[..., Any]) -> None:
@@ -213,8 +213,8 @@ def test_staff_publish_a_canary_statement(
     signed_text: str,
 ) -> None:
     login_as("camille")
-    form_page = client.get("/staff/transparency/canary", headers=EN).get_data(as_text=True)
-    assert "has not received any secret order" in form_page
+    form_page = client.get("/staff/transparency/canary").get_data(as_text=True)
+    assert "n&#39;a reçu aucune réquisition secrète" in form_page
     response = post_form(
         "/staff/transparency/canary",
         {
@@ -241,6 +241,6 @@ def test_a_canary_due_soon_shows_on_the_staff_home(
 ) -> None:
     make_canary(next_update_by=today + timedelta(days=3))
     login_as("camille")
-    body = client.get("/staff/", headers=EN).get_data(as_text=True)
-    row = re.search(r"Warrant canary to renew</a></td><td>(\d+)</td>", body)
+    body = client.get("/staff/").get_data(as_text=True)
+    row = re.search(r"Canari à renouveler</a></td><td>(\d+)</td>", body)
     assert row and row.group(1) == "1"
