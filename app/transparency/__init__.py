@@ -20,12 +20,15 @@ audit.register_labels(
 
 
 def init_app(app: Flask) -> None:
+    from app.connectors.base import register_panel_section
     from app.hoster.profile import current_profile
     from app.staff import StaffQueue, register_queue
     from app.transparency import services, statistics
+    from app.transparency.section import TransparencySection
 
     app.register_blueprint(bp)
     statistics.register_builtin(app)
+    register_panel_section(app, TransparencySection())
     register_queue(
         app,
         StaffQueue(

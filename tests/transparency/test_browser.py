@@ -99,7 +99,11 @@ def test_every_page_is_accessible(
     page.fill("#password", "demo")
     page.click("form.stack button[type=submit]")
     page.locator(f"button.lang-button[value={language}]").click()
-    for path in ("/staff/transparency", "/staff/transparency/requests/new", "/staff/transparency/canary"):
+    for path in (
+        "/staff/transparency",
+        "/staff/transparency/requests/new",
+        "/staff/transparency/canary",
+    ):
         check(page, axe, base + path, headings[path])
     check(
         page,

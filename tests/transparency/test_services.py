@@ -201,3 +201,44 @@ def test_canary_renewal_is_due_a_week_before(
     make_canary(next_update_by=today + timedelta(days=8))
     assert services.canary_needs_renewal(db_session, today) == 0
     assert services.canary_needs_renewal(db_session, today + timedelta(days=1)) == 1
+
+
+def test_staff_data_section_exports_and_unlinks_what_they_recorded(
+    app: Any, db_session: Session, today: date
+) -> None:
+    import json as jsonlib
+
+    from app.accounts.models import Account
+    from app.connectors.base import panel_sections
+
+    staff = Account(uid="camille", dn="uid=camille", display_name="Camille", is_staff=True)
+    db_session.add(staff)
+    db_session.flush()
+    item = services.record_authority_request(
+        db_session, details(today), actor_id=staff.id, today=today
+    )
+    services.publish_canary(
+        db_session,
+        statement_date=today,
+        next_update_by=today + timedelta(days=90),
+        statement="No secret order.",
+        signed_text=None,
+        signing_key=None,
+        actor_id=staff.id,
+        today=today,
+    )
+    db_session.commit()
+    section = next(s for s in panel_sections(app) if s.name == "transparency")
+    with app.test_request_context():
+        assert len(section.inventory(db_session, staff)) == 1
+        entries = list(section.export(db_session, staff))
+    exported = jsonlib.loads(b"".join(entries[0].chunks))
+    assert exported["authority_requests_recorded"][0]["number"] == item.id
+    assert len(exported["canary_statements_published"]) == 1
+    section.delete(db_session, staff)
+    db_session.commit()
+    db_session.expire_all()
+    kept = db_session.get(AuthorityRequest, item.id)
+    assert kept is not None and kept.created_by_id is None
+    with app.test_request_context():
+        assert section.inventory(db_session, staff) == []
