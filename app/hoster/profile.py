@@ -221,6 +221,7 @@ class Price:
 @dataclass(frozen=True)
 class Offer:
     summary: str
+    services: tuple[str, ...] = ()  # slugs of the services offered; empty = all of them
     free: bool = False
     prices: tuple[Price, ...] = ()
     target_public: str | None = None
@@ -738,10 +739,18 @@ def _policies(root: _Table, hosts: tuple[Host, ...]) -> Policies:
     )
 
 
-def _offer(root: _Table) -> Offer | None:
+def _offer(root: _Table, services: tuple[Service, ...]) -> Offer | None:
     table = root.table("offer")
     if table is None:
         return None
+    offered = table.text_list("services")
+    slugs = [s.slug for s in services]
+    for index, slug in enumerate(offered):
+        if slug not in slugs:
+            raise ProfileError(
+                f"offer.services[{index}]: {slug!r} is not a service of this file; "
+                f"use the slugs of [[services]] ({_phrase(slugs) if slugs else 'none declared'})."
+            )
     prices = []
     for t in table.tables("prices") or []:
         amount = t.data.get("amount")
@@ -752,6 +761,7 @@ def _offer(root: _Table) -> Offer | None:
         t.finish()
     offer = Offer(
         summary=table.required_text("summary"),
+        services=offered,
         free=bool(table.boolean("free")),
         prices=tuple(prices),
         target_public=table.text("target_public"),
@@ -805,7 +815,7 @@ def parse_profile(data: dict[str, Any], *, updated_at: datetime | None = None) -
     hosts = _hosts(root)
     services = _services(root, hosts)
     policies = _policies(root, hosts)
-    offer = _offer(root)
+    offer = _offer(root, services)
     reports = _reports(root)
     timezone = root.text("timezone") or "Europe/Paris"
     try:

@@ -68,6 +68,7 @@ def test_hosting_page_shows_every_field(client: Any) -> None:
         "Partially compliant (RGAA 4.1), 82 % of the criteria met",
         # offer and reports
         "Mail, cloud and pads for members of the association",
+        "Services offered Courriel , Cloud , Pads",
         "People and associations of the Lyon area.",
         "Membership, individual (all services included): 20 € per year",
         "Join the association (membership fee)",

@@ -160,6 +160,11 @@ MISTAKES = [
         id="bad-email",
     ),
     pytest.param(
+        _set("offer.services", ["mail", "forge"]),
+        "offer.services[1]: 'forge' is not a service of this file",
+        id="offer-of-unknown-service",
+    ),
+    pytest.param(
         _set("timezone", "Paris"),
         "timezone: 'Paris' is not a time zone",
         id="bad-timezone",
