@@ -589,6 +589,11 @@ def _services(root: _Table, hosts: tuple[Host, ...]) -> tuple[Service, ...]:
             raise ProfileError(
                 f"{table.path('slug')}: {slug!r} must be lowercase letters, digits and dashes."
             )
+        if slug == "organization":
+            raise ProfileError(
+                f"{table.path('slug')}: 'organization' is reserved for the ChatonsInfos "
+                "organisation file; choose another slug."
+            )
         host = table.text("host")
         if host is None and len(hosts) == 1:
             host = hosts[0].slug

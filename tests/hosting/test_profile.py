@@ -145,6 +145,11 @@ MISTAKES = [
         id="bad-slug",
     ),
     pytest.param(
+        _set("services.1.slug", "organization"),
+        "services[1].slug: 'organization' is reserved",
+        id="reserved-slug",
+    ),
+    pytest.param(
         _set("policies.nonfree.0.host", "ghost"),
         "policies.nonfree[0].host: 'ghost' is not a host of this file",
         id="nonfree-on-unknown-host",
