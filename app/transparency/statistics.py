@@ -13,7 +13,8 @@ A feature registers a `Statistic` from its `init_app(app)`:
 Kinds: `total` (compute returns an int), `monthly` (an iterable of event times, counted
 per month in the hoster's time zone), `median` (an iterable of durations as timedelta).
 Every count below SMALL_COUNT is shown as "< 5", and a median over fewer than SMALL_COUNT
-durations is not shown, so no figure points at a single person.
+durations is not shown, so no figure points at a single person. A figure about no one
+(incidents, already public in the journal) may set `hide_small_counts=False`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class Statistic:
     kind: str  # one of KINDS
     compute: Callable[[Session, StatsWindow], Any]
     description: Any = None  # optional lazy string shown under the label
+    # False only for figures that say nothing about people (e.g. incidents, already public).
+    hide_small_counts: bool = True
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,9 @@ def registered(app: Flask) -> list[Statistic]:
     return list(app.extensions.get("panel_statistics", []))
 
 
-def show_count(count: int) -> str:
+def show_count(count: int, *, hide_small: bool = True) -> str:
     """The count as displayed publicly: "< 5" below the threshold."""
-    if count < SMALL_COUNT:
+    if hide_small and count < SMALL_COUNT:
         return f"< {SMALL_COUNT}"
     return str(format_decimal(count))
 
@@ -116,14 +119,16 @@ def compute(session: Session, statistic: Statistic, window: StatsWindow) -> Figu
     result = statistic.compute(session, window)
     if statistic.kind == "total":
         count = int(result or 0)
-        return Figure(statistic.key, label, description, "total", value=show_count(count))
+        value = show_count(count, hide_small=statistic.hide_small_counts)
+        return Figure(statistic.key, label, description, "total", value=value)
     if statistic.kind == "monthly":
         counts = dict.fromkeys(window.months, 0)
         for moment in result:
             month = window.month_of(moment)
             if month in counts:
                 counts[month] += 1
-        shown = tuple(show_count(counts[m]) for m in window.months)
+        hide = statistic.hide_small_counts
+        shown = tuple(show_count(counts[m], hide_small=hide) for m in window.months)
         return Figure(statistic.key, label, description, "monthly", monthly=shown)
     durations = [d for d in result if d is not None]
     if len(durations) < SMALL_COUNT:

@@ -113,13 +113,25 @@ def test_a_feature_can_add_its_own_figures(make_app: Callable[..., Flask]) -> No
             compute=lambda session, window: [timedelta(days=2)] * 4,
         ),
     )
+    register_statistic(
+        app,
+        Statistic(
+            key="incidents.opened",
+            label=_l("Incidents"),
+            kind="monthly",
+            compute=lambda session, window: [now] * 2,
+            hide_small_counts=False,
+        ),
+    )
     client = app.test_client()
     figures = overview(client)
     assert figures["tickets-first_response"] == "3 hours"
     assert figures["deletions-duration"] == "Not enough cases yet"
     body = client.get("/stats", headers=EN).get_data(as_text=True)
     assert "Support tickets opened" in body
-    assert monthly_rows(client)[0][2] == "7"
+    this_month = monthly_rows(client)[0]
+    assert this_month[2:] == ["7", "2"]  # tickets (hidden when small), incidents (never hidden)
+    assert monthly_rows(client)[1][2:] == ["< 5", "0"]
 
 
 def test_a_statistic_cannot_be_registered_twice(app: Flask) -> None:
