@@ -119,8 +119,8 @@ def compute(session: Session, statistic: Statistic, window: StatsWindow) -> Figu
     result = statistic.compute(session, window)
     if statistic.kind == "total":
         count = int(result or 0)
-        value = show_count(count, hide_small=statistic.hide_small_counts)
-        return Figure(statistic.key, label, description, "total", value=value)
+        total = show_count(count, hide_small=statistic.hide_small_counts)
+        return Figure(statistic.key, label, description, "total", value=total)
     if statistic.kind == "monthly":
         counts = dict.fromkeys(window.months, 0)
         for moment in result:
@@ -131,9 +131,8 @@ def compute(session: Session, statistic: Statistic, window: StatsWindow) -> Figu
         shown = tuple(show_count(counts[m], hide_small=hide) for m in window.months)
         return Figure(statistic.key, label, description, "monthly", monthly=shown)
     durations = [d for d in result if d is not None]
-    if len(durations) < SMALL_COUNT:
-        value = None
-    else:
+    value: str | None = None
+    if len(durations) >= SMALL_COUNT:
         median = timedelta(seconds=pystats.median(d.total_seconds() for d in durations))
         value = str(format_timedelta(median, threshold=1.5))
     return Figure(statistic.key, label, description, "median", value=value)
