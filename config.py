@@ -37,6 +37,8 @@ class Defaults:
     HOSTER_NAME = "Chatons du Demo"
     HOSTER_LOGO: str | None = None  # path of an image under static/, or None
     HOSTER_ACCENT_COLOUR = "#1f5f8b"
+    # Transparency register (/transparency): true = anyone, false = signed-in hosted users only.
+    TRANSPARENCY_PUBLIC = True
 
     SMTP_URL: str | None = None
     MAIL_FROM = "panel@localhost"

@@ -132,6 +132,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(deletion.bp)
     deletion.init_app(app)
     # Feature packages register themselves here, one line each (blueprint, CLI, sections).
+    from app import hosting, transparency
+
+    hosting.init_app(app)
+    transparency.init_app(app)
+    from app.deletion import statistics as deletion_statistics
+
+    deletion_statistics.register(app)
     from app.staff import StaffQueue, register_queue
 
     register_queue(

@@ -5,12 +5,15 @@ from app.audit import AuditEvent
 from app.db import Base
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.mail import OutgoingMail
+from app.transparency.models import AuthorityRequest, CanaryStatement
 
 metadata = Base.metadata
 
 __all__ = [
     "Account",
     "AuditEvent",
+    "AuthorityRequest",
+    "CanaryStatement",
     "DeletionRequest",
     "DeletionStep",
     "OutgoingMail",

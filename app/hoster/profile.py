@@ -2,28 +2,86 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
+import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from babel import Locale
 from flask import Flask, current_app
 
 DEMO_FILE = Path(__file__).resolve().parent / "demo.toml"
+log = logging.getLogger(__name__)
+
+# Values of the ChatonsInfos ontology (the federation's machine-readable format).
+ORGANISATION_TYPES = {
+    "association": "ASSOCIATION",
+    "informal": "INFORMAL",
+    "co-op": "COOPERATIVE",
+    "micro-company": "MICROCOMPANY",
+    "company": "COMPANY",
+    "individual": "INDIVIDUAL",
+    "other": "OTHER",
+}
+MEMBERSHIP_STATUSES = ("ACTIVE", "IDLE", "AWAY")
+PROVIDER_TYPES = ("HOME", "HOSTEDBAY", "HOSTEDSERVER", "OUTSOURCED")
+SERVER_TYPES = ("NANO", "PHYSICAL", "VIRTUAL", "SHARED", "CLOUD")
+SERVICE_STATUSES = ("ok", "warning", "alert", "error", "over", "void")
+REGISTRATIONS = ("None", "Free", "Member", "Client")
+INSTALL_TYPES = (
+    "DISTRIBUTION",
+    "PROVIDER",
+    "PACKAGE",
+    "TOOLING",
+    "CLONEREPO",
+    "ARCHIVE",
+    "SOURCES",
+    "CONTAINER",
+)
+# RGAA wording: totally, partially or not compliant.
+ACCESSIBILITY_LEVELS = ("full", "partial", "none")
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+SPDX_ID = re.compile(r"^(?:LicenseRef-)?[A-Za-z0-9][A-Za-z0-9.+-]*$")
+TOP_LEVEL_KEYS = (
+    "timezone",
+    "organisation",
+    "hosts",
+    "services",
+    "policies",
+    "offer",
+    "reports",
+)
 
 
 class ProfileError(Exception):
     """hoster.toml is wrong; the message names the key and says what is expected."""
 
 
+# Data --------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Software:
     name: str
-    licence: str
+    licence: str  # SPDX licence expression, e.g. "AGPL-3.0-or-later"
     website: str | None = None
     source_url: str | None = None
     version: str | None = None
     modifications_url: str | None = None
+
+    @property
+    def licence_url(self) -> str | None:
+        """The SPDX page of a single-identifier licence; None for expressions."""
+        if SPDX_ID.match(self.licence) and not self.licence.startswith("LicenseRef-"):
+            return f"https://spdx.org/licenses/{self.licence}.html"
+        return None
 
 
 @dataclass(frozen=True)
@@ -45,6 +103,28 @@ class Service:
     connector: dict[str, Any] | None = None
     # For services without a connector: what staff do by hand to delete the data.
     manual_deletion: str | None = None
+    start_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Host:
+    """One machine (or rented space) the services run on, and who controls it."""
+
+    slug: str
+    name: str
+    provider_name: str
+    provider_type: str  # PROVIDER_TYPES
+    server_type: str  # SERVER_TYPES
+    description: str | None = None
+    provider_website: str | None = None
+    hypervisor: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2
+    root_access: str | None = None
+    physical_access: str | None = None
+    # None = not stated; the charter self-assessment reports it as missing.
+    contract_forbids_access: bool | None = None
+    contract_url: str | None = None
+    distribution: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +140,114 @@ class Organisation:
     membership_status: str | None = None
     membership_since: str | None = None
     logo: str | None = None
+    start_date: date | None = None
+
+    @property
+    def chatonsinfos_type(self) -> str:
+        return ORGANISATION_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class BackupPolicy:
+    what: str
+    frequency: str
+    retention: str
+    location: str
+    encrypted: bool | None = None
+    restore_tested: str | None = None
+
+
+@dataclass(frozen=True)
+class SecurityPolicy:
+    summary: str
+    updates: str | None = None
+    contact: str | None = None  # URL or e-mail address for reporting vulnerabilities
+
+
+@dataclass(frozen=True)
+class EncryptionPolicy:
+    in_transit: str | None = None
+    at_rest: str | None = None
+
+
+@dataclass(frozen=True)
+class LogPolicy:
+    retention: str
+    content: str | None = None
+
+
+@dataclass(frozen=True)
+class SubProcessor:
+    name: str
+    purpose: str
+    country: str | None = None
+    website: str | None = None
+
+
+@dataclass(frozen=True)
+class NonFreeComponent:
+    name: str
+    purpose: str
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessibilityStatement:
+    level: str  # ACCESSIBILITY_LEVELS
+    standard: str = "RGAA 4.1"
+    audit_date: date | None = None
+    rate: str | None = None  # e.g. "87 %" of criteria met
+    statement_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Policies:
+    backups: BackupPolicy | None = None
+    security: SecurityPolicy | None = None
+    encryption: EncryptionPolicy | None = None
+    logs: LogPolicy | None = None
+    # None = not stated; an empty tuple = "none" stated explicitly.
+    sub_processors: tuple[SubProcessor, ...] | None = None
+    nonfree: tuple[NonFreeComponent, ...] | None = None
+    accessibility: AccessibilityStatement | None = None
+
+
+@dataclass(frozen=True)
+class Price:
+    label: str
+    amount: str
+
+
+@dataclass(frozen=True)
+class Offer:
+    summary: str
+    services: tuple[str, ...] = ()  # slugs of the services offered; empty = all of them
+    free: bool = False
+    prices: tuple[Price, ...] = ()
+    target_public: str | None = None
+    how_to_join: str | None = None
+    join_url: str | None = None
+    other_chatons_url: str = "https://www.chatons.org/"
+
+    @property
+    def prices_stated(self) -> bool:
+        return self.free or bool(self.prices)
+
+
+@dataclass(frozen=True)
+class ReportLink:
+    title: str
+    url: str
+    year: int | None = None
+
+
+@dataclass(frozen=True)
+class Reports:
+    activity: tuple[ReportLink, ...] = ()
+    accounts: tuple[ReportLink, ...] = ()
+    contributions: tuple[ReportLink, ...] = ()
+    pay_ratio: str | None = None
+    pay_ratio_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +256,12 @@ class HosterProfile:
     services: tuple[Service, ...]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     timezone: str = "Europe/Paris"
+    hosts: tuple[Host, ...] = ()
+    policies: Policies = field(default_factory=Policies)
+    offer: Offer | None = None
+    reports: Reports | None = None
+    # When hoster.toml last changed (ChatonsInfos `file.datetime`).
+    updated_at: datetime | None = None
 
     def service(self, slug: str) -> Service | None:
         return next((s for s in self.services if s.slug == slug), None)
@@ -76,90 +270,597 @@ class HosterProfile:
     def service_slugs(self) -> tuple[str, ...]:
         return tuple(s.slug for s in self.services)
 
+    def host(self, slug: str) -> Host | None:
+        return next((h for h in self.hosts if h.slug == slug), None)
 
-def _require(table: dict[str, Any], key: str, where: str) -> Any:
-    if key not in table or table[key] in ("", None):
-        raise ProfileError(f"{where}.{key} is missing: add it to hoster.toml.")
-    return table[key]
+    def services_on(self, host_slug: str) -> tuple[Service, ...]:
+        return tuple(s for s in self.services if s.host == host_slug)
 
 
-def _text(table: dict[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
-    value = _require(table, key, where) if required else table.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ProfileError(f"{where}.{key} must be a text value in quotes.")
+# Validation --------------------------------------------------------------------------------
+
+
+def country_name(code: str, language: str = "en") -> str:
+    """The country's name in a language ("FR" → "France"), from Babel's CLDR data."""
+    try:
+        return str(Locale.parse(language).territories.get(code, code))
+    except (ValueError, TypeError):
+        return code
+
+
+_COUNTRIES = {
+    str(code) for code in Locale.parse("en").territories if re.fullmatch("[A-Z]{2}", str(code))
+}
+
+
+def _phrase(choices: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(choices[:-1]) + " or " + choices[-1] if len(choices) > 1 else choices[0]
+
+
+class _Table:
+    """One TOML table under validation: typed getters that name `where.key` in their errors."""
+
+    def __init__(self, data: Any, where: str, known: tuple[str, ...] = ()) -> None:
+        if not isinstance(data, dict):
+            raise ProfileError(f"{where} must be a table (a [section] or {{ key = value }}).")
+        self.data = data
+        self.where = where
+        self.known = set(known)
+
+    def path(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def _get(self, key: str, required: bool) -> Any:
+        self.known.add(key)
+        value = self.data.get(key)
+        if value is None or value == "":
+            if required:
+                message = f"{self.path(key)} is missing: add it to hoster.toml."
+                close = difflib.get_close_matches(key, list(self.data), n=1, cutoff=0.8)
+                if close:
+                    message += f" ({close[0]!r} looks like a misspelling of it.)"
+                raise ProfileError(message)
+            return None
+        return value
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        value = self._get(key, required)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ProfileError(f"{self.path(key)} must be a text value in quotes.")
+        return value.strip()
+
+    def required_text(self, key: str) -> str:
+        value = self.text(key, required=True)
+        assert value is not None
+        return value
+
+    def url(self, key: str, *, required: bool = False) -> str | None:
+        value = self.text(key, required=required)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or any(c.isspace() for c in value)
+        ):
+            raise ProfileError(
+                f"{self.path(key)}: {value!r} is not a web address; "
+                "write it in full, like https://example.org/page."
+            )
+        return value
+
+    def email(self, key: str) -> str | None:
+        value = self.text(key)
+        if value is not None and not EMAIL.match(value):
+            raise ProfileError(
+                f"{self.path(key)}: {value!r} is not an e-mail address, like contact@example.org."
+            )
+        return value
+
+    def contact(self, key: str) -> str | None:
+        """A web address or an e-mail address."""
+        value = self.text(key)
+        if value is None or EMAIL.match(value):
+            return value
+        return self.url(key)
+
+    def choice(
+        self,
+        key: str,
+        choices: tuple[str, ...],
+        *,
+        required: bool = False,
+        default: str | None = None,
+        what: str = "value",
+    ) -> str | None:
+        value = self.text(key, required=required)
+        if value is None:
+            return default
+        by_folded = {c.casefold(): c for c in choices}
+        found = by_folded.get(value.casefold())
+        if found is None:
+            raise ProfileError(
+                f"{self.path(key)}: {value!r} is not a known {what}; "
+                f"expected {_phrase(list(choices))}."
+            )
+        return found
+
+    def boolean(self, key: str) -> bool | None:
+        value = self._get(key, False)
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            raise ProfileError(f"{self.path(key)} must be true or false (without quotes).")
+        return value
+
+    def day(self, key: str) -> date | None:
+        value = self._get(key, False)
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        raise ProfileError(f"{self.path(key)}: {value!r} is not a date like 2024-05-31.")
+
+    def year(self, key: str) -> int | None:
+        value = self._get(key, False)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1900 <= value <= 2200:
+            raise ProfileError(f"{self.path(key)} must be a year like 2024 (without quotes).")
+        return value
+
+    def country(self, key: str) -> str | None:
+        value = self.text(key)
+        if value is None:
+            return None
+        code = value.upper()
+        if code not in _COUNTRIES:
+            raise ProfileError(
+                f"{self.path(key)}: {value!r} is not a country code; "
+                "use the two-letter ISO 3166 code, like FR or BE."
+            )
+        return code
+
+    def table(
+        self, key: str, known: tuple[str, ...] = (), *, required: bool = False
+    ) -> _Table | None:
+        value = self._get(key, required)
+        if value is None:
+            return None
+        return _Table(value, self.path(key), known)
+
+    def tables(self, key: str, known: tuple[str, ...] = ()) -> list[_Table] | None:
+        """An array of tables ([[key]]); None when absent, [] when written `key = []`."""
+        self.known.add(key)
+        if key not in self.data:
+            return None
+        value = self.data[key]
+        if not isinstance(value, list):
+            raise ProfileError(f"{self.path(key)} must be a list of tables ([[{key}]] sections).")
+        return [_Table(item, f"{self.path(key)}[{i}]", known) for i, item in enumerate(value)]
+
+    def text_list(self, key: str) -> tuple[str, ...]:
+        value = self._get(key, False)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ProfileError(f'{self.path(key)} must be a list of texts, like ["a", "b"].')
+        return tuple(v.strip() for v in value)
+
+    def finish(self) -> None:
+        """Refuse keys that look like a misspelt known key; other keys stay for other features."""
+        for key in self.data:
+            if key in self.known:
+                continue
+            close = difflib.get_close_matches(key, sorted(self.known), n=1, cutoff=0.8)
+            if close:
+                raise ProfileError(
+                    f"{self.path(key)} is not a known key: did you mean {close[0]!r}?"
+                )
+            log.info("hoster.toml: %s is not used by the hoster pages", self.path(key))
+
+
+def _licence(table: _Table, key: str) -> str:
+    value = table.required_text(key)
+    tokens = [t for t in re.split(r"[()\s]+", value) if t]
+    expect_id = True
+    ok = bool(tokens)
+    for token in tokens:
+        if expect_id:
+            ok = ok and bool(SPDX_ID.match(token)) and token not in ("AND", "OR", "WITH")
+        else:
+            ok = ok and token in ("AND", "OR", "WITH")
+        expect_id = not expect_id
+    if not ok or expect_id:
+        raise ProfileError(
+            f"{table.path(key)}: {value!r} is not an SPDX licence identifier; "
+            "use the identifier from https://spdx.org/licenses/, like AGPL-3.0-or-later."
+        )
     return value
 
 
-def parse_profile(data: dict[str, Any]) -> HosterProfile:
-    org = data.get("organisation")
-    if not isinstance(org, dict):
+def _organisation(root: _Table) -> Organisation:
+    org = root.table("organisation")
+    if org is None:
         raise ProfileError("[organisation] is missing: hoster.toml must describe the hoster.")
-    organisation = Organisation(
-        name=str(_text(org, "name", "organisation", required=True)),
-        type=str(_text(org, "type", "organisation", required=True)),
-        description=str(_text(org, "description", "organisation") or ""),
-        website=_text(org, "website", "organisation"),
-        contact_url=_text(org, "contact_url", "organisation"),
-        contact_email=_text(org, "contact_email", "organisation"),
-        country=_text(org, "country", "organisation"),
-        legal_notice_url=_text(org, "legal_notice_url", "organisation"),
-        membership_status=_text(org.get("membership", {}), "status", "organisation.membership"),
-        membership_since=str(org.get("membership", {}).get("since") or "") or None,
-        logo=_text(org, "logo", "organisation"),
+    membership = org.table("membership", ("status", "since"))
+    org_type = org.choice(
+        "type", tuple(ORGANISATION_TYPES), required=True, what="organisation type"
     )
-    services = []
-    for index, raw in enumerate(data.get("services", [])):
-        where = f"services[{index}]"
-        software = raw.get("software") or {}
-        services.append(
-            Service(
-                slug=str(_text(raw, "slug", where, required=True)),
-                name=str(_text(raw, "name", where, required=True)),
-                description=str(_text(raw, "description", where) or ""),
-                url=_text(raw, "url", where),
-                host=str(_text(raw, "host", where) or ""),
-                software=Software(
-                    name=str(_text(software, "name", f"{where}.software", required=True)),
-                    licence=str(_text(software, "licence", f"{where}.software", required=True)),
-                    website=_text(software, "website", f"{where}.software"),
-                    source_url=_text(software, "source_url", f"{where}.software"),
-                    version=_text(software, "version", f"{where}.software"),
-                    modifications_url=_text(software, "modifications_url", f"{where}.software"),
-                ),
-                status=str(raw.get("status", "ok")),
-                registration=str(raw.get("registration", "Member")),
-                install_type=_text(raw, "install_type", where),
-                guide_url=_text(raw, "guide_url", where),
-                data_location=_text(raw, "data_location", where),
-                retention=_text(raw, "retention", where),
-                connector=dict(raw["connector"])
-                if isinstance(raw.get("connector"), dict)
-                else None,
-                manual_deletion=_text(raw, "manual_deletion", where),
+    assert org_type is not None
+    membership_status = membership_since = None
+    if membership is not None:
+        membership_status = membership.choice("status", MEMBERSHIP_STATUSES, what="status")
+        membership_since = membership.day("since")
+    logo = org.text("logo")
+    if logo and logo.startswith(("http:", "https:")):
+        logo = org.url("logo")
+    organisation = Organisation(
+        name=org.required_text("name"),
+        type=org_type,
+        description=org.text("description") or "",
+        website=org.url("website"),
+        contact_url=org.url("contact_url"),
+        contact_email=org.email("contact_email"),
+        country=org.country("country"),
+        legal_notice_url=org.url("legal_notice_url"),
+        membership_status=membership_status,
+        membership_since=membership_since.isoformat() if membership_since else None,
+        logo=logo,
+        start_date=org.day("start_date"),
+    )
+    if membership:
+        membership.finish()
+    org.finish()
+    return organisation
+
+
+def _hosts(root: _Table) -> tuple[Host, ...]:
+    hosts: list[Host] = []
+    for table in root.tables("hosts") or []:
+        slug = table.required_text("slug")
+        if not SLUG.match(slug):
+            raise ProfileError(
+                f"{table.path('slug')}: {slug!r} must be lowercase letters, digits and dashes."
+            )
+        provider_type = table.choice(
+            "provider_type", PROVIDER_TYPES, required=True, what="provider type"
+        )
+        server_type = table.choice("server_type", SERVER_TYPES, required=True, what="server type")
+        assert provider_type and server_type
+        hosts.append(
+            Host(
+                slug=slug,
+                name=table.text("name") or slug,
+                description=table.text("description"),
+                provider_name=table.required_text("provider_name"),
+                provider_website=table.url("provider_website"),
+                provider_type=provider_type,
+                server_type=server_type,
+                hypervisor=table.text("hypervisor"),
+                country=table.country("country"),
+                root_access=table.text("root_access"),
+                physical_access=table.text("physical_access"),
+                contract_forbids_access=table.boolean("contract_forbids_access"),
+                contract_url=table.url("contract_url"),
+                distribution=table.text("distribution"),
             )
         )
+        table.finish()
+    _no_duplicates("hosts", [h.slug for h in hosts])
+    return tuple(hosts)
+
+
+SERVICE_KEYS = (
+    "slug",
+    "name",
+    "description",
+    "url",
+    "host",
+    "software",
+    "status",
+    "registration",
+    "install_type",
+    "guide_url",
+    "data_location",
+    "retention",
+    "connector",
+    "manual_deletion",
+    "start_date",
+)
+
+
+def _services(root: _Table, hosts: tuple[Host, ...]) -> tuple[Service, ...]:
+    host_slugs = [h.slug for h in hosts]
+    services: list[Service] = []
+    for table in root.tables("services") or []:
+        slug = table.required_text("slug")
+        if not SLUG.match(slug):
+            raise ProfileError(
+                f"{table.path('slug')}: {slug!r} must be lowercase letters, digits and dashes."
+            )
+        if slug == "organization":
+            raise ProfileError(
+                f"{table.path('slug')}: 'organization' is reserved for the ChatonsInfos "
+                "organisation file; choose another slug."
+            )
+        host = table.text("host")
+        if host is None and len(hosts) == 1:
+            host = hosts[0].slug
+        if host is None and hosts:
+            raise ProfileError(
+                f"{table.path('host')} is missing: say which host runs {slug!r} "
+                f"({_phrase(host_slugs)})."
+            )
+        if host is not None and host not in host_slugs:
+            declared = f"declared hosts: {_phrase(host_slugs)}" if hosts else "no host is declared"
+            raise ProfileError(
+                f"{table.path('host')}: {host!r} is not a host of this file ({declared}); "
+                f"add a [[hosts]] section with slug = {host!r} or fix the name."
+            )
+        software = table.table(
+            "software",
+            ("name", "licence", "website", "source_url", "version", "modifications_url"),
+            required=True,
+        )
+        assert software is not None
+        connector = table.data.get("connector")
+        if connector is not None and not isinstance(connector, dict):
+            raise ProfileError(f"{table.path('connector')} must be a table ([services.connector]).")
+        services.append(
+            Service(
+                slug=slug,
+                name=table.required_text("name"),
+                description=table.text("description") or "",
+                url=table.url("url"),
+                host=host or "",
+                software=Software(
+                    name=software.required_text("name"),
+                    licence=_licence(software, "licence"),
+                    website=software.url("website"),
+                    source_url=software.url("source_url"),
+                    version=str(software.data["version"])
+                    if software.data.get("version") not in (None, "")
+                    else None,
+                    modifications_url=software.url("modifications_url"),
+                ),
+                status=str(
+                    table.choice("status", SERVICE_STATUSES, default="ok", what="service status")
+                ),
+                registration=str(
+                    table.choice(
+                        "registration", REGISTRATIONS, default="Member", what="registration"
+                    )
+                ),
+                install_type=table.choice("install_type", INSTALL_TYPES, what="install type"),
+                guide_url=table.url("guide_url"),
+                data_location=table.text("data_location"),
+                retention=table.text("retention"),
+                connector=dict(connector) if connector is not None else None,
+                manual_deletion=table.text("manual_deletion"),
+                start_date=table.day("start_date"),
+            )
+        )
+        software.finish()
+        table.known.update(SERVICE_KEYS)
+        table.finish()
+    _no_duplicates("services", [s.slug for s in services])
+    return tuple(services)
+
+
+def _policies(root: _Table, hosts: tuple[Host, ...]) -> Policies:
+    table = root.table("policies")
+    if table is None:
+        return Policies()
+    backups = security = encryption = logs = accessibility = None
+    if (t := table.table("backups")) is not None:
+        backups = BackupPolicy(
+            what=t.required_text("what"),
+            frequency=t.required_text("frequency"),
+            retention=t.required_text("retention"),
+            location=t.required_text("location"),
+            encrypted=t.boolean("encrypted"),
+            restore_tested=t.text("restore_tested"),
+        )
+        t.finish()
+    if (t := table.table("security")) is not None:
+        security = SecurityPolicy(
+            summary=t.required_text("summary"),
+            updates=t.text("updates"),
+            contact=t.contact("contact"),
+        )
+        t.finish()
+    if (t := table.table("encryption")) is not None:
+        encryption = EncryptionPolicy(in_transit=t.text("in_transit"), at_rest=t.text("at_rest"))
+        t.finish()
+    if (t := table.table("logs")) is not None:
+        logs = LogPolicy(retention=t.required_text("retention"), content=t.text("content"))
+        t.finish()
+    sub_processors: tuple[SubProcessor, ...] | None = None
+    if (items := table.tables("sub_processors")) is not None:
+        found = []
+        for t in items:
+            found.append(
+                SubProcessor(
+                    name=t.required_text("name"),
+                    purpose=t.required_text("purpose"),
+                    country=t.country("country"),
+                    website=t.url("website"),
+                )
+            )
+            t.finish()
+        sub_processors = tuple(found)
+    nonfree: tuple[NonFreeComponent, ...] | None = None
+    if (items := table.tables("nonfree")) is not None:
+        components = []
+        for t in items:
+            host = t.text("host")
+            if host is not None and host not in {h.slug for h in hosts}:
+                raise ProfileError(
+                    f"{t.path('host')}: {host!r} is not a host of this file; "
+                    "use the slug of a [[hosts]] section."
+                )
+            components.append(
+                NonFreeComponent(
+                    name=t.required_text("name"), purpose=t.required_text("purpose"), host=host
+                )
+            )
+            t.finish()
+        nonfree = tuple(components)
+    if (t := table.table("accessibility")) is not None:
+        level = t.choice(
+            "level", ACCESSIBILITY_LEVELS, required=True, what="accessibility conformance level"
+        )
+        assert level is not None
+        rate = t.data.get("rate")
+        t.known.add("rate")
+        accessibility = AccessibilityStatement(
+            level=level,
+            standard=t.text("standard") or "RGAA 4.1",
+            audit_date=t.day("audit_date"),
+            rate=str(rate) if rate not in (None, "") else None,
+            statement_url=t.url("statement_url"),
+        )
+        t.finish()
+    table.finish()
+    return Policies(
+        backups=backups,
+        security=security,
+        encryption=encryption,
+        logs=logs,
+        sub_processors=sub_processors,
+        nonfree=nonfree,
+        accessibility=accessibility,
+    )
+
+
+def _offer(root: _Table, services: tuple[Service, ...]) -> Offer | None:
+    table = root.table("offer")
+    if table is None:
+        return None
+    offered = table.text_list("services")
     slugs = [s.slug for s in services]
+    for index, slug in enumerate(offered):
+        if slug not in slugs:
+            raise ProfileError(
+                f"offer.services[{index}]: {slug!r} is not a service of this file; "
+                f"use the slugs of [[services]] ({_phrase(slugs) if slugs else 'none declared'})."
+            )
+    prices = []
+    for t in table.tables("prices") or []:
+        amount = t.data.get("amount")
+        t.known.add("amount")
+        if amount in (None, ""):
+            raise ProfileError(f"{t.path('amount')} is missing: add it to hoster.toml.")
+        prices.append(Price(label=t.required_text("label"), amount=str(amount)))
+        t.finish()
+    offer = Offer(
+        summary=table.required_text("summary"),
+        services=offered,
+        free=bool(table.boolean("free")),
+        prices=tuple(prices),
+        target_public=table.text("target_public"),
+        how_to_join=table.text("how_to_join"),
+        join_url=table.url("join_url"),
+        other_chatons_url=table.url("other_chatons_url") or "https://www.chatons.org/",
+    )
+    table.finish()
+    return offer
+
+
+def _report_links(table: _Table, key: str) -> tuple[ReportLink, ...]:
+    links = []
+    for t in table.tables(key) or []:
+        year = t.year("year")
+        links.append(
+            ReportLink(
+                title=t.text("title") or (str(year) if year else t.path("title")),
+                url=str(t.url("url", required=True)),
+                year=year,
+            )
+        )
+        t.finish()
+    return tuple(sorted(links, key=lambda r: -(r.year or 0)))
+
+
+def _reports(root: _Table) -> Reports | None:
+    table = root.table("reports")
+    if table is None:
+        return None
+    reports = Reports(
+        activity=_report_links(table, "activity"),
+        accounts=_report_links(table, "accounts"),
+        contributions=_report_links(table, "contributions"),
+        pay_ratio=table.text("pay_ratio"),
+        pay_ratio_url=table.url("pay_ratio_url"),
+    )
+    table.finish()
+    return reports
+
+
+def _no_duplicates(where: str, slugs: list[str]) -> None:
     duplicates = {s for s in slugs if slugs.count(s) > 1}
     if duplicates:
-        raise ProfileError(f"services: the slug {sorted(duplicates)[0]!r} is used twice.")
+        raise ProfileError(f"{where}: the slug {sorted(duplicates)[0]!r} is used twice.")
+
+
+def parse_profile(data: dict[str, Any], *, updated_at: datetime | None = None) -> HosterProfile:
+    root = _Table(data, "", TOP_LEVEL_KEYS)
+    organisation = _organisation(root)
+    hosts = _hosts(root)
+    services = _services(root, hosts)
+    policies = _policies(root, hosts)
+    offer = _offer(root, services)
+    reports = _reports(root)
+    timezone = root.text("timezone") or "Europe/Paris"
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(timezone)
+    except (ValueError, KeyError, OSError) as exc:
+        raise ProfileError(
+            f"timezone: {timezone!r} is not a time zone; use a name like Europe/Paris."
+        ) from exc
+    root.finish()
     return HosterProfile(
         organisation=organisation,
-        services=tuple(services),
+        services=services,
         raw=data,
-        timezone=str(data.get("timezone", "Europe/Paris")),
+        timezone=timezone,
+        hosts=hosts,
+        policies=policies,
+        offer=offer,
+        reports=reports,
+        updated_at=updated_at,
     )
 
 
 def load_profile(path: Path) -> HosterProfile:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        updated_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     except FileNotFoundError as exc:
         raise ProfileError(
             f"{path} does not exist: set PANEL_HOSTER_FILE to your hoster.toml."
         ) from exc
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path} is not valid TOML: {exc}") from exc
-    return parse_profile(data)
+    try:
+        return parse_profile(data, updated_at=updated_at)
+    except ProfileError as exc:
+        raise ProfileError(f"{path}: {exc}") from exc
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,264 @@
+"""Plain-language wording of the profile's codes (provider type, server type...) for the pages."""
+
+from __future__ import annotations
+
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app.hoster.profile import Host, HosterProfile, country_name
+
+PROVIDER_TYPE_LABELS = {
+    "HOME": _l("At home (self-hosted at a member's place)"),
+    "HOSTEDBAY": _l("Our own server in a rented data-centre bay"),
+    "HOSTEDSERVER": _l("Server rented from a provider"),
+    "OUTSOURCED": _l("Infrastructure run by a provider"),
+}
+SERVER_TYPE_LABELS = {
+    "NANO": _l("Nano-computer"),
+    "PHYSICAL": _l("Physical server"),
+    "VIRTUAL": _l("Virtual machine"),
+    "SHARED": _l("Shared hosting"),
+    "CLOUD": _l("Cloud instances"),
+}
+REGISTRATION_LABELS = {
+    "None": _l("No account needed"),
+    "Free": _l("Open to anyone, free account"),
+    "Member": _l("For members only"),
+    "Client": _l("For clients only"),
+}
+INSTALL_TYPE_LABELS = {
+    "DISTRIBUTION": _l("Package of the distribution"),
+    "PROVIDER": _l("Provided by the hosting provider"),
+    "PACKAGE": _l("Package from the software's own repository"),
+    "TOOLING": _l("Installed with a deployment tool"),
+    "CLONEREPO": _l("Cloned from the source repository"),
+    "ARCHIVE": _l("Installed from a release archive"),
+    "SOURCES": _l("Built from source"),
+    "CONTAINER": _l("Container image"),
+}
+STATUS_LABELS = {
+    "ok": _l("Working normally"),
+    "warning": _l("Minor trouble"),
+    "alert": _l("Degraded"),
+    "error": _l("Out of order"),
+    "over": _l("Closed"),
+    "void": _l("Status unknown"),
+}
+ORGANISATION_TYPE_LABELS = {
+    "association": _l("Association"),
+    "informal": _l("Informal group"),
+    "co-op": _l("Co-operative"),
+    "micro-company": _l("Micro-company"),
+    "company": _l("Company"),
+    "individual": _l("Individual"),
+    "other": _l("Other"),
+}
+MEMBERSHIP_LABELS = {
+    "ACTIVE": _l("Active member"),
+    "IDLE": _l("Member, currently inactive"),
+    "AWAY": _l("Former member"),
+}
+ACCESSIBILITY_LEVEL_LABELS = {
+    "full": _l("Fully compliant"),
+    "partial": _l("Partially compliant"),
+    "none": _l("Not compliant"),
+}
+
+_SERVER_SENTENCES = {
+    "NANO": _l("Your data is on a nano-computer (a small single-board server)."),
+    "PHYSICAL": _l("Your data is on a physical server."),
+    "VIRTUAL": _l("Your data is on a virtual machine (a share of a bigger physical server)."),
+    "SHARED": _l("Your data is on a shared hosting space (a server shared with other customers)."),
+    "CLOUD": _l("Your data is on cloud instances (virtual servers created on demand)."),
+}
+
+
+def country(code: str | None) -> str:
+    if not code:
+        return ""
+    return country_name(code, str(get_locale() or "en"))
+
+
+def provider_sentence(host: Host) -> str:
+    where = country(host.country)
+    name = host.provider_name
+    if host.provider_type == "HOME":
+        if where:
+            return _(
+                "The machine is at the home of one of our members (%(country)s).", country=where
+            )
+        return _("The machine is at the home of one of our members.")
+    if host.provider_type == "HOSTEDBAY":
+        if where:
+            return _(
+                "We own the machine; it sits in a bay rented from %(provider)s (%(country)s).",
+                provider=name,
+                country=where,
+            )
+        return _("We own the machine; it sits in a bay rented from %(provider)s.", provider=name)
+    if host.provider_type == "OUTSOURCED":
+        if where:
+            return _(
+                "%(provider)s runs the machine for us (%(country)s).", provider=name, country=where
+            )
+        return _("%(provider)s runs the machine for us.", provider=name)
+    if where:
+        return _(
+            "We rent the machine from %(provider)s (%(country)s).", provider=name, country=where
+        )
+    return _("We rent the machine from %(provider)s.", provider=name)
+
+
+def contract_sentence(host: Host) -> str:
+    if host.provider_type == "HOME":
+        return ""
+    if host.contract_forbids_access is True:
+        return _(
+            "%(provider)s's contract forbids it to access the data.", provider=host.provider_name
+        )
+    if host.contract_forbids_access is False:
+        return _(
+            "%(provider)s's contract does not forbid it to access the data.",
+            provider=host.provider_name,
+        )
+    return _(
+        "We have not said whether %(provider)s's contract forbids it to access the data.",
+        provider=host.provider_name,
+    )
+
+
+def host_summary(host: Host) -> list[str]:
+    """The host in a few plain sentences: what machine, where, whose, who can get at the data."""
+    sentences = [str(_SERVER_SENTENCES[host.server_type]), provider_sentence(host)]
+    contract = contract_sentence(host)
+    if contract:
+        sentences.append(contract)
+    if host.root_access:
+        sentences.append(
+            _("Administrator (root) access: %(who)s.", who=host.root_access.rstrip("."))
+        )
+    else:
+        sentences.append(_("We have not said who has administrator (root) access."))
+    if host.physical_access:
+        sentences.append(_("Physical access: %(who)s.", who=host.physical_access.rstrip(".")))
+    return sentences
+
+
+def labels() -> dict[str, object]:
+    """Every label table, for templates."""
+    return {
+        "provider_types": PROVIDER_TYPE_LABELS,
+        "server_types": SERVER_TYPE_LABELS,
+        "registrations": REGISTRATION_LABELS,
+        "install_types": INSTALL_TYPE_LABELS,
+        "statuses": STATUS_LABELS,
+        "organisation_types": ORGANISATION_TYPE_LABELS,
+        "memberships": MEMBERSHIP_LABELS,
+        "accessibility_levels": ACCESSIBILITY_LEVEL_LABELS,
+    }
+
+
+def profile_for_json(profile: HosterProfile) -> dict[str, object]:
+    """The public disclosures as plain JSON values (codes, not translated labels).
+
+    Connector settings and staff deletion instructions are internal and left out.
+    """
+    org = profile.organisation
+
+    def day(value: object) -> str | None:
+        return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
+
+    policies = profile.policies
+    return {
+        "organisation": {
+            "name": org.name,
+            "type": org.type,
+            "description": org.description,
+            "website": org.website,
+            "contact_url": org.contact_url,
+            "contact_email": org.contact_email,
+            "country": org.country,
+            "legal_notice_url": org.legal_notice_url,
+            "start_date": day(org.start_date),
+            "membership": {"status": org.membership_status, "since": org.membership_since},
+        },
+        "hosts": [
+            {
+                "slug": h.slug,
+                "name": h.name,
+                "description": h.description,
+                "provider_name": h.provider_name,
+                "provider_website": h.provider_website,
+                "provider_type": h.provider_type,
+                "server_type": h.server_type,
+                "hypervisor": h.hypervisor,
+                "country": h.country,
+                "root_access": h.root_access,
+                "physical_access": h.physical_access,
+                "contract_forbids_access": h.contract_forbids_access,
+                "contract_url": h.contract_url,
+                "distribution": h.distribution,
+            }
+            for h in profile.hosts
+        ],
+        "services": [
+            {
+                "slug": s.slug,
+                "name": s.name,
+                "description": s.description,
+                "url": s.url,
+                "host": s.host or None,
+                "status": s.status,
+                "registration": s.registration,
+                "install_type": s.install_type,
+                "guide_url": s.guide_url,
+                "data_location": s.data_location,
+                "retention": s.retention,
+                "start_date": day(s.start_date),
+                "software": {
+                    "name": s.software.name,
+                    "version": s.software.version,
+                    "licence": s.software.licence,
+                    "website": s.software.website,
+                    "source_url": s.software.source_url,
+                    "modifications_url": s.software.modifications_url,
+                },
+            }
+            for s in profile.services
+        ],
+        "policies": {
+            "backups": _as_dict(policies.backups),
+            "security": _as_dict(policies.security),
+            "encryption": _as_dict(policies.encryption),
+            "logs": _as_dict(policies.logs),
+            "sub_processors": [_as_dict(p) for p in policies.sub_processors]
+            if policies.sub_processors is not None
+            else None,
+            "nonfree": [_as_dict(c) for c in policies.nonfree]
+            if policies.nonfree is not None
+            else None,
+            "accessibility": _as_dict(policies.accessibility),
+        },
+        "offer": _as_dict(profile.offer),
+        "reports": _as_dict(profile.reports),
+    }
+
+
+def _as_dict(value: object) -> object:
+    from dataclasses import asdict, is_dataclass
+    from datetime import date
+
+    if value is None or not is_dataclass(value) or isinstance(value, type):
+        return None
+
+    def clean(item: object) -> object:
+        if isinstance(item, date):
+            return item.isoformat()
+        if isinstance(item, dict):
+            return {k: clean(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [clean(v) for v in item]
+        return item
+
+    return clean(asdict(value))

@@ -1,0 +1,143 @@
+"""Public hosting pages and machine-readable files, all rendered from hoster.toml."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, abort, current_app, jsonify, render_template, url_for
+
+from app.db import utcnow
+from app.hoster.profile import current_profile
+from app.hosting import bp, charter, chatonsinfos, disclosure
+from app.security import gate_exempt, public_endpoint
+
+PROPERTIES_MIMETYPE = "text/plain; charset=utf-8"
+
+
+def _endpoint_url(endpoint: str, *, external: bool = False) -> str | None:
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, _external=external)
+
+
+@bp.route("/hosting")
+@public_endpoint
+@gate_exempt
+def hosting() -> str:
+    profile = current_profile()
+    hosts = [
+        (host, disclosure.host_summary(host), profile.services_on(host.slug))
+        for host in profile.hosts
+    ]
+    since = profile.organisation.membership_since
+    return render_template(
+        "hosting/hosting.html",
+        profile=profile,
+        membership_since=date.fromisoformat(since) if since else None,
+        hosts=hosts,
+        labels=disclosure.labels(),
+        country=disclosure.country,
+    )
+
+
+@bp.route("/services")
+@public_endpoint
+@gate_exempt
+def services() -> str:
+    profile = current_profile()
+    return render_template(
+        "hosting/services.html",
+        profile=profile,
+        labels=disclosure.labels(),
+    )
+
+
+@bp.route("/charter")
+@public_endpoint
+@gate_exempt
+def charter_page() -> str:
+    profile = current_profile()
+    criteria = charter.assess(profile, current_app.view_functions)
+    return render_template(
+        "hosting/charter.html",
+        profile=profile,
+        groups=charter.grouped(criteria),
+        fulfilled=sum(1 for c in criteria if c.fulfilled),
+        total=len(criteria),
+    )
+
+
+@bp.route("/hosting.json")
+@public_endpoint
+@gate_exempt
+def hosting_json() -> Response:
+    profile = current_profile()
+    document = disclosure.profile_for_json(profile)
+    criteria = charter.assess(profile, current_app.view_functions)
+    document["charter"] = [{"criterion": c.key, "fulfilled": c.fulfilled} for c in criteria]
+    document["links"] = {
+        "hosting": url_for("hosting.hosting", _external=True),
+        "services": url_for("hosting.services", _external=True),
+        "charter": url_for("hosting.charter_page", _external=True),
+        "chatonsinfos": url_for("hosting.organization_properties", _external=True),
+        "transparency": _endpoint_url("transparency.register", external=True),
+        "statistics": _endpoint_url("transparency.stats", external=True),
+        "terms": _endpoint_url("legal.current_terms", external=True),
+        "incidents": _endpoint_url("incidents.journal", external=True),
+    }
+    document["generated_at"] = utcnow().isoformat(timespec="seconds")
+    response = jsonify(document)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _properties(text: str) -> Response:
+    response = Response(text, content_type=PROPERTIES_MIMETYPE)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _logo_url() -> str | None:
+    logo = current_profile().organisation.logo or current_app.config.get("HOSTER_LOGO")
+    if not logo:
+        return None
+    if logo.startswith(("https://", "http://")):
+        return str(logo)
+    return url_for("static", filename=logo, _external=True)
+
+
+@bp.route("/.well-known/chatonsinfos/organization.properties")
+@public_endpoint
+@gate_exempt
+def organization_properties() -> Response:
+    profile = current_profile()
+    service_urls = {
+        s.slug: url_for("hosting.service_properties", slug=s.slug, _external=True)
+        for s in profile.services
+    }
+    return _properties(
+        chatonsinfos.organization_properties(
+            profile,
+            service_urls=service_urls,
+            legal_url=_endpoint_url("legal.current_terms", external=True),
+            logo_url=_logo_url(),
+        )
+    )
+
+
+@bp.route("/.well-known/chatonsinfos/<slug>.properties")
+@public_endpoint
+@gate_exempt
+def service_properties(slug: str) -> Response:
+    profile = current_profile()
+    service = profile.service(slug)
+    if service is None:
+        abort(404)
+    return _properties(
+        chatonsinfos.service_properties(
+            profile,
+            service,
+            legal_url=_endpoint_url("legal.current_terms", external=True),
+            contact_url=_endpoint_url("support.index", external=True),
+        )
+    )

@@ -1,0 +1,211 @@
+"""Anonymised usage statistics: a small registry each feature adds its figures to.
+
+A feature registers a `Statistic` from its `init_app(app)`:
+
+    from app.transparency.statistics import Statistic, register_statistic
+
+    register_statistic(app, Statistic(
+        key="tickets.opened", label=_l("Support tickets opened"), kind="monthly",
+        compute=lambda session, window: session.scalars(
+            select(Ticket.created_at).where(Ticket.created_at >= window.start)),
+    ))
+
+Kinds: `total` (compute returns an int), `monthly` (an iterable of event times, counted
+per month in the hoster's time zone), `median` (an iterable of durations as timedelta).
+Every count below SMALL_COUNT is shown as "< 5", and a median over fewer than SMALL_COUNT
+durations is not shown, so no figure points at a single person. A figure about no one
+(incidents, already public in the journal) may set `hide_small_counts=False`.
+"""
+
+from __future__ import annotations
+
+import statistics as pystats
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+from flask_babel import format_decimal, format_timedelta
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Account
+from app.audit import AuditEvent
+
+SMALL_COUNT = 5
+MONTHS_SHOWN = 12
+KINDS = ("total", "monthly", "median")
+
+
+@dataclass(frozen=True)
+class StatsWindow:
+    """The period the page covers: the last MONTHS_SHOWN months, current one included."""
+
+    now: datetime  # aware, UTC
+    start: datetime  # aware, UTC: first instant of the oldest month shown
+    months: tuple[tuple[int, int], ...]  # (year, month), oldest first
+    timezone: ZoneInfo
+
+    def month_of(self, moment: datetime) -> tuple[int, int]:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        local = moment.astimezone(self.timezone)
+        return (local.year, local.month)
+
+
+@dataclass(frozen=True)
+class Statistic:
+    key: str  # unique, "feature.figure"
+    label: Any  # a lazy translated string
+    kind: str  # one of KINDS
+    compute: Callable[[Session, StatsWindow], Any]
+    description: Any = None  # optional lazy string shown under the label
+    # False only for figures that say nothing about people (e.g. incidents, already public).
+    hide_small_counts: bool = True
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One computed statistic, ready to show: small counts already replaced."""
+
+    key: str
+    label: str
+    description: str | None
+    kind: str
+    value: str | None = None  # total or median, as displayed
+    monthly: tuple[str, ...] = ()  # one displayed value per month of the window
+
+
+def register_statistic(app: Flask, statistic: Statistic) -> None:
+    if statistic.kind not in KINDS:
+        raise ValueError(f"statistic {statistic.key}: kind must be one of {', '.join(KINDS)}")
+    registry: list[Statistic] = app.extensions.setdefault("panel_statistics", [])
+    if any(s.key == statistic.key for s in registry):
+        raise ValueError(f"statistic {statistic.key} is registered twice")
+    registry.append(statistic)
+
+
+def registered(app: Flask) -> list[Statistic]:
+    return list(app.extensions.get("panel_statistics", []))
+
+
+def show_count(count: int, *, hide_small: bool = True) -> str:
+    """The count as displayed publicly: "< 5" below the threshold."""
+    if hide_small and count < SMALL_COUNT:
+        return f"< {SMALL_COUNT}"
+    return str(format_decimal(count))
+
+
+def make_window(now: datetime, timezone: str) -> StatsWindow:
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    year, month = local.year, local.month
+    months = []
+    for _ in range(MONTHS_SHOWN):
+        months.append((year, month))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    months.reverse()
+    first_year, first_month = months[0]
+    start = datetime(first_year, first_month, 1, tzinfo=zone).astimezone(UTC)
+    return StatsWindow(now=now, start=start, months=tuple(months), timezone=zone)
+
+
+def compute(session: Session, statistic: Statistic, window: StatsWindow) -> Figure:
+    label = str(statistic.label)
+    description = str(statistic.description) if statistic.description else None
+    result = statistic.compute(session, window)
+    if statistic.kind == "total":
+        count = int(result or 0)
+        total = show_count(count, hide_small=statistic.hide_small_counts)
+        return Figure(statistic.key, label, description, "total", value=total)
+    if statistic.kind == "monthly":
+        counts = dict.fromkeys(window.months, 0)
+        for moment in result:
+            month = window.month_of(moment)
+            if month in counts:
+                counts[month] += 1
+        hide = statistic.hide_small_counts
+        shown = tuple(show_count(counts[m], hide_small=hide) for m in window.months)
+        return Figure(statistic.key, label, description, "monthly", monthly=shown)
+    durations = [d for d in result if d is not None]
+    value: str | None = None
+    if len(durations) >= SMALL_COUNT:
+        median = timedelta(seconds=pystats.median(d.total_seconds() for d in durations))
+        value = str(format_timedelta(median, threshold=1.5))
+    return Figure(statistic.key, label, description, "median", value=value)
+
+
+def compute_all(session: Session, now: datetime) -> tuple[StatsWindow, list[Figure]]:
+    from app.hoster.profile import current_profile
+
+    window = make_window(now, current_profile().timezone)
+    return window, [compute(session, s, window) for s in registered(current_app)]
+
+
+# The figures this feature can compute from the panel's own tables ---------------------------
+
+
+def _accounts_signed_in(session: Session, window: StatsWindow) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Account).where(Account.last_login_at.is_not(None))
+        )
+        or 0
+    )
+
+
+def _accounts_active(session: Session, window: StatsWindow) -> int:
+    since = window.now - timedelta(days=30)
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Account).where(Account.last_login_at >= since)
+        )
+        or 0
+    )
+
+
+def audit_event_times(action: str) -> Callable[[Session, StatsWindow], Iterable[datetime]]:
+    """A `monthly` compute function: the times of the audit events with this action."""
+
+    def times(session: Session, window: StatsWindow) -> Iterable[datetime]:
+        return session.scalars(
+            select(AuditEvent.created_at).where(
+                AuditEvent.action == action, AuditEvent.created_at >= window.start
+            )
+        )
+
+    return times
+
+
+def register_builtin(app: Flask) -> None:
+    register_statistic(
+        app,
+        Statistic(
+            key="accounts.signed_in",
+            label=_l("Accounts that have signed in to the panel"),
+            kind="total",
+            compute=_accounts_signed_in,
+        ),
+    )
+    register_statistic(
+        app,
+        Statistic(
+            key="accounts.active",
+            label=_l("Accounts active in the last 30 days"),
+            kind="total",
+            compute=_accounts_active,
+            description=_l("Signed in to the panel at least once in the last 30 days."),
+        ),
+    )
+    register_statistic(
+        app,
+        Statistic(
+            key="exports.downloaded",
+            label=_l("Data exports downloaded"),
+            kind="monthly",
+            compute=audit_event_times("export.downloaded"),
+        ),
+    )
