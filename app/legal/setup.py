@@ -1,0 +1,4 @@
+"""x"""
+
+def init_app(app):
+    pass
