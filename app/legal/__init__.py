@@ -2,7 +2,8 @@
 
 from flask import Blueprint
 
-bp = Blueprint("legal", __name__, url_prefix="/legal")
+# Public pages live under /legal, the staff pages under /staff/legal.
+bp = Blueprint("legal", __name__)
 
 from app.legal import views  # noqa: E402,F401
 from app.legal.setup import init_app  # noqa: E402

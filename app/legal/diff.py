@@ -3,7 +3,7 @@
 Texts are compared paragraph by paragraph first (fast on long texts), then word by word
 inside the paragraphs that changed. Whitespace alone is not a change, so re-wrapping a
 Markdown file in git does not light up the whole page. Additions are marked `<ins>` and
-removals `<del>`; the stylesheet adds visible `[+ … +]` / `[− … −]` markers, so the
+removals `<del>`; the stylesheet adds visible `[+ … +]` / `[- … -]` markers, so the
 changes read the same in black and white, in print and through a screen reader.
 """
 
@@ -95,9 +95,9 @@ def _changed_run(kind: Literal["ins", "del"], tokens: list[str]) -> Iterator[Seg
 def _word_segments(old: str, new: str) -> tuple[list[Segment], int, int]:
     old_tokens, new_tokens = WORD.findall(old), WORD.findall(new)
     if len(old_tokens) > MAX_WORD_DIFF and len(new_tokens) > MAX_WORD_DIFF:
-        segments = [*_changed_run("del", old_tokens), Segment("same", "\n\n")]
-        segments += list(_changed_run("ins", new_tokens))
-        return segments, len(new_tokens), len(old_tokens)
+        wholesale = [*_changed_run("del", old_tokens), Segment("same", "\n\n")]
+        wholesale += list(_changed_run("ins", new_tokens))
+        return wholesale, len(new_tokens), len(old_tokens)
     matcher = SequenceMatcher(
         None, [t.strip() for t in old_tokens], [t.strip() for t in new_tokens], autojunk=False
     )

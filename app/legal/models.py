@@ -68,6 +68,9 @@ class TermsVersion(Base):
             return self.summary_en
         return self.summary_fr
 
+    def summary_language(self, language: str) -> str:
+        return "en" if self.text_language(language) == "en" and self.summary_en else "fr"
+
     def languages(self) -> tuple[str, ...]:
         return tuple(lang for lang in TEXT_LANGUAGES if self.has_language(lang))
 

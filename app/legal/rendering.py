@@ -63,12 +63,16 @@ def slugify(text: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def render_markdown(source: str) -> RenderedText:
-    """Safe HTML and its outline; headings get stable `section-…` ids for the contents."""
+def render_markdown(source: str, top_level: int = TOP_HEADING_LEVEL) -> RenderedText:
+    """Safe HTML and its outline; headings get stable `section-…` ids for the contents.
+
+    `top_level` is the heading level the text's own top headings get (2 under the page's
+    h1; 3 where the text sits under an h2 of the page).
+    """
     md = _parser()
     tokens = md.parse(source)
     levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
-    shift = TOP_HEADING_LEVEL - min(levels) if levels else 0
+    shift = top_level - min(levels) if levels else 0
     toc: list[TocEntry] = []
     used: set[str] = set()
     for index, token in enumerate(tokens):
@@ -80,7 +84,9 @@ def render_markdown(source: str) -> RenderedText:
             continue
         inline = tokens[index + 1]
         title = "".join(
-            child.content for child in (inline.children or []) if child.type in ("text", "code_inline")
+            child.content
+            for child in (inline.children or [])
+            if child.type in ("text", "code_inline")
         ).strip()
         base = f"section-{slugify(title)}"
         anchor, counter = base, 2

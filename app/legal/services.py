@@ -6,9 +6,9 @@ for the user, and never commit: the caller commits once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.accounts.models import Account
 from app.db import utcnow
-from app.legal.models import DEFAULT_LANGUAGE, DOCUMENTS, TEXT_LANGUAGES, TermsAcceptance, TermsVersion
+from app.legal.models import (
+    DEFAULT_LANGUAGE,
+    DOCUMENTS,
+    TEXT_LANGUAGES,
+    TermsAcceptance,
+    TermsVersion,
+)
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_SUMMARY_CHARS = 2000
@@ -44,9 +50,17 @@ class UnknownDocument(LegalError):
 class InvalidText(LegalError):
     """Empty or oversized body, missing French text, unknown language, bad summary."""
 
-    def __init__(self, message: object, *, language: str | None = None, **params: object):
+    def __init__(
+        self,
+        message: object,
+        *,
+        language: str | None = None,
+        part: str = "body",
+        **params: object,
+    ) -> None:
         super().__init__(message, **params)
         self.language = language
+        self.part = part  # "body" or "summary": which field the message belongs to
 
 
 class InvalidEffectiveDate(LegalError):
@@ -89,7 +103,9 @@ def _check_texts(texts: Mapping[str, DraftText]) -> dict[str, DraftText]:
         if language != DEFAULT_LANGUAGE and not body.strip() and not summary:
             continue  # an empty optional translation is no translation
         if not body.strip():
-            raise InvalidText(_l("The text is empty. Write the text of this version."), language=language)
+            raise InvalidText(
+                _l("The text is empty. Write the text of this version."), language=language
+            )
         if len(body.encode("utf-8")) > MAX_BODY_BYTES:
             raise InvalidText(
                 _l("The text is larger than 1 MB. Shorten it or split it into documents."),
@@ -99,6 +115,7 @@ def _check_texts(texts: Mapping[str, DraftText]) -> dict[str, DraftText]:
             raise InvalidText(
                 _l("The summary is longer than %(max)s characters."),
                 language=language,
+                part="summary",
                 max=MAX_SUMMARY_CHARS,
             )
         clean[language] = DraftText(body=body.strip("\n") + "\n", summary=summary)
@@ -109,6 +126,7 @@ def _check_texts(texts: Mapping[str, DraftText]) -> dict[str, DraftText]:
         raise InvalidText(
             _l("Say in a sentence or two what changes in this version."),
             language=DEFAULT_LANGUAGE,
+            part="summary",
         )
     return clean
 
@@ -193,9 +211,7 @@ def publish_version(
 
 def get_version(session: Session, document: str, number: int) -> TermsVersion | None:
     return session.scalars(
-        select(TermsVersion).where(
-            TermsVersion.document == document, TermsVersion.number == number
-        )
+        select(TermsVersion).where(TermsVersion.document == document, TermsVersion.number == number)
     ).first()
 
 
@@ -377,12 +393,10 @@ def accept_versions(
 
 def delete_acceptances(session: Session, account_id: int) -> int:
     """Forget what this account accepted (account deletion); returns how many rows went."""
-    result = session.execute(delete(TermsAcceptance).where(TermsAcceptance.account_id == account_id))
+    result = session.execute(
+        delete(TermsAcceptance).where(TermsAcceptance.account_id == account_id)
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def versions_by_number(versions: Sequence[TermsVersion]) -> dict[int, TermsVersion]:
-    return {v.number: v for v in versions}
 
 
 def parse_effective_date(text: str | None) -> date | None:
@@ -395,6 +409,3 @@ def parse_effective_date(text: str | None) -> date | None:
         raise InvalidEffectiveDate(
             _l("“%(text)s” is not a date: write it as YYYY-MM-DD, e.g. 2025-09-01."), text=text
         ) from exc
-
-
-ONE_DAY = timedelta(days=1)

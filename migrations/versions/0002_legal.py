@@ -131,9 +131,7 @@ def upgrade() -> None:
             "body_en IS NULL OR length(body_en) > 0", name=op.f("ck_terms_version_english_body")
         ),
         sa.CheckConstraint("length(body_fr) > 0", name=op.f("ck_terms_version_french_body")),
-        sa.CheckConstraint(
-            "length(summary_fr) > 0", name=op.f("ck_terms_version_french_summary")
-        ),
+        sa.CheckConstraint("length(summary_fr) > 0", name=op.f("ck_terms_version_french_summary")),
         sa.CheckConstraint("number >= 1", name=op.f("ck_terms_version_positive_number")),
         sa.ForeignKeyConstraint(
             ["published_by_id"],
@@ -168,9 +166,7 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_terms_acceptance")),
-        sa.UniqueConstraint(
-            "account_id", "version_id", name="uq_terms_acceptance_account_version"
-        ),
+        sa.UniqueConstraint("account_id", "version_id", name="uq_terms_acceptance_account_version"),
     )
     with op.batch_alter_table("terms_acceptance", schema=None) as batch_op:
         batch_op.create_index(
