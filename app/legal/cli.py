@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
+from flask_babel import force_locale
 
 from app.db import session_scope
 from app.hoster.profile import current_profile
@@ -105,7 +106,10 @@ def publish_command(
             )
             number, effective_at = version.number, version.effective_at
     except services.LegalError as exc:
-        raise click.ClickException(f"nothing published: {exc}") from exc
+        # The command line speaks English, like the rest of the CLI.
+        with force_locale("en"):
+            message = str(exc)
+        raise click.ClickException(f"nothing published: {message}") from exc
     click.echo(
         f"Published {document} version {number} ({', '.join(languages)}), "
         f"effective {effective_at.isoformat(timespec='minutes')}."

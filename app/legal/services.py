@@ -1,7 +1,7 @@
 """Publishing terms versions, finding the one in effect, recording acceptances.
 
 Services take a session and plain values, raise `LegalError` subclasses with a message
-for the user, and never commit: the caller commits once.
+for the user, and never commit: the caller commits once, or rolls back on an error.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ class LegalError(Exception):
     """A request about terms that cannot be done; `str(error)` is shown to the user."""
 
     def __init__(self, message: object, **params: object) -> None:
-        super().__init__(str(message))
+        # Kept lazy: it is translated when shown, in the reader's language.
+        super().__init__(message)
         self.message = message
         self.params = params
 
@@ -184,10 +185,11 @@ def publish_version(
         published_at=now,
         published_by_id=publisher.id if publisher else None,
     )
+    session.add(version)
     try:
-        with session.begin_nested():
-            session.add(version)
-            session.flush()
+        # The unique (document, number) index and the insert trigger settle a race
+        # between two publishers: the second one fails here and the caller rolls back.
+        session.flush()
     except IntegrityError as exc:
         raise PublishConflict(
             _l(
