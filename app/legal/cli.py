@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 from flask_babel import force_locale
 
 from app.db import session_scope
@@ -31,9 +32,10 @@ def _read(path: Path) -> str:
         raise click.ClickException(f"{path}: not UTF-8 text ({exc.reason}).") from exc
 
 
-@click.group("terms", help="Terms of service and privacy clause: publish and list versions.")
-def terms_group() -> None:
-    pass
+# AppGroup: every command runs inside the application context.
+terms_group = AppGroup(
+    "terms", help="Terms of service and privacy clause: publish and list versions."
+)
 
 
 @terms_group.command("publish")

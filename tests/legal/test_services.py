@@ -32,7 +32,9 @@ def test_versions_are_numbered_consecutively_per_document(publish):
 def test_publishing_is_audited_with_the_publisher(publish, make_account, db_session):
     camille = make_account("camille", is_staff=True)
     version = publish("privacy", publisher=camille)
-    event = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "legal.published")).one()
+    event = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "legal.published")
+    ).one()
     assert event.actor_id == camille.id
     assert event.details_dict["document"] == "privacy"
     assert event.details_dict["number"] == version.number
@@ -43,7 +45,10 @@ def test_publishing_is_audited_with_the_publisher(publish, make_account, db_sess
     [
         ({"fr": services.DraftText("   \n", "Résumé")}, "empty"),
         ({"fr": services.DraftText("x" * (1024 * 1024 + 1), "Résumé")}, "1 MB"),
-        ({"fr": services.DraftText("Texte", "Résumé"), "de": services.DraftText("Text", "")}, "Unknown language"),
+        (
+            {"fr": services.DraftText("Texte", "Résumé"), "de": services.DraftText("Text", "")},
+            "Unknown language",
+        ),
         ({"en": services.DraftText("Text only in English", "Summary")}, "French text is required"),
         ({"fr": services.DraftText("Texte", "  ")}, "what changes"),
     ],
@@ -66,7 +71,9 @@ def test_a_body_of_exactly_one_megabyte_is_accepted(db_session, zone):
 
 def test_unknown_document_is_refused(db_session, zone):
     with pytest.raises(services.UnknownDocument):
-        services.publish_version(db_session, "cookies", {"fr": services.DraftText("x", "y")}, zone=zone)
+        services.publish_version(
+            db_session, "cookies", {"fr": services.DraftText("x", "y")}, zone=zone
+        )
 
 
 def test_empty_english_translation_is_no_translation(db_session, zone):
@@ -195,7 +202,9 @@ def test_two_staff_publishing_at_the_same_instant_get_consecutive_numbers_or_a_c
 ):
     """Both read "latest is version 1" before either writes; exactly one of them wins."""
     with session_scope(app) as session:
-        services.publish_version(session, "terms", {"fr": services.DraftText("v1", "un")}, zone=zone)
+        services.publish_version(
+            session, "terms", {"fr": services.DraftText("v1", "un")}, zone=zone
+        )
     barrier = threading.Barrier(2, timeout=20)
     real_latest = services.latest_version
 
