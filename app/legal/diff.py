@@ -112,9 +112,9 @@ def _word_segments(old: str, new: str) -> tuple[list[Segment], int, int]:
             removed += i2 - i1
         if j2 > j1:
             run = list(_changed_run("ins", new_tokens[j1:j2]))
-            if i2 > i1 and run and run[0].kind == "same":
-                run = run[1:]  # "old new": one space between the removal and the addition
-                segments.append(Segment("same", " "))
+            if i2 > i1:
+                # "[- old -] [+ new +]": always one space between a removal and its replacement.
+                run = [Segment("same", " "), *(r for r in run if r.kind != "same")]
             segments.extend(run)
             added += j2 - j1
     if segments and segments[0].kind == "same":

@@ -86,3 +86,20 @@ def make_account(app: Flask) -> Callable[..., Account]:
         return account
 
     return make
+
+
+@pytest.fixture
+def accept_terms(client) -> Callable[[], Any]:
+    """Accept what the gate shows, through the gate's own form."""
+    import re
+
+    def accept() -> Any:
+        html = client.get("/legal/accept").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+        versions = re.search(r'name="versions"[^>]*value="([^"]*)"', html)
+        assert token and versions, "no acceptance form on /legal/accept"
+        return client.post(
+            "/legal/accept", data={"csrf_token": token.group(1), "versions": versions.group(1)}
+        )
+
+    return accept
