@@ -6,6 +6,7 @@ for the user, and never commit: the caller commits once, or rolls back on an err
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -28,6 +29,8 @@ from app.legal.models import (
 )
 
 MAX_BODY_BYTES = 1024 * 1024
+# Invisible control characters (NUL is refused by PostgreSQL); tab and newlines are fine.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_SUMMARY_CHARS = 2000
 
 
@@ -119,6 +122,13 @@ def _check_texts(texts: Mapping[str, DraftText]) -> dict[str, DraftText]:
                 part="summary",
                 max=MAX_SUMMARY_CHARS,
             )
+        for part, value in (("body", body), ("summary", summary)):
+            if CONTROL_CHARACTERS.search(value):
+                raise InvalidText(
+                    _l("The text contains invisible control characters. Remove them."),
+                    language=language,
+                    part=part,
+                )
         clean[language] = DraftText(body=body.strip("\n") + "\n", summary=summary)
     french = clean.get(DEFAULT_LANGUAGE)
     if french is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -24,7 +24,15 @@ DOCUMENT_TITLES = {
     "terms": _l("Terms of service"),
     "privacy": _l("Privacy and personal data"),
 }
-DOCUMENT_ROUTE = "<any(terms, privacy):document>"
+# A plain string, checked in the view: an unknown name is a 404 page like any other, and
+# private pages still send visitors to sign in first.
+DOCUMENT_ROUTE = "<document>"
+
+
+def known_document(document: str) -> str:
+    if document not in DOCUMENTS:
+        abort(404)
+    return document
 
 
 def reading_language() -> str:
@@ -93,6 +101,7 @@ def current_privacy() -> str:
 @bp.route(f"/legal/{DOCUMENT_ROUTE}/<int:number>")
 @public_endpoint
 def version(document: str, number: int) -> str | tuple[str, int]:
+    known_document(document)
     found = services.get_version(get_session(), document, number)
     if found is None:
         return _not_found(document, number)
@@ -115,6 +124,7 @@ def _not_found(document: str, number: int) -> tuple[str, int]:
 @bp.route(f"/legal/{DOCUMENT_ROUTE}/history")
 @public_endpoint
 def history(document: str) -> str:
+    known_document(document)
     db = get_session()
     versions = services.list_versions(db, document)
     in_effect = services.current_version(db, document)
@@ -132,6 +142,7 @@ def history(document: str) -> str:
 @bp.route(f"/legal/{DOCUMENT_ROUTE}/diff")
 @public_endpoint
 def diff(document: str) -> str | tuple[str, int]:
+    known_document(document)
     db = get_session()
     versions = services.list_versions(db, document)
     numbers = {v.number: v for v in versions}
@@ -179,7 +190,11 @@ def accept() -> str | Response | tuple[str, int]:
         form.next.data = request.args.get("next", "")
     error = None
     if form.validate_on_submit():
-        ids = [int(part) for part in (form.versions.data or "").split(",") if part.isdigit()]
+        ids = [
+            int(part)
+            for part in (form.versions.data or "").split(",")
+            if part.isascii() and part.isdigit() and len(part) < 10
+        ]
         try:
             recorded = services.accept_versions(db, account, ids)
         except services.StaleVersion as exc:
@@ -249,6 +264,7 @@ def staff_index() -> str:
 @bp.route(f"/staff/legal/{DOCUMENT_ROUTE}/publish", methods=["GET", "POST"])
 @staff_required
 def publish(document: str) -> str | Response | tuple[str, int]:
+    known_document(document)
     db = get_session()
     latest = services.latest_version(db, document)
     form = PublishForm()

@@ -116,6 +116,16 @@ def test_the_form_of_a_version_replaced_meanwhile_is_refused(login_as, client, p
     assert client.get("/").status_code == 302
 
 
+def test_a_tampered_acceptance_form_records_nothing(login_as, client, publish):
+    publish()
+    login_as("alice")
+    token = csrf_token(client, "/legal/accept")
+    for versions in ("", "²", "abc,1x", "99999999999999999999", "1,2,3"):
+        response = client.post("/legal/accept", data={"csrf_token": token, "versions": versions})
+        assert response.status_code == 409, versions
+    assert client.get("/").status_code == 302
+
+
 def test_a_new_version_shows_the_diff_against_the_one_accepted(
     login_as, client, publish, accept_terms
 ):

@@ -51,8 +51,9 @@ def test_publishing_is_audited_with_the_publisher(publish, make_account, db_sess
         ),
         ({"en": services.DraftText("Text only in English", "Summary")}, "French text is required"),
         ({"fr": services.DraftText("Texte", "  ")}, "what changes"),
+        ({"fr": services.DraftText("Te\x00xte", "Résumé")}, "control characters"),
     ],
-    ids=["empty", "over-1MB", "unknown-language", "no-french", "no-summary"],
+    ids=["empty", "over-1MB", "unknown-language", "no-french", "no-summary", "nul"],
 )
 def test_bad_texts_are_refused_and_nothing_is_written(db_session, zone, texts, message):
     with pytest.raises(services.InvalidText, match=message):

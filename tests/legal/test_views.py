@@ -93,7 +93,8 @@ def test_a_missing_version_is_a_404_that_points_to_the_history(client, publish):
     response = client.get("/legal/terms/7")
     assert response.status_code == 404
     assert "La version 7" in page(response)
-    assert client.get("/legal/cookies").status_code == 404
+    for path in ("/legal/cookies", "/legal/cookies/history", "/legal/cookies/1"):
+        assert client.get(path).status_code == 404, path
 
 
 def test_history_lists_every_version_with_its_summary(client, publish):
@@ -240,6 +241,11 @@ def test_staff_get_clear_messages_and_nothing_is_written(
         assert message in html, message
         assert re.search(r'aria-invalid="true"', html), message
     assert len(versions(client.application)) == 1
+
+
+def test_an_unknown_document_cannot_be_published(login_as, client):
+    login_as("camille")
+    assert client.get("/staff/legal/cookies/publish").status_code == 404
 
 
 def test_staff_index_lists_both_documents_and_announced_versions(login_as, client, publish, zone):
