@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Literal
 
 from markupsafe import Markup, escape
@@ -122,13 +123,45 @@ def _word_segments(old: str, new: str) -> tuple[list[Segment], int, int]:
     return segments, added, removed
 
 
+@lru_cache(maxsize=32)
 def diff_texts(old: str, new: str, *, full: bool = False) -> TextDiff:
-    """Compare two texts; `full=False` folds unchanged paragraphs far from any change."""
+    """Compare two texts; `full=False` folds unchanged paragraphs far from any change.
+
+    Versions never change, so a comparison every gated user sees is computed once.
+    """
     old_paragraphs, new_paragraphs = _paragraphs(old), _paragraphs(new)
-    matcher = SequenceMatcher(None, old_paragraphs, new_paragraphs, autojunk=False)
+    # Most new versions change a few places: compare only what lies between the common
+    # beginning and end, which keeps long texts fast.
+    head = 0
+    limit = min(len(old_paragraphs), len(new_paragraphs))
+    while head < limit and old_paragraphs[head] == new_paragraphs[head]:
+        head += 1
+    tail = 0
+    while (
+        tail < limit - head
+        and old_paragraphs[len(old_paragraphs) - 1 - tail]
+        == new_paragraphs[len(new_paragraphs) - 1 - tail]
+    ):
+        tail += 1
+    matcher = SequenceMatcher(
+        None,
+        old_paragraphs[head : len(old_paragraphs) - tail],
+        new_paragraphs[head : len(new_paragraphs) - tail],
+        autojunk=False,
+    )
+    opcodes = [("equal", 0, head, 0, head)] if head else []
+    opcodes += [
+        (tag, i1 + head, i2 + head, j1 + head, j2 + head)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+    ]
+    if tail:
+        opcodes.append(
+            ("equal", len(old_paragraphs) - tail, len(old_paragraphs),
+             len(new_paragraphs) - tail, len(new_paragraphs))
+        )  # fmt: skip
     blocks: list[Block] = []
     added = removed = 0
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes:
         if tag == "equal":
             blocks.extend(Block((Segment("same", p),)) for p in new_paragraphs[j1:j2])
         elif tag == "delete":

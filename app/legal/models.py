@@ -49,7 +49,7 @@ class TermsVersion(Base):
         ForeignKey("account.id", ondelete="SET NULL")
     )
 
-    publisher: Mapped[Account | None] = relationship(lazy="joined")
+    publisher: Mapped[Account | None] = relationship()
 
     def has_language(self, language: str) -> bool:
         return language == DEFAULT_LANGUAGE or (language == "en" and self.body_en is not None)

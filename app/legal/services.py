@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, joinedload
 
 from app import audit
 from app.accounts.models import Account
@@ -29,6 +29,9 @@ from app.legal.models import (
 )
 
 MAX_BODY_BYTES = 1024 * 1024
+# Lists (history, overview, announcements) leave the bodies, up to 1 MB each, in the
+# database; a body still loads on first use, within the session.
+WITHOUT_BODIES = (defer(TermsVersion.body_fr), defer(TermsVersion.body_en))
 # Invisible control characters (NUL is refused by PostgreSQL); tab and newlines are fine.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_SUMMARY_CHARS = 2000
@@ -234,6 +237,7 @@ def list_versions(session: Session, document: str) -> list[TermsVersion]:
             select(TermsVersion)
             .where(TermsVersion.document == document)
             .order_by(TermsVersion.number.desc())
+            .options(*WITHOUT_BODIES)
         )
     )
 
@@ -270,12 +274,16 @@ def upcoming_versions(session: Session, now: datetime | None = None) -> list[Ter
             select(TermsVersion)
             .where(TermsVersion.effective_at > now)
             .order_by(TermsVersion.effective_at, TermsVersion.document, TermsVersion.number)
+            .options(*WITHOUT_BODIES)
         )
     )
 
 
 def count_upcoming(session: Session) -> int:
-    return len(upcoming_versions(session))
+    query = (
+        select(func.count()).select_from(TermsVersion).where(TermsVersion.effective_at > utcnow())
+    )
+    return int(session.scalar(query) or 0)
 
 
 def acceptances_of(session: Session, account_id: int) -> list[TermsAcceptance]:
@@ -285,6 +293,7 @@ def acceptances_of(session: Session, account_id: int) -> list[TermsAcceptance]:
             select(TermsAcceptance)
             .where(TermsAcceptance.account_id == account_id)
             .order_by(TermsAcceptance.accepted_at.desc(), TermsAcceptance.id.desc())
+            .options(joinedload(TermsAcceptance.version).options(*WITHOUT_BODIES))
         )
     )
 
@@ -340,20 +349,29 @@ def pending_documents(
 
 
 def needs_acceptance(session: Session, account_id: int, now: datetime | None = None) -> bool:
-    """The gate's question, in two small queries."""
-    in_effect = current_versions(session, now)
-    if not in_effect:
-        return False
-    accepted = set(
-        session.scalars(
-            select(TermsAcceptance.version_id).where(
-                TermsAcceptance.account_id == account_id,
-                TermsAcceptance.version_id.in_([v.id for v in in_effect.values()]),
-            )
-        )
+    """The gate's question, asked on every private request: one small query."""
+    now = now or utcnow()
+    latest = (
+        select(TermsVersion.document, func.max(TermsVersion.number).label("number"))
+        .where(TermsVersion.effective_at <= now)
+        .group_by(TermsVersion.document)
+        .subquery()
+    )
+    accepted = select(TermsAcceptance.id).where(
+        TermsAcceptance.account_id == account_id,
+        TermsAcceptance.version_id == TermsVersion.id,
     )
     # Accepting a version also covers older ones, so only the versions in effect matter.
-    return any(v.id not in accepted for v in in_effect.values())
+    unaccepted = (
+        select(TermsVersion.id)
+        .join(
+            latest,
+            (TermsVersion.document == latest.c.document) & (TermsVersion.number == latest.c.number),
+        )
+        .where(~accepted.exists())
+        .limit(1)
+    )
+    return session.scalar(unaccepted) is not None
 
 
 def accept_versions(
