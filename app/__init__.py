@@ -139,6 +139,10 @@ def _register_blueprints(app: Flask) -> None:
     from app.deletion import statistics as deletion_statistics
 
     deletion_statistics.register(app)
+    from app import legal
+
+    app.register_blueprint(legal.bp)
+    legal.init_app(app)
     from app.staff import StaffQueue, register_queue
 
     register_queue(

@@ -4,6 +4,7 @@ from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.db import Base
 from app.deletion.models import DeletionRequest, DeletionStep
+from app.legal.models import TermsAcceptance, TermsVersion
 from app.mail import OutgoingMail
 from app.transparency.models import AuthorityRequest, CanaryStatement
 
@@ -17,5 +18,7 @@ __all__ = [
     "DeletionRequest",
     "DeletionStep",
     "OutgoingMail",
+    "TermsAcceptance",
+    "TermsVersion",
     "metadata",
 ]

@@ -1,0 +1,73 @@
+"""Start-up of the terms feature: acceptance gate, CLI, export section, staff queue, labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app import audit
+from app.connectors.base import register_panel_section
+from app.db import get_session
+from app.legal import services
+from app.legal.cli import terms_group
+from app.legal.section import LegalSection
+from app.security import view_flag
+from app.staff import StaffQueue, register_queue
+
+
+def acceptance_gate() -> Response | None:
+    """Send a signed-in user to /legal/accept while new terms in effect are not accepted.
+
+    Public pages and views marked `@gate_exempt` (export, deletion, support, sign-out…)
+    stay reachable, so nobody is locked in with their data. No version in effect: no gate.
+    """
+    endpoint = request.endpoint
+    if endpoint is None or view_flag(endpoint, "public") or view_flag(endpoint, "gate_exempt"):
+        return None
+    if not current_user.is_authenticated:
+        return None
+    if not services.needs_acceptance(get_session(), current_user.id):
+        return None
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("legal.accept", next=target))  # type: ignore[return-value]
+
+
+def overview_context() -> dict[str, Any]:
+    """What the account overview lists: my acceptances, and versions announced for later."""
+    if not current_user.is_authenticated:
+        return {"acceptances": [], "upcoming": []}
+    db = get_session()
+    return {
+        "acceptances": services.acceptances_of(db, current_user.id),
+        "upcoming": services.upcoming_versions(db),
+    }
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(acceptance_gate)
+    app.cli.add_command(terms_group)
+    register_panel_section(app, LegalSection())
+    register_queue(
+        app,
+        StaffQueue(
+            label=lambda: str(_("Terms versions announced, not in effect yet")),
+            count=services.count_upcoming,
+            endpoint="legal.staff_index",
+        ),
+    )
+    audit.register_labels(
+        {
+            "legal.published": _l("Published a new version of the terms"),
+            "legal.accepted": _l("Accepted a new version of the terms"),
+        }
+    )
+
+    @app.context_processor
+    def legal_context() -> dict[str, Any]:
+        from app.legal.views import DOCUMENT_TITLES
+
+        return {"legal_overview": overview_context, "legal_document_titles": DOCUMENT_TITLES}

@@ -1,0 +1,348 @@
+"""Pages of the terms area: public documents, history, diff, acceptance gate, publishing."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app.db import get_session, utcnow
+from app.hoster.profile import current_profile
+from app.legal import bp, services
+from app.legal.diff import diff_texts
+from app.legal.forms import AcceptForm, PublishForm
+from app.legal.models import DEFAULT_LANGUAGE, DOCUMENTS, TEXT_LANGUAGES, TermsVersion
+from app.legal.rendering import render_markdown
+from app.security import gate_exempt, public_endpoint, safe_next, staff_required
+
+DOCUMENT_TITLES = {
+    "terms": _l("Terms of service"),
+    "privacy": _l("Privacy and personal data"),
+}
+# A plain string, checked in the view: an unknown name is a 404 page like any other, and
+# private pages still send visitors to sign in first.
+DOCUMENT_ROUTE = "<document>"
+
+
+def known_document(document: str) -> str:
+    if document not in DOCUMENTS:
+        abort(404)
+    return document
+
+
+def reading_language() -> str:
+    language = str(get_locale() or DEFAULT_LANGUAGE)
+    return language if language in TEXT_LANGUAGES else DEFAULT_LANGUAGE
+
+
+def hoster_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
+def version_status(version: TermsVersion, in_effect: TermsVersion | None) -> str:
+    """'current', 'upcoming' or 'superseded', for a badge next to the number."""
+    if version.effective_at > utcnow():
+        return "upcoming"
+    if in_effect is not None and version.id == in_effect.id:
+        return "current"
+    return "superseded"
+
+
+def compare(old: TermsVersion, new: TermsVersion, language: str, *, full: bool) -> dict[str, Any]:
+    """The diff of two versions in one language both have (else French), for templates."""
+    shown = language if old.has_language(language) and new.has_language(language) else "fr"
+    return {
+        "diff": diff_texts(old.body(shown), new.body(shown), full=full),
+        "language": shown,
+        "old": old,
+        "new": new,
+    }
+
+
+def _document_page(document: str, version: TermsVersion | None) -> str:
+    db = get_session()
+    in_effect = services.current_version(db, document)
+    language = reading_language()
+    upcoming = [v for v in services.upcoming_versions(db) if v.document == document]
+    context: dict[str, Any] = {
+        "document": document,
+        "title": DOCUMENT_TITLES[document],
+        "version": version,
+        "in_effect": in_effect,
+        "upcoming": upcoming,
+        "language": language,
+    }
+    if version is not None:
+        context["status"] = version_status(version, in_effect)
+        context["text_language"] = version.text_language(language)
+        context["rendered"] = render_markdown(version.body(language))
+        context["previous_exists"] = version.number > 1
+        context["next_version"] = services.get_version(db, document, version.number + 1)
+    return render_template("legal/document.html", **context)
+
+
+@bp.route("/legal/terms")
+@public_endpoint
+def current_terms() -> str:
+    return _document_page("terms", services.current_version(get_session(), "terms"))
+
+
+@bp.route("/legal/privacy")
+@public_endpoint
+def current_privacy() -> str:
+    return _document_page("privacy", services.current_version(get_session(), "privacy"))
+
+
+@bp.route(f"/legal/{DOCUMENT_ROUTE}/<int:number>")
+@public_endpoint
+def version(document: str, number: int) -> str | tuple[str, int]:
+    known_document(document)
+    found = services.get_version(get_session(), document, number)
+    if found is None:
+        return _not_found(document, number)
+    return _document_page(document, found)
+
+
+def _not_found(document: str, number: int) -> tuple[str, int]:
+    from app.errors import render_error
+
+    return render_error(
+        404,
+        _(
+            "Version %(number)s of “%(title)s” does not exist. The history lists every version.",
+            number=number,
+            title=DOCUMENT_TITLES[document],
+        ),
+    )
+
+
+@bp.route(f"/legal/{DOCUMENT_ROUTE}/history")
+@public_endpoint
+def history(document: str) -> str:
+    known_document(document)
+    db = get_session()
+    versions = services.list_versions(db, document)
+    in_effect = services.current_version(db, document)
+    return render_template(
+        "legal/history.html",
+        document=document,
+        title=DOCUMENT_TITLES[document],
+        versions=versions,
+        in_effect=in_effect,
+        statuses={v.id: version_status(v, in_effect) for v in versions},
+        language=reading_language(),
+    )
+
+
+@bp.route(f"/legal/{DOCUMENT_ROUTE}/diff")
+@public_endpoint
+def diff(document: str) -> str | tuple[str, int]:
+    known_document(document)
+    db = get_session()
+    versions = services.list_versions(db, document)
+    numbers = {v.number: v for v in versions}
+    raw_from, raw_to = request.args.get("from", ""), request.args.get("to", "")
+    full = request.args.get("full") == "1"
+    error = None
+    comparison = None
+    if not versions:
+        error = _("No version of this document has been published yet.")
+    else:
+        old = numbers.get(int(raw_from)) if raw_from.isdigit() else None
+        new = numbers.get(int(raw_to)) if raw_to.isdigit() else None
+        if not raw_from and not raw_to and len(versions) > 1:
+            old, new = versions[1], versions[0]
+        if old is None or new is None:
+            error = _(
+                "Choose two versions that exist: this document has versions 1 to %(last)s.",
+                last=versions[0].number,
+            )
+        else:
+            comparison = compare(old, new, reading_language(), full=full)
+    page = render_template(
+        "legal/diff.html",
+        document=document,
+        title=DOCUMENT_TITLES[document],
+        versions=versions,
+        comparison=comparison,
+        error=error,
+        full=full,
+        selected_from=raw_from,
+        selected_to=raw_to,
+    )
+    if error and (raw_from or raw_to or not versions):
+        return page, 404
+    return page
+
+
+@bp.route("/legal/accept", methods=["GET", "POST"])
+@gate_exempt
+def accept() -> str | Response | tuple[str, int]:
+    db = get_session()
+    account = current_user._get_current_object()
+    form = AcceptForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    error = None
+    if form.validate_on_submit():
+        ids = [
+            int(part)
+            for part in (form.versions.data or "").split(",")
+            if part.isascii() and part.isdigit() and len(part) < 10
+        ]
+        try:
+            recorded = services.accept_versions(db, account, ids)
+        except services.StaleVersion as exc:
+            db.rollback()
+            error = str(exc)
+        else:
+            db.commit()
+            if recorded:
+                flash(_("Thank you. Your acceptance is recorded on your account page."), "success")
+            return redirect(safe_next(form.next.data))  # type: ignore[return-value]
+    pending = services.pending_documents(db, account.id)
+    if not pending:
+        return redirect(safe_next(form.next.data or None))  # type: ignore[return-value]
+    language = reading_language()
+    documents = []
+    for item in pending:
+        entry: dict[str, Any] = {
+            "item": item,
+            "title": DOCUMENT_TITLES[item.current.document],
+            "document": item.current.document,
+        }
+        if item.accepted is not None:
+            entry["comparison"] = compare(item.accepted, item.current, language, full=False)
+        else:
+            entry["rendered"] = render_markdown(item.current.body(language), 3)
+            entry["text_language"] = item.current.text_language(language)
+        documents.append(entry)
+    form.versions.data = ",".join(str(p.current.id) for p in pending)
+    status = 409 if error else 200
+    return (
+        render_template(
+            "legal/accept.html",
+            form=form,
+            documents=documents,
+            error=error,
+            language=language,
+            profile=current_profile(),
+        ),
+        status,
+    )
+
+
+# Staff ------------------------------------------------------------------------------------
+
+
+@bp.route("/staff/legal")
+@staff_required
+def staff_index() -> str:
+    db = get_session()
+    rows = []
+    for document in DOCUMENTS:
+        versions = services.list_versions(db, document)
+        rows.append(
+            {
+                "document": document,
+                "title": DOCUMENT_TITLES[document],
+                "latest": versions[0] if versions else None,
+                "in_effect": services.current_version(db, document),
+                "count": len(versions),
+            }
+        )
+    return render_template(
+        "legal/staff_index.html", rows=rows, upcoming=services.upcoming_versions(db)
+    )
+
+
+@bp.route(f"/staff/legal/{DOCUMENT_ROUTE}/publish", methods=["GET", "POST"])
+@staff_required
+def publish(document: str) -> str | Response | tuple[str, int]:
+    known_document(document)
+    db = get_session()
+    latest = services.latest_version(db, document)
+    form = PublishForm()
+    if request.method == "GET" and latest is not None:
+        form.body_fr.data = latest.body_fr
+        form.body_en.data = latest.body_en or ""
+    error = None
+    preview = None
+    wants_preview = request.form.get("action") == "preview"
+    if form.validate_on_submit():
+        texts = {
+            "fr": services.DraftText(form.body_fr.data or "", form.summary_fr.data or ""),
+            "en": services.DraftText(form.body_en.data or "", form.summary_en.data or ""),
+        }
+        if wants_preview:
+            preview = _preview(latest, texts)
+        else:
+            try:
+                version = services.publish_version(
+                    db,
+                    document,
+                    texts,
+                    effective_on=form.effective_on.data,
+                    zone=hoster_zone(),
+                    publisher=current_user._get_current_object(),
+                )
+            except services.InvalidText as exc:
+                db.rollback()
+                _field_for(form, exc).errors = [str(exc)]
+            except services.LegalError as exc:
+                db.rollback()
+                if isinstance(exc, services.InvalidEffectiveDate):
+                    form.effective_on.errors = [str(exc)]
+                else:
+                    error = str(exc)
+            else:
+                db.commit()
+                flash(
+                    _(
+                        "Version %(number)s of “%(title)s” is published.",
+                        number=version.number,
+                        title=DOCUMENT_TITLES[document],
+                    ),
+                    "success",
+                )
+                return redirect(  # type: ignore[return-value]
+                    url_for("legal.version", document=document, number=version.number)
+                )
+    failed = bool(error or form.errors or any(f.errors for f in form))
+    status = 422 if failed else 200
+    return (
+        render_template(
+            "legal/publish.html",
+            form=form,
+            document=document,
+            title=DOCUMENT_TITLES[document],
+            latest=latest,
+            next_number=(latest.number + 1) if latest else 1,
+            preview=preview,
+            error=error,
+        ),
+        status,
+    )
+
+
+def _field_for(form: PublishForm, exc: services.InvalidText) -> Any:
+    language = exc.language if exc.language in TEXT_LANGUAGES else "fr"
+    return getattr(form, f"{exc.part}_{language}")
+
+
+def _preview(latest: TermsVersion | None, texts: dict[str, services.DraftText]) -> dict[str, Any]:
+    """Rendered texts, and the changes against the latest version, before publishing."""
+    result: dict[str, Any] = {"languages": []}
+    for language, draft in texts.items():
+        if not draft.body.strip():
+            continue
+        entry: dict[str, Any] = {"language": language, "rendered": render_markdown(draft.body)}
+        if latest is not None and latest.has_language(language):
+            entry["diff"] = diff_texts(latest.body(language), draft.body, full=False)
+        result["languages"].append(entry)
+    return result

@@ -1,0 +1,217 @@
+"""The acceptance gate: who is sent to /legal/accept, what stays reachable, what is recorded."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from app.db import utcnow
+from app.security import gate_exempt
+from helpers import csrf_token, do_login
+
+
+def page(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_without_any_version_in_effect_nobody_is_gated(login_as, client, publish, zone):
+    publish(effective_on=utcnow().astimezone(zone).date() + timedelta(days=2))
+    login_as("alice")
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "Une nouvelle version de « Conditions générales d'utilisation »" in page(response)
+
+
+def test_a_user_who_never_accepted_lands_on_the_gate_with_the_full_text(login_as, client, publish):
+    publish(summary="Première version.")
+    login_as("alice")
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.location == "/legal/accept?next=/"
+    html = page(client.get(response.location))
+    assert "Nouvelles conditions à accepter" in html
+    assert "Nous gardons vos données un an." in html
+    assert "C'est la première fois" in html
+    assert '<h3 id="section-conditions">' in html  # the text's headings sit under the document's h2
+
+
+def test_visitors_are_not_gated(client, publish):
+    publish()
+    assert client.get("/legal/terms").status_code == 200
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response.location
+
+
+def test_exempt_and_public_pages_stay_reachable_while_gated(login_as, client, publish):
+    publish()
+    login_as("alice")
+    assert client.get("/").status_code == 302
+    for path in ("/account/activity", "/legal/terms", "/legal/terms/history", "/legal/accept"):
+        assert client.get(path).status_code == 200, path
+    token = csrf_token(client, "/legal/accept")
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 302 and response.location.endswith("/login")
+
+
+def test_staff_pages_are_gated_too(login_as, client, publish):
+    publish()
+    login_as("camille")
+    response = client.get("/staff/")
+    assert response.status_code == 302
+    assert response.location.startswith("/legal/accept")
+
+
+def test_accepting_returns_to_the_page_asked_for_and_lists_acceptances(login_as, client, publish):
+    publish("terms")
+    publish("privacy", fr="## Données\n\nClause.\n")
+    login_as("camille")
+    gate = client.get("/staff/")
+    assert gate.location == "/legal/accept?next=/staff/"
+    html = page(client.get(gate.location))
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    versions = re.search(r'id="versions" name="versions" type="hidden" value="([^"]*)"', html)
+    next_value = re.search(r'id="next" name="next" type="hidden" value="([^"]*)"', html)
+    response = client.post(
+        "/legal/accept",
+        data={"csrf_token": token, "versions": versions.group(1), "next": next_value.group(1)},
+    )
+    assert response.status_code == 302 and response.location == "/staff/"
+    assert client.get("/staff/").status_code == 200
+    activity = page(client.get("/account/activity"))
+    assert activity.count("Nouvelle version des conditions acceptée") == 2
+    overview = client.get("/")
+    assert overview.status_code == 200
+    html = page(overview)
+    assert "Conditions que vous avez acceptées" in html
+    assert 'href="/legal/terms/1"' in html and 'href="/legal/privacy/1"' in html
+
+
+def test_accept_never_redirects_off_site(login_as, client, publish, accept_terms):
+    publish()
+    login_as("alice")
+    html = page(client.get("/legal/accept"))
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    versions = re.search(r'name="versions"[^>]*value="([^"]*)"', html).group(1)
+    response = client.post(
+        "/legal/accept",
+        data={"csrf_token": token, "versions": versions, "next": "//evil.example/"},
+    )
+    assert response.location == "/"
+
+
+def test_the_form_of_a_version_replaced_meanwhile_is_refused(login_as, client, publish):
+    publish()
+    login_as("alice")
+    html = page(client.get("/legal/accept"))
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    versions = re.search(r'name="versions"[^>]*value="([^"]*)"', html).group(1)
+    publish(fr="Texte changé pendant la lecture.", summary="Changement.")
+    response = client.post("/legal/accept", data={"csrf_token": token, "versions": versions})
+    assert response.status_code == 409
+    html = page(response)
+    assert "Les conditions ont changé pendant votre lecture" in html
+    assert "Texte changé pendant la lecture." in html
+    assert client.get("/").status_code == 302
+
+
+def test_a_tampered_acceptance_form_records_nothing(login_as, client, publish):
+    publish()
+    login_as("alice")
+    token = csrf_token(client, "/legal/accept")
+    for versions in ("", "²", "abc,1x", "99999999999999999999", "1,2,3"):
+        response = client.post("/legal/accept", data={"csrf_token": token, "versions": versions})
+        assert response.status_code == 409, versions
+    assert client.get("/").status_code == 302
+
+
+def test_a_new_version_shows_the_diff_against_the_one_accepted(
+    login_as, client, publish, accept_terms
+):
+    publish(fr="Nous gardons vos données un an.\n")
+    login_as("alice")
+    accept_terms()
+    assert client.get("/").status_code == 200
+    publish(fr="Nous gardons vos données six mois.\n", summary="Durée réduite.")
+    publish(fr="Nous gardons vos données trois mois.\n", summary="Encore réduite.")
+    response = client.get("/")
+    assert response.location == "/legal/accept?next=/"
+    html = page(client.get(response.location))
+    assert "Vous aviez accepté la version 1." in html
+    assert "<del>un an.</del> <ins>trois mois.</ins>" in html
+    assert "Durée réduite." in html and "Encore réduite." in html  # the skipped version too
+
+
+def _app_with_exit_pages(make_app, endpoints):
+    app = make_app()
+
+    def exit_page() -> str:
+        return "exit page"
+
+    for endpoint, path in endpoints:
+        if endpoint not in app.view_functions:  # stand in for a feature not installed
+            app.add_url_rule(path, endpoint, gate_exempt(exit_page))
+    return app
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "expected"),
+    [
+        (
+            [
+                ("export.export_page", "/account/export"),
+                ("deletion.request_page", "/account/deletion"),
+            ],
+            ['href="/account/export"', 'href="/account/deletion"'],
+        ),
+    ],
+    ids=["export-and-deletion"],
+)
+def test_the_gate_offers_a_way_out_with_what_is_installed(make_app, publish, endpoints, expected):
+    app = _app_with_exit_pages(make_app, endpoints)
+    publish()
+    client = app.test_client()
+    assert do_login(client, "alice", "demo").status_code == 302
+    html = page(client.get("/legal/accept"))
+    for link in expected:
+        assert link in html
+    for _endpoint, path in endpoints:
+        assert client.get(path).status_code == 200  # exempt pages of other features stay open
+
+
+def test_the_done_when_scenario(client, login_as, publish, post_form, accept_terms):
+    """Staff publish v2; alice lands on the gate with the diff; accepts; visitors see it all."""
+    publish(fr="## Données\n\nNous gardons vos données un an.\n", summary="Première version.")
+    login_as("alice")
+    accept_terms()
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+
+    login_as("camille")
+    accept_terms()
+    response = post_form(
+        "/staff/legal/terms/publish",
+        {
+            "summary_fr": "Durée de conservation réduite.",
+            "body_fr": "## Données\n\nNous gardons vos données six mois.\n",
+            "action": "publish",
+        },
+        token_from="/staff/legal/terms/publish",
+    )
+    assert response.status_code == 302
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/legal/terms")})
+
+    login_as("alice")
+    gate = client.get("/", follow_redirects=True)
+    html = page(gate)
+    assert "Nouvelles conditions à accepter" in html
+    assert "<del>un an.</del> <ins>six mois.</ins>" in html
+    accept_terms()
+    overview = page(client.get("/"))
+    assert 'href="/legal/terms/1"' in overview and 'href="/legal/terms/2"' in overview
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+
+    history = page(client.get("/legal/terms/history"))
+    assert "Durée de conservation réduite." in history
+    diff = page(client.get("/legal/terms/diff?from=1&to=2"))
+    assert "<del>un an.</del> <ins>six mois.</ins>" in diff
