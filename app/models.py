@@ -3,8 +3,17 @@
 from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.db import Base
+from app.incidents.models import Incident, IncidentService, IncidentUpdate
 from app.mail import OutgoingMail
 
 metadata = Base.metadata
 
-__all__ = ["Account", "AuditEvent", "OutgoingMail", "metadata"]
+__all__ = [
+    "Account",
+    "AuditEvent",
+    "Incident",
+    "IncidentService",
+    "IncidentUpdate",
+    "OutgoingMail",
+    "metadata",
+]
