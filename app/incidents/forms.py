@@ -12,6 +12,7 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     RadioField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -40,16 +41,16 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def service_choices(services: Any) -> list[tuple[str, str]]:
-    return [(s.slug, s.name) for s in services]
+def service_choices(services: Any) -> list[SelectChoice]:
+    return [SelectChoice(s.slug, s.name) for s in services]
 
 
-def impact_choices() -> list[tuple[str, str]]:
-    return [(i, f"{IMPACT_LABELS[i]} — {IMPACT_HINTS[i]}") for i in INCIDENT_IMPACTS]
+def impact_choices() -> list[SelectChoice]:
+    return [SelectChoice(i, f"{IMPACT_LABELS[i]} — {IMPACT_HINTS[i]}") for i in INCIDENT_IMPACTS]
 
 
-def visibility_choices() -> list[tuple[str, Any]]:
-    return [(v, VISIBILITY_LABELS[v]) for v in VISIBILITIES]
+def visibility_choices() -> list[SelectChoice]:
+    return [SelectChoice(v, VISIBILITY_LABELS[v]) for v in VISIBILITIES]
 
 
 def to_utc(local: datetime | None, tz: ZoneInfo) -> datetime | None:

@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.http import http_date
+from wtforms import SelectChoice
 
 from app.db import get_session, utcnow
 from app.hoster import current_profile
@@ -381,13 +382,13 @@ def _manage_forms(incident: Incident) -> dict[str, Any]:
     tz = hoster_tz()
     profile = current_profile()
     update_form = UpdateForm(prefix="update")
-    update_form.status.choices = [("", _("Keep the current status"))] + [
-        (s, status_label(s, incident.is_maintenance))
+    update_form.status.choices = [SelectChoice("", _("Keep the current status"))] + [
+        SelectChoice(s, status_label(s, incident.is_maintenance))
         for s in services.allowed_statuses(incident)
         if s != "resolved"
     ]
-    update_form.corrects_id.choices = [("", _("No, this is a new update"))] + [
-        (
+    update_form.corrects_id.choices = [SelectChoice("", _("No, this is a new update"))] + [
+        SelectChoice(
             str(u.id),
             _("Update of %(when)s", when=u.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")),
         )
