@@ -124,9 +124,15 @@ def count_queries(app: Flask) -> Callable[[], Any]:
 
 
 @pytest.fixture
-def staff_client(client: Any, login_as: Callable[..., Any]) -> Any:
+def english(client: Any) -> Any:
+    """Read the pages in English (signed-in demo users prefer French; the choice survives login)."""
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    return client
+
+
+@pytest.fixture
+def staff_client(english: Any, login_as: Callable[..., Any]) -> Any:
     return login_as("camille")
 
 
-def page_text(response: Any) -> str:
-    return response.get_data(as_text=True)

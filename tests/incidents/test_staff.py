@@ -28,7 +28,8 @@ def open_incident(post_form: Any, **fields: Any) -> Any:
     return post_form("/staff/incidents/new", data, token_from="/staff/incidents/new", headers=EN)
 
 
-def test_staff_pages_are_for_staff_only(client: FlaskClient, login_as: Any) -> None:
+def test_staff_pages_are_for_staff_only(english: FlaskClient, login_as: Any) -> None:
+    client = english
     assert client.get("/staff/incidents").status_code == 302  # anonymous: to the login page
     login_as("alice")
     for path in ("/staff/incidents", "/staff/incidents/new", "/staff/incidents/maintenance/new"):
@@ -36,7 +37,7 @@ def test_staff_pages_are_for_staff_only(client: FlaskClient, login_as: Any) -> N
 
 
 def test_done_when_a_visitor_follows_an_incident_from_open_to_resolved(
-    app: Any, client: FlaskClient, login_as: Any, post_form: Any
+    app: Any, english: FlaskClient, login_as: Any, post_form: Any
 ) -> None:
     """The issue's acceptance scenario, end to end through the pages."""
     login_as("camille")

@@ -157,8 +157,9 @@ def test_html_in_updates_is_escaped_and_markdown_is_sanitised(
 
 
 def test_hosted_users_only_incidents_stay_off_anonymous_pages(
-    app: Flask, client: FlaskClient, journal: Any, login_as: Any
+    app: Flask, english: FlaskClient, journal: Any, login_as: Any
 ) -> None:
+    client = english
     hidden = journal.open(title="Internal LDAP trouble", visibility="users", impact="critical")
     page = text(client.get("/incidents", headers={"Accept-Language": "en"}))
     assert "Internal LDAP trouble" not in page
@@ -176,8 +177,9 @@ def test_hosted_users_only_incidents_stay_off_anonymous_pages(
 
 
 def test_the_account_overview_shows_ongoing_incidents_and_soon_planned_work(
-    client: FlaskClient, journal: Any, login_as: Any
+    english: FlaskClient, journal: Any, login_as: Any
 ) -> None:
+    client = english
     login_as("alice")
     assert "Service disruptions" not in text(client.get("/", headers={"Accept-Language": "en"}))
     journal.open(title="Mail bounces", visibility="users")
