@@ -52,13 +52,17 @@ def init_app(app: Flask) -> None:
     from app import audit
     from app.hoster import current_profile
     from app.incidents import cli, labels, services
-    from app.incidents.cache import FragmentCache
+    from app.incidents.cache import FragmentCache, JournalVersion
     from app.incidents.formatting import format_availability, format_duration
     from app.incidents.text import render_markdown
     from app.staff import StaffQueue, register_queue
 
     app.config.setdefault("INCIDENTS_CACHE_SECONDS", 30)
+    app.config.setdefault("INCIDENTS_VERSION_SECONDS", 2)
     app.extensions["panel_incidents_cache"] = FragmentCache()
+    app.extensions["panel_incidents_version"] = JournalVersion(
+        float(app.config["INCIDENTS_VERSION_SECONDS"])
+    )
     app.extensions["panel_ongoing_incidents"] = ongoing_public_incidents
     app.cli.add_command(cli.incidents_group)
     app.jinja_env.globals.update(

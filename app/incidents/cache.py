@@ -8,9 +8,14 @@ invalidated: stale keys just stop being asked for and fall out of the LRU.
 from __future__ import annotations
 
 import threading
+import time
+import weakref
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 
 class FragmentCache:
@@ -36,3 +41,59 @@ class FragmentCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+class JournalVersion:
+    """The journal version (latest `changed_at`), read from the database at most every `ttl` s.
+
+    A write committed in this process clears it at once (see `mark_changed`); other workers and
+    the CLI's process are seen within `ttl` seconds. So a cached page costs no query at all.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._value: Any = None
+        self._read_at = -1.0
+        self._lock = threading.Lock()
+        _VERSIONS.add(self)
+
+    def get(self, read: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            if self.ttl > 0 and self._read_at >= 0 and now - self._read_at < self.ttl:
+                return self._value
+        value = read()
+        with self._lock:
+            self._value, self._read_at = value, now
+        return value
+
+    def forget(self) -> None:
+        with self._lock:
+            self._read_at = -1.0
+
+
+_VERSIONS: weakref.WeakSet[JournalVersion] = weakref.WeakSet()
+
+
+def forget_versions() -> None:
+    for version in list(_VERSIONS):
+        version.forget()
+
+
+CHANGED = "panel_incidents_changed"
+
+
+def mark_changed(session: Session) -> None:
+    """Called by every journal write; the versions are forgotten once the session commits."""
+    session.info[CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(CHANGED, False):
+        forget_versions()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, _previous: Any) -> None:
+    session.info.pop(CHANGED, None)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from app import audit
 from app.db import utcnow
 from app.incidents import status as rules
+from app.incidents.cache import mark_changed
 from app.incidents.models import (
     INCIDENT_IMPACTS,
     INCIDENT_STATUSES,
@@ -159,6 +160,7 @@ def _add_update(
     )
     session.add(update)
     incident.changed_at = now
+    mark_changed(session)
     return update
 
 
@@ -424,6 +426,7 @@ def edit_incident(
     current = {s.service_slug: s for s in incident.services}
     incident.services = [current.get(s) or IncidentService(service_slug=s) for s in slugs]
     incident.changed_at = now
+    mark_changed(session)
     session.flush()
     _audit(
         session,
@@ -450,6 +453,7 @@ def write_postmortem(
     incident = _get(session, incident_id)
     incident.postmortem = _clean_body(text, required=False, field_name="postmortem")
     incident.changed_at = now
+    mark_changed(session)
     _audit(session, "incident.postmortem", actor, incident)
     return incident
 
@@ -473,16 +477,17 @@ def _on_service(stmt: Any, service: str | None) -> Any:
     )
 
 
-def journal_version(session: Session) -> tuple[datetime | None, int]:
-    """Changes whenever anything in the journal changes (one cheap query for cache keys)."""
-    latest, count = session.execute(
-        select(func.max(Incident.changed_at), func.count(Incident.id))
-    ).one()
-    if isinstance(latest, str):  # SQLite aggregates bypass the column type
+def journal_version(session: Session) -> datetime | None:
+    """Changes whenever anything in the journal changes: every write bumps `changed_at`.
+
+    One indexed lookup, whatever the history size (pages and feeds key their caches on it).
+    """
+    latest = session.scalar(select(func.max(Incident.changed_at)))
+    if isinstance(latest, str):  # SQLite aggregates may bypass the column type
         latest = datetime.fromisoformat(latest)
     if latest is not None and latest.tzinfo is None:
         latest = latest.replace(tzinfo=UTC)
-    return latest, int(count)
+    return latest
 
 
 def get_visible(session: Session, incident_id: int, audience: Audience) -> Incident | None:

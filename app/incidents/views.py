@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +17,13 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from werkzeug.http import http_date
 from wtforms import SelectChoice
@@ -28,7 +31,7 @@ from wtforms import SelectChoice
 from app.db import get_session, utcnow
 from app.hoster import current_profile
 from app.incidents import bp, feeds, services
-from app.incidents.cache import FragmentCache
+from app.incidents.cache import FragmentCache, JournalVersion
 from app.incidents.formatting import format_month, hoster_tz, local_input_value, month_of
 from app.incidents.forms import (
     DetailsForm,
@@ -78,6 +81,11 @@ def _cache() -> FragmentCache:
     return cache
 
 
+def _version() -> Any:
+    version: JournalVersion = current_app.extensions["panel_incidents_version"]
+    return version.get(lambda: services.journal_version(get_session()))
+
+
 def _time_bucket() -> int | None:
     seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30))
     return int(time.time() // seconds) if seconds > 0 else None
@@ -86,26 +94,36 @@ def _time_bucket() -> int | None:
 # Public pages -----------------------------------------------------------------------------
 
 
+# Pages are cached whole, with this marker where the visitor's own CSRF token goes (the
+# language switcher's form); random per process so no text in the journal can contain it.
+CSRF_MARK = f"csrf-mark-{secrets.token_hex(16)}"
+
+
 @bp.route("/incidents")
 @public_endpoint
 @gate_exempt
 def journal() -> str:
     service = _service_filter()
     page = _page_number()
-    db = get_session()
     bucket = _time_bucket()
-    key = (str(get_locale()), _viewer(), service, page, services.journal_version(db), bucket)
-    cached = _cache().get(key) if bucket is not None else None
-    if cached is None:
-        cached = _render_journal_body(service, page)
-        if bucket is not None:
-            _cache().put(key, cached)
-    return render_template(
-        "incidents/journal.html",
-        body=Markup(cached),  # noqa: S704 - our own template's output
-        service=service,
-        page=page,
-    )
+    if bucket is None or "_flashes" in session:
+        # No cache configured, or messages to show once: render for this visitor only.
+        return render_template(
+            "incidents/journal.html",
+            body=Markup(_render_journal_body(service, page)),  # noqa: S704 - our template
+            service=service,
+        )
+    key = ("journal", str(get_locale()), _viewer(), request.full_path, _version(), bucket)
+    html: str | None = _cache().get(key)
+    if html is None:
+        html = render_template(
+            "incidents/journal.html",
+            body=Markup(_render_journal_body(service, page)),  # noqa: S704 - our template
+            service=service,
+            csrf_token=lambda: CSRF_MARK,
+        )
+        _cache().put(key, html)
+    return html.replace(CSRF_MARK, generate_csrf())
 
 
 def _render_journal_body(service: str | None, page: int) -> str:
@@ -225,13 +243,15 @@ def _feed_tag(kind: str, *parts: Any) -> str:
 @gate_exempt
 def atom_feed() -> Response:
     service = _service_filter()
-    db = get_session()
-    latest, count = services.journal_version(db)
-    etag = _feed_tag("atom", latest, count, service, get_locale())
+    latest = _version()
+    etag = _feed_tag("atom", request.host, latest, service, get_locale())
     cached = _not_modified(etag, latest)
     if cached is not None:
         return cached
-    body = feeds.atom(db, service)
+    body = _cache().get(etag)
+    if body is None:
+        body = feeds.atom(get_session(), service)
+        _cache().put(etag, body)
     response = Response(body, content_type="application/atom+xml; charset=utf-8")
     return _conditional_response(response, etag, latest)
 
@@ -241,21 +261,23 @@ def atom_feed() -> Response:
 @gate_exempt
 def json_feed() -> Response:
     service = _service_filter()
-    db = get_session()
-    latest, count = services.journal_version(db)
+    latest = _version()
     # Current status moves with the clock too (planned work starting), so the tag has a bucket.
     bucket = _time_bucket() or int(time.time())
     seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30)) or 1
     bucket_start = datetime.fromtimestamp(bucket * seconds, UTC)
     modified = max(latest, bucket_start) if latest else bucket_start
-    etag = _feed_tag("json", latest, count, service, bucket)
+    etag = _feed_tag("json", request.host, latest, service, bucket)
     cached = _not_modified(etag, modified)
     if cached is not None:
         return cached
-    response = Response(
-        json.dumps(feeds.json_document(db, service), ensure_ascii=False, indent=1),
-        content_type="application/json; charset=utf-8",
-    )
+    body = _cache().get(etag)
+    if body is None:
+        body = json.dumps(
+            feeds.json_document(get_session(), service), ensure_ascii=False, indent=1
+        )
+        _cache().put(etag, body)
+    response = Response(body, content_type="application/json; charset=utf-8")
     return _conditional_response(response, etag, modified)
 
 
