@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from app.hoster import current_profile
+from app.incidents.labels import level_label
+from app.incidents.status import Availability
 
 
 def hoster_tz() -> ZoneInfo:
@@ -54,3 +58,61 @@ def format_availability(ratio: float) -> str:
 
     floored = int(ratio * 10_000) / 10_000
     return str(format_percent(floored, "#,##0.00%"))
+
+
+@dataclass(frozen=True)
+class ChartView:
+    """One service's availability, ready to print: the bars and the text alternative."""
+
+    percent: str
+    downtime: str | None
+    days: int
+    bars: Markup
+    disrupted: list[tuple[str, str, str, str | None]]  # (ISO day, day, state, outage time)
+
+
+class ChartFormatter:
+    """Formats the availability of several services, each day label and duration once."""
+
+    def __init__(self) -> None:
+        self._days: dict[date, str] = {}
+        self._durations: dict[timedelta, str] = {}
+        self._levels: dict[str, str] = {}
+
+    def _day(self, day: date) -> str:
+        if day not in self._days:
+            self._days[day] = format_date(day, "long")
+        return self._days[day]
+
+    def _duration(self, delta: timedelta) -> str | None:
+        if delta < timedelta(minutes=1):
+            return None
+        if delta not in self._durations:
+            self._durations[delta] = format_duration(delta)
+        return self._durations[delta]
+
+    def _level(self, level: str) -> str:
+        if level not in self._levels:
+            self._levels[level] = level_label(level)
+        return self._levels[level]
+
+    def view(self, availability: Availability) -> ChartView:
+        bars = "".join(
+            f'<li class="uptime-day level-{d.level} h{int(d.ratio * 10)}"></li>'
+            for d in availability.days
+        )
+        return ChartView(
+            percent=format_availability(availability.ratio),
+            downtime=self._duration(availability.downtime),
+            days=len(availability.days),
+            bars=Markup(bars),  # noqa: S704 - built from level names and digits only
+            disrupted=[
+                (
+                    d.day.isoformat(),
+                    self._day(d.day),
+                    self._level(d.level),
+                    self._duration(d.downtime),
+                )
+                for d in reversed(availability.disrupted_days)
+            ],
+        )

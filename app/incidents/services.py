@@ -559,7 +559,6 @@ class ServiceState:
     name: str
     level: str = rules.OPERATIONAL
     ongoing: list[Incident] = field(default_factory=list)
-    availability: rules.Availability | None = None
 
 
 def service_states(

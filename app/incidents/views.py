@@ -32,7 +32,13 @@ from app.db import get_session, utcnow
 from app.hoster import current_profile
 from app.incidents import bp, feeds, services
 from app.incidents.cache import FragmentCache, JournalVersion
-from app.incidents.formatting import format_month, hoster_tz, local_input_value, month_of
+from app.incidents.formatting import (
+    ChartFormatter,
+    format_month,
+    hoster_tz,
+    local_input_value,
+    month_of,
+)
 from app.incidents.forms import (
     DetailsForm,
     MaintenanceForm,
@@ -138,8 +144,8 @@ def _render_journal_body(service: str | None, page: int) -> str:
     ongoing, upcoming = services.split_open(open_list, now)
     states = services.service_states([(s.slug, s.name) for s in shown], open_list, now)
     availability = services.availability_by_service(db, audience, [s.slug for s in shown], now, tz)
-    for state in states:
-        state.availability = availability[state.slug]
+    formatter = ChartFormatter()
+    charts = {slug: formatter.view(av) for slug, av in availability.items()}
     history, total = services.history_page(db, audience, service, page=page, per_page=PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
     if page > pages:
@@ -154,6 +160,7 @@ def _render_journal_body(service: str | None, page: int) -> str:
     return render_template(
         "incidents/_journal_body.html",
         states=states,
+        charts=charts,
         ongoing=ongoing,
         upcoming=upcoming,
         months=[(m, format_month(m), items) for m, items in months],
@@ -273,9 +280,7 @@ def json_feed() -> Response:
         return cached
     body = _cache().get(etag)
     if body is None:
-        body = json.dumps(
-            feeds.json_document(get_session(), service), ensure_ascii=False, indent=1
-        )
+        body = json.dumps(feeds.json_document(get_session(), service), ensure_ascii=False, indent=1)
         _cache().put(etag, body)
     response = Response(body, content_type="application/json; charset=utf-8")
     return _conditional_response(response, etag, modified)
