@@ -36,7 +36,7 @@ from app.cli import upgrade_database  # noqa: E402
 from app.db import utcnow  # noqa: E402
 from app.incidents.models import Incident, IncidentService, IncidentUpdate  # noqa: E402
 
-HELLO = '''from flask import Flask
+HELLO = """from flask import Flask
 
 app = Flask(__name__)
 
@@ -44,7 +44,7 @@ app = Flask(__name__)
 @app.route("/")
 def hello():
     return "Hello, World!"
-'''
+"""
 SERVICES = ("mail", "cloud", "pad")
 
 
@@ -113,7 +113,9 @@ def seed(url: str, incidents: int, updates: int, rng: random.Random) -> None:
                 }
             ],
         )
-        conn.execute(insert(IncidentService), [{"incident_id": incidents + 1, "service_slug": "pad"}])
+        conn.execute(
+            insert(IncidentService), [{"incident_id": incidents + 1, "service_slug": "pad"}]
+        )
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT setval('incident_id_seq', (SELECT max(id) FROM incident))"))
         total = conn.execute(text("SELECT count(*) FROM incident_update")).scalar()
@@ -150,7 +152,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def gunicorn(app_spec: str, chdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def gunicorn(
+    app_spec: str, chdir: Path, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -248,8 +252,10 @@ def main() -> None:
         ratio = best["/incidents"] / best["hello world"]
         uncached_ratio = best["/incidents (no cache)"] / best["hello world"]
         print()
-        print("== results (best of each, gunicorn 2 workers, wrk "
-              f"{args.connections} connections, {args.seconds} s) ==")
+        print(
+            "== results (best of each, gunicorn 2 workers, wrk "
+            f"{args.connections} connections, {args.seconds} s) =="
+        )
         for name, rate in best.items():
             print(f"{name:<22} {rate:9.1f} requests/s")
         print(f"ratio /incidents : hello world = {ratio:.1%} (target >= 50%)")

@@ -36,11 +36,14 @@ def upgrade() -> None:
         sa.Column("changed_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
         sa.CheckConstraint(
-            "(impact = 'maintenance' AND scheduled_start IS NOT NULL AND scheduled_end IS NOT NULL AND scheduled_end > scheduled_start) OR (impact <> 'maintenance' AND scheduled_start IS NULL AND scheduled_end IS NULL)",
+            "(impact = 'maintenance' AND scheduled_start IS NOT NULL AND scheduled_end IS NOT "
+            "NULL AND scheduled_end > scheduled_start) OR (impact <> 'maintenance' AND "
+            "scheduled_start IS NULL AND scheduled_end IS NULL)",
             name=op.f("ck_incident_maintenance_window"),
         ),
         sa.CheckConstraint(
-            "(status = 'resolved' AND resolved_at IS NOT NULL) OR (status <> 'resolved' AND resolved_at IS NULL)",
+            "(status = 'resolved' AND resolved_at IS NOT NULL) OR (status <> 'resolved' AND "
+            "resolved_at IS NULL)",
             name=op.f("ck_incident_resolved_has_time"),
         ),
         sa.CheckConstraint(
@@ -51,7 +54,8 @@ def upgrade() -> None:
             "started_at IS NOT NULL OR status = 'scheduled'", name=op.f("ck_incident_started_known")
         ),
         sa.CheckConstraint(
-            "status IN ('scheduled', 'investigating', 'identified', 'in_progress', 'monitoring', 'resolved')",
+            "status IN ('scheduled', 'investigating', 'identified', 'in_progress', "
+            "'monitoring', 'resolved')",
             name=op.f("ck_incident_status_known"),
         ),
         sa.CheckConstraint(
@@ -115,7 +119,8 @@ def upgrade() -> None:
             "source IN ('staff', 'cli')", name=op.f("ck_incident_update_source_known")
         ),
         sa.CheckConstraint(
-            "status IN ('scheduled', 'investigating', 'identified', 'in_progress', 'monitoring', 'resolved')",
+            "status IN ('scheduled', 'investigating', 'identified', 'in_progress', "
+            "'monitoring', 'resolved')",
             name=op.f("ck_incident_update_status_known"),
         ),
         sa.CheckConstraint(

@@ -134,5 +134,3 @@ def english(client: Any) -> Any:
 @pytest.fixture
 def staff_client(english: Any, login_as: Callable[..., Any]) -> Any:
     return login_as("camille")
-
-

@@ -18,8 +18,17 @@ def run(app: Flask, *args: str) -> Any:
 
 def test_open_prints_the_new_id_and_the_incident_is_public(app: Flask) -> None:
     result = run(
-        app, "open", "--service", "mail", "--service", "cloud", "--impact", "critical",
-        "--message", "Both down.", "Mail and cloud down",
+        app,
+        "open",
+        "--service",
+        "mail",
+        "--service",
+        "cloud",
+        "--impact",
+        "critical",
+        "--message",
+        "Both down.",
+        "Mail and cloud down",
     )
     assert result.exit_code == 0, result.output
     incident_id = int(result.output.strip())
@@ -30,8 +39,12 @@ def test_open_prints_the_new_id_and_the_incident_is_public(app: Flask) -> None:
 
 
 def test_update_and_resolve_follow_the_incident_to_the_end(app: Flask) -> None:
-    incident_id = run(app, "open", "--service", "pad", "--impact", "minor", "Pads slow").output.strip()
-    assert run(app, "update", incident_id, "Found the cause.", "--status", "identified").exit_code == 0
+    incident_id = run(
+        app, "open", "--service", "pad", "--impact", "minor", "Pads slow"
+    ).output.strip()
+    assert (
+        run(app, "update", incident_id, "Found the cause.", "--status", "identified").exit_code == 0
+    )
     assert run(app, "resolve", incident_id, "Back to normal.").exit_code == 0
     with session_scope(app) as session:
         incident = services.get_visible(session, int(incident_id), "users")
@@ -70,7 +83,10 @@ def test_bad_input_exits_with_a_clear_message_and_writes_nothing(make_app: Any) 
     run(app, "resolve", incident_id)
     backwards = run(app, "update", incident_id, "Back?", "--status", "investigating")
     assert backwards.exit_code == 1 and "reopen" in backwards.output
-    assert run(app, "update", incident_id, "Back.", "--status", "investigating", "--reopen").exit_code == 0
+    assert (
+        run(app, "update", incident_id, "Back.", "--status", "investigating", "--reopen").exit_code
+        == 0
+    )
     wrong_impact = run(app, "open", "--service", "mail", "--impact", "huge", "Mail")
     assert wrong_impact.exit_code == 2  # click's own usage error lists the choices
 

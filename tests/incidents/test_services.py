@@ -33,7 +33,9 @@ def error_of(app: Flask, call: Any) -> services.IncidentError:
     return caught.value
 
 
-def test_an_incident_goes_through_its_statuses_and_keeps_every_entry(app: Flask, journal: Any) -> None:
+def test_an_incident_goes_through_its_statuses_and_keeps_every_entry(
+    app: Flask, journal: Any
+) -> None:
     incident_id = journal.open(body="Mail is bouncing.")
     journal.update(incident_id, "Disk full on the mail server.", status="identified")
     journal.update(incident_id, "Space freed, watching.", status="monitoring")
@@ -85,7 +87,9 @@ def test_posted_updates_cannot_be_changed_or_deleted_through_the_models(
 def test_the_database_refuses_a_resolved_incident_without_an_end(app: Flask, journal: Any) -> None:
     incident_id = journal.open()
     with session_scope(app) as session, pytest.raises(IntegrityError):
-        session.execute(update(Incident).where(Incident.id == incident_id).values(status="resolved"))
+        session.execute(
+            update(Incident).where(Incident.id == incident_id).values(status="resolved")
+        )
         session.flush()
 
 

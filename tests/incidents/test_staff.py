@@ -23,7 +23,12 @@ def state_of(page: str, slug: str) -> str:
 
 
 def open_incident(post_form: Any, **fields: Any) -> Any:
-    data = {"title": "Mail is down", "services": ["mail"], "impact": "major", "visibility": "public"}
+    data = {
+        "title": "Mail is down",
+        "services": ["mail"],
+        "impact": "major",
+        "visibility": "public",
+    }
     data.update(fields)
     return post_form("/staff/incidents/new", data, token_from="/staff/incidents/new", headers=EN)
 
@@ -70,10 +75,15 @@ def test_done_when_a_visitor_follows_an_incident_from_open_to_resolved(
     timeline = detail[detail.index("Timeline") :]
     positions = [
         timeline.index(t)
-        for t in ("Mail is not delivered.", "The disk is full.", "Space freed.", "Mail flows again.")
+        for t in (
+            "Mail is not delivered.",
+            "The disk is full.",
+            "Space freed.",
+            "Mail flows again.",
+        )
     ]
     assert positions == sorted(positions)
-    feed = ET.fromstring(visitor.get("/incidents.atom").data)
+    feed = ET.fromstring(visitor.get("/incidents.atom").data)  # noqa: S314 - our own feed
     titles = [e.findtext(f"{ATOM}title") for e in feed.findall(f"{ATOM}entry")]
     assert titles == ["Mail is down"]
 
@@ -138,7 +148,9 @@ def test_an_empty_update_is_refused_with_a_message(
     incident_id = journal.open()
     manage = f"/staff/incidents/{incident_id}"
     response = post_form(
-        f"{manage}/updates", {"update-body": " ", "update-status": ""}, token_from=manage,
+        f"{manage}/updates",
+        {"update-body": " ", "update-status": ""},
+        token_from=manage,
         headers=EN,
     )
     assert response.status_code == 422
@@ -154,9 +166,7 @@ def test_reopening_needs_the_box_ticked(
     data = {"update-body": "It is back.", "update-status": "investigating"}
     refused = post_form(f"{manage}/updates", data, token_from=manage, headers=EN)
     assert refused.status_code == 422 and "reopen it explicitly" in text(refused)
-    accepted = post_form(
-        f"{manage}/updates", {**data, "update-reopen": "y"}, token_from=manage
-    )
+    accepted = post_form(f"{manage}/updates", {**data, "update-reopen": "y"}, token_from=manage)
     assert accepted.status_code == 302
 
 
@@ -184,7 +194,9 @@ def test_resolving_before_the_start_shows_a_message(
     incident_id = journal.open()
     manage = f"/staff/incidents/{incident_id}"
     response = post_form(
-        f"{manage}/resolve", {"resolve-resolved_at": "2001-01-01T10:00"}, token_from=manage,
+        f"{manage}/resolve",
+        {"resolve-resolved_at": "2001-01-01T10:00"},
+        token_from=manage,
         headers=EN,
     )
     assert response.status_code == 422
@@ -216,7 +228,10 @@ def test_details_and_post_mortem_are_saved(
     page = text(client.get(f"/incidents/{incident_id}", headers=EN))
     assert "Mail and cloud are down" in page and "Critical" in page
     assert "<h3>What happened</h3>" in page
-    client.post("/logout", data={"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)})  # type: ignore[union-attr]
+    client.post(
+        "/logout",
+        data={"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)},
+    )  # type: ignore[union-attr]
     assert client.get(f"/incidents/{incident_id}").status_code == 302  # now users-only
 
 

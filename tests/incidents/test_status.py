@@ -83,7 +83,10 @@ def test_two_open_incidents_on_a_service_show_the_worse_of_the_two(first: str, s
 
 def test_a_service_without_open_incidents_is_operational_and_unknown_slugs_are_ignored() -> None:
     gone = SimpleNamespace(
-        id=1, impact="critical", status="investigating", scheduled_start=None,
+        id=1,
+        impact="critical",
+        status="investigating",
+        scheduled_start=None,
         service_slugs=["removed-service"],
     )
     (state,) = services.service_states([("mail", "Mail")], [gone], NOW)
@@ -92,7 +95,10 @@ def test_a_service_without_open_incidents_is_operational_and_unknown_slugs_are_i
 
 def test_maintenance_announced_for_later_does_not_change_the_status_yet() -> None:
     planned = SimpleNamespace(
-        id=1, impact="maintenance", status="scheduled", scheduled_start=FUTURE,
+        id=1,
+        impact="maintenance",
+        status="scheduled",
+        scheduled_start=FUTURE,
         service_slugs=["mail"],
     )
     (state,) = services.service_states([("mail", "Mail")], [planned], NOW)

@@ -64,7 +64,9 @@ def test_planned_maintenance_is_listed_apart_until_its_window_begins(
     page = text(client.get("/incidents", headers={"Accept-Language": "en"}))
     assert "Pad upgrade" in section(page, "upcoming-title")
     assert "Operational" in state_of(page, "pad")
-    journal.maintenance(title="Mail move", services_=("mail",), start=utcnow() - timedelta(minutes=1))
+    journal.maintenance(
+        title="Mail move", services_=("mail",), start=utcnow() - timedelta(minutes=1)
+    )
     page = text(client.get("/incidents", headers={"Accept-Language": "en"}))
     assert "Mail move" in section(page, "ongoing-title")
     assert "Under maintenance" in state_of(page, "mail")
@@ -121,7 +123,9 @@ def test_times_are_machine_readable_and_shown_in_the_hoster_time_zone(
 
     started = datetime(2026, 1, 15, 13, 5, tzinfo=UTC)  # 14:05 in Paris (UTC+1)
     incident_id = journal.open(title="Old one", started_at=started, now=started)
-    journal.resolve(incident_id, resolved_at=started + timedelta(hours=2), now=started + timedelta(hours=3))
+    journal.resolve(
+        incident_id, resolved_at=started + timedelta(hours=2), now=started + timedelta(hours=3)
+    )
     page = text(client.get(f"/incidents/{incident_id}", headers={"Accept-Language": "en"}))
     assert '<time datetime="2026-01-15T13:05:00+00:00">' in page
     assert "2:05" in page and "1:05" not in page
@@ -137,7 +141,12 @@ def test_the_detail_page_shows_the_full_timeline_with_corrections(
     journal.update(incident_id, "It is the disk, not the network.", corrects_id=wrong)
     journal.resolve(incident_id, "Fixed.")
     page = text(client.get(f"/incidents/{incident_id}", headers={"Accept-Language": "en"}))
-    for body in ("Mail is slow.", "It is the network.", "It is the disk, not the network.", "Fixed."):
+    for body in (
+        "Mail is slow.",
+        "It is the network.",
+        "It is the disk, not the network.",
+        "Fixed.",
+    ):
         assert body in page
     assert "This update was corrected" in page
     assert f'href="#update-{wrong}"' in page
@@ -147,7 +156,7 @@ def test_html_in_updates_is_escaped_and_markdown_is_sanitised(
     client: FlaskClient, journal: Any
 ) -> None:
     incident_id = journal.open(
-        body='<script>alert(1)</script> **bold** [x](javascript:alert(2)) <img src=x onerror=y>'
+        body="<script>alert(1)</script> **bold** [x](javascript:alert(2)) <img src=x onerror=y>"
     )
     page = text(client.get(f"/incidents/{incident_id}"))
     assert "<script>alert(1)" not in page
