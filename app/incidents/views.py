@@ -423,11 +423,15 @@ def _manage_forms(incident: Incident) -> dict[str, Any]:
     ]
     details_form = DetailsForm(prefix="details")
     details_form.services.choices = service_choices(profile.services)
-    details_form.impact.choices = impact_choices()
+    if incident.is_maintenance:
+        del details_form.impact  # planned work keeps its kind; its window is edited instead
+    else:
+        details_form.impact.choices = impact_choices()
     if request.endpoint != "incidents.staff_edit":
         details_form.title.data = incident.title
         details_form.services.data = incident.service_slugs
-        details_form.impact.data = incident.impact
+        if not incident.is_maintenance:
+            details_form.impact.data = incident.impact
         details_form.visibility.data = incident.visibility
         details_form.window_start.data = _local_naive(incident.scheduled_start)
         details_form.window_end.data = _local_naive(incident.scheduled_end)
@@ -538,7 +542,7 @@ def staff_edit(incident_id: int) -> Any:
             incident_id,
             title=form.title.data or "",
             services=form.services.data or [],
-            impact=form.impact.data,
+            impact=form.impact.data if "impact" in form else None,
             visibility=form.visibility.data or "",
             window_start=to_utc(form.window_start.data, tz),
             window_end=to_utc(form.window_end.data, tz),

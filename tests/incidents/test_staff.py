@@ -257,3 +257,25 @@ def test_staff_actions_appear_in_the_staff_member_activity(
     open_incident(post_form)
     page = text(staff_client.get("/account/activity", headers=EN))
     assert "Opened an incident in the journal" in page
+
+
+def test_staff_move_the_window_of_a_planned_maintenance(
+    staff_client: FlaskClient, post_form: Any, journal: Any
+) -> None:
+    maintenance_id = journal.maintenance(title="Pad upgrade")
+    manage = f"/staff/incidents/{maintenance_id}"
+    response = post_form(
+        f"{manage}/details",
+        {
+            "details-title": "Pad upgrade, moved",
+            "details-services": ["pad"],
+            "details-window_start": "2031-02-03T21:00",
+            "details-window_end": "2031-02-03T23:30",
+            "details-visibility": "public",
+        },
+        token_from=manage,
+    )
+    assert response.status_code == 302, text(response)[:2000]
+    page = text(staff_client.get(f"/incidents/{maintenance_id}"))
+    assert "Pad upgrade, moved" in page
+    assert 'datetime="2031-02-03T20:00:00+00:00"' in page  # 21:00 in Paris in winter
