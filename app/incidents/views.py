@@ -112,24 +112,32 @@ def journal() -> str:
     service = _service_filter()
     page = _page_number()
     bucket = _time_bucket()
-    if bucket is None or "_flashes" in session:
-        # No cache configured, or messages to show once: render for this visitor only.
-        return render_template(
-            "incidents/journal.html",
-            body=Markup(_render_journal_body(service, page)),  # noqa: S704 - our template
-            service=service,
-        )
+    if bucket is None:
+        return _journal_page(_render_journal_body(service, page), service)
     key = ("journal", str(get_locale()), _viewer(), request.full_path, _version(), bucket)
+    if current_user.is_authenticated or "_flashes" in session:
+        # The layout around the journal may speak of this reader: only the journal is shared.
+        body: str | None = _cache().get(("body", *key))
+        if body is None:
+            body = _render_journal_body(service, page)
+            _cache().put(("body", *key), body)
+        return _journal_page(body, service)
+    # Visitors all see the same page but for their CSRF token (the language switcher's form).
     html: str | None = _cache().get(key)
     if html is None:
-        html = render_template(
-            "incidents/journal.html",
-            body=Markup(_render_journal_body(service, page)),  # noqa: S704 - our template
-            service=service,
-            csrf_token=lambda: CSRF_MARK,
-        )
+        html = _journal_page(_render_journal_body(service, page), service, csrf_token=CSRF_MARK)
         _cache().put(key, html)
     return html.replace(CSRF_MARK, generate_csrf())
+
+
+def _journal_page(body: str, service: str | None, csrf_token: str | None = None) -> str:
+    extra: dict[str, Any] = {"csrf_token": lambda: csrf_token} if csrf_token else {}
+    return render_template(
+        "incidents/journal.html",
+        body=Markup(body),  # noqa: S704 - the output of our own template
+        service=service,
+        **extra,
+    )
 
 
 def _render_journal_body(service: str | None, page: int) -> str:

@@ -205,3 +205,27 @@ def test_the_journal_page_advertises_its_feeds(client: FlaskClient) -> None:
     page = text(client.get("/incidents?service=mail"))
     assert 'type="application/atom+xml"' in page
     assert 'href="/incidents.atom?service=mail"' in page
+
+
+def test_each_visitor_of_a_cached_page_gets_a_working_token_of_their_own(
+    app: Flask, journal: Any, login_as: Any, client: FlaskClient
+) -> None:
+    journal.open(title="Mail bounces")
+    login_as("alice")
+    assert "Mail bounces" in text(client.get("/incidents"))
+    first, second = app.test_client(), app.test_client()
+    tokens = []
+    for visitor in (first, second):
+        page = text(visitor.get("/incidents", headers={"Accept-Language": "en"}))
+        assert "Sign out" not in page  # nothing of the signed-in reader's page
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert match
+        tokens.append(match.group(1))
+    assert tokens[0] != tokens[1]
+    switched = first.post(
+        "/language", data={"lang": "fr", "next": "/incidents", "csrf_token": tokens[0]}
+    )
+    assert switched.status_code == 302
+    assert "Journal des incidents" in text(first.get("/incidents"))
+    stolen = second.post("/language", data={"lang": "fr", "csrf_token": tokens[0]})
+    assert stolen.status_code == 400
