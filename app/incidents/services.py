@@ -501,7 +501,7 @@ def get_visible(session: Session, incident_id: int, audience: Audience) -> Incid
     return session.scalars(stmt).first()
 
 
-def exists_hidden(session: Session, incident_id: int) -> bool:
+def incident_exists(session: Session, incident_id: int) -> bool:
     return session.get(Incident, incident_id) is not None
 
 

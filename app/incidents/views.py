@@ -31,6 +31,7 @@ from wtforms import SelectChoice
 from app.db import get_session, utcnow
 from app.hoster import current_profile
 from app.incidents import bp, feeds, services
+from app.incidents import status as rules
 from app.incidents.cache import FragmentCache, JournalVersion
 from app.incidents.formatting import (
     ChartFormatter,
@@ -191,7 +192,7 @@ def detail(incident_id: int) -> str | Response:
     db = get_session()
     incident = services.get_visible(db, incident_id, _audience())
     if incident is None:
-        if not current_user.is_authenticated and services.exists_hidden(db, incident_id):
+        if not current_user.is_authenticated and services.incident_exists(db, incident_id):
             # Hosted users follow links from mails and chats: let them sign in first.
             return redirect(url_for("accounts.login", next=request.path))  # type: ignore[return-value]
         abort(404)
@@ -213,7 +214,7 @@ def _detail_context(incident: Incident) -> dict[str, Any]:
         "corrected_by": corrected_by,
         "service_names": {s.slug: s.name for s in profile.services},
         "duration": (end - start) if start and end and end >= start else None,
-        "ongoing": services.rules.is_ongoing(
+        "ongoing": rules.is_ongoing(
             incident.impact, incident.status, incident.scheduled_start, now
         ),
         "timezone": profile.timezone,
