@@ -143,6 +143,14 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(legal.bp)
     legal.init_app(app)
+    from app import incidents
+
+    app.register_blueprint(incidents.bp)
+    incidents.init_app(app)
+    from app.incidents import statistics as incident_statistics
+
+    incident_statistics.register(app)
+
     from app.staff import StaffQueue, register_queue
 
     register_queue(

@@ -4,6 +4,7 @@ from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.db import Base
 from app.deletion.models import DeletionRequest, DeletionStep
+from app.incidents.models import Incident, IncidentService, IncidentUpdate
 from app.legal.models import TermsAcceptance, TermsVersion
 from app.mail import OutgoingMail
 from app.transparency.models import AuthorityRequest, CanaryStatement
@@ -17,6 +18,9 @@ __all__ = [
     "CanaryStatement",
     "DeletionRequest",
     "DeletionStep",
+    "Incident",
+    "IncidentService",
+    "IncidentUpdate",
     "OutgoingMail",
     "TermsAcceptance",
     "TermsVersion",

@@ -116,7 +116,7 @@ def test_a_feature_can_add_its_own_figures(make_app: Callable[..., Flask]) -> No
     register_statistic(
         app,
         Statistic(
-            key="incidents.opened",
+            key="example.incidents",
             label=_l("Incidents"),
             kind="monthly",
             compute=lambda session, window: [now] * 2,

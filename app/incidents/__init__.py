@@ -1,0 +1,98 @@
+"""Incident journal: public timeline, per-service status, availability, feeds, staff and CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, has_request_context, url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+bp = Blueprint("incidents", __name__)
+
+from app.incidents import views  # noqa: E402,F401
+
+
+def ongoing_public_incidents(session: Session, service_slug: str) -> list[tuple[int, str, str]]:
+    """(id, title, URL path) of the public incidents and maintenance under way on a service.
+
+    Registered as app.extensions["panel_ongoing_incidents"] for other features (support
+    shows them before a user writes a ticket about an outage the team already knows).
+    """
+    from app.incidents import services
+
+    found = services.ongoing_for_service(session, service_slug, audience="public")
+    return [(i.id, i.title, _incident_path(i.id)) for i in found]
+
+
+def _incident_path(incident_id: int) -> str:
+    if has_request_context():
+        return url_for("incidents.detail", incident_id=incident_id)
+    return f"/incidents/{incident_id}"
+
+
+def overview_incidents() -> tuple[list[Any], list[Any]]:
+    """For the account overview: ongoing and soon-planned work on the user's services."""
+    from flask import current_app
+
+    from app.db import get_session
+    from app.hoster import current_profile
+    from app.incidents import services
+
+    slugs: Any = current_profile().service_slugs
+    user_services = current_app.extensions.get("panel_user_services")
+    if user_services is not None:
+        from flask_login import current_user
+
+        slugs = user_services(current_user._get_current_object())
+    return services.for_overview(get_session(), slugs)
+
+
+def init_app(app: Flask) -> None:
+    from app import audit
+    from app.hoster import current_profile
+    from app.incidents import cli, labels, services
+    from app.incidents.cache import FragmentCache, JournalVersion
+    from app.incidents.formatting import format_availability, format_duration
+    from app.incidents.text import render_markdown
+    from app.staff import StaffQueue, register_queue
+
+    app.config.setdefault("INCIDENTS_CACHE_SECONDS", 30)
+    app.config.setdefault("INCIDENTS_VERSION_SECONDS", 2)
+    app.extensions["panel_incidents_cache"] = FragmentCache()
+    app.extensions["panel_incidents_version"] = JournalVersion(
+        float(app.config["INCIDENTS_VERSION_SECONDS"])
+    )
+    app.extensions["panel_ongoing_incidents"] = ongoing_public_incidents
+    app.cli.add_command(cli.incidents_group)
+    app.jinja_env.globals.update(
+        incident_status_label=labels.status_label,
+        incident_impact_label=labels.impact_label,
+        service_level_label=labels.level_label,
+        incident_visibility_label=labels.visibility_label,
+        format_duration=format_duration,
+        format_availability=format_availability,
+        render_markdown=render_markdown,
+        overview_incidents=overview_incidents,
+        current_profile_services=lambda: current_profile().services,
+    )
+    register_queue(
+        app,
+        StaffQueue(
+            label=lambda: str(_l("Open incidents and planned maintenance")),
+            count=services.count_open,
+            endpoint="incidents.staff_list",
+        ),
+    )
+    audit.register_labels(
+        {
+            "incident.opened": _l("Opened an incident in the journal"),
+            "incident.updated": _l("Posted an incident update"),
+            "incident.corrected": _l("Posted a correction to an incident update"),
+            "incident.reopened": _l("Reopened a resolved incident"),
+            "incident.resolved": _l("Resolved an incident"),
+            "incident.edited": _l("Changed the details of an incident"),
+            "incident.postmortem": _l("Wrote an incident post-mortem"),
+            "maintenance.scheduled": _l("Announced a planned maintenance"),
+        }
+    )

@@ -1,0 +1,99 @@
+"""A small per-process cache of rendered journal fragments.
+
+Keys carry the journal version (it changes with every write) and a time bucket (times,
+statuses of planned work and availability move with the clock), so entries never need to be
+invalidated: stale keys just stop being asked for and fall out of the LRU.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+
+class FragmentCache:
+    def __init__(self, max_entries: int = 512) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class JournalVersion:
+    """The journal version (latest `changed_at`), read from the database at most every `ttl` s.
+
+    A write committed in this process clears it at once (see `mark_changed`); other workers and
+    the CLI's process are seen within `ttl` seconds. So a cached page costs no query at all.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._value: Any = None
+        self._read_at = -1.0
+        self._lock = threading.Lock()
+        _VERSIONS.add(self)
+
+    def get(self, read: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            if self.ttl > 0 and self._read_at >= 0 and now - self._read_at < self.ttl:
+                return self._value
+        value = read()
+        with self._lock:
+            self._value, self._read_at = value, now
+        return value
+
+    def forget(self) -> None:
+        with self._lock:
+            self._read_at = -1.0
+
+
+_VERSIONS: weakref.WeakSet[JournalVersion] = weakref.WeakSet()
+
+
+def forget_versions() -> None:
+    for version in list(_VERSIONS):
+        version.forget()
+
+
+CHANGED = "panel_incidents_changed"
+
+
+def mark_changed(session: Session) -> None:
+    """Called by every journal write; the versions are forgotten once the session commits."""
+    session.info[CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(CHANGED, False):
+        forget_versions()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, _previous: Any) -> None:
+    session.info.pop(CHANGED, None)

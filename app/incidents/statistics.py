@@ -1,0 +1,34 @@
+"""Incident figures for /stats: public incidents opened per month (never hidden: already public)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.incidents.models import Incident
+from app.transparency.statistics import Statistic, StatsWindow, register_statistic
+
+
+def _opened(session: Session, window: StatsWindow) -> Iterable[object]:
+    return session.scalars(
+        select(Incident.created_at).where(
+            Incident.created_at >= window.start, Incident.visibility == "public"
+        )
+    )
+
+
+def register(app: Flask) -> None:
+    register_statistic(
+        app,
+        Statistic(
+            key="incidents.opened",
+            label=_l("Incidents and maintenance published"),
+            kind="monthly",
+            compute=_opened,
+            hide_small_counts=False,
+        ),
+    )
