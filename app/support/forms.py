@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    SelectChoice,
     BooleanField,
     HiddenField,
     MultipleFileField,
@@ -50,7 +51,7 @@ class TicketForm(FlaskForm):
     service = SelectField(_l("Service"), validators=[Required()], validate_choice=False)
     category = SelectField(
         _l("Kind of request"),
-        choices=list(CATEGORY_LABELS.items()),
+        choices=[SelectChoice(k, v) for k, v in CATEGORY_LABELS.items()],
         validators=[Required()],
         validate_choice=False,
     )
@@ -87,8 +88,8 @@ class StaffReplyForm(FlaskForm):
     then_state = SelectField(
         _l("After a reply, the ticket is"),
         choices=[
-            ("waiting_user", _l("Waiting for the requester")),
-            ("closed", _l("Closed")),
+            SelectChoice("waiting_user", _l("Waiting for the requester")),
+            SelectChoice("closed", _l("Closed")),
         ],
         default="waiting_user",
         validate_choice=False,

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, url_for
-from flask_babel import force_locale
+from flask_babel import force_locale, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, exists, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -119,8 +119,13 @@ def _check_subject(subject: str, errors: dict[str, list[Any]]) -> str:
     return subject
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.0f}" if size >= 1024 * 1024 else f"{size / (1024 * 1024):.1f}"
+def human_size(size: int) -> str:
+    """A byte count as people read it: "850 bytes", "12.5 KB", "5 MB" (in their language)."""
+    if size < 1024:
+        return gettext("%(num)s bytes", num=size)
+    if size < 1024 * 1024:
+        return gettext("%(num)s KB", num=format_decimal(round(size / 1024, 1)))
+    return gettext("%(num)s MB", num=format_decimal(round(size / (1024 * 1024), 1)))
 
 
 def _check_uploads(
@@ -140,9 +145,9 @@ def _check_uploads(
         if upload.over_limit or upload.received > settings.max_file_bytes:
             problems.append(
                 _l(
-                    "“%(name)s” is too large: at most %(size)s MB per file.",
+                    "“%(name)s” is too large: at most %(size)s per file.",
                     name=upload.filename,
-                    size=_megabytes(settings.max_file_bytes),
+                    size=human_size(settings.max_file_bytes),
                 )
             )
             continue
@@ -181,9 +186,9 @@ def _store_attachments(
                 {
                     "attachments": [
                         _l(
-                            "“%(name)s” is too large: at most %(size)s MB per file.",
+                            "“%(name)s” is too large: at most %(size)s per file.",
                             name=upload.filename,
-                            size=_megabytes(settings.max_file_bytes),
+                            size=human_size(settings.max_file_bytes),
                         )
                     ]
                 }

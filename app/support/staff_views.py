@@ -8,6 +8,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from app.db import get_session
 from app.security import staff_required
@@ -127,7 +128,7 @@ def _staff_ticket_page(
         *((str(a.id), a.display_name) for a in staff),
     ]
     state_form = state_form or StateForm(state=ticket.state)
-    state_form.state.choices = [(s, str(STATE_LABELS[s])) for s in STATES]
+    state_form.state.choices = [SelectChoice(s, str(STATE_LABELS[s])) for s in STATES]
     return (
         render_template(
             "support/staff_ticket.html",

@@ -21,11 +21,12 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import format_decimal, format_timedelta
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import SelectChoice
 
 from app.db import get_session, utcnow
 from app.hoster.profile import current_profile
@@ -77,7 +78,7 @@ def too_large(_error: Exception) -> tuple[str, int]:
             "support/too_large.html",
             back=back,
             max_files=config["SUPPORT_ATTACHMENT_MAX_FILES"],
-            max_megabytes=services._megabytes(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
+            max_size=services.human_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
         ),
         413,
     )
@@ -89,7 +90,7 @@ def support_context() -> dict[str, Any]:
     return {
         "support_limits": {
             "max_files": config["SUPPORT_ATTACHMENT_MAX_FILES"],
-            "max_megabytes": services._megabytes(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
+            "max_size": services.human_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
         },
         "state_labels": USER_STATE_LABELS,
     }
@@ -97,11 +98,7 @@ def support_context() -> dict[str, Any]:
 
 @bp.app_template_filter("support_size")
 def size_filter(size: int) -> str:
-    if size < 1024:
-        return _("%(num)s bytes", num=size)
-    if size < 1024 * 1024:
-        return _("%(num)s KB", num=format_decimal(round(size / 1024, 1)))
-    return _("%(num)s MB", num=format_decimal(round(size / (1024 * 1024), 1)))
+    return services.human_size(size)
 
 
 @bp.app_template_filter("support_age")
@@ -181,7 +178,7 @@ def index() -> str:
 def new_ticket() -> str | Response | tuple[str, int]:
     form = TicketForm()
     choices = service_choices()
-    form.service.choices = choices
+    form.service.choices = [SelectChoice(slug, name) for slug, name in choices]
     slugs = [slug for slug, _name in choices]
     has_finder = "panel_ongoing_incidents" in current_app.extensions
     chosen = request.args.get("service") if request.method == "GET" else form.service.data
