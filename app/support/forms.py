@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    SelectChoice,
     BooleanField,
     HiddenField,
     MultipleFileField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,

@@ -10,13 +10,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from support.ticket_helpers import upload
 
 from app.accounts.models import Account
 from app.db import session_scope
 from app.directory.demo import DEMO_PEOPLE_ROWS
 from app.support import attachment_store, services
-from support.ticket_helpers import upload
-
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from support.ticket_helpers import PNG, upload
 
 from app.accounts.models import Account
 from app.db import session_scope, utcnow
 from app.support import attachment_store, services
 from app.support.models import Attachment, Ticket, TicketMessage
-from support.ticket_helpers import PNG, upload
 
 
 def ticket_state(app, ticket_id):
@@ -162,20 +162,23 @@ def test_bad_input_is_refused_with_a_message_on_its_field_and_nothing_stored(
 
 def test_every_problem_is_reported_at_once(app, accounts):
     alice = accounts("alice")
-    with app.test_request_context(), session_scope(app) as session:
-        with pytest.raises(services.SupportError) as caught:
-            services.open_ticket(
-                session,
-                attachment_store(),
-                services.SupportSettings.from_config(app.config),
-                account=session.get(Account, alice.id),
-                subject="",
-                service="cloud",
-                category="question",
-                body="",
-                uploads=[upload("x.exe", b"MZ\x90\x00" + bytes(100))],
-                known_services=["cloud"],
-            )
+    with (
+        app.test_request_context(),
+        session_scope(app) as session,
+        pytest.raises(services.SupportError) as caught,
+    ):
+        services.open_ticket(
+            session,
+            attachment_store(),
+            services.SupportSettings.from_config(app.config),
+            account=session.get(Account, alice.id),
+            subject="",
+            service="cloud",
+            category="question",
+            body="",
+            uploads=[upload("x.exe", b"MZ\x90\x00" + bytes(100))],
+            known_services=["cloud"],
+        )
     assert set(caught.value.errors) == {"subject", "body", "attachments"}
 
 

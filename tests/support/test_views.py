@@ -8,12 +8,10 @@ import re
 import pytest
 from helpers import csrf_token
 from sqlalchemy import func, select
+from support.ticket_helpers import EXE, PDF, PNG
 
 from app.db import session_scope
 from app.support.models import Attachment, Ticket, TicketMessage
-from support.ticket_helpers import EXE, PDF, PNG
-
-ENGLISH = {"Accept-Language": "en"}
 
 
 @pytest.fixture
@@ -105,7 +103,8 @@ def test_too_many_files_are_refused(app, alice, attachment_dir):
     files = [(f"p{i}.png", PNG) for i in range(4)]
     response = new_ticket(alice, files=files)
     assert response.status_code == 422
-    assert "Too many files: at most 3" in error_beside(response.get_data(as_text=True), "attachments")
+    page = response.get_data(as_text=True)
+    assert "Too many files: at most 3" in error_beside(page, "attachments")
     assert counts(app) == (0, 0, 0)
     assert stored_files(attachment_dir) == []
 
@@ -193,12 +192,15 @@ def test_invalid_utf8_in_a_multipart_form_is_refused(app, alice):
         ("category", b"problem"),
         ("body", b"caf\xe9 latin-1 \xff"),
     ]
-    body = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
-        + value
-        + b"\r\n"
-        for name, value in parts
-    ) + f"--{boundary}--\r\n".encode()
+    body = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + value
+            + b"\r\n"
+            for name, value in parts
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
     response = alice.post(
         "/support/new", data=body, content_type=f"multipart/form-data; boundary={boundary}"
     )
