@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, url_for
 from flask_babel import force_locale, format_decimal, gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, delete, exists, func, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, literal_column, or_, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -40,6 +40,7 @@ from app.support.models import (
 MAX_BODY_BYTES = 100 * 1024
 MAX_SUBJECT_CHARS = 200
 PAGE_SIZE = 25
+COUNT_CAP = 1000
 NEEDS_STAFF = ("new", "waiting_staff")
 OPEN_STATES = ("new", "waiting_staff", "waiting_user")
 
@@ -655,8 +656,6 @@ class QueueFilter:
     assignee: str | None = None  # None = anyone, "none" = unassigned, or an account id
     query: str = ""
     newest_first: bool = False
-    viewer_id: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 STATE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -691,16 +690,36 @@ def search_clause(session: Session, query: str) -> ColumnElement[bool]:
     return and_(*clauses)
 
 
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the staff queue."""
+
+    tickets: list[Ticket]
+    total: int  # matching tickets, counted up to COUNT_CAP + 1
+    has_next: bool
+
+    @property
+    def capped(self) -> bool:
+        return self.total > COUNT_CAP
+
+
+def _states_clause(states: tuple[str, ...]) -> ColumnElement[bool]:
+    # Literal values, so PostgreSQL can match the partial indexes on open tickets.
+    return Ticket.state.in_(bindparam("states", list(states), expanding=True, literal_execute=True))
+
+
 def staff_queue(
     session: Session, filters: QueueFilter, *, page: int = 1, per_page: int = PAGE_SIZE
-) -> tuple[list[Ticket], int]:
-    """One page of the queue and the number of matching tickets (two queries)."""
+) -> QueuePage:
+    """One page of the queue and how many tickets match (two queries, whatever the size).
+
+    Counting stops past COUNT_CAP: an exact count of a huge result costs a scan of it and
+    tells staff nothing more than "too many, narrow the filters".
+    """
     conditions: list[ColumnElement[bool]] = []
     states = STATE_GROUPS.get(filters.state, NEEDS_STAFF)
     if states != STATES:
-        conditions.append(
-            Ticket.state == states[0] if len(states) == 1 else Ticket.state.in_(states)
-        )
+        conditions.append(_states_clause(states))
     if filters.service:
         conditions.append(Ticket.service == filters.service)
     if filters.assignee == "none":
@@ -709,28 +728,29 @@ def staff_queue(
         conditions.append(Ticket.assignee_id == int(filters.assignee))
     if filters.query.strip():
         conditions.append(search_clause(session, filters.query.strip()))
-    total = session.scalar(select(func.count()).select_from(Ticket).where(*conditions))
+    matching = select(Ticket.state).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    total = int(session.scalar(select(func.count()).select_from(matching)) or 0)
     order = (
         (Ticket.state_changed_at.desc(), Ticket.id.desc())
         if filters.newest_first
         else (Ticket.state_changed_at, Ticket.id)
     )
-    rows = session.scalars(
-        select(Ticket)
-        .options(joinedload(Ticket.requester), joinedload(Ticket.assignee))
-        .where(*conditions)
-        .order_by(*order)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return list(rows), int(total or 0)
+    rows = list(
+        session.scalars(
+            select(Ticket)
+            .options(joinedload(Ticket.requester), joinedload(Ticket.assignee))
+            .where(*conditions)
+            .order_by(*order)
+            .limit(per_page + 1)
+            .offset((page - 1) * per_page)
+        ).all()
+    )
+    return QueuePage(tickets=rows[:per_page], total=total, has_next=len(rows) > per_page)
 
 
 def count_needing_staff(session: Session) -> int:
     return int(
-        session.scalar(
-            select(func.count()).select_from(Ticket).where(Ticket.state.in_(NEEDS_STAFF))
-        )
+        session.scalar(select(func.count()).select_from(Ticket).where(_states_clause(NEEDS_STAFF)))
         or 0
     )
 

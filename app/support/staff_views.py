@@ -79,20 +79,21 @@ def staff_queue() -> str:
     page = page_number()
     filters, kept = _queue_filter()
     db = get_session()
-    tickets, total = services.staff_queue(db, filters, page=page)
-    pages = max(1, -(-total // services.PAGE_SIZE))
-    if page > pages:
+    found = services.staff_queue(db, filters, page=page)
+    if not found.tickets and page > 1:
         abort(404)
+    pages = None if found.capped else max(1, -(-found.total // services.PAGE_SIZE))
     return render_template(
         "support/staff_queue.html",
-        tickets=tickets,
-        total=total,
+        found=found,
+        count_cap=services.COUNT_CAP,
         page=page,
         pages=pages,
         kept=kept,
         filters=filters,
         state_filters=STATE_FILTERS,
-        state_labels=STATE_LABELS,
+        # Plain strings once, not a lazy translation per row.
+        state_names={key: str(label) for key, label in STATE_LABELS.items()},
         services=service_names(),
         staff=services.staff_members(db),
     )

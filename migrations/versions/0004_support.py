@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0001
-Create Date: 2026-11-24 02:38:51.216594
+Create Date: 2026-11-24 03:00:13.872191
 """
 
 from collections.abc import Sequence
@@ -74,12 +74,29 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
+            "ix_ticket_open_state_changed_at",
+            ["state_changed_at", "id"],
+            unique=False,
+            postgresql_where=sa.text("state <> 'closed'"),
+            sqlite_where=sa.text("state <> 'closed'"),
+        )
+        batch_op.create_index(
+            "ix_ticket_open_state_service_assignee_id",
+            ["state", "service", "assignee_id"],
+            unique=False,
+            postgresql_where=sa.text("state <> 'closed'"),
+            sqlite_where=sa.text("state <> 'closed'"),
+        )
+        batch_op.create_index(
             "ix_ticket_search_vector", ["search_vector"], unique=False, postgresql_using="gin"
         )
         batch_op.create_index(
             "ix_ticket_service_state_changed_at",
             ["service", "state_changed_at", "id"],
             unique=False,
+        )
+        batch_op.create_index(
+            "ix_ticket_state_changed_at", ["state_changed_at", "id"], unique=False
         )
         batch_op.create_index(
             "ix_ticket_state_state_changed_at", ["state", "state_changed_at", "id"], unique=False
@@ -181,8 +198,19 @@ def downgrade() -> None:
     op.drop_table("ticket_canned_reply")
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.drop_index("ix_ticket_state_state_changed_at")
+        batch_op.drop_index("ix_ticket_state_changed_at")
         batch_op.drop_index("ix_ticket_service_state_changed_at")
         batch_op.drop_index("ix_ticket_search_vector", postgresql_using="gin")
+        batch_op.drop_index(
+            "ix_ticket_open_state_service_assignee_id",
+            postgresql_where=sa.text("state <> 'closed'"),
+            sqlite_where=sa.text("state <> 'closed'"),
+        )
+        batch_op.drop_index(
+            "ix_ticket_open_state_changed_at",
+            postgresql_where=sa.text("state <> 'closed'"),
+            sqlite_where=sa.text("state <> 'closed'"),
+        )
         batch_op.drop_index("ix_ticket_assignee_id_state_changed_at")
         batch_op.drop_index("ix_ticket_account_id_last_message_at")
 

@@ -205,10 +205,10 @@ def test_auto_close_closes_only_tickets_waiting_for_the_user_long_enough(
 
 def search(app, query, **filters):
     with session_scope(app) as session:
-        rows, total = services.staff_queue(
+        found = services.staff_queue(
             session, services.QueueFilter(state="all", query=query, **filters)
         )
-        return sorted(t.subject for t in rows), total
+        return sorted(t.subject for t in found.tickets), found.total
 
 
 def test_search_finds_words_in_subjects_and_in_any_message(app, make_ticket, staff_reply):
@@ -245,14 +245,14 @@ def test_queue_filters_by_state_assignee_and_sorts_longest_waiting_first(
         session.get(Ticket, second).state_changed_at = now - timedelta(hours=5)
         session.get(Ticket, third).assignee_id = camille.id
     with session_scope(app) as session:
-        rows, total = services.staff_queue(session, services.QueueFilter())
-        assert [t.subject for t in rows] == ["second", "first", "third"]
-        rows, _ = services.staff_queue(session, services.QueueFilter(assignee="none"))
-        assert [t.subject for t in rows] == ["second", "first"]
-        rows, _ = services.staff_queue(session, services.QueueFilter(assignee=str(camille.id)))
-        assert [t.subject for t in rows] == ["third"]
-        rows, total = services.staff_queue(session, services.QueueFilter(state="closed"))
-        assert (rows, total) == ([], 0)
+        def subjects(**filters):
+            found = services.staff_queue(session, services.QueueFilter(**filters))
+            return [t.subject for t in found.tickets]
+
+        assert subjects() == ["second", "first", "third"]
+        assert subjects(assignee="none") == ["second", "first"]
+        assert subjects(assignee=str(camille.id)) == ["third"]
+        assert subjects(state="closed") == []
 
 
 def test_deleting_an_account_s_tickets_removes_rows_and_files(
