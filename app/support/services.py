@@ -708,6 +708,10 @@ def _states_clause(states: tuple[str, ...]) -> ColumnElement[bool]:
     return Ticket.state.in_(bindparam("states", list(states), expanding=True, literal_execute=True))
 
 
+def _queue_order(changed: Any, ident: Any, newest_first: bool) -> tuple[Any, Any]:
+    return (changed.desc(), ident.desc()) if newest_first else (changed, ident)
+
+
 def staff_queue(
     session: Session, filters: QueueFilter, *, page: int = 1, per_page: int = PAGE_SIZE
 ) -> QueuePage:
@@ -730,19 +734,22 @@ def staff_queue(
         conditions.append(search_clause(session, filters.query.strip()))
     matching = select(Ticket.state).where(*conditions).limit(COUNT_CAP + 1).subquery()
     total = int(session.scalar(select(func.count()).select_from(matching)) or 0)
-    order = (
-        (Ticket.state_changed_at.desc(), Ticket.id.desc())
-        if filters.newest_first
-        else (Ticket.state_changed_at, Ticket.id)
+    # The page of ids first, then the people on those rows only: joining before the
+    # LIMIT would make PostgreSQL join every match (a whole search result) to accounts.
+    ids = (
+        select(Ticket.id, Ticket.state_changed_at)
+        .where(*conditions)
+        .order_by(*_queue_order(Ticket.state_changed_at, Ticket.id, filters.newest_first))
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)
+        .subquery()
     )
     rows = list(
         session.scalars(
             select(Ticket)
+            .join(ids, ids.c.id == Ticket.id)
             .options(joinedload(Ticket.requester), joinedload(Ticket.assignee))
-            .where(*conditions)
-            .order_by(*order)
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
+            .order_by(*_queue_order(ids.c.state_changed_at, ids.c.id, filters.newest_first))
         ).all()
     )
     return QueuePage(tickets=rows[:per_page], total=total, has_next=len(rows) > per_page)

@@ -39,7 +39,8 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.CheckConstraint(
-            "(state = 'closed' AND closed_at IS NOT NULL) OR (state <> 'closed' AND closed_at IS NULL)",
+            "(state = 'closed' AND closed_at IS NOT NULL) OR "
+            "(state <> 'closed' AND closed_at IS NULL)",
             name=op.f("ck_ticket_closed_at_iff_closed"),
         ),
         sa.CheckConstraint(

@@ -6,6 +6,7 @@ import io
 import zipfile
 
 import pytest
+from support.ticket_helpers import EXE, PDF, PNG
 
 from app.support.attachments import (
     AttachmentStore,
@@ -15,7 +16,6 @@ from app.support.attachments import (
     download_name,
     sniff_type,
 )
-from support.ticket_helpers import EXE, PDF, PNG
 
 
 def odt() -> bytes:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from helpers import assert_accessible
+from support.ticket_helpers import PNG
 
 from app.db import session_scope
 from app.support.models import CannedReply
-from support.ticket_helpers import PNG
 
 pytestmark = pytest.mark.browser
 

@@ -245,6 +245,7 @@ def test_queue_filters_by_state_assignee_and_sorts_longest_waiting_first(
         session.get(Ticket, second).state_changed_at = now - timedelta(hours=5)
         session.get(Ticket, third).assignee_id = camille.id
     with session_scope(app) as session:
+
         def subjects(**filters):
             found = services.staff_queue(session, services.QueueFilter(**filters))
             return [t.subject for t in found.tickets]
