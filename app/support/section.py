@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import quote
 
-from flask import render_template
+from flask import has_request_context, render_template
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -19,6 +21,13 @@ from app.support.attachments import AttachmentStore, download_name
 from app.support.models import USER_STATE_LABELS, Ticket, TicketMessage
 
 ROOT = "panel/tickets"
+
+
+def _locale(account: Account) -> AbstractContextManager[Any]:
+    """The page's language outside a request (CLI, worker): the account's own."""
+    if has_request_context():
+        return nullcontext()
+    return force_locale(services.mail_language(account))
 
 
 def _iso(value: Any) -> str | None:
@@ -34,6 +43,10 @@ class TicketsSection:
         self.store = store
 
     def inventory(self, session: Session, account: Account) -> list[DataItem]:
+        with _locale(account):
+            return self._inventory()
+
+    def _inventory(self) -> list[DataItem]:
         return [
             DataItem(
                 service="panel",
@@ -73,6 +86,10 @@ class TicketsSection:
 
     def export(self, session: Session, account: Account) -> Iterator[ArchiveEntry]:
         """Built at once (queries and pages); attachment files are read while the ZIP streams."""
+        with _locale(account):
+            return self._export(session, account)
+
+    def _export(self, session: Session, account: Account) -> Iterator[ArchiveEntry]:
         tickets = self._tickets(session, account)
         messages = self._public_messages(session, [t.id for t in tickets])
         entries: list[ArchiveEntry] = []

@@ -315,16 +315,18 @@ def open_ticket(
         ticket=ticket.id,
     )
     if settings.staff_email:
-        queue_mail(
-            session,
-            to=settings.staff_email,
-            template="support_new_ticket",
-            purpose="support.new_ticket",
-            ticket=ticket,
-            requester=account,
-            attachment_count=len(accepted),
-            link=_link("support.staff_ticket", ticket_id=ticket.id),
-        )
+        # The team reads the hoster's first language, whatever the requester's is.
+        with force_locale(str(current_app.config["LANGUAGES"][0])):
+            queue_mail(
+                session,
+                to=settings.staff_email,
+                template="support_new_ticket",
+                purpose="support.new_ticket",
+                ticket=ticket,
+                requester=account,
+                attachment_count=len(accepted),
+                link=_link("support.staff_ticket", ticket_id=ticket.id),
+            )
     return ticket
 
 
@@ -426,17 +428,18 @@ def reply_as_staff(
     if internal:
         return message
     ticket.last_message_at = now
-    if _set_state(ticket, then_state, now) and then_state == "closed":
+    was_closed = ticket.is_closed
+    if _set_state(ticket, then_state, now) and (was_closed or then_state == "closed"):
         audit.record(
             session,
-            "support.ticket_closed",
+            "support.ticket_closed" if then_state == "closed" else "support.ticket_reopened",
             account_id=ticket.account_id,
             actor_id=author.id,
             ticket=ticket.id,
         )
     requester = session.get(Account, ticket.account_id)
     if requester is not None and requester.email:
-        with force_locale(_mail_language(requester)):
+        with force_locale(mail_language(requester)):
             queue_mail(
                 session,
                 to=requester.email,
@@ -504,7 +507,7 @@ def auto_close(session: Session, settings: SupportSettings, *, days: int | None 
         )
         requester = ticket.requester
         if requester.email:
-            with force_locale(_mail_language(requester)):
+            with force_locale(mail_language(requester)):
                 queue_mail(
                     session,
                     to=requester.email,
@@ -784,7 +787,7 @@ def delete_account_tickets(session: Session, account_id: int) -> list[str]:
 # Helpers ---------------------------------------------------------------------------------
 
 
-def _mail_language(account: Account) -> str:
+def mail_language(account: Account) -> str:
     languages = current_app.config["LANGUAGES"]
     primary = (account.language or "").split("-")[0].split("_")[0].lower()
     return primary if primary in languages else str(languages[0])

@@ -15,7 +15,8 @@ from app.support.models import Ticket
 
 def export(app, uid_account):
     section = next(s for s in panel_sections(app) if s.name == "tickets")
-    with app.test_request_context(), session_scope(app) as session:
+    # No request: the export may run from a worker or the CLI.
+    with app.app_context(), session_scope(app) as session:
         entries = list(section.export(session, session.get(Account, uid_account.id)))
         items = section.inventory(session, session.get(Account, uid_account.id))
     # Attachment chunks are read while the archive streams, after the queries.
@@ -48,6 +49,7 @@ def test_export_has_json_a_page_per_ticket_and_the_files_without_internal_notes(
     everything = b"".join(files.values())
     assert b"HIDDEN-NOTE" not in everything and b"n.pdf" not in everything
     assert items and items[0].exported
+    assert "Ouvert le" in html  # alice's language, even without a request
 
 
 def test_an_account_without_tickets_exports_an_empty_list(app, accounts):
