@@ -103,7 +103,7 @@ class AssignForm(FlaskForm):
 
 
 class StateForm(FlaskForm):
-    state = SelectField(_l("State"), validators=[Required()], validate_choice=False)
+    state = SelectField(_l("State"), validate_choice=False)
 
 
 class CannedReplyForm(FlaskForm):

@@ -117,3 +117,29 @@ def test_a_failing_smtp_server_never_loses_the_reply(make_support_app):
         assert "Answer that must not be lost." in bodies
         queued = session.scalar(select(func.count()).select_from(OutgoingMail))
         assert queued == 1
+
+
+def test_the_whole_story_user_staff_mail_reply_close(make_support_app, smtp):
+    """Issue #6 "done when": a ticket with a file, a note and a reply, the mail, the end."""
+    app = make_support_app(SMTP_URL=smtp.url, SUPPORT_STAFF_EMAIL="team@demo.chatons.org")
+    client = app.test_client()
+    open_as(client, "alice")
+    assert [m["To"] for m in smtp.messages] == ["team@demo.chatons.org"]
+    staff_answer(client, 1, "Disk full on the cloud server", internal=True)
+    staff_answer(client, 1, "Fixed: we freed some space.")
+    assert [m["To"] for m in smtp.messages][-1] == "alice@demo.chatons.org"
+    link = next(line for line in body_of(smtp.messages[-1]).splitlines() if "/support/" in line)
+
+    do_login(client, "alice", "demo")
+    page = client.get(link.strip().removeprefix("http://localhost")).get_data(as_text=True)
+    assert "Fixed: we freed some space." in page and "Disk full" not in page
+    token = csrf_token(client, "/support/1")
+    client.post(
+        "/support/1/reply",
+        data={"csrf_token": token, "body": "Thanks, it works."},
+        content_type="multipart/form-data",
+    )
+    client.post("/support/1/close", data={"csrf_token": token})
+    page = client.get("/support/1").get_data(as_text=True)
+    assert "Thanks, it works." in page
+    assert "Rouvrir le ticket" in page
