@@ -110,8 +110,18 @@ def test_too_many_files_are_refused(app, alice, attachment_dir):
 
 
 def test_a_file_over_the_limit_is_refused_and_the_text_is_kept(
-    make_support_app, client, login_as, attachment_dir
+    make_support_app, attachment_dir, monkeypatch
 ):
+    from app.support import attachments
+
+    received = []
+    original = attachments.CappedFile.__init__
+
+    def spy(self, limit):
+        original(self, limit)
+        received.append(self)
+
+    monkeypatch.setattr(attachments.CappedFile, "__init__", spy)
     app = make_support_app(SUPPORT_ATTACHMENT_MAX_BYTES=1000)
     client = app.test_client()
     from helpers import do_login
@@ -124,6 +134,9 @@ def test_a_file_over_the_limit_is_refused_and_the_text_is_kept(
     # alice reads French (her directory language).
     assert "« big.png » est trop volumineux : 1000 octets" in error_beside(page, "attachments")
     assert "Keep this text" in page
+    # The upload streamed into a capped file that stopped keeping bytes past the limit.
+    [capped] = received
+    assert capped.over_limit and capped.received == len(big)
     assert counts(app) == (0, 0, 0)
     assert stored_files(attachment_dir) == []
 
