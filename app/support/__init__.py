@@ -126,5 +126,18 @@ def init_app(app: Flask) -> None:
         if closed:
             send_queued(app)
 
+    @support_group.command(
+        "sweep-files",
+        help="Remove attachment files that no ticket refers to any more (run it daily).",
+    )
+    def sweep_files_command() -> None:
+        from app.db import session_scope
+
+        with session_scope(app) as session:
+            removed = services.sweep_orphan_files(
+                session, AttachmentStore(Path(app.config["SUPPORT_ATTACHMENT_DIR"]))
+            )
+        click.echo(f"{removed} file(s) removed")
+
 
 from app.support import staff_views, views  # noqa: E402,F401

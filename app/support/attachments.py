@@ -238,6 +238,14 @@ class AttachmentStore:
             except ValueError:
                 continue
 
+    def stored_files(self) -> Iterator[tuple[str, Path]]:
+        """(storage name, path) of every file in the folder, unfinished ".part" ones too."""
+        if not self.root.exists():
+            return
+        for path in self.root.glob("??/*"):
+            if path.is_file():
+                yield path.name.removesuffix(".part"), path
+
     def discard_written(self) -> None:
         for path in self.written:
             path.unlink(missing_ok=True)

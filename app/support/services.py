@@ -784,6 +784,32 @@ def delete_account_tickets(session: Session, account_id: int) -> list[str]:
     return names
 
 
+def sweep_orphan_files(
+    session: Session, store: AttachmentStore, *, older_than: timedelta = timedelta(hours=1)
+) -> int:
+    """Remove files no attachment row points to (a crash between disk and commit).
+
+    Only files older than `older_than`, so an upload being committed right now is safe.
+    """
+    cutoff = (utcnow() - older_than).timestamp()
+    candidates = [(n, p) for n, p in store.stored_files() if p.stat().st_mtime < cutoff]
+    removed = 0
+    for start in range(0, len(candidates), 500):
+        batch = candidates[start : start + 500]
+        known = set(
+            session.scalars(
+                select(Attachment.storage_name).where(
+                    Attachment.storage_name.in_([name for name, _path in batch])
+                )
+            ).all()
+        )
+        for name, path in batch:
+            if name not in known or path.suffix == ".part":
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
 # Helpers ---------------------------------------------------------------------------------
 
 

@@ -77,3 +77,23 @@ def test_auto_close_command_closes_stale_tickets_and_mails_the_requester(
     assert "10 jours" in mail.get_content()
     again = app.test_cli_runner().invoke(args=["support", "auto-close", "--days", "1"])
     assert "0 ticket(s) closed" in again.output
+
+
+def test_sweep_removes_only_old_files_no_ticket_refers_to(app, make_ticket, attachment_dir):
+    import os
+    import time
+
+    make_ticket(files=[("kept.png", PNG)])
+    [kept] = [p for p in attachment_dir.rglob("*") if p.is_file()]
+    orphan = attachment_dir / "ab" / ("ab" + "0" * 30)
+    orphan.parent.mkdir(exist_ok=True)
+    orphan.write_bytes(PNG)
+    fresh = attachment_dir / "cd" / ("cd" + "0" * 30)
+    fresh.parent.mkdir(exist_ok=True)
+    fresh.write_bytes(PNG)
+    old = time.time() - 7200
+    for path in (kept, orphan):
+        os.utime(path, (old, old))
+    result = app.test_cli_runner().invoke(args=["support", "sweep-files"])
+    assert "1 file(s) removed" in result.output
+    assert kept.exists() and fresh.exists() and not orphan.exists()
