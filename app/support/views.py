@@ -5,6 +5,7 @@ Every view here is gate-exempt: support stays reachable while new terms wait for
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -36,6 +37,7 @@ from app.support.attachments import capped_parser, download_name, uploads_from
 from app.support.forms import CATEGORY_LABELS, ReplyForm, TicketForm
 from app.support.models import OTHER_SERVICE, USER_STATE_LABELS
 
+log = logging.getLogger(__name__)
 UPLOAD_ENDPOINTS = {"support.new_ticket", "support.reply", "support.staff_reply"}
 MAX_PAGE = 10_000
 
@@ -152,7 +154,12 @@ def ongoing_incidents(service: str | None) -> list[tuple[int, str, str]] | None:
     finder = current_app.extensions.get("panel_ongoing_incidents")
     if finder is None or not service or service == OTHER_SERVICE:
         return None
-    return list(finder(get_session(), service))
+    try:
+        return list(finder(get_session(), service))
+    except Exception:  # a broken suggestion must never stop anyone asking for help
+        log.exception("ongoing incidents could not be listed for %s", service)
+        get_session().rollback()
+        return None
 
 
 @bp.route("/support")

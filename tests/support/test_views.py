@@ -357,3 +357,14 @@ def test_ticket_list_paginates(app, alice, make_ticket):
     assert "Ticket number 26" in first and "Ticket number 0<" not in first
     assert "Ticket number 0<" in alice.get("/support?page=2").get_data(as_text=True)
     assert alice.get("/support?page=3").status_code == 404
+
+
+def test_a_failing_incident_lookup_does_not_stop_a_ticket(app, alice):
+    def broken(session, service):
+        raise RuntimeError("incidents table missing")
+
+    app.extensions["panel_ongoing_incidents"] = broken
+    page = alice.get("/support/new?service=cloud")
+    assert page.status_code == 200
+    assert 'name="subject"' in page.get_data(as_text=True)
+    assert new_ticket(alice).status_code == 302
