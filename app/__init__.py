@@ -151,6 +151,13 @@ def _register_blueprints(app: Flask) -> None:
 
     incident_statistics.register(app)
 
+    from app import support
+
+    app.register_blueprint(support.bp)
+    support.init_app(app)
+    from app.support import statistics as support_statistics
+
+    support_statistics.register(app)
     from app.staff import StaffQueue, register_queue
 
     register_queue(

@@ -7,15 +7,18 @@ from app.deletion.models import DeletionRequest, DeletionStep
 from app.incidents.models import Incident, IncidentService, IncidentUpdate
 from app.legal.models import TermsAcceptance, TermsVersion
 from app.mail import OutgoingMail
+from app.support.models import Attachment, CannedReply, Ticket, TicketMessage
 from app.transparency.models import AuthorityRequest, CanaryStatement
 
 metadata = Base.metadata
 
 __all__ = [
     "Account",
+    "Attachment",
     "AuditEvent",
     "AuthorityRequest",
     "CanaryStatement",
+    "CannedReply",
     "DeletionRequest",
     "DeletionStep",
     "Incident",
@@ -24,5 +27,7 @@ __all__ = [
     "OutgoingMail",
     "TermsAcceptance",
     "TermsVersion",
+    "Ticket",
+    "TicketMessage",
     "metadata",
 ]

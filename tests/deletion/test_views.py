@@ -182,7 +182,7 @@ def test_the_queue_shows_overdue_and_due_requests_first(make_deletion_app):
     page = text(staff.get("/staff/deletions"))
     positions = [page.index(f'/staff/deletions/{i}"') for i in (overdue, due, in_grace)]
     assert positions == sorted(positions)
-    assert "En retard" in page and "Attend l'équipe" in page and "Délai de réflexion" in page
+    assert "En retard" in page and "En attente de l'équipe" in page and "Délai de réflexion" in page
     home = text(staff.get("/staff/"))
     assert "Demandes de suppression en attente de l'équipe" in home
     assert re.search(r"/staff/deletions\">[^<]+</a></td><td>2</td>", home)

@@ -89,7 +89,7 @@ def test_a_feature_can_add_its_own_figures(make_app: Callable[..., Flask]) -> No
     register_statistic(
         app,
         Statistic(
-            key="tickets.opened",
+            key="example.tickets",
             label=_l("Support tickets opened"),
             kind="monthly",
             compute=lambda session, window: [now] * 7 + [window.start - timedelta(days=1)],

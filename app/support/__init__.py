@@ -1,0 +1,143 @@
+"""Support tickets: users open and follow requests, staff answer from a queue, mail both ways."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Blueprint, Flask, current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+import config as panel_config
+from app import audit
+from app.support.attachments import DEFAULT_ALLOWED, KNOWN_TYPES, AttachmentStore
+
+bp = Blueprint("support", __name__)
+
+SETTINGS: dict[str, Any] = {
+    # Where new-ticket notifications go (a team mailbox); unset = no mail to staff.
+    "SUPPORT_STAFF_EMAIL": None,
+    # Put the text of a staff reply in the mail to the user (off: only a link, for privacy).
+    "SUPPORT_MAIL_INCLUDE_TEXT": False,
+    # Folder of attachment files; unset = <instance>/support-attachments.
+    "SUPPORT_ATTACHMENT_DIR": None,
+    "SUPPORT_ATTACHMENT_MAX_FILES": 3,
+    "SUPPORT_ATTACHMENT_MAX_BYTES": 5 * 1024 * 1024,
+    "SUPPORT_ATTACHMENT_TYPES": list(DEFAULT_ALLOWED),
+    # Tickets waiting for their requester this many days are closed by `flask support
+    # auto-close` (run it from cron); 0 = never.
+    "SUPPORT_AUTO_CLOSE_DAYS": 14,
+}
+# Room for the text fields and the multipart framing on top of the files themselves.
+FORM_ALLOWANCE = 1024 * 1024
+
+
+def _configure(app: Flask) -> None:
+    for key, value in SETTINGS.items():
+        app.config.setdefault(key, value)
+    for key in (
+        "SUPPORT_ATTACHMENT_MAX_FILES",
+        "SUPPORT_ATTACHMENT_MAX_BYTES",
+        "SUPPORT_AUTO_CLOSE_DAYS",
+    ):
+        try:
+            app.config[key] = int(app.config[key])
+        except (TypeError, ValueError):
+            raise panel_config.ConfigError(f"PANEL_{key} must be a whole number.") from None
+        if app.config[key] < 0:
+            raise panel_config.ConfigError(f"PANEL_{key} cannot be negative.")
+    types = app.config["SUPPORT_ATTACHMENT_TYPES"]
+    if isinstance(types, str):
+        types = [t.strip() for t in types.split(",") if t.strip()]
+    unknown = [t for t in types if t not in KNOWN_TYPES]
+    if unknown:
+        raise panel_config.ConfigError(
+            f"PANEL_SUPPORT_ATTACHMENT_TYPES: {unknown[0]!r} is not a type the panel can "
+            f"recognise; choose among {', '.join(KNOWN_TYPES)}."
+        )
+    app.config["SUPPORT_ATTACHMENT_TYPES"] = list(types)
+    folder = app.config["SUPPORT_ATTACHMENT_DIR"] or str(
+        Path(app.instance_path) / "support-attachments"
+    )
+    app.config["SUPPORT_ATTACHMENT_DIR"] = folder
+
+
+def upload_limit(config: Any) -> int:
+    """Largest request body a form with attachments may send."""
+    allowed = config["SUPPORT_ATTACHMENT_MAX_FILES"] * config["SUPPORT_ATTACHMENT_MAX_BYTES"]
+    limit = allowed + FORM_ALLOWANCE
+    app_limit = config.get("MAX_CONTENT_LENGTH")
+    return min(limit, app_limit) if app_limit else limit
+
+
+def attachment_store() -> AttachmentStore:
+    return AttachmentStore(Path(current_app.config["SUPPORT_ATTACHMENT_DIR"]))
+
+
+def init_app(app: Flask) -> None:
+    """Settings, staff queue line, panel data section, audit labels and CLI of support."""
+    from app.connectors.base import register_panel_section
+    from app.staff import StaffQueue, register_queue
+    from app.support import services
+    from app.support.section import TicketsSection
+
+    _configure(app)
+    register_queue(
+        app,
+        StaffQueue(
+            label=lambda: str(_("Support tickets waiting for an answer")),
+            count=services.count_needing_staff,
+            endpoint="support.staff_queue",
+        ),
+    )
+    register_panel_section(
+        app, TicketsSection(AttachmentStore(Path(app.config["SUPPORT_ATTACHMENT_DIR"])))
+    )
+    audit.register_labels(
+        {
+            "support.ticket_opened": _l("Support ticket opened"),
+            "support.ticket_closed": _l("Support ticket closed"),
+            "support.ticket_reopened": _l("Support ticket reopened"),
+            "support.ticket_auto_closed": _l(
+                "Support ticket closed automatically (no answer from you)"
+            ),
+        }
+    )
+
+    @app.cli.group("support", help="Support tickets.")
+    def support_group() -> None:
+        pass
+
+    @support_group.command(
+        "auto-close",
+        help="Close tickets waiting for their requester for too long (run it daily from cron).",
+    )
+    @click.option("--days", type=int, default=None, help="Override SUPPORT_AUTO_CLOSE_DAYS.")
+    def auto_close_command(days: int | None) -> None:
+        from app.db import session_scope
+        from app.mail import send_queued
+
+        settings = services.SupportSettings.from_config(app.config)
+        with session_scope(app) as session:
+            closed = services.auto_close(session, settings, days=days)
+        click.echo(f"{closed} ticket(s) closed")
+        if closed:
+            send_queued(app)
+
+    @support_group.command(
+        "sweep-files",
+        help="Remove attachment files that no ticket refers to any more (run it daily).",
+    )
+    def sweep_files_command() -> None:
+        from app.db import session_scope
+
+        with session_scope(app) as session:
+            removed = services.sweep_orphan_files(
+                session, AttachmentStore(Path(app.config["SUPPORT_ATTACHMENT_DIR"]))
+            )
+        click.echo(f"{removed} file(s) removed")
+
+
+from app.support import staff_views, views  # noqa: E402,F401

@@ -1,0 +1,120 @@
+"""Forms of the support area (the services check the values again, as domain rules)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    MultipleFileField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+
+
+class Required:
+    """Marks a field required (label and browser); the support services check the value."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form: object, field: object) -> None:
+        return None
+
+
+CATEGORY_LABELS = {
+    "question": _l("A question"),
+    "problem": _l("Something does not work"),
+    "account": _l("My account"),
+    "data_request": _l("My personal data (access, correction, export)"),
+    "other": _l("Something else"),
+}
+
+
+def attachments_field() -> MultipleFileField:
+    return MultipleFileField(
+        _l("Attachments"),
+        description=_l("Optional."),
+        render_kw={"accept": ".png,.jpg,.jpeg,.gif,.webp,.pdf,.txt,.log,.odt,.ods,.odp"},
+    )
+
+
+class TicketForm(FlaskForm):
+    subject = StringField(
+        _l("Subject"),
+        validators=[Required()],
+        description=_l("A few words, for example “Cannot sign in to the cloud from my phone”."),
+        render_kw={"maxlength": 200, "autocomplete": "off"},
+    )
+    service = SelectField(_l("Service"), validators=[Required()], validate_choice=False)
+    category = SelectField(
+        _l("Kind of request"),
+        choices=[SelectChoice(k, v) for k, v in CATEGORY_LABELS.items()],
+        validators=[Required()],
+        validate_choice=False,
+    )
+    body = TextAreaField(
+        _l("Your message"),
+        validators=[Required()],
+        description=_l(
+            "Say what you did, what you expected and what happened. "
+            "Never send your password: the team will never ask for it."
+        ),
+        render_kw={"rows": 10},
+    )
+    attachments = attachments_field()
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField(
+        _l("Your reply"),
+        validators=[Required()],
+        render_kw={"rows": 8},
+    )
+    attachments = attachments_field()
+
+
+class StaffReplyForm(FlaskForm):
+    body = TextAreaField(
+        _l("Message"),
+        validators=[Required()],
+        render_kw={"rows": 10},
+    )
+    internal = BooleanField(
+        _l("Internal note (only staff see it; the requester is not told)"),
+    )
+    then_state = SelectField(
+        _l("After a reply, the ticket is"),
+        choices=[
+            SelectChoice("waiting_user", _l("Waiting for the requester")),
+            SelectChoice("closed", _l("Closed")),
+        ],
+        default="waiting_user",
+        validate_choice=False,
+        description=_l("Ignored for internal notes, which never change the state."),
+    )
+    attachments = attachments_field()
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField(_l("Assigned to"), validate_choice=False)
+
+
+class StateForm(FlaskForm):
+    state = SelectField(_l("State"), validate_choice=False)
+
+
+class CannedReplyForm(FlaskForm):
+    title = StringField(
+        _l("Title"),
+        validators=[Required()],
+        render_kw={"maxlength": 120},
+    )
+    body = TextAreaField(
+        _l("Text"),
+        validators=[Required()],
+        render_kw={"rows": 8},
+    )
+    reply_id = HiddenField()

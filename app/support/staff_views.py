@@ -1,0 +1,314 @@
+"""Staff views: the ticket queue, a ticket with replies and internal notes, saved replies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from app.db import get_session
+from app.security import staff_required
+from app.support import attachment_store, bp, services
+from app.support.attachments import uploads_from
+from app.support.forms import (
+    CATEGORY_LABELS,
+    AssignForm,
+    CannedReplyForm,
+    StaffReplyForm,
+    StateForm,
+)
+from app.support.models import STATES, CannedReply
+from app.support.views import (
+    apply_errors,
+    encoding_errors,
+    page_number,
+    service_names,
+    settings,
+)
+
+STATE_LABELS = {
+    "new": _l("New"),
+    "waiting_staff": _l("Waiting for staff"),
+    "waiting_user": _l("Waiting for the requester"),
+    "closed": _l("Closed"),
+}
+STATE_FILTERS = {
+    "needs_staff": _l("Needs an answer (new or waiting for staff)"),
+    "open": _l("All open tickets"),
+    **STATE_LABELS,
+    "all": _l("All tickets"),
+}
+
+
+def _queue_filter() -> tuple[services.QueueFilter, dict[str, str]]:
+    """The queue filter from the query string; also the values to keep in page links."""
+    args = request.args
+    query = (args.get("q") or "").strip()[:200]
+    state = args.get("state") or ("all" if query else "needs_staff")
+    if state not in STATE_FILTERS:
+        state = "needs_staff"
+    service = args.get("service") or ""
+    if service not in service_names():
+        service = ""
+    assignee = args.get("assignee") or ""
+    if assignee == "me":
+        assignee = str(current_user.id)
+    if assignee != "none" and not assignee.isdigit():
+        assignee = ""
+    sort = "recent" if args.get("sort") == "recent" else "waiting"
+    kept = {"q": query, "state": state, "service": service, "assignee": assignee, "sort": sort}
+    return (
+        services.QueueFilter(
+            state=state,
+            service=service or None,
+            assignee=assignee or None,
+            query=query,
+            newest_first=sort == "recent",
+        ),
+        {k: v for k, v in kept.items() if v},
+    )
+
+
+@bp.route("/staff/tickets")
+@staff_required
+def staff_queue() -> str:
+    page = page_number()
+    filters, kept = _queue_filter()
+    db = get_session()
+    found = services.staff_queue(db, filters, page=page)
+    if not found.tickets and page > 1:
+        abort(404)
+    pages = None if found.capped else max(1, -(-found.total // services.PAGE_SIZE))
+    return render_template(
+        "support/staff_queue.html",
+        found=found,
+        count_cap=services.COUNT_CAP,
+        page=page,
+        pages=pages,
+        kept=kept,
+        filters=filters,
+        state_filters=STATE_FILTERS,
+        # Plain strings once, not a lazy translation per row.
+        state_names={key: str(label) for key, label in STATE_LABELS.items()},
+        services=service_names(),
+        staff=services.staff_members(db),
+    )
+
+
+def _staff_ticket(ticket_id: int) -> Any:
+    try:
+        return services.get_ticket(get_session(), ticket_id)
+    except services.TicketNotFound:
+        abort(404)
+
+
+def _staff_ticket_page(
+    ticket: Any,
+    *,
+    reply_form: StaffReplyForm | None = None,
+    assign_form: AssignForm | None = None,
+    state_form: StateForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    db = get_session()
+    staff = services.staff_members(db)
+    canned = services.canned_replies(db)
+    reply_form = reply_form or StaffReplyForm()
+    if reply_form.body.data is None and request.method == "GET":
+        chosen = request.args.get("canned", type=int)
+        picked = next((c for c in canned if c.id == chosen), None)
+        if picked is not None:
+            reply_form.body.data = picked.body
+    assign_form = assign_form or AssignForm(assignee=str(ticket.assignee_id or ""))
+    assign_form.assignee.choices = [
+        ("", _("Nobody")),
+        *((str(a.id), a.display_name) for a in staff),
+    ]
+    state_form = state_form or StateForm(state=ticket.state)
+    state_form.state.choices = [SelectChoice(s, str(STATE_LABELS[s])) for s in STATES]
+    return (
+        render_template(
+            "support/staff_ticket.html",
+            ticket=ticket,
+            thread=services.thread(db, ticket.id, include_internal=True),
+            others=services.other_tickets(db, ticket),
+            canned=canned,
+            reply_form=reply_form,
+            assign_form=assign_form,
+            state_form=state_form,
+            state_labels=STATE_LABELS,
+            services=service_names(),
+            categories=CATEGORY_LABELS,
+        ),
+        status,
+    )
+
+
+@bp.route("/staff/tickets/<int:ticket_id>")
+@staff_required
+def staff_ticket(ticket_id: int) -> tuple[str, int]:
+    return _staff_ticket_page(_staff_ticket(ticket_id))
+
+
+@bp.route("/staff/tickets/<int:ticket_id>/reply", methods=["POST"])
+@staff_required
+def staff_reply(ticket_id: int) -> Response | tuple[str, int]:
+    found = _staff_ticket(ticket_id)
+    form = StaffReplyForm()
+    db = get_session()
+    store = attachment_store()
+    internal = bool(form.internal.data)
+    try:
+        if errors := encoding_errors():
+            raise services.SupportError(errors)
+        with store.transaction():
+            services.reply_as_staff(
+                db,
+                store,
+                settings(),
+                ticket=found,
+                author=current_user._get_current_object(),
+                body=form.body.data or "",
+                uploads=uploads_from(form.attachments.data or []),
+                internal=internal,
+                then_state=form.then_state.data or "waiting_user",
+            )
+            db.commit()
+    except services.SupportError as exc:
+        db.rollback()
+        apply_errors(form, exc.errors)
+        return _staff_ticket_page(_staff_ticket(ticket_id), reply_form=form, status=422)
+    if internal:
+        flash(_("Internal note added. The requester does not see it."), "success")
+    else:
+        flash(_("Reply sent to the requester."), "success")
+    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id, _anchor="latest"))  # type: ignore[return-value]
+
+
+@bp.route("/staff/tickets/<int:ticket_id>/assign", methods=["POST"])
+@staff_required
+def staff_assign(ticket_id: int) -> Response | tuple[str, int]:
+    found = _staff_ticket(ticket_id)
+    form = AssignForm()
+    db = get_session()
+    raw = form.assignee.data or ""
+    try:
+        if raw and not raw.isdigit():
+            raise services.SupportError({"assignee": [_("Choose a staff member from the list.")]})
+        assignee = services.assign_ticket(
+            db, found, int(raw) if raw else None, current_user._get_current_object()
+        )
+    except services.SupportError as exc:
+        db.rollback()
+        apply_errors(form, exc.errors)
+        return _staff_ticket_page(_staff_ticket(ticket_id), assign_form=form, status=422)
+    db.commit()
+    if assignee is None:
+        flash(_("The ticket is assigned to nobody."), "success")
+    else:
+        flash(_("The ticket is assigned to %(name)s.", name=assignee.display_name), "success")
+    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id))  # type: ignore[return-value]
+
+
+@bp.route("/staff/tickets/<int:ticket_id>/state", methods=["POST"])
+@staff_required
+def staff_state(ticket_id: int) -> Response | tuple[str, int]:
+    found = _staff_ticket(ticket_id)
+    form = StateForm()
+    db = get_session()
+    try:
+        changed = services.change_state(
+            db, found, form.state.data or "", current_user._get_current_object()
+        )
+    except services.SupportError as exc:
+        db.rollback()
+        apply_errors(form, exc.errors)
+        return _staff_ticket_page(_staff_ticket(ticket_id), state_form=form, status=422)
+    db.commit()
+    if changed:
+        flash(_("State changed to “%(state)s”.", state=STATE_LABELS[found.state]), "success")
+    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id))  # type: ignore[return-value]
+
+
+# Saved replies ---------------------------------------------------------------------------
+
+
+@bp.route("/staff/tickets/replies", methods=["GET", "POST"])
+@staff_required
+def canned_replies() -> Response | tuple[str, int]:
+    form = CannedReplyForm()
+    db = get_session()
+    status = 200
+    if form.is_submitted():
+        try:
+            reply = services.save_canned_reply(
+                db,
+                reply=None,
+                title=form.title.data or "",
+                body=form.body.data or "",
+                actor=current_user._get_current_object(),
+            )
+        except services.SupportError as exc:
+            db.rollback()
+            apply_errors(form, exc.errors)
+            status = 422
+        else:
+            db.commit()
+            flash(_("Saved reply “%(title)s” added.", title=reply.title), "success")
+            return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
+    return (
+        render_template(
+            "support/canned_replies.html", replies=services.canned_replies(db), form=form
+        ),
+        status,
+    )
+
+
+def _canned(reply_id: int) -> CannedReply:
+    reply = get_session().get(CannedReply, reply_id)
+    if reply is None:
+        abort(404)
+    return reply
+
+
+@bp.route("/staff/tickets/replies/<int:reply_id>", methods=["GET", "POST"])
+@staff_required
+def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
+    reply = _canned(reply_id)
+    form = CannedReplyForm(obj=reply if request.method == "GET" else None)
+    db = get_session()
+    status = 200
+    if form.is_submitted():
+        try:
+            services.save_canned_reply(
+                db,
+                reply=reply,
+                title=form.title.data or "",
+                body=form.body.data or "",
+                actor=current_user._get_current_object(),
+            )
+        except services.SupportError as exc:
+            db.rollback()
+            apply_errors(form, exc.errors)
+            status = 422
+        else:
+            db.commit()
+            flash(_("Saved reply updated."), "success")
+            return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
+    return render_template("support/canned_reply_edit.html", reply=reply, form=form), status
+
+
+@bp.route("/staff/tickets/replies/<int:reply_id>/delete", methods=["POST"])
+@staff_required
+def canned_reply_delete(reply_id: int) -> Response:
+    reply = _canned(reply_id)
+    db = get_session()
+    title = reply.title
+    services.delete_canned_reply(db, reply)
+    db.commit()
+    flash(_("Saved reply “%(title)s” deleted.", title=title), "success")
+    return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]

@@ -1,0 +1,54 @@
+"""Support figures for /stats: tickets opened and closed per month, median first answer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.support.models import Ticket, TicketMessage
+from app.transparency.statistics import Statistic, StatsWindow, register_statistic
+
+
+def _opened(session: Session, window: StatsWindow) -> Iterable[object]:
+    return session.scalars(select(Ticket.created_at).where(Ticket.created_at >= window.start))
+
+
+def _closed(session: Session, window: StatsWindow) -> Iterable[object]:
+    return session.scalars(select(Ticket.closed_at).where(Ticket.closed_at >= window.start))
+
+
+def _first_answers(session: Session, window: StatsWindow) -> list[timedelta]:
+    first = (
+        select(TicketMessage.ticket_id, func.min(TicketMessage.created_at).label("answered_at"))
+        .where(TicketMessage.from_staff.is_(True), TicketMessage.is_internal.is_(False))
+        .group_by(TicketMessage.ticket_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Ticket.created_at, first.c.answered_at)
+        .join(first, first.c.ticket_id == Ticket.id)
+        .where(Ticket.created_at >= window.start)
+    )
+    return [max(answered - created, timedelta(0)) for created, answered in rows]
+
+
+def register(app: Flask) -> None:
+    for key, label, compute in (
+        ("tickets.opened", _l("Support tickets opened"), _opened),
+        ("tickets.closed", _l("Support tickets closed"), _closed),
+    ):
+        register_statistic(app, Statistic(key=key, label=label, kind="monthly", compute=compute))
+    register_statistic(
+        app,
+        Statistic(
+            key="tickets.first_answer",
+            label=_l("Median time to a first answer from the team"),
+            kind="median",
+            compute=_first_answers,
+        ),
+    )

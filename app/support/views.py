@@ -1,0 +1,358 @@
+"""Requester views: my tickets, open a ticket, read and answer it, close and reopen it.
+
+Every view here is gate-exempt: support stays reachable while new terms wait for acceptance.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import format_timedelta
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import SelectChoice
+
+from app.db import get_session, utcnow
+from app.hoster.profile import current_profile
+from app.security import gate_exempt
+from app.support import attachment_store, bp, services, upload_limit
+from app.support.attachments import capped_parser, download_name, uploads_from
+from app.support.forms import CATEGORY_LABELS, ReplyForm, TicketForm
+from app.support.models import OTHER_SERVICE, USER_STATE_LABELS
+
+log = logging.getLogger(__name__)
+UPLOAD_ENDPOINTS = {"support.new_ticket", "support.reply", "support.staff_reply"}
+MAX_PAGE = 10_000
+
+
+@bp.url_value_preprocessor
+def limit_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Before anything reads the body (CSRF included): cap it and stream files capped."""
+    if request.method != "POST" or endpoint not in UPLOAD_ENDPOINTS:
+        return
+    config = current_app.config
+    limit = upload_limit(config)
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge
+    request.form_data_parser_class = capped_parser(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"]))
+    if request.mimetype == "application/x-www-form-urlencoded":
+        # Werkzeug keeps undecodable bytes as %XX text here; notice them instead.
+        raw = request.get_data(cache=True)
+        try:
+            parse_qsl(raw.decode("ascii"), keep_blank_values=True, errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            g.support_bad_encoding = True
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_error: Exception) -> tuple[str, int]:
+    config = current_app.config
+    back = None
+    if request.view_args and "ticket_id" in request.view_args:
+        endpoint = (
+            "support.staff_ticket"
+            if request.endpoint == "support.staff_reply"
+            else ("support.ticket")
+        )
+        back = url_for(endpoint, ticket_id=request.view_args["ticket_id"])
+    elif request.endpoint == "support.new_ticket":
+        back = url_for("support.new_ticket")
+    return (
+        render_template(
+            "support/too_large.html",
+            back=back,
+            max_files=config["SUPPORT_ATTACHMENT_MAX_FILES"],
+            max_size=services.human_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
+        ),
+        413,
+    )
+
+
+@bp.context_processor
+def support_context() -> dict[str, Any]:
+    config = current_app.config
+    return {
+        "support_limits": {
+            "max_files": config["SUPPORT_ATTACHMENT_MAX_FILES"],
+            "max_size": services.human_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
+        },
+        "state_labels": USER_STATE_LABELS,
+    }
+
+
+@bp.app_template_filter("support_size")
+def size_filter(size: int) -> str:
+    return services.human_size(size)
+
+
+@bp.app_template_filter("support_age")
+def age_filter(when: datetime) -> str:
+    return str(format_timedelta(utcnow() - when, granularity="minute", threshold=1.1))
+
+
+def settings() -> services.SupportSettings:
+    return services.SupportSettings.from_config(current_app.config)
+
+
+def apply_errors(form: FlaskForm, errors: dict[str, list[Any]]) -> None:
+    """Put a service's messages beside the fields they are about."""
+    for name, messages in errors.items():
+        field = form._fields.get(name) or form._fields["body"]
+        field.errors = [*field.errors, *(str(m) for m in messages)]
+    form._errors = None  # wtforms caches the summary
+
+
+def encoding_errors() -> dict[str, list[Any]]:
+    if g.get("support_bad_encoding"):
+        return {
+            "body": [
+                _(
+                    "Part of this text could not be read (it is not valid UTF-8). "
+                    "Copy it again from the original or remove the odd characters."
+                )
+            ]
+        }
+    return {}
+
+
+def page_number() -> int:
+    page = request.args.get("page", 1, type=int)
+    if page is None or page < 1 or page > MAX_PAGE:
+        abort(404)
+    return page
+
+
+def service_choices() -> list[tuple[str, str]]:
+    choices = [(s.slug, s.name) for s in current_profile().services]
+    return [*choices, (OTHER_SERVICE, _("Another service, or I do not know"))]
+
+
+def service_names() -> dict[str, str]:
+    return dict(service_choices())
+
+
+def ongoing_incidents(service: str | None) -> list[tuple[int, str, str]] | None:
+    """Known problems on a service, from the incidents feature when it is installed."""
+    finder = current_app.extensions.get("panel_ongoing_incidents")
+    if finder is None or not service or service == OTHER_SERVICE:
+        return None
+    try:
+        return list(finder(get_session(), service))
+    except Exception:  # a broken suggestion must never stop anyone asking for help
+        log.exception("ongoing incidents could not be listed for %s", service)
+        get_session().rollback()
+        return None
+
+
+@bp.route("/support")
+@gate_exempt
+def index() -> str:
+    page = page_number()
+    tickets, total = services.requester_tickets(get_session(), current_user.id, page=page)
+    pages = max(1, -(-total // services.PAGE_SIZE))
+    if page > pages:
+        abort(404)
+    return render_template(
+        "support/index.html",
+        tickets=tickets,
+        total=total,
+        page=page,
+        pages=pages,
+        services=service_names(),
+    )
+
+
+@bp.route("/support/new", methods=["GET", "POST"])
+@gate_exempt
+def new_ticket() -> str | Response | tuple[str, int]:
+    form = TicketForm()
+    choices = service_choices()
+    form.service.choices = [SelectChoice(slug, name) for slug, name in choices]
+    slugs = [slug for slug, _name in choices]
+    has_finder = "panel_ongoing_incidents" in current_app.extensions
+    chosen = request.args.get("service") if request.method == "GET" else form.service.data
+    if chosen not in slugs:
+        chosen = None
+    if request.method == "GET":
+        if chosen:
+            form.service.data = chosen
+        if has_finder and not chosen:
+            # Step 1 (when incidents are known): which service, to suggest ongoing problems.
+            invalid = "service" in request.args
+            return render_template(
+                "support/new_step_service.html", choices=choices, invalid=invalid
+            ), (422 if invalid else 200)
+        return render_template(
+            "support/new.html", form=form, incidents=ongoing_incidents(chosen), chosen=chosen
+        )
+    db = get_session()
+    store = attachment_store()
+    errors = encoding_errors()
+    try:
+        if errors:
+            raise services.SupportError(errors)
+        with store.transaction():
+            ticket = services.open_ticket(
+                db,
+                store,
+                settings(),
+                account=current_user._get_current_object(),
+                subject=form.subject.data or "",
+                service=form.service.data or "",
+                category=form.category.data or "",
+                body=form.body.data or "",
+                uploads=uploads_from(form.attachments.data or []),
+                known_services=[s.slug for s in current_profile().services],
+            )
+            db.commit()
+    except services.SupportError as exc:
+        db.rollback()
+        apply_errors(form, exc.errors)
+        return render_template(
+            "support/new.html", form=form, incidents=ongoing_incidents(chosen), chosen=chosen
+        ), 422
+    flash(
+        _(
+            "Your request has been sent (ticket #%(id)s). The team will answer here; "
+            "you will get an e-mail when they do.",
+            id=ticket.id,
+        ),
+        "success",
+    )
+    return redirect(url_for("support.ticket", ticket_id=ticket.id))  # type: ignore[return-value]
+
+
+def _requester_ticket(ticket_id: int) -> Any:
+    try:
+        return services.get_requester_ticket(get_session(), current_user.id, ticket_id)
+    except services.TicketNotFound:
+        abort(404)
+
+
+def _ticket_page(ticket: Any, form: ReplyForm, status: int = 200) -> tuple[str, int]:
+    thread = services.thread(get_session(), ticket.id, include_internal=False)
+    return (
+        render_template(
+            "support/ticket.html",
+            ticket=ticket,
+            thread=thread,
+            form=form,
+            services=service_names(),
+            categories=CATEGORY_LABELS,
+        ),
+        status,
+    )
+
+
+@bp.route("/support/<int:ticket_id>")
+@gate_exempt
+def ticket(ticket_id: int) -> tuple[str, int]:
+    return _ticket_page(_requester_ticket(ticket_id), ReplyForm())
+
+
+@bp.route("/support/<int:ticket_id>/reply", methods=["POST"])
+@gate_exempt
+def reply(ticket_id: int) -> Response | tuple[str, int]:
+    found = _requester_ticket(ticket_id)
+    form = ReplyForm()
+    db = get_session()
+    store = attachment_store()
+    was_closed = found.is_closed
+    try:
+        if errors := encoding_errors():
+            raise services.SupportError(errors)
+        with store.transaction():
+            services.reply_as_requester(
+                db,
+                store,
+                settings(),
+                ticket=found,
+                account=current_user._get_current_object(),
+                body=form.body.data or "",
+                uploads=uploads_from(form.attachments.data or []),
+            )
+            db.commit()
+    except services.SupportError as exc:
+        db.rollback()
+        apply_errors(form, exc.errors)
+        return _ticket_page(_requester_ticket(ticket_id), form, 422)
+    if was_closed:
+        flash(_("Your reply has been sent and the ticket is open again."), "success")
+    else:
+        flash(_("Your reply has been sent."), "success")
+    return redirect(url_for("support.ticket", ticket_id=ticket_id, _anchor="latest"))  # type: ignore[return-value]
+
+
+@bp.route("/support/<int:ticket_id>/close", methods=["POST"])
+@gate_exempt
+def close(ticket_id: int) -> Response:
+    found = _requester_ticket(ticket_id)
+    db = get_session()
+    if services.close_ticket(db, found, current_user._get_current_object()):
+        db.commit()
+        flash(_("The ticket is closed. You can reopen it at any time."), "success")
+    else:
+        flash(_("This ticket was already closed."), "success")
+    return redirect(url_for("support.ticket", ticket_id=ticket_id))  # type: ignore[return-value]
+
+
+@bp.route("/support/<int:ticket_id>/reopen", methods=["POST"])
+@gate_exempt
+def reopen(ticket_id: int) -> Response:
+    found = _requester_ticket(ticket_id)
+    db = get_session()
+    if services.reopen_ticket(db, found, current_user._get_current_object()):
+        db.commit()
+        flash(
+            _("The ticket is open again. Add a reply to tell the team what is needed."), "success"
+        )
+    else:
+        flash(_("This ticket is already open."), "success")
+    return redirect(url_for("support.ticket", ticket_id=ticket_id))  # type: ignore[return-value]
+
+
+@bp.route("/support/<int:ticket_id>/attachments/<int:attachment_id>")
+@gate_exempt
+def attachment(ticket_id: int, attachment_id: int) -> Response:
+    """Only the requester (not for files on internal notes) and staff; always a download."""
+    try:
+        found = services.get_attachment(
+            get_session(), ticket_id, attachment_id, account=current_user._get_current_object()
+        )
+    except services.TicketNotFound:
+        abort(404)
+    store = attachment_store()
+    try:
+        path = store.path(found.storage_name)
+        handle = path.open("rb")
+    except (OSError, ValueError):
+        abort(404)
+    response = send_file(
+        handle,
+        mimetype=found.content_type,
+        as_attachment=True,
+        download_name=download_name(found.filename, found.content_type),
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,84 @@
+"""Every support page in Chromium, French and English, checked with axe-core."""
+
+from __future__ import annotations
+
+import pytest
+from support.ticket_helpers import PNG
+
+from app.db import session_scope
+from app.support.models import CannedReply
+from helpers import assert_accessible
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, base: str, uid: str, language: str) -> None:
+    page.goto(f"{base}/login")
+    if language == "en":
+        page.click("button[name=lang][value=en]")
+    page.fill("#login", uid)
+    page.fill("#password", "demo")
+    page.click("form.stack button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def check(page, axe, url: str, language: str, heading: str | None = None) -> None:
+    page.goto(url)
+    assert page.get_attribute("html", "lang") == language
+    if heading:
+        assert heading in page.inner_text("h1")
+    assert_accessible(axe, page)
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_every_support_page_is_accessible(
+    app, live_server, browser_page, axe, make_ticket, staff_reply, tmp_path, language
+):
+    app.extensions["panel_ongoing_incidents"] = lambda session, service: (
+        [(3, "Synchronisation lente", "/incidents/3")] if service == "cloud" else []
+    )
+    existing = make_ticket(files=[("capture.png", PNG)])
+    staff_reply(existing, "Internal: check quota", internal=True)
+    staff_reply(existing, "Could you send the error message?")
+    with session_scope(app) as session:
+        session.add(CannedReply(title="Reset", body="Use the reset link."))
+    base = live_server.url
+    page = browser_page
+    english = language == "en"
+
+    sign_in(page, base, "alice", language)
+    check(page, axe, f"{base}/support", language, "Support")
+    check(page, axe, f"{base}/support/new", language)
+    page.check("#service-cloud")
+    page.click("main button[type=submit]")
+    assert "/support/new?service=cloud" in page.url
+    assert "Synchronisation lente" in page.inner_text("main")
+    assert_accessible(axe, page)
+
+    # Bad input first: errors beside the fields must be accessible too.
+    page.click("main form[enctype] button[type=submit]")
+    assert page.locator("#subject-error").is_visible()
+    assert_accessible(axe, page)
+
+    page.fill("#subject", "Photos missing" if english else "Photos manquantes")
+    page.select_option("#category", "problem")
+    page.fill("#body", "Since yesterday." if english else "Depuis hier.")
+    shot = tmp_path / "shot.png"
+    shot.write_bytes(PNG)
+    page.set_input_files("#attachments", str(shot))
+    page.click("main form[enctype] button[type=submit]")
+    page.wait_for_selector(".flash-success")
+    assert "shot.png" in page.inner_text("main")
+    assert_accessible(axe, page)
+    page.goto(f"{base}/support/{existing}")  # same template as above: no second axe run
+    assert "Could you send the error message?" in page.inner_text("main")
+    assert "Internal: check quota" not in page.inner_text("main")
+
+    page.click("form.inline-form button")  # sign out
+    sign_in(page, base, "camille", language)
+    check(page, axe, f"{base}/staff/tickets?q=quota&state=all", language)
+    assert "Photos" not in page.inner_text("main")
+    check(page, axe, f"{base}/staff/tickets/{existing}", language)
+    assert "Internal: check quota" in page.inner_text("main")
+    check(page, axe, f"{base}/staff/tickets/replies", language)
+    check(page, axe, f"{base}/staff/tickets/replies/1", language)
