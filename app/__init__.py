@@ -116,6 +116,9 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (accounts_bp, staff_bp, health_bp, theme_bp):
         app.register_blueprint(blueprint)
     # Feature packages register themselves here, one line each (blueprint, CLI, sections).
+    from app.export import init_app as init_export
+
+    init_export(app)
     from app.staff import StaffQueue, register_queue
 
     register_queue(
