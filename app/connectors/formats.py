@@ -9,7 +9,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: hashing lazy strings is slow
 class FileFormat:
     name: str  # stable English name, written to manifest.json
     label: Any  # translated name for README (lazy string)
@@ -76,19 +76,26 @@ _BY_SUFFIX: dict[str, FileFormat] = {
 _TEXT_MEDIA_TYPES = ("application/json", "application/xml", "application/javascript")
 
 
+_GUESSED: dict[str, FileFormat] = {}
+
+
 def file_format(path: str) -> FileFormat:
     """The format of a file, guessed from its name (never from its content)."""
     name = path.rsplit("/", 1)[-1].lower()
     suffix = name[name.rfind(".") :] if "." in name else ""
-    known = _BY_SUFFIX.get(suffix)
+    known = _BY_SUFFIX.get(suffix) or _GUESSED.get(suffix)
     if known is not None:
         return known
-    media_type, _encoding = mimetypes.guess_type(name, strict=False)
+    media_type, _encoding = mimetypes.guess_type("x" + suffix, strict=False)
     if media_type and (media_type.startswith("text/") or media_type in _TEXT_MEDIA_TYPES):
-        return FileFormat(media_type, TEXT.label, _TEXT, True)
-    if media_type:
-        return FileFormat(media_type, DATA.label, DATA.opens_with, False)
-    return DATA
+        found = FileFormat(media_type, TEXT.label, _TEXT, True)
+    elif media_type:
+        found = FileFormat(media_type, DATA.label, DATA.opens_with, False)
+    else:
+        found = DATA
+    if len(_GUESSED) < 1000:
+        _GUESSED[suffix] = found
+    return found
 
 
 def format_name(entry_format: str, path: str) -> str:

@@ -18,6 +18,7 @@ import logging
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -35,6 +36,9 @@ FILECOUNT_LIMIT = (1 << 16) - 1
 ZIP64_ESTIMATE_FACTOR = 1.05  # zipstream's margin when deciding ZIP64 from the size
 TRAILER_ROOM = 4096  # extra room of manifest.json/ERRORS.txt for problems met while writing
 COALESCE = 256 * 1024  # small pieces (headers, small files) are sent together
+# Chunks at least this large are hashed (SHA-256) on a helper thread while the request's
+# thread computes the CRC and sends: both release the GIL, so two cores share the work.
+HASH_BESIDE = 256 * 1024
 ZEROS = bytes(1024 * 1024)
 MIN_DOS = datetime(1980, 1, 1)
 MAX_DOS = datetime(2107, 12, 31, 23, 59, 58)
@@ -52,7 +56,7 @@ def failure_reason(exc: BaseException) -> str:
 # Plan ------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class PlannedFile:
     path: str
     chunks: Iterable[bytes]
@@ -66,7 +70,7 @@ class PlannedFile:
     stored_size: int | None = None  # bytes of file data in the archive, when known
 
 
-@dataclass
+@dataclass(slots=True)
 class Problem:
     path: str
     reason: str
@@ -94,7 +98,7 @@ class Part:
         return "ok"
 
 
-@dataclass
+@dataclass(slots=True)
 class FileRecord:
     path: str
     size: int
@@ -271,6 +275,7 @@ class ExportArchive:
         self.content_length: int | None = None
         self._trailer_room: dict[str, int] | None = None
         self._zip = _ZipWriter()
+        self._hashing: ThreadPoolExecutor | None = None
         sized = announce_length and all(
             p.stream is None and all(f.size is not None for f in p.planned or []) for p in parts
         )
@@ -348,6 +353,8 @@ class ExportArchive:
             for part in self.parts:
                 if part.stream is not None and hasattr(part.stream, "close"):
                     part.stream.close()
+            if self._hashing is not None:
+                self._hashing.shutdown(wait=True)
         if self.content_length is not None and self._zip.position != self.content_length:
             log.error(
                 "export length %s differs from the announced %s",
@@ -397,6 +404,7 @@ class ExportArchive:
     ) -> Iterator[bytes]:
         """The file's bytes, hashed on the way; exactly `size` bytes when a size was given."""
         digest = hashlib.sha256()
+        hashing: Future[None] | None = None  # the update of the previous chunk, if beside
         written = 0
         expected = file.size
         chunks = iter(file.chunks)
@@ -406,7 +414,15 @@ class ExportArchive:
                 if expected is not None and written + len(chunk) > expected:
                     chunk = chunk[: expected - written]
                     problem = "it grew while it was being exported; the copy stops at its size"
-                digest.update(chunk)
+                if hashing is not None:
+                    hashing.result()
+                    hashing = None
+                if len(chunk) >= HASH_BESIDE:
+                    if self._hashing is None:
+                        self._hashing = ThreadPoolExecutor(1, thread_name_prefix="export-sha256")
+                    hashing = self._hashing.submit(digest.update, chunk)
+                else:
+                    digest.update(chunk)
                 written += len(chunk)
                 yield chunk
                 if problem:
@@ -416,6 +432,8 @@ class ExportArchive:
                 log.exception("reading %s failed", file.path)
             problem = failure_reason(exc)
         finally:
+            if hashing is not None:
+                hashing.result()
             close: Any = getattr(chunks, "close", None)
             if close is not None:
                 close()
