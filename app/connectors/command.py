@@ -146,7 +146,9 @@ class CommandConnector:
                 start_new_session=True,
             )
         except OSError as exc:
-            raise ConnectorError(f"the program could not be started: {exc.strerror}") from exc
+            raise ConnectorError(
+                _("the program could not be started: %(error)s", error=exc.strerror)
+            ) from exc
 
     def export(self, person: Person) -> Iterator[ArchiveEntry | Skipped]:
         process = self._start(_argv(self.export_argv, safe_uid(person.uid)))
@@ -171,12 +173,12 @@ class CommandConnector:
                 for member in archive:
                     path = _member_path(member.name)
                     if path is None:
-                        yield Skipped(member.name, "name leaving the service folder, skipped")
+                        yield Skipped(member.name, _("name leaving the service folder, skipped"))
                         continue
                     if member.isdir():
                         continue
                     if not member.isfile():
-                        yield Skipped(path, "link or special file in the program's output")
+                        yield Skipped(path, _("link or special file, skipped"))
                         continue
                     yield ArchiveEntry(
                         path=f"services/{self.slug}/{path}",
@@ -218,12 +220,16 @@ class CommandConnector:
         stderr.join(timeout=5)
         if timed_out.is_set():
             return ConnectorError(
-                f"the program took longer than {self.timeout:g} s and was stopped"
+                _(
+                    "the program took longer than %(seconds)s s and was stopped",
+                    seconds=f"{self.timeout:g}",
+                )
             )
+        if status:
+            reason = _("the program ended with status %(status)s", status=status)
+        else:
+            reason = _("the program's output is not a valid tar archive")
         detail = stderr.text()
-        reason = f"the program ended with status {status}" if status else "bad tar output"
-        if exc is not None and status == 0:
-            reason = f"bad tar output ({exc})"
         return ConnectorError(f"{reason}: {detail}" if detail else reason)
 
     def delete(self, person: Person) -> StepResult:

@@ -119,9 +119,9 @@ class DirectoryConnector:
         try:
             attrs = self._directory().entry_attributes(person, self.deny)
         except DirectoryUnavailable as exc:
-            raise ConnectorError("the directory did not answer") from exc
+            raise ConnectorError(_("the directory did not answer")) from exc
         if not attrs:
-            raise ConnectorError("your entry was not found in the directory")
+            raise ConnectorError(_("your entry was not found in the directory"))
         profile: dict[str, Any] = {"dn": person.dn, "attributes": attrs}
         as_json = json.dumps(profile, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
         yield ArchiveEntry(

@@ -58,7 +58,7 @@ def read_beneath(root: str, parts: list[str], size: int, mtime_ns: int) -> Itera
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ConnectorError("it is no longer a regular file")
+            raise ConnectorError(_("it is no longer a regular file"))
         remaining = size
         while remaining > 0:
             chunk = os.read(fd, min(CHUNK, remaining))
@@ -68,7 +68,7 @@ def read_beneath(root: str, parts: list[str], size: int, mtime_ns: int) -> Itera
             yield chunk
         after = os.fstat(fd)
         if remaining or after.st_size != size or after.st_mtime_ns != mtime_ns:
-            raise ConnectorError("it changed while it was being exported")
+            raise ConnectorError(_("it changed while it was being exported"))
     finally:
         os.close(fd)
 
@@ -133,9 +133,11 @@ class FilesConnector:
         except FileNotFoundError:
             return  # nothing stored yet
         except OSError as exc:
-            raise ConnectorError(f"the folder cannot be opened: {exc.strerror}") from exc
+            raise ConnectorError(
+                _("the folder cannot be opened: %(error)s", error=exc.strerror)
+            ) from exc
         if not os.path.isdir(real_root):
-            raise ConnectorError("the configured path is not a folder")
+            raise ConnectorError(_("the configured path is not a folder"))
         yield from self._walk(real_root, [])
 
     def _walk(self, real_root: str, parts: list[str]) -> Iterator[ArchiveEntry | Skipped]:
@@ -145,7 +147,7 @@ class FilesConnector:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
         except OSError as exc:
-            yield Skipped(shown + "/", f"folder could not be read: {exc.strerror}")
+            yield Skipped(shown + "/", _("folder could not be read: %(error)s", error=exc.strerror))
             return
         for entry in entries:
             here = [*parts, entry.name]
@@ -153,7 +155,7 @@ class FilesConnector:
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                yield Skipped(path, f"could not be read: {exc.strerror}")
+                yield Skipped(path, _("could not be read: %(error)s", error=exc.strerror))
                 continue
             if stat.S_ISLNK(st.st_mode):
                 yield from self._link(real_root, here, path)
@@ -162,22 +164,22 @@ class FilesConnector:
             elif stat.S_ISREG(st.st_mode):
                 yield self._entry(real_root, here, path, st)
             else:
-                yield Skipped(path, "special file (device, socket or pipe), not a document")
+                yield Skipped(path, _("special file (device, socket or pipe), not a document"))
 
     def _link(
         self, real_root: str, parts: list[str], path: str
     ) -> Iterator[ArchiveEntry | Skipped]:
         target = os.path.realpath(os.path.join(real_root, *parts))
         if os.path.commonpath([real_root, target]) != real_root:
-            yield Skipped(path, "link pointing outside the folder, not followed")
+            yield Skipped(path, _("link pointing outside the folder, not followed"))
             return
         try:
             st = os.stat(target, follow_symlinks=False)
         except OSError:
-            yield Skipped(path, "broken link")
+            yield Skipped(path, _("broken link"))
             return
         if not stat.S_ISREG(st.st_mode):
-            yield Skipped(path, "link to a folder or a special file, not followed")
+            yield Skipped(path, _("link to a folder or a special file, not followed"))
             return
         # A link to a file of the same folder: export a copy of the file under the link name.
         target_parts = os.path.relpath(target, real_root).split(os.sep)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from flask_babel import gettext as _
 from zipstream import ZIP_DEFLATED, ZIP_STORED, ZipStream, ZipStreamInfo
 
 from app.connectors.base import ArchiveEntry, ConnectorError, Skipped
@@ -50,7 +51,7 @@ def failure_reason(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    return f"unexpected error ({type(exc).__name__})"
+    return _("unexpected error (%(kind)s)", kind=type(exc).__name__)
 
 
 # Plan ------------------------------------------------------------------------------------
@@ -413,7 +414,7 @@ class ExportArchive:
             for chunk in chunks:
                 if expected is not None and written + len(chunk) > expected:
                     chunk = chunk[: expected - written]
-                    problem = "it grew while it was being exported; the copy stops at its size"
+                    problem = _("it grew while it was being exported; the copy stops at its size")
                 if hashing is not None:
                     hashing.result()
                     hashing = None
@@ -439,9 +440,9 @@ class ExportArchive:
                 close()
         if expected is not None and written < expected:
             missing = expected - written
-            problem = problem or "it shrank while it was being exported"
+            problem = problem or _("it shrank while it was being exported")
             if pad:
-                problem += f"; its last {missing} bytes are zeros in this copy"
+                problem += "; " + _("its last %(num)s bytes are zeros in this copy", num=missing)
             while pad and missing:
                 zeros = ZEROS[: min(missing, len(ZEROS))]
                 digest.update(zeros)
