@@ -14,7 +14,7 @@ import signal
 import subprocess
 import tarfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -161,6 +161,9 @@ class CommandConnector:
             timed_out.set()
             _stop(process)
 
+        def failure(exc: BaseException | None) -> ConnectorError:
+            return self._failure(process, stderr, timed_out, exc)
+
         watchdog = threading.Timer(self.timeout, kill_late)
         watchdog.daemon = True
         watchdog.start()
@@ -182,7 +185,7 @@ class CommandConnector:
                         continue
                     yield ArchiveEntry(
                         path=f"services/{self.slug}/{path}",
-                        chunks=self._member_chunks(archive, member),
+                        chunks=self._member_chunks(archive, member, failure),
                         size=member.size,
                         mtime=datetime.fromtimestamp(member.mtime, UTC),
                         format=format_name("data", path),
@@ -202,12 +205,19 @@ class CommandConnector:
             process.stderr.close()
 
     @staticmethod
-    def _member_chunks(archive: tarfile.TarFile, member: tarfile.TarInfo) -> Iterator[bytes]:
+    def _member_chunks(
+        archive: tarfile.TarFile,
+        member: tarfile.TarInfo,
+        failure: Callable[[BaseException], ConnectorError],
+    ) -> Iterator[bytes]:
         reader = archive.extractfile(member)
         if reader is None:
             return
-        while chunk := reader.read(CHUNK):
-            yield chunk
+        try:
+            while chunk := reader.read(CHUNK):
+                yield chunk
+        except (tarfile.TarError, OSError) as exc:
+            raise failure(exc) from exc
 
     def _failure(
         self,

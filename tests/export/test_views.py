@@ -96,13 +96,13 @@ def test_modification_times_and_unicode_names_are_kept(
     client: FlaskClient, sign_in: Any, download: Any, write_file: Any
 ) -> None:
     name = "Été 2024/carte postale 🐈 — «Lyon».txt"
-    write_file("alice", name, "Bonjour\n".encode(), mtime=STAMP)
+    write_file("alice", name, b"Bonjour\n", mtime=STAMP)
     result = download(sign_in(client, "alice"))
     info = result.zip.getinfo(f"services/cloud/{name}")
     assert info.flag_bits & 0x800  # the UTF-8 name flag
     # DOS time is local time of the hoster (Europe/Paris, UTC+1 in November).
     assert info.date_time == (2023, 11, 14, 23, 13, 20)
-    assert result.zip.read(info) == "Bonjour\n".encode()
+    assert result.zip.read(info) == b"Bonjour\n"
 
 
 def test_extracted_files_get_their_original_modification_time(
@@ -422,7 +422,9 @@ def test_a_failing_connector_leaves_a_complete_archive_that_says_so(
     notes = result.service("notes")
     assert notes["status"] == "partial"
     assert notes["reason"] == "the connection was lost"
-    assert notes["problems"] == [{"path": "services/notes/second.txt", "reason": "the disk went away"}]
+    assert notes["problems"] == [
+        {"path": "services/notes/second.txt", "reason": "the disk went away"}
+    ]
     wiki = result.service("wiki")
     assert wiki == {**wiki, "status": "failed", "reason": "the service is down", "files": 0}
     assert result.service("cloud")["status"] == "ok"
