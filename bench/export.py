@@ -179,38 +179,42 @@ def download(client: Client, out: Path | None) -> tuple[float, float, int, dict[
     return first or total, total, received, headers
 
 
-def in_process_archive(env: dict[str, str]) -> float:
-    """The archive generator alone (planning + ZIP + hashes), no HTTP, output discarded."""
-    code = f"""  # noqa: S608 - Python source, not SQL
-import os, sys, time
-sys.path.insert(0, {str(ROOT)!r})
+IN_PROCESS = """
+import sys, time
+from zoneinfo import ZoneInfo
+from flask_login import login_user
+from sqlalchemy import select
 from app import create_app
 from app.accounts.models import Account
-from app.db import session_scope
-from sqlalchemy import select
+from app.connectors.base import export_connectors
+from app.db import get_session, utcnow
+from app.export import services
+from app.hoster.profile import current_profile
+
 app = create_app()
 with app.test_request_context("/account/export"):
-    from flask_login import login_user
-    from app.connectors.base import export_connectors
-    from app.db import get_session, utcnow
-    from app.export import services
-    from app.hoster.profile import current_profile
-    from zoneinfo import ZoneInfo
-    account = get_session().scalar(select(Account).where(Account.uid == {UID!r}))
+    account = get_session().scalar(select(Account).where(Account.uid == sys.argv[1]))
     login_user(account)
     start = time.perf_counter()
     profile = current_profile()
     parts = services.plan_parts(export_connectors(app), profile, services.person_of(account))
-    ctx = services.ExportContext(profile.organisation.name, account, utcnow(),
-                                 ZoneInfo(profile.timezone), profile)
-    archive = services.build_archive(ctx, parts, announce_length=True)
-    n = 0
-    for chunk in archive:
-        n += len(chunk)
-    print(time.perf_counter() - start, n)
+    context = services.ExportContext(
+        profile.organisation.name, account, utcnow(), ZoneInfo(profile.timezone), profile
+    )
+    size = sum(len(c) for c in services.build_archive(context, parts, announce_length=True))
+    print(time.perf_counter() - start, size)
 """
+
+
+def in_process_archive(env: dict[str, str]) -> float:
+    """The archive generator alone (planning + ZIP + hashes), no HTTP, output discarded."""
     done = subprocess.run(
-        [str(VENV / "python"), "-c", code], env=env, check=True, capture_output=True, text=True
+        [str(VENV / "python"), "-c", IN_PROCESS, UID],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return float(done.stdout.split()[0])
 
