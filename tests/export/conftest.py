@@ -18,6 +18,17 @@ from helpers import csrf_token
 from app.hoster.profile import DEMO_FILE
 
 STAMP = 1_700_000_000  # 2023-11-14T22:13:20Z, a fixed modification time
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """ZIP64 tests stream gigabytes: they run when asked for (`pytest -m slow tests/export`)."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="streams gigabytes: run with pytest -m slow tests/export")
+    for item in items:
+        if "slow" in item.keywords and HERE in Path(str(item.path)).parents:
+            item.add_marker(skip)
 
 
 @pytest.fixture
