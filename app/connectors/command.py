@@ -176,12 +176,17 @@ class CommandConnector:
                 for member in archive:
                     path = _member_path(member.name)
                     if path is None:
-                        yield Skipped(member.name, _("name leaving the service folder, skipped"))
+                        yield Skipped(
+                            f"services/{self.slug}/{member.name}",
+                            _("name leaving the service folder, skipped"),
+                        )
                         continue
                     if member.isdir():
                         continue
                     if not member.isfile():
-                        yield Skipped(path, _("link or special file, skipped"))
+                        yield Skipped(
+                            f"services/{self.slug}/{path}", _("link or special file, skipped")
+                        )
                         continue
                     yield ArchiveEntry(
                         path=f"services/{self.slug}/{path}",

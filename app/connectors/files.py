@@ -142,7 +142,7 @@ class FilesConnector:
 
     def _walk(self, real_root: str, parts: list[str]) -> Iterator[ArchiveEntry | Skipped]:
         folder = os.path.join(real_root, *parts)
-        shown = "/".join(_display_name(p) for p in parts)
+        shown = "/".join([f"services/{self.slug}", *(_display_name(p) for p in parts)])
         try:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
@@ -152,10 +152,11 @@ class FilesConnector:
         for entry in entries:
             here = [*parts, entry.name]
             path = "/".join(_display_name(p) for p in here)
+            shown_path = f"services/{self.slug}/{path}"
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                yield Skipped(path, _("could not be read: %(error)s", error=exc.strerror))
+                yield Skipped(shown_path, _("could not be read: %(error)s", error=exc.strerror))
                 continue
             if stat.S_ISLNK(st.st_mode):
                 yield from self._link(real_root, here, path)
@@ -164,22 +165,29 @@ class FilesConnector:
             elif stat.S_ISREG(st.st_mode):
                 yield self._entry(real_root, here, path, st)
             else:
-                yield Skipped(path, _("special file (device, socket or pipe), not a document"))
+                yield Skipped(
+                    shown_path, _("special file (device, socket or pipe), not a document")
+                )
 
     def _link(
         self, real_root: str, parts: list[str], path: str
     ) -> Iterator[ArchiveEntry | Skipped]:
         target = os.path.realpath(os.path.join(real_root, *parts))
         if os.path.commonpath([real_root, target]) != real_root:
-            yield Skipped(path, _("link pointing outside the folder, not followed"))
+            yield Skipped(
+                f"services/{self.slug}/{path}", _("link pointing outside the folder, not followed")
+            )
             return
         try:
             st = os.stat(target, follow_symlinks=False)
         except OSError:
-            yield Skipped(path, _("broken link"))
+            yield Skipped(f"services/{self.slug}/{path}", _("broken link"))
             return
         if not stat.S_ISREG(st.st_mode):
-            yield Skipped(path, _("link to a folder or a special file, not followed"))
+            yield Skipped(
+                f"services/{self.slug}/{path}",
+                _("link to a folder or a special file, not followed"),
+            )
             return
         # A link to a file of the same folder: export a copy of the file under the link name.
         target_parts = os.path.relpath(target, real_root).split(os.sep)

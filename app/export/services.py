@@ -326,9 +326,10 @@ def _manifest(context: ExportContext, report: Report, limit: int | None) -> byte
 
 
 def _errors_text(context: ExportContext, report: Report, limit: int | None) -> bytes:
+    title = _("What could not be exported")
     lines = [
-        _("What could not be exported"),
-        "=" * 26,
+        title,
+        "=" * len(title),
         "",
         _(
             "Everything else is in the archive. manifest.json has the same information "

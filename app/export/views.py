@@ -67,6 +67,7 @@ def export_page() -> str | Response:
     services.record_export(db, account, connectors)
     db.commit()
     parts = services.plan_parts(connectors, profile, person)
+    db.rollback()  # planning only reads: no connection stays busy during the download
     now = utcnow()
     timezone = ZoneInfo(profile.timezone)
     context = services.ExportContext(

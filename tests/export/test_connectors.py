@@ -219,8 +219,8 @@ def test_command_output_is_repacked_under_the_service_folder(
         "services/notes/notes-of-alice.txt": b"hello alice",
         "services/notes/sub/dir/data.csv": b"a,b\n1,2\n",
     }
-    assert "../escape.txt" in skipped
-    assert "link" in skipped
+    assert "services/notes/../escape.txt" in skipped
+    assert "services/notes/link" in skipped
 
 
 def test_command_failure_reports_status_and_error_output(

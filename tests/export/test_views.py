@@ -215,10 +215,10 @@ def test_a_link_out_of_the_folder_is_skipped_and_reported(
     cloud = result.service("cloud")
     assert cloud["status"] == "partial"
     reported = {p["path"]: p["reason"] for p in cloud["problems"]}
-    assert "outside" in reported["escape"]
-    assert "outside" in reported["to-zoe"]
-    assert "folder-link" in reported
-    assert "special file" in reported["pipe"]
+    assert "outside" in reported["services/cloud/escape"]
+    assert "outside" in reported["services/cloud/to-zoe"]
+    assert "folder" in reported["services/cloud/folder-link"]
+    assert "special file" in reported["services/cloud/pipe"]
     errors = result.text("ERRORS.txt")
     assert "escape" in errors and "pipe" in errors
     assert zipfile.ZipFile(result.zip.fp).testzip() is None
