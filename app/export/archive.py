@@ -83,6 +83,7 @@ class Part:
 
     service: str
     name: str
+    folder: str = ""  # every file of the part goes under it: "panel/", "services/cloud/"
     planned: list[PlannedFile] | None = None  # listed before the first byte
     stream: Iterator[ArchiveEntry | Skipped] | None = None  # listed while writing
     error: str | None = None
@@ -114,6 +115,21 @@ class Report:
 
     parts: list[Part]
     files: list[FileRecord] = field(default_factory=list)
+
+
+def safe_path(folder: str, path: str) -> str | None:
+    """The path as a plain relative name under `folder`, or None if it climbs out of it.
+
+    No extractor may be led outside its target (`../`, absolute names), and no connector
+    may write into another's folder or over README/manifest.
+    """
+    parts = path.replace("\\", "/").split("/")
+    if ".." in parts or "\x00" in path:
+        return None
+    clean = "/".join(p for p in parts if p not in ("", "."))
+    if not clean:
+        return None
+    return clean if clean.startswith(folder) else folder + clean
 
 
 def planned_file(entry: ArchiveEntry, service: str) -> PlannedFile:
@@ -277,6 +293,10 @@ class ExportArchive:
         self._trailer_room: dict[str, int] | None = None
         self._zip = _ZipWriter()
         self._hashing: ThreadPoolExecutor | None = None
+        self._names = {file.path for file in head}
+        for part in parts:
+            if part.planned is not None:
+                part.planned = [f for f in part.planned if self._admit(f, part)]
         sized = announce_length and all(
             p.stream is None and all(f.size is not None for f in p.planned or []) for p in parts
         )
@@ -374,12 +394,27 @@ class ExportArchive:
                     part.problems.append(Problem(item.path, item.reason))
                     continue
                 file = planned_file(item, part.service)
+                if not self._admit(file, part):
+                    continue
                 settle_compression(file, sized=False)
                 yield from self._write(file, part)
         except Exception as exc:  # a connector must not end the whole export
             if not isinstance(exc, ConnectorError):
                 log.exception("connector %s failed while exporting", part.service)
             part.error = failure_reason(exc)
+
+    def _admit(self, file: PlannedFile, part: Part) -> bool:
+        """Keep the file inside its part's folder, once; report what cannot be."""
+        path = safe_path(part.folder, file.path)
+        if path is None:
+            part.problems.append(Problem(file.path, _("name leaving its folder, left out")))
+            return False
+        if path in self._names:
+            part.problems.append(Problem(path, _("a second file with this name, left out")))
+            return False
+        self._names.add(path)
+        file.path = path
+        return True
 
     def _write(self, file: PlannedFile, part: Part | None) -> Iterator[bytes]:
         mtime = self._mtime(file.mtime)

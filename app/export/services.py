@@ -109,11 +109,22 @@ def inventory(
 # Planning ---------------------------------------------------------------------------------
 
 
+def part_folder(connector: Connector, profile: HosterProfile) -> str:
+    """Services write under services/<slug>/, the panel and the directory at the top."""
+    if profile.service(connector.slug) is not None:
+        return f"services/{connector.slug}/"
+    return f"{connector.slug}/"
+
+
 def plan_parts(connectors: list[Connector], profile: HosterProfile, person: Person) -> list[Part]:
     """Ask every connector for its files; those that can list them cheaply do it now."""
     parts: list[Part] = []
     for connector in connectors:
-        part = Part(service=connector.slug, name=connector_name(connector, profile))
+        part = Part(
+            service=connector.slug,
+            name=connector_name(connector, profile),
+            folder=part_folder(connector, profile),
+        )
         parts.append(part)
         try:
             items = connector.export(person)

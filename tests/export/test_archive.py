@@ -129,6 +129,38 @@ def test_without_a_known_length_failures_go_to_errors_txt(tmp_path: Path) -> Non
     assert record["sha256"] == hashlib.sha256(opened.read(ERRORS)).hexdigest()
 
 
+def test_a_connector_cannot_write_outside_its_folder_nor_twice_the_same_name() -> None:
+    def stream() -> Iterator[ArchiveEntry | Skipped]:
+        for path in (
+            "../../home/alice/.bashrc",
+            "/etc/cron.d/job",
+            "manifest.json",
+            "services/x/./a//b.txt",
+            "services/x/a/b.txt",
+        ):
+            yield ArchiveEntry(path, [b"data"])
+
+    planned_part = Part(
+        "y",
+        "Y",
+        folder="services/y/",
+        planned=[planned_file(ArchiveEntry("README.txt", [b"mine"]), "y")],
+    )
+    _body, opened = read(
+        archive_of([Part("x", "X", folder="services/x/", stream=stream()), planned_part])
+    )
+    names = opened.namelist()
+    assert names[:3] == [
+        "services/x/etc/cron.d/job",
+        "services/x/manifest.json",
+        "services/x/a/b.txt",
+    ]
+    assert "services/y/README.txt" in names
+    assert names.count(MANIFEST) == 1
+    problems = json.loads(opened.read(MANIFEST))["services"][0]["problems"]
+    assert [p["path"] for p in problems] == ["../../home/alice/.bashrc", "services/x/a/b.txt"]
+
+
 def open_files_under(folder: Path) -> list[str]:
     found = []
     for fd in os.listdir("/proc/self/fd"):
