@@ -93,7 +93,7 @@ class Part:
 
     @property
     def status(self) -> str:
-        if self.error and not self.files:
+        if self.error and not self.files and not self.planned:
             return "failed"
         if self.error or self.problems:
             return "partial"
@@ -282,8 +282,10 @@ class ExportArchive:
         timezone: tzinfo,
         announce_length: bool,
         now: datetime | None = None,
+        final_trailer: str = "manifest.json",
     ) -> None:
         self.head = head
+        self.final_trailer = final_trailer
         self.parts = parts
         self.render_trailer = render_trailer
         self.timezone = timezone
@@ -291,6 +293,7 @@ class ExportArchive:
         self.report = Report(parts=parts)
         self.content_length: int | None = None
         self._trailer_room: dict[str, int] | None = None
+        self._trailer_frozen: dict[str, bytes] = {}
         self._zip = _ZipWriter()
         self._hashing: ThreadPoolExecutor | None = None
         self._names = {file.path for file in head}
@@ -325,10 +328,15 @@ class ExportArchive:
             planned.files.append(
                 FileRecord(file.path, file.size, "0" * 64, file.format, file.service)
             )
-        # The trailer gets the room it needs now plus some for problems met while writing.
+        # The manifest gets the room it needs now plus some for problems met while writing;
+        # the other trailer files (ERRORS.txt) say what was known before the first byte.
         room: dict[str, int] = {}
         for path, content in self.render_trailer(planned, None):
-            room[path] = len(content) + TRAILER_ROOM
+            if path == self.final_trailer:
+                room[path] = len(content) + TRAILER_ROOM
+            else:
+                room[path] = len(content)
+                self._trailer_frozen[path] = content
             planned.files.append(FileRecord(path, room[path], "0" * 64, "", "export"))
             layout.add(path, room[path], room[path], len(_extended_time(self.now)))
         self._trailer_room = room
@@ -492,8 +500,9 @@ class ExportArchive:
     def _write_trailer(self) -> Iterator[bytes]:
         """ERRORS.txt (when something failed) then manifest.json, which lists it too.
 
-        When the length was announced, exactly the planned trailer files are written, each
-        padded to its room; a problem met after planning is then in manifest.json only.
+        When the length was announced, exactly the planned trailer files are written:
+        ERRORS.txt as it was planned, manifest.json padded to its room; a problem met after
+        the first byte is then in manifest.json only.
         """
         room = self._trailer_room
         if room is not None:
@@ -501,7 +510,10 @@ class ExportArchive:
         else:
             paths = [path for path, _content in self.render_trailer(self.report, None)]
         for path in paths:
-            content = dict(self.render_trailer(self.report, room)).get(path, b"")
+            if path in self._trailer_frozen:
+                content = self._trailer_frozen[path]
+            else:
+                content = dict(self.render_trailer(self.report, room)).get(path, b"")
             if room is not None:
                 content = _pad(content, room[path])
             file = PlannedFile(

@@ -352,12 +352,21 @@ def _errors_text(context: ExportContext, report: Report, limit: int | None) -> b
     for part in report.parts:
         if part.status == "ok":
             continue
-        lines.append(f"{part.name} ({part.service}): {labels[part.status]}")
+        lines.append(
+            _(
+                "%(service)s (%(slug)s): %(status)s",
+                service=part.name,
+                slug=part.service,
+                status=labels[part.status],
+            )
+        )
         if part.error:
             lines.append("  " + _("Reason: %(reason)s", reason=part.error))
         problems = part.problems if limit is None else part.problems[:limit]
         for problem in problems:
-            lines.append(f"  - {problem.path}: {problem.reason}")
+            lines.append(
+                "  - " + _("%(path)s: %(reason)s", path=problem.path, reason=problem.reason)
+            )
         hidden = len(part.problems) - len(problems)
         if hidden:
             lines.append(
