@@ -129,6 +129,8 @@ def plan_parts(connectors: list[Connector], profile: HosterProfile, person: Pers
         try:
             items = connector.export(person)
         except Exception as exc:
+            if not isinstance(exc, ConnectorError):
+                log.exception("connector %s failed to start its export", connector.slug)
             part.error = failure_reason(exc)
             continue
         if not getattr(connector, "plannable", False):
