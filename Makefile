@@ -21,6 +21,7 @@ translations: $(VENV)/.installed
 run: translations
 	$(VENV)/bin/flask db upgrade
 	@if [ "$$PANEL_ENV" != "production" ]; then $(VENV)/bin/flask terms seed-demo; fi
+	$(VENV)/bin/flask export demo-files
 	$(VENV)/bin/flask run --host 127.0.0.1 --port 5000
 
 lint: $(VENV)/.installed

@@ -120,45 +120,38 @@ def select_locale() -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app import deletion, hosting, incidents, legal, support, transparency
+    from app import export as data_export
     from app.accounts import bp as accounts_bp
+    from app.deletion import statistics as deletion_statistics
     from app.health import bp as health_bp
+    from app.incidents import statistics as incident_statistics
+    from app.staff import StaffQueue, register_queue
     from app.staff import bp as staff_bp
+    from app.support import statistics as support_statistics
     from app.theme import bp as theme_bp
 
     for blueprint in (accounts_bp, staff_bp, health_bp, theme_bp):
         app.register_blueprint(blueprint)
-    from app import deletion
 
-    app.register_blueprint(deletion.bp)
-    deletion.init_app(app)
-    # Feature packages register themselves here, one line each (blueprint, CLI, sections).
-    from app import hosting, transparency
-
-    hosting.init_app(app)
-    transparency.init_app(app)
-    from app.deletion import statistics as deletion_statistics
-
-    deletion_statistics.register(app)
-    from app import legal
-
+    # Feature packages: blueprint, then start-up (settings, CLI, staff queues, panel data
+    # sections, audit labels). Export comes first so that the account and activity
+    # sections lead the archive.
+    data_export.init_app(app)
     app.register_blueprint(legal.bp)
     legal.init_app(app)
-    from app import incidents
-
+    hosting.init_app(app)
+    transparency.init_app(app)
     app.register_blueprint(incidents.bp)
     incidents.init_app(app)
-    from app.incidents import statistics as incident_statistics
-
-    incident_statistics.register(app)
-
-    from app import support
-
     app.register_blueprint(support.bp)
     support.init_app(app)
-    from app.support import statistics as support_statistics
+    app.register_blueprint(deletion.bp)
+    deletion.init_app(app)
 
-    support_statistics.register(app)
-    from app.staff import StaffQueue, register_queue
+    # Figures on /stats, each computed by the feature that owns the data.
+    for statistics in (support_statistics, deletion_statistics, incident_statistics):
+        statistics.register(app)
 
     register_queue(
         app,

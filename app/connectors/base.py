@@ -45,6 +45,17 @@ class ArchiveEntry:
     mtime: datetime | None = None
     format: str = "data"  # human description of the open format ("JSON", "vCard 4.0")
     compress: bool | None = None  # None = decide from the file name
+    # What this file is, in plain words, for README.html/README.txt (optional).
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Something a connector saw but did not export on purpose (a link out of the folder,
+    a device file, an unreadable folder); reported in manifest.json and ERRORS.txt."""
+
+    path: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -58,17 +69,28 @@ class StepResult:
 
 @runtime_checkable
 class Connector(Protocol):
+    """One service's data about a person.
+
+    Optional attributes, read with getattr: `name` (shown to people, default the slug) and
+    `plannable` (True when export() lists its entries without reading their data and gives
+    every size, so the export can announce its length before the first byte).
+    """
+
     slug: str
 
     def inventory(self, person: Person) -> list[DataItem]: ...
 
-    def export(self, person: Person) -> Iterator[ArchiveEntry]: ...
+    def export(self, person: Person) -> Iterator[ArchiveEntry | Skipped]: ...
 
     def delete(self, person: Person) -> StepResult: ...
 
 
 class PanelSection(Protocol):
-    """A feature's share of the panel's own data about an account."""
+    """A feature's share of the panel's own data about an account.
+
+    Entry paths are relative to `panel/<name>/` (a path already starting with `panel/` is
+    kept as it is). `delete` runs inside the deletion's transaction and never commits.
+    """
 
     name: str  # folder under panel/ in the archive, e.g. "tickets"
 
@@ -94,6 +116,38 @@ def register_connector(app: Flask, connector: Connector) -> None:
 
 
 def service_connectors(app: Flask) -> dict[str, Connector]:
-    """Connectors of the hosted services, by service slug (the export issue fills this)."""
+    """Connectors of the hosted services, by service slug (built from hoster.toml)."""
     connectors: dict[str, Connector] = app.extensions.get("panel_connectors", {})
     return connectors
+
+
+def register_core_connector(app: Flask, connector: Connector) -> None:
+    """The panel's own connectors (`panel`, `directory`), exported before the services."""
+    app.extensions.setdefault("panel_core_connectors", {})[connector.slug] = connector
+
+
+def core_connectors(app: Flask) -> dict[str, Connector]:
+    connectors: dict[str, Connector] = app.extensions.get("panel_core_connectors", {})
+    return connectors
+
+
+def export_connectors(app: Flask) -> list[Connector]:
+    """Everything an export covers, in archive order: panel, directory, then services."""
+    return [*core_connectors(app).values(), *service_connectors(app).values()]
+
+
+def safe_uid(uid: str) -> str:
+    """The login as one safe path component and argv value, or ConnectorError.
+
+    Logins come from the directory, but a template such as `/srv/files/{uid}` must never
+    be turned into another folder (`..`, `a/b`) nor a command option (`-rf`).
+    """
+    if (
+        not uid
+        or uid in (".", "..")
+        or uid.startswith(("-", "."))
+        or any(c in uid for c in "/\\\x00\n\r")
+        or len(uid.encode("utf-8")) > 255
+    ):
+        raise ConnectorError(f"the login {uid!r} cannot be used in a path or a command")
+    return uid

@@ -48,6 +48,10 @@ from app.mail import queue_mail
 log = logging.getLogger(__name__)
 
 REDACTED = "[erased]"
+# The pipeline itself deletes the account row (last, after the request is unlinked) and
+# anonymises the audit events instead of deleting them, so the record of how the request
+# was processed survives without personal data.
+SECTIONS_KEPT_BY_THE_PIPELINE = frozenset({"account", "activity"})
 
 
 # Errors --------------------------------------------------------------------------------
@@ -701,6 +705,8 @@ def _run_panel_step(
         account = session.get(Account, req.account_id) if req.account_id else None
         if account is not None:
             for section in panel_sections(app):
+                if section.name in SECTIONS_KEPT_BY_THE_PIPELINE:
+                    continue
                 section.delete(session, account)
         _anonymise_audit(session, req, account)
         if account is not None:

@@ -1,0 +1,220 @@
+"""The `files` connector: a person's folder (e.g. /srv/nextcloud/data/{uid}/files).
+
+Export walks the folder without following links out of it, keeps names and modification
+times, skips devices, sockets and pipes, and reads every file through descriptors opened
+component by component with O_NOFOLLOW, so a link swapped in during the download is not
+followed either. Delete removes the folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from flask_babel import gettext as _
+
+from app.connectors.base import (
+    ArchiveEntry,
+    ConnectorError,
+    DataItem,
+    Skipped,
+    StepResult,
+    safe_uid,
+)
+from app.connectors.formats import format_name
+from app.directory import Person
+
+CHUNK = 1024 * 1024
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+
+
+def _display_name(name: str) -> str:
+    """File names are bytes on Linux: keep valid UTF-8, repair the rest visibly."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def open_beneath(root: str, parts: list[str]) -> int:
+    """A descriptor of root/parts, refusing any symbolic link on the way."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        return os.open(parts[-1], _FILE_FLAGS, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def read_beneath(root: str, parts: list[str], size: int, mtime_ns: int) -> Iterator[bytes]:
+    """The first `size` bytes of a regular file under root; raises if it changed meanwhile."""
+    fd = open_beneath(root, parts)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConnectorError(_("it is no longer a regular file"))
+        remaining = size
+        while remaining > 0:
+            chunk = os.read(fd, min(CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+        after = os.fstat(fd)
+        if remaining or after.st_size != size or after.st_mtime_ns != mtime_ns:
+            raise ConnectorError(_("it changed while it was being exported"))
+    finally:
+        os.close(fd)
+
+
+class FilesConnector:
+    """Files under a path template; `{uid}` is replaced by the person's login."""
+
+    plannable = True
+
+    def __init__(
+        self,
+        slug: str,
+        *,
+        name: str,
+        path: str,
+        base_dir: Path,
+        location: str | None = None,
+        retention: str | None = None,
+    ) -> None:
+        if "{uid}" not in path:
+            raise ValueError("the path must contain {uid}, or every person would share a folder")
+        self.slug = slug
+        self.name = name
+        self.template = path
+        self.base_dir = base_dir
+        self.location = location
+        self.retention = retention
+
+    @classmethod
+    def from_options(cls, service: Any, options: dict[str, Any], base_dir: Path) -> FilesConnector:
+        path = options.get("path")
+        if not isinstance(path, str) or not path:
+            raise ValueError('path is missing: give the folder, e.g. path = "/srv/files/{uid}"')
+        return cls(
+            service.slug,
+            name=service.name,
+            path=path,
+            base_dir=base_dir,
+            location=service.data_location,
+            retention=service.retention,
+        )
+
+    def root_for(self, person: Person) -> Path:
+        path = Path(self.template.replace("{uid}", safe_uid(person.uid)))
+        return path if path.is_absolute() else self.base_dir / path
+
+    def inventory(self, person: Person) -> list[DataItem]:
+        return [
+            DataItem(
+                service=self.slug,
+                kind=_("Files you keep in %(service)s, with their folders", service=self.name),
+                location=self.location or self.template,
+                retention=self.retention or _("Until you delete them or your account"),
+                exported=True,
+            )
+        ]
+
+    def export(self, person: Person) -> Iterator[ArchiveEntry | Skipped]:
+        root = self.root_for(person)
+        try:
+            real_root = os.path.realpath(root, strict=True)
+        except FileNotFoundError:
+            return  # nothing stored yet
+        except OSError as exc:
+            raise ConnectorError(
+                _("the folder cannot be opened: %(error)s", error=exc.strerror)
+            ) from exc
+        if not os.path.isdir(real_root):
+            raise ConnectorError(_("the configured path is not a folder"))
+        yield from self._walk(real_root, [])
+
+    def _walk(self, real_root: str, parts: list[str]) -> Iterator[ArchiveEntry | Skipped]:
+        folder = os.path.join(real_root, *parts)
+        shown = "/".join([f"services/{self.slug}", *(_display_name(p) for p in parts)])
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            yield Skipped(shown + "/", _("folder could not be read: %(error)s", error=exc.strerror))
+            return
+        for entry in entries:
+            here = [*parts, entry.name]
+            path = "/".join(_display_name(p) for p in here)
+            shown_path = f"services/{self.slug}/{path}"
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                yield Skipped(shown_path, _("could not be read: %(error)s", error=exc.strerror))
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                yield from self._link(real_root, here, path)
+            elif stat.S_ISDIR(st.st_mode):
+                yield from self._walk(real_root, here)
+            elif stat.S_ISREG(st.st_mode):
+                yield self._entry(real_root, here, path, st)
+            else:
+                yield Skipped(
+                    shown_path, _("special file (device, socket or pipe), not a document")
+                )
+
+    def _link(
+        self, real_root: str, parts: list[str], path: str
+    ) -> Iterator[ArchiveEntry | Skipped]:
+        target = os.path.realpath(os.path.join(real_root, *parts))
+        if os.path.commonpath([real_root, target]) != real_root:
+            yield Skipped(
+                f"services/{self.slug}/{path}", _("link pointing outside the folder, not followed")
+            )
+            return
+        try:
+            st = os.stat(target, follow_symlinks=False)
+        except OSError:
+            yield Skipped(f"services/{self.slug}/{path}", _("broken link"))
+            return
+        if not stat.S_ISREG(st.st_mode):
+            yield Skipped(
+                f"services/{self.slug}/{path}",
+                _("link to a folder or a special file, not followed"),
+            )
+            return
+        # A link to a file of the same folder: export a copy of the file under the link name.
+        target_parts = os.path.relpath(target, real_root).split(os.sep)
+        yield self._entry(real_root, target_parts, path, st)
+
+    def _entry(
+        self, real_root: str, parts: list[str], path: str, st: os.stat_result
+    ) -> ArchiveEntry:
+        return ArchiveEntry(
+            path=f"services/{self.slug}/{path}",
+            chunks=read_beneath(real_root, parts, st.st_size, st.st_mtime_ns),
+            size=st.st_size,
+            mtime=datetime.fromtimestamp(st.st_mtime, UTC),
+            format=format_name("data", path),
+        )
+
+    def delete(self, person: Person) -> StepResult:
+        try:
+            root = self.root_for(person)
+        except ConnectorError as exc:
+            return StepResult(ok=False, detail=str(exc))
+        if not os.path.lexists(root):
+            return StepResult(ok=True, detail="no folder: nothing to delete")
+        if os.path.islink(root):
+            return StepResult(ok=False, detail=f"{root} is a link: delete its target by hand")
+        try:
+            shutil.rmtree(root)
+        except OSError as exc:
+            return StepResult(ok=False, detail=f"{root} could not be removed: {exc.strerror}")
+        return StepResult(ok=True, detail=f"{root} removed")

@@ -1,0 +1,91 @@
+"""Build the connectors at start-up: built-ins, hoster.toml services, third-party plugins.
+
+A service names its connector in hoster.toml:
+
+    [services.connector]
+    type = "files"                      # or "command", or a plugin's name
+    path = "/srv/nextcloud/data/{uid}/files"
+
+Plugins are found through the `chatons_panel.connectors` entry-point group: the entry
+point's name is the `type`, its object a callable `(service, options, app) -> Connector`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app.connectors.base import (
+    Connector,
+    register_connector,
+    register_core_connector,
+    register_panel_section,
+)
+from app.connectors.command import CommandConnector
+from app.connectors.directory import DirectoryConnector
+from app.connectors.files import FilesConnector
+from app.connectors.panel import AccountSection, ActivitySection, PanelConnector
+from app.hoster.profile import HosterProfile, ProfileError, Service
+
+ENTRY_POINT_GROUP = "chatons_panel.connectors"
+Factory = Callable[[Service, dict[str, Any], Flask], Connector]
+
+
+def _files(service: Service, options: dict[str, Any], app: Flask) -> Connector:
+    # Relative paths are read from the panel's folder, where instance/ lives.
+    return FilesConnector.from_options(service, options, Path(app.instance_path).parent)
+
+
+def _command(service: Service, options: dict[str, Any], app: Flask) -> Connector:
+    return CommandConnector.from_options(
+        service, options, float(app.config["EXPORT_COMMAND_TIMEOUT"])
+    )
+
+
+BUILT_IN: dict[str, Factory] = {"files": _files, "command": _command}
+
+
+def connector_types() -> dict[str, Factory]:
+    """Built-in connector types and those of the installed plugins."""
+    found: dict[str, Factory] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        found[point.name] = point.load()
+    found.update(BUILT_IN)  # a plugin cannot replace a built-in
+    return found
+
+
+def build_connector(service: Service, app: Flask, types: dict[str, Factory]) -> Connector:
+    options = dict(service.connector or {})
+    where = f"services.{service.slug}.connector"
+    kind = options.pop("type", None)
+    if not isinstance(kind, str) or not kind:
+        raise ProfileError(f'{where}.type is missing: say which connector, e.g. type = "files".')
+    factory = types.get(kind)
+    if factory is None:
+        known = ", ".join(sorted(types))
+        raise ProfileError(f"{where}.type: unknown connector {kind!r} (known: {known}).")
+    try:
+        connector = factory(service, options, app)
+    except (ValueError, TypeError) as exc:
+        raise ProfileError(f"{where}: {exc}") from exc
+    if getattr(connector, "slug", None) != service.slug:
+        raise ProfileError(f"{where}: the {kind!r} connector must use the slug {service.slug!r}.")
+    return connector
+
+
+def init_app(app: Flask, profile: HosterProfile) -> None:
+    register_panel_section(app, AccountSection())
+    register_panel_section(app, ActivitySection())
+    register_core_connector(app, PanelConnector(app))
+    deny = frozenset(str(a) for a in app.config["EXPORT_DIRECTORY_DENY"])
+    register_core_connector(
+        app, DirectoryConnector(lambda: app.extensions["panel_directory"], deny)
+    )
+    wanted = [s for s in profile.services if s.connector]
+    types = connector_types() if wanted else {}
+    for service in wanted:
+        register_connector(app, build_connector(service, app, types))

@@ -1,0 +1,94 @@
+"""Views: /account/data (what is held) and /account/export (the page, and the download)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import Response, current_app, render_template, request, stream_with_context
+from flask_login import current_user
+
+from app.connectors.base import export_connectors, service_connectors
+from app.db import get_session, utcnow
+from app.export import bp, services
+from app.extensions import limiter
+from app.hoster.profile import current_profile
+from app.security import gate_exempt, recently_authenticated, require_recent_auth
+
+
+def _export_limit() -> str:
+    return str(current_app.config["EXPORT_LIMIT"])
+
+
+def _export_key() -> str:
+    return f"export:{current_user.get_id()}"
+
+
+def _download_started(response: Response) -> bool:
+    return response.status_code == 200
+
+
+@bp.route("/account/data")
+@gate_exempt
+def data_page() -> str:
+    account = current_user._get_current_object()
+    held = services.inventory(
+        export_connectors(current_app), current_profile(), services.person_of(account)
+    )
+    return render_template("export/data.html", held=held)
+
+
+@bp.route("/account/export", methods=["GET", "POST"])
+@gate_exempt
+@limiter.limit(
+    _export_limit,
+    methods=["POST"],
+    key_func=_export_key,
+    scope="export",
+    deduct_when=_download_started,
+)
+def export_page() -> str | Response:
+    profile = current_profile()
+    if request.method == "GET":
+        covered = service_connectors(current_app)
+        return render_template(
+            "export/export.html",
+            recent=recently_authenticated(),
+            included=[s for s in profile.services if s.slug in covered],
+            left_out=[s for s in profile.services if s.slug not in covered],
+        )
+    needs_password = require_recent_auth()
+    if needs_password is not None:
+        return needs_password
+    account = current_user._get_current_object()
+    person = services.person_of(account)
+    db = get_session()
+    connectors = export_connectors(current_app)
+    # Audited before the first byte: even an interrupted download handed data out.
+    services.record_export(db, account, connectors)
+    db.commit()
+    parts = services.plan_parts(connectors, profile, person)
+    db.rollback()  # planning only reads: no connection stays busy during the download
+    now = utcnow()
+    timezone = ZoneInfo(profile.timezone)
+    context = services.ExportContext(
+        hoster=profile.organisation.name,
+        account=account,
+        created_at=now,
+        timezone=timezone,
+        profile=profile,
+    )
+    archive = services.build_archive(
+        context, parts, announce_length=bool(current_app.config["EXPORT_CONTENT_LENGTH"])
+    )
+    filename = services.archive_name(
+        profile.organisation.name, account.uid, now.astimezone(timezone).date()
+    )
+    response = Response(
+        stream_with_context(iter(archive)), mimetype="application/zip", direct_passthrough=True
+    )
+    response.headers["Content-Disposition"] = services.content_disposition(filename)
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass it on as it comes
+    response.headers["Cache-Control"] = "no-store"
+    if archive.content_length is not None:
+        response.content_length = archive.content_length
+    return response

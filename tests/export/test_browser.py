@@ -1,0 +1,50 @@
+"""The export pages in a real browser: accessibility in French and English, the download."""
+
+from __future__ import annotations
+
+import zipfile
+from typing import Any
+
+import pytest
+
+from helpers import assert_accessible
+
+
+def sign_in(page: Any, url: str, uid: str) -> None:
+    page.goto(url + "/login")
+    page.fill("#login", uid)
+    page.fill("#password", "demo")
+    page.click("main button[type=submit]")
+    page.wait_for_url(url + "/")
+
+
+@pytest.mark.browser
+def test_export_pages_are_accessible_in_french_and_english_and_download_works(
+    live_server: Any, browser_page: Any, axe: Any, write_file: Any
+) -> None:
+    write_file("alice", "Documents/lettre.odt", b"PK fake odt")
+    page = browser_page
+    sign_in(page, live_server.url, "alice")
+    for language, heading in (
+        ("fr", "Ce que vous détenez sur moi"),
+        ("en", "What we hold about me"),
+    ):
+        if language == "en":
+            page.click("button.lang-button[value=en]")
+        page.goto(live_server.url + "/account/data")
+        assert page.get_attribute("html", "lang") == language
+        assert page.inner_text("h1") == heading
+        assert_accessible(axe, page)
+        page.goto(live_server.url + "/account/export")
+        assert "services/cloud/" in page.inner_text("main")
+        assert_accessible(axe, page)
+
+    with page.expect_download() as started:
+        page.click("main form button[type=submit]")
+    download = started.value
+    assert download.suggested_filename.startswith("chatons-du-demo-alice-")
+    assert download.suggested_filename.endswith(".zip")
+    with zipfile.ZipFile(download.path()) as archive:
+        assert archive.testzip() is None
+        assert "services/cloud/Documents/lettre.odt" in archive.namelist()
+        assert archive.read("README.txt").decode().startswith("Your data at")
