@@ -105,7 +105,7 @@ class ChartFormatter:
             percent=format_availability(availability.ratio),
             downtime=self._duration(availability.downtime),
             days=len(availability.days),
-            bars=Markup(bars),  # noqa: S704 - built from level names and digits only
+            bars=Markup(bars),  # nosec B704 # noqa: S704 - built from level names and digits only
             disrupted=[
                 (
                     d.day.isoformat(),

@@ -103,4 +103,4 @@ def render_markdown(source: str, top_level: int = TOP_HEADING_LEVEL) -> Rendered
         protocols=ALLOWED_PROTOCOLS,
         strip=True,
     )
-    return RenderedText(html=Markup(clean), toc=tuple(toc))  # noqa: S704 - sanitised above
+    return RenderedText(html=Markup(clean), toc=tuple(toc))  # nosec B704 # noqa: S704 - sanitised above

@@ -28,7 +28,7 @@ SUMMARIES = {
 
 # Markdown, not HTML: escaping would show "&amp;" in the text. The output is sanitised
 # when rendered, like any text staff publish.
-_environment = Environment(
+_environment = Environment(  # nosec B701 - Markdown source, sanitised when rendered
     loader=FileSystemLoader(str(STARTER_DIR)),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
