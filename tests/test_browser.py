@@ -36,7 +36,7 @@ def test_foundation_pages_have_no_accessibility_violations(live_server, chromium
     try:
         page.goto(f"{base}/login")
         # The explicit choice wins over the account's directory language after sign-in.
-        page.click(f"button[value={language}]")
+        page.click(f"a.lang-button[hreflang={language}]")
         assert page.locator("html").get_attribute("lang") == language
         assert_accessible(axe, page)
 
@@ -75,7 +75,7 @@ def test_language_switcher_works_without_javascript(live_server, chromium):
     try:
         page.goto(f"{live_server.url}/login")
         assert page.locator("h1").inner_text() == "Se connecter"
-        page.click("button[value=en]")
+        page.click("a.lang-button[hreflang=en]")
         assert page.locator("h1").inner_text() == "Sign in"
         assert page.locator("html").get_attribute("lang") == "en"
     finally:

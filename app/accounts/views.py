@@ -154,10 +154,23 @@ def reauth() -> str | Response:
     return render_template("accounts/reauth.html", form=form, error=error), status  # type: ignore[return-value]
 
 
+@bp.route("/language/<code>")
+@public_endpoint
+@gate_exempt
+def choose_language(code: str) -> Response:
+    """The header's language links. Only the visitor's display preference changes, in their
+    own session cookie, so this needs no CSRF token (a forged link could at worst switch the
+    page to the other language)."""
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    return redirect(safe_next(request.args.get("next")))  # type: ignore[return-value]
+
+
 @bp.route("/language", methods=["POST"])
 @public_endpoint
 @gate_exempt
 def set_language() -> Response:
+    """The same as a form (for scripts and old links); CSRF-checked like every POST."""
     language = request.form.get("lang", "")
     if language in current_app.config["LANGUAGES"]:
         session["lang"] = language

@@ -128,7 +128,8 @@ def journal() -> str:
     if html is None:
         html = _journal_page(_render_journal_body(service, page), service, csrf_token=CSRF_MARK)
         _cache().put(key, html)
-    return html.replace(CSRF_MARK, generate_csrf())
+    # Only pages that carry a form (signed-in layout) need a token; visitors get none.
+    return html.replace(CSRF_MARK, generate_csrf()) if CSRF_MARK in html else html
 
 
 def _journal_page(body: str, service: str | None, csrf_token: str | None = None) -> str:

@@ -209,3 +209,20 @@ def test_healthz_reports_database_and_directory(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json == {"status": "ok", "checks": {"database": "ok", "directory": "ok"}}
+
+
+def test_language_links_switch_and_return_to_the_page(client):
+    response = client.get("/language/en?next=/login")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert '<html lang="en">' in client.get("/login").get_data(as_text=True)
+    assert client.get("/language/xx?next=/login").status_code == 302
+    assert '<html lang="en">' in client.get("/login").get_data(as_text=True)
+    away = client.get("/language/fr?next=https://evil.example/")
+    assert away.headers["Location"] == "/"
+
+
+def test_visitors_of_public_pages_get_no_cookie(client):
+    for path in ("/incidents", "/hosting", "/services", "/legal/terms", "/charter"):
+        response = client.get(path)
+        assert response.status_code in (200, 404), path
+        assert "Set-Cookie" not in response.headers, path

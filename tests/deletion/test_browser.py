@@ -35,9 +35,9 @@ def sign_in(page, server, login: str) -> None:
 
 def switch_to(page, language: str) -> None:
     label = {"fr": "Français", "en": "English"}[language]
-    page.click(f".language-switcher button[value={language}]")
+    page.click(f".language-switcher a[hreflang={language}]")
     page.wait_for_selector(f'html[lang="{language}"]')
-    assert page.locator(".language-switcher button[aria-pressed=true]").inner_text() == label
+    assert page.locator(".language-switcher a[aria-current=true]").inner_text() == label
 
 
 def test_user_deletion_pages_are_accessible_in_both_languages(deletion_server, browser_page, axe):

@@ -30,7 +30,7 @@ def test_export_pages_are_accessible_in_french_and_english_and_download_works(
         ("en", "What we hold about me"),
     ):
         if language == "en":
-            page.click("button.lang-button[value=en]")
+            page.click("a.lang-button[hreflang=en]")
         page.goto(live_server.url + "/account/data")
         assert page.get_attribute("html", "lang") == language
         assert page.inner_text("h1") == heading

@@ -29,7 +29,7 @@ def seed(journal: Any) -> dict[str, int]:
 
 
 def set_language(page: Any, code: str) -> None:
-    page.click(f"button.lang-button[value='{code}']")
+    page.click(f"a.lang-button[hreflang='{code}']")
     page.wait_for_load_state()
     assert page.get_attribute("html", "lang") == code
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 def sign_in(page, base: str, uid: str, language: str) -> None:
     page.goto(f"{base}/login")
     if language == "en":
-        page.click("button[name=lang][value=en]")
+        page.click("a.lang-button[hreflang=en]")
     page.fill("#login", uid)
     page.fill("#password", "demo")
     page.click("form.stack button[type=submit]")

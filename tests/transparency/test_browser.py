@@ -99,7 +99,7 @@ def test_every_page_is_accessible(
     page.fill("#login", "camille")
     page.fill("#password", "demo")
     page.click("form.stack button[type=submit]")
-    page.locator(f"button.lang-button[value={language}]").click()
+    page.locator(f"a.lang-button[hreflang={language}]").click()
     for path in (
         "/staff/transparency",
         "/staff/transparency/requests/new",
