@@ -33,3 +33,6 @@ if os.environ.get("PANEL_ACCESS_LOG_ADDRESSES", "").lower() == "true":
     access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 else:
     access_log_format = '- %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+# gunicorn's control socket is one path per user by default: several panel instances (or
+# other gunicorn services) on one machine would fight over it. The panel does not use it.
+control_socket_disable = True

@@ -22,11 +22,20 @@ def worker_pids(master: int) -> list[int]:
     return [int(pid) for pid in children.read_text().split()]
 
 
+problems: list[str] = []
+
+
 def create_tickets(
     base: str, login: str, stop: threading.Event, acknowledged: list[str], refused: list[int]
 ) -> None:
     browser = Browser()
-    assert browser.login(base, login).status == 302
+    while not stop.is_set():  # a worker may be killed under our first sign-in too
+        try:
+            if browser.login(base, login).status == 302:
+                break
+        except (OSError, AssertionError) as exc:
+            problems.append(f"login: {exc!r}"[:300])
+        time.sleep(0.2)
     number = 0
     while not stop.is_set():
         number += 1
@@ -43,8 +52,10 @@ def create_tickets(
                     "body": "The mail service answers slowly since this morning.",
                 },
             )
-        except (OSError, AssertionError):
-            continue  # the connection died with the worker: not acknowledged
+        except (OSError, AssertionError) as exc:
+            refused.append(-1)  # the connection died with the worker: not acknowledged
+            problems.append(repr(exc)[:200])
+            continue
         if reply.status == 302 and (reply.location or "").startswith("/support/"):
             acknowledged.append(subject)
         else:
@@ -77,7 +88,7 @@ def test_killing_a_worker_during_ticket_creation_loses_nothing(start_instance, d
     for thread in threads:
         thread.join(timeout=60)
     assert killed >= 2
-    assert len(acknowledged) > 10, (len(acknowledged), refused)
+    assert len(acknowledged) > 10, (len(acknowledged), refused[:20], problems[:5])
     assert all(status < 500 for status in refused), refused
 
     engine = create_engine(database_url)
