@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -21,12 +23,34 @@ def find_account(session: Session, uid: str) -> Account | None:
     return session.scalar(select(Account).where(Account.uid == uid))
 
 
+def _create_account(session: Session, uid: str) -> Account:
+    """Insert the mirror row unless another request just did (first sign-ins in parallel)."""
+    values = {"uid": uid, "dn": "", "display_name": uid, "created_at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(
+            postgresql_insert(Account)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["uid"])
+        )
+    elif dialect == "sqlite":
+        session.execute(
+            sqlite_insert(Account).values(**values).on_conflict_do_nothing(index_elements=["uid"])
+        )
+    else:
+        session.add(Account(**values))
+        session.flush()
+    account = find_account(session, uid)
+    if account is None:
+        raise RuntimeError(f"the account {uid!r} was neither created nor found")
+    return account
+
+
 def sync_account(session: Session, person: Person, *, is_staff: bool) -> Account:
     """Create or refresh the local mirror of a directory person."""
     account = find_account(session, person.uid)
     if account is None:
-        account = Account(uid=person.uid, created_at=utcnow())
-        session.add(account)
+        account = _create_account(session, person.uid)
     account.dn = person.dn
     account.display_name = person.display_name
     account.email = person.email

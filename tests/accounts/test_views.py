@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.accounts.models import Account
 from app.audit import AuditEvent
@@ -226,3 +226,28 @@ def test_visitors_of_public_pages_get_no_cookie(client):
         response = client.get(path)
         assert response.status_code in (200, 404), path
         assert "Set-Cookie" not in response.headers, path
+
+
+def test_first_sign_ins_in_parallel_share_one_account(app, db_session, monkeypatch):
+    """Two first sign-ins of one person race: the loser finds the winner's row, no 500."""
+    from app.accounts import services
+    from app.directory import Person
+
+    person = Person("alice", "uid=alice,ou=people", "Alice", "alice@example.org", "fr")
+    other = app.extensions["panel_db"].sessions()
+    winner = services.sync_account(other, person, is_staff=False)
+    other.commit()
+    other.close()
+    # This request looked before the other one committed: it saw no account.
+    real_find = services.find_account
+    looks: list[str] = []
+
+    def find_late(session, uid):
+        looks.append(uid)
+        return None if len(looks) == 1 else real_find(session, uid)
+
+    monkeypatch.setattr(services, "find_account", find_late)
+    account = services.sync_account(db_session, person, is_staff=False)
+    db_session.commit()
+    assert account.id == winner.id and account.display_name == "Alice"
+    assert db_session.scalar(select(func.count()).select_from(Account)) == 1
