@@ -47,3 +47,39 @@ def test_served_under_a_url_prefix(start_instance):
     )
     assert signed_in.location == "/panel/account/activity"
     assert browser.request(f"{base}/account/activity").status == 200
+
+
+def test_a_ticket_written_through_one_instance_is_read_through_the_other(start_instance):
+    first, second = start_instance(), start_instance()
+    browser = Browser()
+    assert browser.login(first.url, "zoe").status == 302
+    token = browser.token(f"{first.url}/support/new?service=cloud")
+    created = browser.request(
+        f"{first.url}/support/new",
+        {
+            "csrf_token": token,
+            "subject": "Partage de dossier",
+            "service": "cloud",
+            "category": "question",
+            "body": "Comment partager un dossier avec une autre personne ?",
+        },
+    )
+    assert created.status == 302 and created.location
+    page = browser.request(f"{second.url}{created.location}")
+    assert page.status == 200
+    assert "Partage de dossier" in page.text and "partager un dossier" in page.text
+    staff = Browser()
+    assert staff.login(second.url, "camille").status == 302
+    queue = staff.request(f"{second.url}/staff/tickets")
+    assert "Partage de dossier" in queue.text
+
+
+def test_feeds_and_chatonsinfos_carry_the_url_prefix(start_instance):
+    instance = start_instance(script_name="/panel")
+    base = f"{instance.url}/panel"
+    browser = Browser()
+    properties = browser.request(f"{base}/.well-known/chatonsinfos/organization.properties")
+    assert properties.status == 200
+    assert f"{base}/.well-known/chatonsinfos/cloud.properties" in properties.text
+    feed = browser.request(f"{base}/incidents.atom")
+    assert feed.status == 200 and f"{base}/incidents" in feed.text
