@@ -43,7 +43,7 @@ def sign_in(page: Any, base: str, login: str, language: str) -> None:
     """Choose the language with the header buttons first: it outlives the sign-in, and
     wins over the language of the directory entry (the demo people prefer French)."""
     page.goto(f"{base}/login")
-    page.click(f"button[name=lang][value={language}]")
+    page.click(f"a.lang-button[hreflang={language}]")
     page.wait_for_url(f"{base}/login")
     page.fill("#login", login)
     page.fill("#password", "demo")
