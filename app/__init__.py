@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, g, redirect, request, session, url_for
+from flask import Flask, Response, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -74,8 +74,6 @@ def _init_directory(app: Flask) -> None:
         app.extensions["panel_directory"] = Directory(DirectorySettings.from_config(app.config))
         app.extensions["panel_demo_people"] = None
         return
-    if app.config["ENV"] == "production":
-        raise panel_config.ConfigError("Production refuses the demo directory: set PANEL_LDAP_URL.")
     from app.directory.demo import DEMO_PASSWORD, DEMO_PEOPLE_ROWS, demo_directory
 
     app.extensions["panel_directory"] = demo_directory()
@@ -184,8 +182,6 @@ def _register_hooks(app: Flask) -> None:
         if not still_there:
             logout_user()
             session.clear()
-            from flask import flash
-
             flash(
                 _("Your account is no longer active in the directory. You have been signed out."),
                 "error",

@@ -80,10 +80,11 @@ def register(app: Flask) -> None:
         code = exc.code or 500
         if code in (301, 302, 303, 307, 308):
             return exc.get_response()  # type: ignore[return-value]
-        if code == 405 and exc.get_response().headers.get("Allow"):
+        allow = exc.get_response().headers.get("Allow") if code == 405 else None
+        if allow:
             body, status = render_error(code)
             response = Response(body, status)
-            response.headers["Allow"] = exc.get_response().headers["Allow"]
+            response.headers["Allow"] = allow
             return response
         return render_error(code if code in MESSAGES else 400 if code < 500 else 500)
 

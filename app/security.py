@@ -71,6 +71,15 @@ def safe_next(target: str | None, default: str = "accounts.overview") -> str:
     return target if target and is_safe_next(target) else url_for(default)
 
 
+def rotate_session() -> None:
+    """Start a fresh session (sign-in, sign-out): nothing planted before survives, except
+    the visitor's language choice."""
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+
+
 def mark_reauthenticated() -> None:
     session["reauth_at"] = utcnow().isoformat()
 
@@ -96,13 +105,12 @@ def require_recent_auth() -> Response | None:
 
 def login_guard() -> Response | None:
     """Every endpoint is private unless marked public; staff endpoints need the staff flag."""
-    endpoint = request.endpoint
-    if endpoint is None or view_flag(endpoint, "public"):
+    if is_public_request():
         return None
     if not current_user.is_authenticated:
         target = here() if request.method == "GET" else None
         return redirect(url_for("accounts.login", next=target))  # type: ignore[return-value]
-    if view_flag(endpoint, "staff_only") and not current_user.is_staff:
+    if view_flag(request.endpoint, "staff_only") and not current_user.is_staff:
         abort(403)
     return None
 

@@ -69,9 +69,16 @@ def sign_in(session: Session, directory: Directory, login: str, password: str) -
         known = find_account(session, login)
         audit.record(session, "login.failed", account_id=known.id if known else None, login=login)
         raise InvalidCredentials
+    return record_sign_in(session, directory, person)
+
+
+def record_sign_in(
+    session: Session, directory: Directory, person: Person, **details: str
+) -> Account:
+    """Mirror a person who just proved who they are (password or SSO) and audit it."""
     account = sync_account(session, person, is_staff=directory.is_staff(person))
     account.last_login_at = utcnow()
-    audit.record(session, "login.succeeded", account_id=account.id, actor_id=account.id)
+    audit.record(session, "login.succeeded", account_id=account.id, actor_id=account.id, **details)
     return account
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, request
 from flask_login import current_user, login_user, logout_user
 
-from app import audit
 from app.accounts import services
-from app.db import get_session, utcnow
+from app.db import get_session
 from app.extensions import directory
-from app.security import mark_reauthenticated
+from app.security import mark_reauthenticated, rotate_session
 
 
 def direct_peer() -> str | None:
@@ -50,14 +49,9 @@ def sso_sign_in() -> Response | None:
     if person is None:
         return None
     db = get_session()
-    account = services.sync_account(db, person, is_staff=directory().is_staff(person))
-    account.last_login_at = utcnow()
-    audit.record(db, "login.succeeded", account_id=account.id, actor_id=account.id, method="sso")
+    account = services.record_sign_in(db, directory(), person, method="sso")
     db.commit()
-    language = session.get("lang")
-    session.clear()
-    if language:
-        session["lang"] = language
+    rotate_session()
     login_user(account)
     _note_fresh_sso_authentication()
     return None

@@ -27,6 +27,7 @@ from app.security import (
     gate_exempt,
     mark_reauthenticated,
     public_endpoint,
+    rotate_session,
     safe_next,
 )
 
@@ -70,11 +71,7 @@ def login() -> str | Response:
             error = _("That login and password do not match. Check them and try again.")
         else:
             db.commit()
-            language = session.get("lang")
-            # A fresh session at sign-in, so nothing planted before it survives.
-            session.clear()
-            if language:
-                session["lang"] = language
+            rotate_session()
             login_user(account)
             mark_reauthenticated()
             flash(_("Welcome, %(name)s.", name=account.display_name), "success")
@@ -96,10 +93,7 @@ def logout() -> Response:
         services.sign_out(db, current_user._get_current_object())
         db.commit()
     logout_user()
-    language = session.get("lang")
-    session.clear()
-    if language:
-        session["lang"] = language
+    rotate_session()
     flash(_("You are signed out."), "success")
     return redirect(url_for("accounts.login"))  # type: ignore[return-value]
 

@@ -881,7 +881,7 @@ def init_app(app: Flask) -> None:
     profile = load_profile(path)
     app.extensions["panel_hoster"] = profile
     app.config["BABEL_DEFAULT_TIMEZONE"] = profile.timezone
-    if profile.organisation.name and not app.config.get("HOSTER_NAME_FROM_CONFIG"):
+    if profile.organisation.name:
         app.config["HOSTER_NAME"] = profile.organisation.name
 
 
