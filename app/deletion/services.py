@@ -253,20 +253,40 @@ def request_deletion(
     return req
 
 
+def _transition(
+    session: Session,
+    row: DeletionRequest | DeletionStep,
+    *conditions: Any,
+    error: type[Exception] = WrongState,
+    **values: Any,
+) -> None:
+    """Change a row only if the database still finds it in the expected state, so two staff
+    members or two processes can never both make the same move; then reload it."""
+    model = type(row)
+    changed = session.execute(
+        update(model)
+        .where(model.id == row.id, *conditions)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise error
+    session.refresh(row)
+
+
 def cancel_deletion(
     session: Session, req: DeletionRequest, *, actor_id: int, now: datetime | None = None
 ) -> None:
     """Cancel while processing has not started (a database-checked transition)."""
     now = now or utcnow()
-    changed = session.execute(
-        update(DeletionRequest)
-        .where(DeletionRequest.id == req.id, DeletionRequest.state == "requested")
-        .values(state="cancelled", cancelled_at=now)
-        .execution_options(synchronize_session=False)
+    _transition(
+        session,
+        req,
+        DeletionRequest.state == "requested",
+        error=NotCancellable,
+        state="cancelled",
+        cancelled_at=now,
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise NotCancellable
-    session.refresh(req)
     audit.record(
         session,
         "deletion.cancelled",
@@ -288,19 +308,15 @@ def approve_deletion(
     now = now or utcnow()
     if req.state == "requested" and req.grace_until > now:
         raise NotDue
-    changed = session.execute(
-        update(DeletionRequest)
-        .where(
-            DeletionRequest.id == req.id,
-            DeletionRequest.state == "requested",
-            DeletionRequest.grace_until <= now,
-        )
-        .values(state="approved", approved_at=now, approved_by=actor_id)
-        .execution_options(synchronize_session=False)
+    _transition(
+        session,
+        req,
+        DeletionRequest.state == "requested",
+        DeletionRequest.grace_until <= now,
+        state="approved",
+        approved_at=now,
+        approved_by=actor_id,
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise WrongState
-    session.refresh(req)
     audit.record(
         session,
         "deletion.approved",
@@ -328,19 +344,16 @@ def refuse_deletion(
         DeletionStep.request_id == req.id,
         or_(DeletionStep.state.in_(("running", "done")), DeletionStep.attempts > 0),
     )
-    changed = session.execute(
-        update(DeletionRequest)
-        .where(
-            DeletionRequest.id == req.id,
-            DeletionRequest.state.in_(ACTIVE_STATES),
-            ~started,
-        )
-        .values(state="refused", refused_at=now, refused_by=actor_id, refusal_reason=reason)
-        .execution_options(synchronize_session=False)
+    _transition(
+        session,
+        req,
+        DeletionRequest.state.in_(ACTIVE_STATES),
+        ~started,
+        state="refused",
+        refused_at=now,
+        refused_by=actor_id,
+        refusal_reason=reason,
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise WrongState
-    session.refresh(req)
     audit.record(
         session, "deletion.refused", account_id=req.account_id, actor_id=actor_id, request_id=req.id
     )
@@ -350,19 +363,13 @@ def refuse_deletion(
 
 def retry_step(session: Session, step: DeletionStep, *, actor_id: int | None) -> None:
     """Put a failed automatic step back in line; the next run executes it."""
-    changed = session.execute(
-        update(DeletionStep)
-        .where(
-            DeletionStep.id == step.id,
-            DeletionStep.state == "failed",
-            DeletionStep.mode == "automatic",
-        )
-        .values(state="pending")
-        .execution_options(synchronize_session=False)
+    _transition(
+        session,
+        step,
+        DeletionStep.state == "failed",
+        DeletionStep.mode == "automatic",
+        state="pending",
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise WrongState
-    session.refresh(step)
     audit.record(
         session,
         "deletion.step_retried",
@@ -386,23 +393,21 @@ def mark_manual_step_done(
     if not comment:
         raise WrongState
     now = now or utcnow()
-    changed = session.execute(
-        update(DeletionStep)
-        .where(
-            DeletionStep.id == step.id,
-            DeletionStep.mode == "manual",
-            DeletionStep.state.in_(("pending", "failed")),
-            exists().where(
-                DeletionRequest.id == step.request_id,
-                DeletionRequest.state == "approved",
-            ),
-        )
-        .values(state="done", finished_at=now, comment=comment, done_by=actor_id, attempts=1)
-        .execution_options(synchronize_session=False)
+    _transition(
+        session,
+        step,
+        DeletionStep.mode == "manual",
+        DeletionStep.state.in_(("pending", "failed")),
+        exists().where(
+            DeletionRequest.id == step.request_id,
+            DeletionRequest.state == "approved",
+        ),
+        state="done",
+        finished_at=now,
+        comment=comment,
+        done_by=actor_id,
+        attempts=1,
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise WrongState
-    session.refresh(step)
     audit.record(
         session,
         "deletion.step_done",
