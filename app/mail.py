@@ -17,9 +17,11 @@ from email.utils import formataddr, make_msgid
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import json
+
 import click
 from flask import Flask, current_app, g, render_template
-from sqlalchemy import Integer, String, Text, func, select
+from sqlalchemy import Boolean, Integer, String, Text, false, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, UTCDateTime, session_scope, utcnow
@@ -41,14 +43,28 @@ class OutgoingMail(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Extra headers as a JSON object (threading, Reply-To, List-Unsubscribe), or null.
+    headers: Mapped[str | None] = mapped_column(Text)
+    # Mail to a list (incident subscribers): sent by `flask mail send` / the worker at a
+    # throttled pace, never after a person's request.
+    bulk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 def queue_mail(
-    session: Session, *, to: str, template: str, purpose: str, **context: Any
+    session: Session,
+    *,
+    to: str,
+    template: str,
+    purpose: str,
+    headers: dict[str, str] | None = None,
+    bulk: bool = False,
+    **context: Any,
 ) -> OutgoingMail:
     """Render `templates/emails/<template>.txt` (first line `Subject: …`) into the outbox.
 
     The caller commits; the message is sent after the request (or by `flask mail send`).
+    `headers` adds or replaces headers (Message-ID, In-Reply-To, References, Reply-To,
+    List-Unsubscribe…); `bulk` keeps list mail out of the after-request sending.
     """
     rendered = render_template(f"emails/{template}.txt", **context).lstrip()
     first, _, body = rendered.partition("\n")
@@ -62,10 +78,25 @@ def queue_mail(
         purpose=purpose,
         attempts=0,
         created_at=utcnow(),
+        headers=json.dumps(_clean_headers(headers)) if headers else None,
+        bulk=bulk,
     )
     session.add(message)
-    g.panel_mail_queued = True
+    if not bulk:
+        g.panel_mail_queued = True
     return message
+
+
+def _clean_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Header values on one line: a value never starts a header of its own."""
+    return {name: " ".join(str(value).split()) for name, value in headers.items()}
+
+
+def extra_headers(message: OutgoingMail) -> dict[str, str]:
+    if not message.headers:
+        return {}
+    loaded: dict[str, str] = json.loads(message.headers)
+    return loaded
 
 
 def _smtp_send(config: dict[str, Any], message: OutgoingMail) -> None:
@@ -76,6 +107,9 @@ def _smtp_send(config: dict[str, Any], message: OutgoingMail) -> None:
     email["Subject"] = message.subject
     email["Message-ID"] = make_msgid(domain=config["MAIL_FROM"].rpartition("@")[2] or None)
     email["Auto-Submitted"] = "auto-generated"
+    for name, value in extra_headers(message).items():
+        del email[name]
+        email[name] = value
     email.set_content(message.body)
     timeout = 10
     port = url.port
@@ -97,17 +131,18 @@ def _smtp_send(config: dict[str, Any], message: OutgoingMail) -> None:
         server.send_message(email)
 
 
-def send_queued(app: Flask, *, limit: int = 50) -> tuple[int, int]:
-    """Try every queued message once; sent ones are deleted. Returns (sent, failed)."""
+def send_queued(app: Flask, *, limit: int = 50, bulk: bool | None = None) -> tuple[int, int]:
+    """Try every queued message once; sent ones are deleted. Returns (sent, failed).
+
+    `bulk` False sends only mail to one person, True only list mail, None both.
+    """
     sent = failed = 0
     config = dict(app.config)
     with session_scope(app) as session:
-        queued = session.scalars(
-            select(OutgoingMail)
-            .where(OutgoingMail.attempts < MAX_ATTEMPTS)
-            .order_by(OutgoingMail.id)
-            .limit(limit)
-        ).all()
+        query = select(OutgoingMail).where(OutgoingMail.attempts < MAX_ATTEMPTS)
+        if bulk is not None:
+            query = query.where(OutgoingMail.bulk.is_(bulk))
+        queued = session.scalars(query.order_by(OutgoingMail.id).limit(limit)).all()
         for message in queued:
             try:
                 if config.get("SMTP_URL"):
@@ -141,7 +176,7 @@ def init_app(app: Flask) -> None:
     def _send_after_request(response: Any) -> Any:
         if g.pop("panel_mail_queued", False):
             try:
-                send_queued(current_app._get_current_object())  # type: ignore[attr-defined]
+                send_queued(current_app._get_current_object(), bulk=False)  # type: ignore[attr-defined]
             except Exception:  # never fail the user's request because of mail
                 log.exception("sending queued mail failed")
         return response

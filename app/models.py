@@ -5,8 +5,11 @@ from app.audit import AuditEvent
 from app.db import Base
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.incidents.models import Incident, IncidentService, IncidentUpdate
+from app.incidents.notifications import IncidentMailing
+from app.incidents.subscriptions import IncidentSubscription, SubscribedService
 from app.legal.models import TermsAcceptance, TermsVersion
 from app.mail import OutgoingMail
+from app.support.mail_models import MailInAnswer
 from app.support.models import Attachment, CannedReply, Ticket, TicketMessage
 from app.transparency.models import AuthorityRequest, CanaryStatement
 
@@ -22,9 +25,13 @@ __all__ = [
     "DeletionRequest",
     "DeletionStep",
     "Incident",
+    "IncidentMailing",
     "IncidentService",
+    "IncidentSubscription",
     "IncidentUpdate",
+    "MailInAnswer",
     "OutgoingMail",
+    "SubscribedService",
     "TermsAcceptance",
     "TermsVersion",
     "Ticket",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 bp = Blueprint("incidents", __name__)
 
-from app.incidents import views  # noqa: E402,F401
+from app.incidents import subscription_views, views  # noqa: E402,F401
 
 
 def ongoing_public_incidents(session: Session, service_slug: str) -> list[tuple[int, str, str]]:
@@ -51,7 +51,7 @@ def overview_incidents() -> tuple[list[Any], list[Any]]:
 def init_app(app: Flask) -> None:
     from app import audit
     from app.hoster import current_profile
-    from app.incidents import cli, labels, services
+    from app.incidents import cli, labels, mailing, services
     from app.incidents.cache import FragmentCache, JournalVersion
     from app.incidents.formatting import format_availability, format_duration
     from app.incidents.text import render_markdown
@@ -75,6 +75,7 @@ def init_app(app: Flask) -> None:
         render_markdown=render_markdown,
         overview_incidents=overview_incidents,
         current_profile_services=lambda: current_profile().services,
+        reader_subscription=subscription_views.subscription_of_reader,
     )
     register_queue(
         app,
@@ -94,5 +95,8 @@ def init_app(app: Flask) -> None:
             "incident.edited": _l("Changed the details of an incident"),
             "incident.postmortem": _l("Wrote an incident post-mortem"),
             "maintenance.scheduled": _l("Announced a planned maintenance"),
+            "incidents.subscribed": _l("Subscribed to incident mail"),
+            "incidents.unsubscribed": _l("Unsubscribed from incident mail"),
         }
     )
+    mailing.init_app(app)

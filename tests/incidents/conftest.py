@@ -134,3 +134,9 @@ def english(client: Any) -> Any:
 @pytest.fixture
 def staff_client(english: Any, login_as: Callable[..., Any]) -> Any:
     return login_as("camille")
+
+
+@pytest.fixture
+def journal_for() -> Callable[[Flask], Journal]:
+    """A journal writer for an app built with other settings (make_app)."""
+    return Journal

@@ -1,0 +1,133 @@
+"""Start-up of incident mail: settings, CLI, the account's data section and the /stats figure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Account
+from app.connectors.base import ArchiveEntry, DataItem, register_panel_section
+from app.incidents import subscriptions as subs
+from app.transparency.statistics import Statistic, StatsWindow, register_statistic
+
+SETTINGS = {
+    # Later updates of one incident wait this long after the previous mail (then one mail).
+    "INCIDENTS_MAIL_GROUP_MINUTES": 5,
+    # List mails sent per run of `flask incidents notify` (once a minute from cron).
+    "INCIDENTS_MAIL_PER_RUN": 200,
+}
+
+
+class IncidentMailSection:
+    """A person's own subscription: shown on /account/data, exported, deleted with them."""
+
+    name = "incident-mail"
+
+    def inventory(self, session: Session, account: Account) -> list[DataItem]:
+        mine = subs.find_for_account(session, account)
+        if mine is None:
+            return []
+        services = ", ".join(mine.service_slugs) or str(_l("every service"))
+        return [
+            DataItem(
+                service="panel",
+                kind=str(
+                    _l(
+                        "Your incident mail subscription: %(email)s, about %(services)s",
+                        email=mine.email,
+                        services=services,
+                    )
+                ),
+                location=str(_l("the panel's database")),
+                retention=str(_l("until you unsubscribe or delete your account")),
+                exported=True,
+            )
+        ]
+
+    def export(self, session: Session, account: Account) -> Iterator[ArchiveEntry]:
+        mine = subs.find_for_account(session, account)
+        if mine is None:
+            return
+        document = {
+            "email": mine.email,
+            "language": mine.language,
+            "services": mine.service_slugs or "all",
+            "subscribed_at": mine.created_at.isoformat(),
+            "confirmed_at": mine.confirmed_at.isoformat() if mine.confirmed_at else None,
+        }
+        data = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+        yield ArchiveEntry(
+            path="panel/incident-mail.json", chunks=[data], size=len(data), format="JSON"
+        )
+
+    def delete(self, session: Session, account: Account) -> None:
+        mine = subs.find_for_account(session, account)
+        if mine is not None:
+            session.delete(mine)
+
+
+def _subscribers(session: Session, _window: StatsWindow) -> int:
+    return subs.count_confirmed(session)
+
+
+def notify(app: Flask, *, now: datetime | None = None) -> tuple[int, int, int]:
+    """Queue what is new, then send list mail at the throttled pace: (queued, sent, failed)."""
+    from app.db import session_scope
+    from app.incidents.notifications import mail_subscribers
+    from app.mail import send_queued
+
+    with app.app_context(), session_scope(app) as session:
+        queued = mail_subscribers(session, now=now)
+    sent, failed = send_queued(app, limit=int(app.config["INCIDENTS_MAIL_PER_RUN"]), bulk=True)
+    return queued, sent, failed
+
+
+def purge(app: Flask) -> int:
+    from app.db import session_scope
+
+    with session_scope(app) as session:
+        return subs.purge_unconfirmed(session)
+
+
+def init_app(app: Flask) -> None:
+    from app.incidents.cli import incidents_group
+
+    for key, value in SETTINGS.items():
+        app.config.setdefault(key, value)
+    register_panel_section(app, IncidentMailSection())
+    register_statistic(
+        app,
+        Statistic(
+            key="incidents.subscribers",
+            label=_l("People who receive incident mail"),
+            kind="total",
+            compute=_subscribers,
+        ),
+    )
+
+    incidents_group.add_command(notify_command)
+    incidents_group.add_command(purge_command)
+
+
+@click.command("notify", help="Mail subscribers what is new in the journal (run it every minute).")
+@with_appcontext
+def notify_command() -> None:
+    queued, sent, failed = notify(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(f"{queued} queued, {sent} sent, {failed} failed")
+
+
+@click.command(
+    "purge-subscriptions",
+    help=f"Delete addresses not confirmed within {subs.CONFIRM_HOURS} hours (run it hourly).",
+)
+@with_appcontext
+def purge_command() -> None:
+    removed = purge(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(f"{removed} unconfirmed address(es) deleted")
