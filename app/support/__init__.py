@@ -29,6 +29,18 @@ SETTINGS: dict[str, Any] = {
     # Tickets waiting for their requester this many days are closed by `flask support
     # auto-close` (run it from cron); 0 = never.
     "SUPPORT_AUTO_CLOSE_DAYS": 14,
+    # Replies by mail: the support address, plus-addressed per ticket and recipient
+    # (support+<ticket>.<token>@domain); unset = mail says "answer in the panel".
+    "SUPPORT_REPLY_ADDRESS": None,
+    # Largest reply mail read (bytes); unset = room for the attachment limits in base64.
+    "SUPPORT_MAIL_MAX_BYTES": None,
+    # A reply to a ticket closed longer than this is refused (a recent one reopens it).
+    "SUPPORT_MAIL_CLOSED_DAYS": 30,
+    # `flask support fetch`: imap[s]://user:password@host:port/FOLDER[?starttls=true].
+    "SUPPORT_IMAP_URL": None,
+    "SUPPORT_IMAP_CA_FILE": None,
+    "SUPPORT_IMAP_DONE_FOLDER": "Handled",
+    "SUPPORT_IMAP_REFUSED_FOLDER": "Refused",
 }
 # Room for the text fields and the multipart framing on top of the files themselves.
 FORM_ALLOWANCE = 1024 * 1024
@@ -37,10 +49,16 @@ FORM_ALLOWANCE = 1024 * 1024
 def _configure(app: Flask) -> None:
     for key, value in SETTINGS.items():
         app.config.setdefault(key, value)
+    if not app.config["SUPPORT_MAIL_MAX_BYTES"]:
+        files = int(app.config["SUPPORT_ATTACHMENT_MAX_FILES"])
+        per_file = int(app.config["SUPPORT_ATTACHMENT_MAX_BYTES"])
+        app.config["SUPPORT_MAIL_MAX_BYTES"] = files * per_file * 4 // 3 + FORM_ALLOWANCE
     for key in (
         "SUPPORT_ATTACHMENT_MAX_FILES",
         "SUPPORT_ATTACHMENT_MAX_BYTES",
         "SUPPORT_AUTO_CLOSE_DAYS",
+        "SUPPORT_MAIL_MAX_BYTES",
+        "SUPPORT_MAIL_CLOSED_DAYS",
     ):
         try:
             app.config[key] = int(app.config[key])
@@ -80,7 +98,7 @@ def init_app(app: Flask) -> None:
     """Settings, staff queue line, panel data section, audit labels and CLI of support."""
     from app.connectors.base import register_panel_section
     from app.staff import StaffQueue, register_queue
-    from app.support import services
+    from app.support import mail_cli, services
     from app.support.section import TicketsSection
 
     _configure(app)
@@ -103,6 +121,7 @@ def init_app(app: Flask) -> None:
             "support.ticket_auto_closed": _l(
                 "Support ticket closed automatically (no answer from you)"
             ),
+            "support.mail_reply": _l("Reply to a support ticket received by mail"),
         }
     )
 
@@ -138,6 +157,9 @@ def init_app(app: Flask) -> None:
                 session, AttachmentStore(Path(app.config["SUPPORT_ATTACHMENT_DIR"]))
             )
         click.echo(f"{removed} file(s) removed")
+
+    support_group.add_command(mail_cli.receive_command)
+    support_group.add_command(mail_cli.fetch_command)
 
 
 from app.support import staff_views, views  # noqa: E402,F401

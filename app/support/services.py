@@ -26,6 +26,7 @@ from app.accounts.models import Account
 from app.db import utcnow
 from app.mail import queue_mail
 from app.support.attachments import AttachmentStore, TooLarge, Upload, sniff_type
+from app.support.reply_address import STAFF, ticket_headers
 from app.support.models import (
     CATEGORIES,
     OTHER_SERVICE,
@@ -322,6 +323,8 @@ def open_ticket(
                 to=settings.staff_email,
                 template="support_new_ticket",
                 purpose="support.new_ticket",
+                headers=ticket_headers(current_app.config, ticket.id, STAFF),
+                reply_by_mail=bool(current_app.config.get("SUPPORT_REPLY_ADDRESS")),
                 ticket=ticket,
                 requester=account,
                 attachment_count=len(accepted),
@@ -445,6 +448,8 @@ def reply_as_staff(
                 to=requester.email,
                 template="support_staff_reply",
                 purpose="support.reply",
+                headers=ticket_headers(current_app.config, ticket.id, requester.id),
+                reply_by_mail=bool(current_app.config.get("SUPPORT_REPLY_ADDRESS")),
                 ticket=ticket,
                 body=body if settings.mail_include_text else None,
                 attachment_count=len(accepted),
@@ -513,6 +518,7 @@ def auto_close(session: Session, settings: SupportSettings, *, days: int | None 
                     to=requester.email,
                     template="support_auto_closed",
                     purpose="support.auto_closed",
+                    headers=ticket_headers(current_app.config, ticket.id, requester.id),
                     ticket=ticket,
                     days=days,
                     link=_link("support.ticket", ticket_id=ticket.id),

@@ -1,0 +1,121 @@
+"""`flask support receive` (a message on stdin) and `flask support fetch` (an IMAP mailbox)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from flask_babel import force_locale
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.db import session_scope
+from app.support.attachments import AttachmentStore
+from app.support.mail_in import MailInSettings, Outcome, receive_message
+
+log = logging.getLogger(__name__)
+# sysexits.h: Postfix and Dovecot keep the message and try again later.
+EX_TEMPFAIL = 75
+
+
+def receive(app: Flask, raw: bytes, envelope_recipient: str | None = None) -> Outcome:
+    """Handle one message in its own transaction, then send what it queued."""
+    from app.mail import send_queued
+
+    settings = MailInSettings.from_config(app.config)
+    store = AttachmentStore(Path(app.config["SUPPORT_ATTACHMENT_DIR"]))
+    language = str(app.config["LANGUAGES"][0])
+    with app.app_context(), force_locale(language), session_scope(app) as session:
+        outcome = receive_message(
+            session, store, settings, raw, envelope_recipient=envelope_recipient
+        )
+    if outcome.status == "added" or outcome.answered:
+        with app.app_context():
+            send_queued(app, bulk=False)
+    return outcome
+
+
+@click.command(
+    "receive",
+    help="Read one mail on standard input and add it to its ticket (Postfix or Sieve pipe).",
+)
+@click.option(
+    "--recipient",
+    default=None,
+    help="The envelope recipient (Postfix: ${recipient}), when headers may not carry it.",
+)
+@with_appcontext
+def receive_command(recipient: str | None) -> None:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    raw = sys.stdin.buffer.read()
+    try:
+        outcome = receive(app, raw, recipient)
+    except SQLAlchemyError as exc:
+        # The database is away: the MTA keeps the mail and delivers it again later.
+        click.echo(f"temporary failure, try again later: {exc}", err=True)
+        raise SystemExit(EX_TEMPFAIL) from exc
+    click.echo(f"{outcome.status} {outcome.ticket_id or ''}".strip())
+
+
+class MailSource(Protocol):
+    """A mailbox the fetch loop reads: issue #13's IMAP client, or anything alike."""
+
+    def unread(self) -> Iterator[tuple[str, bytes]]: ...
+
+    def move(self, uid: str, folder: str) -> None: ...
+
+
+def fetch(
+    app: Flask, source: MailSource, *, done_folder: str, refused_folder: str
+) -> dict[str, int]:
+    """Every waiting message once: handled ones go to `done_folder`, refused ones aside."""
+    counts: dict[str, int] = {}
+    for uid, raw in source.unread():
+        outcome = receive(app, raw)
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        source.move(uid, done_folder if outcome.status == "added" else refused_folder)
+    return counts
+
+
+def open_source(config: Any) -> MailSource:
+    """The configured support mailbox (SUPPORT_IMAP_URL)."""
+    factory: Callable[[Any], MailSource] | None = current_app.extensions.get(
+        "panel_support_mailbox"
+    )
+    if factory is None:
+        from app.support.imap_source import ImapSource
+
+        factory = ImapSource.from_config
+    return factory(config)
+
+
+@click.command(
+    "fetch",
+    help="Read the support mailbox over IMAP (SUPPORT_IMAP_URL) and add replies to tickets.",
+)
+@with_appcontext
+def fetch_command() -> None:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not app.config.get("SUPPORT_IMAP_URL"):
+        raise click.ClickException("Set PANEL_SUPPORT_IMAP_URL to read a mailbox.")
+    source = open_source(app.config)
+    try:
+        counts = fetch(
+            app,
+            source,
+            done_folder=str(app.config["SUPPORT_IMAP_DONE_FOLDER"]),
+            refused_folder=str(app.config["SUPPORT_IMAP_REFUSED_FOLDER"]),
+        )
+    except OSError as exc:
+        raise click.ClickException(f"the support mailbox could not be read: {exc}") from exc
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing new"
+    click.echo(summary)
