@@ -8,6 +8,7 @@ A sent message is deleted at once: the panel keeps no copy of what it mailed.
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
 import ssl
@@ -16,8 +17,6 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
-
-import json
 
 import click
 from flask import Flask, current_app, g, render_template

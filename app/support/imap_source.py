@@ -54,9 +54,7 @@ class ImapSource:
         context = ssl.create_default_context(cafile=self.ca_file)
         client: imaplib.IMAP4
         if self.tls == "ssl":
-            client = imaplib.IMAP4_SSL(
-                self.host, self.port, ssl_context=context, timeout=TIMEOUT
-            )
+            client = imaplib.IMAP4_SSL(self.host, self.port, ssl_context=context, timeout=TIMEOUT)
         else:
             client = imaplib.IMAP4(self.host, self.port, timeout=TIMEOUT)
             if self.tls == "starttls":

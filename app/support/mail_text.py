@@ -42,7 +42,7 @@ def new_text(body: str) -> str:
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     kept: list[str] = []
     for index, line in enumerate(lines):
-        if line == SIGNATURE or line.rstrip() == "--" and index > 0:
+        if line == SIGNATURE or (line.rstrip() == "--" and index > 0):
             break
         if line.lstrip().startswith(">"):
             break

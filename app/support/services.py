@@ -26,7 +26,6 @@ from app.accounts.models import Account
 from app.db import utcnow
 from app.mail import queue_mail
 from app.support.attachments import AttachmentStore, TooLarge, Upload, sniff_type
-from app.support.reply_address import STAFF, ticket_headers
 from app.support.models import (
     CATEGORIES,
     OTHER_SERVICE,
@@ -37,6 +36,7 @@ from app.support.models import (
     Ticket,
     TicketMessage,
 )
+from app.support.reply_address import STAFF, ticket_headers
 
 MAX_BODY_BYTES = 100 * 1024
 MAX_SUBJECT_CHARS = 200

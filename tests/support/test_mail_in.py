@@ -1,4 +1,4 @@
-"""Replies by mail: the person and the staff answer from their mail client; machines change nothing."""
+"""Replies by mail: people and staff answer from their mail client; machines change nothing."""
 
 from __future__ import annotations
 
@@ -46,8 +46,10 @@ def answer_to(original: Any, sender: str, text: str, **extra: Any) -> EmailMessa
     for name, value in extra.items():
         reply[name.replace("_", "-")] = value
     quoted = "\n".join("> " + line for line in body_of(original).splitlines())
-    reply.set_content(f"{text}\n\n-- \nAlice, sent from my phone\n\nLe lun. 30 nov. 2026 à 12:00, "
-                      f"Panel <panel@demo.chatons.org> a écrit :\n{quoted}\n")
+    reply.set_content(
+        f"{text}\n\n-- \nAlice, sent from my phone\n\nLe lun. 30 nov. 2026 à 12:00, "
+        f"Panel <panel@demo.chatons.org> a écrit :\n{quoted}\n"
+    )
     return reply
 
 
@@ -109,7 +111,9 @@ def test_the_whole_story_by_mail_person_and_staff_answer_auto_reply_changes_noth
     # Alice's vacation responder answers that mail: nothing changes, nobody is mailed.
     count = len(thread(mail_app))
     vacation = answer_to(
-        smtp.messages[-1], "alice@demo.chatons.org", "I am away until Monday.",
+        smtp.messages[-1],
+        "alice@demo.chatons.org",
+        "I am away until Monday.",
         Auto_Submitted="auto-replied",
     )
     outcome = receive(mail_app, vacation.as_bytes())
@@ -183,17 +187,23 @@ def test_an_attachment_the_web_form_refuses_is_refused_by_mail_too(
     open_as(client, "alice")
     staff_answer_by_web(client, 1, "Send the log?")
     reply = answer_to(smtp.messages[-1], "alice@demo.chatons.org", "Here it is")
-    reply.add_attachment(b"MZ\x90\x00" + bytes(300), maintype="application",
-                         subtype="octet-stream", filename="log.pdf")
+    reply.add_attachment(
+        b"MZ\x90\x00" + bytes(300),
+        maintype="application",
+        subtype="octet-stream",
+        filename="log.pdf",
+    )
     outcome = receive(mail_app, reply.as_bytes())
     assert (outcome.status, outcome.answered) == ("refused", True)
     assert [m.body for m in thread(mail_app)][-1] == "Send the log?"
 
 
-def test_a_mail_over_the_size_limit_is_refused_unread(make_support_app: Any, smtp: Any,
-                                                      staff_answer_by_web: Any) -> None:
-    app = make_support_app(SMTP_URL=smtp.url, SUPPORT_REPLY_ADDRESS=SUPPORT,
-                           SUPPORT_MAIL_MAX_BYTES=20_000)
+def test_a_mail_over_the_size_limit_is_refused_unread(
+    make_support_app: Any, smtp: Any, staff_answer_by_web: Any
+) -> None:
+    app = make_support_app(
+        SMTP_URL=smtp.url, SUPPORT_REPLY_ADDRESS=SUPPORT, SUPPORT_MAIL_MAX_BYTES=20_000
+    )
     client = app.test_client()
     open_as(client, "alice")
     staff_answer_by_web(client, 1, "Send a picture?")
