@@ -1,0 +1,101 @@
+"""A reply sent with smtplib through a real Postfix, piped to `flask support receive`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import smtplib
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from support.test_mail import open_as, staff_answer
+from support.test_mail_in import SUPPORT, answer_to, thread
+from support.ticket_helpers import PDF
+
+import postfix_server
+from app.db import session_scope
+from app.support.models import Attachment
+from conftest import PG_URL, missing_tool
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """Database and attachments where the pipe user (nobody) can write too."""
+    folder = Path(tempfile.mkdtemp(prefix="panel-mailin-"))
+    os.chmod(folder, 0o777)  # noqa: S103 - a throwaway test folder shared with the pipe user
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_reply_through_postfix_lands_in_the_ticket(
+    make_support_app: Any, smtp: Any, database_template: str, shared_dir: Path
+) -> None:
+    why_not = postfix_server.postfix_available()
+    if why_not:
+        missing_tool(why_not)
+    python = postfix_server.pipe_python(REPO)
+    if isinstance(python, str):
+        missing_tool(python)
+        return
+    interpreter, extra_env = python
+    if PG_URL:
+        database_url = PG_URL
+    else:
+        target = shared_dir / "panel.sqlite3"
+        shutil.copyfile(database_template, target)
+        os.chmod(target, 0o666)  # noqa: S103 - see shared_dir
+        database_url = f"sqlite:///{target}"
+    attachments = shared_dir / "attachments"
+    attachments.mkdir(mode=0o777)
+    os.chmod(attachments, 0o777)  # noqa: S103 - see shared_dir
+    settings = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret",
+        "SMTP_URL": smtp.url,
+        "MAIL_FROM": "panel@demo.chatons.org",
+        "SUPPORT_REPLY_ADDRESS": SUPPORT,
+        "SUPPORT_ATTACHMENT_DIR": str(attachments),
+    }
+    app = make_support_app(**settings)
+    client = app.test_client()
+    open_as(client, "alice")
+    staff_answer(client, 1, "Which file fails?")
+    to_alice = smtp.messages[-1]
+
+    env = {f"PANEL_{key}": value for key, value in settings.items()} | extra_env
+    argv = [
+        "/usr/bin/env",
+        *(f"{key}={value}" for key, value in sorted(env.items())),
+        interpreter,
+        "-m",
+        "flask",
+        "--app",
+        "app:create_app",
+        "support",
+        "receive",
+        "--recipient",
+    ]
+    server = postfix_server.start_postfix("demo.chatons.org", argv)
+    try:
+        reply = answer_to(to_alice, "Alice Martin <alice@demo.chatons.org>", "This one.")
+        reply.add_attachment(PDF, maintype="application", subtype="pdf", filename="bad.pdf")
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as relay:
+            relay.send_message(reply)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(thread(app)) < 3:
+            time.sleep(0.2)
+        assert len(thread(app)) == 3, server.log()
+    finally:
+        server.stop()
+    last = thread(app)[-1]
+    assert last.body == "This one." and not last.from_staff
+    with session_scope(app) as session:
+        [attachment] = session.scalars(select(Attachment).where(Attachment.message_id == last.id))
+        assert attachment.filename == "bad.pdf"
