@@ -11,16 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import postfix_server
 import pytest
+from conftest import PG_URL, missing_tool
 from sqlalchemy import select
 from support.test_mail import open_as, staff_answer
 from support.test_mail_in import SUPPORT, answer_to, thread
 from support.ticket_helpers import PDF
 
-import postfix_server
 from app.db import session_scope
 from app.support.models import Attachment
-from conftest import PG_URL, missing_tool
 
 REPO = Path(__file__).resolve().parents[2]
 
