@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from flask.cli import with_appcontext
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+from app import tasks
 
 from app.accounts.models import Account
 from app.connectors.base import ArchiveEntry, DataItem, register_panel_section
 from app.incidents import subscriptions as subs
+from app.incidents.cache import CHANGED
 from app.transparency.statistics import Statistic, StatsWindow, register_statistic
+
+log = logging.getLogger(__name__)
+NOTIFY_TASK = "incidents.notify"
+PURGE_TASK = "incidents.purge_subscriptions"
+NEWS = "incidents.news_to_mail"
 
 SETTINGS = {
     # Later updates of one incident wait this long after the previous mail (then one mail).
@@ -89,6 +100,45 @@ def notify(app: Flask, *, now: datetime | None = None) -> tuple[int, int, int]:
     return queued, sent, failed
 
 
+def notify_job(app: Flask) -> None:
+    queued, sent, failed = notify(app)
+    if queued or sent or failed:
+        log.info("incident mail: %s queued, %s sent, %s failed", queued, sent, failed)
+
+
+def purge_job(app: Flask) -> None:
+    purge(app)
+
+
+@event.listens_for(Session, "before_commit")
+def _remember_news(session: Session) -> None:
+    if session.info.get(CHANGED):
+        session.info[NEWS] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_the_worker(session: Session) -> None:
+    """A journal change wakes the worker at once, so the first mail leaves within seconds.
+
+    Only with a real queue: in immediate mode the task would run inside the staff
+    member's request, so the periodic task (or cron) sends instead.
+    """
+    if not session.info.pop(NEWS, False) or not has_app_context():
+        return
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if "panel_queue" not in app.extensions or tasks.is_immediate(app):
+        return
+    try:
+        tasks.enqueue(app, NOTIFY_TASK)
+    except Exception:  # the periodic task catches up; never fail the staff's request
+        log.exception("could not queue the incident mail task")
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_news(session: Session, _previous: Any) -> None:
+    session.info.pop(NEWS, None)
+
+
 def purge(app: Flask) -> int:
     from app.db import session_scope
 
@@ -97,6 +147,8 @@ def purge(app: Flask) -> int:
 
 
 def init_app(app: Flask) -> None:
+    from huey import crontab
+
     from app.incidents.cli import incidents_group
 
     for key, value in SETTINGS.items():
@@ -112,6 +164,9 @@ def init_app(app: Flask) -> None:
         ),
     )
 
+    tasks.register_task(app, NOTIFY_TASK, notify_job)
+    tasks.register_periodic_task(app, "incidents.notify_every_minute", notify_job, crontab())
+    tasks.register_periodic_task(app, PURGE_TASK, purge_job, crontab(minute="7"))
     incidents_group.add_command(notify_command)
     incidents_group.add_command(purge_command)
 

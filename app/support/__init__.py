@@ -160,6 +160,7 @@ def init_app(app: Flask) -> None:
 
     support_group.add_command(mail_cli.receive_command)
     support_group.add_command(mail_cli.fetch_command)
+    mail_cli.register_tasks(app)
 
 
 from app.support import staff_views, views  # noqa: E402,F401

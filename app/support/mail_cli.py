@@ -94,6 +94,34 @@ def open_source(config: Any) -> MailSource:
     return factory(config)
 
 
+def fetch_job(app: Flask) -> None:
+    """The worker's periodic read of the support mailbox (when one is configured)."""
+    if not app.config.get("SUPPORT_IMAP_URL"):
+        return
+    source = open_source(app.config)
+    try:
+        counts = fetch(
+            app,
+            source,
+            done_folder=str(app.config["SUPPORT_IMAP_DONE_FOLDER"]),
+            refused_folder=str(app.config["SUPPORT_IMAP_REFUSED_FOLDER"]),
+        )
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+    if counts:
+        log.info("support mailbox: %s", counts)
+
+
+def register_tasks(app: Flask) -> None:
+    from huey import crontab
+
+    from app import tasks
+
+    tasks.register_periodic_task(app, "support.fetch_mailbox", fetch_job, crontab())
+
+
 @click.command(
     "fetch",
     help="Read the support mailbox over IMAP (SUPPORT_IMAP_URL) and add replies to tickets.",

@@ -201,3 +201,38 @@ def test_stats_count_subscribers_and_hide_small_numbers(app: Flask, client: Any)
     assert "&lt; 5" in page or "< 5" in page
     with session_scope(app) as session:
         assert session.scalar(select(func.count(OutgoingMail.id))) == 0
+
+
+def test_a_staff_change_wakes_the_worker_and_sends_nothing_in_the_request(
+    make_app: Any, smtp: Any, tmp_path: Any
+) -> None:
+    from app import tasks
+    from helpers import do_login
+
+    app = make_app(SMTP_URL=smtp.url, QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite3'}")
+    with session_scope(app) as session:
+        row = subs.request_subscription(
+            session, email="lea@example.org", services=[], known_services=[], language="fr"
+        )
+        assert row is not None
+        subs.confirm_subscription(session, row)
+    staff = app.test_client()
+    do_login(staff, "camille", "demo")
+    page = staff.get("/staff/incidents/new").get_data(as_text=True)
+    response = staff.post(
+        "/staff/incidents/new",
+        data={
+            "csrf_token": _token(page),
+            "title": "Mail down",
+            "services": ["mail"],
+            "impact": "major",
+            "visibility": "public",
+        },
+    )
+    assert response.status_code == 302
+    assert smtp.messages == []
+    names = [t.name for t in tasks.queue(app).pending()]
+    assert "incidents.notify" in names
+    tasks.queue(app).flush()  # the worker's job, then:
+    assert notify(app)[1] == 1
+    assert smtp.messages[0]["To"] == "lea@example.org"
