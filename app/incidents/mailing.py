@@ -16,7 +16,6 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app import tasks
-
 from app.accounts.models import Account
 from app.connectors.base import ArchiveEntry, DataItem, register_panel_section
 from app.incidents import subscriptions as subs
