@@ -238,3 +238,35 @@ def test_html_only_mail_becomes_plain_text_without_quotes_or_scripts() -> None:
 )
 def test_quoted_history_and_signatures_are_cut(body: str) -> None:
     assert new_text(body) == "Merci !"
+
+
+def test_a_reply_to_a_ticket_closed_long_ago_is_refused(
+    mail_app: Any, smtp: Any, staff_answer_by_web: Any
+) -> None:
+    from datetime import timedelta
+
+    from app.db import utcnow
+
+    client = mail_app.test_client()
+    open_as(client, "alice")
+    staff_answer_by_web(client, 1, "Solved?")
+    with session_scope(mail_app) as session:
+        ticket = session.get(Ticket, 1)
+        ticket.state = "closed"
+        ticket.closed_at = utcnow() - timedelta(days=40)
+    reply = answer_to(smtp.messages[-1], "alice@demo.chatons.org", "It broke again")
+    outcome = receive(mail_app, reply.as_bytes())
+    assert (outcome.status, outcome.answered) == ("closed", True)
+    assert [m.body for m in thread(mail_app)][-1] == "Solved?"
+
+
+def test_flask_support_receive_reads_the_message_on_stdin(
+    mail_app: Any, smtp: Any, staff_answer_by_web: Any
+) -> None:
+    client = mail_app.test_client()
+    open_as(client, "alice")
+    staff_answer_by_web(client, 1, "Anything else?")
+    reply = answer_to(smtp.messages[-1], "alice@demo.chatons.org", "No, thanks.")
+    result = mail_app.test_cli_runner().invoke(args=["support", "receive"], input=reply.as_bytes())
+    assert result.exit_code == 0 and result.output.strip() == "added 1"
+    assert [m.body for m in thread(mail_app)][-1] == "No, thanks."
