@@ -62,6 +62,8 @@ def test_a_reply_through_postfix_lands_in_the_ticket(
         "MAIL_FROM": "panel@demo.chatons.org",
         "SUPPORT_REPLY_ADDRESS": SUPPORT,
         "SUPPORT_ATTACHMENT_DIR": str(attachments),
+        # The pipe user cannot write the default queue file in instance/.
+        "QUEUE_URL": "immediate",
     }
     app = make_support_app(**settings)
     client = app.test_client()
