@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.accounts.models import Account
-from app.connectors.base import Connector, ConnectorError, DataItem, Skipped
+from app.connectors.base import (
+    Connector,
+    ConnectorError,
+    DataItem,
+    ServiceUnreachable,
+    Skipped,
+)
 from app.connectors.formats import file_format
 from app.directory import Person
 from app.export.archive import (
@@ -69,6 +75,7 @@ class HeldData:
     name: str
     items: list[DataItem] = field(default_factory=list)
     error: str | None = None
+    unreachable: bool = False  # the service did not answer (down, timed out)
 
 
 def inventory(
@@ -83,6 +90,7 @@ def inventory(
         except Exception as exc:
             log.warning("inventory of %s failed: %s", connector.slug, exc)
             entry.error = failure_reason(exc)
+            entry.unreachable = isinstance(exc, ServiceUnreachable)
         held.append(entry)
     covered = {c.slug for c in connectors}
     for service in profile.services:
