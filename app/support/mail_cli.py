@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.connectors.base import ConnectorError
 from app.db import session_scope
 from app.support.attachments import AttachmentStore
 from app.support.mail_in import MailInSettings, Outcome, receive_message
@@ -83,24 +84,23 @@ def fetch(
 
 
 def open_source(config: Any) -> MailSource:
-    """The configured support mailbox (SUPPORT_IMAP_URL)."""
+    """The configured support mailbox (SUPPORT_IMAP_URL), through the connectors' IMAP
+    client; a test or a plug-in may register another factory."""
     factory: Callable[[Any], MailSource] | None = current_app.extensions.get(
         "panel_support_mailbox"
     )
     if factory is None:
-        from app.support.imap_source import ImapSource
+        from app.support.mailbox import SupportMailbox
 
-        factory = ImapSource.from_config
+        factory = SupportMailbox.from_config
     return factory(config)
 
 
-def fetch_job(app: Flask) -> None:
-    """The worker's periodic read of the support mailbox (when one is configured)."""
-    if not app.config.get("SUPPORT_IMAP_URL"):
-        return
+def fetch_mailbox(app: Flask) -> dict[str, int]:
+    """Read the configured mailbox once: how many messages ended how."""
     source = open_source(app.config)
     try:
-        counts = fetch(
+        return fetch(
             app,
             source,
             done_folder=str(app.config["SUPPORT_IMAP_DONE_FOLDER"]),
@@ -110,6 +110,18 @@ def fetch_job(app: Flask) -> None:
         close = getattr(source, "close", None)
         if close is not None:
             close()
+
+
+def fetch_job(app: Flask) -> None:
+    """The worker's periodic read of the support mailbox (when one is configured)."""
+    if not app.config.get("SUPPORT_IMAP_URL"):
+        return
+    with force_locale(str(app.config["LANGUAGES"][0])):
+        try:
+            counts = fetch_mailbox(app)
+        except ConnectorError as exc:
+            log.warning("support mailbox not read: %s", exc)
+            return
     if counts:
         log.info("support mailbox: %s", counts)
 
@@ -131,19 +143,10 @@ def fetch_command() -> None:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     if not app.config.get("SUPPORT_IMAP_URL"):
         raise click.ClickException("Set PANEL_SUPPORT_IMAP_URL to read a mailbox.")
-    source = open_source(app.config)
-    try:
-        counts = fetch(
-            app,
-            source,
-            done_folder=str(app.config["SUPPORT_IMAP_DONE_FOLDER"]),
-            refused_folder=str(app.config["SUPPORT_IMAP_REFUSED_FOLDER"]),
-        )
-    except OSError as exc:
-        raise click.ClickException(f"the support mailbox could not be read: {exc}") from exc
-    finally:
-        close = getattr(source, "close", None)
-        if close is not None:
-            close()
+    with force_locale(str(app.config["LANGUAGES"][0])):
+        try:
+            counts = fetch_mailbox(app)
+        except ConnectorError as exc:
+            raise click.ClickException(f"the support mailbox could not be read: {exc}") from exc
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing new"
     click.echo(summary)
