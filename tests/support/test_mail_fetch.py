@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from imap_server import USERS, Dovecot, add_messages, server_view
-from imap_server import dovecot as dovecot  # noqa: F401 - the session fixture
 from support.test_mail import open_as, staff_answer
 from support.test_mail_in import SUPPORT, answer_to, thread
 from support.ticket_helpers import PNG
+
+from imap_server import USERS, Dovecot, add_messages, server_view
+from imap_server import dovecot as dovecot
 
 
 def test_fetch_adds_replies_from_the_mailbox_and_files_every_message_away(
