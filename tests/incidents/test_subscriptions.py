@@ -236,3 +236,12 @@ def test_a_staff_change_wakes_the_worker_and_sends_nothing_in_the_request(
     tasks.queue(app).flush()  # the worker's job, then:
     assert notify(app)[1] == 1
     assert smtp.messages[0]["To"] == "lea@example.org"
+
+
+def test_each_service_offers_its_incident_mail_without_a_cookie(client: Any) -> None:
+    response = client.get("/services", headers={"Accept-Language": "en"})
+    assert "Set-Cookie" not in response.headers
+    page = response.get_data(as_text=True)
+    assert 'href="/incidents/subscribe?service=mail"' in page
+    form = client.get("/incidents/subscribe?service=mail").get_data(as_text=True)
+    assert re.search(r'value="mail"[^>]*checked|checked[^>]*value="mail"', form)
