@@ -96,7 +96,7 @@ def automatic_reason(message: EmailMessage, own_addresses: set[str]) -> str | No
         return "auto-submitted"
     if str(message.get("Precedence", "")).strip().lower() in ("bulk", "junk", "list"):
         return "precedence"
-    for header in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "List-Id"):
+    for header in ("X-Autoreply", "X-Autorespond", "List-Id"):
         if header in message:
             return header.lower()
     if message.get("Return-Path") is not None and _address(message["Return-Path"]) == "":
@@ -164,6 +164,9 @@ def _answer(
     session: Session, message: EmailMessage, sender: str, reason: str, now: datetime
 ) -> bool:
     """One polite mail to a human sender, at most once an hour: never to a machine."""
+    if "X-Auto-Response-Suppress" in message:
+        # Exchange's way of asking for no automatic answer (the mail may still be human).
+        return False
     key = _sender_hash(str(current_app.config["SECRET_KEY"]), sender)
     last = session.get(MailInAnswer, key)
     if last is not None and now - last.answered_at < ANSWER_EVERY:
@@ -234,11 +237,9 @@ def receive_message(
     # A mail over the limit is read no further than its headers (who sent it, and whether
     # a machine did).
     message = parse_headers(raw) if too_big else parse(raw)
-    own = {
-        _address(config.get("MAIL_FROM")),
-        _address(config.get("SUPPORT_REPLY_ADDRESS")),
-        _address(config.get("SUPPORT_STAFF_EMAIL")),
-    } - {""}
+    # The team mailbox is not one of them: people may write from it (then it is answered
+    # as an unknown sender, unless a staff account has that address).
+    own = {_address(config.get("MAIL_FROM")), _address(config.get("SUPPORT_REPLY_ADDRESS"))} - {""}
     reason = automatic_reason(message, own)
     if reason is not None:
         log.info("mail-in ignored: automatic mail (%s)", reason)
