@@ -245,3 +245,24 @@ def test_each_service_offers_its_incident_mail_without_a_cookie(client: Any) -> 
     assert 'href="/incidents/subscribe?service=mail"' in page
     form = client.get("/incidents/subscribe?service=mail").get_data(as_text=True)
     assert re.search(r'value="mail"[^>]*checked|checked[^>]*value="mail"', form)
+
+
+def test_large_lists_are_sent_at_a_throttled_pace(
+    make_app: Any, smtp: Any, journal_for: Any
+) -> None:
+    app = make_app(SMTP_URL=smtp.url, INCIDENTS_MAIL_PER_RUN=2)
+    with session_scope(app) as session:
+        for n in range(3):
+            row = subs.request_subscription(
+                session, email=f"p{n}@example.org", services=[], known_services=[], language="en"
+            )
+            assert row is not None
+            subs.confirm_subscription(session, row)
+    journal_for(app).open(title="Everything is down")
+    assert notify(app) == (3, 2, 0)
+    assert notify(app) == (0, 1, 0)
+    assert sorted(m["To"] for m in smtp.messages) == [
+        "p0@example.org",
+        "p1@example.org",
+        "p2@example.org",
+    ]
