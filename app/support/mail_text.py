@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from bs4 import BeautifulSoup
-
 # "On Mon, 30 Nov 2026 at 12:00, Panel <x@y> wrote:" and "Le lun. 30 nov. 2026 à 12:00,
 # Panel <x@y> a écrit :" — clients wrap them, so two lines are joined before matching.
 ATTRIBUTION = re.compile(
@@ -23,6 +21,9 @@ SIGNATURE = "-- "
 
 def html_to_text(html: str) -> str:
     """Visible text of an HTML mail; scripts, styles and quoted blocks are dropped."""
+    # Imported here: only mail-in needs it, and web workers start faster without it.
+    from bs4 import BeautifulSoup
+
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup(["script", "style", "head", "title", "blockquote"]):
         tag.decompose()
