@@ -524,7 +524,7 @@ def test_export_page_says_what_the_archive_holds(client: FlaskClient, sign_in: A
     assert "Pads" in page and "Courriel" in page  # no connector: not in the archive
     assert 'action="/account/export"' in page
     # Without JavaScript the page says where the archive goes; with it, that it started.
-    assert "the archive appears in your browser&#39;s downloads" in page
+    assert "the archive appears in your browser's downloads" in page
     assert 'data-started="Your download has started.' in page
     assert "/static/export-download.js" in page
     assert page.index("README.html") < page.index("manifest.json")
