@@ -30,8 +30,11 @@
     if (cursor !== null) {
       start = cursor[0];
       end = cursor[1];
-    } else if (draft.value.trim() !== "") {
-      text = "\n\n" + text; // no cursor yet: after the draft, as without JavaScript
+    }
+    if (start === draft.value.length && draft.value.trim() !== "") {
+      // At the end of the draft: after a blank line, as without JavaScript.
+      var blank = /\n[ \t]*\n\s*$/.test(draft.value);
+      text = (blank ? "" : /\n\s*$/.test(draft.value) ? "\n" : "\n\n") + text;
     }
     draft.setRangeText(text, start, end, "end");
     draft.focus();

@@ -102,6 +102,10 @@ def test_a_saved_reply_goes_in_at_the_cursor_with_javascript_and_without_it(
     assert page.input_value("#body") == "Start. Hello Bob Smith.End."
     assert page.url.endswith(f"/staff/tickets/{ticket}")  # no reload, nothing sent
     assert "Rien n'est envoyé" in page.inner_text("#saved-reply-status")
+    page.evaluate("document.getElementById('body').setSelectionRange(999, 999)")
+    page.select_option("#saved_reply", label="Reset (en anglais)")
+    page.click("button[value=insert]")  # at the end: after a blank line
+    assert page.input_value("#body") == "Start. Hello Bob Smith.End.\n\nHello Bob Smith."
 
     context = chromium.new_context(java_script_enabled=False)
     try:
