@@ -319,10 +319,15 @@ def canned_replies() -> Response | tuple[str, int]:
             flash(_("Saved reply “%(title)s” added.", title=reply.title), "success")
             _warn_unknown_placeholders(reply)
             return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
+    replies = services.canned_replies(db)
     return (
         render_template(
             "support/canned_replies.html",
-            replies=services.canned_replies(db),
+            replies=replies,
+            unknown={
+                r.id: saved_replies.unknown_placeholders(f"{r.body}\n{r.body_en or ''}")
+                for r in replies
+            },
             form=form,
             placeholders=saved_replies.PLACEHOLDERS,
         ),
