@@ -1,7 +1,7 @@
 """Incident mail subscriptions and mail-in
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0008
 Create Date: 2026-11-30 12:34:37.970700
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision: str = "0010"
-down_revision: str | None = "0004"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
