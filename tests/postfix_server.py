@@ -50,6 +50,11 @@ maillog_file = {root}/postfix.log
 maillog_file_prefixes = {root}
 smtputf8_enable = no
 biff = no
+# A delivery deferred by the command (exit 75, e.g. the database busy on a loaded machine)
+# is tried again within seconds, not minutes.
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
 """
 
 MASTER_CF = """\
