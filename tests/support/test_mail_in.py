@@ -270,3 +270,18 @@ def test_flask_support_receive_reads_the_message_on_stdin(
     result = mail_app.test_cli_runner().invoke(args=["support", "receive"], input=reply.as_bytes())
     assert result.exit_code == 0 and result.output.strip() == "added 1"
     assert [m.body for m in thread(mail_app)][-1] == "No, thanks."
+
+
+def test_receive_asks_the_mail_server_to_retry_when_the_database_is_down(
+    make_support_app: Any,
+) -> None:
+    app = make_support_app(
+        SUPPORT_REPLY_ADDRESS=SUPPORT,
+        DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:9/nowhere",  # nothing listens
+    )
+    mail = EmailMessage()
+    mail["From"] = "alice@demo.chatons.org"
+    mail["To"] = "support+1.aaaaaaaaaaaaaaaa@demo.chatons.org"
+    mail.set_content("Hello")
+    result = app.test_cli_runner().invoke(args=["support", "receive"], input=mail.as_bytes())
+    assert result.exit_code == 75  # EX_TEMPFAIL: Postfix keeps the mail and tries again
