@@ -16,15 +16,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import requests
 
 from ldap_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "reference-token-8f2c"  # noqa: S105 - a test fixture's secret
+TOKEN = "reference-token-8f2c"
 ADMIN_USER = "panel"
-ADMIN_PASSWORD = "panel-secret-4d1a"  # noqa: S105
+ADMIN_PASSWORD = "panel-secret-4d1a"
 PEOPLE = {"alice": "alice-pw-93b0", "bob": "bob-pw-1e77"}
 
 
@@ -239,3 +240,97 @@ property_manager: true
     )
     server.start()
     return server
+
+
+VTIMEZONE_PARIS = """\
+BEGIN:VTIMEZONE
+TZID:Europe/Paris
+BEGIN:STANDARD
+DTSTART:19701025T030000
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+TZNAME:CET
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:19700329T020000
+RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+TZNAME:CEST
+END:DAYLIGHT
+END:VTIMEZONE
+"""
+
+
+def event(uid: str, summary: str, start: str, rrule: str = "") -> str:
+    rule = f"RRULE:{rrule}\n" if rrule else ""
+    return (
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//tests//EN\n"
+        + VTIMEZONE_PARIS
+        + f"BEGIN:VEVENT\nUID:{uid}\nDTSTAMP:20240101T000000Z\n"
+        f"DTSTART;TZID=Europe/Paris:{start}\nDURATION:PT1H\nSUMMARY:{summary}\n{rule}"
+        "END:VEVENT\nEND:VCALENDAR\n"
+    ).replace("\n", "\r\n")
+
+
+def vcard(uid: str, name: str, email: str) -> str:
+    return (
+        f"BEGIN:VCARD\nVERSION:3.0\nUID:{uid}\nFN:{name}\nN:{name};;;;\nEMAIL:{email}\nEND:VCARD\n"
+    ).replace("\n", "\r\n")
+
+
+MKCALENDAR = """<?xml version="1.0" encoding="utf-8"?>
+<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:set><D:prop><D:displayname>{name}</D:displayname></D:prop></D:set></C:mkcalendar>"""
+MKADDRESSBOOK = """<?xml version="1.0" encoding="utf-8"?>
+<D:mkcol xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav">
+<D:set><D:prop><D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype>
+<D:displayname>{name}</D:displayname></D:prop></D:set></D:mkcol>"""
+
+
+def seed_radicale(server: Process, uid: str) -> None:
+    """As the person: a calendar with a weekly and a one-off event, an address book."""
+    auth = (uid, PEOPLE[uid])
+    base = f"{server.url}/{uid}"
+
+    def call(method: str, path: str, body: str, content_type: str) -> None:
+        response = requests.request(
+            method, base + path, data=body.encode(), auth=auth, timeout=10,
+            headers={"Content-Type": content_type},
+        )  # fmt: skip
+        assert response.status_code in (200, 201, 204), (method, path, response.text[:300])
+
+    requests.request("PROPFIND", base + "/", auth=auth, timeout=10)  # creates the principal
+    for old in ("/work/", "/contacts/"):
+        requests.delete(base + old, auth=auth, timeout=10)
+    call(
+        "MKCALENDAR",
+        "/work/",
+        MKCALENDAR.format(name=escape("Travail & réunions")),
+        "application/xml",
+    )
+    call("PUT", "/work/weekly.ics",
+         event("weekly-1", "Réunion d'équipe", "20240108T100000", "FREQ=WEEKLY;COUNT=10"),
+         "text/calendar")  # fmt: skip
+    call("PUT", "/work/once.ics", event("once-1", "Dentist", "20240215T143000"), "text/calendar")
+    call("MKCOL", "/contacts/", MKADDRESSBOOK.format(name="Contacts"), "application/xml")
+    call("PUT", "/contacts/zoe.vcf", vcard("zoe-1", "Zoé Lefèvre", "zoe@example.org"), "text/vcard")
+    call("PUT", "/contacts/sam.vcf", vcard("sam-1", "Sam Martin", "sam@example.org"), "text/vcard")
+
+
+def dav_children(server: Process, uid: str, path: str = "") -> list[str]:
+    """What the server itself lists under the person's home, asked as the person."""
+    response = requests.request(
+        "PROPFIND", f"{server.url}/{path or uid + '/'}", auth=(uid, PEOPLE[uid]),
+        headers={"Depth": "1"}, timeout=10,
+    )  # fmt: skip
+    if response.status_code == 404:
+        return []
+    assert response.status_code == 207, response.text[:300]
+    from defusedxml import ElementTree
+
+    root = ElementTree.fromstring(response.content)
+    hrefs = [r.findtext("{DAV:}href") or "" for r in root.iter("{DAV:}response")]
+    own = f"/{path or uid + '/'}"
+    return [h for h in hrefs if h.rstrip("/") != own.rstrip("/") and h.startswith(own)]

@@ -245,7 +245,9 @@ def main() -> None:
         delete_delay=args.delete_delay,
         quiet=args.quiet,
     )
-    print(f"serving {args.root} on http://{args.host}:{server.server_port}{args.prefix}", flush=True)
+    print(
+        f"serving {args.root} on http://{args.host}:{server.server_port}{args.prefix}", flush=True
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

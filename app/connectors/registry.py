@@ -26,8 +26,10 @@ from app.connectors.base import (
     register_panel_section,
 )
 from app.connectors.command import CommandConnector
+from app.connectors.dav import DavConnector
 from app.connectors.directory import DirectoryConnector
 from app.connectors.files import FilesConnector
+from app.connectors.http import HttpConnector
 from app.connectors.panel import AccountSection, ActivitySection, PanelConnector
 from app.hoster.profile import HosterProfile, ProfileError, Service
 
@@ -46,7 +48,20 @@ def _command(service: Service, options: dict[str, Any], app: Flask) -> Connector
     )
 
 
-BUILT_IN: dict[str, Factory] = {"files": _files, "command": _command}
+def _http(service: Service, options: dict[str, Any], app: Flask) -> Connector:
+    return HttpConnector.from_options(service, options)
+
+
+def _dav(service: Service, options: dict[str, Any], app: Flask) -> Connector:
+    return DavConnector.from_options(service, options)
+
+
+BUILT_IN: dict[str, Factory] = {
+    "files": _files,
+    "command": _command,
+    "http": _http,
+    "dav": _dav,
+}
 
 
 def connector_types() -> dict[str, Factory]:

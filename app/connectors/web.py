@@ -43,9 +43,7 @@ class Options:
                     f"{key} must not be written in hoster.toml: use {key}_file or {key}_env"
                 )
         if unknown:
-            raise ValueError(
-                f"unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})"
-            )
+            raise ValueError(f"unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})")
 
     def text(self, key: str, default: str | None = None, *, example: str = "") -> str:
         value = self.values.get(key, default)
@@ -199,8 +197,11 @@ class Client:
             ) from exc
         except requests.exceptions.Timeout as exc:
             raise HttpFailure(
-                _("%(host)s did not answer within %(seconds)s s", host=_host(url),
-                  seconds=f"{self.timeout:g}")  # fmt: skip
+                _(
+                    "%(host)s did not answer within %(seconds)s s",
+                    host=_host(url),
+                    seconds=f"{self.timeout:g}",
+                )
             ) from exc
         except requests.exceptions.RequestException as exc:
             raise HttpFailure(
@@ -236,8 +237,11 @@ class Client:
             return response.json()
         except ValueError as exc:
             raise HttpFailure(
-                _("%(host)s did not answer JSON to %(path)s", host=_host(url),
-                  path=urlsplit(url).path)  # fmt: skip
+                _(
+                    "%(host)s did not answer JSON to %(path)s",
+                    host=_host(url),
+                    path=urlsplit(url).path,
+                )
             ) from exc
         finally:
             response.close()
@@ -271,8 +275,11 @@ class RawReader:
             data: bytes = self.response.raw.read(CHUNK if size is None or size < 0 else size)
         except Exception as exc:  # urllib3's errors share no base class with requests'
             raise ConnectorError(
-                _("the transfer of %(what)s broke off: %(error)s", what=self.what,
-                  error=_short(exc))  # fmt: skip
+                _(
+                    "the transfer of %(what)s broke off: %(error)s",
+                    what=self.what,
+                    error=_short(exc),
+                )
             ) from exc
         return data
 

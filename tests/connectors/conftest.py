@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import missing_tool
 
 import connector_servers as servers
 from app.connectors.base import Skipped
 from app.directory import Person
-from conftest import missing_tool
 
 
 def person(uid: str = "alice") -> Person:

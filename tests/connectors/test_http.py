@@ -16,12 +16,12 @@ from typing import Any
 import jsonschema
 import pytest
 import requests
+from connectors.conftest import collect, person
 
 import connector_servers as servers
 from app.connectors.base import ArchiveEntry, ConnectorError
 from app.connectors.http import HttpConnector
 from app.connectors.web import Secret
-from connectors.conftest import collect, person
 from ldap_server import free_port
 
 SCHEMA = json.loads(
@@ -100,7 +100,10 @@ def test_export_repacks_the_tar_stream_with_names_and_times(
         assert isinstance(entry, ArchiveEntry)
         files[entry.path] = b"".join(entry.chunks)
         times[entry.path] = entry.mtime.timestamp() if entry.mtime else 0
-    assert files == {"services/tools/Documents/été.odt": big, "services/tools/notes.txt": b"hello\n"}
+    assert files == {
+        "services/tools/Documents/été.odt": big,
+        "services/tools/notes.txt": b"hello\n",
+    }
     assert times["services/tools/notes.txt"] == STAMP
 
 
@@ -158,7 +161,7 @@ def test_a_server_stopped_mid_export_ends_with_an_error_not_a_short_file(
         assert isinstance(first, ArchiveEntry)
         assert len(b"".join(first.chunks)) == 200_000
         server.stop()
-        with pytest.raises(ConnectorError, match="broke off|cut or damaged"):
+        with pytest.raises(ConnectorError, match=r"broke off|cut or damaged"):
             for entry in stream:
                 if isinstance(entry, ArchiveEntry):
                     b"".join(entry.chunks)
@@ -200,9 +203,7 @@ class Broken(BaseHTTPRequestHandler):
     answers: dict[str, tuple[int, dict[str, str], bytes]] = {}
 
     def _answer(self) -> None:
-        status, headers, body = self.answers.get(
-            f"{self.command} {self.path}", (404, {}, b"")
-        )
+        status, headers, body = self.answers.get(f"{self.command} {self.path}", (404, {}, b""))
         self.send_response(status)
         for key, value in {"Content-Length": str(len(body)), **headers}.items():
             self.send_header(key, value)
