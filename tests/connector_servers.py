@@ -334,3 +334,121 @@ def dav_children(server: Process, uid: str, path: str = "") -> list[str]:
     hrefs = [r.findtext("{DAV:}href") or "" for r in root.iter("{DAV:}response")]
     own = f"/{path or uid + '/'}"
     return [h for h in hrefs if h.rstrip("/") != own.rstrip("/") and h.startswith(own)]
+
+
+# Synapse (Matrix) ----------------------------------------------------------------------------
+
+SYNAPSE_SERVER_NAME = "test.local"
+SYNAPSE_ADMIN = "panel-admin"
+SYNAPSE_PASSWORD = "synapse-pw-51c9"  # noqa: S105
+
+
+def synapse_available() -> bool:
+    try:
+        import synapse  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class Synapse(Process):
+    admin_token: str = ""
+    shared_secret: str = ""
+
+    def register(self, user: str, *, admin: bool = False) -> str:
+        """A new account through the shared-secret admin API; returns its access token."""
+        import hashlib
+        import hmac
+
+        endpoint = f"{self.url}/_synapse/admin/v1/register"
+        nonce = requests.get(endpoint, timeout=10).json()["nonce"]
+        # The MAC is over the fields joined by NUL bytes (Synapse's admin API documentation).
+        fields = (nonce, user, SYNAPSE_PASSWORD, "admin" if admin else "notadmin")
+        mac = hmac.new(self.shared_secret.encode(), digestmod=hashlib.sha1)
+        mac.update(b"\x00".join(f.encode() for f in fields))
+        body = {"nonce": nonce, "username": user, "password": SYNAPSE_PASSWORD,
+                "admin": admin, "mac": mac.hexdigest()}  # fmt: skip
+        response = requests.post(endpoint, json=body, timeout=30)
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def user_id(self, user: str) -> str:
+        return f"@{user}:{SYNAPSE_SERVER_NAME}"
+
+
+def start_synapse() -> Synapse:
+    import yaml
+
+    home = Path(tempfile.mkdtemp(prefix="panel-synapse-"))
+    subprocess.run(
+        [sys.executable, "-m", "synapse.app.homeserver", "--server-name", SYNAPSE_SERVER_NAME,
+         "--config-path", str(home / "homeserver.yaml"), "--generate-config",
+         "--report-stats=no", "--data-directory", str(home)],
+        cwd=home, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    config = yaml.safe_load((home / "homeserver.yaml").read_text())
+    port = free_port()
+    unlimited = {"per_second": 1000, "burst_count": 1000}
+    config.update(
+        listeners=[{"port": port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": False,
+                    "x_forwarded": False, "resources": [{"names": ["client"], "compress": False}]}],
+        trusted_key_servers=[],
+        suppress_key_server_warning=True,
+        enable_registration=False,
+        rc_message=unlimited, rc_registration=unlimited, rc_admin_redaction=unlimited,
+        rc_login={"address": unlimited, "account": unlimited, "failed_attempts": unlimited},
+        rc_joins={"local": unlimited, "remote": unlimited},
+        rc_media_create=unlimited,
+        media_retention={},
+        enable_media_repo=True,
+        federation_domain_whitelist=[],
+        url_preview_enabled=False,
+    )  # fmt: skip
+    (home / "homeserver.yaml").write_text(yaml.safe_dump(config))
+    log_config = Path(config["log_config"])
+    log_config.write_text(log_config.read_text().replace("level: INFO", "level: WARNING"))
+    server = Synapse(
+        [sys.executable, "-m", "synapse.app.homeserver", "-c", str(home / "homeserver.yaml")],
+        port,
+        home,
+        ready_path="/health",
+        shared_secret=str(config["registration_shared_secret"]),
+    )
+    server.start(timeout=120)
+    server.admin_token = server.register(SYNAPSE_ADMIN, admin=True)
+    return server
+
+
+def seed_matrix(server: Synapse, user: str, media: bytes = b"\x89PNG\r\n\x1a\n fake image") -> str:
+    """A person with a room, a message, a setting and an uploaded picture; their room id."""
+    token = server.register(user)
+    headers = {"Authorization": f"Bearer {token}"}
+    client = f"{server.url}/_matrix/client/v3"
+    room = requests.post(f"{client}/createRoom", json={"name": f"Garden of {user}"},
+                         headers=headers, timeout=30).json()["room_id"]  # fmt: skip
+    uploaded = requests.post(
+        f"{server.url}/_matrix/media/v3/upload?filename=photo%20été.png", data=media,
+        headers={**headers, "Content-Type": "image/png"}, timeout=30,
+    )  # fmt: skip
+    assert uploaded.status_code == 200, uploaded.text
+    sent = requests.put(
+        f"{client}/rooms/{room}/send/m.room.message/txn1",
+        json={"msgtype": "m.image", "body": "photo", "url": uploaded.json()["content_uri"]},
+        headers=headers, timeout=30,
+    )  # fmt: skip
+    assert sent.status_code == 200, sent.text
+    setting = requests.put(
+        f"{client}/user/{server.user_id(user)}/account_data/org.example.theme",
+        json={"dark": True}, headers=headers, timeout=30,
+    )  # fmt: skip
+    assert setting.status_code == 200, setting.text
+    return str(room)
+
+
+def synapse_admin_get(server: Synapse, path: str) -> requests.Response:
+    return requests.get(
+        f"{server.url}/_synapse/admin{path}",
+        headers={"Authorization": f"Bearer {server.admin_token}"},
+        timeout=30,
+    )

@@ -30,6 +30,7 @@ from app.connectors.dav import DavConnector
 from app.connectors.directory import DirectoryConnector
 from app.connectors.files import FilesConnector
 from app.connectors.http import HttpConnector
+from app.connectors.matrix import MatrixConnector
 from app.connectors.panel import AccountSection, ActivitySection, PanelConnector
 from app.hoster.profile import HosterProfile, ProfileError, Service
 
@@ -56,11 +57,16 @@ def _dav(service: Service, options: dict[str, Any], app: Flask) -> Connector:
     return DavConnector.from_options(service, options)
 
 
+def _matrix(service: Service, options: dict[str, Any], app: Flask) -> Connector:
+    return MatrixConnector.from_options(service, options)
+
+
 BUILT_IN: dict[str, Factory] = {
     "files": _files,
     "command": _command,
     "http": _http,
     "dav": _dav,
+    "matrix": _matrix,
 }
 
 

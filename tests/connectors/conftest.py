@@ -54,3 +54,13 @@ def wsgidav() -> Iterator[servers.Process]:
     server = servers.start_wsgidav()
     yield server
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def synapse() -> Iterator[servers.Synapse]:
+    """Synapse on SQLite with an admin; started once, it takes seconds (tests/README)."""
+    if not servers.synapse_available():
+        missing_tool("Synapse is not installed: pip install -e '.[test]'")
+    server = servers.start_synapse()
+    yield server
+    server.cleanup()
