@@ -340,7 +340,7 @@ def dav_children(server: Process, uid: str, path: str = "") -> list[str]:
 
 SYNAPSE_SERVER_NAME = "test.local"
 SYNAPSE_ADMIN = "panel-admin"
-SYNAPSE_PASSWORD = "synapse-pw-51c9"  # noqa: S105
+SYNAPSE_PASSWORD = "synapse-pw-51c9"
 
 
 def synapse_available() -> bool:

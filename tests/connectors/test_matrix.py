@@ -8,11 +8,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from connectors.conftest import collect, person
 
 import connector_servers as servers
 from app.connectors.base import ConnectorError
 from app.connectors.matrix import MatrixConnector
-from connectors.conftest import collect, person
 
 PICTURE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 
