@@ -22,7 +22,9 @@ run: translations
 	$(VENV)/bin/flask db upgrade
 	@if [ "$$PANEL_ENV" != "production" ]; then $(VENV)/bin/flask terms seed-demo; fi
 	$(VENV)/bin/flask export demo-files
-	$(VENV)/bin/flask run --host 127.0.0.1 --port 5000
+	@# The task worker runs deletion steps next to the web server; it stops with it.
+	$(VENV)/bin/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		$(VENV)/bin/flask run --host 127.0.0.1 --port 5000
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

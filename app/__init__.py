@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 import config as panel_config
-from app import audit, errors, mail, security
+from app import audit, errors, mail, security, tasks
 from app import db as panel_db
 from app.extensions import babel, csrf, limiter, login_manager
 from app.hoster import profile as hoster
@@ -46,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     panel_db.init_app(app)
     hoster.init_app(app)
+    tasks.init_app(app)
     _init_directory(app)
     _init_extensions(app)
     _register_blueprints(app)

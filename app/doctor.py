@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import config as panel_config
 from app.cli import alembic_config
+from app.connectors.base import ConnectorError
 from app.db import database
 from app.directory import DirectoryUnavailable
 from app.extensions import directory
@@ -77,12 +78,36 @@ def check_hoster() -> str:
     return f"{profile.organisation.name}: {len(profile.services)} services ({source})"
 
 
+def check_queue() -> str:
+    from app import tasks
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    waiting = tasks.pending(app)
+    detail = tasks.describe(app)
+    if waiting:
+        detail += f"; {waiting} task(s) waiting: is `flask worker` running?"
+    return detail
+
+
+def connector_checks() -> list[tuple[str, Callable[[], str]]]:
+    """One check per service connector that can sign in (`check()`), named by its slug."""
+    from app.connectors.base import service_connectors
+
+    found: list[tuple[str, Callable[[], str]]] = []
+    for slug, connector in service_connectors(current_app).items():
+        check = getattr(connector, "check", None)
+        if callable(check):
+            found.append((f"connector {slug}", check))
+    return found
+
+
 CHECKS: list[tuple[str, Callable[[], str]]] = [
     ("configuration", check_configuration),
     ("database", check_database),
     ("directory", check_directory),
     ("mail", check_mail),
     ("hoster.toml", check_hoster),
+    ("task queue", check_queue),
 ]
 
 
@@ -90,10 +115,11 @@ CHECKS: list[tuple[str, Callable[[], str]]] = [
 @with_appcontext
 def doctor() -> None:
     problems = 0
-    for name, check in CHECKS:
+    for name, check in [*CHECKS, *connector_checks()]:
         try:
             message = check()
         except (
+            ConnectorError,
             panel_config.ConfigError,
             DirectoryUnavailable,
             SQLAlchemyError,

@@ -43,3 +43,27 @@ def test_doctor_checks_the_real_directory(make_app, slapd, smtp):
     result = app.test_cli_runner().invoke(args=["doctor"])
     assert result.exit_code == 0, result.output
     assert "staff group cn=staff" in result.output
+
+
+def test_doctor_names_the_connector_that_cannot_sign_in(app):
+    from app.connectors.base import ServiceUnreachable, register_connector
+
+    class Unreachable:
+        slug = "mail"
+
+        def check(self) -> str:
+            raise ServiceUnreachable("mail.example.org:993 did not answer")
+
+    class Fine:
+        slug = "chat"
+
+        def check(self) -> str:
+            return "signed in as panel"
+
+    register_connector(app, Unreachable())  # type: ignore[arg-type]
+    register_connector(app, Fine())  # type: ignore[arg-type]
+    result = app.test_cli_runner().invoke(args=["doctor"])
+    assert result.exit_code == 1
+    assert "PROBLEM  connector mail: mail.example.org:993 did not answer" in result.output
+    assert "ok       connector chat: signed in as panel" in result.output
+    assert "ok       task queue: immediate" in result.output

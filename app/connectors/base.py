@@ -21,7 +21,15 @@ from app.directory import Person
 
 
 class ConnectorError(Exception):
-    """A connector could not do its work; the message is shown to staff and in ERRORS.txt."""
+    """A connector could not do its work; the message is shown to staff and in ERRORS.txt.
+
+    Messages never hold a secret (connectors get them as `Secret`, which does not print).
+    """
+
+
+class ServiceUnreachable(ConnectorError):
+    """The service did not answer (down, refused, timed out): /account/data says
+    "not reachable" instead of an error, and a deletion step stays retryable."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +79,11 @@ class StepResult:
 class Connector(Protocol):
     """One service's data about a person.
 
-    Optional attributes, read with getattr: `name` (shown to people, default the slug) and
+    Optional attributes, read with getattr: `name` (shown to people, default the slug),
     `plannable` (True when export() lists its entries without reading their data and gives
-    every size, so the export can announce its length before the first byte).
+    every size, so the export can announce its length before the first byte) and
+    `check()` (for `flask doctor`: signs in with the panel's credentials and returns a short
+    description, or raises ConnectorError saying what is wrong).
     """
 
     slug: str

@@ -22,11 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree as SafeTree
+from flask import Flask
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -39,23 +41,11 @@ from app.connectors.base import (
     safe_uid,
 )
 from app.connectors.formats import format_name
-from app.connectors.web import Client, HttpFailure, Options, RawReader, Secret, body_chunks
+from app.connectors.options import ConnectorOptions
+from app.connectors.secrets import Secret
+from app.connectors.web import Client, HttpFailure, RawReader, body_chunks, read_url
 from app.directory import Person
 
-KEYS = (
-    "url",
-    "login",
-    "admin_user",
-    "password_file",
-    "password_env",
-    "principal",
-    "caldav",
-    "carddav",
-    "files",
-    "files_path",
-    "ca_file",
-    "timeout",
-)
 DAV, CALDAV, CARDDAV = "DAV:", "urn:ietf:params:xml:ns:caldav", "urn:ietf:params:xml:ns:carddav"
 PRODID = "-//chatons-panel//data export//EN"
 MULTISTATUS = 207
@@ -230,6 +220,45 @@ class Collection:
     name: str
 
 
+def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> DavConnector:
+    """The connector of a `type = "dav"` table (see docs/connectors.md)."""
+    url = read_url(options)
+    admin_user = options.required_text("admin_user", '"panel"')
+    password = options.secret("password")
+    assert password is not None
+    login = options.template("login", ("uid", "email"), default="{uid}")
+    if "{uid}" not in login and "{email}" not in login:
+        raise options.error("login", ' must contain {uid} or {email}, e.g. login = "{uid}".')
+    principal = options.text("principal")
+    if principal is not None and "{login}" not in principal:
+        raise options.error("principal", ' must contain {login}, e.g. principal = "/{login}/".')
+    caldav = options.boolean("caldav", default=True)
+    carddav = options.boolean("carddav", default=True)
+    files = options.boolean("files", default=False)
+    files_path = options.template("files_path", ("login",), default="files/{login}/")
+    if files and "{login}" not in files_path:
+        raise options.error("files_path", ' must contain {login}, e.g. "files/{login}/".')
+    if not (caldav or carddav or files):
+        raise options.error("files", ": caldav, carddav and files are all false: nothing to do.")
+    return DavConnector(
+        service.slug,
+        name=service.name,
+        url=url,
+        admin_user=admin_user,
+        password=password,
+        login=login,
+        principal=principal,
+        caldav=caldav,
+        carddav=carddav,
+        files=files,
+        files_path=files_path,
+        ca_file=options.file("ca_file"),
+        timeout=options.seconds("timeout", default=30.0),
+        location=service.data_location,
+        retention=service.retention,
+    )
+
+
 class DavConnector:
     """CalDAV/CardDAV/WebDAV as a service account allowed on the person's collections."""
 
@@ -249,19 +278,11 @@ class DavConnector:
         carddav: bool = True,
         files: bool = False,
         files_path: str = "files/{login}/",
-        ca_file: str | None = None,
+        ca_file: Path | None = None,
         timeout: float = 30.0,
         location: str | None = None,
         retention: str | None = None,
     ) -> None:
-        if "{uid}" not in login and "{email}" not in login:
-            raise ValueError('login must contain {uid} or {email}, e.g. login = "{uid}"')
-        if principal is not None and "{login}" not in principal:
-            raise ValueError('principal must contain {login}, e.g. principal = "/{login}/"')
-        if files and "{login}" not in files_path:
-            raise ValueError('files_path must contain {login}, e.g. files_path = "files/{login}/"')
-        if not (caldav or carddav or files):
-            raise ValueError("caldav, carddav and files are all false: nothing to do")
         self.slug = slug
         self.name = name
         self.client = Client(url, timeout=timeout, ca_file=ca_file)
@@ -276,29 +297,6 @@ class DavConnector:
         self.location = location
         self.retention = retention
 
-    @classmethod
-    def from_options(cls, service: Any, options: dict[str, Any]) -> DavConnector:
-        read = Options(options, KEYS)
-        password = read.secret("password")
-        assert password is not None
-        return cls(
-            service.slug,
-            name=service.name,
-            url=read.url(example="https://dav.example.org/"),
-            admin_user=read.text("admin_user", example="panel"),
-            password=password,
-            login=read.text("login", "{uid}"),
-            principal=read.optional_text("principal"),
-            caldav=read.flag("caldav", True),
-            carddav=read.flag("carddav", True),
-            files=read.flag("files", False),
-            files_path=read.text("files_path", "files/{login}/"),
-            ca_file=read.optional_text("ca_file"),
-            timeout=read.seconds("timeout", 30.0),
-            location=service.data_location,
-            retention=service.retention,
-        )
-
     # Requests ------------------------------------------------------------------------------
 
     def _login(self, person: Person) -> str:
@@ -310,7 +308,7 @@ class DavConnector:
         return login
 
     def _auth(self) -> tuple[str, str]:
-        return (self.admin_user, self.password.read())
+        return (self.admin_user, self.password.reveal())
 
     def _propfind(self, url: str, depth: str, body: bytes) -> list[tuple[str, Element]]:
         """(absolute href, prop element) of each member; 404 gives an empty list."""
@@ -420,9 +418,10 @@ class DavConnector:
     def _files_root(self, login: str) -> str:
         return self.client.url(self.files_path.replace("{login}", quote(login)))
 
-    def check(self) -> None:
+    def check(self) -> str:
         """Raise ConnectorError unless the server accepts the service account (doctor)."""
         self._propfind(self.client.base, "0", PROPFIND_PRINCIPAL)
+        return f"{self.client.base}: signed in as {self.admin_user}"
 
     # Inventory ----------------------------------------------------------------------------
 

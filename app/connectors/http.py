@@ -16,8 +16,11 @@ import tarfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from flask import Flask
 
 from flask_babel import gettext as _
 
@@ -30,10 +33,11 @@ from app.connectors.base import (
     safe_uid,
 )
 from app.connectors.formats import format_name
-from app.connectors.web import CHUNK, Client, HttpFailure, Options, RawReader, Secret
+from app.connectors.options import ConnectorOptions
+from app.connectors.secrets import Secret
+from app.connectors.web import CHUNK, Client, HttpFailure, RawReader, read_url
 from app.directory import Person
 
-KEYS = ("url", "token_file", "token_env", "ca_file", "timeout", "delete_wait", "poll_interval")
 STATES = ("pending", "running", "done", "failed")
 
 
@@ -43,6 +47,25 @@ def member_path(name: str) -> str | None:
     if not parts or ".." in parts:
         return None
     return "/".join(parts)
+
+
+def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> HttpConnector:
+    """The connector of a `type = "http"` table (see docs/connectors.md)."""
+    url = read_url(options)
+    token = options.secret("token")
+    assert token is not None
+    return HttpConnector(
+        service.slug,
+        name=service.name,
+        url=url,
+        token=token,
+        ca_file=options.file("ca_file"),
+        timeout=options.seconds("timeout", default=30.0),
+        delete_wait=options.seconds("delete_wait", default=60.0),
+        poll_interval=options.seconds("poll_interval", default=1.0),
+        location=service.data_location,
+        retention=service.retention,
+    )
 
 
 class HttpConnector:
@@ -57,7 +80,7 @@ class HttpConnector:
         name: str,
         url: str,
         token: Secret,
-        ca_file: str | None = None,
+        ca_file: Path | None = None,
         timeout: float = 30.0,
         delete_wait: float = 60.0,
         poll_interval: float = 1.0,
@@ -73,37 +96,20 @@ class HttpConnector:
         self.location = location
         self.retention = retention
 
-    @classmethod
-    def from_options(cls, service: Any, options: dict[str, Any]) -> HttpConnector:
-        read = Options(options, KEYS)
-        token = read.secret("token")
-        assert token is not None
-        return cls(
-            service.slug,
-            name=service.name,
-            url=read.url(example="https://tools.example.org/panel-api"),
-            token=token,
-            ca_file=read.optional_text("ca_file"),
-            timeout=read.seconds("timeout", 30.0),
-            delete_wait=read.seconds("delete_wait", 60.0),
-            poll_interval=read.seconds("poll_interval", 1.0),
-            location=service.data_location,
-            retention=service.retention,
-        )
-
     # Requests ------------------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token.read()}", "Accept": "application/json"}
+        return {"Authorization": f"Bearer {self.token.reveal()}", "Accept": "application/json"}
 
     def _user_url(self, person: Person, tail: str = "") -> str:
         return self.client.url(f"users/{quote(safe_uid(person.uid), safe='')}{tail}")
 
-    def check(self) -> None:
+    def check(self) -> str:
         """Raise ConnectorError unless the server answers and accepts the token (doctor)."""
         self.client.request(
             "GET", self.client.url("users/"), headers=self._headers(), ok=(200, 404)
         ).close()
+        return f"{self.client.base}: the token is accepted"
 
     # Inventory ----------------------------------------------------------------------------
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from flask import Flask
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -26,10 +28,11 @@ from app.connectors.base import (
     safe_uid,
 )
 from app.connectors.formats import format_name
-from app.connectors.web import Client, HttpFailure, Options, Secret, body_chunks
+from app.connectors.options import ConnectorOptions
+from app.connectors.secrets import Secret
+from app.connectors.web import Client, HttpFailure, body_chunks, read_url
 from app.directory import Person
 
-KEYS = ("url", "user_id", "token_file", "token_env", "ca_file", "timeout")
 PAGE = 100
 ADMIN = "/_synapse/admin"
 
@@ -50,6 +53,27 @@ def _media_name(media: dict[str, Any]) -> str:
     return f"{media_id}-{cleaned}" if cleaned else media_id
 
 
+def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> MatrixConnector:
+    """The connector of a `type = "matrix"` table (see docs/connectors.md)."""
+    url = read_url(options)
+    user_id = options.required_text("user_id", '"@{uid}:example.org"')
+    if not user_id.startswith("@") or ":" not in user_id or "{uid}" not in user_id:
+        raise options.error("user_id", ' must look like "@{uid}:example.org".')
+    token = options.secret("token")
+    assert token is not None
+    return MatrixConnector(
+        service.slug,
+        name=service.name,
+        url=url,
+        user_id=user_id,
+        token=token,
+        ca_file=options.file("ca_file"),
+        timeout=options.seconds("timeout", default=30.0),
+        location=service.data_location,
+        retention=service.retention,
+    )
+
+
 class MatrixConnector:
     """One Synapse homeserver; `user_id` maps a login to a Matrix ID (@{uid}:example.org)."""
 
@@ -63,13 +87,11 @@ class MatrixConnector:
         url: str,
         user_id: str,
         token: Secret,
-        ca_file: str | None = None,
+        ca_file: Path | None = None,
         timeout: float = 30.0,
         location: str | None = None,
         retention: str | None = None,
     ) -> None:
-        if not user_id.startswith("@") or ":" not in user_id or "{uid}" not in user_id:
-            raise ValueError('user_id must look like "@{uid}:example.org"')
         self.slug = slug
         self.name = name
         self.client = Client(url, timeout=timeout, ca_file=ca_file)
@@ -78,30 +100,13 @@ class MatrixConnector:
         self.location = location
         self.retention = retention
 
-    @classmethod
-    def from_options(cls, service: Any, options: dict[str, Any]) -> MatrixConnector:
-        read = Options(options, KEYS)
-        token = read.secret("token")
-        assert token is not None
-        return cls(
-            service.slug,
-            name=service.name,
-            url=read.url(example="https://matrix.example.org"),
-            user_id=read.text("user_id", example="@{uid}:example.org"),
-            token=token,
-            ca_file=read.optional_text("ca_file"),
-            timeout=read.seconds("timeout", 30.0),
-            location=service.data_location,
-            retention=service.retention,
-        )
-
     # Requests ------------------------------------------------------------------------------
 
     def user_id(self, person: Person) -> str:
         return self.user_id_template.replace("{uid}", safe_uid(person.uid).lower())
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token.read()}"}
+        return {"Authorization": f"Bearer {self.token.reveal()}"}
 
     def _get(self, path: str, **params: Any) -> Any:
         return self.client.json(
@@ -139,10 +144,11 @@ class MatrixConnector:
         rooms = self._get(self._user_path("v1", person, "/joined_rooms")).get("joined_rooms")
         return [str(r) for r in rooms or ()]
 
-    def check(self) -> None:
+    def check(self) -> str:
         """Raise ConnectorError unless the token is an admin's (doctor)."""
-        self._get(f"{ADMIN}/v1/server_version")
+        version = self._get(f"{ADMIN}/v1/server_version")
         self._get(f"{ADMIN}/v2/users", limit=1)
+        return f"Synapse {version.get('server_version', '?')}: the admin token is accepted"
 
     # Inventory ----------------------------------------------------------------------------
 

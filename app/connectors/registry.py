@@ -3,8 +3,14 @@
 A service names its connector in hoster.toml:
 
     [services.connector]
-    type = "files"                      # or "command", or a plugin's name
-    path = "/srv/nextcloud/data/{uid}/files"
+    type = "files"                      # or "command", "imap", "dav", "matrix", "http",
+    path = "/srv/nextcloud/data/{uid}/files"   # or a plugin's name
+
+The protocol connectors (`imap`, `dav`, `matrix`, `http`) live in one module each under
+app/connectors/, listed in PROTOCOL_MODULES; each module has
+`build(service, options: ConnectorOptions, app) -> Connector` and reads every option
+through ConnectorOptions, which then refuses the keys nobody read. A module is imported
+only when hoster.toml uses its type.
 
 Plugins are found through the `chatons_panel.connectors` entry-point group: the entry
 point's name is the `type`, its object a callable `(service, options, app) -> Connector`.
@@ -12,6 +18,8 @@ point's name is the `type`, its object a callable `(service, options, app) -> Co
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -26,11 +34,9 @@ from app.connectors.base import (
     register_panel_section,
 )
 from app.connectors.command import CommandConnector
-from app.connectors.dav import DavConnector
 from app.connectors.directory import DirectoryConnector
 from app.connectors.files import FilesConnector
-from app.connectors.http import HttpConnector
-from app.connectors.matrix import MatrixConnector
+from app.connectors.options import ConnectorOptions
 from app.connectors.panel import AccountSection, ActivitySection, PanelConnector
 from app.hoster.profile import HosterProfile, ProfileError, Service
 
@@ -49,25 +55,30 @@ def _command(service: Service, options: dict[str, Any], app: Flask) -> Connector
     )
 
 
-def _http(service: Service, options: dict[str, Any], app: Flask) -> Connector:
-    return HttpConnector.from_options(service, options)
+BUILT_IN: dict[str, Factory] = {"files": _files, "command": _command}
 
-
-def _dav(service: Service, options: dict[str, Any], app: Flask) -> Connector:
-    return DavConnector.from_options(service, options)
-
-
-def _matrix(service: Service, options: dict[str, Any], app: Flask) -> Connector:
-    return MatrixConnector.from_options(service, options)
-
-
-BUILT_IN: dict[str, Factory] = {
-    "files": _files,
-    "command": _command,
-    "http": _http,
-    "dav": _dav,
-    "matrix": _matrix,
+# type -> module with `build(service, options: ConnectorOptions, app) -> Connector`.
+PROTOCOL_MODULES: dict[str, str] = {
+    "imap": "app.connectors.imap",
+    "dav": "app.connectors.dav",
+    "matrix": "app.connectors.matrix",
+    "http": "app.connectors.http",
 }
+
+
+def _protocol_factory(module_name: str) -> Factory:
+    def factory(service: Service, options: dict[str, Any], app: Flask) -> Connector:
+        module = importlib.import_module(module_name)
+        reader = ConnectorOptions(
+            options,
+            f"services.{service.slug}.connector",
+            base_dir=Path(app.instance_path).parent,
+        )
+        connector: Connector = module.build(service, reader, app)
+        reader.finish()
+        return connector
+
+    return factory
 
 
 def connector_types() -> dict[str, Factory]:
@@ -76,6 +87,9 @@ def connector_types() -> dict[str, Factory]:
     for point in entry_points(group=ENTRY_POINT_GROUP):
         found[point.name] = point.load()
     found.update(BUILT_IN)  # a plugin cannot replace a built-in
+    for kind, module_name in PROTOCOL_MODULES.items():
+        if importlib.util.find_spec(module_name) is not None:
+            found[kind] = _protocol_factory(module_name)
     return found
 
 

@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     import config as panel_config
     from app import audit
     from app.connectors.base import register_panel_section
+    from app.deletion import jobs
     from app.deletion.cli import register_cli
     from app.deletion.section import DeletionSection
     from app.deletion.services import count_waiting_for_staff
@@ -44,6 +45,7 @@ def init_app(app: Flask) -> None:
         raise panel_config.ConfigError("PANEL_DELETION_APPROVAL must be 'staff' or 'automatic'.")
 
     register_cli(app)
+    jobs.register(app)
     register_panel_section(app, DeletionSection())
     register_queue(
         app,

@@ -443,6 +443,23 @@ def step_label(step: DeletionStep) -> str:
     return step.label or step.service_slug or ""
 
 
+_EARLIER_KINDS = {"service": (), "directory": ("service",), "panel": ("service", "directory")}
+
+
+def steps_in_progress(req: DeletionRequest) -> bool:
+    """True while the worker has automatic steps of this approved request it can run now
+    (a directory step waiting for a manual service step is not progress)."""
+    if req.state != "approved":
+        return False
+    unfinished = {s.kind for s in req.steps if s.state != "done"}
+    return any(
+        s.mode == "automatic"
+        and s.state in ("pending", "running")
+        and not unfinished.intersection(_EARLIER_KINDS[s.kind])
+        for s in req.steps
+    )
+
+
 def step_name(step: DeletionStep) -> str:
     return step.service_slug if step.kind == "service" and step.service_slug else step.kind
 
@@ -457,8 +474,7 @@ def _lock_request(session: Session, request_id: int) -> bool:
 
 def _prerequisites_done(session: Session, step: DeletionStep) -> bool:
     """Services first, then the directory entry, then the panel's data."""
-    earlier_kinds = {"service": (), "directory": ("service",), "panel": ("service", "directory")}
-    kinds = earlier_kinds[step.kind]
+    kinds = _EARLIER_KINDS[step.kind]
     if not kinds:
         return True
     unfinished = session.scalar(

@@ -23,11 +23,10 @@ from sqlalchemy import select
 from app.accounts.models import Account
 from app.connectors.base import service_connectors
 from app.db import get_session, utcnow
-from app.deletion import bp, services
+from app.deletion import bp, jobs, services
 from app.deletion.forms import ActionForm, ManualStepForm, RefuseForm, RequestDeletionForm
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.deletion.services import step_label
-from app.extensions import directory
 from app.hoster.profile import current_profile
 from app.security import gate_exempt, recently_authenticated, require_recent_auth, staff_required
 
@@ -252,6 +251,7 @@ def _render_staff_request(
     refuse_form: RefuseForm | None = None,
     step_forms: dict[int, ManualStepForm] | None = None,
     status: int = 200,
+    progress: dict[str, object] | None = None,
 ) -> tuple[str, int]:
     step_forms = dict(step_forms or {})
     for step in req.steps:
@@ -271,13 +271,26 @@ def _render_staff_request(
         step_label=step_label,
         can_approve=services.due(req, now),
         now=now,
+        progress=progress or {"working": services.steps_in_progress(req), "auto": False},
     ), status
+
+
+REFRESH_SECONDS = 5
 
 
 @bp.route("/staff/deletions/<int:request_id>")
 @staff_required
-def staff_request(request_id: int) -> tuple[str, int]:
-    return _render_staff_request(_staff_request(request_id))
+def staff_request(request_id: int) -> tuple[str, int, dict[str, str]]:
+    req = _staff_request(request_id)
+    # While the worker has steps to run, the page reloads itself (an HTTP Refresh header:
+    # no script needed); staff can turn that off, as WCAG 2.2.1 asks.
+    auto = request.args.get("refresh") != "off"
+    working = services.steps_in_progress(req)
+    html, status = _render_staff_request(
+        req, progress={"working": working, "auto": auto, "seconds": REFRESH_SECONDS}
+    )
+    headers = {"Refresh": str(REFRESH_SECONDS)} if working and auto else {}
+    return html, status, headers
 
 
 def _flash_run(report: services.RunReport) -> None:
@@ -307,14 +320,16 @@ def _flash_run(report: services.RunReport) -> None:
 
 
 def _run(req: DeletionRequest) -> None:
-    report = services.run_request(
-        get_session(),
-        current_app._get_current_object(),  # type: ignore[attr-defined]
-        req.id,
-        actor_id=current_user.id,
-        directory=directory(),
-    )
-    _flash_run(report)
+    """Hand the steps to the worker; the page then shows their progress."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    report = jobs.queue_request(app, req.id, current_user.id)
+    if report is None:
+        flash(
+            _("The automatic steps are queued; this page shows their progress as they run."),
+            "success",
+        )
+    else:
+        _flash_run(report)
 
 
 def _back(req: DeletionRequest) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from conftest import missing_tool
 
 import connector_servers as servers
 from app.connectors.base import Skipped
+from app.connectors.options import ConnectorOptions
 from app.directory import Person
 
 
@@ -64,3 +66,12 @@ def synapse() -> Iterator[servers.Synapse]:
     server = servers.start_synapse()
     yield server
     server.cleanup()
+
+
+def build(module: Any, slug: str, options: dict[str, Any]) -> Any:
+    """A connector built from a [services.connector] table as the registry does."""
+    service = SimpleNamespace(slug=slug, name=slug.title(), data_location=None, retention=None)
+    reader = ConnectorOptions(options, f"services.{slug}.connector")
+    connector = module.build(service, reader, None)
+    reader.finish()
+    return connector

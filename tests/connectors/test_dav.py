@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import icalendar
 import pytest
 import vobject
-from connectors.conftest import collect, person
+from connectors.conftest import build, collect, person
 
 import connector_servers as servers
+from app.connectors import dav
 from app.connectors.base import ArchiveEntry, ConnectorError
 from app.connectors.dav import CalendarMerger, DavConnector, _fold
+from app.hoster.profile import ProfileError
 
 STAMP = 1_700_000_000
 
@@ -27,10 +28,10 @@ def password_file(tmp_path: Path) -> Path:
 
 
 def connector(server: servers.Process, password_file: Path, **kw: Any) -> DavConnector:
-    service = SimpleNamespace(slug="agenda", name="Agenda", data_location=None, retention=None)
     options = {"url": server.url + "/", "admin_user": servers.ADMIN_USER,
                "password_file": str(password_file), **kw}  # fmt: skip
-    return DavConnector.from_options(service, options)
+    agenda: DavConnector = build(dav, "agenda", options)
+    return agenda
 
 
 @pytest.fixture
@@ -189,24 +190,28 @@ def test_files_delete_leaves_nothing_on_the_server(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"admin_user": "p", "password_file": "/x"}, "url is missing"),
-        ({"url": "https://x", "password_file": "/x"}, "admin_user is missing"),
-        ({"url": "https://x", "admin_user": "p"}, "password_file (or password_env) is missing"),
-        ({"url": "https://x", "admin_user": "p", "password": "pw"}, "password must not be written"),
-        ({"url": "https://x", "admin_user": "p", "password_file": "/x", "files": "yes"},
-         "files must be true or false"),
-        ({"url": "https://x", "admin_user": "p", "password_file": "/x", "login": "bob"},
-         "login must contain {uid}"),
-        ({"url": "https://x", "admin_user": "p", "password_file": "/x", "calendars": True},
-         "unknown key 'calendars'"),
+        ({"admin_user": "p", "password_env": "HOME"}, "connector.url is missing"),
+        ({"url": "https://x", "password_env": "HOME"}, "connector.admin_user is missing"),
+        ({"url": "https://x", "admin_user": "p"}, "connector.password_file is missing"),
+        ({"url": "https://x", "admin_user": "p", "password": "pw"},
+         "password: secrets do not belong in hoster.toml"),
+        ({"url": "https://x", "admin_user": "p", "password_env": "HOME", "files": "yes"},
+         "connector.files must be true or false"),
+        ({"url": "https://x", "admin_user": "p", "password_env": "HOME", "login": "bob"},
+         "connector.login must contain {uid} or {email}"),
+        ({"url": "https://x", "admin_user": "p", "password_env": "HOME", "login": "{user}"},
+         "connector.login: '{user}' may only use {uid}, {email}"),
+        ({"url": "https://x", "admin_user": "p", "password_env": "HOME", "calendars": True},
+         "calendars is not a known key of this connector"),
+        ({"url": "https://x", "admin_user": "p", "password_env": "HOME", "caldav": False,
+          "carddav": False}, "nothing to do"),
     ],
 )  # fmt: skip
 def test_options_are_checked_at_start_with_the_key_named(
     options: dict[str, Any], message: str
 ) -> None:
-    service = SimpleNamespace(slug="agenda", name="Agenda", data_location=None, retention=None)
-    with pytest.raises(ValueError) as caught:
-        DavConnector.from_options(service, options)
+    with pytest.raises(ProfileError) as caught:
+        build(dav, "agenda", options)
     assert message in str(caught.value)
 
 

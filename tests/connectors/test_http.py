@@ -10,18 +10,18 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
 import pytest
 import requests
-from connectors.conftest import collect, person
+from connectors.conftest import build, collect, person
 
 import connector_servers as servers
+from app.connectors import http
 from app.connectors.base import ArchiveEntry, ConnectorError
 from app.connectors.http import HttpConnector
-from app.connectors.web import Secret
+from app.hoster.profile import ProfileError
 from ldap_server import free_port
 
 SCHEMA = json.loads(
@@ -35,9 +35,9 @@ def validate(document: Any, name: str) -> None:
 
 
 def connector(server: servers.Process, token_file: Path, **kw: Any) -> HttpConnector:
-    service = SimpleNamespace(slug="tools", name="Tools", data_location=None, retention=None)
     options = {"url": server.url + "/panel-api", "token_file": str(token_file), **kw}
-    return HttpConnector.from_options(service, options)
+    tools: HttpConnector = build(http, "tools", options)
+    return tools
 
 
 @pytest.fixture
@@ -132,14 +132,9 @@ def test_a_token_from_the_environment_is_used(
     reference: servers.Process, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PANEL_TOOLS_TOKEN", servers.TOKEN)
-    service = SimpleNamespace(slug="tools", name="Tools", data_location=None, retention=None)
-    tools = HttpConnector.from_options(
-        service, {"url": reference.url + "/panel-api", "token_env": "PANEL_TOOLS_TOKEN"}
-    )
-    tools.check()
-    monkeypatch.delenv("PANEL_TOOLS_TOKEN")
-    with pytest.raises(ConnectorError, match="PANEL_TOOLS_TOKEN"):
-        tools.check()
+    options = {"url": reference.url + "/panel-api", "token_env": "PANEL_TOOLS_TOKEN"}
+    tools: HttpConnector = build(http, "tools", options)
+    assert "the token is accepted" in tools.check()
 
 
 def test_a_server_that_is_down_gives_a_clear_error(tmp_path: Path, token_file: Path) -> None:
@@ -276,29 +271,20 @@ def test_a_tar_member_leaving_the_folder_is_skipped(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"token_file": "/x"}, "url is missing"),
-        ({"url": "ftp://x", "token_file": "/x"}, "url must be an http:// or https://"),
-        ({"url": "https://x"}, "token_file (or token_env) is missing"),
-        ({"url": "https://x", "token": "s3cret"}, "token must not be written in hoster.toml"),
-        ({"url": "https://x", "token_file": "/x", "tiemout": 3}, "unknown key 'tiemout'"),
-        ({"url": "https://x", "token_file": "/x", "timeout": "3"}, "timeout must be a positive"),
-        ({"url": "https://u:p@x", "token_file": "/x"}, "must not hold a login or password"),
-        ({"url": "https://x", "token_file": "/x", "token_env": "X"}, "not both"),
+        ({"token_file": "/x"}, "services.tools.connector.url is missing"),
+        ({"url": "ftp://x"}, "services.tools.connector.url: 'ftp://x' is not a valid address"),
+        ({"url": "https://x"}, "services.tools.connector.token_file is missing"),
+        ({"url": "https://x", "token": "s3cret"}, "token: secrets do not belong in hoster.toml"),
+        ({"url": "https://x", "token_env": "HOME", "tiemout": 3},
+         "tiemout is not a known key of this connector: did you mean 'timeout'?"),
+        ({"url": "https://x", "token_env": "HOME", "timeout": "3"}, "timeout must be a number"),
+        ({"url": "https://u:p@x", "token_env": "HOME"}, "url: must not hold a login or password"),
     ],
-)
+)  # fmt: skip
 def test_options_are_checked_at_start_with_the_key_named(
     options: dict[str, Any], message: str
 ) -> None:
-    service = SimpleNamespace(slug="tools", name="Tools", data_location=None, retention=None)
-    with pytest.raises(ValueError) as caught:
-        HttpConnector.from_options(service, options)
+    with pytest.raises(ProfileError) as caught:
+        build(http, "tools", options)
     assert message in str(caught.value)
-
-
-def test_the_secret_is_read_at_each_use(tmp_path: Path) -> None:
-    path = tmp_path / "secret"
-    path.write_text("first\n")
-    secret = Secret("token_file", str(path))
-    assert secret.read() == "first"
-    path.write_text("second")
-    assert secret.read() == "second"
+    assert "s3cret" not in str(caught.value)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from connectors.conftest import collect, person
+from connectors.conftest import build, collect, person
 
 import connector_servers as servers
+from app.connectors import matrix
 from app.connectors.base import ConnectorError
 from app.connectors.matrix import MatrixConnector
+from app.hoster.profile import ProfileError
 
 PICTURE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 
@@ -25,10 +26,10 @@ def token_file(synapse: servers.Synapse, tmp_path: Path) -> Path:
 
 
 def connector(server: servers.Synapse, token_file: Path, **kw: Any) -> MatrixConnector:
-    service = SimpleNamespace(slug="chat", name="Chat", data_location=None, retention=None)
     options = {"url": server.url, "user_id": f"@{{uid}}:{servers.SYNAPSE_SERVER_NAME}",
                "token_file": str(token_file), **kw}  # fmt: skip
-    return MatrixConnector.from_options(service, options)
+    chat: MatrixConnector = build(matrix, "chat", options)
+    return chat
 
 
 def test_export_holds_profile_devices_rooms_settings_and_the_media_files(
@@ -103,18 +104,18 @@ def test_a_token_that_is_not_an_admins_is_refused(synapse: servers.Synapse, tmp_
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"token_file": "/x", "user_id": "@{uid}:x"}, "url is missing"),
-        ({"url": "https://x", "token_file": "/x"}, "user_id is missing"),
-        ({"url": "https://x", "token_file": "/x", "user_id": "{uid}"}, "user_id must look like"),
-        ({"url": "https://x", "user_id": "@{uid}:x"}, "token_file (or token_env) is missing"),
-        ({"url": "https://x", "user_id": "@{uid}:x", "token_env": "T", "erase": False},
-         "unknown key 'erase'"),
+        ({"token_env": "HOME", "user_id": "@{uid}:x"}, "connector.url is missing"),
+        ({"url": "https://x", "token_env": "HOME"}, "connector.user_id is missing"),
+        ({"url": "https://x", "token_env": "HOME", "user_id": "{uid}"},
+         "connector.user_id must look like"),
+        ({"url": "https://x", "user_id": "@{uid}:x"}, "connector.token_file is missing"),
+        ({"url": "https://x", "user_id": "@{uid}:x", "token_env": "HOME", "erase": False},
+         "erase is not a known key"),
     ],
 )  # fmt: skip
 def test_options_are_checked_at_start_with_the_key_named(
     options: dict[str, Any], message: str
 ) -> None:
-    service = SimpleNamespace(slug="chat", name="Chat", data_location=None, retention=None)
-    with pytest.raises(ValueError) as caught:
-        MatrixConnector.from_options(service, options)
+    with pytest.raises(ProfileError) as caught:
+        build(matrix, "chat", options)
     assert message in str(caught.value)

@@ -1,0 +1,63 @@
+"""Deletion work run by the task worker: one request's steps, and the periodic due run.
+
+Connectors can take minutes (a mailbox to empty, a slow server up to its timeout), so
+the staff page only queues the work and shows the steps' states while the worker runs
+them; the steps' claims keep two workers from running the same step.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from flask import Flask, g
+from huey import crontab
+
+from app import tasks
+from app.db import session_scope
+from app.deletion import services
+from app.mail import send_queued
+
+log = logging.getLogger(__name__)
+
+RUN_REQUEST = "deletion.run_request"
+RUN_DUE = "deletion.run_due"
+
+
+def _send_mail(app: Flask) -> None:
+    if g.pop("panel_mail_queued", False):
+        try:
+            send_queued(app)
+        except Exception:  # the mail stays queued for `flask mail send`
+            log.exception("sending queued mail failed")
+
+
+def run_request_job(app: Flask, request_id: int, actor_id: int | None = None) -> dict[str, Any]:
+    """Run the runnable automatic steps of one approved request; returns the RunReport."""
+    with session_scope(app) as session:
+        report = services.run_request(session, app, request_id, actor_id=actor_id)
+    _send_mail(app)
+    return asdict(report)
+
+
+def run_due_job(app: Flask) -> None:
+    """What `flask deletions run-due` does, every few minutes while a worker runs."""
+    with session_scope(app) as session:
+        report = services.run_due(session, app)
+    _send_mail(app)
+    if report.failed:
+        log.warning("deletion requests with a failed step: %s", report.failed)
+
+
+def queue_request(app: Flask, request_id: int, actor_id: int | None) -> services.RunReport | None:
+    """Queue the request's steps; in immediate mode they have run and the report is returned."""
+    result = tasks.enqueue(app, RUN_REQUEST, request_id, actor_id)
+    if result is None or not tasks.is_immediate(app):
+        return None
+    return services.RunReport(**result.get())
+
+
+def register(app: Flask) -> None:
+    tasks.register_task(app, RUN_REQUEST, run_request_job)
+    tasks.register_periodic_task(app, RUN_DUE, run_due_job, crontab(minute="*/5"))
