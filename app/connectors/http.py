@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Flask
-
 from flask_babel import gettext as _
 
 from app.connectors.base import (
