@@ -7,7 +7,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, flash, g, redirect, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -103,6 +114,9 @@ def _init_extensions(app: Flask) -> None:
 
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        # CLI commands and the task worker (flask doctor, deletion steps): no visitor to ask.
+        return str(languages[0])
     chosen = session.get("lang")
     if chosen in languages:
         return str(chosen)

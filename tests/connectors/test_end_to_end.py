@@ -1,0 +1,228 @@
+"""Issue 13's "done when", for calendars, contacts, files, chat and the http protocol.
+
+The hoster.toml is made of the examples printed in docs/connectors.md (only addresses and
+secret paths changed), so the documentation is tested too. A person downloads one ZIP with
+everything in open formats, asks for deletion, staff approve, the task worker runs the
+steps, and each real server is then asked directly: nothing of theirs is left.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+import re
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import icalendar
+import vobject
+from flask import Flask
+from sqlalchemy import select
+
+import connector_servers as servers
+from app import tasks
+from app.connectors.base import service_connectors
+from app.db import session_scope
+from app.deletion.models import DeletionRequest
+from app.hoster.profile import DEMO_FILE
+from helpers import csrf_token, do_login
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "connectors.md"
+UID = "zoe"
+STAMP = 1_700_000_000
+
+
+def docs_example(section: str) -> str:
+    """The first ```toml block of a `## `<section>`` section of docs/connectors.md."""
+    text = DOCS.read_text(encoding="utf-8")
+    start = text.index(f"## `{section}`")
+    block = re.search(r"```toml\n(.*?)```", text[start:], re.S)
+    assert block is not None, section
+    return block.group(1)
+
+
+def service(slug: str, software: str, connector: str) -> str:
+    return f"""
+[[services]]
+slug = "{slug}"
+name = "{slug.title()}"
+description = "Test service {slug}."
+url = "https://{slug}.demo.chatons.org"
+host = "main"
+registration = "Member"
+install_type = "PACKAGE"
+data_location = "server main"
+retention = "Until you delete it."
+start_date = 2020-01-01
+[services.software]
+name = "{software}"
+licence = "AGPL-3.0-or-later"
+{connector}"""
+
+
+def hoster_toml(tmp_path: Path, radicale: Any, wsgidav: Any, synapse: Any, reference: Any) -> Path:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "dav.secret").write_text(servers.ADMIN_PASSWORD + "\n")
+    (secrets / "synapse.token").write_text(synapse.admin_token + "\n")
+    (secrets / "tools.token").write_text(servers.TOKEN + "\n")
+    dav = docs_example("dav").replace("/etc/chatons-panel/dav.secret", str(secrets / "dav.secret"))
+    agenda = dav.replace("https://dav.example.org/", radicale.url + "/")
+    drive = re.sub(
+        r"(?m)^files = false.*$",
+        "files = true\ncaldav = false\ncarddav = false",
+        dav.replace("https://dav.example.org/", wsgidav.url + "/"),
+    )
+    chat = (
+        docs_example("matrix")
+        .replace("https://matrix.example.org", synapse.url)
+        .replace("example.org", servers.SYNAPSE_SERVER_NAME)
+        .replace("/etc/chatons-panel/synapse.token", str(secrets / "synapse.token"))
+    )
+    tools = (
+        docs_example("http")
+        .replace("https://tools.example.org", reference.url)
+        .replace("/etc/chatons-panel/tools.token", str(secrets / "tools.token"))
+    )
+    demo = DEMO_FILE.read_text(encoding="utf-8").replace(
+        'path = "instance/demo-files/{uid}"', f'path = "{tmp_path / "cloud"}/{{uid}}"'
+    )
+    path = tmp_path / "hoster.toml"
+    path.write_text(
+        demo
+        + service("agenda", "Radicale", agenda)
+        + service("drive", "wsgidav", drive)
+        + service("chat", "Synapse", chat)
+        + service("tools", "Forgejo", tools),
+        encoding="utf-8",
+    )
+    return path
+
+
+def seed_everything(radicale: Any, wsgidav: Any, synapse: Any, reference: Any) -> None:
+    servers.seed_radicale(radicale, UID)
+    for relative, content in {
+        "Photos/chaton.jpg": b"\xff\xd8 jpeg",
+        "notes.md": b"# notes",
+    }.items():
+        path = wsgidav.home / "files" / UID / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        os.utime(path, (STAMP, STAMP))
+    servers.seed_matrix(synapse, UID, b"\x89PNG picture")
+    repo = reference.home / "data" / UID / "repos" / "site"
+    repo.mkdir(parents=True)
+    (repo / "index.html").write_text("<h1>Zoé</h1>")
+
+
+def text(response: Any) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
+
+
+def run_worker_once(app: Flask) -> int:
+    """What `flask worker` does for each queued task, in this process."""
+    huey = tasks.queue(app)
+    done = 0
+    while (task := huey.dequeue()) is not None:
+        huey.execute(task)
+        done += 1
+    return done
+
+
+def test_a_person_leaves_with_everything_then_nothing_is_left_on_the_servers(
+    make_app: Callable[..., Flask],
+    tmp_path: Path,
+    smtp: Any,
+    radicale: servers.Process,
+    wsgidav: servers.Process,
+    synapse: servers.Synapse,
+    reference: servers.Process,
+) -> None:
+    seed_everything(radicale, wsgidav, synapse, reference)
+    app = make_app(
+        HOSTER_FILE=str(hoster_toml(tmp_path, radicale, wsgidav, synapse, reference)),
+        DELETION_GRACE_DAYS=0,
+        SMTP_URL=smtp.url,
+        QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite3'}",
+    )
+    assert {"agenda", "drive", "chat", "tools"} <= set(service_connectors(app))
+    checked = app.test_cli_runner().invoke(args=["doctor"]).output
+    for slug in ("agenda", "drive", "chat", "tools"):
+        assert re.search(rf"^ok +connector {slug}: ", checked, re.M), checked
+
+    zoe = app.test_client()
+    assert do_login(zoe, UID, "demo").status_code == 302
+    held = text(zoe.get("/account/data"))
+    assert "1 room you joined" in held or "1 salon que vous avez rejoint" in held
+
+    # One ZIP with all of it, in open formats.
+    response = zoe.post("/account/export", data={"csrf_token": csrf_token(zoe, "/account/export")})
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
+    names = set(archive.namelist())
+    manifest = json.loads(archive.read("manifest.json"))
+    for part in manifest["services"]:
+        assert not part.get("error"), part
+    calendar = icalendar.Calendar.from_ical(
+        archive.read("services/agenda/calendars/Travail & réunions.ics")
+    )
+    assert {str(e["SUMMARY"]) for e in calendar.walk("VEVENT")} == {"Réunion d'équipe", "Dentist"}
+    cards = vobject.readComponents(archive.read("services/agenda/contacts/Contacts.vcf").decode())
+    assert {c.fn.value for c in cards} == {"Zoé Lefèvre", "Sam Martin"}
+    assert archive.read("services/drive/files/Photos/chaton.jpg") == b"\xff\xd8 jpeg"
+    assert archive.getinfo("services/drive/files/notes.md").date_time[:3] == (2023, 11, 14)
+    assert json.loads(archive.read("services/chat/profile.json"))["name"] == "@zoe:test.local"
+    assert [archive.read(n) for n in names if n.startswith("services/chat/media/")] == [
+        b"\x89PNG picture"
+    ]
+    assert archive.read("services/tools/repos/site/index.html") == "<h1>Zoé</h1>".encode()
+
+    # Deletion: asked, approved by staff, run by the worker.
+    asked = zoe.post(
+        "/account/deletion",
+        data={"csrf_token": csrf_token(zoe, "/account/deletion"), "confirm_login": UID},
+    )
+    assert asked.status_code == 302
+    with session_scope(app) as session:
+        request_id = session.scalar(
+            select(DeletionRequest.id).where(DeletionRequest.state == "requested")
+        )
+    staff = app.test_client()
+    assert do_login(staff, "camille", "demo").status_code == 302
+    page = f"/staff/deletions/{request_id}"
+    approved = staff.post(f"{page}/approve", data={"csrf_token": csrf_token(staff, page)})
+    assert approved.status_code == 302
+    assert run_worker_once(app) >= 1
+    listing = staff.get(page).get_data(as_text=True)
+    for step_id in re.findall(rf"{page}/steps/(\d+)/done", listing):  # the manual ones
+        prefix = f"step-{step_id}"
+        staff.post(
+            f"{page}/steps/{step_id}/done",
+            data={f"{prefix}-csrf_token": csrf_token(staff, page), f"{prefix}-comment": "done"},
+        )
+    run_worker_once(app)
+
+    # Asked on each server directly, not through the panel: nothing is left.
+    assert servers.dav_children(radicale, UID) == []
+    assert list((wsgidav.home / "files" / UID).iterdir()) == []
+    account = servers.synapse_admin_get(synapse, "/v2/users/@zoe:test.local").json()
+    assert account["deactivated"] is True and account["erased"] is True
+    assert (
+        servers.synapse_admin_get(synapse, "/v1/users/@zoe:test.local/media").json()["total"] == 0
+    )
+    assert not (reference.home / "data" / UID).exists()
+
+    with session_scope(app) as session:
+        request = session.get(DeletionRequest, request_id)
+        assert request is not None and request.state == "completed"
+        steps = {s.service_slug: s for s in request.steps}
+        for slug in ("agenda", "drive", "chat", "tools"):
+            assert steps[slug].state == "done", (slug, steps[slug].detail)
+    receipt = [m for m in smtp.messages if m["To"] == "zoe@demo.chatons.org"][-1]
+    body = receipt.get_content()
+    assert "The Matrix ID @zoe:test.local stays reserved" in body
+    assert "the nightly backups, overwritten after 30 days" in body
