@@ -205,4 +205,9 @@ def _short(exc: BaseException) -> str:
         strerror = getattr(candidate, "strerror", None)
         if strerror:
             return str(strerror)
+    names = {type(e).__name__ for e in (inner, exc)}
+    if names & {"ProtocolError", "IncompleteRead", "ChunkedEncodingError", "RemoteDisconnected"}:
+        return _("the connection was closed before the end")
+    if names & {"ReadTimeoutError", "ReadTimeout", "TimeoutError"}:
+        return _("no data came for too long")
     return type(exc).__name__

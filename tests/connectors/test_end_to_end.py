@@ -226,3 +226,45 @@ def test_a_person_leaves_with_everything_then_nothing_is_left_on_the_servers(
     body = receipt.get_content()
     assert "The Matrix ID @zoe:test.local stays reserved" in body
     assert "the nightly backups, overwritten after 30 days" in body
+
+
+def test_a_service_that_dies_during_the_download_still_gives_a_complete_zip(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    server = servers.start_reference("--slow", "0.4")
+    try:
+        for i in range(8):
+            path = server.home / "data" / UID / f"part-{i}.bin"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(os.urandom(50_000))
+        (tmp_path / "tools.token").write_text(servers.TOKEN)
+        tools = (
+            docs_example("http")
+            .replace("https://tools.example.org", server.url)
+            .replace("/etc/chatons-panel/tools.token", str(tmp_path / "tools.token"))
+        )
+        hoster = tmp_path / "hoster.toml"
+        hoster.write_text(DEMO_FILE.read_text(encoding="utf-8") + service("tools", "X", tools))
+        app = make_app(HOSTER_FILE=str(hoster))
+        zoe = app.test_client()
+        assert do_login(zoe, UID, "demo").status_code == 302
+        token = csrf_token(zoe, "/account/export")
+        response = zoe.post("/account/export", data={"csrf_token": token}, buffered=False)
+        body = bytearray()
+        for chunk in response.response:
+            body += chunk
+            if server.process is not None and b"services/tools/part-1.bin" in body:
+                server.stop()  # the service goes away in the middle of its tar stream
+        archive = zipfile.ZipFile(io.BytesIO(bytes(body)))
+        assert archive.testzip() is None
+        tools_part = next(s for s in json.loads(archive.read("manifest.json"))["services"]
+                          if s["service"] == "tools")  # fmt: skip
+        assert tools_part["status"] == "partial", tools_part
+        assert "Tools" in tools_part["reason"]  # said in the person's language (French)
+        assert "Tools" in archive.read("ERRORS.txt").decode()
+        assert (
+            archive.read("services/tools/part-0.bin")
+            == (server.home / "data" / UID / "part-0.bin").read_bytes()
+        )
+    finally:
+        server.cleanup()
