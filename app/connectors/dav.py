@@ -18,6 +18,7 @@ configured server only (never to a redirect elsewhere) and never appears in a me
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -223,9 +224,14 @@ class Collection:
 def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> DavConnector:
     """The connector of a `type = "dav"` table (see docs/connectors.md)."""
     url = read_url(options)
-    admin_user = options.required_text("admin_user", '"panel"')
-    password = options.secret("password")
-    assert password is not None
+    ask_password = options.boolean("ask_password", default=False)
+    if ask_password:
+        # The person's own password exports; a service account, if any, deletes.
+        admin_user = options.text("admin_user")
+        password = options.secret("password", required=admin_user is not None)
+    else:
+        admin_user = options.required_text("admin_user", '"panel"')
+        password = options.secret("password")
     login = options.template("login", ("uid", "email"), default="{uid}")
     if "{uid}" not in login and "{email}" not in login:
         raise options.error("login", ' must contain {uid} or {email}, e.g. login = "{uid}".')
@@ -246,6 +252,7 @@ def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> 
         url=url,
         admin_user=admin_user,
         password=password,
+        ask_password=ask_password,
         login=login,
         principal=principal,
         caldav=caldav,
@@ -270,8 +277,9 @@ class DavConnector:
         *,
         name: str,
         url: str,
-        admin_user: str,
-        password: Secret,
+        admin_user: str | None,
+        password: Secret | None,
+        ask_password: bool = False,
         login: str = "{uid}",
         principal: str | None = None,
         caldav: bool = True,
@@ -288,6 +296,9 @@ class DavConnector:
         self.client = Client(url, timeout=timeout, ca_file=ca_file)
         self.admin_user = admin_user
         self.password = password
+        # Export with the person's own password, typed in the export form for one download.
+        self.asks_password = ask_password
+        self._person_auth: tuple[str, str] | None = None
         self.login_template = login
         self.principal_template = principal
         self.caldav = caldav
@@ -308,6 +319,15 @@ class DavConnector:
         return login
 
     def _auth(self) -> tuple[str, str]:
+        if self._person_auth is not None:
+            return self._person_auth
+        if self.admin_user is None or self.password is None:
+            raise ConnectorError(
+                _(
+                    "%(service)s needs your password to export: type it in the export form",
+                    service=self.name,
+                )
+            )
         return (self.admin_user, self.password.reveal())
 
     def _propfind(self, url: str, depth: str, body: bytes) -> list[tuple[str, Element]]:
@@ -420,6 +440,8 @@ class DavConnector:
 
     def check(self) -> str:
         """Raise ConnectorError unless the server accepts the service account (doctor)."""
+        if self.admin_user is None:
+            return f"{self.client.base}: no service account; exports use the person's password"
         self._propfind(self.client.base, "0", PROPFIND_PRINCIPAL)
         return f"{self.client.base}: signed in as {self.admin_user}"
 
@@ -429,7 +451,14 @@ class DavConnector:
         location = self.location or _("the servers of %(service)s", service=self.name)
         retention = self.retention or _("Until you delete them or your account")
         items: list[DataItem] = []
-        if self.caldav or self.carddav:
+        if self.admin_user is None:  # without the person's password nothing can be counted
+            if self.caldav:
+                items.append(DataItem(self.slug, _("Your calendars and tasks"), location,
+                                      retention, True))  # fmt: skip
+            if self.carddav:
+                items.append(DataItem(self.slug, _("Your address books"), location,
+                                      retention, True))  # fmt: skip
+        elif self.caldav or self.carddav:
             _principal, collections = self._collections(self._login(person))
             calendars = sum(1 for c in collections if c.kind == "calendar")
             books = len(collections) - calendars
@@ -451,6 +480,24 @@ class DavConnector:
         return items
 
     # Export -------------------------------------------------------------------------------
+
+    def export_with_password(
+        self, person: Person, password: str
+    ) -> Iterator[ArchiveEntry | Skipped]:
+        """The export signed in as the person, for this one download (nothing is kept)."""
+        if not password:
+            yield from self.export(person)  # the service account, or a clear error
+            return
+        as_person = copy.copy(self)
+        as_person._person_auth = (self._login(person), password)
+        try:
+            yield from as_person.export(person)
+        except HttpFailure as exc:
+            if exc.status in (401, 403):
+                raise ConnectorError(
+                    _("%(service)s refused your password", service=self.name)
+                ) from exc
+            raise
 
     def export(self, person: Person) -> Iterator[ArchiveEntry | Skipped]:
         login = self._login(person)
@@ -567,6 +614,12 @@ class DavConnector:
         return response.status_code in (200, 204, 404)
 
     def _delete(self, person: Person) -> StepResult:
+        if self.admin_user is None:
+            return StepResult(
+                ok=False,
+                detail=f"no service account (admin_user) for {self.client.base}: "
+                "delete the person's calendars, address books and files by hand",
+            )
         login = self._login(person)
         deleted: list[str] = []
         kept: list[str] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import logging
 import os
 import re
 import zipfile
@@ -26,7 +27,7 @@ from sqlalchemy import select
 import connector_servers as servers
 from app import tasks
 from app.connectors.base import service_connectors
-from app.db import session_scope
+from app.db import Base, session_scope
 from app.deletion.models import DeletionRequest
 from app.hoster.profile import DEMO_FILE
 from helpers import csrf_token, do_login
@@ -268,3 +269,64 @@ def test_a_service_that_dies_during_the_download_still_gives_a_complete_zip(
         )
     finally:
         server.cleanup()
+
+
+def test_calendars_export_with_the_persons_own_password_which_is_kept_nowhere(
+    make_app: Callable[..., Flask],
+    tmp_path: Path,
+    radicale: servers.Process,
+    caplog: Any,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    servers.seed_radicale(radicale, UID)
+    own_password = servers.PEOPLE[UID]
+    agenda = f'[services.connector]\ntype = "dav"\nurl = "{radicale.url}/"\nask_password = true\n'
+    hoster = tmp_path / "hoster.toml"
+    hoster.write_text(DEMO_FILE.read_text(encoding="utf-8") + service("agenda", "Radicale", agenda))
+    app = make_app(HOSTER_FILE=str(hoster), EXPORT_LIMIT="100 per hour")
+    zoe = app.test_client()
+    assert do_login(zoe, UID, "demo").status_code == 302
+    page = text(zoe.get("/account/export"))
+    assert "Agenda" in page and 'name="password-agenda"' in zoe.get("/account/export").get_data(
+        as_text=True
+    )
+
+    def download(password: str | None) -> zipfile.ZipFile:
+        data = {"csrf_token": csrf_token(zoe, "/account/export")}
+        if password is not None:
+            data["password-agenda"] = password
+        response = zoe.post("/account/export", data=data)
+        assert response.status_code == 200
+        return zipfile.ZipFile(io.BytesIO(response.get_data()))
+
+    def agenda_part(archive: zipfile.ZipFile) -> dict[str, Any]:
+        parts = json.loads(archive.read("manifest.json"))["services"]
+        return dict(next(p for p in parts if p["service"] == "agenda"))
+
+    archive = download(own_password)
+    assert agenda_part(archive)["status"] == "ok", agenda_part(archive)
+    calendar = icalendar.Calendar.from_ical(
+        archive.read("services/agenda/calendars/Travail & réunions.ics")
+    )
+    assert len(calendar.walk("VEVENT")) == 2
+    everything = b"".join(archive.read(n) for n in archive.namelist())
+
+    wrong = download("not-" + own_password)
+    assert agenda_part(wrong)["status"] == "failed"
+    assert "Agenda a refusé votre mot de passe" in wrong.read("ERRORS.txt").decode()
+    assert not [n for n in wrong.namelist() if n.startswith("services/agenda/")]
+    empty = download(None)
+    assert agenda_part(empty)["status"] == "failed"
+    assert "Agenda a besoin de votre mot de passe" in empty.read("ERRORS.txt").decode()
+
+    # The password is in no log line, no database row and no file of the archive.
+    assert own_password.encode() not in everything
+    assert own_password not in caplog.text
+    with session_scope(app) as session:
+        for table in Base.metadata.sorted_tables:
+            for row in session.execute(table.select()):
+                assert own_password not in repr(tuple(row)), table.name
+    instance = Path(app.instance_path)
+    for path in instance.rglob("*") if instance.exists() else ():
+        if path.is_file():
+            assert own_password.encode() not in path.read_bytes(), path
