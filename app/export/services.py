@@ -25,6 +25,7 @@ from app.connectors.base import (
     Connector,
     ConnectorError,
     DataItem,
+    ServiceUnreachable,
     Skipped,
     StepResult,
 )
@@ -77,6 +78,7 @@ class HeldData:
     name: str
     items: list[DataItem] = field(default_factory=list)
     error: str | None = None
+    unreachable: bool = False  # the service did not answer (down, timed out)
 
 
 def inventory(
@@ -91,6 +93,7 @@ def inventory(
         except Exception as exc:
             log.warning("inventory of %s failed: %s", connector.slug, exc)
             entry.error = failure_reason(exc)
+            entry.unreachable = isinstance(exc, ServiceUnreachable)
         held.append(entry)
     covered = {c.slug for c in connectors}
     for service in profile.services:

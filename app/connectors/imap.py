@@ -1,0 +1,811 @@
+"""The `imap` connector, and the panel's only IMAP client (mail in Dovecot, Cyrus, …).
+
+The panel signs in *as the person* through the server's master/proxy authentication:
+SASL PLAIN with an authorisation identity (RFC 4616) — the person's login as authzid, the
+panel's admin user and its password as credentials — which Dovecot master users and
+Cyrus admins accept; the person's password is never needed.
+
+Export writes every folder as `services/<slug>/<Folder>.mbox` (mboxrd, RFC 4155): folder
+names decoded from modified UTF-7 (RFC 3501 §5.1.3) and made safe as paths, messages
+fetched in batches of bounded size and written while they arrive. Delete expunges every
+message and removes every folder but INBOX; what the server keeps (the empty INBOX, the
+mail directory, quota and index files) is reported as `kept` with a doveadm command.
+
+`ImapClient` is reusable by other features (the support mailbox): connect as a person or
+as the admin user, list folders, fetch messages, move and expunge.
+"""
+
+from __future__ import annotations
+
+import base64
+import imaplib
+import logging
+import re
+import socket
+import ssl
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask_babel import gettext as _
+
+from app.connectors.base import (
+    ArchiveEntry,
+    ConnectorError,
+    DataItem,
+    ServiceUnreachable,
+    Skipped,
+    StepResult,
+    safe_uid,
+)
+from app.connectors.secrets import Secret
+from app.directory import Person
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from app.connectors.options import ConnectorOptions
+    from app.hoster.profile import Service
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 30.0
+BATCH_BYTES = 8 * 1024 * 1024  # one FETCH brings at most this much (plus one message)
+BATCH_COUNT = 500
+WRITE_CHUNK = 1024 * 1024
+INDEX_BATCH = 5000  # messages per metadata FETCH (UID, size, date)
+
+_FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
+_FETCH_META = re.compile(
+    rb"UID (?P<uid>\d+)|RFC822\.SIZE (?P<size>\d+)|INTERNALDATE \"(?P<date>[^\"]+)\""
+)
+_FETCH_UID = re.compile(rb"UID (\d+)")
+_LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?P<delim>"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$')
+
+
+# Modified UTF-7 (RFC 3501 §5.1.3) ---------------------------------------------------------
+
+
+def decode_mailbox_name(raw: str) -> str:
+    """`Envoy&AOk-s` -> `Envoyés`; invalid sequences are kept as they are."""
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        char = raw[i]
+        if char != "&":
+            out.append(char)
+            i += 1
+            continue
+        end = raw.find("-", i + 1)
+        if end == -1:
+            out.append(raw[i:])
+            break
+        chunk = raw[i + 1 : end]
+        if not chunk:
+            out.append("&")
+        else:
+            padded = chunk.replace(",", "/") + "=" * (-len(chunk) % 4)
+            try:
+                out.append(base64.b64decode(padded, validate=True).decode("utf-16-be"))
+            except (ValueError, UnicodeDecodeError):
+                out.append(raw[i : end + 1])
+        i = end + 1
+    return "".join(out)
+
+
+def encode_mailbox_name(name: str) -> str:
+    """`Envoyés` -> `Envoy&AOk-s`."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            data = "".join(pending).encode("utf-16-be")
+            out.append("&" + base64.b64encode(data).decode().rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
+
+
+def quote_mailbox(name: str) -> str:
+    """A mailbox name as an IMAP quoted string (imaplib leaves a quoted argument alone)."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
+
+
+def path_component(name: str) -> str:
+    """One folder name as a file name that every system accepts."""
+    clean = _UNSAFE.sub("_", unicodedata.normalize("NFC", name)).strip().rstrip(".")
+    if clean in ("", ".", ".."):
+        clean = "_" + clean.replace(".", "_")
+    return clean[:200]
+
+
+def folder_path(name: str, delimiter: str | None) -> str:
+    """`INBOX/Archives/2024` -> `INBOX/Archives/2024` with each part made safe."""
+    parts = name.split(delimiter) if delimiter else [name]
+    return "/".join(path_component(part) for part in parts if part != "") or "_"
+
+
+# The client ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    """Where and how to sign in; `secret` is the admin (master) user's password."""
+
+    host: str
+    port: int
+    security: str  # "tls" (imaps), "starttls" or "none"
+    admin_user: str
+    secret: Secret
+    timeout: float = DEFAULT_TIMEOUT
+    ca_file: Path | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @classmethod
+    def from_options(cls, options: ConnectorOptions) -> ImapSettings:
+        url = options.url("url", ("imap", "imaps"))
+        starttls = options.boolean("starttls", default=False)
+        if url.scheme == "imaps" and starttls:
+            raise options.error("starttls", " is for imap:// addresses; imaps:// is TLS already.")
+        security = "tls" if url.scheme == "imaps" else ("starttls" if starttls else "none")
+        secret = options.secret("password")
+        assert secret is not None
+        return cls(
+            host=url.hostname or "",
+            port=url.port or (993 if url.scheme == "imaps" else 143),
+            security=security,
+            admin_user=options.required_text("admin_user", '"panel"'),
+            secret=secret,
+            timeout=options.seconds("timeout", default=DEFAULT_TIMEOUT),
+            ca_file=options.file("ca_file"),
+        )
+
+
+@dataclass(frozen=True)
+class Folder:
+    name: str  # as the server spells it (modified UTF-7)
+    delimiter: str | None
+    flags: tuple[str, ...]
+
+    @property
+    def display_name(self) -> str:
+        return decode_mailbox_name(self.name)
+
+    @property
+    def selectable(self) -> bool:
+        return not {"\\noselect", "\\nonexistent"} & {f.lower() for f in self.flags}
+
+    @property
+    def is_inbox(self) -> bool:
+        return self.name.upper() == "INBOX"
+
+
+@dataclass(frozen=True)
+class MessageInfo:
+    uid: int
+    size: int
+    received: datetime | None
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    uid: int
+    data: bytes
+
+
+class ImapError(ConnectorError):
+    """The server refused a command; the message says which and why."""
+
+
+def _text(data: Any) -> str:
+    if isinstance(data, list) and data:
+        data = data[-1]
+    if isinstance(data, tuple):
+        data = data[0]
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return str(data)
+
+
+def _uid_set(uids: Iterable[int]) -> str:
+    """`[1, 2, 3, 7]` -> `1:3,7`."""
+    ranges: list[str] = []
+    start = previous = None
+    for uid in sorted(set(uids)):
+        if previous is not None and uid == previous + 1:
+            previous = uid
+            continue
+        if start is not None:
+            ranges.append(f"{start}:{previous}" if start != previous else str(start))
+        start = previous = uid
+    if start is not None:
+        ranges.append(f"{start}:{previous}" if start != previous else str(start))
+    return ",".join(ranges)
+
+
+def _internaldate(raw: bytes) -> datetime | None:
+    try:
+        return datetime.strptime(raw.decode(), "%d-%b-%Y %H:%M:%S %z").astimezone(UTC)
+    except ValueError:
+        return None
+
+
+class ImapClient:
+    """One signed-in IMAP session. Every socket operation has the settings' timeout.
+
+    Errors come out as ServiceUnreachable (cannot connect, timed out, connection lost) or
+    ImapError (the server said no); neither ever holds a password.
+    """
+
+    def __init__(self, conn: imaplib.IMAP4, settings: ImapSettings, login: str) -> None:
+        self._conn = conn
+        self.settings = settings
+        self.login = login
+        self.selected: str | None = None
+
+    # Sign-in ----------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, settings: ImapSettings, login: str | None = None) -> ImapClient:
+        """Sign in as `login` through the admin user (master auth), or as the admin user."""
+        conn = cls._open(settings)
+        authzid = login or ""
+        password = settings.secret.reveal()
+
+        def plain(_challenge: bytes) -> bytes:
+            return f"{authzid}\0{settings.admin_user}\0{password}".encode()
+
+        try:
+            conn.authenticate("PLAIN", plain)
+        except imaplib.IMAP4.abort as exc:
+            _close_quietly(conn)
+            raise ServiceUnreachable(
+                _("the mail server %(address)s closed the connection", address=settings.address)
+            ) from exc
+        except imaplib.IMAP4.error as exc:
+            _close_quietly(conn)
+            who = f"{login} (via {settings.admin_user})" if login else settings.admin_user
+            raise ConnectorError(
+                _(
+                    "the mail server refused the panel's sign-in as %(who)s: %(reason)s",
+                    who=who,
+                    reason=_server_reason(exc),
+                )
+            ) from None
+        except OSError as exc:
+            _close_quietly(conn)
+            raise _unreachable(settings, exc) from None
+        return cls(conn, settings, login or settings.admin_user)
+
+    @staticmethod
+    def _open(settings: ImapSettings) -> imaplib.IMAP4:
+        context = None
+        if settings.security != "none":
+            context = ssl.create_default_context(
+                cafile=str(settings.ca_file) if settings.ca_file else None
+            )
+        try:
+            if settings.security == "tls":
+                conn: imaplib.IMAP4 = imaplib.IMAP4_SSL(
+                    settings.host, settings.port, ssl_context=context, timeout=settings.timeout
+                )
+            else:
+                conn = imaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout)
+                if settings.security == "starttls":
+                    conn.starttls(ssl_context=context)
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise _unreachable(settings, exc) from None
+        return conn
+
+    def close(self) -> None:
+        _close_quietly(self._conn, logout=True)
+
+    def __enter__(self) -> ImapClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Commands ---------------------------------------------------------------------------
+
+    def _call(self, what: str, command: Callable[[], tuple[str, Any]]) -> Any:
+        try:
+            typ, data = command()
+        except imaplib.IMAP4.abort as exc:
+            raise ServiceUnreachable(
+                _(
+                    "the connection to the mail server %(address)s broke (%(what)s)",
+                    address=self.settings.address,
+                    what=what,
+                )
+            ) from exc
+        except imaplib.IMAP4.error as exc:
+            raise ImapError(f"{what}: {_server_reason(exc)}") from None
+        except OSError as exc:
+            raise _unreachable(self.settings, exc) from None
+        if typ != "OK":
+            raise ImapError(f"{what}: {_text(data)}")
+        return data
+
+    def capabilities(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self._conn.capabilities)
+
+    def list_folders(self) -> list[Folder]:
+        data = self._call("LIST", lambda: self._conn.list('""', "*"))
+        folders: list[Folder] = []
+        # INBOX first, then by name, so archives and inventories read the same every time.
+        for item in data:
+            if item is None:
+                continue
+            if isinstance(item, tuple):  # a name sent as a literal
+                head, literal = item
+                line = head.rsplit(b"{", 1)[0] + b'"' + literal.replace(b'"', b'\\"') + b'"'
+            else:
+                line = item
+            match = _LIST_LINE.match(line)
+            if match is None:
+                log.warning("unexpected LIST line from %s", self.settings.address)
+                continue
+            delim_raw = match["delim"]
+            delimiter = None if delim_raw == b"NIL" else _unquote(delim_raw)
+            folders.append(
+                Folder(
+                    name=_unquote(match["name"]),
+                    delimiter=delimiter,
+                    flags=tuple(match["flags"].decode().split()),
+                )
+            )
+        folders.sort(key=lambda f: (not f.is_inbox, f.display_name.casefold()))
+        return folders
+
+    def select(self, folder: str, *, readonly: bool = True) -> int:
+        """Open a folder; returns its number of messages."""
+        data = self._call(
+            f"SELECT {folder}", lambda: self._conn.select(quote_mailbox(folder), readonly)
+        )
+        self.selected = folder
+        try:
+            return int(data[0])
+        except (TypeError, ValueError, IndexError):
+            return 0
+
+    def folder_size(self, folder: str) -> tuple[int, int]:
+        """(messages, bytes): STATUS SIZE (RFC 8438) where the server has it, else a FETCH."""
+        if "STATUS=SIZE" in self.capabilities() or "IMAP4REV2" in self.capabilities():
+            data = self._call(
+                f"STATUS {folder}",
+                lambda: self._conn.status(quote_mailbox(folder), "(MESSAGES SIZE)"),
+            )
+            found = dict(re.findall(rb"(MESSAGES|SIZE) (\d+)", _as_bytes(data[0])))
+            return int(found.get(b"MESSAGES", 0)), int(found.get(b"SIZE", 0))
+        infos = self.message_index(folder)
+        return len(infos), sum(i.size for i in infos)
+
+    def message_index(self, folder: str) -> list[MessageInfo]:
+        """UID, size and arrival date of every message of a folder (no bodies)."""
+        count = self.select(folder)
+        if not count:
+            return []
+        found: list[MessageInfo] = []
+        for first in range(1, count + 1, INDEX_BATCH):
+            which = f"{first}:{min(first + INDEX_BATCH - 1, count)}"
+            data = self._call(
+                f"FETCH {folder}",
+                partial(self._conn.fetch, which, "(UID RFC822.SIZE INTERNALDATE)"),
+            )
+            for line in data:
+                if not isinstance(line, bytes):
+                    continue
+                uid = size = None
+                received = None
+                for match in _FETCH_META.finditer(line):
+                    if match["uid"]:
+                        uid = int(match["uid"])
+                    elif match["size"]:
+                        size = int(match["size"])
+                    elif match["date"]:
+                        received = _internaldate(match["date"])
+                if uid is not None:
+                    found.append(MessageInfo(uid, size or 0, received))
+        return found
+
+    def fetch_messages(
+        self,
+        folder: str,
+        messages: list[MessageInfo],
+        *,
+        batch_bytes: int = BATCH_BYTES,
+    ) -> Iterator[FetchedMessage]:
+        """The full bytes of the given messages, in batches of at most `batch_bytes`
+        (one larger message makes its own batch); never marks them as read."""
+        if self.selected != folder:
+            self.select(folder)
+        batch: list[int] = []
+        size = 0
+        for info in messages:
+            if batch and (size + info.size > batch_bytes or len(batch) >= BATCH_COUNT):
+                yield from self._fetch_batch(folder, batch)
+                batch, size = [], 0
+            batch.append(info.uid)
+            size += info.size
+        if batch:
+            yield from self._fetch_batch(folder, batch)
+
+    def _fetch_batch(self, folder: str, uids: list[int]) -> Iterator[FetchedMessage]:
+        data = self._call(
+            f"FETCH {folder}",
+            lambda: self._conn.uid("FETCH", _uid_set(uids), "(UID BODY.PEEK[])"),
+        )
+        pending: bytes | None = None
+        for item in data:
+            if isinstance(item, tuple):
+                head, body = item
+                found = _FETCH_UID.search(head)
+                if found:
+                    yield FetchedMessage(int(found[1]), body)
+                else:  # the UID comes after the literal on some servers
+                    pending = body
+            elif pending is not None and isinstance(item, bytes):
+                found = _FETCH_UID.search(item)
+                if found:
+                    yield FetchedMessage(int(found[1]), pending)
+                pending = None
+
+    def search(self, *criteria: str) -> list[int]:
+        """UIDs of the selected folder's messages matching IMAP SEARCH criteria."""
+        data = self._call("SEARCH", lambda: self._conn.uid("SEARCH", *criteria))
+        return [int(u) for u in _as_bytes(data[0]).split()] if data and data[0] else []
+
+    def move(self, uids: list[int], target: str) -> None:
+        """Move messages of the selected folder (MOVE, RFC 6851, or COPY + expunge)."""
+        if not uids:
+            return
+        which = _uid_set(uids)
+        if "MOVE" in self.capabilities():
+            self._call("MOVE", lambda: self._conn.uid("MOVE", which, quote_mailbox(target)))
+            return
+        self._call("COPY", lambda: self._conn.uid("COPY", which, quote_mailbox(target)))
+        self.delete_messages(uids)
+
+    def delete_messages(self, uids: list[int] | None = None) -> None:
+        """Flag messages of the selected folder (all when None) deleted, then expunge."""
+        which = "1:*" if uids is None else _uid_set(uids)
+        if not which:
+            return
+        self._call("STORE", lambda: self._conn.uid("STORE", which, "+FLAGS.SILENT", "(\\Deleted)"))
+        self._call("EXPUNGE", self._conn.expunge)
+
+    def append(self, folder: str, message: bytes, flags: str = "") -> None:
+        self._call(
+            f"APPEND {folder}",
+            lambda: self._conn.append(quote_mailbox(folder), flags or None, None, message),
+        )
+
+    def create_folder(self, folder: str) -> None:
+        self._call(f"CREATE {folder}", lambda: self._conn.create(quote_mailbox(folder)))
+
+    def delete_folder(self, folder: str) -> bool:
+        """Remove a folder; False when it was already gone (an implicit parent, say)."""
+        if self.selected == folder:
+            self._call("CLOSE", self._conn.close)
+            self.selected = None
+        try:
+            self._call(f"DELETE {folder}", lambda: self._conn.delete(quote_mailbox(folder)))
+        except ImapError as exc:
+            if "NONEXISTENT" in str(exc).upper():
+                return False
+            raise
+        return True
+
+
+def _as_bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def _unquote(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        text = re.sub(r"\\(.)", r"\1", text[1:-1])
+    return text
+
+
+def _server_reason(exc: BaseException) -> str:
+    text = exc.args[0] if exc.args else exc
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text)[:300]
+
+
+def _unreachable(settings: ImapSettings, exc: BaseException) -> ServiceUnreachable:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        reason = _("no answer within %(seconds)s s", seconds=f"{settings.timeout:g}")
+    elif isinstance(exc, ssl.SSLError):
+        reason = _("TLS failed: %(reason)s", reason=exc.reason or exc.__class__.__name__)
+    elif isinstance(exc, OSError) and exc.strerror:
+        reason = exc.strerror
+    else:
+        reason = _server_reason(exc)
+    return ServiceUnreachable(
+        _(
+            "the mail server %(address)s is not reachable (%(reason)s)",
+            address=settings.address,
+            reason=reason,
+        )
+    )
+
+
+def _close_quietly(conn: imaplib.IMAP4, *, logout: bool = False) -> None:
+    try:
+        if logout:
+            conn.logout()
+        else:
+            conn.shutdown()
+    except (OSError, imaplib.IMAP4.error):
+        pass
+
+
+# mboxrd ---------------------------------------------------------------------------------------
+
+
+def mbox_from_line(received: datetime | None) -> bytes:
+    when = (received or datetime(1970, 1, 1, tzinfo=UTC)).astimezone(UTC)
+    return b"From MAILER-DAEMON " + when.strftime("%a %b %d %H:%M:%S %Y").encode() + b"\n"
+
+
+def mboxrd_message(data: bytes, received: datetime | None) -> bytes:
+    """One message as mboxrd: a From line, `>`-quoted From lines, a blank line after."""
+    body = _FROM_LINE.sub(rb">\1", data)
+    end = b"\n" if body.endswith(b"\n") else b"\n\n"
+    return mbox_from_line(received) + body + end
+
+
+# The connector ---------------------------------------------------------------------------------
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+class ImapConnector:
+    """Mail as the person, through the server's master/proxy authentication."""
+
+    plannable = False  # sizes are only known while messages arrive
+
+    def __init__(
+        self,
+        slug: str,
+        *,
+        name: str,
+        settings: ImapSettings,
+        login_template: str = "{uid}",
+        check_login: str | None = None,
+        compress: bool = False,
+        location: str | None = None,
+        retention: str | None = None,
+        batch_bytes: int = BATCH_BYTES,
+    ) -> None:
+        self.slug = slug
+        self.name = name
+        self.settings = settings
+        self.login_template = login_template
+        self.check_login = check_login
+        self.compress = compress
+        self.location = location
+        self.retention = retention
+        self.batch_bytes = batch_bytes
+
+    def login_of(self, person: Person) -> str:
+        uid = safe_uid(person.uid)
+        if "{email}" in self.login_template and not person.email:
+            raise ConnectorError(_("no e-mail address is known for this account"))
+        return self.login_template.format(uid=uid, email=person.email or "")
+
+    def _client(self, person: Person) -> ImapClient:
+        return ImapClient.connect(self.settings, self.login_of(person))
+
+    # flask doctor -------------------------------------------------------------------------
+
+    def check(self) -> str:
+        with ImapClient.connect(self.settings, self.check_login) as client:
+            client.list_folders()
+        who = (
+            f"{self.check_login} via {self.settings.admin_user}"
+            if self.check_login
+            else (self.settings.admin_user)
+        )
+        return f"{self.settings.address}: signed in as {who}"
+
+    # Inventory ------------------------------------------------------------------------------
+
+    def inventory(self, person: Person) -> list[DataItem]:
+        location = self.location or _("the mail server of %(service)s", service=self.name)
+        retention = self.retention or _("Until you delete it or your account")
+        items: list[DataItem] = []
+        with self._client(person) as client:
+            for folder in client.list_folders():
+                if not folder.selectable:
+                    continue
+                count, size = client.folder_size(folder.name)
+                items.append(
+                    DataItem(
+                        service=self.slug,
+                        kind=_(
+                            "Mail folder “%(folder)s”: %(count)s messages, %(size)s",
+                            folder=folder.display_name,
+                            count=count,
+                            size=_human_size(size),
+                        ),
+                        location=location,
+                        retention=retention,
+                        exported=True,
+                    )
+                )
+        return items
+
+    # Export ---------------------------------------------------------------------------------
+
+    def export(self, person: Person) -> Iterator[ArchiveEntry | Skipped]:
+        client = self._client(person)
+        broken: list[ConnectorError] = []
+        try:
+            used: set[str] = set()
+            for folder in client.list_folders():
+                if broken:
+                    raise broken[0]
+                if not folder.selectable:
+                    continue
+                path = folder_path(folder.display_name, folder.delimiter)
+                while path.casefold() in used:
+                    path += "_"
+                used.add(path.casefold())
+                messages = client.message_index(folder.name)
+                newest = max((m.received for m in messages if m.received), default=None)
+                yield ArchiveEntry(
+                    path=f"services/{self.slug}/{path}.mbox",
+                    chunks=self._mbox_chunks(client, folder.name, messages, broken),
+                    size=None,
+                    mtime=newest,
+                    format="mbox (mboxrd)",
+                    compress=self.compress,
+                    description=_("Mail folder “%(folder)s”", folder=folder.display_name),
+                )
+            if broken:
+                raise broken[0]
+        finally:
+            client.close()
+
+    def _mbox_chunks(
+        self,
+        client: ImapClient,
+        folder: str,
+        messages: list[MessageInfo],
+        broken: list[ConnectorError],
+    ) -> Iterator[bytes]:
+        received = {m.uid: m.received for m in messages}
+        buffer = bytearray()
+        seen: set[int] = set()
+        try:
+            for message in client.fetch_messages(folder, messages, batch_bytes=self.batch_bytes):
+                seen.add(message.uid)
+                buffer += mboxrd_message(message.data, received.get(message.uid))
+                if len(buffer) >= WRITE_CHUNK:
+                    yield bytes(buffer)
+                    buffer.clear()
+            if buffer:
+                yield bytes(buffer)
+        except ConnectorError as exc:
+            # The session is unusable after a broken read: later folders fail too, and the
+            # archive says so once for the service.
+            if isinstance(exc, ServiceUnreachable):
+                broken.append(exc)
+            raise
+        missing = len(messages) - len(seen)
+        if missing > 0:
+            raise ConnectorError(
+                _(
+                    "%(num)s messages of this folder disappeared during the export",
+                    num=missing,
+                )
+            )
+
+    # Delete ---------------------------------------------------------------------------------
+
+    def kept(self, login: str) -> tuple[str, ...]:
+        return (
+            _(
+                "The empty INBOX and the mailbox's directory, index and quota entries stay on "
+                "the mail server until the account is removed there; for Dovecot: "
+                "`doveadm purge -u %(login)s`, then remove the user from the user database "
+                "and delete the directory shown by `doveadm user -f home %(login)s`.",
+                login=login,
+            ),
+        )
+
+    def delete(self, person: Person) -> StepResult:
+        try:
+            login = self.login_of(person)
+            with ImapClient.connect(self.settings, login) as client:
+                expunged, removed = self._empty(client)
+                left = [f for f in client.list_folders() if not f.is_inbox]
+                inbox_left = client.select("INBOX", readonly=True)
+        except ConnectorError as exc:
+            return StepResult(ok=False, detail=str(exc))
+        if left or inbox_left:
+            return StepResult(
+                ok=False,
+                detail=_(
+                    "the mail server still shows %(folders)s folders and %(messages)s messages "
+                    "in INBOX after the deletion; try again",
+                    folders=len(left),
+                    messages=inbox_left,
+                ),
+            )
+        return StepResult(
+            ok=True,
+            detail=_(
+                "%(messages)s messages expunged, %(folders)s folders removed from %(address)s.",
+                messages=expunged,
+                folders=removed,
+                address=self.settings.address,
+            ),
+            kept=self.kept(login),
+        )
+
+    @staticmethod
+    def _empty(client: ImapClient) -> tuple[int, int]:
+        expunged = removed = 0
+        folders = client.list_folders()
+        for folder in folders:
+            if not folder.selectable:
+                continue
+            count = client.select(folder.name, readonly=False)
+            if count:
+                client.delete_messages()
+                expunged += count
+        # Children before their parents, so every DELETE finds no sub-folder left.
+        others = [f for f in folders if not f.is_inbox]
+        for folder in sorted(others, key=lambda f: f.name.count(f.delimiter or "\0"), reverse=True):
+            if client.delete_folder(folder.name):
+                removed += 1
+        if client.selected is not None:
+            client.selected = None
+        return expunged, removed
+
+
+def build(service: Service, options: ConnectorOptions, app: Flask) -> ImapConnector:
+    """The connector of a `type = "imap"` service (options checked with hoster.toml's words)."""
+    settings = ImapSettings.from_options(options)
+    return ImapConnector(
+        service.slug,
+        name=service.name,
+        settings=settings,
+        login_template=options.template("login", ("uid", "email"), default="{uid}"),
+        check_login=options.text("check_login"),
+        compress=options.boolean("compress", default=False),
+        location=service.data_location,
+        retention=service.retention,
+        batch_bytes=options.integer("batch_mib", default=BATCH_BYTES // 2**20) * 2**20,
+    )

@@ -1,0 +1,214 @@
+"""The `imap` connector against a real Dovecot, through the panel as people use it."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import mailbox
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from app.connectors.base import ServiceUnreachable, service_connectors
+from app.connectors.imap import decode_mailbox_name, encode_mailbox_name, folder_path
+from app.db import session_scope
+from app.directory import Person
+from helpers import csrf_token, do_login
+from imap_server import MASTER_PASSWORD, USERS, Dovecot, server_view
+from mail_samples import FOLDERS
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+def signed_in(app, uid: str):
+    client = app.test_client()
+    assert do_login(client, uid, "demo").status_code == 302
+    return client
+
+
+def export_zip(client) -> zipfile.ZipFile:
+    token = csrf_token(client, "/account/export")
+    response = client.post("/account/export", data={"csrf_token": token})
+    assert response.status_code == 200
+    return zipfile.ZipFile(io.BytesIO(response.get_data()))
+
+
+def unquote_mboxrd(data: bytes) -> bytes:
+    return re.sub(rb"(?m)^>(>*From )", rb"\1", data)
+
+
+def mbox_messages(archive: zipfile.ZipFile, name: str, tmp_path: Path) -> list[bytes]:
+    """Open the archive's mbox with Python's mailbox module, messages in file order."""
+    target = tmp_path / name.replace("/", "_")
+    target.write_bytes(archive.read(name))
+    box = mailbox.mbox(target, create=False)
+    try:
+        return [unquote_mboxrd(box.get_bytes(key)) for key in box.iterkeys()]
+    finally:
+        box.close()
+
+
+def person(uid: str) -> Person:
+    return Person(uid=uid, dn=f"uid={uid}", display_name=uid, email=None, language=None)
+
+
+def test_modified_utf7_names_round_trip_and_become_safe_paths():
+    for name in [*FOLDERS, "a&b", "~/..", "x/y:z"]:
+        assert decode_mailbox_name(encode_mailbox_name(name)) == name
+    assert encode_mailbox_name("Envoyés") == "Envoy&AOk-s"
+    assert folder_path("Archives/../2024", "/") == "Archives/_/2024"
+    assert ".." not in folder_path("../../etc", "/").split("/")
+    assert folder_path('a\\b:c"d', "/") == "a_b_c_d"
+
+
+def test_every_folder_is_an_mbox_holding_every_message_byte_for_byte(
+    imap_app, dovecot, alice_mail, tmp_path
+):
+    app = imap_app()
+    archive = export_zip(signed_in(app, "alice"))
+    on_server = server_view(dovecot, "alice")
+    names = [n for n in archive.namelist() if n.startswith("services/post/")]
+    assert sorted(names) == sorted(f"services/post/{f}.mbox" for f in FOLDERS)
+    for folder in FOLDERS:
+        messages = mbox_messages(archive, f"services/post/{folder}.mbox", tmp_path)
+        assert messages == on_server[encode_mailbox_name(folder)]
+        assert len(messages) == len(alice_mail[folder])
+    manifest = json.loads(archive.read("manifest.json"))
+    post = next(s for s in manifest["services"] if s["service"] == "post")
+    assert post["status"] == "ok" and post["files"] == len(FOLDERS)
+    assert "ERRORS.txt" not in archive.namelist()
+    # A quoted "From " line comes back as it was written, attachments intact.
+    inbox = mbox_messages(archive, "services/post/INBOX.mbox", tmp_path)
+    assert b"\n>From already quoted" in inbox[1] and b"\nFrom again" in inbox[1]
+
+
+def test_the_data_page_lists_each_folder_with_its_size(imap_app, alice_mail):
+    page = signed_in(imap_app(), "alice").get("/account/data").get_data(as_text=True)
+    assert "Envoyés" in page and "日本語" in page
+    assert re.search(r"INBOX.{0,40}3 messages", page)
+
+
+@pytest.mark.slow
+def test_a_100_mib_folder_is_exported_whole(imap_app, dovecot, big_mail, tmp_path):
+    connector = service_connectors(imap_app())["post"]
+    target = tmp_path / "big.mbox"
+    # Entries are read in order, each one whole before the next (as the archive does).
+    for entry in connector.export(person("bob")):
+        if not entry.path.endswith(f"{big_mail}.mbox"):
+            continue
+        with target.open("wb") as out:
+            for chunk in entry.chunks:
+                assert len(chunk) <= 16 * 1024 * 1024  # written while it arrives
+                out.write(chunk)
+    box = mailbox.mbox(target, create=False)
+    got = [unquote_mboxrd(box.get_bytes(k)) for k in box.iterkeys()]
+    box.close()
+    assert got == server_view(dovecot, "bob")[encode_mailbox_name(big_mail)]
+    assert sum(len(m) for m in got) > 100 * 1024 * 1024
+
+
+def test_delete_leaves_nothing_on_the_server(imap_app, dovecot, alice_mail):
+    connector = service_connectors(imap_app())["post"]
+    result = connector.delete(person("alice"))
+    assert result.ok, result.detail
+    assert "doveadm" in " ".join(result.kept)
+    # Checked with the person's own password, straight on the server.
+    assert server_view(dovecot, "alice") == {"INBOX": []}
+    again = connector.delete(person("alice"))
+    assert again.ok and "0 messages" in again.detail
+
+
+def test_wrong_credentials_fail_the_export_cleanly_and_the_step_stays_retryable(
+    imap_app, dovecot, alice_mail, tmp_path
+):
+    wrong = tmp_path / "wrong.secret"
+    wrong.write_text("not-the-password\n")
+    app = imap_app(password_file=str(wrong))
+    archive = export_zip(signed_in(app, "alice"))
+    manifest = json.loads(archive.read("manifest.json"))
+    post = next(s for s in manifest["services"] if s["service"] == "post")
+    assert post["status"] == "failed"
+    assert "a refusé la connexion du panneau" in post["reason"]
+    assert "post" in archive.read("ERRORS.txt").decode()
+    result = service_connectors(app)["post"].delete(person("alice"))
+    assert not result.ok and "refused" in result.detail
+    assert len(server_view(dovecot, "alice")["INBOX"]) == 3
+
+
+def test_a_server_that_is_down_shows_as_not_reachable(imap_app, alice_mail):
+    from imap_server import free_port
+
+    app = imap_app(url=f"imap://127.0.0.1:{free_port()}")
+    client = signed_in(app, "alice")
+    page = client.get("/account/data")
+    assert page.status_code == 200
+    assert "injoignable" in page.get_data(as_text=True).lower()
+    archive = export_zip(client)
+    post = next(
+        s for s in json.loads(archive.read("manifest.json"))["services"] if s["service"] == "post"
+    )
+    assert post["status"] == "failed" and "injoignable" in post["reason"]
+    with pytest.raises(ServiceUnreachable):
+        service_connectors(app)["post"].check()
+
+
+@pytest.mark.slow
+def test_server_stopped_mid_export_gives_a_complete_archive(
+    imap_app, dovecot: Dovecot, big_mail, tmp_path
+):
+    app = imap_app(batch_mib=1)
+    client = signed_in(app, "bob")
+    token = csrf_token(client, "/account/export")
+    response = client.post("/account/export", data={"csrf_token": token}, buffered=False)
+    body = bytearray()
+    stopped = False
+    try:
+        for chunk in response.response:
+            body += chunk
+            if not stopped and len(body) > 20 * 1024 * 1024:
+                dovecot.stop()
+                stopped = True
+    finally:
+        if not stopped or dovecot.process is None:
+            dovecot.start()
+    assert stopped
+    archive = zipfile.ZipFile(io.BytesIO(bytes(body)))
+    assert archive.testzip() is None
+    manifest = json.loads(archive.read("manifest.json"))
+    post = next(s for s in manifest["services"] if s["service"] == "post")
+    assert post["status"] in ("partial", "failed")
+    errors = archive.read("ERRORS.txt").decode()
+    assert "post" in errors
+    # The panel's own data is there all the same.
+    assert any(n.startswith("panel/") for n in archive.namelist())
+
+
+def test_no_password_reaches_logs_files_or_the_database(
+    imap_app, dovecot, alice_mail, tmp_path, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    app = imap_app()
+    client = signed_in(app, "alice")
+    archive_bytes = bytearray()
+    token = csrf_token(client, "/account/export")
+    archive_bytes += client.post("/account/export", data={"csrf_token": token}).get_data()
+    client.get("/account/data")
+    result = service_connectors(app)["post"].delete(person("alice"))
+    assert result.ok
+    with session_scope(app) as session:
+        from app.db import Base
+
+        rows = []
+        for table in Base.metadata.sorted_tables:
+            rows += [repr(tuple(r)) for r in session.execute(table.select())]
+    stored = "\n".join(rows) + repr(result)
+    for secret in (MASTER_PASSWORD, *USERS.values()):
+        assert secret not in caplog.text
+        assert secret.encode() not in bytes(archive_bytes)
+        assert secret not in stored
+    for path in Path(app.instance_path).rglob("*"):
+        if path.is_file() and path.stat().st_size < 50_000_000:
+            assert MASTER_PASSWORD.encode() not in path.read_bytes(), path
