@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "reference-token-8f2c"
 ADMIN_USER = "panel"
 ADMIN_PASSWORD = "panel-secret-4d1a"
-PEOPLE = {"alice": "alice-pw-93b0", "bob": "bob-pw-1e77", "zoe": "zoe-pw-0c3d"}
+PEOPLE = {"alice": "alice-pw-93b0", "bob": "bob-pw-1e77"}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Issue 13's "done when", for calendars, contacts, files, chat and the http protocol.
+"""Issue 13's "done when": mail, calendars, contacts, files, chat and the http protocol.
 
 The hoster.toml is made of the examples printed in docs/connectors.md (only addresses and
 secret paths changed), so the documentation is tested too. A person downloads one ZIP with
@@ -12,6 +12,7 @@ import html
 import io
 import json
 import logging
+import mailbox
 import os
 import re
 import zipfile
@@ -21,6 +22,8 @@ from typing import Any
 
 import icalendar
 import vobject
+from connectors.conftest import seed as seed_mail
+from connectors.conftest import toml_table
 from flask import Flask
 from sqlalchemy import select
 
@@ -31,9 +34,10 @@ from app.db import Base, session_scope
 from app.deletion.models import DeletionRequest
 from app.hoster.profile import DEMO_FILE
 from helpers import csrf_token, do_login
+from imap_server import Dovecot, server_view
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "connectors.md"
-UID = "zoe"
+UID = "alice"
 STAMP = 1_700_000_000
 
 
@@ -65,7 +69,9 @@ licence = "AGPL-3.0-or-later"
 {connector}"""
 
 
-def hoster_toml(tmp_path: Path, radicale: Any, wsgidav: Any, synapse: Any, reference: Any) -> Path:
+def hoster_toml(
+    tmp_path: Path, dovecot: Any, radicale: Any, wsgidav: Any, synapse: Any, reference: Any
+) -> Path:
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     (secrets / "dav.secret").write_text(servers.ADMIN_PASSWORD + "\n")
@@ -92,9 +98,11 @@ def hoster_toml(tmp_path: Path, radicale: Any, wsgidav: Any, synapse: Any, refer
     demo = DEMO_FILE.read_text(encoding="utf-8").replace(
         'path = "instance/demo-files/{uid}"', f'path = "{tmp_path / "cloud"}/{{uid}}"'
     )
+    mail = dovecot.settings(check_login="carol")  # doctor signs in as someone else
     path = tmp_path / "hoster.toml"
     path.write_text(
         demo
+        + service("post", "Dovecot", "[services.connector]\n" + toml_table(mail))
         + service("agenda", "Radicale", agenda)
         + service("drive", "wsgidav", drive)
         + service("chat", "Synapse", chat)
@@ -104,7 +112,10 @@ def hoster_toml(tmp_path: Path, radicale: Any, wsgidav: Any, synapse: Any, refer
     return path
 
 
-def seed_everything(radicale: Any, wsgidav: Any, synapse: Any, reference: Any) -> None:
+def seed_everything(
+    dovecot: Any, radicale: Any, wsgidav: Any, synapse: Any, reference: Any
+) -> dict[str, list[bytes]]:
+    mail = seed_mail(dovecot, UID)
     servers.seed_radicale(radicale, UID)
     for relative, content in {
         "Photos/chaton.jpg": b"\xff\xd8 jpeg",
@@ -118,6 +129,7 @@ def seed_everything(radicale: Any, wsgidav: Any, synapse: Any, reference: Any) -
     repo = reference.home / "data" / UID / "repos" / "site"
     repo.mkdir(parents=True)
     (repo / "index.html").write_text("<h1>Zoé</h1>")
+    return mail
 
 
 def text(response: Any) -> str:
@@ -138,36 +150,47 @@ def test_a_person_leaves_with_everything_then_nothing_is_left_on_the_servers(
     make_app: Callable[..., Flask],
     tmp_path: Path,
     smtp: Any,
+    dovecot: Dovecot,
     radicale: servers.Process,
     wsgidav: servers.Process,
     synapse: servers.Synapse,
     reference: servers.Process,
 ) -> None:
-    seed_everything(radicale, wsgidav, synapse, reference)
+    mail = seed_everything(dovecot, radicale, wsgidav, synapse, reference)
     app = make_app(
-        HOSTER_FILE=str(hoster_toml(tmp_path, radicale, wsgidav, synapse, reference)),
+        HOSTER_FILE=str(hoster_toml(tmp_path, dovecot, radicale, wsgidav, synapse, reference)),
         DELETION_GRACE_DAYS=0,
         SMTP_URL=smtp.url,
         QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite3'}",
     )
-    assert {"agenda", "drive", "chat", "tools"} <= set(service_connectors(app))
+    automatic = ("post", "agenda", "drive", "chat", "tools")
+    assert set(automatic) <= set(service_connectors(app))
     checked = app.test_cli_runner().invoke(args=["doctor"]).output
-    for slug in ("agenda", "drive", "chat", "tools"):
+    for slug in automatic:
         assert re.search(rf"^ok +connector {slug}: ", checked, re.M), checked
 
-    zoe = app.test_client()
-    assert do_login(zoe, UID, "demo").status_code == 302
-    held = text(zoe.get("/account/data"))
+    person = app.test_client()
+    assert do_login(person, UID, "demo").status_code == 302
+    held = text(person.get("/account/data"))
+    assert "Envoyés" in held  # the mail folders, counted by the imap connector
     assert "1 room you joined" in held or "1 salon que vous avez rejoint" in held
 
     # One ZIP with all of it, in open formats.
-    response = zoe.post("/account/export", data={"csrf_token": csrf_token(zoe, "/account/export")})
+    response = person.post(
+        "/account/export", data={"csrf_token": csrf_token(person, "/account/export")}
+    )
     assert response.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
     names = set(archive.namelist())
     manifest = json.loads(archive.read("manifest.json"))
     for part in manifest["services"]:
         assert not part.get("error"), part
+    for folder, messages in mail.items():
+        mbox_path = tmp_path / "check.mbox"
+        mbox_path.write_bytes(archive.read(f"services/post/{folder}.mbox"))
+        box = mailbox.mbox(str(mbox_path), create=False)
+        assert len(box) == len(messages), folder
+        box.close()
     calendar = icalendar.Calendar.from_ical(
         archive.read("services/agenda/calendars/Travail & réunions.ics")
     )
@@ -176,16 +199,16 @@ def test_a_person_leaves_with_everything_then_nothing_is_left_on_the_servers(
     assert {c.fn.value for c in cards} == {"Zoé Lefèvre", "Sam Martin"}
     assert archive.read("services/drive/files/Photos/chaton.jpg") == b"\xff\xd8 jpeg"
     assert archive.getinfo("services/drive/files/notes.md").date_time[:3] == (2023, 11, 14)
-    assert json.loads(archive.read("services/chat/profile.json"))["name"] == "@zoe:test.local"
+    assert json.loads(archive.read("services/chat/profile.json"))["name"] == "@alice:test.local"
     assert [archive.read(n) for n in names if n.startswith("services/chat/media/")] == [
         b"\x89PNG picture"
     ]
     assert archive.read("services/tools/repos/site/index.html") == "<h1>Zoé</h1>".encode()
 
     # Deletion: asked, approved by staff, run by the worker.
-    asked = zoe.post(
+    asked = person.post(
         "/account/deletion",
-        data={"csrf_token": csrf_token(zoe, "/account/deletion"), "confirm_login": UID},
+        data={"csrf_token": csrf_token(person, "/account/deletion"), "confirm_login": UID},
     )
     assert asked.status_code == 302
     with session_scope(app) as session:
@@ -208,12 +231,15 @@ def test_a_person_leaves_with_everything_then_nothing_is_left_on_the_servers(
     run_worker_once(app)
 
     # Asked on each server directly, not through the panel: nothing is left.
+    assert {folder: len(messages) for folder, messages in server_view(dovecot, UID).items()} == {
+        "INBOX": 0
+    }
     assert servers.dav_children(radicale, UID) == []
     assert list((wsgidav.home / "files" / UID).iterdir()) == []
-    account = servers.synapse_admin_get(synapse, "/v2/users/@zoe:test.local").json()
+    account = servers.synapse_admin_get(synapse, "/v2/users/@alice:test.local").json()
     assert account["deactivated"] is True and account["erased"] is True
     assert (
-        servers.synapse_admin_get(synapse, "/v1/users/@zoe:test.local/media").json()["total"] == 0
+        servers.synapse_admin_get(synapse, "/v1/users/@alice:test.local/media").json()["total"] == 0
     )
     assert not (reference.home / "data" / UID).exists()
 
@@ -221,11 +247,11 @@ def test_a_person_leaves_with_everything_then_nothing_is_left_on_the_servers(
         request = session.get(DeletionRequest, request_id)
         assert request is not None and request.state == "completed"
         steps = {s.service_slug: s for s in request.steps}
-        for slug in ("agenda", "drive", "chat", "tools"):
+        for slug in automatic:
             assert steps[slug].state == "done", (slug, steps[slug].detail)
-    receipt = [m for m in smtp.messages if m["To"] == "zoe@demo.chatons.org"][-1]
+    receipt = [m for m in smtp.messages if m["To"] == "alice@demo.chatons.org"][-1]
     body = receipt.get_content()
-    assert "The Matrix ID @zoe:test.local stays reserved" in body
+    assert "The Matrix ID @alice:test.local stays reserved" in body
     assert "the nightly backups, overwritten after 30 days" in body
 
 
@@ -247,10 +273,10 @@ def test_a_service_that_dies_during_the_download_still_gives_a_complete_zip(
         hoster = tmp_path / "hoster.toml"
         hoster.write_text(DEMO_FILE.read_text(encoding="utf-8") + service("tools", "X", tools))
         app = make_app(HOSTER_FILE=str(hoster))
-        zoe = app.test_client()
-        assert do_login(zoe, UID, "demo").status_code == 302
-        token = csrf_token(zoe, "/account/export")
-        response = zoe.post("/account/export", data={"csrf_token": token}, buffered=False)
+        person = app.test_client()
+        assert do_login(person, UID, "demo").status_code == 302
+        token = csrf_token(person, "/account/export")
+        response = person.post("/account/export", data={"csrf_token": token}, buffered=False)
         body = bytearray()
         for chunk in response.response:
             body += chunk
@@ -284,18 +310,18 @@ def test_calendars_export_with_the_persons_own_password_which_is_kept_nowhere(
     hoster = tmp_path / "hoster.toml"
     hoster.write_text(DEMO_FILE.read_text(encoding="utf-8") + service("agenda", "Radicale", agenda))
     app = make_app(HOSTER_FILE=str(hoster), EXPORT_LIMIT="100 per hour")
-    zoe = app.test_client()
-    assert do_login(zoe, UID, "demo").status_code == 302
-    page = text(zoe.get("/account/export"))
-    assert "Agenda" in page and 'name="password-agenda"' in zoe.get("/account/export").get_data(
+    person = app.test_client()
+    assert do_login(person, UID, "demo").status_code == 302
+    page = text(person.get("/account/export"))
+    assert "Agenda" in page and 'name="password-agenda"' in person.get("/account/export").get_data(
         as_text=True
     )
 
     def download(password: str | None) -> zipfile.ZipFile:
-        data = {"csrf_token": csrf_token(zoe, "/account/export")}
+        data = {"csrf_token": csrf_token(person, "/account/export")}
         if password is not None:
             data["password-agenda"] = password
-        response = zoe.post("/account/export", data=data)
+        response = person.post("/account/export", data=data)
         assert response.status_code == 200
         return zipfile.ZipFile(io.BytesIO(response.get_data()))
 
