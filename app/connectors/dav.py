@@ -330,13 +330,16 @@ class DavConnector:
             )
         return (self.admin_user, self.password.reveal())
 
-    def _propfind(self, url: str, depth: str, body: bytes) -> list[tuple[str, Element]]:
+    def _propfind(
+        self, url: str, depth: str, body: bytes, *, follow: int = 0
+    ) -> list[tuple[str, Element]]:
         """(absolute href, prop element) of each member; 404 gives an empty list."""
         try:
             response = self.client.request(
                 "PROPFIND",
                 url,
                 ok=(MULTISTATUS,),
+                follow=follow,
                 data=body,
                 headers={"Depth": depth, "Content-Type": "application/xml; charset=utf-8"},
                 auth=self._auth(),
@@ -390,10 +393,10 @@ class DavConnector:
         if self.principal_template is not None:
             return self.client.url(self.principal_template.replace("{login}", quote(login)))
         for start in (self.client.base, self.client.url("/.well-known/caldav")):
-            for _href, prop in self._propfind(start, "0", PROPFIND_PRINCIPAL):
+            for href, prop in self._propfind(start, "0", PROPFIND_PRINCIPAL, follow=3):
                 own = prop.find(f"{tag(DAV, 'current-user-principal')}/{tag(DAV, 'href')}")
                 if own is not None and own.text:
-                    mine = urljoin(start, own.text.strip())
+                    mine = urljoin(href, own.text.strip())
                     # The service account's principal, e.g. /principals/users/panel/: the
                     # person's is its sibling.
                     path = urlsplit(mine).path

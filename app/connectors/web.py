@@ -82,9 +82,28 @@ class Client:
         *,
         ok: tuple[int, ...] = (200,),
         stream: bool = False,
+        follow: int = 0,
         **kw: Any,
     ) -> requests.Response:
-        """The response, if its status is in `ok`; otherwise HttpFailure (body closed)."""
+        """The response, if its status is in `ok`; otherwise HttpFailure (body closed).
+
+        `follow` redirects are followed with the same method and body (RFC 6764 discovery
+        answers /.well-known/caldav with one), and only on the same server: credentials
+        never leave for another address.
+        """
+        for _hop in range(follow):
+            response = self._send(method, url, ok=(*ok, 301, 302, 303, 307, 308), stream=stream,
+                                  **kw)  # fmt: skip
+            location = response.headers.get("Location")
+            if response.status_code in ok or not location:
+                return response
+            response.close()
+            url = urljoin(url, location)
+        return self._send(method, url, ok=ok, stream=stream, **kw)
+
+    def _send(
+        self, method: str, url: str, *, ok: tuple[int, ...], stream: bool, **kw: Any
+    ) -> requests.Response:
         if not self.same_origin(url):
             raise HttpFailure(_("the server pointed to another address (%(url)s)", url=url))
         try:

@@ -233,3 +233,16 @@ def test_calendar_merge_keeps_todos_and_each_time_zone_once() -> None:
     calendar = icalendar.Calendar.from_ical(text)
     assert len(calendar.walk("VTIMEZONE")) == 1
     assert len(calendar.walk("VTODO")) == 2
+
+
+def test_discovery_follows_the_well_known_redirect_on_the_same_server(
+    alice_calendars: servers.Process, password_file: Path
+) -> None:
+    agenda = build(dav, "agenda", {"url": alice_calendars.url + "/.well-known/caldav",
+                                   "admin_user": servers.ADMIN_USER,
+                                   "password_file": str(password_file)})  # fmt: skip
+    files, _ = collect(agenda.export(person()))
+    assert sorted(files) == [
+        "services/agenda/calendars/Travail & réunions.ics",
+        "services/agenda/contacts/Contacts.vcf",
+    ]
