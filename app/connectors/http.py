@@ -105,8 +105,10 @@ class HttpConnector:
 
     def check(self) -> str:
         """Raise ConnectorError unless the server answers and accepts the token (doctor)."""
+        # Any answer but a refusal (401, 403) or a server error shows the token is accepted.
+        accepted = tuple(code for code in range(200, 500) if code not in (401, 403))
         self.client.request(
-            "GET", self.client.url("users/"), headers=self._headers(), ok=(200, 404)
+            "GET", self.client.url("users/"), headers=self._headers(), ok=accepted
         ).close()
         return f"{self.client.base}: the token is accepted"
 
