@@ -608,13 +608,13 @@ class DavConnector:
         except ConnectorError as exc:
             return StepResult(ok=False, detail=str(exc))
 
-    def _remove(self, url: str) -> bool:
-        """DELETE; True when gone (also when it was already gone)."""
+    def _remove(self, url: str) -> int:
+        """DELETE; the status: 200/204 deleted, 404 already gone, 403/405/409 refused."""
         response = self.client.request(
             "DELETE", url, ok=(200, 204, 404, 403, 405, 409), auth=self._auth()
         )
         response.close()
-        return response.status_code in (200, 204, 404)
+        return response.status_code
 
     def _delete(self, person: Person) -> StepResult:
         if self.admin_user is None:
@@ -629,17 +629,23 @@ class DavConnector:
         if self.caldav or self.carddav:
             principal, collections = self._collections(login)
             for collection in collections:
-                if not self._remove(collection.url):
+                if self._remove(collection.url) not in (200, 204, 404):
                     raise ConnectorError(f"the server refused to delete {collection.url}")
                 deleted.append(f"{collection.kind} {collection.name!r}")
             _principal, left = self._collections(login)
             if left:
                 raise ConnectorError(f"{len(left)} collections are left under {principal}")
+            # Servers that keep the principal as a folder (Radicale) let it go once empty;
+            # those where it is part of the account (Nextcloud, SOGo) refuse, which is fine.
+            exists = self._propfind(principal, "0", PROPFIND_PRINCIPAL)
+            if exists and not self._listing(principal) and self._remove(principal) in (200, 204):
+                deleted.append("the emptied home folder")
         if self.files:
             root = self._files_root(login)
             members = self._listing(root)
             for resource in members:
-                self._remove(resource.url)
+                if self._remove(resource.url) not in (200, 204, 404):
+                    raise ConnectorError(f"the server refused to delete {resource.url}")
             if members:
                 deleted.append(f"{len(members)} files and folders at the top of {root}")
             remaining = self._listing(root)

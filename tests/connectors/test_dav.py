@@ -125,10 +125,14 @@ def test_delete_removes_every_collection_and_can_run_again(
     result = connector(alice_calendars, password_file).delete(person())
     assert result.ok, result.detail
     assert "calendar 'Travail & réunions'" in result.detail
-    assert servers.dav_children(alice_calendars, "alice") == []  # asked as alice, directly
+    assert "the emptied home folder" in result.detail
+    storage = alice_calendars.home / "collections" / "collection-root"
+    assert not (storage / "alice").exists()  # not even an empty folder with the login
+    # Asked as alice, directly (Radicale creates an empty home again when she signs in).
+    assert servers.dav_children(alice_calendars, "alice") == []
     assert len(servers.dav_children(alice_calendars, "bob")) == 2  # bob keeps his
     again = connector(alice_calendars, password_file).delete(person())
-    assert again.ok and again.detail == "nothing held for this person"
+    assert again.ok and "calendar" not in again.detail, again.detail
 
 
 def test_an_explicit_principal_template_is_used(
