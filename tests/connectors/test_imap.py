@@ -276,3 +276,19 @@ def test_imap_options_are_checked_at_start(imap_app, options, message):
         imap_app(**options)
     assert message in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_mboxrd_quoting_matches_the_definition():
+    """One more `>` on every line matching ^>*From (RFC 4155 mboxrd), nowhere else."""
+    import random
+
+    from app.connectors.imap import quote_from_lines
+
+    def reference(data: bytes) -> bytes:
+        return re.sub(rb"(?m)^(>*From )", rb">\1", data)
+
+    rng = random.Random(4155)
+    for _ in range(5000):
+        data = bytes(rng.choice(b"F>rom \n\rx") for _ in range(rng.randint(0, 40)))
+        data = data.replace(b"x", b"From ")
+        assert quote_from_lines(data) == reference(data), data
