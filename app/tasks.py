@@ -33,6 +33,8 @@ import config as panel_config
 
 log = logging.getLogger(__name__)
 
+__all__ = ["crontab", "enqueue", "queue", "register_periodic_task", "register_task"]
+
 QUEUE_NAME = "chatons-panel"
 TaskFunction = Callable[..., Any]
 
