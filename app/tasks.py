@@ -146,6 +146,11 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(
                 "PANEL_QUEUE_URL is 'immediate': tasks run in the web process, no worker needed."
             )
+        if not logging.getLogger().handlers:
+            # Huey reports each task (its name and id; arguments are plain ids) at INFO.
+            logging.basicConfig(
+                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            )
         count = workers or int(app.config["QUEUE_WORKERS"])
         click.echo(
             f"worker: {describe(app)}, {count} thread(s); tasks: "
