@@ -41,18 +41,20 @@ TaskFunction = Callable[..., Any]
 
 def _make_queue(app: Flask) -> Huey:
     url = str(app.config.get("QUEUE_URL") or "").strip()
+    # Several panels may share one Redis: each has its own queue name.
+    name = str(app.config.get("QUEUE_NAME") or QUEUE_NAME)
     if url == "immediate" or (not url and app.testing):
-        return MemoryHuey(QUEUE_NAME, immediate=True)
+        return MemoryHuey(name, immediate=True)
     if not url:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         return SqliteHuey(
-            QUEUE_NAME, filename=str(Path(app.instance_path) / "queue.sqlite3"), results=False
+            name, filename=str(Path(app.instance_path) / "queue.sqlite3"), results=False
         )
     if urlsplit(url).scheme in ("redis", "rediss", "unix"):
-        return RedisHuey(QUEUE_NAME, url=url, results=False)
+        return RedisHuey(name, url=url, results=False)
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
         # As in SQLAlchemy URLs: sqlite:////abs/path, or sqlite:///relative/path.
-        return SqliteHuey(QUEUE_NAME, filename=url[len("sqlite:///") :], results=False)
+        return SqliteHuey(name, filename=url[len("sqlite:///") :], results=False)
     raise panel_config.ConfigError(
         "PANEL_QUEUE_URL must be redis://host:6379/0, sqlite:////path/queue.sqlite3 or "
         "'immediate' (leave it unset for a SQLite file in instance/)."
@@ -131,6 +133,7 @@ def pending(app: Flask) -> int:
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("QUEUE_URL", None)
+    app.config.setdefault("QUEUE_NAME", QUEUE_NAME)
     app.config.setdefault("QUEUE_WORKERS", 2)
     queue(app)
 
