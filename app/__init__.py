@@ -115,7 +115,7 @@ def _init_extensions(app: Flask) -> None:
 def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():
-        # CLI commands and the task worker (flask doctor, deletion steps): no visitor to ask.
+        # The worker and the CLI: messages they store (step outcomes) are for staff.
         return str(languages[0])
     chosen = session.get("lang")
     if chosen in languages:

@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from flask_babel import force_locale
 from sqlalchemy.exc import SQLAlchemyError
 
 import config as panel_config
@@ -117,7 +118,9 @@ def doctor() -> None:
     problems = 0
     for name, check in [*CHECKS, *connector_checks()]:
         try:
-            message = check()
+            # The doctor speaks to the administrator in English, connectors' words included.
+            with force_locale("en"):
+                message = check()
         except (
             ConnectorError,
             panel_config.ConfigError,

@@ -212,3 +212,100 @@ def test_no_password_reaches_logs_files_or_the_database(
     for path in Path(app.instance_path).rglob("*"):
         if path.is_file() and path.stat().st_size < 50_000_000:
             assert MASTER_PASSWORD.encode() not in path.read_bytes(), path
+
+
+def test_deletion_runs_the_imap_step_in_the_worker_and_a_failure_stays_retryable(
+    imap_app, dovecot, alice_mail, tmp_path
+):
+    from deletion.deletion_support import approve, load, open_request
+
+    from app.deletion import jobs, services
+    from app.deletion.models import DeletionStep
+
+    secret = tmp_path / "rotating.secret"
+    secret.write_text("wrong\n")
+    app = imap_app(config={"DELETION_GRACE_DAYS": 0}, password_file=str(secret))
+    request_id = open_request(app, "alice")
+    approve(app, request_id)
+    with app.app_context():
+        jobs.queue_request(app, request_id, None)
+    step = next(s for s in load(app, request_id).steps if s.service_slug == "post")
+    assert step.state == "failed" and "refusé" in (step.detail or "")
+    assert len(server_view(dovecot, "alice")["INBOX"]) == 3
+
+    # The hoster fixes the secret and restarts the panel; staff retry the step.
+    secret.write_text(MASTER_PASSWORD + "\n")
+    app = imap_app(config={"DELETION_GRACE_DAYS": 0}, password_file=str(secret))
+    with session_scope(app) as session:
+        failed = session.get(DeletionStep, step.id)
+        services.retry_step(session, failed, actor_id=None)
+    with app.app_context():
+        jobs.queue_request(app, request_id, None)
+    step = next(s for s in load(app, request_id).steps if s.service_slug == "post")
+    assert step.state == "done", step.detail
+    assert "doveadm" in (step.kept or "")
+    assert server_view(dovecot, "alice") == {"INBOX": []}
+
+
+def test_doctor_names_the_mail_connector_that_cannot_sign_in(imap_app, tmp_path):
+    wrong = tmp_path / "wrong.secret"
+    wrong.write_text("nope\n")
+    app = imap_app(password_file=str(wrong), check_login="alice")
+    result = app.test_cli_runner().invoke(args=["doctor"])
+    assert result.exit_code == 1
+    assert "PROBLEM  connector post: " in result.output and "refused" in result.output
+    assert "nope" not in result.output
+    good = imap_app(check_login="alice").test_cli_runner().invoke(args=["doctor"])
+    assert "ok       connector post: " in good.output and "signed in as alice" in good.output
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"admin_usr": "panel"}, "services.post.connector.admin_usr is not a known key"),
+        ({"url": "https://mail.example.org"}, "services.post.connector.url: "),
+        ({"password": "hunter2"}, "services.post.connector.password: secrets do not belong"),
+        ({"login": "{mail}"}, "services.post.connector.login: "),
+        ({"timeout": "soon"}, "services.post.connector.timeout must be a number"),
+    ],
+)
+def test_imap_options_are_checked_at_start(imap_app, options, message):
+    from app.hoster.profile import ProfileError
+
+    with pytest.raises(ProfileError) as caught:
+        imap_app(**options)
+    assert message in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_mboxrd_quoting_matches_the_definition():
+    """One more `>` on every line matching ^>*From (RFC 4155 mboxrd), nowhere else."""
+    import random
+
+    from app.connectors.imap import quote_from_lines
+
+    def reference(data: bytes) -> bytes:
+        return re.sub(rb"(?m)^(>*From )", rb">\1", data)
+
+    rng = random.Random(4155)
+    for _ in range(5000):
+        data = bytes(rng.choice(b"F>rom \n\rx") for _ in range(rng.randint(0, 40)))
+        data = data.replace(b"x", b"From ")
+        assert quote_from_lines(data) == reference(data), data
+
+
+@pytest.mark.parametrize("how", ["imaps", "starttls"])
+def test_tls_checks_the_certificate_against_the_ca_file(imap_app, dovecot, alice_mail, how):
+    tls = (
+        {"url": f"imaps://127.0.0.1:{dovecot.tls_port}"}
+        if how == "imaps"
+        else {"url": dovecot.url, "starttls": True}
+    )
+    trusted = imap_app(ca_file=str(dovecot.certificate), check_login="alice", **tls)
+    assert "signed in as alice" in service_connectors(trusted)["post"].check()
+    folders = [e.path for e in service_connectors(trusted)["post"].export(person("alice"))]
+    assert "services/post/Envoyés.mbox" in folders
+    # Without the CA, the self-signed certificate is refused before any password is sent.
+    untrusted = imap_app(check_login="alice", **tls)
+    with pytest.raises(ServiceUnreachable, match="TLS"):
+        service_connectors(untrusted)["post"].check()
