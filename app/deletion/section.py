@@ -67,7 +67,14 @@ class DeletionSection:
         ]
         body = json.dumps(data, ensure_ascii=False, indent=2).encode()
         yield ArchiveEntry(
-            path="panel/deletion/requests.json", chunks=[body], size=len(body), format="JSON"
+            path="panel/deletion/requests.json",
+            chunks=[body],
+            size=len(body),
+            format="JSON",
+            description=_(
+                "Your requests to delete your account: when you made them, their state and "
+                "each step, service by service."
+            ),
         )
 
     def delete(self, session: Session, account: Account) -> None:

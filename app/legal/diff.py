@@ -1,8 +1,10 @@
 """Word-level differences between two versions of a text, readable without colour.
 
-Texts are compared paragraph by paragraph first (fast on long texts), then word by word
-inside the paragraphs that changed. Whitespace alone is not a change, so re-wrapping a
-Markdown file in git does not light up the whole page. Additions are marked `<ins>` and
+Texts are compared as readers see them: the Markdown is parsed into blocks (headings,
+paragraphs, list items…) without its syntax, so a changed heading reads "Modération", not
+"## Modération". Blocks are compared first (fast on long texts), then word by word inside
+the blocks that changed. Whitespace alone is not a change, so re-wrapping a Markdown file
+in git does not light up the whole page. Additions are marked `<ins>` and
 removals `<del>`; the stylesheet adds visible `[+ … +]` / `[- … -]` markers, so the
 changes read the same in black and white, in print and through a screen reader.
 """
@@ -18,7 +20,8 @@ from typing import Literal
 
 from markupsafe import Markup, escape
 
-PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
+from app.legal.rendering import TextBlock, text_blocks
+
 WORD = re.compile(r"\s*\S+")
 # Above this many words on each side, a rewritten passage is shown as removed + added
 # rather than diffed word by word (difflib is quadratic in the worst case).
@@ -34,9 +37,10 @@ class Segment:
 
 @dataclass(frozen=True)
 class Block:
-    """One paragraph of the comparison."""
+    """One block (paragraph, heading, list item…) of the comparison."""
 
     segments: tuple[Segment, ...]
+    kind: str = "paragraph"
 
     @property
     def changed(self) -> bool:
@@ -71,11 +75,6 @@ class TextDiff:
     @property
     def changed(self) -> bool:
         return bool(self.words_added or self.words_removed)
-
-
-def _paragraphs(text: str) -> list[str]:
-    stripped = text.replace("\r\n", "\n").strip()
-    return [p.strip("\n") for p in PARAGRAPH_BREAK.split(stripped)] if stripped else []
 
 
 def _split_leading_space(token: str) -> tuple[str, str]:
@@ -125,11 +124,11 @@ def _word_segments(old: str, new: str) -> tuple[list[Segment], int, int]:
 
 @lru_cache(maxsize=32)
 def diff_texts(old: str, new: str, *, full: bool = False) -> TextDiff:
-    """Compare two texts; `full=False` folds unchanged paragraphs far from any change.
+    """Compare two Markdown texts as read; `full=False` folds unchanged blocks far from changes.
 
     Versions never change, so a comparison every gated user sees is computed once.
     """
-    old_paragraphs, new_paragraphs = _paragraphs(old), _paragraphs(new)
+    old_paragraphs, new_paragraphs = list(text_blocks(old)), list(text_blocks(new))
     # Most new versions change a few places: compare only what lies between the common
     # beginning and end, which keeps long texts fast.
     head = 0
@@ -163,29 +162,33 @@ def diff_texts(old: str, new: str, *, full: bool = False) -> TextDiff:
     added = removed = 0
     for tag, i1, i2, j1, j2 in opcodes:
         if tag == "equal":
-            blocks.extend(Block((Segment("same", p),)) for p in new_paragraphs[j1:j2])
+            blocks.extend(Block((Segment("same", p.text),), p.kind) for p in new_paragraphs[j1:j2])
         elif tag == "delete":
             for paragraph in old_paragraphs[i1:i2]:
-                blocks.append(Block((Segment("del", paragraph),)))
-                removed += len(WORD.findall(paragraph))
+                blocks.append(Block((Segment("del", paragraph.text),), paragraph.kind))
+                removed += len(WORD.findall(paragraph.text))
         elif tag == "insert":
             for paragraph in new_paragraphs[j1:j2]:
-                blocks.append(Block((Segment("ins", paragraph),)))
-                added += len(WORD.findall(paragraph))
+                blocks.append(Block((Segment("ins", paragraph.text),), paragraph.kind))
+                added += len(WORD.findall(paragraph.text))
         elif i2 - i1 == j2 - j1:
             for before, after in zip(old_paragraphs[i1:i2], new_paragraphs[j1:j2], strict=True):
-                segments, plus, minus = _word_segments(before, after)
-                blocks.append(Block(tuple(segments)))
+                segments, plus, minus = _word_segments(before.text, after.text)
+                blocks.append(Block(tuple(segments), after.kind))
                 added, removed = added + plus, removed + minus
         else:
             segments, plus, minus = _word_segments(
-                "\n\n".join(old_paragraphs[i1:i2]), "\n\n".join(new_paragraphs[j1:j2])
+                _joined(old_paragraphs[i1:i2]), _joined(new_paragraphs[j1:j2])
             )
-            blocks.append(Block(tuple(segments)))
+            blocks.append(Block(tuple(segments), new_paragraphs[j1].kind))
             added, removed = added + plus, removed + minus
     changed = sum(1 for b in blocks if b.changed)
     items: tuple[Block | Skipped, ...] = tuple(blocks) if full else _fold(blocks)
     return TextDiff(items=items, words_added=added, words_removed=removed, blocks_changed=changed)
+
+
+def _joined(blocks: list[TextBlock]) -> str:
+    return "\n\n".join(block.text for block in blocks)
 
 
 def _fold(blocks: list[Block]) -> tuple[Block | Skipped, ...]:

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import bleach
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markupsafe import Markup
 
 ALLOWED_TAGS = frozenset(
@@ -104,3 +105,76 @@ def render_markdown(source: str, top_level: int = TOP_HEADING_LEVEL) -> Rendered
         strip=True,
     )
     return RenderedText(html=Markup(clean), toc=tuple(toc))  # nosec B704 # noqa: S704 - sanitised above
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    """One block of a rendered text as a reader sees it: its kind and its plain words.
+
+    Comparisons work on these rather than on the Markdown source, so a reader of the
+    changes sees "Modération" as a heading, not "## Modération".
+    """
+
+    kind: str  # "heading", "item", "quote", "code", "row", "rule" or "paragraph"
+    text: str
+
+
+def _inline_text(token: Token) -> str:
+    parts = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline", "image"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return " ".join("".join(parts).split())
+
+
+@lru_cache(maxsize=64)
+def text_blocks(source: str) -> tuple[TextBlock, ...]:
+    """The text's blocks in reading order, Markdown syntax gone, whitespace normalised."""
+    blocks: list[TextBlock] = []
+    lists: list[int | None] = []  # next number of each open list; None for bullets
+    marker: str | None = None  # a list item's marker, waiting for its first line
+    heading = in_cell = False
+    quotes = 0
+    cells: list[str] = []
+    for token in _parser().parse(source):
+        kind = token.type
+        if kind in ("heading_open", "heading_close"):
+            heading = kind == "heading_open"
+        elif kind in ("th_open", "td_open", "th_close", "td_close"):
+            in_cell = kind.endswith("_open")
+        elif kind == "bullet_list_open":
+            lists.append(None)
+        elif kind == "ordered_list_open":
+            lists.append(int(str(token.attrGet("start") or 1)))
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+        elif kind == "list_item_open":
+            number = lists[-1] if lists else None
+            if number is None:
+                marker = "•"
+            else:
+                marker, lists[-1] = f"{number}.", number + 1
+        elif kind in ("blockquote_open", "blockquote_close"):
+            quotes += 1 if kind == "blockquote_open" else -1
+        elif kind == "tr_open":
+            cells = []
+        elif kind == "tr_close":
+            blocks.append(TextBlock("row", " | ".join(cells)))
+        elif kind in ("code_block", "fence"):
+            blocks.append(TextBlock("code", token.content.rstrip("\n")))
+        elif kind == "hr":
+            blocks.append(TextBlock("rule", "* * *"))
+        elif kind == "inline":
+            text = _inline_text(token)
+            if in_cell:
+                cells.append(text)
+            elif heading:
+                blocks.append(TextBlock("heading", text))
+            elif marker is not None:
+                blocks.append(TextBlock("item", f"{marker} {text}"))
+                marker = None
+            else:
+                blocks.append(TextBlock("quote" if quotes else "paragraph", text))
+    return tuple(b for b in blocks if b.text.strip())

@@ -14,10 +14,32 @@ from app.accounts.models import Account
 from app.connectors.base import ArchiveEntry, DataItem
 from app.legal import services
 
+# Whole sentences, so each reads naturally once translated.
+TEXT_DESCRIPTIONS = {
+    ("terms", "fr"): lambda **n: _(
+        "The full text, in French, of version %(number)s of the terms of service you accepted.",
+        **n,
+    ),
+    ("terms", "en"): lambda **n: _(
+        "The English translation of version %(number)s of the terms of service you accepted.",
+        **n,
+    ),
+    ("privacy", "fr"): lambda **n: _(
+        "The full text, in French, of version %(number)s of the privacy clause you accepted.",
+        **n,
+    ),
+    ("privacy", "en"): lambda **n: _(
+        "The English translation of version %(number)s of the privacy clause you accepted.",
+        **n,
+    ),
+}
 
-def _entry(path: str, text: str, description: str) -> ArchiveEntry:
+
+def _entry(path: str, text: str, file_format: str, description: str) -> ArchiveEntry:
     data = text.encode("utf-8")
-    return ArchiveEntry(path=path, chunks=[data], size=len(data), format=description)
+    return ArchiveEntry(
+        path=path, chunks=[data], size=len(data), format=file_format, description=description
+    )
 
 
 class LegalSection:
@@ -59,6 +81,10 @@ class LegalSection:
             "panel/legal/acceptances.json",
             json.dumps({"acceptances": rows}, ensure_ascii=False, indent=2) + "\n",
             "JSON",
+            _(
+                "Each version of the terms of service and of the privacy clause you accepted, "
+                "with the day you accepted it and the summary of its changes."
+            ),
         )
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -67,7 +93,12 @@ class LegalSection:
             writer.writerow(
                 [row["document"], row["version"], row["accepted_at"], row["effective_at"]]
             )
-        yield _entry("panel/legal/acceptances.csv", buffer.getvalue(), "CSV")
+        yield _entry(
+            "panel/legal/acceptances.csv",
+            buffer.getvalue(),
+            "CSV",
+            _("The same list of accepted versions, as a table."),
+        )
         seen: set[int] = set()
         for acceptance in acceptances:
             version = acceptance.version
@@ -79,6 +110,7 @@ class LegalSection:
                     f"panel/legal/{version.document}-v{version.number}.{language}.md",
                     version.body(language),
                     "Markdown",
+                    TEXT_DESCRIPTIONS[version.document, language](number=version.number),
                 )
 
     def delete(self, session: Session, account: Account) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, defer, joinedload
 from app import audit
 from app.accounts.models import Account
 from app.db import utcnow
+from app.legal.diff import TextDiff, diff_texts
 from app.legal.models import (
     DEFAULT_LANGUAGE,
     DOCUMENTS,
@@ -27,6 +28,7 @@ from app.legal.models import (
     TermsAcceptance,
     TermsVersion,
 )
+from app.legal.rendering import text_blocks
 
 MAX_BODY_BYTES = 1024 * 1024
 # Lists (history, overview, announcements) leave the bodies, up to 1 MB each, in the
@@ -161,6 +163,120 @@ def latest_version(session: Session, document: str) -> TermsVersion | None:
     ).first()
 
 
+@dataclass(frozen=True)
+class LanguageChange:
+    """What a draft changes in one language, against the latest version."""
+
+    language: str
+    diff: TextDiff | None  # None when the latest version has no text in this language
+    added: bool = False  # a translation the latest version did not have
+    removed: bool = False  # a translation the draft drops
+
+    @property
+    def changed(self) -> bool:
+        return self.added or self.removed or (self.diff is not None and self.diff.changed)
+
+
+@dataclass(frozen=True)
+class PublicationReview:
+    """What publishing a draft would do, shown to staff before they confirm."""
+
+    document: str
+    number: int
+    changes: tuple[LanguageChange, ...]
+    accounts_to_ask: int
+
+    def change(self, language: str) -> LanguageChange | None:
+        return next((c for c in self.changes if c.language == language), None)
+
+    @property
+    def only_french_changed(self) -> bool:
+        """The binding text changed but an existing translation was left as it was."""
+        french, english = self.change(DEFAULT_LANGUAGE), self.change("en")
+        return bool(french and french.changed and english and english.diff and not english.changed)
+
+    @property
+    def only_translation_changed(self) -> bool:
+        french, english = self.change(DEFAULT_LANGUAGE), self.change("en")
+        return bool(french and not french.changed and english and english.changed)
+
+    @property
+    def nothing_changed(self) -> bool:
+        return not any(c.changed for c in self.changes)
+
+
+def same_reading(old: str | None, new: str | None) -> bool:
+    """Two Markdown texts read the same (same blocks and words, whatever the wrapping)."""
+    if old is None or new is None:
+        return old is new
+    return text_blocks(old) == text_blocks(new)
+
+
+def count_accounts(session: Session) -> int:
+    """Everyone with an account: each is asked to accept a new version once it applies."""
+    return int(session.scalar(select(func.count()).select_from(Account)) or 0)
+
+
+def review_publication(
+    session: Session,
+    document: str,
+    texts: Mapping[str, DraftText],
+    *,
+    effective_on: date | None = None,
+    zone: ZoneInfo,
+    now: datetime | None = None,
+) -> PublicationReview:
+    """Check a draft as `publish_version` would, and say what publishing it changes."""
+    check_document(document)
+    clean = _check_texts(texts)
+    previous = latest_version(session, document)
+    _check_effective_date(previous, effective_on, zone=zone, now=now or utcnow())
+    changes = []
+    for language in TEXT_LANGUAGES:
+        draft = clean.get(language)
+        before = previous.body(language) if previous and previous.has_language(language) else None
+        if draft is None and before is None:
+            continue
+        if draft is None:
+            changes.append(LanguageChange(language, None, removed=True))
+        elif before is None:
+            changes.append(LanguageChange(language, None, added=previous is not None))
+        else:
+            changes.append(LanguageChange(language, diff_texts(before, draft.body)))
+    return PublicationReview(
+        document=document,
+        number=(previous.number + 1) if previous else 1,
+        changes=tuple(changes),
+        accounts_to_ask=count_accounts(session),
+    )
+
+
+def stale_translation(old: TermsVersion, new: TermsVersion) -> bool:
+    """Between two versions the French (binding) text changed but its translation did not."""
+    return (
+        old.body_en is not None
+        and new.body_en is not None
+        and same_reading(old.body_en, new.body_en)
+        and not same_reading(old.body_fr, new.body_fr)
+    )
+
+
+def _check_effective_date(
+    previous: TermsVersion | None, effective_on: date | None, *, zone: ZoneInfo, now: datetime
+) -> datetime:
+    effective_at = effective_moment(effective_on, zone=zone, now=now)
+    if previous is not None and effective_at < previous.effective_at:
+        raise InvalidEffectiveDate(
+            _l(
+                "The effective date cannot be before the one of version %(number)s "
+                "(%(date)s): choose that day or a later one."
+            ),
+            number=previous.number,
+            date=previous.effective_at.astimezone(zone).date().isoformat(),
+        )
+    return effective_at
+
+
 def publish_version(
     session: Session,
     document: str,
@@ -175,17 +291,8 @@ def publish_version(
     check_document(document)
     clean = _check_texts(texts)
     now = now or utcnow()
-    effective_at = effective_moment(effective_on, zone=zone, now=now)
     previous = latest_version(session, document)
-    if previous is not None and effective_at < previous.effective_at:
-        raise InvalidEffectiveDate(
-            _l(
-                "The effective date cannot be before the one of version %(number)s "
-                "(%(date)s): choose that day or a later one."
-            ),
-            number=previous.number,
-            date=previous.effective_at.astimezone(zone).date().isoformat(),
-        )
+    effective_at = _check_effective_date(previous, effective_on, zone=zone, now=now)
     english = clean.get("en")
     version = TermsVersion(
         document=document,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,6 +12,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from app.db import get_session, utcnow
 from app.hoster.profile import current_profile
@@ -24,6 +27,9 @@ DOCUMENT_TITLES = {
     "terms": _l("Terms of service"),
     "privacy": _l("Privacy and personal data"),
 }
+# A review older than this is shown again before publishing: the staff member may have
+# left the page open while a colleague changed things.
+CONFIRM_MAX_AGE = 2 * 60 * 60
 # A plain string, checked in the view: an unknown name is a 404 page like any other, and
 # private pages still send visitors to sign in first.
 DOCUMENT_ROUTE = "<document>"
@@ -56,9 +62,14 @@ def version_status(version: TermsVersion, in_effect: TermsVersion | None) -> str
 def compare(old: TermsVersion, new: TermsVersion, language: str, *, full: bool) -> dict[str, Any]:
     """The diff of two versions in one language both have (else French), for templates."""
     shown = language if old.has_language(language) and new.has_language(language) else "fr"
+    stale = shown != "fr" and services.stale_translation(old, new)
+    if stale:
+        # The translation did not follow: the changes that matter are the French ones.
+        shown = "fr"
     return {
         "diff": diff_texts(old.body(shown), new.body(shown), full=full),
         "language": shown,
+        "stale_translation": stale,
         "old": old,
         "new": new,
     }
@@ -83,6 +94,14 @@ def _document_page(document: str, version: TermsVersion | None) -> str:
         context["rendered"] = render_markdown(version.body(language))
         context["previous_exists"] = version.number > 1
         context["next_version"] = services.get_version(db, document, version.number + 1)
+        previous = (
+            services.get_version(db, document, version.number - 1)
+            if version.number > 1 and language != DEFAULT_LANGUAGE
+            else None
+        )
+        context["stale_translation"] = previous is not None and services.stale_translation(
+            previous, version
+        )
     return render_template("legal/document.html", **context)
 
 
@@ -261,9 +280,53 @@ def staff_index() -> str:
     )
 
 
+def _draft_texts(form: PublishForm) -> dict[str, services.DraftText]:
+    return {
+        "fr": services.DraftText(form.body_fr.data or "", form.summary_fr.data or ""),
+        "en": services.DraftText(form.body_en.data or "", form.summary_en.data or ""),
+    }
+
+
+def _confirm_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="legal.publish")
+
+
+def _draft_fingerprint(document: str, latest: TermsVersion | None, form: PublishForm) -> str:
+    """What the staff member reviewed: the texts, the date and the version they replace."""
+    digest = hashlib.sha256()
+    for part in (
+        document,
+        str(latest.number if latest else 0),
+        form.summary_fr.data or "",
+        form.body_fr.data or "",
+        form.summary_en.data or "",
+        form.body_en.data or "",
+        form.effective_on.data.isoformat() if form.effective_on.data else "",
+    ):
+        digest.update(part.replace("\r\n", "\n").encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _confirmed(document: str, latest: TermsVersion | None, form: PublishForm) -> bool:
+    """The confirm token matches exactly the draft being published, and is recent."""
+    token = request.form.get("confirm", "")
+    try:
+        reviewed = _confirm_signer().loads(token, max_age=CONFIRM_MAX_AGE)
+    except BadData:
+        return False
+    return hmac.compare_digest(str(reviewed), _draft_fingerprint(document, latest, form))
+
+
 @bp.route(f"/staff/legal/{DOCUMENT_ROUTE}/publish", methods=["GET", "POST"])
 @staff_required
 def publish(document: str) -> str | Response | tuple[str, int]:
+    """Edit, preview, review (diff, people asked, warnings), then confirm to publish.
+
+    Publishing takes two POSTs: "Review and publish" shows what changes and signs a token
+    over exactly that draft; only "Publish" with a token for the same draft publishes. A
+    draft edited after its review is shown for review again. No JavaScript needed.
+    """
     known_document(document)
     db = get_session()
     latest = services.latest_version(db, document)
@@ -273,46 +336,52 @@ def publish(document: str) -> str | Response | tuple[str, int]:
         form.body_en.data = latest.body_en or ""
     error = None
     preview = None
-    wants_preview = request.form.get("action") == "preview"
+    review = None
+    confirm_token = None
+    action = request.form.get("action")
     if form.validate_on_submit():
-        texts = {
-            "fr": services.DraftText(form.body_fr.data or "", form.summary_fr.data or ""),
-            "en": services.DraftText(form.body_en.data or "", form.summary_en.data or ""),
-        }
-        if wants_preview:
+        texts = _draft_texts(form)
+        if action == "preview":
             preview = _preview(latest, texts)
         else:
             try:
-                version = services.publish_version(
-                    db,
-                    document,
-                    texts,
-                    effective_on=form.effective_on.data,
-                    zone=hoster_zone(),
-                    publisher=current_user._get_current_object(),
+                review = services.review_publication(
+                    db, document, texts, effective_on=form.effective_on.data, zone=hoster_zone()
                 )
+                if action == "publish" and _confirmed(document, latest, form):
+                    version = services.publish_version(
+                        db,
+                        document,
+                        texts,
+                        effective_on=form.effective_on.data,
+                        zone=hoster_zone(),
+                        publisher=current_user._get_current_object(),
+                    )
+                    db.commit()
+                    flash(
+                        _(
+                            "Version %(number)s of “%(title)s” is published.",
+                            number=version.number,
+                            title=DOCUMENT_TITLES[document],
+                        ),
+                        "success",
+                    )
+                    return redirect(  # type: ignore[return-value]
+                        url_for("legal.version", document=document, number=version.number)
+                    )
             except services.InvalidText as exc:
                 db.rollback()
+                review = None
                 _field_for(form, exc).errors = [str(exc)]
             except services.LegalError as exc:
                 db.rollback()
+                review = None
                 if isinstance(exc, services.InvalidEffectiveDate):
                     form.effective_on.errors = [str(exc)]
                 else:
                     error = str(exc)
             else:
-                db.commit()
-                flash(
-                    _(
-                        "Version %(number)s of “%(title)s” is published.",
-                        number=version.number,
-                        title=DOCUMENT_TITLES[document],
-                    ),
-                    "success",
-                )
-                return redirect(  # type: ignore[return-value]
-                    url_for("legal.version", document=document, number=version.number)
-                )
+                confirm_token = _confirm_signer().dumps(_draft_fingerprint(document, latest, form))
     failed = bool(error or form.errors or any(f.errors for f in form))
     status = 422 if failed else 200
     return (
@@ -324,6 +393,9 @@ def publish(document: str) -> str | Response | tuple[str, int]:
             latest=latest,
             next_number=(latest.number + 1) if latest else 1,
             preview=preview,
+            review=review,
+            confirm_token=confirm_token,
+            reconfirm=action == "publish" and review is not None,
             error=error,
         ),
         status,

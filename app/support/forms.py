@@ -113,8 +113,17 @@ class CannedReplyForm(FlaskForm):
         render_kw={"maxlength": 120},
     )
     body = TextAreaField(
-        _l("Text"),
+        _l("Text in French"),
         validators=[Required()],
-        render_kw={"rows": 8},
+        description=_l(
+            "Used for requesters who read French, and for everyone when there is no English "
+            "text. Placeholders such as {name} are filled in when the reply is inserted."
+        ),
+        render_kw={"rows": 8, "lang": "fr"},
+    )
+    body_en = TextAreaField(
+        _l("Text in English"),
+        description=_l("Optional. Used for requesters who read English."),
+        render_kw={"rows": 8, "lang": "en"},
     )
     reply_id = HiddenField()

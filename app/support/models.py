@@ -166,13 +166,22 @@ class Attachment(Base):
 
 
 class CannedReply(Base):
-    """A saved answer staff insert into a reply (kept by staff, shared by all of them)."""
+    """A saved answer staff insert into a reply (kept by staff, shared by all of them).
+
+    `body` is the French text (always there); `body_en` the optional English one. The
+    text inserted follows the requester's language. Placeholders such as `{name}` are
+    filled in when it is inserted (see app/support/saved_replies.py).
+    """
 
     __tablename__ = "ticket_canned_reply"
+    __table_args__ = (
+        CheckConstraint("body_en IS NULL OR length(body_en) > 0", name="english_body"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(120), unique=True)
     body: Mapped[str] = mapped_column(Text)
+    body_en: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
 

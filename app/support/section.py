@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from flask import has_request_context, render_template
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -149,6 +150,12 @@ class TicketsSection:
                     chunks=[page.encode("utf-8")],
                     mtime=ticket.last_message_at,
                     format="HTML",
+                    description=_(
+                        "Your support request #%(number)s, “%(subject)s”: every message "
+                        "between you and the team, to read in a web browser.",
+                        number=ticket.id,
+                        subject=ticket.subject,
+                    ),
                 )
             )
             for message in thread:
@@ -160,10 +167,24 @@ class TicketsSection:
                             size=attachment.size,
                             mtime=attachment.created_at,
                             format=attachment.content_type,
+                            description=_(
+                                "A file attached to support request #%(number)s.",
+                                number=ticket.id,
+                            ),
                         )
                     )
         data = json.dumps({"tickets": document}, ensure_ascii=False, indent=2).encode("utf-8")
-        entries.insert(0, ArchiveEntry(path=f"{ROOT}/tickets.json", chunks=[data], format="JSON"))
+        entries.insert(
+            0,
+            ArchiveEntry(
+                path=f"{ROOT}/tickets.json",
+                chunks=[data],
+                format="JSON",
+                description=_(
+                    "All your support requests and their messages in one file, for programs."
+                ),
+            ),
+        )
         return iter(entries)
 
     def delete(self, session: Session, account: Account) -> None:

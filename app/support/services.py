@@ -521,8 +521,15 @@ def auto_close(session: Session, settings: SupportSettings, *, days: int | None 
 
 
 def save_canned_reply(
-    session: Session, *, reply: CannedReply | None, title: str, body: str, actor: Account
+    session: Session,
+    *,
+    reply: CannedReply | None,
+    title: str,
+    body: str,
+    actor: Account,
+    body_en: str = "",
 ) -> CannedReply:
+    """Add or change a saved reply: a French text, and an English one if given."""
     errors: dict[str, list[Any]] = {}
     title = " ".join(title.split())
     if not title:
@@ -530,6 +537,7 @@ def save_canned_reply(
     elif len(title) > 120:
         errors.setdefault("title", []).append(_l("The title is too long: 120 characters at most."))
     body = _check_body(body, errors)
+    english = _check_body(body_en, errors, "body_en") if body_en.strip() else None
     if not errors:
         clash = session.scalar(
             select(CannedReply.id).where(
@@ -545,6 +553,7 @@ def save_canned_reply(
         session.add(reply)
     reply.title = title
     reply.body = body
+    reply.body_en = english
     reply.updated_at = utcnow()
     reply.updated_by_id = actor.id
     session.flush()

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -12,7 +22,7 @@ from wtforms import SelectChoice
 
 from app.db import get_session
 from app.security import staff_required
-from app.support import attachment_store, bp, services
+from app.support import attachment_store, bp, saved_replies, services
 from app.support.attachments import uploads_from
 from app.support.forms import (
     CATEGORY_LABELS,
@@ -106,23 +116,45 @@ def _staff_ticket(ticket_id: int) -> Any:
         abort(404)
 
 
+def _filled_replies(ticket: Any) -> list[saved_replies.FilledReply]:
+    """Every saved reply as it would go into this ticket: its person's language, filled."""
+    language = saved_replies.reply_language(ticket.requester.language)
+    with force_locale(language):
+        service = service_names().get(ticket.service, ticket.service)
+    values = {
+        "name": ticket.requester.display_name,
+        "ticket": f"#{ticket.id}",
+        "subject": ticket.subject,
+        "service": str(service),
+        "staff": current_user.display_name,
+        "hoster": current_app.config["HOSTER_NAME"],
+    }
+    return [
+        saved_replies.fill_reply(reply, language=language, values=values)
+        for reply in services.canned_replies(get_session())
+    ]
+
+
 def _staff_ticket_page(
     ticket: Any,
     *,
     reply_form: StaffReplyForm | None = None,
     assign_form: AssignForm | None = None,
     state_form: StateForm | None = None,
+    inserted: saved_replies.FilledReply | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     db = get_session()
     staff = services.staff_members(db)
-    canned = services.canned_replies(db)
+    canned = _filled_replies(ticket)
     reply_form = reply_form or StaffReplyForm()
     if reply_form.body.data is None and request.method == "GET":
+        # Kept for links made before saved replies were inserted from the reply form.
         chosen = request.args.get("canned", type=int)
-        picked = next((c for c in canned if c.id == chosen), None)
+        picked = next((c for c in canned if c.reply_id == chosen), None)
         if picked is not None:
-            reply_form.body.data = picked.body
+            reply_form.body.data = picked.text
+            inserted = picked
     assign_form = assign_form or AssignForm(assignee=str(ticket.assignee_id or ""))
     assign_form.assignee.choices = [
         ("", _("Nobody")),
@@ -137,6 +169,7 @@ def _staff_ticket_page(
             thread=services.thread(db, ticket.id, include_internal=True),
             others=services.other_tickets(db, ticket),
             canned=canned,
+            inserted=inserted,
             reply_form=reply_form,
             assign_form=assign_form,
             state_form=state_form,
@@ -159,6 +192,8 @@ def staff_ticket(ticket_id: int) -> tuple[str, int]:
 def staff_reply(ticket_id: int) -> Response | tuple[str, int]:
     found = _staff_ticket(ticket_id)
     form = StaffReplyForm()
+    if request.form.get("action") == "insert":
+        return _insert_saved_reply(found, form)
     db = get_session()
     store = attachment_store()
     internal = bool(form.internal.data)
@@ -187,6 +222,28 @@ def staff_reply(ticket_id: int) -> Response | tuple[str, int]:
     else:
         flash(_("Reply sent to the requester."), "success")
     return redirect(url_for("support.staff_ticket", ticket_id=ticket_id, _anchor="latest"))  # type: ignore[return-value]
+
+
+def _insert_saved_reply(ticket: Any, form: StaffReplyForm) -> tuple[str, int]:
+    """Without JavaScript: the page again, the draft kept and the saved reply after it.
+
+    Nothing is sent or saved; the draft travels in the form and comes back in the page.
+    Files chosen for upload cannot come back (browsers never pre-fill a file input), so
+    the page says to choose them again.
+    """
+    chosen = request.form.get("saved_reply", type=int)
+    picked = next((c for c in _filled_replies(ticket) if c.reply_id == chosen), None)
+    form.body.errors = []
+    if picked is None:
+        form.body.errors = [_("Choose a saved reply from the list.")]
+        return _staff_ticket_page(ticket, reply_form=form, status=422)
+    form.body.data = saved_replies.insert_into_draft(form.body.data or "", picked.text)
+    if any(upload.filename for upload in request.files.getlist(form.attachments.name)):
+        flash(
+            _("Choose the files to attach again: they are not kept when a reply is inserted."),
+            "error",
+        )
+    return _staff_ticket_page(ticket, reply_form=form, inserted=picked)
 
 
 @bp.route("/staff/tickets/<int:ticket_id>/assign", methods=["POST"])
@@ -250,6 +307,7 @@ def canned_replies() -> Response | tuple[str, int]:
                 reply=None,
                 title=form.title.data or "",
                 body=form.body.data or "",
+                body_en=form.body_en.data or "",
                 actor=current_user._get_current_object(),
             )
         except services.SupportError as exc:
@@ -259,13 +317,36 @@ def canned_replies() -> Response | tuple[str, int]:
         else:
             db.commit()
             flash(_("Saved reply “%(title)s” added.", title=reply.title), "success")
+            _warn_unknown_placeholders(reply)
             return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
+    replies = services.canned_replies(db)
     return (
         render_template(
-            "support/canned_replies.html", replies=services.canned_replies(db), form=form
+            "support/canned_replies.html",
+            replies=replies,
+            unknown={
+                r.id: saved_replies.unknown_placeholders(f"{r.body}\n{r.body_en or ''}")
+                for r in replies
+            },
+            form=form,
+            placeholders=saved_replies.PLACEHOLDERS,
         ),
         status,
     )
+
+
+def _warn_unknown_placeholders(reply: CannedReply) -> None:
+    unknown = saved_replies.unknown_placeholders(f"{reply.body}\n{reply.body_en or ''}")
+    if unknown:
+        flash(
+            _(
+                "Unknown placeholders, left as they are when the reply is inserted: "
+                "%(names)s. Known ones: %(known)s.",
+                names=", ".join(f"{{{name}}}" for name in unknown),
+                known=", ".join(f"{{{name}}}" for name in saved_replies.PLACEHOLDERS),
+            ),
+            "error",
+        )
 
 
 def _canned(reply_id: int) -> CannedReply:
@@ -289,6 +370,7 @@ def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
                 reply=reply,
                 title=form.title.data or "",
                 body=form.body.data or "",
+                body_en=form.body_en.data or "",
                 actor=current_user._get_current_object(),
             )
         except services.SupportError as exc:
@@ -298,8 +380,17 @@ def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
         else:
             db.commit()
             flash(_("Saved reply updated."), "success")
+            _warn_unknown_placeholders(reply)
             return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
-    return render_template("support/canned_reply_edit.html", reply=reply, form=form), status
+    return (
+        render_template(
+            "support/canned_reply_edit.html",
+            reply=reply,
+            form=form,
+            placeholders=saved_replies.PLACEHOLDERS,
+        ),
+        status,
+    )
 
 
 @bp.route("/staff/tickets/replies/<int:reply_id>/delete", methods=["POST"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -76,7 +77,14 @@ class TransparencySection:
         }
         data = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
         yield ArchiveEntry(
-            path="panel/transparency.json", chunks=[data], size=len(data), format="JSON"
+            path="panel/transparency.json",
+            chunks=[data],
+            size=len(data),
+            format="JSON",
+            description=_(
+                "The entries of the transparency register you recorded as a team member "
+                "(authority requests, warrant canary statements), without their content."
+            ),
         )
 
     def delete(self, session: Session, account: Account) -> None:

@@ -321,6 +321,69 @@ def test_readme_is_written_in_the_language_of_the_person(
     assert "ouvre" in french.lower() or "ouvrir" in french.lower()
 
 
+def _readme_links(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<a href="([^"]+)">', html)
+
+
+@pytest.mark.parametrize(
+    ("uid", "opening", "formats_title", "checks_title", "sentence"),
+    [
+        (
+            "zoe",
+            "Vos données chez",
+            "Comment ouvrir ces fichiers",
+            "Pour les curieux de technique : vérifier l'archive",
+            "Chaque événement de votre journal",
+        ),
+        (
+            "bob",
+            "Your data at",
+            "How to open these files",
+            "For the technically minded: checking the archive",
+            "Every event of your activity log",
+        ),
+    ],
+)
+def test_the_readme_guides_a_non_technical_person_in_their_language(
+    client: FlaskClient,
+    sign_in: Any,
+    download: Any,
+    write_file: Any,
+    uid: str,
+    opening: str,
+    formats_title: str,
+    checks_title: str,
+    sentence: str,
+) -> None:
+    write_file(uid, "Photos/été 1.png", b"\x89PNG fake")
+    result = download(sign_in(client, uid))
+    for name in ("README.html", "README.txt"):
+        text = result.text(name)
+        assert opening in text
+        # The formats and their software come first, checksums last.
+        assert text.index(formats_title) < text.index("panel/account/account.json")
+        assert text.index("panel/account/account.json") < text.index(checks_title)
+        assert "SHA-256" not in text[: text.index(checks_title)]
+        assert sentence in text
+        # Every file of the panel is described in a sentence of its own.
+        assert "Fait partie de" not in text and "Part of " not in text
+        assert "LibreOffice" in text or "Firefox" in text
+    html = result.text("README.html")
+    links = _readme_links(html)
+    names = set(result.zip.namelist())
+    for path in ("panel/account/account.json", "directory/profile.vcf", "manifest.json"):
+        assert path in links
+    assert "services/cloud/" in links
+    for link in links:  # relative links, each to something in the archive
+        assert not link.startswith(("http", "/")), link
+        target = __import__("urllib.parse").parse.unquote(link)
+        assert (
+            target in names or target == "ERRORS.txt" or any(n.startswith(target) for n in names)
+        ), link
+
+
 def test_file_changed_during_the_download_keeps_the_announced_length(
     client: FlaskClient, sign_in: Any, write_file: Any
 ) -> None:
@@ -460,6 +523,11 @@ def test_export_page_says_what_the_archive_holds(client: FlaskClient, sign_in: A
     assert "services/cloud/" in page
     assert "Pads" in page and "Courriel" in page  # no connector: not in the archive
     assert 'action="/account/export"' in page
+    # Without JavaScript the page says where the archive goes; with it, that it started.
+    assert "the archive appears in your browser's downloads" in page
+    assert 'data-started="Your download has started.' in page
+    assert "/static/export-download.js" in page
+    assert page.index("README.html") < page.index("manifest.json")
 
 
 def test_pages_stay_reachable_before_new_terms_are_accepted(app: Flask) -> None:

@@ -106,7 +106,11 @@ def test_the_staff_publish_page_and_its_preview_are_accessible(
     page.click("button[value=preview]")
     assert page.locator(".legal-preview .diff ins").first.inner_text() == "Deuxième"
     assert_accessible(axe, page)
-    page.click("button[value=publish]")
+    page.click("button[value=review]")
+    assert page.locator(".legal-review .diff ins").first.inner_text() == "Deuxième"
+    assert page.locator(".legal-review-count").inner_text().startswith("1 ")
+    assert_accessible(axe, page)
+    page.click(".legal-review button[value=publish]")
     page.wait_for_url("**/legal/terms/2")
     assert page.locator("h1").inner_text() in (
         "Conditions générales d'utilisation",

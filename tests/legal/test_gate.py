@@ -189,14 +189,17 @@ def test_the_done_when_scenario(client, login_as, publish, post_form, accept_ter
 
     login_as("camille")
     accept_terms()
+    draft = {
+        "summary_fr": "Durée de conservation réduite.",
+        "body_fr": "## Données\n\nNous gardons vos données six mois.\n",
+    }
+    path = "/staff/legal/terms/publish"
+    review = page(post_form(path, {**draft, "action": "review"}, token_from=path))
+    assert "2 personnes ayant un compte devront accepter cette version" in review
+    token = re.search(r'name="confirm" value="([^"]+)"', review)
+    assert token
     response = post_form(
-        "/staff/legal/terms/publish",
-        {
-            "summary_fr": "Durée de conservation réduite.",
-            "body_fr": "## Données\n\nNous gardons vos données six mois.\n",
-            "action": "publish",
-        },
-        token_from="/staff/legal/terms/publish",
+        path, {**draft, "action": "publish", "confirm": token.group(1)}, token_from=path
     )
     assert response.status_code == 302
     client.post("/logout", data={"csrf_token": csrf_token(client, "/legal/terms")})

@@ -357,3 +357,29 @@ def test_deleting_the_section_forgets_acceptances_but_keeps_versions(
     assert services.acceptances_of(db_session, alice.id) == []
     assert len(services.acceptances_of(db_session, bob.id)) == 1
     assert count_versions(db_session) == 1
+
+
+def test_a_review_says_which_language_changed_and_writes_nothing(
+    publish, make_account, db_session, zone
+):
+    publish(fr="## Objet\n\nTexte un.\n", en="## Purpose\n\nText one.\n")
+    make_account("alice")
+    make_account("bob")
+
+    def review(fr: str, en: str) -> services.PublicationReview:
+        texts = {"fr": services.DraftText(fr, "Résumé."), "en": services.DraftText(en)}
+        return services.review_publication(db_session, "terms", texts, zone=zone)
+
+    french_only = review("## Objet\n\nTexte deux.\n", "## Purpose\n\nText one.\n")
+    assert french_only.only_french_changed and not french_only.only_translation_changed
+    assert (french_only.number, french_only.accounts_to_ask) == (2, 2)
+    rewrapped = review("## Objet\n\nTexte\ndeux.\n", "## Purpose\n\nText one.\n")
+    assert rewrapped.change("fr").diff.words_added == 1  # line breaks are not changes
+    english_only = review("## Objet\n\nTexte un.\n", "## Purpose\n\nText two.\n")
+    assert english_only.only_translation_changed and not english_only.only_french_changed
+    both = review("## Objet\n\nTexte deux.\n", "## Purpose\n\nText two.\n")
+    assert not both.only_french_changed and not both.only_translation_changed
+    dropped = review("## Objet\n\nTexte un.\n", "")
+    assert dropped.change("en").removed and not dropped.nothing_changed
+    assert review("## Objet\n\nTexte un.\n", "## Purpose\n\nText one.\n").nothing_changed
+    assert count_versions(db_session) == 1

@@ -79,3 +79,20 @@ def test_a_complete_rewrite_of_a_huge_passage_stays_fast_and_readable():
     diff = diff_texts(old, new)
     assert diff.words_removed == diff.words_added == MAX_WORD_DIFF + 10
     assert [s.kind for s in diff.items[0].segments] == ["del", "same", "ins"]
+
+
+def test_the_diff_compares_the_text_as_read_not_its_markdown():
+    old = "## Objet\n\n- un **an**\n- deux\n\n1. premier\n"
+    new = "## Modération\n\n- un **an**\n- trois\n\n1. premier\n"
+    diff = diff_texts(old, new, full=True)
+    shown = [(b.kind, str(b.html)) for b in diff.items]
+    assert shown == [
+        ("heading", "<del>Objet</del> <ins>Modération</ins>"),
+        ("item", "• un an"),
+        ("item", "• <del>deux</del> <ins>trois</ins>"),
+        ("item", "1. premier"),
+    ]
+
+
+def test_changing_only_markdown_emphasis_is_not_a_change_of_words():
+    assert not diff_texts("Nous gardons vos données.", "Nous gardons *vos* données.").changed

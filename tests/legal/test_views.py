@@ -191,12 +191,118 @@ def test_staff_preview_shows_the_text_and_changes_without_publishing(login_as, c
     assert versions(client.application) == []
 
 
+def confirm_token(html: str) -> str:
+    found = re.search(r'name="confirm" value="([^"]+)"', html)
+    assert found, "no confirm step on the page"
+    return found.group(1)
+
+
+def review_then_publish(post_form, path: str, data: dict[str, str]):
+    """The two steps a staff member takes: check the changes, then confirm."""
+    review = post_form(path, {**data, "action": "review"}, token_from=path)
+    assert review.status_code == 200
+    token = confirm_token(page(review))
+    return post_form(path, {**data, "action": "publish", "confirm": token}, token_from=path)
+
+
+def test_nothing_is_published_without_the_confirm_step(
+    login_as, client, post_form, publish, accept_terms
+):
+    publish()
+    login_as("camille")
+    accept_terms()
+    path = "/staff/legal/terms/publish"
+    response = post_form(path, publish_form(), token_from=path)
+    assert response.status_code == 200
+    html = page(response)
+    assert "Vérifier avant de publier la version 2" in html
+    assert "Rien n'est publié" in html
+    assert len(versions(client.application)) == 1
+    forged = post_form(path, {**publish_form(), "confirm": "made-up"}, token_from=path)
+    assert "Rien n'est publié" in page(forged)
+    assert len(versions(client.application)) == 1
+
+
+def test_a_text_edited_after_its_review_is_checked_again(
+    login_as, client, post_form, publish, accept_terms
+):
+    publish()
+    login_as("camille")
+    accept_terms()
+    path = "/staff/legal/terms/publish"
+    review = post_form(path, publish_form(action="review"), token_from=path)
+    token = confirm_token(page(review))
+    edited = publish_form(body_fr="## Objet\n\nUn autre texte.\n", confirm=token)
+    response = post_form(path, edited, token_from=path)
+    assert response.status_code == 200
+    assert "Rien n'est publié" in page(response)
+    assert len(versions(client.application)) == 1
+
+
+def test_the_review_counts_the_people_asked_and_renders_the_markdown_diff(
+    login_as, client, post_form, publish, accept_terms, make_account
+):
+    publish(fr="## Objet\n\nLe service est fourni.\n")
+    for uid in ("alice", "bob", "dominique"):
+        make_account(uid)
+    login_as("camille")  # a fourth account
+    accept_terms()
+    path = "/staff/legal/terms/publish"
+    data = publish_form(body_fr="## Modération\n\nLe service est fourni gratuitement.\n")
+    response = post_form(path, {**data, "action": "review"}, token_from=path)
+    html = page(response)
+    assert "4 personnes ayant un compte devront accepter cette version" in html
+    review = html[html.index('class="legal-review"') : html.index("<form")]
+    assert "##" not in review
+    assert re.search(r'class="diff-block diff-heading diff-changed">.*Modération', html)
+    assert "<del>fourni.</del> <ins>fourni gratuitement.</ins>" in html
+    assert len(versions(client.application)) == 1
+
+
+def test_staff_are_warned_when_only_the_french_text_changed(
+    login_as, client, post_form, publish, accept_terms
+):
+    publish(fr="## Objet\n\nTexte un.\n", en="## Purpose\n\nText one.\n")
+    login_as("camille")
+    accept_terms()
+    path = "/staff/legal/terms/publish"
+    data = publish_form(body_fr="## Objet\n\nTexte deux.\n", body_en="## Purpose\n\nText one.\n")
+    html = page(post_form(path, {**data, "action": "review"}, token_from=path))
+    assert "La traduction anglaise n'a pas changé" in html
+    assert "Ce texte n'a pas changé." in html
+    translated = publish_form(
+        body_fr="## Objet\n\nTexte deux.\n", body_en="## Purpose\n\nText two.\n"
+    )
+    html = page(post_form(path, {**translated, "action": "review"}, token_from=path))
+    assert "La traduction anglaise n'a pas changé" not in html
+
+
+def test_english_readers_are_told_the_binding_french_text_changed(client, publish):
+    publish(
+        fr="## Objet\n\nNous gardons vos données un an.\n",
+        en="## Purpose\n\nWe keep data a year.\n",
+    )
+    publish(
+        fr="## Objet\n\nNous gardons vos données six mois.\n",
+        en="## Purpose\n\nWe keep data a year.\n",
+    )
+    english = {"Accept-Language": "en"}
+    diff = page(client.get("/legal/terms/diff?from=1&to=2", headers=english))
+    assert "The French text, which is the one that applies, changed in this version" in diff
+    assert "The text is the same in both versions" not in diff
+    assert "<del>un an.</del>" in diff and "<ins>six mois.</ins>" in diff
+    document = page(client.get("/legal/terms/2", headers=english))
+    assert "this English translation was not updated" in document
+    french = page(client.get("/legal/terms/diff?from=1&to=2", headers={"Accept-Language": "fr"}))
+    assert "n'a pas été mise à jour" not in french
+
+
 def test_staff_publish_a_version_which_is_audited(login_as, client, post_form):
     login_as("camille")
-    response = post_form(
+    response = review_then_publish(
+        post_form,
         "/staff/legal/privacy/publish",
         publish_form(body_en="## Purpose\n\nText.\n", summary_en="New clause."),
-        token_from="/staff/legal/privacy/publish",
     )
     assert response.status_code == 302
     assert response.location.endswith("/legal/privacy/1")

@@ -82,3 +82,40 @@ def test_every_support_page_is_accessible(
     assert "Internal: check quota" in page.inner_text("main")
     check(page, axe, f"{base}/staff/tickets/replies", language)
     check(page, axe, f"{base}/staff/tickets/replies/1", language)
+
+
+def test_a_saved_reply_goes_in_at_the_cursor_with_javascript_and_without_it(
+    app, live_server, chromium, browser_page, make_ticket
+):
+    ticket = make_ticket("bob")
+    with session_scope(app) as session:
+        session.add(CannedReply(title="Reset", body="Bonjour {name}.", body_en="Hello {name}."))
+    base = live_server.url
+    page = browser_page
+    sign_in(page, base, "camille", "fr")
+    page.goto(f"{base}/staff/tickets/{ticket}")
+    page.fill("#body", "Start. End.")
+    page.focus("#body")
+    page.evaluate("document.getElementById('body').setSelectionRange(7, 7)")
+    page.select_option("#saved_reply", label="Reset (en anglais)")
+    page.click("button[value=insert]")
+    assert page.input_value("#body") == "Start. Hello Bob Smith.End."
+    assert page.url.endswith(f"/staff/tickets/{ticket}")  # no reload, nothing sent
+    assert "Rien n'est envoyé" in page.inner_text("#saved-reply-status")
+    page.evaluate("document.getElementById('body').setSelectionRange(999, 999)")
+    page.select_option("#saved_reply", label="Reset (en anglais)")
+    page.click("button[value=insert]")  # at the end: after a blank line
+    assert page.input_value("#body") == "Start. Hello Bob Smith.End.\n\nHello Bob Smith."
+
+    context = chromium.new_context(java_script_enabled=False)
+    try:
+        plain = context.new_page()
+        sign_in(plain, base, "camille", "fr")
+        plain.goto(f"{base}/staff/tickets/{ticket}")
+        plain.fill("#body", "Mon brouillon.")
+        plain.select_option("#saved_reply", label="Reset (en anglais)")
+        plain.click("button[value=insert]")
+        assert plain.input_value("#body") == "Mon brouillon.\n\nHello Bob Smith."
+        assert "Rien n'a été envoyé" in plain.inner_text("main")
+    finally:
+        context.close()

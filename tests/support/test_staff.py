@@ -7,11 +7,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from support.ticket_helpers import PNG
 
 from app.db import session_scope, utcnow
-from app.support.models import CannedReply, Ticket
+from app.support.models import CannedReply, Ticket, TicketMessage
 from helpers import csrf_token
 
 
@@ -182,7 +182,7 @@ def test_saved_replies_are_added_used_edited_and_deleted(app, camille, make_tick
     with session_scope(app) as session:
         reply_id = session.scalar(select(CannedReply.id))
     page = camille.get(f"/staff/tickets/{ticket}").get_data(as_text=True)
-    assert f'<option value="{reply_id}">Reset</option>' in page
+    assert f'<option value="{reply_id}" data-text="Use the reset link."' in page
     page = camille.get(f"/staff/tickets/{ticket}?canned={reply_id}").get_data(as_text=True)
     assert "\nUse the reset link.</textarea>" in page
 
@@ -197,3 +197,104 @@ def test_saved_replies_are_added_used_edited_and_deleted(app, camille, make_tick
     assert "Another saved reply has this title." in duplicate.get_data(as_text=True)
     camille.post(f"/staff/tickets/replies/{reply_id}/delete", data={"csrf_token": token})
     assert "No saved reply yet." in camille.get("/staff/tickets/replies").get_data(as_text=True)
+
+
+def saved_reply(app, title: str, body: str, body_en: str | None = None) -> int:
+    with session_scope(app) as session:
+        reply = CannedReply(title=title, body=body, body_en=body_en)
+        session.add(reply)
+        session.flush()
+        return reply.id
+
+
+def messages_of(app, ticket: int) -> int:
+    with session_scope(app) as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(TicketMessage)
+                .where(TicketMessage.ticket_id == ticket)
+            )
+            or 0
+        )
+
+
+def test_inserting_a_saved_reply_without_javascript_keeps_the_draft_and_sends_nothing(
+    app, camille, make_ticket
+):
+    ticket = make_ticket(subject="Mot de passe")
+    reply_id = saved_reply(app, "Reset", "Bonjour {name}, voici le lien ({ticket}).")
+    path = f"/staff/tickets/{ticket}"
+    response = camille.post(
+        f"{path}/reply",
+        data={
+            "csrf_token": csrf_token(camille, path),
+            "body": "My own first lines.",
+            "internal": "y",
+            "saved_reply": str(reply_id),
+            "action": "insert",
+        },
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    expected = f"Bonjour Alice Martin, voici le lien (#{ticket})."
+    assert f"\nMy own first lines.\n\n{expected}</textarea>" in page
+    assert re.search(r'<input[^>]*checked[^>]*id="internal"|id="internal"[^>]*checked', page)
+    assert "is inserted after your draft, in French. Nothing was sent." in page
+    assert messages_of(app, ticket) == 1
+
+
+def test_a_saved_reply_uses_the_requesters_language_and_falls_back_to_french(
+    app, camille, make_ticket
+):
+    french_only = saved_reply(app, "Merci", "Merci {name} !")
+    both = saved_reply(app, "Hello", "Bonjour {name}.", "Hello {name}, about {service}.")
+    bobs = make_ticket("bob", service="cloud")
+    page = camille.get(f"/staff/tickets/{bobs}").get_data(as_text=True)
+    assert f'<option value="{both}" data-text="Hello Bob Smith, about ' in page
+    assert f'<option value="{french_only}" data-text="Merci Bob Smith !"' in page
+    alices = make_ticket("alice")
+    page = camille.get(f"/staff/tickets/{alices}").get_data(as_text=True)
+    assert f'<option value="{both}" data-text="Bonjour Alice Martin."' in page
+
+
+def test_placeholder_values_are_escaped_and_unknown_ones_stay_visible_with_a_warning(
+    app, camille, make_ticket
+):
+    ticket = make_ticket(subject='<b>gras</b> "{name}"')
+    reply_id = saved_reply(app, "Sujet", "Re: {subject} {nmae} {{name}}")
+    path = f"/staff/tickets/{ticket}"
+    page = camille.post(
+        f"{path}/reply",
+        data={
+            "csrf_token": csrf_token(camille, path),
+            "body": "",
+            "saved_reply": str(reply_id),
+            "action": "insert",
+        },
+    ).get_data(as_text=True)
+    assert "Re: &lt;b&gt;gras&lt;/b&gt; &#34;{name}&#34; {nmae} {name}</textarea>" in page
+    assert "<b>gras" not in page
+    assert "Unknown placeholders were left as they are" in page and "<code>{nmae}</code>" in page
+    token = csrf_token(camille, "/staff/tickets/replies")
+    saved = camille.post(
+        "/staff/tickets/replies",
+        data={"csrf_token": token, "title": "Typo", "body": "Bonjour {nom}"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Unknown placeholders, left as they are when the reply is inserted: {nom}" in saved
+
+
+def test_inserting_without_choosing_a_reply_says_so_and_keeps_the_draft(app, camille, make_ticket):
+    ticket = make_ticket()
+    saved_reply(app, "Reset", "Texte.")
+    path = f"/staff/tickets/{ticket}"
+    response = camille.post(
+        f"{path}/reply",
+        data={"csrf_token": csrf_token(camille, path), "body": "Draft", "action": "insert"},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Choose a saved reply from the list." in page
+    assert "\nDraft</textarea>" in page
+    assert messages_of(app, ticket) == 1

@@ -1,0 +1,94 @@
+"""Saved replies as they go into a draft: the requester's language, placeholders filled.
+
+A saved reply is plain text with placeholders in braces, filled from the ticket when a
+staff member inserts it: `{name}` → the requester's name, `{ticket}` → "#12", and so on
+(`PLACEHOLDERS`). Values are inserted as plain text (the draft is plain text, shown
+escaped like any message), so a name with `<` or `{` in it stays as it is and is never
+filled again. `{{` and `}}` write a literal brace. An unknown placeholder, such as a
+misspelt `{nmae}`, is left visible in the draft and named in a warning, so it is fixed
+before sending rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+from app.support.models import CannedReply
+
+# Documented in docs/support.md; the descriptions are shown on the saved replies page.
+PLACEHOLDERS = {
+    "name": _l("the requester's name"),
+    "ticket": _l("the ticket number, such as #12"),
+    "subject": _l("the ticket's subject"),
+    "service": _l("the service the ticket is about"),
+    "staff": _l("your name (the staff member who sends the reply)"),
+    "hoster": _l("the hoster's name"),
+}
+PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"
+
+
+@dataclass(frozen=True)
+class FilledReply:
+    reply_id: int
+    title: str
+    text: str
+    language: str  # the language of the text used: the requester's, or French
+    unknown: tuple[str, ...]  # placeholders left as they were, in order of appearance
+
+
+def unknown_placeholders(text: str) -> tuple[str, ...]:
+    """Placeholders in `text` that are not in PLACEHOLDERS, each once."""
+    found: list[str] = []
+    for match in PLACEHOLDER.finditer(text):
+        name = match.group(1)
+        if name and name not in PLACEHOLDERS and name not in found:
+            found.append(name)
+    return tuple(found)
+
+
+def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
+    """One pass over `text`: known placeholders replaced, unknown ones left as written."""
+
+    def replace(match: re.Match[str]) -> str:
+        whole, name = match.group(0), match.group(1)
+        if name is None:
+            return whole[0]  # "{{" → "{", "}}" → "}"
+        return values[name] if name in values and name in PLACEHOLDERS else whole
+
+    return PLACEHOLDER.sub(replace, text)
+
+
+def reply_language(requester_language: str | None) -> str:
+    """'en' for a requester who reads English, else French ('en-GB' counts as English)."""
+    code = (requester_language or "").replace("_", "-").split("-")[0].lower()
+    return code if code in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def reply_text(reply: CannedReply, language: str) -> tuple[str, str]:
+    """The text in `language` when the reply has one, else the French text; and its language."""
+    if language == "en" and reply.body_en:
+        return reply.body_en, "en"
+    return reply.body, DEFAULT_LANGUAGE
+
+
+def fill_reply(reply: CannedReply, *, language: str, values: Mapping[str, str]) -> FilledReply:
+    text, used = reply_text(reply, language)
+    return FilledReply(
+        reply_id=reply.id,
+        title=reply.title,
+        text=fill_placeholders(text, values),
+        language=used,
+        unknown=unknown_placeholders(text),
+    )
+
+
+def insert_into_draft(draft: str, text: str) -> str:
+    """The draft with `text` added after it, a blank line between; nothing of it lost."""
+    kept = draft.replace("\r\n", "\n").rstrip()
+    return f"{kept}\n\n{text}" if kept else text
