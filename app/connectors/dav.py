@@ -625,7 +625,6 @@ class DavConnector:
             )
         login = self._login(person)
         deleted: list[str] = []
-        kept: list[str] = []
         if self.caldav or self.carddav:
             principal, collections = self._collections(login)
             for collection in collections:
@@ -652,4 +651,4 @@ class DavConnector:
             if remaining:
                 raise ConnectorError(f"{len(remaining)} files or folders are left in {root}")
         detail = "deleted: " + ", ".join(deleted) if deleted else "nothing held for this person"
-        return StepResult(ok=True, detail=detail, kept=tuple(kept))
+        return StepResult(ok=True, detail=detail)
