@@ -35,6 +35,7 @@ from app.deletion.models import DeletionRequest
 from app.hoster.profile import DEMO_FILE
 from helpers import csrf_token, do_login
 from imap_server import Dovecot, server_view
+from ldap_server import free_port
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "connectors.md"
 UID = "alice"
@@ -356,3 +357,32 @@ def test_calendars_export_with_the_persons_own_password_which_is_kept_nowhere(
     for path in instance.rglob("*") if instance.exists() else ():
         if path.is_file():
             assert own_password.encode() not in path.read_bytes(), path
+
+
+def test_services_that_are_down_show_as_not_reachable_on_the_data_page(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    (tmp_path / "secret").write_text("s3cret")
+    connectors = {
+        "agenda": f'type = "dav"\nurl = "{down}/"\nadmin_user = "panel"\n'
+        f'password_file = "{tmp_path / "secret"}"\n',
+        "chat": f'type = "matrix"\nurl = "{down}"\nuser_id = "@{{uid}}:example.org"\n'
+        f'token_file = "{tmp_path / "secret"}"\n',
+        "tools": f'type = "http"\nurl = "{down}/api"\ntoken_file = "{tmp_path / "secret"}"\n',
+    }
+    hoster = tmp_path / "hoster.toml"
+    hoster.write_text(
+        DEMO_FILE.read_text(encoding="utf-8")
+        + "".join(
+            service(slug, "X", "[services.connector]\n" + table)
+            for slug, table in connectors.items()
+        )  # fmt: skip
+    )
+    app = make_app(HOSTER_FILE=str(hoster))
+    person = app.test_client()
+    assert do_login(person, UID, "demo").status_code == 302
+    page = person.get("/account/data")
+    assert page.status_code == 200
+    # Alice reads French: each of the three services says it did not answer.
+    assert text(page).count("Injoignable pour le moment") == 3, text(page)
