@@ -377,7 +377,7 @@ def test_services_that_are_down_show_as_not_reachable_on_the_data_page(
         + "".join(
             service(slug, "X", "[services.connector]\n" + table)
             for slug, table in connectors.items()
-        )  # fmt: skip
+        )
     )
     app = make_app(HOSTER_FILE=str(hoster))
     person = app.test_client()
