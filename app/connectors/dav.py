@@ -415,8 +415,10 @@ class DavConnector:
         principal = self._principal(login)
         homes: list[str] = []
         for _href, prop in self._propfind(principal, "0", PROPFIND_HOMES):
-            wanted = ((CALDAV, "calendar-home-set", self.caldav),
-                      (CARDDAV, "addressbook-home-set", self.carddav))  # fmt: skip
+            wanted = (
+                (CALDAV, "calendar-home-set", self.caldav),
+                (CARDDAV, "addressbook-home-set", self.carddav),
+            )
             for namespace, name, enabled in wanted:
                 home_set = prop.find(f"{tag(namespace, name)}/{tag(DAV, 'href')}")
                 if enabled and home_set is not None and home_set.text:
@@ -456,11 +458,13 @@ class DavConnector:
         items: list[DataItem] = []
         if self.admin_user is None:  # without the person's password nothing can be counted
             if self.caldav:
-                items.append(DataItem(self.slug, _("Your calendars and tasks"), location,
-                                      retention, True))  # fmt: skip
+                items.append(
+                    DataItem(self.slug, _("Your calendars and tasks"), location, retention, True)
+                )
             if self.carddav:
-                items.append(DataItem(self.slug, _("Your address books"), location,
-                                      retention, True))  # fmt: skip
+                items.append(
+                    DataItem(self.slug, _("Your address books"), location, retention, True)
+                )
         elif self.caldav or self.carddav:
             _principal, collections = self._collections(self._login(person))
             calendars = sum(1 for c in collections if c.kind == "calendar")

@@ -92,8 +92,9 @@ class Client:
         never leave for another address.
         """
         for _hop in range(follow):
-            response = self._send(method, url, ok=(*ok, 301, 302, 303, 307, 308), stream=stream,
-                                  **kw)  # fmt: skip
+            response = self._send(
+                method, url, ok=(*ok, 301, 302, 303, 307, 308), stream=stream, **kw
+            )
             location = response.headers.get("Location")
             if response.status_code in ok or not location:
                 return response
