@@ -1,10 +1,11 @@
 """The `matrix` connector: a Synapse account through Synapse's admin API and an admin token.
 
 Export writes what the admin API gives about the person as JSON (profile, devices, joined
-rooms with their names, account data, the list of their media) and the media files they
-uploaded, each streamed. Delete removes their media, then deactivates the account with
-`erase: true` (Synapse then hides their messages from people who join rooms later); a
-second run finds a deactivated account and succeeds again.
+rooms with their names, account data, the addresses their devices connected from, push
+targets, the list of their media) and the media files they uploaded, each streamed.
+Delete removes their media, then deactivates the account with `erase: true` (Synapse then
+hides their messages from people who join rooms later); a second run finds a deactivated
+account and succeeds again.
 """
 
 from __future__ import annotations
@@ -206,6 +207,14 @@ class MatrixConnector:
         yield _json_entry(
             f"{folder}/account_data.json", account_data, _("Your settings kept by the server")
         )
+        sessions = self._get(f"{ADMIN}/v1/whois/{quote(self.user_id(person), safe='')}")
+        yield _json_entry(
+            f"{folder}/connections.json",
+            sessions,
+            _("The addresses and apps your devices connected from, as the server logs them"),
+        )
+        pushers = self._get(self._user_path("v1", person, "/pushers"))
+        yield _json_entry(f"{folder}/pushers.json", pushers, _("Where notifications are pushed"))
         media = self._media(person)
         yield _json_entry(f"{folder}/media.json", media, _("The list of the files you sent"))
         server_name = self.user_id(person).split(":", 1)[1]

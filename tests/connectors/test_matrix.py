@@ -45,6 +45,10 @@ def test_export_holds_profile_devices_rooms_settings_and_the_media_files(
     settings = json.loads(files["services/chat/account_data.json"])
     assert settings["account_data"]["global"]["org.example.theme"] == {"dark": True}
     assert len(json.loads(files["services/chat/devices.json"])["devices"]) == 1
+    connections = json.loads(files["services/chat/connections.json"])
+    assert connections["user_id"] == "@mexport:test.local"
+    assert "127.0.0.1" in json.dumps(connections["devices"])
+    assert json.loads(files["services/chat/pushers.json"])["total"] == 0
     media = [p for p in files if p.startswith("services/chat/media/")]
     assert len(media) == 1 and media[0].endswith("-photo été.png")
     assert files[media[0]] == PICTURE
