@@ -33,24 +33,28 @@ import config as panel_config
 
 log = logging.getLogger(__name__)
 
+__all__ = ["crontab", "enqueue", "queue", "register_periodic_task", "register_task"]
+
 QUEUE_NAME = "chatons-panel"
 TaskFunction = Callable[..., Any]
 
 
 def _make_queue(app: Flask) -> Huey:
     url = str(app.config.get("QUEUE_URL") or "").strip()
+    # Several panels may share one Redis: each has its own queue name.
+    name = str(app.config.get("QUEUE_NAME") or QUEUE_NAME)
     if url == "immediate" or (not url and app.testing):
-        return MemoryHuey(QUEUE_NAME, immediate=True)
+        return MemoryHuey(name, immediate=True)
     if not url:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         return SqliteHuey(
-            QUEUE_NAME, filename=str(Path(app.instance_path) / "queue.sqlite3"), results=False
+            name, filename=str(Path(app.instance_path) / "queue.sqlite3"), results=False
         )
     if urlsplit(url).scheme in ("redis", "rediss", "unix"):
-        return RedisHuey(QUEUE_NAME, url=url, results=False)
+        return RedisHuey(name, url=url, results=False)
     if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
         # As in SQLAlchemy URLs: sqlite:////abs/path, or sqlite:///relative/path.
-        return SqliteHuey(QUEUE_NAME, filename=url[len("sqlite:///") :], results=False)
+        return SqliteHuey(name, filename=url[len("sqlite:///") :], results=False)
     raise panel_config.ConfigError(
         "PANEL_QUEUE_URL must be redis://host:6379/0, sqlite:////path/queue.sqlite3 or "
         "'immediate' (leave it unset for a SQLite file in instance/)."
@@ -129,6 +133,7 @@ def pending(app: Flask) -> int:
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("QUEUE_URL", None)
+    app.config.setdefault("QUEUE_NAME", QUEUE_NAME)
     app.config.setdefault("QUEUE_WORKERS", 2)
     queue(app)
 
@@ -143,6 +148,11 @@ def init_app(app: Flask) -> None:
         if huey.immediate:
             raise click.ClickException(
                 "PANEL_QUEUE_URL is 'immediate': tasks run in the web process, no worker needed."
+            )
+        if not logging.getLogger().handlers:
+            # Huey reports each task (its name and id; arguments are plain ids) at INFO.
+            logging.basicConfig(
+                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
             )
         count = workers or int(app.config["QUEUE_WORKERS"])
         click.echo(

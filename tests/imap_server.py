@@ -35,7 +35,9 @@ log_path = {root}/dovecot.log
 instance_name = panel-test-{port}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -70,7 +72,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service auth {{
@@ -108,6 +111,7 @@ def dovecot_available() -> bool:
 class Dovecot:
     root: Path
     port: int = field(default_factory=free_port)
+    tls_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     uid: int = 0
     gid: int = 0
@@ -128,7 +132,10 @@ class Dovecot:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         os.chown(self.root / "mail", owner.pw_uid, owner.pw_gid)
         self.uid, self.gid = owner.pw_uid, owner.pw_gid
-        self.config.write_text(CONFIG.format(root=self.root, port=self.port, uid=owner.pw_uid))
+        self.write_certificate()
+        self.config.write_text(
+            CONFIG.format(root=self.root, port=self.port, tls_port=self.tls_port, uid=owner.pw_uid)
+        )
         (self.root / "master-users").write_text(f"{MASTER_USER}:{MASTER_PASSWORD}\n")
         (self.root / "users").write_text(
             "".join(
@@ -137,6 +144,21 @@ class Dovecot:
             )
         )
         (self.root / "master.secret").write_text(MASTER_PASSWORD + "\n")
+
+    @property
+    def certificate(self) -> Path:
+        """Self-signed, for 127.0.0.1: the CA file of the TLS tests."""
+        return self.root / "cert.pem"
+
+    def write_certificate(self) -> None:
+        if self.certificate.exists():
+            return
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+             "-keyout", str(self.root / "key.pem"), "-out", str(self.certificate)],
+            check=True, capture_output=True,
+        )  # fmt: skip
 
     def start(self) -> None:
         self.process = subprocess.Popen(

@@ -83,7 +83,9 @@ class Connector(Protocol):
     `plannable` (True when export() lists its entries without reading their data and gives
     every size, so the export can announce its length before the first byte) and
     `check()` (for `flask doctor`: signs in with the panel's credentials and returns a short
-    description, or raises ConnectorError saying what is wrong).
+    description, or raises ConnectorError saying what is wrong), and `asks_password` with
+    `export_with_password(person, password)` (the export form then asks the person's own
+    password for this service and passes it for that one download; see app/export).
     """
 
     slug: str

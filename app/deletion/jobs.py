@@ -12,12 +12,12 @@ from dataclasses import asdict
 from typing import Any
 
 from flask import Flask, g
-from huey import crontab
 
 from app import tasks
 from app.db import session_scope
 from app.deletion import services
 from app.mail import send_queued
+from app.tasks import crontab
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+import zipstream.ng
 from flask_babel import gettext as _
 from zipstream import ZIP_DEFLATED, ZIP_STORED, ZipStream, ZipStreamInfo
 
@@ -30,6 +31,15 @@ from app.connectors.base import ArchiveEntry, ConnectorError, Skipped
 from app.connectors.formats import file_format, format_name
 
 log = logging.getLogger(__name__)
+
+try:
+    from isal.isal_zlib import crc32 as _isal_crc32
+
+    # zipstream-ng takes crc32 from zipfile (zlib). ISA-L's gives the same values about
+    # 3 times faster (bench/export.py); deflate stays zlib's, so deflated_size() matches.
+    zipstream.ng.crc32 = _isal_crc32
+except ImportError:  # no wheel for this platform: zlib's CRC-32 stays
+    pass
 
 DEFLATE_LEVEL = 6
 ZIP64_LIMIT = (1 << 31) - 1  # as zipfile/zipstream: above this, ZIP64 records are used

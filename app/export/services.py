@@ -7,9 +7,10 @@ import logging
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -20,11 +21,13 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.accounts.models import Account
 from app.connectors.base import (
+    ArchiveEntry,
     Connector,
     ConnectorError,
     DataItem,
     ServiceUnreachable,
     Skipped,
+    StepResult,
 )
 from app.connectors.formats import file_format
 from app.directory import Person
@@ -115,6 +118,60 @@ def inventory(
 
 
 # Planning ---------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class AsksPassword(Protocol):
+    asks_password: bool
+
+    def export_with_password(
+        self, person: Person, password: str
+    ) -> Iterator[ArchiveEntry | Skipped]: ...
+
+
+class WithPersonPassword:
+    """A connector that exports signed in as the person, with the password they typed in
+    the export form for this one download (`asks_password` connectors, e.g. `dav`).
+
+    The password lives only in this object, for the length of the request: it is never
+    stored, logged, audited or written to the archive.
+    """
+
+    def __init__(self, connector: Connector, password: str) -> None:
+        self.connector = connector
+        self.slug = connector.slug
+        self.name = getattr(connector, "name", connector.slug)
+        self.plannable = getattr(connector, "plannable", False)
+        self._password = password
+
+    def __repr__(self) -> str:
+        return f"WithPersonPassword({self.slug})"
+
+    def inventory(self, person: Person) -> list[DataItem]:
+        return self.connector.inventory(person)
+
+    def export(self, person: Person) -> Iterator[ArchiveEntry | Skipped]:
+        assert isinstance(self.connector, AsksPassword)
+        return self.connector.export_with_password(person, self._password)
+
+    def delete(self, person: Person) -> StepResult:
+        return self.connector.delete(person)
+
+
+def asking_password(connectors: Iterable[Connector]) -> list[Connector]:
+    """The connectors whose export needs the person's own password."""
+    return [c for c in connectors if isinstance(c, AsksPassword) and c.asks_password]
+
+
+def with_person_passwords(
+    connectors: list[Connector], passwords: Mapping[str, str]
+) -> list[Connector]:
+    """The connectors of one download, those asking a password given the one typed."""
+    asking = {id(c) for c in asking_password(connectors)}
+    return [
+        WithPersonPassword(c, passwords.get(c.slug, "")) if id(c) in asking else c
+        for c in connectors
+    ]
 
 
 def part_folder(connector: Connector, profile: HosterProfile) -> str:

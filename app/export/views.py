@@ -50,9 +50,11 @@ def export_page() -> str | Response:
     profile = current_profile()
     if request.method == "GET":
         covered = service_connectors(current_app)
+        asking = {c.slug for c in services.asking_password(covered.values())}
         return render_template(
             "export/export.html",
             recent=recently_authenticated(),
+            asking=[s for s in profile.services if s.slug in asking],
             included=[s for s in profile.services if s.slug in covered],
             left_out=[s for s in profile.services if s.slug not in covered],
         )
@@ -62,7 +64,13 @@ def export_page() -> str | Response:
     account = current_user._get_current_object()
     person = services.person_of(account)
     db = get_session()
-    connectors = export_connectors(current_app)
+    connectors = services.with_person_passwords(
+        export_connectors(current_app),
+        {
+            c.slug: request.form.get(f"password-{c.slug}", "")
+            for c in services.asking_password(export_connectors(current_app))
+        },
+    )
     # Audited before the first byte: even an interrupted download handed data out.
     services.record_export(db, account, connectors)
     db.commit()

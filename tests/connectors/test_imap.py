@@ -276,3 +276,36 @@ def test_imap_options_are_checked_at_start(imap_app, options, message):
         imap_app(**options)
     assert message in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_mboxrd_quoting_matches_the_definition():
+    """One more `>` on every line matching ^>*From (RFC 4155 mboxrd), nowhere else."""
+    import random
+
+    from app.connectors.imap import quote_from_lines
+
+    def reference(data: bytes) -> bytes:
+        return re.sub(rb"(?m)^(>*From )", rb">\1", data)
+
+    rng = random.Random(4155)
+    for _ in range(5000):
+        data = bytes(rng.choice(b"F>rom \n\rx") for _ in range(rng.randint(0, 40)))
+        data = data.replace(b"x", b"From ")
+        assert quote_from_lines(data) == reference(data), data
+
+
+@pytest.mark.parametrize("how", ["imaps", "starttls"])
+def test_tls_checks_the_certificate_against_the_ca_file(imap_app, dovecot, alice_mail, how):
+    tls = (
+        {"url": f"imaps://127.0.0.1:{dovecot.tls_port}"}
+        if how == "imaps"
+        else {"url": dovecot.url, "starttls": True}
+    )
+    trusted = imap_app(ca_file=str(dovecot.certificate), check_login="alice", **tls)
+    assert "signed in as alice" in service_connectors(trusted)["post"].check()
+    folders = [e.path for e in service_connectors(trusted)["post"].export(person("alice"))]
+    assert "services/post/Envoyés.mbox" in folders
+    # Without the CA, the self-signed certificate is refused before any password is sent.
+    untrusted = imap_app(check_login="alice", **tls)
+    with pytest.raises(ServiceUnreachable, match="TLS"):
+        service_connectors(untrusted)["post"].check()

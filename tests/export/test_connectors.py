@@ -387,8 +387,8 @@ def test_a_plugin_connector_is_found_through_its_entry_point(
         built.append(options)
         return CommandConnector(svc.slug, name=svc.name, export_argv=["true"])
 
-    plugins["matrix"] = factory
-    app = make_app(HOSTER_FILE=str(hoster_file(service('type = "matrix"\nroom = "general"'))))
+    plugins["mattermost"] = factory
+    app = make_app(HOSTER_FILE=str(hoster_file(service('type = "mattermost"\nroom = "general"'))))
     assert built == [{"room": "general"}]
     assert set(service_connectors(app)) == {"cloud", "extra"}
     assert list(core_connectors(app)) == ["panel", "directory"]

@@ -1,0 +1,272 @@
+"""The `http` connector: a small published protocol any service can speak with a few lines.
+
+    GET    {url}/users/{uid}         inventory document (JSON), 404 = nothing held
+    GET    {url}/users/{uid}/export  tar stream, re-packed under services/<slug>/
+    DELETE {url}/users/{uid}         204 done, 404 nothing held, 200 or 202 a status document
+    GET    {status_url}              status document, polled until "done" or "failed"
+
+Every request carries `Authorization: Bearer <token>`. The documents are described by
+docs/connector-http.schema.json; docs/connectors.md explains the protocol, and
+tools/http_connector_server.py is a reference server serving a folder per person.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from flask import Flask
+from flask_babel import gettext as _
+
+from app.connectors.base import (
+    ArchiveEntry,
+    ConnectorError,
+    DataItem,
+    Skipped,
+    StepResult,
+    safe_uid,
+)
+from app.connectors.formats import format_name
+from app.connectors.options import ConnectorOptions
+from app.connectors.secrets import Secret
+from app.connectors.web import CHUNK, Client, HttpFailure, RawReader, read_url
+from app.directory import Person
+
+STATES = ("pending", "running", "done", "failed")
+
+
+def member_path(name: str) -> str | None:
+    """A tar member name as a relative archive path, or None if it tries to escape."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    return "/".join(parts)
+
+
+def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> HttpConnector:
+    """The connector of a `type = "http"` table (see docs/connectors.md)."""
+    url = read_url(options)
+    token = options.secret("token")
+    assert token is not None
+    return HttpConnector(
+        service.slug,
+        name=service.name,
+        url=url,
+        token=token,
+        ca_file=options.file("ca_file"),
+        timeout=options.seconds("timeout", default=30.0),
+        delete_wait=options.seconds("delete_wait", default=60.0),
+        poll_interval=options.seconds("poll_interval", default=1.0),
+        location=service.data_location,
+        retention=service.retention,
+    )
+
+
+class HttpConnector:
+    """A service that speaks the panel's HTTP protocol (see the module docstring)."""
+
+    plannable = False  # sizes are only known while the tar stream arrives
+
+    def __init__(
+        self,
+        slug: str,
+        *,
+        name: str,
+        url: str,
+        token: Secret,
+        ca_file: Path | None = None,
+        timeout: float = 30.0,
+        delete_wait: float = 60.0,
+        poll_interval: float = 1.0,
+        location: str | None = None,
+        retention: str | None = None,
+    ) -> None:
+        self.slug = slug
+        self.name = name
+        self.token = token
+        self.client = Client(url, timeout=timeout, ca_file=ca_file)
+        self.delete_wait = delete_wait
+        self.poll_interval = poll_interval
+        self.location = location
+        self.retention = retention
+
+    # Requests ------------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token.reveal()}", "Accept": "application/json"}
+
+    def _user_url(self, person: Person, tail: str = "") -> str:
+        return self.client.url(f"users/{quote(safe_uid(person.uid), safe='')}{tail}")
+
+    def check(self) -> str:
+        """Raise ConnectorError unless the server answers and accepts the token (doctor)."""
+        # Any answer but a refusal (401, 403) or a server error shows the token is accepted.
+        accepted = tuple(code for code in range(200, 500) if code not in (401, 403))
+        self.client.request(
+            "GET", self.client.url("users/"), headers=self._headers(), ok=accepted
+        ).close()
+        return f"{self.client.base}: the token is accepted"
+
+    # Inventory ----------------------------------------------------------------------------
+
+    def inventory(self, person: Person) -> list[DataItem]:
+        fallback = DataItem(
+            service=self.slug,
+            kind=_("Your data in %(service)s", service=self.name),
+            location=self.location or _("the servers of %(service)s", service=self.name),
+            retention=self.retention or _("Until you delete it or your account"),
+            exported=True,
+        )
+        try:
+            document = self.client.json("GET", self._user_url(person), headers=self._headers())
+        except HttpFailure as exc:
+            if exc.status == 404:
+                return []
+            raise
+        items = document.get("items") if isinstance(document, dict) else None
+        if not isinstance(items, list):
+            raise ConnectorError(_("the inventory of %(service)s has no items", service=self.name))
+        found: list[DataItem] = []
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("kind"), str):
+                raise ConnectorError(
+                    _("the inventory of %(service)s is not valid", service=self.name)
+                )
+            found.append(
+                DataItem(
+                    service=self.slug,
+                    kind=item["kind"],
+                    location=str(item.get("location") or fallback.location),
+                    retention=str(item.get("retention") or fallback.retention),
+                    exported=bool(item.get("exported", True)),
+                )
+            )
+        return found
+
+    # Export -------------------------------------------------------------------------------
+
+    def export(self, person: Person) -> Iterator[ArchiveEntry | Skipped]:
+        try:
+            response = self.client.request(
+                "GET",
+                self._user_url(person, "/export"),
+                headers={**self._headers(), "Accept": "application/x-tar"},
+                stream=True,
+            )
+        except HttpFailure as exc:
+            if exc.status == 404:
+                return  # the service holds nothing for this person
+            raise
+        reader = RawReader(response, _("the export of %(service)s", service=self.name))
+        try:
+            try:
+                archive = tarfile.open(fileobj=reader, mode="r|*")  # type: ignore[call-overload]  # noqa: SIM115
+            except tarfile.TarError as exc:
+                raise ConnectorError(
+                    _("%(service)s did not send a tar archive", service=self.name)
+                ) from exc
+            try:
+                for member in archive:
+                    path = member_path(member.name)
+                    if path is None:
+                        yield Skipped(
+                            f"services/{self.slug}/{member.name}",
+                            _("name leaving the service folder, skipped"),
+                        )
+                        continue
+                    if member.isdir():
+                        continue
+                    if not member.isfile():
+                        yield Skipped(
+                            f"services/{self.slug}/{path}", _("link or special file, skipped")
+                        )
+                        continue
+                    yield ArchiveEntry(
+                        path=f"services/{self.slug}/{path}",
+                        chunks=self._member_chunks(archive, member),
+                        size=member.size,
+                        mtime=datetime.fromtimestamp(member.mtime, UTC),
+                        format=format_name("data", path),
+                    )
+            except tarfile.TarError as exc:
+                raise ConnectorError(
+                    _("the archive sent by %(service)s is cut or damaged", service=self.name)
+                ) from exc
+        finally:
+            reader.close()
+
+    def _member_chunks(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> Iterator[bytes]:
+        file = archive.extractfile(member)
+        if file is None:
+            return
+        try:
+            while chunk := file.read(CHUNK):
+                yield chunk
+        except tarfile.TarError as exc:
+            raise ConnectorError(
+                _("the archive sent by %(service)s is cut or damaged", service=self.name)
+            ) from exc
+
+    # Deletion -----------------------------------------------------------------------------
+
+    def delete(self, person: Person) -> StepResult:
+        try:
+            return self._delete(person)
+        except ConnectorError as exc:
+            return StepResult(ok=False, detail=str(exc))
+
+    def _delete(self, person: Person) -> StepResult:
+        response = self.client.request(
+            "DELETE", self._user_url(person), headers=self._headers(), ok=(200, 202, 204, 404)
+        )
+        with response:
+            if response.status_code == 404:
+                return StepResult(ok=True, detail="nothing held for this person")
+            if response.status_code == 204:
+                return StepResult(ok=True, detail="deleted")
+            status = self._status_document(response)
+        deadline = time.monotonic() + self.delete_wait
+        while status["state"] in ("pending", "running"):
+            url = status.get("status_url")
+            if not isinstance(url, str) or not url:
+                raise ConnectorError("the status document has no status_url to follow")
+            if time.monotonic() >= deadline:
+                return StepResult(
+                    ok=False,
+                    detail=f"still {status['state']} on the server after {self.delete_wait:g} s; "
+                    "the step can be run again later",
+                )
+            time.sleep(self.poll_interval)
+            with self.client.request(
+                "GET", self.client.url(url), headers=self._headers()
+            ) as polled:
+                status = self._status_document(polled)
+        kept = tuple(str(k) for k in status.get("kept") or ())
+        detail = str(status.get("detail") or "")
+        if status["state"] == "failed":
+            return StepResult(ok=False, detail=detail or "the service reported a failure")
+        deleted = [str(d) for d in status.get("deleted") or ()]
+        if deleted and not detail:
+            detail = "deleted: " + ", ".join(deleted)
+        return StepResult(ok=True, detail=detail or "deleted", kept=kept)
+
+    @staticmethod
+    def _status_document(response: Any) -> dict[str, Any]:
+        try:
+            document = response.json()
+        except ValueError as exc:
+            raise ConnectorError("the deletion status is not JSON") from exc
+        if not isinstance(document, dict) or document.get("state") not in STATES:
+            raise ConnectorError(
+                "the deletion status has no valid state (pending, running, done or failed)"
+            )
+        if response.status_code == 202 and not document.get("status_url"):
+            location = response.headers.get("Location")
+            if location:
+                document["status_url"] = location
+        return document

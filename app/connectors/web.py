@@ -1,0 +1,233 @@
+"""HTTP client shared by the `http`, `dav` and `matrix` connectors.
+
+Every request has a connect and a read timeout; bodies are streamed; every failure of the
+network or the server becomes one ConnectorError whose message names the service and what
+to check, and never holds a secret (requests puts neither headers nor passwords in its
+messages, and URLs here never carry credentials).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from flask_babel import gettext as _
+
+from app.connectors.base import ConnectorError, ServiceUnreachable
+from app.connectors.options import ConnectorOptions
+
+CHUNK = 256 * 1024
+DEFAULT_TIMEOUT = 30.0
+
+
+# Client ----------------------------------------------------------------------------------
+
+
+class HttpFailure(ConnectorError):
+    """A request failed; `status` is the HTTP status when the server answered."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class HttpUnreachable(HttpFailure, ServiceUnreachable):
+    """The server did not answer at all (down, refused, timed out, TLS refused)."""
+
+
+def read_url(options: ConnectorOptions) -> str:
+    """The `url` option as given; credentials in it are refused (they belong in *_file)."""
+    parts = options.url("url", ("https", "http"))
+    if parts.username or parts.password:
+        raise options.error(
+            "url", ": must not hold a login or password; use the *_file or *_env keys."
+        )
+    return parts.geturl()
+
+
+class Client:
+    """A requests session bound to one service: base address, auth, timeouts, CA file."""
+
+    def __init__(
+        self,
+        base: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        ca_file: Path | str | None = None,
+        user_agent: str = "chatons-panel",
+    ) -> None:
+        self.base = base if base.endswith("/") else base + "/"
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.trust_env = False  # no proxy or .netrc credentials picked up silently
+        self.session.verify = str(ca_file) if ca_file else True
+        self.session.headers["User-Agent"] = user_agent
+        self.session.max_redirects = 5
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base, path)
+
+    def same_origin(self, url: str) -> bool:
+        """Credentials are only ever sent to the configured server."""
+        mine, other = urlsplit(self.base), urlsplit(url)
+        return (mine.scheme, mine.netloc) == (other.scheme, other.netloc)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        ok: tuple[int, ...] = (200,),
+        stream: bool = False,
+        follow: int = 0,
+        **kw: Any,
+    ) -> requests.Response:
+        """The response, if its status is in `ok`; otherwise HttpFailure (body closed).
+
+        `follow` redirects are followed with the same method and body (RFC 6764 discovery
+        answers /.well-known/caldav with one), and only on the same server: credentials
+        never leave for another address.
+        """
+        for _hop in range(follow):
+            response = self._send(
+                method, url, ok=(*ok, 301, 302, 303, 307, 308), stream=stream, **kw
+            )
+            location = response.headers.get("Location")
+            if response.status_code in ok or not location:
+                return response
+            response.close()
+            url = urljoin(url, location)
+        return self._send(method, url, ok=ok, stream=stream, **kw)
+
+    def _send(
+        self, method: str, url: str, *, ok: tuple[int, ...], stream: bool, **kw: Any
+    ) -> requests.Response:
+        if not self.same_origin(url):
+            raise HttpFailure(_("the server pointed to another address (%(url)s)", url=url))
+        try:
+            response = self.session.request(
+                method,
+                url,
+                stream=stream,
+                timeout=(min(self.timeout, 10.0), self.timeout),
+                allow_redirects=False,
+                **kw,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise HttpUnreachable(
+                _("the TLS certificate of %(host)s is not trusted (see ca_file)", host=_host(url))
+            ) from exc
+        except requests.exceptions.Timeout as exc:
+            raise HttpUnreachable(
+                _(
+                    "%(host)s did not answer within %(seconds)s s",
+                    host=_host(url),
+                    seconds=f"{self.timeout:g}",
+                )
+            ) from exc
+        except requests.exceptions.RequestException as exc:
+            raise HttpUnreachable(
+                _("%(host)s cannot be reached: %(error)s", host=_host(url), error=_short(exc))
+            ) from exc
+        if response.status_code in ok:
+            return response
+        status = response.status_code
+        response.close()
+        if status in (401, 403):
+            raise HttpFailure(
+                _(
+                    "%(host)s refused the panel's credentials (HTTP %(status)s)",
+                    host=_host(url),
+                    status=status,
+                ),
+                status,
+            )
+        raise HttpFailure(
+            _(
+                "%(host)s answered HTTP %(status)s to %(method)s %(path)s",
+                host=_host(url),
+                status=status,
+                method=method,
+                path=urlsplit(url).path,
+            ),
+            status,
+        )
+
+    def json(self, method: str, url: str, **kw: Any) -> Any:
+        response = self.request(method, url, **kw)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise HttpFailure(
+                _(
+                    "%(host)s did not answer JSON to %(path)s",
+                    host=_host(url),
+                    path=urlsplit(url).path,
+                )
+            ) from exc
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def body_chunks(response: requests.Response, what: str) -> Iterator[bytes]:
+    """The body as it arrives; a cut or a stalled connection becomes a ConnectorError."""
+    try:
+        yield from response.iter_content(CHUNK)
+    except requests.exceptions.RequestException as exc:
+        raise ConnectorError(
+            _("the transfer of %(what)s broke off: %(error)s", what=what, error=_short(exc))
+        ) from exc
+    finally:
+        response.close()
+
+
+class RawReader:
+    """A file-like view of a streamed body for tarfile/iterparse, with errors translated."""
+
+    def __init__(self, response: requests.Response, what: str) -> None:
+        self.response = response
+        self.what = what
+        response.raw.decode_content = True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data: bytes = self.response.raw.read(CHUNK if size is None or size < 0 else size)
+        except Exception as exc:  # urllib3's errors share no base class with requests'
+            raise ConnectorError(
+                _(
+                    "the transfer of %(what)s broke off: %(error)s",
+                    what=self.what,
+                    error=_short(exc),
+                )
+            ) from exc
+        return data
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+def _short(exc: BaseException) -> str:
+    """The innermost reason (e.g. 'Connection refused'), without URLs or object reprs."""
+    inner: BaseException = exc
+    while inner.__context__ is not None and inner.__context__ is not inner:
+        inner = inner.__context__
+    for candidate in (inner, exc):
+        strerror = getattr(candidate, "strerror", None)
+        if strerror:
+            return str(strerror)
+    names = {type(e).__name__ for e in (inner, exc)}
+    if names & {"ProtocolError", "IncompleteRead", "ChunkedEncodingError", "RemoteDisconnected"}:
+        return _("the connection was closed before the end")
+    if names & {"ReadTimeoutError", "ReadTimeout", "TimeoutError"}:
+        return _("no data came for too long")
+    return type(exc).__name__
