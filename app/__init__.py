@@ -80,10 +80,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_directory(app: Flask) -> None:
-    from app.directory import Directory, DirectorySettings
+    from app.directory import Directory, DirectoryMisconfigured, DirectorySettings
 
     if app.config.get("LDAP_URL"):
-        app.extensions["panel_directory"] = Directory(DirectorySettings.from_config(app.config))
+        try:
+            found = Directory(DirectorySettings.from_config(app.config))
+        except DirectoryMisconfigured as exc:
+            # TLS settings that can never work stop the start, in one sentence.
+            raise panel_config.ConfigError(str(exc)) from None
+        app.extensions["panel_directory"] = found
         app.extensions["panel_demo_people"] = None
         return
     from app.directory.demo import DEMO_PASSWORD, DEMO_PEOPLE_ROWS, demo_directory

@@ -3,37 +3,37 @@
 from __future__ import annotations
 
 import logging
-import math
 import ssl
+import threading
 import unicodedata
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
-from ldap3 import (
-    BASE,
-    FIRST,
-    MOCK_SYNC,
-    MODIFY_DELETE,
-    SIMPLE,
-    SUBTREE,
-    SYNC,
-    Connection,
-    Server,
-    ServerPool,
-    Tls,
-)
-from ldap3.core.exceptions import LDAPException
+from ldap3 import BASE, MODIFY_DELETE, SUBTREE
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
+from app.directory.connections import (
+    DirectoryMisconfigured,
+    DirectoryUnavailable,
+    PasswordNotAcceptable,
+    Servers,
+    ServicePool,
+    user_connection,
+)
 from app.directory.dn import same_dn
+from app.directory.schema import Schema, read_schema
 
 log = logging.getLogger(__name__)
 
 INVALID_CREDENTIALS = 49
 NO_SUCH_OBJECT = 32
+SIZE_LIMIT_EXCEEDED = 4
+# Result codes that mean "the server cannot answer now", not "a setting is wrong".
+TRANSIENT_RESULTS = frozenset({3, 51, 52, 80})
+MEMBERSHIP_ATTRIBUTES = ("member", "uniqueMember", "memberUid")
 # Never read nor export these, whatever the attribute map says.
 SECRET_ATTRIBUTES = frozenset(
     a.casefold()
@@ -55,10 +55,6 @@ DEFAULT_ATTRIBUTES = {
     "email": "mail",
     "language": "preferredLanguage",
 }
-
-
-class DirectoryUnavailable(Exception):
-    """The directory cannot be reached or answered with an error we cannot act on."""
 
 
 @dataclass(frozen=True)
@@ -100,15 +96,43 @@ class DirectorySettings:
             user_base=config["LDAP_USER_BASE"],
             user_filter=config["LDAP_USER_FILTER"],
             attributes=attributes,
-            bind_dn=config.get("LDAP_BIND_DN"),
+            bind_dn=config.get("LDAP_BIND_DN") or None,
             bind_password=config.get("LDAP_BIND_PASSWORD"),
-            user_dn_template=config.get("LDAP_USER_DN_TEMPLATE"),
-            staff_group=config.get("LDAP_STAFF_GROUP"),
+            user_dn_template=config.get("LDAP_USER_DN_TEMPLATE") or None,
+            staff_group=config.get("LDAP_STAFF_GROUP") or None,
             staff_membership=config.get("LDAP_STAFF_MEMBERSHIP", "auto"),
-            starttls=bool(config.get("LDAP_STARTTLS")),
-            ca_file=config.get("LDAP_CA_FILE"),
+            starttls=_flag(config.get("LDAP_STARTTLS")),
+            ca_file=config.get("LDAP_CA_FILE") or None,
             timeout=float(config.get("LDAP_TIMEOUT", 5)),
         )
+
+    def tls_problem(self) -> str | None:
+        """One plain sentence if the TLS settings cannot work, checked before any connection."""
+        if self.starttls and any(u.startswith("ldaps://") for u in self.urls):
+            return (
+                "PANEL_LDAP_STARTTLS cannot be combined with an ldaps:// address in "
+                "PANEL_LDAP_URL: ldaps:// is already encrypted, remove one of the two."
+            )
+        if self.ca_file:
+            path = Path(self.ca_file)
+            if not path.is_file():
+                return f"PANEL_LDAP_CA_FILE names {self.ca_file}, which does not exist."
+            try:
+                ssl.create_default_context(cafile=str(path))
+            except PermissionError:
+                return f"PANEL_LDAP_CA_FILE names {self.ca_file}, which the panel cannot read."
+            except (ssl.SSLError, ValueError, OSError):
+                return (
+                    f"PANEL_LDAP_CA_FILE names {self.ca_file}, which holds no PEM "
+                    "certificate (it should contain -----BEGIN CERTIFICATE-----)."
+                )
+        return None
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().casefold() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 def _first(values: Any) -> str | None:
@@ -128,6 +152,9 @@ def _all(values: Any) -> list[str]:
     return [str(values)]
 
 
+T = TypeVar("T")
+
+
 class Directory:
     """Talks to one directory (or a failover list), or to the in-memory demo directory."""
 
@@ -136,79 +163,76 @@ class Directory:
         self._demo_server = demo_server
         if demo_server is None and not settings.urls:
             raise ValueError("no directory URL given")
-
-    def _target(self) -> Any:
-        """A fresh server (or failover pool) per connection.
-
-        ldap3 remembers failed addresses on a Server object and refuses them for a while;
-        a directory that comes back must be usable on the very next request.
-        """
-        if self._demo_server is not None:
-            return self._demo_server
-        servers = [self._make_server(url) for url in self.settings.urls]
-        if len(servers) == 1:
-            return servers[0]
-        return ServerPool(servers, FIRST, active=1, exhaust=False)
+        problem = None if demo_server is not None else settings.tls_problem()
+        if problem:
+            raise DirectoryMisconfigured(problem)
+        self.servers = Servers(
+            settings.urls,
+            timeout=settings.timeout,
+            starttls=settings.starttls,
+            ca_file=settings.ca_file,
+            demo_server=demo_server,
+        )
+        self.pool = ServicePool(self.servers, settings.bind_dn, settings.bind_password)
+        self._schema: Schema | None = None
+        self._schema_read = False
+        self._schema_lock = threading.Lock()
 
     @property
     def is_demo(self) -> bool:
         return self._demo_server is not None
 
-    def _make_server(self, url: str) -> Server:
-        tls = None
-        if url.startswith("ldaps://") or self.settings.starttls:
-            tls = Tls(
-                validate=ssl.CERT_REQUIRED,
-                ca_certs_file=self.settings.ca_file,
-                version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-        return Server(
-            url,
-            use_ssl=url.startswith("ldaps://"),
-            tls=tls,
-            connect_timeout=self.settings.timeout,
-        )
+    # Schema -----------------------------------------------------------------------------
 
-    @contextmanager
-    def _connection(self, dn: str | None = None, password: str | None = None) -> Iterator[Any]:
-        """A bound connection, or DirectoryUnavailable; bind failure gives conn.bound False."""
-        conn = Connection(
-            self._target(),
-            user=dn,
-            password=password,
-            authentication=SIMPLE if dn else None,
-            client_strategy=MOCK_SYNC if self.is_demo else SYNC,
-            receive_timeout=max(1, math.ceil(self.settings.timeout)),
-            raise_exceptions=False,
-            auto_referrals=False,
-        )
-        try:
-            conn.open()
-            if self.settings.starttls and not self.is_demo and not conn.start_tls():
-                raise DirectoryUnavailable("StartTLS failed")
-            conn.bind()
-            yield conn
-        except LDAPException as exc:
-            raise DirectoryUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            # A connection that never opened has nothing to close.
-            with suppress(LDAPException):
-                conn.unbind()
+    def schema(self) -> Schema | None:
+        """The server's schema, read once per process; None if the server hides it."""
+        if self._schema_read:
+            return self._schema
+        with self._schema_lock:
+            if not self._schema_read:
+                if self.settings.bind_dn or self.is_demo:
+                    schema = self.pool.run(read_schema)
+                else:
+                    schema = self._anonymous(read_schema)
+                if schema is None:
+                    log.info("the directory does not let the panel read its schema")
+                self._schema, self._schema_read = schema, True
+        return self._schema
 
-    @contextmanager
-    def _service(self) -> Iterator[Any]:
-        with self._connection(self.settings.bind_dn, self.settings.bind_password) as conn:
-            if not conn.bound:
-                raise DirectoryUnavailable(
-                    f"the service account cannot bind: {conn.result.get('description')}"
-                )
-            yield conn
+    def _anonymous(self, operation: Callable[[Any], T]) -> T:
+        anonymous = ServicePool(self.servers, None, None, size=0)
+        return anonymous.run(operation)
 
-    def _wanted_attributes(self) -> list[str]:
-        names = [
-            self.settings.attributes[k] for k in ("login", "display_name", "email", "language")
-        ]
-        return [*names, "memberOf"]
+    def _defined(self, attribute: str) -> bool:
+        """Whether the server defines the attribute (True when its schema is hidden)."""
+        schema = self.schema()
+        return schema is None or schema.defines(attribute)
+
+    def uses_member_of(self) -> bool:
+        mode = self.settings.staff_membership
+        if mode == "memberOf":
+            return True
+        if mode != "auto" or not self.settings.staff_group:
+            return False
+        schema = self.schema()
+        return schema is not None and schema.defines("memberOf")
+
+    def wanted_attributes(self) -> list[str]:
+        """The attributes a person search asks for: only those the server defines."""
+        amap = self.settings.attributes
+        names = [amap[k] for k in ("login", "display_name", "email", "language") if amap.get(k)]
+        wanted = [n for n in dict.fromkeys(names) if self._defined(n)]
+        if self.uses_member_of():
+            wanted.append("memberOf")
+        return wanted
+
+    def membership_attributes(self) -> list[str]:
+        """The group attributes read to decide staff membership."""
+        mode = self.settings.staff_membership
+        candidates = MEMBERSHIP_ATTRIBUTES if mode in ("auto", "memberOf") else (mode,)
+        return [a for a in candidates if self._defined(a)] or list(candidates)
+
+    # People -----------------------------------------------------------------------------
 
     def _person(self, dn: str, attrs: Mapping[str, Any]) -> Person | None:
         lowered = {k.casefold(): v for k, v in attrs.items()}
@@ -225,33 +249,55 @@ class Directory:
             member_of=tuple(_all(lowered.get("memberof"))),
         )
 
-    def _user_filter(self, login: str) -> str:
-        return self.settings.user_filter.replace("{login}", escape_filter_chars(login))
+    def user_filter(self, login: str, *, escape: bool = True) -> str:
+        value = escape_filter_chars(login) if escape else login
+        return self.settings.user_filter.replace("{login}", value)
 
-    def _search_person(self, conn: Any, login: str) -> Person | None:
+    def _check_result(self, conn: Any, what: str) -> None:
+        """Turn a failed operation's result code into the right exception."""
+        code = conn.result.get("result")
+        description = conn.result.get("description")
+        if code in TRANSIENT_RESULTS:
+            raise DirectoryUnavailable(f"{what}: the server answered {description}")
+        raise DirectoryMisconfigured(f"{what}: the server answered {description}")
+
+    def search_people(self, conn: Any, ldap_filter: str, size_limit: int) -> list[Person]:
         ok = conn.search(
             self.settings.user_base,
-            self._user_filter(login),
+            ldap_filter,
             SUBTREE,
-            attributes=self._wanted_attributes(),
-            size_limit=2,
-            time_limit=int(self.settings.timeout) or 1,
+            attributes=self.wanted_attributes(),
+            size_limit=size_limit,
+            time_limit=max(1, int(self.settings.timeout)),
         )
-        if not ok:
-            if conn.result.get("result") in (0, NO_SUCH_OBJECT, 4):
-                return None
-            raise DirectoryUnavailable(f"search failed: {conn.result.get('description')}")
-        entries = [e for e in conn.response if e.get("type") == "searchResEntry"]
-        if len(entries) != 1:
+        code = conn.result.get("result")
+        if not ok and code not in (0, SIZE_LIMIT_EXCEEDED):
+            if code == NO_SUCH_OBJECT:
+                raise DirectoryMisconfigured(
+                    f"PANEL_LDAP_USER_BASE {self.settings.user_base} does not exist or the "
+                    "service account cannot read it"
+                )
+            self._check_result(conn, "person search")
+        people = []
+        for entry in conn.response or []:
+            if entry.get("type") == "searchResEntry":
+                person = self._person(entry["dn"], entry["attributes"])
+                if person is not None:
+                    people.append(person)
+        return people
+
+    def _search_person(self, conn: Any, login: str) -> Person | None:
+        people = self.search_people(conn, self.user_filter(login), size_limit=2)
+        if len(people) != 1:
             # Ambiguous filters must not log anybody in as "the first match".
             return None
-        person = self._person(entries[0]["dn"], entries[0]["attributes"])
-        if person is None or person.uid.casefold() != login.casefold():
+        person = people[0]
+        if person.uid.casefold() != login.casefold():
             return None
         return person
 
     def _read_entry(self, conn: Any, dn: str) -> Person | None:
-        ok = conn.search(dn, "(objectClass=*)", BASE, attributes=self._wanted_attributes())
+        ok = conn.search(dn, "(objectClass=*)", BASE, attributes=self.wanted_attributes())
         if not ok or not conn.response:
             return None
         return self._person(conn.response[0]["dn"], conn.response[0]["attributes"])
@@ -273,28 +319,60 @@ class Directory:
             return None
         if self.settings.user_dn_template:
             dn = self.settings.user_dn_template.replace("{login}", escape_rdn(login))
-            with self._connection(dn, password) as conn:
-                if not conn.bound:
-                    return None
-                person = self._read_entry(conn, dn)
+            self.schema()
+            person = self._bind_as(dn, password, read_entry=True)
             if person is None or person.uid.casefold() != login.casefold():
                 return None
             return person
-        with self._service() as conn:
-            person = self._search_person(conn, login)
+        person = self.pool.run(lambda conn: self._search_person(conn, login))
         if person is None:
             return None
-        with self._connection(person.dn, password) as user_conn:
-            if not user_conn.bound:
-                return None
+        if self._bind_as(person.dn, password) is None:
+            return None
         return person
+
+    def _bind_as(self, dn: str, password: str, *, read_entry: bool = False) -> Person | None:
+        """Bind as the person on a fresh connection; their entry if asked, else a marker."""
+        try:
+            with user_connection(self.servers, dn, password) as conn:
+                if not conn.bound:
+                    code = conn.result.get("result")
+                    if code not in (INVALID_CREDENTIALS, NO_SUCH_OBJECT):
+                        log.info("sign-in refused for %s: %s", dn, conn.result.get("description"))
+                    return None
+                if read_entry:
+                    return self._read_entry(conn, dn)
+                return Person(uid="", dn=dn, display_name="", email=None, language=None)
+        except PasswordNotAcceptable:
+            # SASLprep (RFC 4013) forbids some characters: no bind can succeed with them.
+            log.info("sign-in refused for %s: password holds a character SASLprep forbids", dn)
+            return None
 
     def lookup(self, uid: str) -> Person | None:
         """The person with this login as the directory sees it now, or None if gone."""
         if not self._acceptable_login(uid):
             return None
-        with self._service() as conn:
-            return self._search_person(conn, uid)
+        return self.pool.run(lambda conn: self._search_person(conn, uid))
+
+    def read_group(self, conn: Any, group: str) -> dict[str, list[str]] | None:
+        """The staff group's membership values (case-folded names), or None if absent."""
+        ok = conn.search(group, "(objectClass=*)", BASE, attributes=self.membership_attributes())
+        if not ok or not conn.response:
+            code = conn.result.get("result")
+            if code in (0, NO_SUCH_OBJECT):
+                return None
+            self._check_result(conn, f"reading the staff group {group}")
+        return {k.casefold(): _all(v) for k, v in conn.response[0]["attributes"].items()}
+
+    @staticmethod
+    def member_in(values: Mapping[str, list[str]], person: Person) -> bool:
+        for attr in ("member", "uniquemember"):
+            for value in values.get(attr, []):
+                # uniqueMember may carry an optional UID suffix: "dn#'0101'B".
+                member_dn = value.rsplit("#", 1)[0] if attr == "uniquemember" else value
+                if same_dn(member_dn, person.dn):
+                    return True
+        return person.uid in values.get("memberuid", [])
 
     def is_staff(self, person: Person) -> bool:
         group = self.settings.staff_group
@@ -305,92 +383,89 @@ class Directory:
             return True
         if mode == "memberOf":
             return False
-        attributes = ["member", "uniqueMember", "memberUid"] if mode == "auto" else [mode]
-        with self._service() as conn:
-            ok = conn.search(group, "(objectClass=*)", BASE, attributes=attributes)
-            if not ok or not conn.response:
-                if conn.result.get("result") not in (0, NO_SUCH_OBJECT):
-                    raise DirectoryUnavailable(f"group read failed: {conn.result}")
-                return False
-            values = {k.casefold(): _all(v) for k, v in conn.response[0]["attributes"].items()}
-        for attr in ("member", "uniquemember"):
-            for value in values.get(attr, []):
-                # uniqueMember may carry an optional UID suffix: "dn#'0101'B".
-                member_dn = value.rsplit("#", 1)[0] if attr == "uniquemember" else value
-                if same_dn(member_dn, person.dn):
-                    return True
-        return person.uid in values.get("memberuid", [])
+        values = self.pool.run(lambda conn: self.read_group(conn, group))
+        return values is not None and self.member_in(values, person)
 
     def ping(self) -> None:
         """Raise DirectoryUnavailable unless the service account can bind and search."""
-        with self._service() as conn:
+
+        def read_base(conn: Any) -> None:
             ok = conn.search(
                 self.settings.user_base, "(objectClass=*)", BASE, attributes=["objectClass"]
             )
             if not ok and conn.result.get("result") not in (0,):
-                raise DirectoryUnavailable(f"base not readable: {conn.result.get('description')}")
+                self._check_result(conn, f"reading {self.settings.user_base}")
+
+        self.pool.run(read_base)
 
     def entry_attributes(
         self, person: Person, deny: frozenset[str] = frozenset()
     ) -> dict[str, list[str]]:
         """All readable attributes of the person's entry, secrets and the deny-list left out."""
-        with self._service() as conn:
+
+        def read(conn: Any) -> dict[str, Any]:
             ok = conn.search(person.dn, "(objectClass=*)", BASE, attributes=["*"])
             if not ok or not conn.response:
                 return {}
-            raw = conn.response[0]["attributes"]
+            return dict(conn.response[0]["attributes"])
+
+        raw = self.pool.run(read)
         hidden = SECRET_ATTRIBUTES | {d.casefold() for d in deny}
-        return {
-            name: _all(value)
-            for name, value in sorted(raw.items())
-            if name.casefold() not in hidden and not isinstance(value, bytes)
-        }
+        result: dict[str, list[str]] = {}
+        for name, value in sorted(raw.items()):
+            values = value if isinstance(value, list | tuple) else [value]
+            if name.casefold() in hidden or any(isinstance(v, bytes) for v in values):
+                continue
+            result[name] = [str(v) for v in values]
+        return result
 
     def delete(self, person: Person) -> bool:
         """Remove the entry and its group memberships; True if something was removed.
 
         Idempotent: a person already gone counts as done.
         """
+        return self.pool.run(lambda conn: self._delete(conn, person))
+
+    def _delete(self, conn: Any, person: Person) -> bool:
         removed = False
-        with self._service() as conn:
-            member_filter = "(|(member={dn})(uniqueMember={dn})(memberUid={uid}))".format(
-                dn=escape_filter_chars(person.dn), uid=escape_filter_chars(person.uid)
+        attributes = [a for a in MEMBERSHIP_ATTRIBUTES if self._defined(a)]
+        member_filter = "(|{})".format(
+            "".join(
+                f"({a}={escape_filter_chars(person.uid if a == 'memberUid' else person.dn)})"
+                for a in attributes
             )
-            base = self._naming_context(person.dn)
-            conn.search(
-                base, member_filter, SUBTREE, attributes=["member", "uniqueMember", "memberUid"]
-            )
-            groups = [
-                (e["dn"], e["attributes"])
-                for e in conn.response or []
-                if e.get("type") == "searchResEntry"
-            ]
-            for group_dn, attrs in groups:
-                changes: dict[str, list[tuple[Any, list[str]]]] = {}
-                for name, values in attrs.items():
-                    matches = [
-                        v
-                        for v in _all(values)
-                        if (name.casefold() == "memberuid" and v == person.uid)
-                        or (
-                            name.casefold() != "memberuid"
-                            and same_dn(v.rsplit("#", 1)[0], person.dn)
-                        )
-                    ]
-                    if matches:
-                        changes[name] = [(MODIFY_DELETE, matches)]
-                if changes and not conn.modify(group_dn, changes):
-                    raise DirectoryUnavailable(f"cannot update group {group_dn}: {conn.result}")
-                removed = removed or bool(changes)
-            if conn.delete(person.dn):
-                removed = True
-            elif conn.result.get("result") != NO_SUCH_OBJECT:
-                raise DirectoryUnavailable(
-                    f"cannot delete the entry: {conn.result.get('description')}"
-                )
+        )
+        base = self._naming_context(person.dn)
+        conn.search(base, member_filter, SUBTREE, attributes=attributes)
+        groups = [
+            (e["dn"], e["attributes"])
+            for e in conn.response or []
+            if e.get("type") == "searchResEntry"
+        ]
+        for group_dn, attrs in groups:
+            changes: dict[str, list[tuple[Any, list[str]]]] = {}
+            for name, values in attrs.items():
+                matches = [
+                    v
+                    for v in _all(values)
+                    if (name.casefold() == "memberuid" and v == person.uid)
+                    or (name.casefold() != "memberuid" and same_dn(v.rsplit("#", 1)[0], person.dn))
+                ]
+                if matches:
+                    changes[name] = [(MODIFY_DELETE, matches)]
+            if changes and not conn.modify(group_dn, changes):
+                self._check_result(conn, f"updating group {group_dn}")
+            removed = removed or bool(changes)
+        if conn.delete(person.dn):
+            removed = True
+        elif conn.result.get("result") != NO_SUCH_OBJECT:
+            self._check_result(conn, "deleting the entry")
         return removed
 
     def _naming_context(self, dn: str) -> str:
         """The suffix of a DN made of its dc= components, where groups are searched from."""
         parts = [p for p in dn.split(",") if p.strip().lower().startswith("dc=")]
         return ",".join(parts) if parts else dn
+
+    def close(self) -> None:
+        self.pool.close()
