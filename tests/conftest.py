@@ -24,6 +24,8 @@ from helpers import csrf_token, do_login
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("PANEL_TEST_DATABASE_URL")
 CHROMIUM = os.environ.get("PANEL_TEST_CHROMIUM", "/usr/bin/chromium")
+# Real directories in every layout a CHATON runs (Debian OpenLDAP, YunoHost, LLDAP, 389 DS).
+pytest_plugins = ["ldap_fixtures"]
 
 
 def missing_tool(message: str) -> None:

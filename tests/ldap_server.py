@@ -161,6 +161,13 @@ YUNOHOST = Layout(
     language=False,
 )
 # LLDAP: everyone (service account included) under ou=people, displayName, groupOfNames.
+# 389 Directory Server: groupOfUniqueNames, memberOf kept by its plugin.
+DS389 = Layout(
+    "ds389",
+    "dc=example,dc=net",
+    staff_class="groupOfUniqueNames",
+    staff_attribute="uniqueMember",
+)
 LLDAP = Layout(
     "lldap",
     "dc=example,dc=com",
@@ -350,13 +357,13 @@ class Slapd:
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
 
+    @property
+    def root_dn(self) -> str:
+        return f"cn=admin,{self.layout.base}"
+
     def admin(self) -> Connection:
         conn = Connection(
-            Server(self.url),
-            f"cn=admin,{self.layout.base}",
-            ROOT_PW,
-            auto_bind=True,
-            raise_exceptions=True,
+            Server(self.url), self.root_dn, ROOT_PW, auto_bind=True, raise_exceptions=True
         )
         return conn
 
@@ -429,7 +436,8 @@ class Slapd:
         layout = self.layout
         with self.admin() as conn:
             dc = layout.base.split(",")[0][3:]
-            conn.add(layout.base, ["top", "dcObject", "organization"], {"o": dc, "dc": dc})
+            if not conn.search(layout.base, "(objectClass=*)", "BASE"):
+                conn.add(layout.base, ["top", "dcObject", "organization"], {"o": dc, "dc": dc})
             ous = {layout.people_ou, layout.groups_ou}
             if layout.service_rdn.endswith("ou=services"):
                 ous.add("services")
