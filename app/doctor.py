@@ -20,6 +20,7 @@ from app.cli import alembic_config
 from app.connectors.base import ConnectorError
 from app.db import database
 from app.directory import DirectoryUnavailable
+from app.directory.checks import diagnose
 from app.extensions import directory
 
 
@@ -45,16 +46,12 @@ def check_database() -> str:
     return f"reachable, schema at {head}"
 
 
-def check_directory() -> str:
-    dir_ = directory()
-    dir_.ping()
-    group = dir_.settings.staff_group
-    if dir_.is_demo:
-        return "demo directory"
-    detail = "service account binds and reads the user base"
-    if not group:
-        return detail + "; no staff group set (PANEL_LDAP_STAFF_GROUP): nobody is staff"
-    return detail + f"; staff group {group}"
+def check_directory() -> list[tuple[bool, str]]:
+    """The real sign-in path: service bind, schema, user filter with `*`, staff group."""
+    report = diagnose(directory())
+    return [
+        (f.ok, f"{f.step}: {f.text}" if f.step != "directory" else f.text) for f in report.findings
+    ]
 
 
 def check_mail() -> str:
@@ -102,7 +99,8 @@ def connector_checks() -> list[tuple[str, Callable[[], str]]]:
     return found
 
 
-CHECKS: list[tuple[str, Callable[[], str]]] = [
+Outcome = str | list[tuple[bool, str]]
+CHECKS: list[tuple[str, Callable[[], Outcome]]] = [
     ("configuration", check_configuration),
     ("database", check_database),
     ("directory", check_directory),
@@ -120,7 +118,7 @@ def doctor() -> None:
         try:
             # The doctor speaks to the administrator in English, connectors' words included.
             with force_locale("en"):
-                message = check()
+                outcome = check()
         except (
             ConnectorError,
             panel_config.ConfigError,
@@ -133,7 +131,10 @@ def doctor() -> None:
             problems += 1
             click.echo(f"PROBLEM  {name}: {exc}")
         else:
-            click.echo(f"ok       {name}: {message}")
+            lines = [(True, outcome)] if isinstance(outcome, str) else outcome
+            for ok, message in lines:
+                problems += 0 if ok else 1
+                click.echo(f"{'ok      ' if ok else 'PROBLEM '} {name}: {message}")
     if problems:
         click.echo(f"{problems} problem(s) found.")
         raise SystemExit(1)

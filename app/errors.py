@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from app.directory import DirectoryUnavailable
+from app.directory import DirectoryMisconfigured, DirectoryUnavailable
 from app.extensions import login_manager
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,17 @@ def register(app: Flask) -> None:
     @app.errorhandler(DirectoryUnavailable)
     def directory_down(exc: DirectoryUnavailable) -> tuple[str, int]:
         _rollback()
+        if isinstance(exc, DirectoryMisconfigured):
+            log.error("directory configuration problem on %s: %s", request.path, exc)
+            return render_error(
+                503,
+                str(
+                    _l(
+                        "Signing in is not possible: the panel's connection to the account "
+                        "directory is misconfigured. The hoster has to correct it."
+                    )
+                ),
+            )
         log.error("directory unavailable on %s: %s", request.path, exc)
         return render_error(
             503, str(_l("The account directory cannot be reached, so signing in is not possible."))

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import database
-from app.directory import DirectoryUnavailable
+from app.directory.checks import diagnose
 from app.extensions import directory
 from app.security import public_endpoint
 
@@ -27,11 +27,13 @@ def healthz() -> tuple[Response, int]:
     except SQLAlchemyError as exc:
         log.warning("health: database unavailable: %s", type(exc).__name__)
         checks["database"] = "unavailable"
-    try:
-        directory().ping()
-    except DirectoryUnavailable as exc:
-        log.warning("health: directory unavailable: %s", exc)
-        checks["directory"] = "unavailable"
+    # The real path (service bind, user filter, staff group), on pooled connections.
+    report = diagnose(directory())
+    if not report.ok:
+        problems = "; ".join(f"{f.step}: {f.text}" for f in report.findings if not f.ok)
+        log.warning("health: directory: %s", problems)
+        unreachable = any(f.text.startswith("unreachable") for f in report.findings if not f.ok)
+        checks["directory"] = "unavailable" if unreachable else "misconfigured"
     healthy = all(v == "ok" for v in checks.values())
     body = jsonify(status="ok" if healthy else "unavailable", checks=checks)
     body.headers["Cache-Control"] = "no-store"

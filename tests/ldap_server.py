@@ -436,7 +436,10 @@ class Slapd:
         layout = self.layout
         with self.admin() as conn:
             dc = layout.base.split(",")[0][3:]
-            if not conn.search(layout.base, "(objectClass=*)", "BASE"):
+            conn.raise_exceptions = False
+            exists = conn.search(layout.base, "(objectClass=*)", "BASE")
+            conn.raise_exceptions = True
+            if not exists:
                 conn.add(layout.base, ["top", "dcObject", "organization"], {"o": dc, "dc": dc})
             ous = {layout.people_ou, layout.groups_ou}
             if layout.service_rdn.endswith("ou=services"):
