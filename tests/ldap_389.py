@@ -32,7 +32,8 @@ from lib389 import DirSrv
 from lib389.instance.setup import SetupDs
 DirSrv.with_systemd = lambda self: False
 logging.basicConfig(level=logging.WARNING)
-sys.exit(0 if SetupDs(False, False, logging.getLogger("dscreate")).create_from_inf(sys.argv[1]) else 1)
+setup = SetupDs(False, False, logging.getLogger("dscreate"))
+sys.exit(0 if setup.create_from_inf(sys.argv[1]) else 1)
 """
 
 INF = """\

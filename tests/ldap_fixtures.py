@@ -10,7 +10,6 @@ import pytest
 
 import ldap_server as L
 
-
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

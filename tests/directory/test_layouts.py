@@ -39,9 +39,7 @@ def test_doctor_says_the_directory_is_fine(make_app, directory_server):
     assert any(directory_server.layout.staff_group in line for line in lines)
 
 
-def test_stopped_directory_answers_503_within_the_timeout_then_recovers(
-    make_app, directory_server
-):
+def test_stopped_directory_answers_503_within_the_timeout_then_recovers(make_app, directory_server):
     app = make_app(**directory_server.settings(LDAP_TIMEOUT=2))
     directory_server.stop()
     try:
