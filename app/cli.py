@@ -64,6 +64,8 @@ def db_revision(message: str) -> None:
 
 def register(app: Flask) -> None:
     from app import doctor
+    from app.directory import cli as directory_cli
 
     app.cli.add_command(db_group)
     doctor.init_app(app)
+    directory_cli.init_app(app)

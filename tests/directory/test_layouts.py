@@ -56,3 +56,41 @@ def test_stopped_directory_answers_503_within_the_timeout_then_recovers(make_app
         directory_server.start()
     assert app.test_client().get("/healthz").status_code == 200
     assert do_login(app.test_client(), "alice", L.PASSWORD).status_code == 302
+
+
+def _detected_settings(output: str, server) -> dict:
+    """The PANEL_LDAP_* lines detect printed, as app settings (shell quoting undone)."""
+    import json
+    import shlex
+
+    config = {}
+    for line in output.splitlines():
+        if line.startswith("PANEL_LDAP_"):
+            key, _sep, value = line.partition("=")
+            value = shlex.split(value)[0] if value else ""
+            config[key.removeprefix("PANEL_")] = (
+                json.loads(value) if key == "PANEL_LDAP_ATTRIBUTES" else value
+            )
+    config["LDAP_BIND_PASSWORD"] = L.SERVICE_PW
+    return config
+
+
+def test_detect_proposes_settings_people_sign_in_with(make_app, directory_server):
+    bare = {
+        "LDAP_URL": directory_server.url,
+        "LDAP_BIND_DN": directory_server.layout.service_dn,
+        "LDAP_BIND_PASSWORD": L.SERVICE_PW,
+    }
+    result = make_app(**bare).test_cli_runner().invoke(args=["directory", "detect"])
+    assert result.exit_code == 0, result.output
+    detected = _detected_settings(result.output, directory_server)
+    assert detected["LDAP_USER_BASE"] == directory_server.layout.people
+    app = make_app(**detected)
+    client = app.test_client()
+    assert do_login(client, L.ACCENTED_UID, L.PASSWORD).status_code == 302, result.output
+    assert client.get("/staff/").status_code == 200, result.output
+    other = app.test_client()
+    assert do_login(other, "alice", L.PASSWORD).status_code == 302
+    assert other.get("/staff/").status_code == 403
+    doctor = app.test_cli_runner().invoke(args=["doctor"])
+    assert "PROBLEM  directory" not in doctor.output, result.output + doctor.output
