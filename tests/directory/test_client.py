@@ -10,6 +10,13 @@ import ldap_server as L
 from app.directory import Directory, DirectorySettings, DirectoryUnavailable
 
 
+@pytest.fixture(params=["memberof", "debian"])
+def slapd(request, slapd):
+    """Every adapter test on both OpenLDAP configurations: with the memberof overlay, and
+    as Debian's package sets it up (cn=config, no memberof)."""
+    return slapd if request.param == "memberof" else request.getfixturevalue("debian_slapd")
+
+
 def make_directory(slapd: L.Slapd, **overrides) -> Directory:
     return Directory(DirectorySettings.from_config({**_defaults(), **slapd.settings(**overrides)}))
 
@@ -85,6 +92,13 @@ def test_direct_bind_through_a_dn_template(slapd):
     ],
 )
 def test_staff_membership_in_each_group_layout(slapd, uid, group, mode):
+    if mode == "memberOf" and slapd.flavour == "debian":
+        # Without the overlay nobody carries memberOf: nobody is staff that way.
+        directory = make_directory(
+            slapd, LDAP_STAFF_GROUP=f"{group},{L.GROUPS}", LDAP_STAFF_MEMBERSHIP=mode
+        )
+        assert not directory.is_staff(directory.authenticate(uid, L.PASSWORD))
+        return
     for membership in (mode, "auto"):
         directory = make_directory(
             slapd, LDAP_STAFF_GROUP=f"{group},{L.GROUPS}", LDAP_STAFF_MEMBERSHIP=membership
