@@ -183,7 +183,16 @@ class DS389(L.Slapd):
             conn.modify(base, {"aci": [(MODIFY_ADD, [aci, own])]})
 
 
+def _runtime_dirs() -> None:
+    """What systemd-tmpfiles would create at boot; absent on a machine without systemd."""
+    for path in ("/run/dirsrv", "/run/lock/dirsrv"):
+        if not os.path.isdir(path):
+            os.makedirs(path, mode=0o770)
+            shutil.chown(path, "dirsrv", "dirsrv")
+
+
 def start(layout: L.Layout = L.DS389) -> DS389:
+    _runtime_dirs()
     workdir = Path(tempfile.mkdtemp(prefix="panel-389-"))
     workdir.chmod(0o755)  # ns-slapd runs as dirsrv and needs its ldapi/db_home here
     server = DS389(workdir, layout=layout, flavour="389")
