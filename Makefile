@@ -18,13 +18,16 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 translations: $(VENV)/.installed
 	$(PY) tools/i18n.py compile
 
+# With PANEL_LDAP_URL set the panel signs people in against that directory; the demo
+# people's files only exist with the demo directory.
+PORT ?= 5000
 run: translations
 	$(VENV)/bin/flask db upgrade
 	@if [ "$$PANEL_ENV" != "production" ]; then $(VENV)/bin/flask terms seed-demo; fi
-	$(VENV)/bin/flask export demo-files
+	@if [ -z "$$PANEL_LDAP_URL" ]; then $(VENV)/bin/flask export demo-files; fi
 	@# The task worker runs deletion steps next to the web server; it stops with it.
 	$(VENV)/bin/flask worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-		$(VENV)/bin/flask run --host 127.0.0.1 --port 5000
+		$(VENV)/bin/flask run --host 127.0.0.1 --port $(PORT)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
