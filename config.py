@@ -32,6 +32,10 @@ class Defaults:
     LDAP_STAFF_MEMBERSHIP = "auto"  # auto, member, uniqueMember, memberUid, memberOf
     LDAP_TIMEOUT = 5
     DIRECTORY_RECHECK_SECONDS = 300
+    # Where people recover or change their password and details (LDAP Tool Box Self Service
+    # Password, the YunoHost portal, Keycloak…): linked from the login and account pages.
+    PASSWORD_RESET_URL: str | None = None
+    ACCOUNT_SETTINGS_URL: str | None = None
 
     HOSTER_FILE: str | None = None
     HOSTER_NAME = "Chatons du Demo"
@@ -105,6 +109,10 @@ def validate(config: dict[str, Any]) -> None:
             raise ConfigError(
                 "Production needs PANEL_SESSION_COOKIE_SAMESITE set to Lax or Strict."
             )
+    for key in ("PASSWORD_RESET_URL", "ACCOUNT_SETTINGS_URL"):
+        url = config.get(key)
+        if url and not str(url).startswith(("https://", "http://")):
+            raise ConfigError(f"PANEL_{key} must be an address starting with https://.")
     membership = config["LDAP_STAFF_MEMBERSHIP"]
     if membership not in ("auto", "member", "uniqueMember", "memberUid", "memberOf"):
         raise ConfigError(

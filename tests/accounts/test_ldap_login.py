@@ -137,3 +137,26 @@ def test_directory_down_gives_503_within_timeout_and_public_pages_stay_up(make_a
         assert do_login(app.test_client(), "bob", L.PASSWORD).status_code == 302
     finally:
         L.cleanup(server)
+
+
+def test_login_page_links_to_the_password_reset_portal(make_app):
+    client = make_app(PASSWORD_RESET_URL="https://sso.example.org/reset").test_client()
+    page = html.unescape(client.get("/login").get_data(as_text=True))
+    assert '<a href="https://sso.example.org/reset">Mot de passe oublié ?</a>' in page
+    assert "Mot de passe oublié" not in html.unescape(
+        make_app().test_client().get("/login").get_data(as_text=True)
+    )
+
+
+def test_account_page_links_to_the_hosters_account_settings(make_app):
+    client = make_app(ACCOUNT_SETTINGS_URL="https://sso.example.org/me").test_client()
+    assert do_login(client, "alice", "demo").status_code == 302
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="https://sso.example.org/me"' in page
+
+
+def test_a_reset_address_that_is_not_a_web_address_is_refused(make_app):
+    from config import ConfigError
+
+    with pytest.raises(ConfigError, match="PANEL_PASSWORD_RESET_URL"):
+        make_app(PASSWORD_RESET_URL="javascript:alert(1)")
