@@ -164,7 +164,7 @@ def detect(settings: DirectorySettings) -> Proposal:
     proposal.set(
         "LDAP_USER_FILTER",
         f"(&(objectClass={person_class})(uid={{login}}))",
-        f"every person there is a {person_class}; they sign in with their uid",
+        f"every person there has objectClass {person_class}; they sign in with their uid",
     )
     attributes: dict[str, str] = {}
     with_display = sum(1 for _dn, a in here if _values(a, "displayName"))
@@ -234,7 +234,9 @@ def _propose_staff(
         and schema is not None
         and schema.defines("memberOf")
     )
+    proper = {"groupofnames": "groupOfNames", "groupofuniquenames": "groupOfUniqueNames"}
     group_class = next((c for c in classes if c in GROUP_CLASSES), "group")
+    group_class = proper.get(group_class, "posixGroup" if group_class == "posixgroup" else "group")
     proposal.set(
         "LDAP_STAFF_GROUP",
         dn,
