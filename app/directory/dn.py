@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 _HEX = "0123456789abcdefABCDEF"
 
 
@@ -50,6 +52,8 @@ def _split_unescaped(text: str, separators: str) -> list[str]:
     return parts
 
 
+# Group members and people's DNs repeat from one sign-in to the next.
+@lru_cache(maxsize=8192)
 def normalise_dn(dn: str) -> tuple[tuple[tuple[str, str], ...], ...]:
     """A DN as comparable RDNs: attribute types and values case-folded, escapes resolved.
 
