@@ -386,18 +386,6 @@ class Directory:
         values = self.pool.run(lambda conn: self.read_group(conn, group))
         return values is not None and self.member_in(values, person)
 
-    def ping(self) -> None:
-        """Raise DirectoryUnavailable unless the service account can bind and search."""
-
-        def read_base(conn: Any) -> None:
-            ok = conn.search(
-                self.settings.user_base, "(objectClass=*)", BASE, attributes=["objectClass"]
-            )
-            if not ok and conn.result.get("result") not in (0,):
-                self._check_result(conn, f"reading {self.settings.user_base}")
-
-        self.pool.run(read_base)
-
     def entry_attributes(
         self, person: Person, deny: frozenset[str] = frozenset()
     ) -> dict[str, list[str]]:
