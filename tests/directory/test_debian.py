@@ -72,6 +72,8 @@ def test_doctor_names_a_filter_that_needs_yunohosts_schema(make_app, yunohost_sl
         ({"LDAP_USER_BASE": f"ou=nobody,{L.BASE}"}, "PANEL_LDAP_USER_BASE"),
         ({"LDAP_BIND_PASSWORD": "wrong"}, "check PANEL_LDAP_BIND_DN and PANEL_LDAP_BIND_PASSWORD"),
         ({"LDAP_ATTRIBUTES": {"display_name": "fullName"}}, "display_name = fullName"),
+        # ldap3 refuses this filter before sending it: a setting, not an outage.
+        ({"LDAP_USER_FILTER": "(&(objectClass=inetOrgPerson)(uid={login})"}, "client side"),
     ],
 )
 def test_doctor_names_each_configuration_problem(make_app, debian_slapd, overrides, message):
@@ -98,10 +100,14 @@ def test_doctor_names_an_empty_staff_group(make_app, debian_slapd):
         debian_slapd.delete_entry(f"cn=empty,{L.GROUPS}")
 
 
-def test_wrong_service_password_is_a_configuration_problem_not_an_outage(
-    make_app, debian_slapd, caplog
+@pytest.mark.parametrize(
+    "overrides",
+    [{"LDAP_BIND_PASSWORD": "wrong"}, {"LDAP_USER_FILTER": "(uid={login}"}],
+)
+def test_a_wrong_setting_is_a_configuration_problem_not_an_outage(
+    make_app, debian_slapd, caplog, overrides
 ):
-    app = make_app(**debian_slapd.settings(LDAP_BIND_PASSWORD="wrong"))
+    app = make_app(**debian_slapd.settings(**overrides))
     client = app.test_client()
     response = do_login(client, "alice", L.PASSWORD)
     assert response.status_code == 503
