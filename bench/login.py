@@ -143,6 +143,28 @@ def bare_ldap3(server: Any, logins: list[str]) -> list[float]:
     return times
 
 
+def schema_per_connection(server: Any, logins: list[str]) -> list[float]:
+    """What the panel did before: ldap3's defaults, the schema read on every connection."""
+    times = []
+    for login in logins:
+        started = time.perf_counter()
+        with Connection(
+            Server(server.url), server.layout.service_dn, L.SERVICE_PW, auto_bind=True
+        ) as service:
+            service.search(
+                server.layout.people,
+                f"(&(objectClass=inetOrgPerson)(uid={login}))",
+                SUBTREE,
+                attributes=["uid", "cn", "mail", "preferredLanguage"],
+            )
+            dn = service.response[0]["dn"]
+        user = Connection(Server(server.url), dn, L.PASSWORD, authentication=SIMPLE)
+        assert user.bind(), login
+        user.unbind()
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def adapter_sign_ins(server: Any, logins: list[str]) -> list[float]:
     """The panel's directory adapter alone (authenticate + staff check), in this process."""
     from app.directory import Directory, DirectorySettings
@@ -264,6 +286,8 @@ def run(
     adapter = adapter_sign_ins(server, logins)
     report(f"{name} ({count} people)", panel, bare)
     report(f"{name}, adapter only", adapter, bare)
+    before = schema_per_connection(server, logins[:50])
+    report(f"{name}, schema per connection", before, bare)
 
     hung = L.start_slapd(flavour="debian", seed=False)
     hung.freeze()
