@@ -234,9 +234,10 @@ class ServicePool:
         self._idle: deque[tuple[Any, float]] = deque()
         self._lock = threading.Lock()
 
-    def _take(self) -> Any:
+    def _take(self, fresh: bool = False) -> tuple[Any, bool]:
+        """A bound connection, and whether it was reused from the pool."""
         now = time.monotonic()
-        while True:
+        while not fresh:
             with self._lock:
                 if not self._idle:
                     break
@@ -246,7 +247,7 @@ class ServicePool:
             if stale or demoted:
                 close_quietly(conn)
                 continue
-            return conn
+            return conn, True
         conn = self.servers.open(self.dn, self.password)
         if not conn.bound:
             description = conn.result.get("description")
@@ -257,7 +258,7 @@ class ServicePool:
                     "check PANEL_LDAP_BIND_DN and PANEL_LDAP_BIND_PASSWORD"
                 )
             raise DirectoryMisconfigured(f"anonymous bind refused ({description})")
-        return conn
+        return conn, False
 
     def _give_back(self, conn: Any) -> None:
         with self._lock:
@@ -271,7 +272,8 @@ class ServicePool:
         (another server first) if the pooled one turns out dead or hung."""
         for attempt in (1, 2):
             try:
-                conn = self._take()
+                # The retry never reuses: the other pooled connections may be dead alike.
+                conn, reused = self._take(fresh=attempt == 2)
             except PasswordNotAcceptable as exc:
                 raise DirectoryMisconfigured(
                     "PANEL_LDAP_BIND_PASSWORD holds a character SASLprep forbids"
@@ -281,7 +283,10 @@ class ServicePool:
             except _NETWORK_ERRORS as exc:
                 close_quietly(conn)
                 description = describe_error(exc)
-                if self.servers.demo_server is None:
+                # A pooled connection the server closed while idle says nothing about the
+                # server; a timeout, or a fresh connection dropping, does.
+                hung = isinstance(exc, LDAPResponseTimeoutError) or "timed out" in str(exc)
+                if self.servers.demo_server is None and (hung or not reused):
                     self.servers.demote(url_of(conn), description)
                 if attempt == 2:
                     raise DirectoryUnavailable(description) from exc

@@ -270,3 +270,17 @@ def test_login_form_still_posts_with_the_directory_frozen(make_app, hung_first):
     token = csrf_token(client)
     response = client.post("/login", data={"login": "a", "password": "b", "csrf_token": token})
     assert response.status_code == 503
+
+
+def test_pooled_connections_closed_by_a_restart_are_replaced_silently(make_app, debian_slapd):
+    first = L.start_slapd(flavour="debian")
+    try:
+        app = make_app(**first.settings(LDAP_URL=f"{first.url} {debian_slapd.url}"))
+        assert do_login(app.test_client(), "alice", L.PASSWORD).status_code == 302
+        first.stop()  # every pooled connection to it is now dead
+        first.start()
+        assert do_login(app.test_client(), "bob", L.PASSWORD).status_code == 302
+        # A connection the server closed while idle does not push the server down the list.
+        assert app.extensions["panel_directory"].servers.ordered()[0] == first.url
+    finally:
+        L.cleanup(first)
