@@ -286,8 +286,10 @@ class ServicePool:
                 # A pooled connection the server closed while idle says nothing about the
                 # server; a timeout, or a fresh connection dropping, does.
                 hung = isinstance(exc, LDAPResponseTimeoutError) or "timed out" in str(exc)
-                if self.servers.demo_server is None and (hung or not reused):
-                    self.servers.demote(url_of(conn), description)
+                if self.servers.demo_server is None:
+                    if hung or not reused:
+                        self.servers.demote(url_of(conn), description)
+                    self._drop_idle(url_of(conn))
                 if attempt == 2:
                     raise DirectoryUnavailable(description) from exc
                 continue
@@ -302,6 +304,15 @@ class ServicePool:
             self._give_back(conn)
             return result
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _drop_idle(self, url: str) -> None:
+        """Close the idle connections to a server one of whose connections just died."""
+        with self._lock:
+            keep = deque(item for item in self._idle if url_of(item[0]) != url)
+            dropped = [item[0] for item in self._idle if url_of(item[0]) == url]
+            self._idle = keep
+        for conn in dropped:
+            close_quietly(conn)
 
     def close(self) -> None:
         with self._lock:
