@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from http_client import Browser
+
 import ldap_server as L
 from helpers import wait_port
-from http_client import Browser
 
 ROOT = Path(__file__).resolve().parents[2]
 
