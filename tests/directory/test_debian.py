@@ -284,3 +284,25 @@ def test_pooled_connections_closed_by_a_restart_are_replaced_silently(make_app, 
         assert app.extensions["panel_directory"].servers.ordered()[0] == first.url
     finally:
         L.cleanup(first)
+
+
+def test_detect_over_ldaps_with_a_service_account_given_on_the_command_line(
+    make_app, debian_slapd, monkeypatch
+):
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": L.SERVICE_PW)
+    app = make_app()  # nothing configured: everything comes from the options
+    ca = str(debian_slapd.tls_files["ca"])
+    args = ["directory", "detect", "--url", debian_slapd.ldaps_url, "--ca-file", ca]
+    result = app.test_cli_runner().invoke(args=[*args, "--bind-dn", L.SERVICE_DN])
+    assert result.exit_code == 0, result.output
+    assert f"PANEL_LDAP_URL={debian_slapd.ldaps_url}" in result.output
+    assert f"PANEL_LDAP_CA_FILE={ca}" in result.output
+    assert "PANEL_LDAP_STAFF_MEMBERSHIP=member" in result.output
+
+
+def test_detect_says_what_an_anonymous_look_cannot_see(make_app, debian_slapd):
+    result = (
+        make_app(LDAP_URL=debian_slapd.url).test_cli_runner().invoke(args=["directory", "detect"])
+    )
+    assert result.exit_code == 1
+    assert "visible to this account" in result.output
