@@ -185,13 +185,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def make_ca(workdir: Path, name: str = "ca") -> dict[str, Path]:
-    """A throw-away CA and a server certificate for 127.0.0.1/localhost, made by openssl."""
+def make_ca(
+    workdir: Path, name: str = "ca", names: str = "IP:127.0.0.1,DNS:localhost"
+) -> dict[str, Path]:
+    """A throw-away CA and a server certificate for `names` (subjectAltName), by openssl."""
     workdir.mkdir(parents=True, exist_ok=True)
     ca_key, ca_cert = workdir / f"{name}.key", workdir / f"{name}.pem"
     key, csr, cert = workdir / f"{name}-server.key", workdir / "server.csr", workdir / "server.pem"
     ext = workdir / "server.ext"
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ext.write_text(f"subjectAltName={names}\n")
 
     def run(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True)
@@ -213,6 +215,7 @@ class Slapd:
     layout: Layout = DEBIAN
     flavour: str = "memberof"  # or "debian"
     tls: bool = False
+    tls_names: str = "IP:127.0.0.1,DNS:localhost"
     port: int = field(default_factory=free_port)
     ldaps_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -289,7 +292,7 @@ class Slapd:
             capture_output=True,
         )
         if self.tls:
-            self.tls_files = make_ca(self.workdir / "tls")
+            self.tls_files = make_ca(self.workdir / "tls", names=self.tls_names)
             change = self.workdir / "tls.ldif"
             change.write_text(
                 DEBIAN_TLS.format(
@@ -532,10 +535,15 @@ class Slapd:
 
 
 def start_slapd(
-    *, flavour: str = "memberof", layout: Layout = DEBIAN, tls: bool = False, seed: bool = True
+    *,
+    flavour: str = "memberof",
+    layout: Layout = DEBIAN,
+    tls: bool = False,
+    seed: bool = True,
+    tls_names: str = "IP:127.0.0.1,DNS:localhost",
 ) -> Slapd:
     workdir = Path(tempfile.mkdtemp(prefix=f"panel-slapd-{flavour}-{layout.name}-"))
-    server = Slapd(workdir, layout=layout, flavour=flavour, tls=tls)
+    server = Slapd(workdir, layout=layout, flavour=flavour, tls=tls, tls_names=tls_names)
     server.write_config()
     server.start()
     if seed:

@@ -306,3 +306,18 @@ def test_detect_says_what_an_anonymous_look_cannot_see(make_app, debian_slapd):
     )
     assert result.exit_code == 1
     assert "visible to this account" in result.output
+
+
+def test_a_certificate_for_another_host_is_refused_in_one_line(make_app, caplog):
+    server = L.start_slapd(flavour="debian", tls=True, tls_names="DNS:ldap.example.org")
+    try:
+        app = make_app(
+            **server.settings(LDAP_URL=server.ldaps_url, LDAP_CA_FILE=str(server.tls_files["ca"]))
+        )
+        response = do_login(app.test_client(), "alice", L.PASSWORD)
+        assert response.status_code == 503
+        assert "certificate does not name this host" in caplog.text, caplog.text
+        assert all(len(r.getMessage()) < 400 for r in caplog.records), caplog.text
+        assert "subject" not in caplog.text and "notAfter" not in caplog.text
+    finally:
+        L.cleanup(server)
