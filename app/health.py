@@ -28,11 +28,18 @@ def healthz() -> tuple[Response, int]:
         log.warning("health: database unavailable: %s", type(exc).__name__)
         checks["database"] = "unavailable"
     # The real path (service bind, user filter, staff group), on pooled connections.
-    report = diagnose(directory())
-    if not report.ok:
-        problems = "; ".join(f"{f.step}: {f.text}" for f in report.findings if not f.ok)
+    # Schema remarks (an optional attribute the server lacks) are for `flask doctor`: they
+    # do not stop anyone signing in, so they do not page the monitor.
+    failed = [
+        f
+        for f in diagnose(directory()).findings
+        if not f.ok
+        and (f.step != "schema" or f.text.startswith(("unreachable", "configuration problem")))
+    ]
+    if failed:
+        problems = "; ".join(f"{f.step}: {f.text}" for f in failed)
         log.warning("health: directory: %s", problems)
-        unreachable = any(f.text.startswith("unreachable") for f in report.findings if not f.ok)
+        unreachable = any(f.text.startswith("unreachable") for f in failed)
         checks["directory"] = "unavailable" if unreachable else "misconfigured"
     healthy = all(v == "ok" for v in checks.values())
     body = jsonify(status="ok" if healthy else "unavailable", checks=checks)

@@ -321,3 +321,12 @@ def test_a_certificate_for_another_host_is_refused_in_one_line(make_app, caplog)
         assert "subject" not in caplog.text and "notAfter" not in caplog.text
     finally:
         L.cleanup(server)
+
+
+def test_an_optional_attribute_the_server_lacks_is_named_but_does_not_page(make_app, debian_slapd):
+    settings = debian_slapd.settings(LDAP_ATTRIBUTES={"language": "locale"})
+    result = doctor(make_app, debian_slapd, **settings)
+    assert result.exit_code == 1 and "language = locale" in result.output
+    app = make_app(**settings)
+    assert app.test_client().get("/healthz").status_code == 200
+    assert do_login(app.test_client(), "alice", L.PASSWORD).status_code == 302
