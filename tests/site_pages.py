@@ -1,0 +1,349 @@
+"""The route walker: a panel with something on every page, and the URL of every HTML page.
+
+The page-wide checks (390 px phone layout, Nu HTML Checker) use it so a new route is
+checked the day it is added: `page_urls` fails on a GET route it does not know how to fill.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.db import session_scope, utcnow
+from helpers import csrf_token, do_login
+
+# GET routes that answer something other than an HTML page (files, feeds, redirects).
+NOT_PAGES = {
+    "static",
+    "theme.theme_css",
+    "health.healthz",
+    "incidents.atom_feed",
+    "incidents.json_feed",
+    "hosting.hosting_json",
+    "hosting.organization_properties",
+    "hosting.service_properties",
+    "transparency.canary_text",
+    "accounts.choose_language",
+    "support.attachment",
+}
+ROLES = ("visitor", "user", "staff")
+USER, STAFF, LEAVING = "alice", "camille", "bob"
+
+
+@dataclass
+class Seeded:
+    incident: int
+    ticket: int
+    canned_reply: int
+    deletion: int
+    authority_request: int
+
+
+def seed(app: Flask) -> Seeded:
+    """Something on every page: incidents, a ticket with a reply, terms versions, requests."""
+    from app.deletion import services as deletion
+    from app.hoster.profile import current_profile
+    from app.incidents import services as incidents
+    from app.legal import services as legal
+    from app.legal import starter
+    from app.transparency import services as transparency
+
+    now = utcnow()
+    with app.test_request_context():
+        known = [s.slug for s in current_profile().services]
+    with app.app_context(), session_scope(app) as session:
+        ongoing = incidents.open_incident(
+            session,
+            title="Mail is slow",
+            services=[known[0]],
+            impact="minor",
+            visibility="public",
+            started_at=now - timedelta(hours=3),
+            body="Messages take an hour to arrive.",
+            known_services=known,
+            actor=incidents.CLI,
+        )
+        incidents.post_update(session, ongoing.id, body="We found the cause.", actor=incidents.CLI)
+        past = incidents.open_incident(
+            session,
+            title="Cloud unreachable",
+            services=known[1:2] or known[:1],
+            impact="major",
+            visibility="public",
+            started_at=now - timedelta(days=20),
+            body="The cloud does not answer.",
+            known_services=known,
+            actor=incidents.CLI,
+            now=now - timedelta(days=20),
+        )
+        incidents.resolve_incident(session, past.id, body="Back.", actor=incidents.CLI)
+        incidents.schedule_maintenance(
+            session,
+            title="Server upgrade",
+            services=known[-1:],
+            window_start=now + timedelta(days=2),
+            window_end=now + timedelta(days=2, hours=2),
+            visibility="public",
+            known_services=known,
+            actor=incidents.CLI,
+        )
+        today = transparency.local_today("Europe/Paris")
+        request = transparency.record_authority_request(
+            session,
+            transparency.RequestDetails(
+                received_on=today - timedelta(days=10),
+                authority_kind="judicial",
+                legal_basis="Article 60-1 of the code of criminal procedure",
+                request_kind="identification",
+                summary="Identity of the holder of one mail address.",
+                response="complied",
+                response_summary="We gave the name and sign-up date we hold.",
+                answered_on=today - timedelta(days=5),
+                accounts_concerned=1,
+            ),
+            actor_id=None,
+            today=today,
+        )
+        transparency.publish_canary(
+            session,
+            statement_date=today - timedelta(days=30),
+            next_update_by=today + timedelta(days=60),
+            statement="We have received no secret order.",
+            signed_text=None,
+            signing_key=None,
+            actor_id=None,
+            today=today,
+        )
+        incident_id, request_id = ongoing.id, request.id
+
+    ticket, canned = _seed_support(app, known[0])
+    deletion_id = _seed_deletion(app, deletion)
+
+    # Terms last: from here on, signing in leads to the acceptance gate first.
+    with app.test_request_context(), session_scope(app) as session:
+        profile = current_profile()
+        starter.seed(session, profile, app.config["BABEL_DEFAULT_TIMEZONE"])
+        first = legal.latest_version(session, "terms")
+        assert first is not None
+        texts = {
+            language: legal.DraftText(
+                first.body(language) + "\n\n## Modération\n\nNous modérons les pads publics.\n",
+                "Une section sur la modération.",
+            )
+            for language in ("fr", "en")
+        }
+        from zoneinfo import ZoneInfo
+
+        legal.publish_version(
+            session,
+            "terms",
+            texts,
+            effective_on=None,
+            zone=ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"]),
+            publisher=None,
+        )
+    return Seeded(incident_id, ticket, canned, deletion_id, request_id)
+
+
+def _seed_support(app: Flask, service: str) -> tuple[int, int]:
+    """A ticket from the user with a picture, a staff reply, and one saved reply."""
+    user = app.test_client()
+    assert do_login(user, USER, "demo").status_code == 302
+    token = csrf_token(user, f"/support/new?service={service}")
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(50)
+    response = user.post(
+        "/support/new",
+        data={
+            "csrf_token": token,
+            "subject": "Cannot sign in to the cloud from my phone",
+            "service": service,
+            "category": "problem",
+            "body": "Since yesterday the app says my password is wrong.",
+            "attachments": [(io.BytesIO(png), "screen.png")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    ticket = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[-1])
+
+    staff = app.test_client()
+    assert do_login(staff, STAFF, "demo").status_code == 302
+    page = f"/staff/tickets/{ticket}"
+    response = staff.post(
+        f"{page}/reply",
+        data={"csrf_token": csrf_token(staff, page), "body": "Which phone do you use?"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    response = staff.post(
+        "/staff/tickets/replies",
+        data={
+            "csrf_token": csrf_token(staff, "/staff/tickets/replies"),
+            "title": "Password reset",
+            "body": "You can reset your password from the portal.",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    from sqlalchemy import select
+
+    from app.support.models import CannedReply
+
+    with session_scope(app) as session:
+        canned = session.scalar(select(CannedReply.id))
+    assert canned is not None
+    return ticket, canned
+
+
+def _seed_deletion(app: Flask, deletion: Any) -> int:
+    from app.accounts.services import sync_account
+    from app.connectors.base import service_connectors
+    from app.hoster.profile import current_profile
+
+    with app.test_request_context(), session_scope(app) as session:
+        person = app.extensions["panel_directory"].lookup(LEAVING)
+        account = sync_account(session, person, is_staff=False)
+        request = deletion.request_deletion(
+            session,
+            account,
+            confirm_login=LEAVING,
+            plan=deletion.plan_services(current_profile(), service_connectors(app)),
+            settings=deletion.DeletionSettings.from_config(app.config),
+            page_url="http://panel.test/account/deletion",
+        )
+        return int(request.id)
+
+
+def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
+    """Every HTML page a person of this role can open, with real ids and useful variants."""
+    from app.security import view_flag
+
+    values = {
+        "incident_id": seeded.incident,
+        "ticket_id": seeded.ticket,
+        "reply_id": seeded.canned_reply,
+        "number": 1,
+        "document": "terms",
+    }
+    urls: list[str] = []
+    with app.test_request_context():
+        from flask import url_for
+
+        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+            if "GET" not in (rule.methods or ()) or rule.endpoint in NOT_PAGES:
+                continue
+            if role == "visitor" and not view_flag(rule.endpoint, "public"):
+                continue
+            if role != "staff" and view_flag(rule.endpoint, "staff_only"):
+                continue
+            args: dict[str, Any] = {}
+            for name in rule.arguments:
+                if name == "request_id":
+                    args[name] = (
+                        seeded.deletion
+                        if rule.endpoint.startswith("deletion.")
+                        else seeded.authority_request
+                    )
+                elif name in values:
+                    args[name] = values[name]
+                else:
+                    raise AssertionError(f"the walker cannot fill <{name}> of {rule.rule}")
+            urls.append(url_for(rule.endpoint, **args))
+        # Pages that change with their query: the other document, a diff, a filled step.
+        extra = [
+            url_for("legal.version", document="privacy", number=1),
+            url_for("legal.history", document="privacy"),
+            url_for("legal.diff", document="terms", **{"from": 1, "to": 2}),
+            url_for("incidents.journal", service="mail"),
+        ]
+        if role != "visitor":
+            extra += [
+                url_for("support.new_ticket", service="mail"),
+                url_for("support.new_ticket", step=1),
+            ]
+        if role == "staff":
+            extra += [
+                url_for("deletion.staff_queue", show="all"),
+                url_for("support.staff_queue", canned=seeded.canned_reply),
+                url_for("support.staff_ticket", ticket_id=seeded.ticket, canned=seeded.canned_reply),
+            ]
+    return urls + extra
+
+
+def sign_in(client: FlaskClient, login: str) -> str | None:
+    """Sign in through the form and accept the pending terms; returns the acceptance page."""
+    import re
+
+    assert do_login(client, login, "demo").status_code == 302
+    page = client.get("/legal/accept")
+    body = None
+    if page.status_code == 200:
+        body = page.get_data(as_text=True)
+        versions = re.search(r'name="versions"[^>]*value="([^"]*)"', body)
+        assert versions, "no versions on the acceptance page"
+        response = client.post(
+            "/legal/accept",
+            data={"csrf_token": csrf_token(client, "/legal/accept"), "versions": versions[1]},
+        )
+        assert response.status_code == 302, response.status_code
+    return body
+
+
+def html_pages(app: Flask, seeded: Seeded) -> dict[str, str]:
+    """Every page of every role in both languages, plus forms showing their errors."""
+    pages: dict[str, str] = {}
+    for language in ("fr", "en"):
+        for role in ROLES:
+            client = app.test_client()
+            client.get(f"/language/{language}")
+            if role != "visitor":
+                accept = sign_in(client, STAFF if role == "staff" else USER)
+                if accept is not None:
+                    pages[f"{language} {role} /legal/accept (pending)"] = accept
+            for url in page_urls(app, seeded, role):
+                response = client.get(url)
+                if response.status_code in (301, 302, 303):
+                    continue
+                if response.mimetype == "text/html":
+                    pages[f"{language} {role} {url}"] = response.get_data(as_text=True)
+            for name, response in _error_pages(client, role):
+                pages[f"{language} {role} {name}"] = response.get_data(as_text=True)
+    return pages
+
+
+def _error_pages(client: FlaskClient, role: str) -> list[tuple[str, Any]]:
+    """Forms sent wrong, as people do: each must show its errors in valid HTML."""
+    pages = [("/no-such-page (404)", client.get("/no-such-page"))]
+    if role == "visitor":
+        token = csrf_token(client, "/login")
+        pages.append(
+            (
+                "/login (wrong password)",
+                client.post("/login", data={"csrf_token": token, "login": "x", "password": "y"}),
+            )
+        )
+        return pages
+    token = csrf_token(client, "/account/deletion")
+    pages.append(
+        (
+            "/account/deletion (wrong login)",
+            client.post("/account/deletion", data={"csrf_token": token, "confirm_login": "nope"}),
+        )
+    )
+    pages.append(
+        (
+            "/support/new (empty)",
+            client.post("/support/new", data={"csrf_token": token, "service": "mail"}),
+        )
+    )
+    if role == "staff":
+        pages.append(
+            (
+                "/staff/incidents/new (empty)",
+                client.post("/staff/incidents/new", data={"csrf_token": token}),
+            )
+        )
+    return pages
