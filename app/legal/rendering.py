@@ -64,11 +64,14 @@ def slugify(text: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def render_markdown(source: str, top_level: int = TOP_HEADING_LEVEL) -> RenderedText:
+def render_markdown(
+    source: str, top_level: int = TOP_HEADING_LEVEL, anchor_prefix: str = "section-"
+) -> RenderedText:
     """Safe HTML and its outline; headings get stable `section-…` ids for the contents.
 
     `top_level` is the heading level the text's own top headings get (2 under the page's
-    h1; 3 where the text sits under an h2 of the page).
+    h1; 3 where the text sits under an h2 of the page). `anchor_prefix` keeps ids unique
+    where several documents share a page (both can have a "Demandes des autorités").
     """
     md = _parser()
     tokens = md.parse(source)
@@ -89,7 +92,7 @@ def render_markdown(source: str, top_level: int = TOP_HEADING_LEVEL) -> Rendered
             for child in (inline.children or [])
             if child.type in ("text", "code_inline")
         ).strip()
-        base = f"section-{slugify(title)}"
+        base = f"{anchor_prefix}{slugify(title)}"
         anchor, counter = base, 2
         while anchor in used:
             anchor, counter = f"{base}-{counter}", counter + 1

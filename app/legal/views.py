@@ -238,7 +238,9 @@ def accept() -> str | Response | tuple[str, int]:
         if item.accepted is not None:
             entry["comparison"] = compare(item.accepted, item.current, language, full=False)
         else:
-            entry["rendered"] = render_markdown(item.current.body(language), 3)
+            entry["rendered"] = render_markdown(
+                item.current.body(language), 3, f"{item.current.document}-section-"
+            )
             entry["text_language"] = item.current.text_language(language)
         documents.append(entry)
     form.versions.data = ",".join(str(p.current.id) for p in pending)

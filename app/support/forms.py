@@ -51,7 +51,11 @@ class TicketForm(FlaskForm):
     service = SelectField(_l("Service"), validators=[Required()], validate_choice=False)
     category = SelectField(
         _l("Kind of request"),
-        choices=[SelectChoice(k, v) for k, v in CATEGORY_LABELS.items()],
+        # A required select starts with an empty choice: no kind is picked for the person.
+        choices=[
+            SelectChoice("", _l("Choose the kind of request")),
+            *(SelectChoice(k, v) for k, v in CATEGORY_LABELS.items()),
+        ],
         validators=[Required()],
         validate_choice=False,
     )

@@ -185,7 +185,10 @@ def index() -> str:
 def new_ticket() -> str | Response | tuple[str, int]:
     form = TicketForm()
     choices = service_choices()
-    form.service.choices = [SelectChoice(slug, name) for slug, name in choices]
+    form.service.choices = [
+        SelectChoice("", _("Choose a service")),
+        *(SelectChoice(slug, name) for slug, name in choices),
+    ]
     slugs = [slug for slug, _name in choices]
     has_finder = "panel_ongoing_incidents" in current_app.extensions
     chosen = request.args.get("service") if request.method == "GET" else form.service.data
@@ -196,7 +199,8 @@ def new_ticket() -> str | Response | tuple[str, int]:
             form.service.data = chosen
         if has_finder and not chosen:
             # Step 1 (when incidents are known): which service, to suggest ongoing problems.
-            invalid = "service" in request.args
+            # The step's form always sends `step`: sent with no service chosen, it says so.
+            invalid = "service" in request.args or "step" in request.args
             return render_template(
                 "support/new_step_service.html", choices=choices, invalid=invalid
             ), (422 if invalid else 200)
