@@ -1,0 +1,114 @@
+"""Every page fits a 390 px phone (and a 1280 px screen) without scrolling sideways."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from site_pages import ROLES, STAFF, USER, page_urls, seed
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+# The page's width, and the deepest elements that stick out on the right, to name the culprit.
+OVERFLOW = """() => {
+  const width = window.innerWidth;
+  const culprits = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width && box.right > width + 1 && !el.closest('.visually-hidden, .skip-link')) {
+      const inside = [...el.querySelectorAll('*')].some(
+        (child) => child.getBoundingClientRect().right > width + 1);
+      if (!inside) {
+        const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+          + (el.className && typeof el.className === 'string'
+             ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+        culprits.push(`${name} (right edge ${Math.round(box.right)} px)`);
+      }
+    }
+  }
+  return {scroll: document.documentElement.scrollWidth, width, culprits: culprits.slice(0, 5)};
+}"""
+
+
+def sign_in(page: Any, base: str, login: str) -> list[str]:
+    """Sign in with the form; the acceptance gate comes first (checked, then accepted)."""
+    page.goto(f"{base}/login")
+    page.fill("#login", login)
+    page.fill("#password", "demo")
+    page.click("button[type=submit].primary")
+    page.wait_for_load_state()
+    problems = []
+    if "/legal/accept" in page.url:
+        problems += check(page, "/legal/accept (pending)")
+        page.click("form[action$='/legal/accept'] button[type=submit]")
+        page.wait_for_load_state()
+    return problems
+
+
+def check(page: Any, label: str) -> list[str]:
+    problems = []
+    for viewport in (PHONE, DESKTOP):
+        page.set_viewport_size(viewport)
+        found = page.evaluate(OVERFLOW)
+        if found["scroll"] > found["width"]:
+            problems.append(
+                f"{label} at {viewport['width']} px is {found['scroll']} px wide: "
+                + ", ".join(found["culprits"])
+            )
+    page.set_viewport_size(PHONE)
+    return problems
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_every_page_fits_a_phone_without_sideways_scrolling(
+    app, live_server, chromium, language
+):
+    seeded = seed(app)
+    base = live_server.url
+    problems: list[str] = []
+    visited = 0
+    for role in ROLES:
+        context = chromium.new_context(
+            viewport=PHONE, locale=language, extra_http_headers={"Accept-Language": language}
+        )
+        page = context.new_page()
+        try:
+            page.goto(f"{base}/language/{language}")
+            if role != "visitor":
+                problems += sign_in(page, base, STAFF if role == "staff" else USER)
+            for url in page_urls(app, seeded, role):
+                page.goto(f"{base}{url}")
+                assert page.locator("html").get_attribute("lang") == language, url
+                problems += check(page, f"{role} {url}")
+                visited += 1
+        finally:
+            context.close()
+    assert visited > 60, visited
+    assert not problems, f"{len(problems)} pages scroll sideways:\n" + "\n".join(problems)
+
+
+def test_the_header_navigation_folds_away_on_a_phone_without_javascript(live_server, chromium):
+    context = chromium.new_context(viewport=PHONE, java_script_enabled=False, locale="fr")
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/hosting")
+        nav = page.locator("nav.site-nav")
+        services = nav.get_by_role("link", name="Services")
+        assert not services.is_visible()
+        header = page.locator("header.site-header").bounding_box()
+        assert header is not None and header["height"] < 120, header
+        nav.locator("summary").click()
+        assert services.is_visible()
+        services.click()
+        assert page.url.endswith("/services")
+
+        page.set_viewport_size(DESKTOP)
+        nav = page.locator("nav.site-nav")
+        assert not nav.locator("summary").is_visible()
+        assert nav.get_by_role("link", name="Incidents").is_visible()
+    finally:
+        context.close()
