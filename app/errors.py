@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, Response, g, render_template, request
+from flask_babel import format_time, format_timedelta
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from app.directory import DirectoryMisconfigured, DirectoryUnavailable
-from app.extensions import login_manager
+from app.extensions import limiter, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +31,7 @@ MESSAGES = {
         _l("What you sent is larger than the panel accepts. Send something smaller."),
     ),
     422: (_l("Invalid input"), _l("Some of what you sent is not valid.")),
-    429: (
-        _l("Too many attempts"),
-        _l("You tried too many times in a short while. Wait a few minutes, then try again."),
-    ),
+    429: (_l("Too many attempts"), _l("You tried too many times in a short while.")),
     500: (
         _l("Something went wrong"),
         _l("An unexpected error happened on our side. It has been logged; try again later."),
@@ -61,6 +62,23 @@ def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
     return page, code
 
 
+def retry_after() -> str:
+    """When the limit that stopped this request lets the person try again, in their words."""
+    limit = limiter.current_limit
+    seconds = limit.reset_at - time.time() if limit is not None else 0
+    if seconds <= 0:
+        return str(_l("Wait a few minutes, then try again."))
+    # Whole minutes, rounded up: "in 3 minutes" must not come back refused at 2 min 40.
+    wait = timedelta(minutes=math.ceil(seconds / 60))
+    return str(
+        _l(
+            "You can try again in %(wait)s, at %(time)s.",
+            wait=format_timedelta(wait, threshold=1),
+            time=format_time(datetime.fromtimestamp(limit.reset_at, UTC), "short"),  # type: ignore[union-attr]
+        )
+    )
+
+
 def _rollback() -> None:
     session = g.get("db_session")
     if session is not None:
@@ -86,6 +104,8 @@ def register(app: Flask) -> None:
             response = Response(body, status)
             response.headers["Allow"] = allow
             return response
+        if code == 429:
+            return render_error(429, retry_after())
         return render_error(code if code in MESSAGES else 400 if code < 500 else 500)
 
     @app.errorhandler(DirectoryUnavailable)
