@@ -92,8 +92,8 @@ def test_every_page_is_accessible(
 
     # The canary's instructions are behind a disclosure widget that works without JavaScript.
     page.goto(base + "/transparency")
-    page.locator("details summary").click()
-    assert "gpg --verify canary.txt" in page.locator("details").inner_text()
+    page.locator("main details summary").click()
+    assert "gpg --verify canary.txt" in page.locator("main details").inner_text()
 
     page.goto(base + "/login")
     page.fill("#login", "camille")
