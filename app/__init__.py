@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,10 @@ def _register_hooks(app: Flask) -> None:
             "describe_event": audit.describe,
             "current_path": security.here,
         }
+
+    @app.template_filter("html_datetime")
+    def html_datetime(value: date) -> str:
+        """A `<time datetime>` value in whole seconds: HTML allows at most 3 decimals."""
+        if isinstance(value, datetime):
+            return value.replace(microsecond=0).isoformat()
+        return value.isoformat()
