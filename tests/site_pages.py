@@ -31,8 +31,10 @@ NOT_PAGES = {
     "accounts.choose_language",
     "support.attachment",
 }
-ROLES = ("visitor", "user", "staff")
 USER, STAFF, LEAVING = "alice", "camille", "bob"
+# Who signs in for each role; "leaving" is a user whose deletion is under way.
+LOGINS = {"visitor": None, "user": USER, "staff": STAFF, "leaving": LEAVING}
+ROLES = tuple(LOGINS)
 
 
 @dataclass
@@ -221,6 +223,8 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
     """Every HTML page a person of this role can open, with real ids and useful variants."""
     from app.security import view_flag
 
+    if role == "leaving":  # the other pages are the user's: only what differs
+        return ["/", "/account/deletion"]
     values = {
         "incident_id": seeded.incident,
         "ticket_id": seeded.ticket,
@@ -266,9 +270,10 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
             ]
         if role == "staff":
             extra += [
-                url_for("deletion.staff_queue", show="all"),
-                url_for("support.staff_queue", canned=seeded.canned_reply),
-                url_for("support.staff_ticket", ticket_id=seeded.ticket, canned=seeded.canned_reply),
+                url_for("deletion.staff_queue", show="cancelled"),
+                url_for(
+                    "support.staff_ticket", ticket_id=seeded.ticket, canned=seeded.canned_reply
+                ),
             ]
     return urls + extra
 
@@ -299,8 +304,9 @@ def html_pages(app: Flask, seeded: Seeded) -> dict[str, str]:
         for role in ROLES:
             client = app.test_client()
             client.get(f"/language/{language}")
-            if role != "visitor":
-                accept = sign_in(client, STAFF if role == "staff" else USER)
+            login = LOGINS[role]
+            if login is not None:
+                accept = sign_in(client, login)
                 if accept is not None:
                     pages[f"{language} {role} /legal/accept (pending)"] = accept
             for url in page_urls(app, seeded, role):
@@ -309,7 +315,7 @@ def html_pages(app: Flask, seeded: Seeded) -> dict[str, str]:
                     continue
                 if response.mimetype == "text/html":
                     pages[f"{language} {role} {url}"] = response.get_data(as_text=True)
-            for name, response in _error_pages(client, role):
+            for name, response in _error_pages(client, role) if role != "leaving" else ():
                 pages[f"{language} {role} {name}"] = response.get_data(as_text=True)
     return pages
 

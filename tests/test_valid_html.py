@@ -7,7 +7,6 @@ import shutil
 import subprocess  # nosec B404: runs the checker the test suite ships with
 from pathlib import Path
 
-
 from conftest import missing_tool
 from site_pages import html_pages, seed
 
@@ -44,11 +43,9 @@ def test_every_page_is_valid_html(app, tmp_path):
     )
     messages = json.loads(result.stderr or result.stdout or '{"messages": []}')["messages"]
     errors = [
-        f"{names.get(m.get('url', '').rsplit('/', 1)[-1], m.get('url'))} line {m.get('lastLine')}: {m['message']}"
-        f" — {m.get('extract', '').strip()!r}"
+        f"{names.get(m.get('url', '').rsplit('/', 1)[-1], m.get('url'))} "
+        f"line {m.get('lastLine')}: {m['message']} — {m.get('extract', '').strip()!r}"
         for m in messages
         if m.get("type") == "error"
     ]
     assert not errors, f"{len(errors)} errors:\n" + "\n".join(errors)
-
-
