@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, Response, g, render_template, request
-from flask_babel import format_time, format_timedelta
+from flask_babel import format_time, format_timedelta, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -65,17 +65,14 @@ def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
 def retry_after() -> str:
     """When the limit that stopped this request lets the person try again, in their words."""
     limit = limiter.current_limit
-    seconds = limit.reset_at - time.time() if limit is not None else 0
-    if seconds <= 0:
-        return str(_l("Wait a few minutes, then try again."))
+    if limit is None or limit.reset_at <= time.time():
+        return gettext("Wait a few minutes, then try again.")
     # Whole minutes, rounded up: "in 3 minutes" must not come back refused at 2 min 40.
-    wait = timedelta(minutes=math.ceil(seconds / 60))
-    return str(
-        _l(
-            "You can try again in %(wait)s, at %(time)s.",
-            wait=format_timedelta(wait, threshold=1),
-            time=format_time(datetime.fromtimestamp(limit.reset_at, UTC), "short"),  # type: ignore[union-attr]
-        )
+    wait = timedelta(minutes=math.ceil((limit.reset_at - time.time()) / 60))
+    return gettext(
+        "You can try again in %(wait)s, at %(time)s.",
+        wait=format_timedelta(wait, threshold=1),
+        time=format_time(datetime.fromtimestamp(limit.reset_at, UTC), "short"),
     )
 
 

@@ -34,7 +34,7 @@ def test_a_user_who_never_accepted_lands_on_the_gate_with_the_full_text(login_as
     assert "Nouvelles conditions à accepter" in html
     assert "Nous gardons vos données un an." in html
     assert "C'est la première fois" in html
-    assert '<h3 id="section-conditions">' in html  # the text's headings sit under the document's h2
+    assert '<h3 id="terms-section-conditions">' in html  # the text's headings under the h2
 
 
 def test_visitors_are_not_gated(client, publish):
