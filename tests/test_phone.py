@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import assert_accessible
 from site_pages import LOGINS, ROLES, page_urls, seed
+
+from helpers import assert_accessible
 
 pytestmark = pytest.mark.browser
 
