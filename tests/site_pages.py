@@ -7,14 +7,27 @@ checked the day it is added: `page_urls` fails on a GET route it does not know h
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, url_for
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from app.accounts.services import sync_account
+from app.connectors.base import service_connectors
 from app.db import session_scope, utcnow
+from app.deletion import services as deletion
+from app.hoster.profile import current_profile
+from app.incidents import services as incidents
+from app.legal import services as legal
+from app.legal import starter
+from app.security import view_flag
+from app.support.models import CannedReply
+from app.transparency import services as transparency
 from helpers import csrf_token, do_login
 
 # GET routes that answer something other than an HTML page (files, feeds, redirects).
@@ -48,12 +61,6 @@ class Seeded:
 
 def seed(app: Flask) -> Seeded:
     """Something on every page: incidents, a ticket with a reply, terms versions, requests."""
-    from app.deletion import services as deletion
-    from app.hoster.profile import current_profile
-    from app.incidents import services as incidents
-    from app.legal import services as legal
-    from app.legal import starter
-    from app.transparency import services as transparency
 
     now = utcnow()
     with app.test_request_context():
@@ -124,7 +131,7 @@ def seed(app: Flask) -> Seeded:
         incident_id, request_id = ongoing.id, request.id
 
     ticket, canned = _seed_support(app, known[0])
-    deletion_id = _seed_deletion(app, deletion)
+    deletion_id = _seed_deletion(app)
 
     # Terms last: from here on, signing in leads to the acceptance gate first.
     with app.test_request_context(), session_scope(app) as session:
@@ -139,8 +146,6 @@ def seed(app: Flask) -> Seeded:
             )
             for language in ("fr", "en")
         }
-        from zoneinfo import ZoneInfo
-
         legal.publish_version(
             session,
             "terms",
@@ -190,20 +195,13 @@ def _seed_support(app: Flask, service: str) -> tuple[int, int]:
         },
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
-    from sqlalchemy import select
-
-    from app.support.models import CannedReply
-
     with session_scope(app) as session:
         canned = session.scalar(select(CannedReply.id))
     assert canned is not None
     return ticket, canned
 
 
-def _seed_deletion(app: Flask, deletion: Any) -> int:
-    from app.accounts.services import sync_account
-    from app.connectors.base import service_connectors
-    from app.hoster.profile import current_profile
+def _seed_deletion(app: Flask) -> int:
 
     with app.test_request_context(), session_scope(app) as session:
         person = app.extensions["panel_directory"].lookup(LEAVING)
@@ -221,7 +219,6 @@ def _seed_deletion(app: Flask, deletion: Any) -> int:
 
 def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
     """Every HTML page a person of this role can open, with real ids and useful variants."""
-    from app.security import view_flag
 
     if role == "leaving":  # the other pages are the user's: only what differs
         return ["/", "/account/deletion"]
@@ -234,8 +231,6 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
     }
     urls: list[str] = []
     with app.test_request_context():
-        from flask import url_for
-
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
             if "GET" not in (rule.methods or ()) or rule.endpoint in NOT_PAGES:
                 continue
@@ -280,8 +275,6 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
 
 def sign_in(client: FlaskClient, login: str) -> str | None:
     """Sign in through the form and accept the pending terms; returns the acceptance page."""
-    import re
-
     assert do_login(client, login, "demo").status_code == 302
     page = client.get("/legal/accept")
     body = None
