@@ -23,6 +23,7 @@ from app.db import session_scope, utcnow
 from app.deletion import services as deletion
 from app.hoster.profile import current_profile
 from app.incidents import services as incidents
+from app.incidents import subscriptions
 from app.legal import services as legal
 from app.legal import starter
 from app.security import view_flag
@@ -57,6 +58,8 @@ class Seeded:
     canned_reply: int
     deletion: int
     authority_request: int
+    # A visitor's incident mail subscription: the signed token of each of its links.
+    subscription_tokens: dict[str, str]
 
 
 def seed(app: Flask) -> Seeded:
@@ -129,6 +132,20 @@ def seed(app: Flask) -> Seeded:
             today=today,
         )
         incident_id, request_id = ongoing.id, request.id
+        subscription = subscriptions.request_subscription(
+            session,
+            email="visitor@example.org",
+            services=known[:1],
+            known_services=known,
+            language="fr",
+        )
+        assert subscription is not None
+        subscriptions.confirm_subscription(session, subscription)
+        secret = str(app.config["SECRET_KEY"])
+        tokens = {
+            purpose: subscriptions.make_token(secret, purpose, subscription)
+            for purpose in ("confirm", "manage", "unsubscribe")
+        }
 
     ticket, canned = _seed_support(app, known[0])
     deletion_id = _seed_deletion(app)
@@ -154,7 +171,7 @@ def seed(app: Flask) -> Seeded:
             zone=ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"]),
             publisher=None,
         )
-    return Seeded(incident_id, ticket, canned, deletion_id, request_id)
+    return Seeded(incident_id, ticket, canned, deletion_id, request_id, tokens)
 
 
 def _seed_support(app: Flask, service: str) -> tuple[int, int]:
@@ -246,6 +263,11 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
                         if rule.endpoint.startswith("deletion.")
                         else seeded.authority_request
                     )
+                elif name == "token":
+                    purpose = rule.endpoint.rsplit(".", 1)[-1].split("_")[0]
+                    args[name] = seeded.subscription_tokens[
+                        {"one": "unsubscribe"}.get(purpose, purpose)
+                    ]
                 elif name in values:
                     args[name] = values[name]
                 else:
