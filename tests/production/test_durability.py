@@ -75,15 +75,22 @@ def test_killing_a_worker_during_ticket_creation_loses_nothing(start_instance, d
     ]
     for thread in threads:
         thread.start()
-    time.sleep(2)
     killed = 0
     for _ in range(3):
+        # Kill only once tickets are flowing again: on a slow machine a new worker takes
+        # seconds to import the app, and killing it before it serves would prove nothing.
+        served = len(acknowledged)
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < served + 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
         pids = worker_pids(instance.process.pid)
         if pids:
             os.kill(pids[0], signal.SIGKILL)
             killed += 1
-        time.sleep(1.5)
-    time.sleep(1.5)
+    deadline = time.monotonic() + 60
+    served = len(acknowledged)
+    while len(acknowledged) < served + 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
     stop.set()
     for thread in threads:
         thread.join(timeout=60)
