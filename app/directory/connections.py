@@ -154,7 +154,10 @@ class Servers:
                 raise_exceptions=False,
             )
             conn.open()
-            conn.bind()
+            try:
+                conn.bind()
+            except LDAPSASLPrepError as exc:
+                raise PasswordNotAcceptable(str(exc)) from exc
             return conn
         failures: list[str] = []
         tls_failure = False

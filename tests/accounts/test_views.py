@@ -251,3 +251,10 @@ def test_first_sign_ins_in_parallel_share_one_account(app, db_session, monkeypat
     db_session.commit()
     assert account.id == winner.id and account.display_name == "Alice"
     assert db_session.scalar(select(func.count()).select_from(Account)) == 1
+
+
+def test_password_saslprep_forbids_is_a_wrong_password_on_the_demo_directory(client):
+    # Bidirectional text and U+202E cannot be sent in a bind: no outage page, just "wrong".
+    for password in ("pass\u202eword", "\u05d0a", "a\ud800"):
+        response = do_login(client, "alice", password)
+        assert response.status_code == 422, password
