@@ -12,67 +12,85 @@ function is called as `function(app, *args)` inside an application context, in t
 (`flask worker`) or in the caller in immediate mode. Arguments must be plain values (ids,
 strings): they are pickled into the queue, so never a Secret, a password or a model.
 
-Results are not stored by the real queues (nobody reads them: the work writes its outcome
-to the database); in immediate mode the caller gets the task's return value.
+Huey is imported and the queue opened on first use (the first task queued, or the worker):
+its storage module pulls in redis and psycopg, which a web worker that never queues
+anything need not load. Results are not stored by the real queues (the work writes its
+outcome to the database); in immediate mode the caller gets the task's return value.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
 from flask import Flask
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
-from huey.api import Result, TaskWrapper
 
 import config as panel_config
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from huey import Huey
+    from huey.api import Result
 
-__all__ = ["crontab", "enqueue", "queue", "register_periodic_task", "register_task"]
+log = logging.getLogger(__name__)
 
 QUEUE_NAME = "chatons-panel"
 TaskFunction = Callable[..., Any]
 
 
-def _make_queue(app: Flask) -> Huey:
+@dataclass
+class _Registry:
+    """What features registered, and the queue once it is open."""
+
+    tasks: dict[str, tuple[TaskFunction, dict[str, Any]]] = field(default_factory=dict)
+    periodic: dict[str, tuple[TaskFunction, dict[str, str]]] = field(default_factory=dict)
+    huey: Huey | None = None
+    wrappers: dict[str, Any] = field(default_factory=dict)
+
+
+def _registry(app: Flask) -> _Registry:
+    found: _Registry | None = app.extensions.get("panel_tasks")
+    if found is None:
+        found = _Registry()
+        app.extensions["panel_tasks"] = found
+    return found
+
+
+def _kind(app: Flask) -> str:
+    """ "immediate", "sqlite" or "redis", refusing any other PANEL_QUEUE_URL at start."""
     url = str(app.config.get("QUEUE_URL") or "").strip()
-    # Several panels may share one Redis: each has its own queue name.
-    name = str(app.config.get("QUEUE_NAME") or QUEUE_NAME)
     if url == "immediate" or (not url and app.testing):
-        return MemoryHuey(name, immediate=True)
-    if not url:
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-        return SqliteHuey(
-            name, filename=str(Path(app.instance_path) / "queue.sqlite3"), results=False
-        )
+        return "immediate"
+    if not url or (url.startswith("sqlite:///") and len(url) > len("sqlite:///")):
+        return "sqlite"
     if urlsplit(url).scheme in ("redis", "rediss", "unix"):
-        return RedisHuey(name, url=url, results=False)
-    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
-        # As in SQLAlchemy URLs: sqlite:////abs/path, or sqlite:///relative/path.
-        return SqliteHuey(name, filename=url[len("sqlite:///") :], results=False)
+        return "redis"
     raise panel_config.ConfigError(
         "PANEL_QUEUE_URL must be redis://host:6379/0, sqlite:////path/queue.sqlite3 or "
         "'immediate' (leave it unset for a SQLite file in instance/)."
     )
 
 
-def queue(app: Flask) -> Huey:
-    """This app's Huey instance, created on first use from PANEL_QUEUE_URL."""
-    found: Huey | None = app.extensions.get("panel_queue")
-    if found is None:
-        found = _make_queue(app)
-        app.extensions["panel_queue"] = found
-        app.extensions["panel_tasks"] = {}
-    return found
+def _open(app: Flask) -> Huey:
+    from huey import MemoryHuey, RedisHuey, SqliteHuey
 
-
-def is_immediate(app: Flask) -> bool:
-    return bool(queue(app).immediate)
+    url = str(app.config.get("QUEUE_URL") or "").strip()
+    # Several panels may share one Redis: each has its own queue name.
+    name = str(app.config.get("QUEUE_NAME") or QUEUE_NAME)
+    kind = _kind(app)
+    if kind == "immediate":
+        return MemoryHuey(name, immediate=True)
+    if kind == "redis":
+        return RedisHuey(name, url=url, results=False)
+    if url:
+        # As in SQLAlchemy URLs: sqlite:////abs/path, or sqlite:///relative/path.
+        return SqliteHuey(name, filename=url[len("sqlite:///") :], results=False)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(name, filename=str(Path(app.instance_path) / "queue.sqlite3"), results=False)
 
 
 def _bind(app: Flask, name: str, function: TaskFunction) -> Callable[..., Any]:
@@ -85,57 +103,75 @@ def _bind(app: Flask, name: str, function: TaskFunction) -> Callable[..., Any]:
     return run
 
 
+def queue(app: Flask) -> Huey:
+    """This app's Huey instance, opened on first use with every registered task."""
+    registry = _registry(app)
+    if registry.huey is None:
+        from huey import crontab
+
+        huey = _open(app)
+        for name, (function, options) in registry.tasks.items():
+            registry.wrappers[name] = huey.task(name=name, **options)(_bind(app, name, function))
+        for name, (function, schedule) in registry.periodic.items():
+            registry.wrappers[name] = huey.periodic_task(crontab(**schedule), name=name)(
+                _bind(app, name, function)
+            )
+        registry.huey = huey
+    return registry.huey
+
+
 def register_task(
     app: Flask, name: str, function: TaskFunction, *, retries: int = 0, retry_delay: int = 0
-) -> TaskWrapper:
+) -> None:
     """Make `function(app, *args)` runnable in the worker under a stable `name`."""
-    wrapper = queue(app).task(name=name, retries=retries, retry_delay=retry_delay)(
-        _bind(app, name, function)
-    )
-    app.extensions["panel_tasks"][name] = wrapper
-    return wrapper
+    registry = _registry(app)
+    if registry.huey is not None:
+        raise RuntimeError(f"task {name!r} registered after the queue was opened")
+    registry.tasks[name] = (function, {"retries": retries, "retry_delay": retry_delay})
 
 
-def register_periodic_task(
-    app: Flask, name: str, function: TaskFunction, schedule: crontab
-) -> TaskWrapper:
-    """Run `function(app)` on a schedule while a worker runs (e.g. crontab(minute="*/5"))."""
-    wrapper = queue(app).periodic_task(schedule, name=name)(_bind(app, name, function))
-    app.extensions["panel_tasks"][name] = wrapper
-    return wrapper
+def register_periodic_task(app: Flask, name: str, function: TaskFunction, **schedule: str) -> None:
+    """Run `function(app)` on a schedule while a worker runs: crontab fields, e.g.
+    `minute="*/5"`."""
+    registry = _registry(app)
+    if registry.huey is not None:
+        raise RuntimeError(f"task {name!r} registered after the queue was opened")
+    registry.periodic[name] = (function, schedule)
 
 
 def enqueue(app: Flask, name: str, *args: Any, **kwargs: Any) -> Result | None:
     """Queue a registered task; in immediate mode it has already run when this returns."""
     queue(app)
-    wrapper: TaskWrapper = app.extensions["panel_tasks"][name]
-    result: Result | None = wrapper(*args, **kwargs)
+    result: Result | None = _registry(app).wrappers[name](*args, **kwargs)
     return result
+
+
+def is_immediate(app: Flask) -> bool:
+    return _kind(app) == "immediate"
 
 
 def describe(app: Flask) -> str:
     """Where the queue lives, without any password of its URL (for logs and `flask doctor`)."""
-    url = str(app.config.get("QUEUE_URL") or "")
-    huey = queue(app)
-    if huey.immediate:
+    kind = _kind(app)
+    if kind == "immediate":
         return "immediate (tasks run in the caller)"
-    if isinstance(huey, RedisHuey):
-        parts = urlsplit(url)
+    if kind == "redis":
+        parts = urlsplit(str(app.config["QUEUE_URL"]))
         return f"Redis at {parts.hostname}:{parts.port or 6379}"
-    return f"SQLite file {getattr(huey.storage, 'filename', '?')}"
+    return f"SQLite file {getattr(queue(app).storage, 'filename', '?')}"
 
 
 def pending(app: Flask) -> int:
     """How many tasks wait for a worker (0 in immediate mode)."""
-    huey = queue(app)
-    return 0 if huey.immediate else int(huey.pending_count())
+    return 0 if is_immediate(app) else int(queue(app).pending_count())
 
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("QUEUE_URL", None)
     app.config.setdefault("QUEUE_NAME", QUEUE_NAME)
     app.config.setdefault("QUEUE_WORKERS", 2)
-    queue(app)
+    _kind(app)  # a wrong PANEL_QUEUE_URL stops the start, before any task is queued
+    _registry(app)
 
     @app.cli.command(
         "worker",
@@ -144,8 +180,7 @@ def init_app(app: Flask) -> None:
     )
     @click.option("--workers", type=int, default=None, help="Tasks run at the same time.")
     def worker(workers: int | None) -> None:
-        huey = queue(app)
-        if huey.immediate:
+        if is_immediate(app):
             raise click.ClickException(
                 "PANEL_QUEUE_URL is 'immediate': tasks run in the web process, no worker needed."
             )
@@ -154,10 +189,11 @@ def init_app(app: Flask) -> None:
             logging.basicConfig(
                 level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
             )
+        huey = queue(app)
         count = workers or int(app.config["QUEUE_WORKERS"])
         click.echo(
             f"worker: {describe(app)}, {count} thread(s); tasks: "
-            + ", ".join(sorted(app.extensions["panel_tasks"]))
+            + ", ".join(sorted(_registry(app).wrappers))
         )
         consumer = huey.create_consumer(workers=count, worker_type="thread", periodic=True)
         consumer.run()

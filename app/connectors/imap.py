@@ -313,7 +313,11 @@ class ImapClient:
             else:
                 conn = imaplib.IMAP4(settings.host, settings.port, timeout=settings.timeout)
                 if settings.security == "starttls":
-                    conn.starttls(ssl_context=context)
+                    try:
+                        conn.starttls(ssl_context=context)
+                    except BaseException:
+                        _close_quietly(conn)
+                        raise
         except (OSError, imaplib.IMAP4.error) as exc:
             raise _unreachable(settings, exc) from None
         return conn
@@ -711,7 +715,19 @@ class ImapConnector:
     # flask doctor -------------------------------------------------------------------------
 
     def check(self) -> str:
-        with ImapClient.connect(self.settings, self.check_login) as client:
+        try:
+            client = ImapClient.connect(self.settings, self.check_login)
+        except ServiceUnreachable:
+            raise
+        except ConnectorError as exc:
+            if self.check_login:
+                raise
+            # A Dovecot master user cannot sign in as itself: say how to test it.
+            raise ConnectorError(
+                f"{exc} (a Dovecot master user only signs in as someone: set check_login "
+                "to a mailbox of the server)"
+            ) from None
+        with client:
             client.list_folders()
         who = (
             f"{self.check_login} via {self.settings.admin_user}"

@@ -257,6 +257,9 @@ def test_doctor_names_the_mail_connector_that_cannot_sign_in(imap_app, tmp_path)
     assert "nope" not in result.output
     good = imap_app(check_login="alice").test_cli_runner().invoke(args=["doctor"])
     assert "ok       connector post: " in good.output and "signed in as alice" in good.output
+    # Without check_login a Dovecot master user cannot prove itself: the doctor says so.
+    unsure = imap_app().test_cli_runner().invoke(args=["doctor"])
+    assert "PROBLEM  connector post: " in unsure.output and "set check_login" in unsure.output
 
 
 @pytest.mark.parametrize(
