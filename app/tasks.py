@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -41,13 +41,30 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "chatons-panel"
 TaskFunction = Callable[..., Any]
 
+__all__ = ["crontab", "enqueue", "queue", "register_periodic_task", "register_task"]
+
+
+@dataclass(frozen=True)
+class crontab:
+    """A schedule for register_periodic_task; fields as in cron (`crontab(minute="*/5")`).
+
+    Named and used like huey.crontab, which it becomes when the queue opens."""
+
+    minute: str = "*"
+    hour: str = "*"
+    day: str = "*"
+    month: str = "*"
+    day_of_week: str = "*"
+
 
 @dataclass
 class _Registry:
     """What features registered, and the queue once it is open."""
 
     tasks: dict[str, tuple[TaskFunction, dict[str, Any]]] = field(default_factory=dict)
-    periodic: dict[str, tuple[TaskFunction, dict[str, str]]] = field(default_factory=dict)
+    periodic: dict[str, tuple[TaskFunction, crontab | Callable[..., bool]]] = field(
+        default_factory=dict
+    )
     huey: Huey | None = None
     wrappers: dict[str, Any] = field(default_factory=dict)
 
@@ -107,13 +124,17 @@ def queue(app: Flask) -> Huey:
     """This app's Huey instance, opened on first use with every registered task."""
     registry = _registry(app)
     if registry.huey is None:
-        from huey import crontab
+        import huey as huey_api
 
         huey = _open(app)
         for name, (function, options) in registry.tasks.items():
             registry.wrappers[name] = huey.task(name=name, **options)(_bind(app, name, function))
         for name, (function, schedule) in registry.periodic.items():
-            registry.wrappers[name] = huey.periodic_task(crontab(**schedule), name=name)(
+            # huey.crontab(...) itself is accepted too (a function of the time).
+            when = (
+                huey_api.crontab(**asdict(schedule)) if isinstance(schedule, crontab) else schedule
+            )
+            registry.wrappers[name] = huey.periodic_task(when, name=name)(
                 _bind(app, name, function)
             )
         registry.huey = huey
@@ -130,9 +151,10 @@ def register_task(
     registry.tasks[name] = (function, {"retries": retries, "retry_delay": retry_delay})
 
 
-def register_periodic_task(app: Flask, name: str, function: TaskFunction, **schedule: str) -> None:
-    """Run `function(app)` on a schedule while a worker runs: crontab fields, e.g.
-    `minute="*/5"`."""
+def register_periodic_task(
+    app: Flask, name: str, function: TaskFunction, schedule: crontab | Callable[..., bool]
+) -> None:
+    """Run `function(app)` on a schedule while a worker runs (e.g. crontab(minute="*/5"))."""
     registry = _registry(app)
     if registry.huey is not None:
         raise RuntimeError(f"task {name!r} registered after the queue was opened")
@@ -171,7 +193,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("QUEUE_NAME", QUEUE_NAME)
     app.config.setdefault("QUEUE_WORKERS", 2)
     _kind(app)  # a wrong PANEL_QUEUE_URL stops the start, before any task is queued
-    _registry(app)
+    # Features test for this key to know the app has a task queue (it opens on first use).
+    app.extensions["panel_queue"] = _registry(app)
 
     @app.cli.command(
         "worker",

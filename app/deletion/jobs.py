@@ -17,6 +17,7 @@ from app import tasks
 from app.db import session_scope
 from app.deletion import services
 from app.mail import send_queued
+from app.tasks import crontab
 
 log = logging.getLogger(__name__)
 
@@ -59,4 +60,4 @@ def queue_request(app: Flask, request_id: int, actor_id: int | None) -> services
 
 def register(app: Flask) -> None:
     tasks.register_task(app, RUN_REQUEST, run_request_job)
-    tasks.register_periodic_task(app, RUN_DUE, run_due_job, minute="*/5")
+    tasks.register_periodic_task(app, RUN_DUE, run_due_job, crontab(minute="*/5"))

@@ -146,9 +146,8 @@ def purge(app: Flask) -> int:
 
 
 def init_app(app: Flask) -> None:
-    from huey import crontab
-
     from app.incidents.cli import incidents_group
+    from app.tasks import crontab
 
     for key, value in SETTINGS.items():
         app.config.setdefault(key, value)

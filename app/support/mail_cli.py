@@ -127,9 +127,8 @@ def fetch_job(app: Flask) -> None:
 
 
 def register_tasks(app: Flask) -> None:
-    from huey import crontab
-
     from app import tasks
+    from app.tasks import crontab
 
     tasks.register_periodic_task(app, "support.fetch_mailbox", fetch_job, crontab())
 
