@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 import config as panel_config
-from app import audit, errors, mail, security, tasks
+from app import audit, errors, mail, security, sessions, tasks
 from app import db as panel_db
 from app.extensions import babel, csrf, limiter, login_manager
 from app.hoster import profile as hoster
@@ -61,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     tasks.init_app(app)
     _init_directory(app)
     _init_extensions(app)
+    sessions.init_app(app)
     _register_blueprints(app)
     _register_hooks(app)
     errors.register(app)
@@ -180,12 +181,22 @@ def _register_blueprints(app: Flask) -> None:
             endpoint="staff.home",
         ),
     )
+    register_queue(
+        app,
+        StaffQueue(
+            label=lambda: str(_("Mail that could not be delivered")),
+            count=mail.count_dead_letters,
+            endpoint="staff.home",
+        ),
+    )
 
 
 def _register_hooks(app: Flask) -> None:
     from app.accounts import services as account_services
     from app.accounts import sso
+    from app.security import rotate_session
     from app.extensions import directory
+    from app.sessions import services as session_services
 
     sso.init_app(app)
 
@@ -198,15 +209,30 @@ def _register_hooks(app: Flask) -> None:
         if not account_services.recheck_due(account, app.config["DIRECTORY_RECHECK_SECONDS"]):
             return None
         db = panel_db.get_session()
+        was_staff = account.is_staff
         still_there = account_services.recheck_account(db, directory(), account)
         db.commit()
+        if not still_there or (was_staff and not account.is_staff):
+            # Every copy of every session of this person ends now, on every instance.
+            session_services.end_sessions_on_access_change(
+                db,
+                sessions.session_store(),
+                account,
+                reason="not in directory" if not still_there else "staff rights removed",
+            )
+            db.commit()
         if not still_there:
             logout_user()
-            session.clear()
+            rotate_session()
             flash(
                 _("Your account is no longer active in the directory. You have been signed out."),
                 "error",
             )
+            return redirect(url_for("accounts.login"))  # type: ignore[return-value]
+        if was_staff and not account.is_staff:
+            logout_user()
+            rotate_session()
+            flash(_("Your staff rights were removed. Sign in again."), "error")
             return redirect(url_for("accounts.login"))  # type: ignore[return-value]
         return None
 

@@ -4,15 +4,23 @@ A message is written to the outbox in the same transaction as the action it repo
 a failing SMTP server never loses a reply or a receipt: the message stays queued and is
 retried (`flask mail send`, run from cron, and after every request that queued mail).
 A sent message is deleted at once: the panel keeps no copy of what it mailed.
+
+One message never holds up another: a recipient is checked when the mail is queued (one
+address, no control character, else nothing is queued and the event is logged once), each
+message is sent in its own try, a failure is retried later and later (exponential back-off)
+and after MAIL_MAX_ATTEMPTS the message becomes a dead letter, listed on the staff home
+with the reason, and is no longer tried.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import smtplib
 import ssl
-from datetime import datetime
+import unicodedata
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any
@@ -20,13 +28,23 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import click
 from flask import Flask, current_app, g, render_template
-from sqlalchemy import Boolean, Integer, String, Text, false, func, select
+from sqlalchemy import Boolean, Integer, String, Text, false, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, UTCDateTime, session_scope, utcnow
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 20
+
+# Settings of the outbox; each can be overridden like any other (PANEL_MAIL_MAX_ATTEMPTS=…).
+DEFAULTS: dict[str, Any] = {
+    # Failed sends before a message becomes a dead letter (shown to staff, never retried).
+    "MAIL_MAX_ATTEMPTS": 10,
+    # Wait after the first failure; doubled after each further one, up to the maximum.
+    "MAIL_RETRY_SECONDS": 60,
+    "MAIL_RETRY_MAX_SECONDS": 6 * 3600,
+}
+# One plain address: local@domain, no spaces, separators, brackets or quotes.
+ADDRESS = re.compile(r"[^\s@,;:<>()\[\]\"\\]+@[^\s@,;:<>()\[\]\"\\]+")
 
 
 class OutgoingMail(Base):
@@ -47,6 +65,30 @@ class OutgoingMail(Base):
     # Mail to a list (incident subscribers): sent by `flask mail send` / the worker at a
     # throttled pace, never after a person's request.
     bulk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Not tried again before this time (back-off); null = as soon as possible.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the message is given up: it stays for staff to see why, and is never retried.
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InvalidRecipient(ValueError):
+    """Not exactly one plain e-mail address."""
+
+
+def checked_recipient(address: str | None) -> str:
+    """The address, stripped, if it is exactly one plain address; else InvalidRecipient.
+
+    A directory `mail` value may hold anything: a line break would break the message's
+    headers, and "a@x, b@y" would mail a second person.
+    """
+    text = (address or "").strip()
+    if not text or len(text) > 320:
+        raise InvalidRecipient("empty or too long")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text):
+        raise InvalidRecipient("control character or line break")
+    if not ADDRESS.fullmatch(text):
+        raise InvalidRecipient("not exactly one plain address")
+    return text
 
 
 def queue_mail(
@@ -58,20 +100,26 @@ def queue_mail(
     headers: dict[str, str] | None = None,
     bulk: bool = False,
     **context: Any,
-) -> OutgoingMail:
+) -> OutgoingMail | None:
     """Render `templates/emails/<template>.txt` (first line `Subject: …`) into the outbox.
 
     The caller commits; the message is sent after the request (or by `flask mail send`).
     `headers` adds or replaces headers (Message-ID, In-Reply-To, References, Reply-To,
     List-Unsubscribe…); `bulk` keeps list mail out of the after-request sending.
+    A recipient that is not one plain address queues nothing (None) and is logged once.
     """
+    try:
+        recipient = checked_recipient(to)
+    except InvalidRecipient as exc:
+        log.warning("mail not queued (%s): the recipient address is unusable: %s", purpose, exc)
+        return None
     rendered = render_template(f"emails/{template}.txt", **context).lstrip()
     first, _, body = rendered.partition("\n")
     if not first.startswith("Subject:"):
         raise ValueError(f"emails/{template}.txt must start with a 'Subject:' line")
     subject = " ".join(first[len("Subject:") :].split())  # no header injection by newline
     message = OutgoingMail(
-        recipient=to.strip(),
+        recipient=recipient,
         subject=subject[:998],
         body=body.strip() + "\n",
         purpose=purpose,
@@ -130,47 +178,116 @@ def _smtp_send(config: dict[str, Any], message: OutgoingMail) -> None:
         server.send_message(email)
 
 
-def send_queued(app: Flask, *, limit: int = 50, bulk: bool | None = None) -> tuple[int, int]:
-    """Try every queued message once; sent ones are deleted. Returns (sent, failed).
+def _deliver(config: dict[str, Any], message: OutgoingMail) -> None:
+    if config.get("SMTP_URL"):
+        _smtp_send(config, message)
+    else:
+        # Demo mode: the log is the mailbox.
+        log.info(
+            "mail (no SMTP_URL set) to=%s subject=%s\n%s",
+            message.recipient,
+            message.subject,
+            message.body,
+        )
 
+
+def _is_permanent(exc: Exception) -> bool:
+    """Failures that no retry can cure: a malformed message, a recipient refused for good."""
+    if isinstance(exc, ValueError):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _text in exc.recipients.values())
+    return False
+
+
+def retry_delay(config: dict[str, Any], attempts: int) -> timedelta:
+    """Exponential back-off: base, 2×base, 4×base… capped at MAIL_RETRY_MAX_SECONDS."""
+    base = float(config["MAIL_RETRY_SECONDS"])
+    cap = float(config["MAIL_RETRY_MAX_SECONDS"])
+    return timedelta(seconds=min(cap, base * 2 ** min(attempts - 1, 32)))
+
+
+def _record_failure(config: dict[str, Any], message: OutgoingMail, exc: Exception) -> None:
+    now = utcnow()
+    message.attempts += 1
+    message.last_attempt_at = now
+    message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+    if _is_permanent(exc) or message.attempts >= int(config["MAIL_MAX_ATTEMPTS"]):
+        message.dead_at = now
+        message.next_attempt_at = None
+        log.error("mail %s (%s) given up: %s", message.id, message.purpose, message.last_error)
+    else:
+        message.next_attempt_at = now + retry_delay(config, message.attempts)
+        log.warning("mail %s not sent (%s): %s", message.id, message.purpose, exc)
+
+
+def send_queued(app: Flask, *, limit: int = 50, bulk: bool | None = None) -> tuple[int, int]:
+    """Try every message that is due once, each on its own; sent ones are deleted.
+
+    Returns (sent, failed). One message's failure, whatever it is, never stops the others.
     `bulk` False sends only mail to one person, True only list mail, None both.
     """
     sent = failed = 0
     config = dict(app.config)
+    now = utcnow()
     with session_scope(app) as session:
-        query = select(OutgoingMail).where(OutgoingMail.attempts < MAX_ATTEMPTS)
+        query = (
+            select(OutgoingMail)
+            .where(OutgoingMail.dead_at.is_(None))
+            .where(or_(OutgoingMail.next_attempt_at.is_(None), OutgoingMail.next_attempt_at <= now))
+        )
         if bulk is not None:
             query = query.where(OutgoingMail.bulk.is_(bulk))
-        queued = session.scalars(query.order_by(OutgoingMail.id).limit(limit)).all()
-        for message in queued:
+        due = session.scalars(query.order_by(OutgoingMail.id).limit(limit)).all()
+        for message in due:
             try:
-                if config.get("SMTP_URL"):
-                    _smtp_send(config, message)
-                else:
-                    # Demo mode: the log is the mailbox.
-                    log.info(
-                        "mail (no SMTP_URL set) to=%s subject=%s\n%s",
-                        message.recipient,
-                        message.subject,
-                        message.body,
-                    )
-            except (OSError, smtplib.SMTPException) as exc:
-                message.attempts += 1
-                message.last_attempt_at = utcnow()
-                message.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                log.warning("mail %s not sent (%s): %s", message.id, message.purpose, exc)
+                _deliver(config, message)
+            except Exception as exc:  # one bad message must not hold up the queue
+                _record_failure(config, message, exc)
                 failed += 1
             else:
                 session.delete(message)
                 sent += 1
+            # Each outcome is kept at once: a crash later in the batch resends nothing twice.
+            session.commit()
     return sent, failed
 
 
 def count_unsent(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(OutgoingMail)) or 0)
+    """Messages still waiting to be sent (dead letters are counted apart)."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(OutgoingMail).where(OutgoingMail.dead_at.is_(None))
+        )
+        or 0
+    )
+
+
+def count_dead_letters(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(OutgoingMail).where(OutgoingMail.dead_at.is_not(None))
+        )
+        or 0
+    )
+
+
+def dead_letters(session: Session, *, limit: int = 50) -> list[OutgoingMail]:
+    """Messages given up, newest first, for the staff home (purpose and reason, no body)."""
+    return list(
+        session.scalars(
+            select(OutgoingMail)
+            .where(OutgoingMail.dead_at.is_not(None))
+            .order_by(OutgoingMail.dead_at.desc(), OutgoingMail.id.desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 def init_app(app: Flask) -> None:
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+
     @app.after_request
     def _send_after_request(response: Any) -> Any:
         if g.pop("panel_mail_queued", False):

@@ -9,6 +9,7 @@ from app.incidents.notifications import IncidentMailing
 from app.incidents.subscriptions import IncidentSubscription, SubscribedService
 from app.legal.models import TermsAcceptance, TermsVersion
 from app.mail import OutgoingMail
+from app.sessions.models import SessionRecord
 from app.support.mail_models import MailInAnswer
 from app.support.models import Attachment, CannedReply, Ticket, TicketMessage
 from app.transparency.models import AuthorityRequest, CanaryStatement
@@ -31,6 +32,7 @@ __all__ = [
     "IncidentUpdate",
     "MailInAnswer",
     "OutgoingMail",
+    "SessionRecord",
     "SubscribedService",
     "TermsAcceptance",
     "TermsVersion",

@@ -76,6 +76,9 @@ def rotate_session() -> None:
     the visitor's language choice."""
     language = session.get("lang")
     session.clear()
+    regenerate = getattr(session, "regenerate", None)
+    if regenerate is not None:
+        regenerate()  # a new cookie value; the old one no longer opens anything
     if language:
         session["lang"] = language
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, current_app, render_template
 from sqlalchemy.orm import Session
 
+from app import mail
 from app.db import get_session
 from app.security import staff_required
 
@@ -33,4 +34,6 @@ def home() -> str:
     queues = current_app.extensions.get("panel_staff_queues", [])
     db = get_session()
     rows = [(q.label(), q.count(db), q.endpoint) for q in queues]
-    return render_template("staff/home.html", queues=rows)
+    return render_template(
+        "staff/home.html", queues=rows, undelivered_mail=mail.dead_letters(db)
+    )

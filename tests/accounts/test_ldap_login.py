@@ -82,9 +82,17 @@ def test_staff_right_revoked_in_directory_takes_effect_after_recheck(make_app, s
         client = app.test_client()
         do_login(client, "tempstaff", L.PASSWORD)
         assert client.get("/staff/").status_code == 200
+        copied_cookie = client.get_cookie("panel_session").value
         slapd.remove_member(group, "member", dn)
         assert client.get("/staff/").status_code == 200  # within the interval
         _age_directory_check(app, "tempstaff", 301)
+        # Losing staff rights ends the session: sign in again, as a hosted user.
+        signed_out = client.get("/staff/")
+        assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
+        thief = app.test_client()
+        thief.set_cookie("panel_session", copied_cookie)
+        assert thief.get("/").status_code == 302
+        do_login(client, "tempstaff", L.PASSWORD)
         assert client.get("/staff/").status_code == 403
         with session_scope(app) as session:
             account = session.scalar(select(Account).where(Account.uid == "tempstaff"))

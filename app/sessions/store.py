@@ -1,0 +1,255 @@
+"""Where sessions live: the panel's database (default) or Redis (several instances).
+
+Both stores keep the same record, keyed by the SHA-256 of the cookie value, and can list
+and end every session of an account, which is what "sign out everywhere", account deletion
+and loss of rights need. The cookie value itself is never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import utcnow
+from app.sessions.models import SessionRecord
+
+log = logging.getLogger(__name__)
+
+
+class SessionStoreUnavailable(Exception):
+    """The session store cannot be reached: the request fails closed with a 503."""
+
+
+def key_of(token: str) -> str:
+    """The stored key of a cookie value."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    key: str
+    account_id: int | None
+    data: str
+    browser: str
+    system: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at <= utcnow()
+
+
+class SessionStore(Protocol):
+    # True when sessions are rows of the panel's database: ending them then belongs in the
+    # caller's transaction (account deletion), and the account's ON DELETE CASCADE helps.
+    in_database: bool
+
+    def load(self, key: str) -> StoredSession | None: ...
+
+    def save(self, record: StoredSession, *, create: bool) -> None:
+        """Write a session; with create=False only if it still exists, so a request still
+        in flight cannot bring back a session that was just ended."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+
+    def for_account(self, account_id: int) -> list[StoredSession]: ...
+
+    def delete_for_account(self, account_id: int, *, keep: str | None = None) -> int: ...
+
+
+def _plain(row: SessionRecord) -> StoredSession:
+    return StoredSession(
+        key=row.id,
+        account_id=row.account_id,
+        data=row.data,
+        browser=row.browser,
+        system=row.system,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        expires_at=row.expires_at,
+    )
+
+
+class DatabaseSessionStore:
+    """Sessions in the `sessions` table, each operation in its own short transaction (the
+    request's own transaction is the view's business)."""
+
+    in_database = True
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def _run(self, work: Any) -> Any:
+        try:
+            with self._sessions() as db, db.begin():
+                return work(db)
+        except SQLAlchemyError as exc:
+            raise SessionStoreUnavailable(type(exc).__name__) from exc
+
+    def load(self, key: str) -> StoredSession | None:
+        def work(db: Session) -> StoredSession | None:
+            row = db.get(SessionRecord, key)
+            return _plain(row) if row is not None else None
+
+        found: StoredSession | None = self._run(work)
+        return found
+
+    def save(self, record: StoredSession, *, create: bool) -> None:
+        def work(db: Session) -> None:
+            row = db.get(SessionRecord, record.key)
+            if row is None:
+                if not create:
+                    return
+                # New sessions are the moment to forget the expired ones (an indexed delete).
+                db.execute(delete(SessionRecord).where(SessionRecord.expires_at <= utcnow()))
+                row = SessionRecord(id=record.key)
+                db.add(row)
+            row.account_id = record.account_id
+            row.data = record.data
+            row.browser = record.browser
+            row.system = record.system
+            row.created_at = record.created_at
+            row.last_seen_at = record.last_seen_at
+            row.expires_at = record.expires_at
+
+        self._run(work)
+
+    def delete(self, key: str) -> None:
+        self._run(lambda db: db.execute(delete(SessionRecord).where(SessionRecord.id == key)))
+
+    def for_account(self, account_id: int) -> list[StoredSession]:
+        def work(db: Session) -> list[StoredSession]:
+            rows = db.scalars(
+                select(SessionRecord)
+                .where(SessionRecord.account_id == account_id)
+                .where(SessionRecord.expires_at > utcnow())
+                .order_by(SessionRecord.last_seen_at.desc())
+            ).all()
+            return [_plain(row) for row in rows]
+
+        found: list[StoredSession] = self._run(work)
+        return found
+
+    def delete_for_account(self, account_id: int, *, keep: str | None = None) -> int:
+        def work(db: Session) -> int:
+            statement = delete(SessionRecord).where(SessionRecord.account_id == account_id)
+            if keep is not None:
+                statement = statement.where(SessionRecord.id != keep)
+            return int(getattr(db.execute(statement), "rowcount", 0) or 0)
+
+        ended: int = self._run(work)
+        return ended
+
+
+class RedisSessionStore:
+    """Sessions in Redis, shared by every instance: one key per session (expiring by
+    itself) and one set per account listing its session keys."""
+
+    in_database = False
+    PREFIX = "panel:session:"
+    ACCOUNT_PREFIX = "panel:account-sessions:"
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
+
+    def _call(self, work: Any) -> Any:
+        try:
+            return work(self._redis)
+        except self._errors as exc:
+            raise SessionStoreUnavailable(type(exc).__name__) from exc
+
+    @staticmethod
+    def _encode(record: StoredSession) -> str:
+        values = asdict(record)
+        for name in ("created_at", "last_seen_at", "expires_at"):
+            values[name] = values[name].isoformat()
+        return json.dumps(values)
+
+    @staticmethod
+    def _decode(raw: bytes | str) -> StoredSession:
+        values = json.loads(raw)
+        for name in ("created_at", "last_seen_at", "expires_at"):
+            values[name] = datetime.fromisoformat(values[name])
+        return StoredSession(**values)
+
+    def load(self, key: str) -> StoredSession | None:
+        raw = self._call(lambda r: r.get(self.PREFIX + key))
+        return self._decode(raw) if raw is not None else None
+
+    def save(self, record: StoredSession, *, create: bool) -> None:
+        seconds = max(1, int((record.expires_at - utcnow()).total_seconds()))
+
+        def work(r: Any) -> None:
+            written = r.set(self.PREFIX + record.key, self._encode(record), ex=seconds, xx=not create)
+            if written and record.account_id is not None:
+                pipe = r.pipeline()
+                members = f"{self.ACCOUNT_PREFIX}{record.account_id}"
+                pipe.sadd(members, record.key)
+                # The set lives as long as its longest session; stale members are pruned
+                # when the account's sessions are listed.
+                pipe.expire(members, seconds, gt=True)
+                pipe.expire(members, seconds, nx=True)
+                pipe.execute()
+
+        self._call(work)
+
+    def delete(self, key: str) -> None:
+        def work(r: Any) -> None:
+            raw = r.get(self.PREFIX + key)
+            pipe = r.pipeline()
+            pipe.delete(self.PREFIX + key)
+            if raw is not None:
+                account_id = self._decode(raw).account_id
+                if account_id is not None:
+                    pipe.srem(f"{self.ACCOUNT_PREFIX}{account_id}", key)
+            pipe.execute()
+
+        self._call(work)
+
+    def for_account(self, account_id: int) -> list[StoredSession]:
+        members = f"{self.ACCOUNT_PREFIX}{account_id}"
+
+        def work(r: Any) -> list[StoredSession]:
+            keys = [k.decode() if isinstance(k, bytes) else k for k in r.smembers(members)]
+            if not keys:
+                return []
+            values = r.mget([self.PREFIX + k for k in keys])
+            gone = [k for k, v in zip(keys, values, strict=True) if v is None]
+            if gone:
+                r.srem(members, *gone)
+            found = [self._decode(v) for v in values if v is not None]
+            return sorted(found, key=lambda s: s.last_seen_at, reverse=True)
+
+        found: list[StoredSession] = self._call(work)
+        return [s for s in found if not s.expired and s.account_id == account_id]
+
+    def delete_for_account(self, account_id: int, *, keep: str | None = None) -> int:
+        members = f"{self.ACCOUNT_PREFIX}{account_id}"
+
+        def work(r: Any) -> int:
+            keys = [k.decode() if isinstance(k, bytes) else k for k in r.smembers(members)]
+            ending = [k for k in keys if k != keep]
+            if not ending:
+                return 0
+            pipe = r.pipeline()
+            pipe.delete(*[self.PREFIX + k for k in ending])
+            pipe.srem(members, *ending)
+            deleted, _removed = pipe.execute()
+            return int(deleted)
+
+        ended: int = self._call(work)
+        return ended
