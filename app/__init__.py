@@ -194,8 +194,8 @@ def _register_blueprints(app: Flask) -> None:
 def _register_hooks(app: Flask) -> None:
     from app.accounts import services as account_services
     from app.accounts import sso
-    from app.security import rotate_session
     from app.extensions import directory
+    from app.security import rotate_session
     from app.sessions import services as session_services
 
     sso.init_app(app)

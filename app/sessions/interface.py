@@ -12,10 +12,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, request
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 from werkzeug.wrappers import Request, Response
 
@@ -104,7 +103,6 @@ class PanelSessionInterface(SessionInterface):
             return
         if session.accessed:
             response.vary.add("Cookie")
-        _end_request_transaction()
         try:
             self._save(app, session, response)
         except SessionStoreUnavailable as exc:
@@ -168,18 +166,6 @@ class PanelSessionInterface(SessionInterface):
 def _account_id(session: PanelSession) -> int | None:
     user_id = str(session.get("_user_id") or "")
     return int(user_id) if user_id.isdigit() and len(user_id) < 19 else None
-
-
-def _end_request_transaction() -> None:
-    """End the request's own read transaction before the store writes: on SQLite an open
-    reader would make the session write wait. Whatever the view meant to keep is committed
-    by now; anything else would have been rolled back at teardown anyway."""
-    pending = g.get("db_session")
-    if pending is not None:
-        try:
-            pending.rollback()
-        except SQLAlchemyError:
-            log.warning("could not end the request's transaction before saving the session")
 
 
 def current_session_key(session: Any) -> str | None:

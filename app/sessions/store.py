@@ -194,7 +194,9 @@ class RedisSessionStore:
         seconds = max(1, int((record.expires_at - utcnow()).total_seconds()))
 
         def work(r: Any) -> None:
-            written = r.set(self.PREFIX + record.key, self._encode(record), ex=seconds, xx=not create)
+            written = r.set(
+                self.PREFIX + record.key, self._encode(record), ex=seconds, xx=not create
+            )
             if written and record.account_id is not None:
                 pipe = r.pipeline()
                 members = f"{self.ACCOUNT_PREFIX}{record.account_id}"

@@ -34,6 +34,4 @@ def home() -> str:
     queues = current_app.extensions.get("panel_staff_queues", [])
     db = get_session()
     rows = [(q.label(), q.count(db), q.endpoint) for q in queues]
-    return render_template(
-        "staff/home.html", queues=rows, undelivered_mail=mail.dead_letters(db)
-    )
+    return render_template("staff/home.html", queues=rows, undelivered_mail=mail.dead_letters(db))

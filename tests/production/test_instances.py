@@ -83,3 +83,16 @@ def test_feeds_and_chatonsinfos_carry_the_url_prefix(start_instance):
     assert f"{base}/.well-known/chatonsinfos/cloud.properties" in properties.text
     feed = browser.request(f"{base}/incidents.atom")
     assert feed.status == 200 and f"{base}/incidents" in feed.text
+
+
+def test_a_cookie_copied_before_sign_out_is_refused_by_every_instance(start_instance, redis_url):
+    first, second = (start_instance(SESSION_STORE=redis_url) for _ in range(2))
+    alice, thief = Browser(), Browser()
+    assert alice.login(first.url, "alice").status == 302
+    alice.share_cookies_with(thief)
+    assert thief.request(f"{second.url}/account/activity").status == 200
+    token = alice.token(f"{second.url}/")
+    assert alice.request(f"{second.url}/logout", {"csrf_token": token}).status == 302
+    for server in (first, second):
+        replay = thief.request(f"{server.url}/account/export")
+        assert replay.status == 302 and "/login" in (replay.location or ""), server.url

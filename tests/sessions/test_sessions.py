@@ -1,0 +1,207 @@
+"""Server-side sessions: a copied cookie dies with its session; sign out elsewhere."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.audit import AuditEvent
+from app.sessions.devices import describe
+from helpers import csrf_token, do_login
+
+FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+SAFARI_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+REDIS = os.environ.get("PANEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def copy_of(client: FlaskClient, app) -> FlaskClient:
+    """Another browser holding a copy of the client's session cookie."""
+    thief = app.test_client()
+    thief.set_cookie("panel_session", client.get_cookie("panel_session").value)
+    return thief
+
+
+def sign_in_with(app, login: str, user_agent: str = FIREFOX_LINUX) -> FlaskClient:
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = user_agent
+    assert do_login(client, login, "demo").status_code == 302
+    return client
+
+
+def test_a_copied_cookie_replayed_after_sign_out_is_refused(app):
+    alice = sign_in_with(app, "alice")
+    thief = copy_of(alice, app)
+    assert thief.get("/account/export").status_code == 200  # the copy works while signed in
+    alice.post("/logout", data={"csrf_token": csrf_token(alice, "/")})
+    for path in ("/", "/account/export", "/account/activity"):
+        response = thief.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
+    assert thief.post("/account/export", data={}).status_code in (302, 400)
+
+
+def test_the_cookie_holds_only_a_random_value_and_changes_at_sign_in(app):
+    client = app.test_client()
+    client.get("/login")
+    before = client.get_cookie("panel_session").value
+    assert do_login(client, "alice", "demo").status_code == 302
+    after = client.get_cookie("panel_session").value
+    assert after != before
+    assert "." not in after and len(after) < 64  # no signed payload, just an id
+    old = app.test_client()
+    old.set_cookie("panel_session", before)
+    assert old.get("/").status_code == 302
+
+
+def test_sessions_page_lists_browsers_in_words_and_marks_this_one(app):
+    sign_in_with(app, "alice", SAFARI_IPHONE)
+    alice = sign_in_with(app, "alice")
+    page = alice.get("/account/sessions").get_data(as_text=True)
+    assert "Firefox sur Linux" in page and "Safari sur iPhone" in page
+    assert page.count("Ce navigateur") == 1
+    assert "Mozilla/5.0" not in page
+
+
+def test_sign_out_of_the_other_sessions_keeps_this_one(app, db_session):
+    phone = sign_in_with(app, "alice", SAFARI_IPHONE)
+    laptop = sign_in_with(app, "alice")
+    response = laptop.post(
+        "/account/sessions/others", data={"csrf_token": csrf_token(laptop, "/account/sessions")}
+    )
+    assert response.status_code == 302
+    assert phone.get("/").status_code == 302
+    assert laptop.get("/").status_code == 200
+    page = laptop.get("/account/sessions").get_data(as_text=True)
+    assert "Safari sur iPhone" not in page
+    actions = db_session.scalars(select(AuditEvent.action)).all()
+    assert "sessions.ended_others" in actions
+    assert "Déconnecté de toutes les autres sessions" in laptop.get("/account/activity").get_data(
+        as_text=True
+    )
+
+
+def test_sign_out_everywhere_ends_this_session_too(app):
+    phone = sign_in_with(app, "alice", SAFARI_IPHONE)
+    laptop = sign_in_with(app, "alice")
+    copy = copy_of(laptop, app)
+    laptop.post("/account/sessions/all", data={"csrf_token": csrf_token(laptop, "/")})
+    for client in (phone, laptop, copy):
+        assert client.get("/").status_code == 302
+    assert sign_in_with(app, "alice").get("/").status_code == 200
+    bob = sign_in_with(app, "bob")
+    assert bob.get("/").status_code == 200  # nobody else was signed out
+
+
+def test_staff_end_every_session_of_an_account(app, db_session):
+    zoe = sign_in_with(app, "zoe")
+    zoe.get("/")
+    staff = sign_in_with(app, "camille")
+    account_id = db_session.scalar(
+        select(AuditEvent.account_id).where(AuditEvent.action == "login.succeeded")
+    )
+    token = csrf_token(staff, "/staff/")
+    response = staff.post(
+        f"/staff/accounts/{account_id}/sessions/end",
+        data={"csrf_token": token, "next": "/staff/"},
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/staff/"
+    assert zoe.get("/").status_code == 302
+    event = db_session.scalar(
+        select(AuditEvent).where(AuditEvent.action == "sessions.ended_by_staff")
+    )
+    assert event is not None and event.account_id == account_id
+    # Hosted users cannot do it.
+    other = sign_in_with(app, "bob")
+    forbidden = other.post(
+        f"/staff/accounts/{account_id}/sessions/end", data={"csrf_token": csrf_token(other, "/")}
+    )
+    assert forbidden.status_code == 403
+
+
+def test_export_lists_open_sessions_in_words(app):
+    alice = sign_in_with(app, "alice")
+    response = alice.post(
+        "/account/export", data={"csrf_token": csrf_token(alice, "/account/export")}
+    )
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
+    [name] = [n for n in archive.namelist() if n.endswith("sessions.json")]
+    [entry] = json.loads(archive.read(name))
+    assert entry["browser"] == "Firefox" and entry["system"] == "Linux"
+    assert "Mozilla" not in archive.read(name).decode()
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "expected"),
+    [
+        (FIREFOX_LINUX, ("Firefox", "Linux")),
+        (SAFARI_IPHONE, ("Safari", "iPhone")),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0",
+            ("Edge", "Windows"),
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0.0.0 Mobile Safari/537.36",
+            ("Chrome", "Android"),
+        ),
+        ("", ("", "")),
+    ],
+)
+def test_browser_and_system_in_words(user_agent, expected):
+    assert describe(user_agent) == expected
+
+
+def redis_reachable() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def redis_app(make_app):
+    if not redis_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("Redis is expected in CI")
+        pytest.skip("Redis is not running")
+    import redis
+
+    redis.Redis.from_url(REDIS).flushdb()
+    return make_app(SESSION_STORE=REDIS)
+
+
+def test_redis_store_ends_copies_of_the_session_too(redis_app):
+    alice = sign_in_with(redis_app, "alice")
+    phone = sign_in_with(redis_app, "alice", SAFARI_IPHONE)
+    thief = copy_of(alice, redis_app)
+    assert thief.get("/").status_code == 200
+    page = alice.get("/account/sessions").get_data(as_text=True)
+    assert "Safari sur iPhone" in page and "Firefox sur Linux" in page
+    alice.post("/logout", data={"csrf_token": csrf_token(alice, "/")})
+    assert thief.get("/").status_code == 302
+    assert phone.get("/").status_code == 200
+    phone.post("/account/sessions/all", data={"csrf_token": csrf_token(phone, "/")})
+    assert phone.get("/").status_code == 302
+
+
+def test_unreachable_session_store_answers_503_not_signed_out(make_app):
+    import ldap_server
+
+    app = make_app(SESSION_STORE=f"redis://127.0.0.1:{ldap_server.free_port()}/0")
+    client = app.test_client()
+    client.set_cookie("panel_session", "x" * 43)
+    response = client.get("/")
+    assert response.status_code == 503
+    assert "Les connexions ne peuvent pas être vérifiées" in response.get_data(as_text=True)
