@@ -7,6 +7,8 @@ import json
 import os
 import zipfile
 
+import re
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -205,3 +207,29 @@ def test_unreachable_session_store_answers_503_not_signed_out(make_app):
     response = client.get("/")
     assert response.status_code == 503
     assert "Les connexions ne peuvent pas être vérifiées" in response.get_data(as_text=True)
+
+
+def test_staff_ticket_page_offers_to_end_the_requesters_sessions(app):
+    zoe = sign_in_with(app, "zoe")
+    token = csrf_token(zoe, "/support/new?service=cloud")
+    created = zoe.post(
+        "/support/new",
+        data={
+            "csrf_token": token,
+            "subject": "Compte piraté ?",
+            "service": "cloud",
+            "category": "account",
+            "body": "Je vois des connexions que je ne reconnais pas.",
+        },
+    )
+    assert created.status_code == 302
+    staff = sign_in_with(app, "camille")
+    page = staff.get("/staff/tickets/1")
+    text = page.get_data(as_text=True)
+    assert "Déconnecter ce compte partout" in text
+    action = re.search(r'action="(/staff/accounts/\d+/sessions/end)"', text).group(1)
+    done = staff.post(
+        action, data={"csrf_token": csrf_token(staff, "/staff/"), "next": "/staff/tickets/1"}
+    )
+    assert done.headers["Location"] == "/staff/tickets/1"
+    assert zoe.get("/").status_code == 302
