@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class Defaults:
@@ -63,6 +64,13 @@ class Defaults:
     # "{next}" is replaced by the URL-encoded address to come back to.
     SSO_REAUTH_URL: str | None = None
 
+    # The panel's public address, for every absolute link (mail, feeds, ChatonsInfos), with
+    # its path prefix if any: https://panel.example.org or https://example.org/panel.
+    # Required in production; the demo default is the address of `make run`.
+    BASE_URL: str | None = None
+    # Host names the panel answers to; others get 400. Production default: BASE_URL's host.
+    TRUSTED_HOSTS: list[str] | str | None = None
+
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     SESSION_COOKIE_NAME = "panel_session"
     SESSION_COOKIE_HTTPONLY = True
@@ -103,6 +111,13 @@ def validate(config: dict[str, Any]) -> None:
                 "Production needs secure cookies: set PANEL_SESSION_COOKIE_SECURE=true "
                 "and serve the panel over HTTPS."
             )
+        if not config.get("BASE_URL"):
+            raise ConfigError(
+                "Production needs the panel's public address for links in mail and feeds: "
+                "set PANEL_BASE_URL, e.g. https://panel.example.org."
+            )
+        if not str(config["BASE_URL"]).startswith("https://"):
+            raise ConfigError("PANEL_BASE_URL must start with https:// in production.")
         if not config.get("SESSION_COOKIE_HTTPONLY"):
             raise ConfigError("Production needs PANEL_SESSION_COOKIE_HTTPONLY=true.")
         if config.get("SESSION_COOKIE_SAMESITE") not in ("Lax", "Strict"):
@@ -113,6 +128,13 @@ def validate(config: dict[str, Any]) -> None:
         url = config.get(key)
         if url and not str(url).startswith(("https://", "http://")):
             raise ConfigError(f"PANEL_{key} must be an address starting with https://.")
+    config["BASE_URL"] = str(config.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    base = urlsplit(config["BASE_URL"])
+    if base.scheme not in ("http", "https") or not base.hostname or base.query or base.fragment:
+        raise ConfigError(
+            "PANEL_BASE_URL must be an http(s) address such as https://panel.example.org "
+            "(a path prefix is allowed, no query or fragment)."
+        )
     membership = config["LDAP_STAFF_MEMBERSHIP"]
     if membership not in ("auto", "member", "uniqueMember", "memberUid", "memberOf"):
         raise ConfigError(

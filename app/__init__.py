@@ -28,6 +28,7 @@ from app import audit, errors, mail, security, sessions, tasks
 from app import db as panel_db
 from app.extensions import babel, csrf, limiter, login_manager
 from app.hoster import profile as hoster
+from app.urls import PanelFlask, trusted_hosts
 
 ROOT = Path(__file__).resolve().parent.parent
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the panel: defaults, then PANEL_* environment, then the `config` argument."""
-    app = Flask(
+    app = PanelFlask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
@@ -47,6 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     panel_config.validate(app.config)
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
     if not app.config.get("DATABASE_URL"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'panel.sqlite3'}"

@@ -86,6 +86,8 @@ def make_app(database_url: str, tmp_path: Path) -> Callable[..., Flask]:
             "SECRET_KEY": "test-secret",
             "DATABASE_URL": database_url,
             "RATELIMIT_STORAGE_URL": "memory://",
+            # The test client's address: absolute links in mail and feeds use it.
+            "BASE_URL": "http://localhost",
         }
         config.update(overrides)
         return create_app(config)

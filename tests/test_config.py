@@ -13,6 +13,7 @@ PRODUCTION_OK = {
     "LDAP_URL": "ldap://127.0.0.1:1",
     "SESSION_COOKIE_SECURE": True,
     "DATABASE_URL": "sqlite://",
+    "BASE_URL": "https://panel.example.org",
 }
 
 
@@ -23,6 +24,8 @@ PRODUCTION_OK = {
         ({"LDAP_URL": None}, "PANEL_LDAP_URL"),
         ({"SESSION_COOKIE_SECURE": False}, "PANEL_SESSION_COOKIE_SECURE"),
         ({"SESSION_COOKIE_SAMESITE": "None"}, "PANEL_SESSION_COOKIE_SAMESITE"),
+        ({"BASE_URL": None}, "PANEL_BASE_URL"),
+        ({"BASE_URL": "http://panel.example.org"}, "PANEL_BASE_URL"),
     ],
 )
 def test_production_refuses_unsafe_settings_naming_what_to_set(change, message, tmp_path):
@@ -64,3 +67,18 @@ def test_demo_mode_without_secret_gets_a_random_key(database_url):
     first = create_app({"DATABASE_URL": database_url})
     second = create_app({"DATABASE_URL": database_url})
     assert first.config["SECRET_KEY"] and first.config["SECRET_KEY"] != second.config["SECRET_KEY"]
+
+
+def test_production_refuses_requests_for_another_host(tmp_path, database_url):
+    from app.hoster.profile import DEMO_FILE
+
+    hoster = tmp_path / "hoster.toml"
+    hoster.write_text(DEMO_FILE.read_text())
+    app = create_app({**PRODUCTION_OK, "HOSTER_FILE": str(hoster), "DATABASE_URL": database_url})
+    client = app.test_client()
+    good = client.get("/legal/terms", base_url="https://panel.example.org")
+    assert good.status_code == 200
+    for host in ("evil.example", "panel.example.org.evil.example"):
+        bad = client.get("/legal/terms", headers={"Host": host})
+        assert bad.status_code == 400, host
+        assert "Requête incorrecte" in bad.get_data(as_text=True)

@@ -23,6 +23,7 @@ from app.accounts import bp, services, sso
 from app.accounts.forms import LoginForm, ReauthForm
 from app.db import get_session
 from app.extensions import directory, limiter
+from app.urls import base_origin
 from app.security import (
     gate_exempt,
     mark_reauthenticated,
@@ -131,7 +132,8 @@ def reauth() -> str | Response:
         sso_url = current_app.config.get("SSO_REAUTH_URL")
         if sso_url and sso.header_login():
             # The SSO portal asks for the password; its auth-time header brings us back.
-            target = request.url_root.rstrip("/") + safe_next(form.next.data)
+            # The next path already carries the URL prefix: add only the public origin.
+            target = base_origin(current_app) + safe_next(form.next.data)
             return redirect(sso_url.replace("{next}", quote(target, safe="")))  # type: ignore[return-value]
     error = None
     if form.validate_on_submit():

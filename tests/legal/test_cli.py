@@ -127,6 +127,7 @@ def test_seed_demo_publishes_version_1_of_both_documents_once(app):
 def test_seed_demo_refuses_production(make_app):
     app = make_app(
         ENV="production",
+        BASE_URL="https://panel.example.org",
         LDAP_URL="ldap://127.0.0.1:1",
         SESSION_COOKIE_SECURE=True,
         HOSTER_FILE=str(DEMO_FILE),

@@ -33,6 +33,9 @@ class Instance:
         }
         if "SCRIPT_NAME" in env:
             full_env["SCRIPT_NAME"] = env["SCRIPT_NAME"]
+        if "PANEL_BASE_URL" not in env:
+            # Its public address is where the test reaches it (absolute links in feeds).
+            full_env["PANEL_BASE_URL"] = self.url + env.get("SCRIPT_NAME", "")
         self.process = subprocess.Popen(
             [str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), "wsgi:app"],
             cwd=ROOT,
