@@ -23,7 +23,6 @@ from app.accounts import bp, services, sso
 from app.accounts.forms import LoginForm, ReauthForm
 from app.db import get_session
 from app.extensions import directory, limiter
-from app.urls import base_origin
 from app.security import (
     gate_exempt,
     mark_reauthenticated,
@@ -31,6 +30,7 @@ from app.security import (
     rotate_session,
     safe_next,
 )
+from app.urls import base_origin
 
 
 def _login_key() -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import zipfile
-
 import re
+import zipfile
 
 import pytest
 from flask.testing import FlaskClient
