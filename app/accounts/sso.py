@@ -40,7 +40,9 @@ def sso_sign_in() -> Response | None:
     uid = header_login()
     if uid is None:
         return None
-    if current_user.is_authenticated and current_user.uid == uid:
+    # Logins are compared as the directory compares them (uid is case-insensitive), so
+    # "Alice" from the portal is the signed-in "alice", not a new sign-in on every request.
+    if current_user.is_authenticated and current_user.uid.casefold() == uid.casefold():
         _note_fresh_sso_authentication()
         return None
     person = directory().lookup(uid)

@@ -53,7 +53,7 @@ from app.incidents.forms import (
 )
 from app.incidents.labels import status_label
 from app.incidents.models import Incident
-from app.security import gate_exempt, public_endpoint, staff_required
+from app.security import gate_exempt, here, public_endpoint, staff_required
 
 PER_PAGE = 20
 MAX_PAGE = 100_000
@@ -195,7 +195,7 @@ def detail(incident_id: int) -> str | Response:
     if incident is None:
         if not current_user.is_authenticated and services.incident_exists(db, incident_id):
             # Hosted users follow links from mails and chats: let them sign in first.
-            return redirect(url_for("accounts.login", next=request.path))  # type: ignore[return-value]
+            return redirect(url_for("accounts.login", next=here()))  # type: ignore[return-value]
         abort(404)
     return render_template("incidents/detail.html", **_detail_context(incident))
 

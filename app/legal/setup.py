@@ -15,7 +15,7 @@ from app.db import get_session
 from app.legal import services
 from app.legal.cli import terms_group
 from app.legal.section import LegalSection
-from app.security import view_flag
+from app.security import here, view_flag
 from app.staff import StaffQueue, register_queue
 
 
@@ -32,7 +32,7 @@ def acceptance_gate() -> Response | None:
         return None
     if not services.needs_acceptance(get_session(), current_user.id):
         return None
-    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    target = here() if request.method == "GET" else None
     return redirect(url_for("legal.accept", next=target))  # type: ignore[return-value]
 
 

@@ -75,3 +75,42 @@ def test_prefix_from_proxy_is_used_in_links_and_redirects(make_app):
     assert response.headers["Location"] == "/panel/login?next=/panel/account/activity"
     page = client.get("/login", headers={"X-Forwarded-Prefix": "/panel"}).get_data(as_text=True)
     assert 'href="/panel/static/panel.css' in page and 'action="/panel/login"' in page
+
+
+def test_header_in_another_case_is_the_same_person_signed_in_once(make_app, db_session):
+    from sqlalchemy import func, select
+
+    from app.audit import AuditEvent
+
+    app = make_app(**SSO, REMOTE_USER_AUTH_TIME_HEADER="Auth-Time")
+    client = app.test_client()
+    headers = {"Remote-User": "Alice"}
+    assert client.get("/", headers=headers).status_code == 200
+    cookie = client.get_cookie("panel_session").value
+    # Back from the portal with a fresh authentication: it must stick for the export.
+    client.get("/", headers={**headers, "Auth-Time": str(int(time.time()))})
+    for _ in range(3):
+        assert client.get("/account/activity", headers=headers).status_code == 200
+    assert client.get_cookie("panel_session").value == cookie  # the same session throughout
+    assert client.get("/account/export", headers=headers).status_code == 200
+    sign_ins = db_session.scalar(select(func.count()).where(AuditEvent.action == "login.succeeded"))
+    assert sign_ins == 1
+
+
+def test_sso_reauth_url_carries_the_prefix_once(make_app):
+    app = make_app(
+        **SSO,
+        BASE_URL="https://example.org/panel",
+        SSO_REAUTH_URL="https://sso.example.org/reauth?url={next}",
+    )
+    client = app.test_client()
+    headers = {"Remote-User": "alice"}
+    response = client.get(
+        "/account/confirm?next=/panel/account/export",
+        headers=headers,
+        base_url="http://localhost/panel",
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == (
+        "https://sso.example.org/reauth?url=https%3A%2F%2Fexample.org%2Fpanel%2Faccount%2Fexport"
+    )

@@ -237,3 +237,12 @@ def test_each_visitor_of_a_cached_page_gets_a_working_token_of_their_own(
     assert "Incident journal" in text(client.get("/incidents"))
     stolen = bob.post("/language", data={"lang": "fr", "csrf_token": tokens[0]})
     assert stolen.status_code == 400
+
+
+def test_users_only_incident_sends_visitors_to_sign_in_under_the_url_prefix(
+    client: FlaskClient, journal: Any
+) -> None:
+    hidden = journal.open(title="Internal LDAP trouble", visibility="users")
+    response = client.get(f"/incidents/{hidden}", base_url="http://localhost/panel")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/panel/login?next=/panel/incidents/{hidden}"

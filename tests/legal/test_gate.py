@@ -218,3 +218,11 @@ def test_the_done_when_scenario(client, login_as, publish, post_form, accept_ter
     assert "Durée de conservation réduite." in history
     diff = page(client.get("/legal/terms/diff?from=1&to=2"))
     assert "<del>un an.</del> <ins>six mois.</ins>" in diff
+
+
+def test_the_gate_keeps_the_url_prefix_in_its_redirect(login_as, client, publish):
+    publish(summary="Première version.")
+    login_as("alice")
+    response = client.get("/?tab=1", base_url="http://localhost/panel")
+    assert response.status_code == 302
+    assert response.location == "/panel/legal/accept?next=/panel/?tab%3D1"
