@@ -127,3 +127,16 @@ def session_scope(app: Flask) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+# Ids are INTEGER columns (32-bit signed on PostgreSQL): a larger number names no row, and
+# must be "not found" before it reaches (and overflows) a query.
+DB_INTEGER_MAX = 2**31 - 1
+
+
+def parse_id(text: str | None) -> int | None:
+    """The id written in `text` (ASCII digits within the column's range), else None."""
+    if not text or not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value <= DB_INTEGER_MAX else None

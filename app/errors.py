@@ -30,6 +30,10 @@ MESSAGES = {
         _l("Too large"),
         _l("What you sent is larger than the panel accepts. Send something smaller."),
     ),
+    415: (
+        _l("Unsupported format"),
+        _l("The panel only accepts what its own forms send. Use the form on the page."),
+    ),
     422: (_l("Invalid input"), _l("Some of what you sent is not valid.")),
     429: (_l("Too many attempts"), _l("You tried too many times in a short while.")),
     500: (

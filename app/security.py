@@ -118,6 +118,20 @@ def login_guard() -> Response | None:
     return None
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def refuse_non_form_bodies() -> None:
+    """Every POST of the panel is an HTML form: a JSON or other body gets 415, before CSRF
+    or a form object tries to read it as form fields."""
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return
+    if request.mimetype in FORM_TYPES:
+        return
+    if request.mimetype or request.content_length:
+        abort(415)
+
+
 def set_security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -138,4 +152,5 @@ def set_security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_non_form_bodies)
     app.after_request(set_security_headers)

@@ -13,12 +13,30 @@ from urllib.parse import quote, urlsplit
 
 from flask import Flask, Request, has_request_context, request
 from flask.globals import request_ctx
-from werkzeug.routing import BuildError, MapAdapter
+from werkzeug.routing import BuildError, IntegerConverter, Map, MapAdapter
+
+from app.db import DB_INTEGER_MAX
+
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:…>` bounded to what an id column can hold; out of range → 404."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", DB_INTEGER_MAX)
+        kwargs.setdefault("fixed_digits", 0)
+        super().__init__(map, *args, **kwargs)
 
 ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
 
 
+class PanelMap(Map):
+    default_converters = {**Map.default_converters, "int": DatabaseIdConverter}
+
+
 class PanelFlask(Flask):
+    url_map_class = PanelMap
+
     def base_url_adapter(self) -> MapAdapter:
         base = urlsplit(str(self.config["BASE_URL"]))
         return self.url_map.bind(

@@ -12,12 +12,12 @@ from flask.testing import FlaskClient
 SAMPLE_VALUES = {"int": "1", "string": "x", "path": "x", "default": "x"}
 
 
-def concrete_url(rule: Any) -> str:
+def concrete_url(rule: Any, samples: dict[str, str] = SAMPLE_VALUES) -> str:
     """A URL for a url_map rule, with sample values for its variables."""
     url = str(rule.rule)
     for converter, name in re.findall(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", url):
         pattern = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?" + re.escape(name) + ">")
-        url = pattern.sub(SAMPLE_VALUES.get(converter or "default", "1"), url)
+        url = pattern.sub(samples.get(converter or "default", "1"), url)
     return url
 
 

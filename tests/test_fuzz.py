@@ -14,9 +14,28 @@ from helpers import concrete_url, csrf_token, do_login
 INPUT_NAME = re.compile(r'<(?:input|textarea|select)[^>]*\bname="([^"]+)"')
 COMMON_FIELDS = ["login", "password", "next", "lang", "subject", "body", "summary", "title"]
 
+# Posting to these would end the fuzzing staff member's own session.
+SIGNS_OUT = {"accounts.logout", "sessions.end_all", "sessions.staff_end_all"}
+
 text_values = st.one_of(
     st.text(max_size=300),
-    st.sampled_from(["", "0", "-1", "99999999999", "2026-02-30", "<script>x</script>", "\x00"]),
+    st.sampled_from(
+        ["", "0", "-1", "99999999999", "2026-02-30", "<script>x</script>", "\x00", "%00"]
+    ),
+    # Edges: integers no column holds, dates at the ends of the calendar, invisible text.
+    st.sampled_from(
+        [
+            "9" * 30,
+            str(2**63),
+            "-" + "9" * 20,
+            "0001-01-01",
+            "9999-12-31",
+            "0000-00-00",
+            "0001-01-01T00:00",
+            "9999-12-31T23:59",
+        ]
+    ),
+    st.sampled_from(["\u200b", "\ufeff", "\u200b\ufeff \u200b", "\u2028", "\u00ad"]),
 )
 
 
@@ -47,7 +66,7 @@ def test_random_posts_never_cause_a_server_error(app):
     rules = post_rules(app)
     assert rules
     for rule in rules:
-        if rule.endpoint == "accounts.logout":
+        if rule.endpoint in SIGNS_OUT:
             continue
         url = concrete_url(rule)
         names = field_names(client, url)
@@ -81,3 +100,63 @@ def test_posts_without_csrf_token_change_nothing(app):
             response = client.post(url, data=data)
             assert response.status_code in (400, 404), (url, response.status_code)
     assert row_counts(app) == before
+
+
+def test_edge_values_get_a_field_error_not_a_500(app):
+    client = app.test_client()
+    do_login(client, "camille", "demo")
+    token = csrf_token(client, "/")
+    for title in ("\x00", "\u200b", "\ufeff\u200b", "\u200b \u3164"):
+        response = client.post(
+            "/staff/incidents/new",
+            data={
+                "csrf_token": token,
+                "title": title,
+                "body": "Mail is slow.",
+                "impact": "minor",
+                "services": "mail",
+                "visibility": "public",
+            },
+        )
+        assert response.status_code == 422, repr(title)
+    for started in ("0001-01-01T00:00", "9999-12-31T23:59"):
+        response = client.post(
+            "/staff/incidents/new",
+            data={
+                "csrf_token": token,
+                "title": "Slow mail",
+                "body": "Mail is slow.",
+                "impact": "minor",
+                "services": "mail",
+                "visibility": "public",
+                "started_at": started,
+            },
+        )
+        assert response.status_code == 422, started
+    for day in ("0001-01-01", "9999-12-31"):
+        response = client.post(
+            "/staff/legal/terms/publish",
+            data={"csrf_token": token, "effective_on": day, "body_fr": "Texte", "summary_fr": "R"},
+        )
+        assert response.status_code == 422, day
+        assert "Choisissez une date entre le" in response.get_data(as_text=True)
+    for page in ("/legal/terms/diff?from=\u00b2&to=1", "/staff/tickets?assignee=" + "9" * 30):
+        assert client.get(page).status_code < 500, page
+
+
+def test_invisible_ticket_subjects_are_refused(app):
+    client = app.test_client()
+    do_login(client, "alice", "demo")
+    token = csrf_token(client, "/support/new?service=cloud")
+    for subject in ("\u200b", "\ufeff", "\u200b\u00ad\u2060"):
+        response = client.post(
+            "/support/new",
+            data={
+                "csrf_token": token,
+                "subject": subject,
+                "service": "cloud",
+                "category": "question",
+                "body": "Mon agenda est vide.",
+            },
+        )
+        assert response.status_code == 422, repr(subject)

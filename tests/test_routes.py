@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from app.security import view_flag
-from helpers import concrete_url
+from helpers import SAMPLE_VALUES, concrete_url, csrf_token
 
 
 def endpoints(app: Flask):
@@ -81,3 +82,56 @@ def test_open_redirects_are_refused_everywhere_next_is_read(app, target):
         location = response.headers.get("Location", "")
         assert location.startswith("/") and not location.startswith("//"), (path, location)
         assert "evil" not in location
+
+
+HUGE_ID = "9" * 30
+NON_FORM_BODIES = ("[1,2,3]", '{"password": 1}', '{"login": ["a"], "password": null}', '"x"')
+
+
+def test_no_route_answers_5xx_to_a_30_digit_id(app, login_as):
+    client = login_as("camille")
+    token = csrf_token(client, "/")
+    huge = {**SAMPLE_VALUES, "int": HUGE_ID}
+    checked = 0
+    for rule in endpoints(app):
+        if not any(isinstance(c, IntegerConverter) for c in rule._converters.values()):
+            continue
+        url = concrete_url(rule, huge)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            data = {"csrf_token": token} if method == "POST" else None
+            response = client.open(url, method=method, data=data)
+            assert response.status_code == 404, (rule.rule, method, response.status_code)
+            checked += 1
+    assert checked > 10
+    anonymous = app.test_client()
+    assert anonymous.get(f"/incidents/{HUGE_ID}").status_code == 404
+    assert anonymous.get(f"/incidents/{2**63}").status_code == 404
+
+
+def test_no_form_route_answers_5xx_to_a_json_body(app, login_as):
+    anonymous = app.test_client()
+    token = csrf_token(anonymous, "/login")
+    for body in NON_FORM_BODIES:
+        response = anonymous.post(
+            "/login", data=body, content_type="application/json", headers={"X-CSRFToken": token}
+        )
+        assert response.status_code == 415, (body, response.status_code)
+        assert "Format non pris en charge" in response.get_data(as_text=True)
+    client = login_as("camille")
+    token = csrf_token(client, "/")
+    for rule in endpoints(app):
+        if "POST" not in rule.methods:
+            continue
+        for body in NON_FORM_BODIES:
+            response = client.post(
+                concrete_url(rule),
+                data=body,
+                content_type="application/json",
+                headers={"X-CSRFToken": token},
+            )
+            assert response.status_code in (404, 415), (rule.rule, body, response.status_code)
+        response = client.post(
+            concrete_url(rule), data="a=1", content_type="text/plain", headers={"X-CSRFToken": token}
+        )
+        assert response.status_code in (404, 415), (rule.rule, response.status_code)
+    assert client.get("/").status_code == 200  # nothing signed the staff member out

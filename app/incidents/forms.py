@@ -18,7 +18,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import Optional
+from wtforms.validators import Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.incidents.labels import IMPACT_HINTS, IMPACT_LABELS, VISIBILITY_LABELS
@@ -75,9 +75,18 @@ def _visibility_field() -> RadioField:
     )
 
 
+def _within_reason(_form: Any, field: Any) -> None:
+    """Refuse the ends of the calendar: they cannot even be moved to UTC."""
+    if field.data is not None and not 1970 <= field.data.year <= 9000:
+        raise ValidationError(_l("Choose a date between 1970 and 9000."))
+
+
 def _time_field(label: Any, description: Any) -> DateTimeLocalField:
     return DateTimeLocalField(
-        label, format=LOCAL_FORMAT, validators=[Optional()], description=description
+        label,
+        format=LOCAL_FORMAT,
+        validators=[Optional(), _within_reason],
+        description=description,
     )
 
 

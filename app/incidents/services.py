@@ -29,6 +29,7 @@ from app.incidents.models import (
     IncidentService,
     IncidentUpdate,
 )
+from app.text import has_control_characters, is_blank, one_line
 
 Audience = Literal["public", "users"]
 TITLE_MAX = 200
@@ -65,10 +66,17 @@ CLI = Actor(account_id=None, source="cli")
 # Validation -------------------------------------------------------------------------------
 
 
+CONTROL_CHARACTERS = _l(
+    "This text contains invisible control characters. Remove them and try again."
+)
+
+
 def _clean_title(title: str | None) -> str:
-    cleaned = " ".join((title or "").split())
+    cleaned = one_line(title)
     if not cleaned:
         raise IncidentError(_l("Give the incident a title."), "title")
+    if has_control_characters(cleaned):
+        raise IncidentError(CONTROL_CHARACTERS, "title")
     if len(cleaned) > TITLE_MAX:
         raise IncidentError(
             _l("The title is too long: at most %(max)s characters.", max=TITLE_MAX), "title"
@@ -78,10 +86,12 @@ def _clean_title(title: str | None) -> str:
 
 def _clean_body(body: str | None, *, required: bool, field_name: str = "body") -> str | None:
     cleaned = (body or "").strip()
-    if not cleaned:
+    if not cleaned or is_blank(cleaned):
         if required:
             raise IncidentError(_l("Write what happened: the update is empty."), field_name)
         return None
+    if has_control_characters(cleaned):
+        raise IncidentError(CONTROL_CHARACTERS, field_name)
     if len(cleaned) > BODY_MAX:
         raise IncidentError(
             _l("The text is too long: at most %(max)s characters.", max=BODY_MAX), field_name

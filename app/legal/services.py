@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -147,6 +147,24 @@ def _check_texts(texts: Mapping[str, DraftText]) -> dict[str, DraftText]:
     return clean
 
 
+# Terms take effect within a few years of their publication; beyond that a date is a typo
+# (and the ends of the calendar cannot even be moved to another time zone).
+EFFECTIVE_YEARS_AHEAD = 10
+EARLIEST_EFFECTIVE = date(1970, 1, 1)
+
+
+def _check_date_within_reason(effective_on: date | None, *, zone: ZoneInfo, now: datetime) -> None:
+    if effective_on is None:
+        return
+    latest = now.astimezone(zone).date() + timedelta(days=365 * EFFECTIVE_YEARS_AHEAD)
+    if not EARLIEST_EFFECTIVE <= effective_on <= latest:
+        raise InvalidEffectiveDate(
+            _l("Choose a date between %(first)s and %(last)s."),
+            first=EARLIEST_EFFECTIVE.isoformat(),
+            last=latest.isoformat(),
+        )
+
+
 def effective_moment(effective_on: date | None, *, zone: ZoneInfo, now: datetime) -> datetime:
     """Midnight of `effective_on` in the hoster's time zone; today or none means now."""
     if effective_on is None or effective_on == now.astimezone(zone).date():
@@ -264,6 +282,7 @@ def stale_translation(old: TermsVersion, new: TermsVersion) -> bool:
 def _check_effective_date(
     previous: TermsVersion | None, effective_on: date | None, *, zone: ZoneInfo, now: datetime
 ) -> datetime:
+    _check_date_within_reason(effective_on, zone=zone, now=now)
     effective_at = effective_moment(effective_on, zone=zone, now=now)
     if previous is not None and effective_at < previous.effective_at:
         raise InvalidEffectiveDate(

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from app.db import get_session, utcnow
+from app.db import get_session, parse_id, utcnow
 from app.hoster.profile import current_profile
 from app.legal import bp, services
 from app.legal.diff import diff_texts
@@ -172,8 +172,8 @@ def diff(document: str) -> str | tuple[str, int]:
     if not versions:
         error = _("No version of this document has been published yet.")
     else:
-        old = numbers.get(int(raw_from)) if raw_from.isdigit() else None
-        new = numbers.get(int(raw_to)) if raw_to.isdigit() else None
+        old = numbers.get(parse_id(raw_from) or 0)
+        new = numbers.get(parse_id(raw_to) or 0)
         if not raw_from and not raw_to and len(versions) > 1:
             old, new = versions[1], versions[0]
         if old is None or new is None:

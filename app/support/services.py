@@ -23,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app import audit
 from app.accounts.models import Account
-from app.db import utcnow
+from app.db import parse_id, utcnow
 from app.mail import queue_mail
 from app.support.attachments import AttachmentStore, TooLarge, Upload, sniff_type
 from app.support.models import (
@@ -37,6 +37,7 @@ from app.support.models import (
     TicketMessage,
 )
 from app.support.reply_address import STAFF, ticket_headers
+from app.text import one_line
 
 MAX_BODY_BYTES = 100 * 1024
 MAX_SUBJECT_CHARS = 200
@@ -109,7 +110,7 @@ def _check_body(body: str, errors: dict[str, list[Any]], name: str = "body") -> 
 
 
 def _check_subject(subject: str, errors: dict[str, list[Any]]) -> str:
-    subject = " ".join(subject.split())
+    subject = one_line(subject)
     if not subject:
         errors.setdefault("subject", []).append(_l("Give your request a short title."))
     elif len(subject) > MAX_SUBJECT_CHARS:
@@ -746,8 +747,8 @@ def staff_queue(
         conditions.append(Ticket.service == filters.service)
     if filters.assignee == "none":
         conditions.append(Ticket.assignee_id.is_(None))
-    elif filters.assignee and filters.assignee.isdigit():
-        conditions.append(Ticket.assignee_id == int(filters.assignee))
+    elif (assignee_id := parse_id(filters.assignee)) is not None:
+        conditions.append(Ticket.assignee_id == assignee_id)
     if filters.query.strip():
         conditions.append(search_clause(session, filters.query.strip()))
     matching = select(Ticket.state).where(*conditions).limit(COUNT_CAP + 1).subquery()

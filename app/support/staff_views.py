@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.db import get_session
+from app.db import get_session, parse_id
 from app.security import staff_required
 from app.support import attachment_store, bp, saved_replies, services
 from app.support.attachments import uploads_from
@@ -67,7 +67,7 @@ def _queue_filter() -> tuple[services.QueueFilter, dict[str, str]]:
     assignee = args.get("assignee") or ""
     if assignee == "me":
         assignee = str(current_user.id)
-    if assignee != "none" and not assignee.isdigit():
+    if assignee != "none" and parse_id(assignee) is None:
         assignee = ""
     sort = "recent" if args.get("sort") == "recent" else "waiting"
     kept = {"q": query, "state": state, "service": service, "assignee": assignee, "sort": sort}
@@ -254,10 +254,11 @@ def staff_assign(ticket_id: int) -> Response | tuple[str, int]:
     db = get_session()
     raw = form.assignee.data or ""
     try:
-        if raw and not raw.isdigit():
+        assignee_id = parse_id(raw)
+        if raw and assignee_id is None:
             raise services.SupportError({"assignee": [_("Choose a staff member from the list.")]})
         assignee = services.assign_ticket(
-            db, found, int(raw) if raw else None, current_user._get_current_object()
+            db, found, assignee_id, current_user._get_current_object()
         )
     except services.SupportError as exc:
         db.rollback()

@@ -1,0 +1,29 @@
+"""Checks shared by every one-line text people type: titles and subjects."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Characters that draw nothing although they are not "whitespace" to str.split():
+# format characters (U+200B zero width space, U+FEFF, U+00AD soft hyphen, bidi marks…),
+# separators, and a few letters and symbols that are blank by design.
+BLANK_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp"}
+BLANK_CHARACTERS = {"\u115f", "\u1160", "\u2800", "\u3164", "\uffa0"}
+
+
+def is_blank(text: str) -> bool:
+    """True if nothing of the text would be visible on the page."""
+    return all(
+        unicodedata.category(ch) in BLANK_CATEGORIES or ch in BLANK_CHARACTERS for ch in text
+    )
+
+
+def one_line(text: str | None) -> str:
+    """Whitespace collapsed to single spaces; "" when nothing visible is left."""
+    collapsed = " ".join((text or "").split())
+    return "" if is_blank(collapsed) else collapsed
+
+
+def has_control_characters(text: str) -> bool:
+    """Control characters other than tab and line breaks (NUL, escape, …)."""
+    return any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text)
