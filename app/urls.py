@@ -13,10 +13,10 @@ from urllib.parse import quote, urlsplit
 
 from flask import Flask, Request, has_request_context, request
 from flask.globals import request_ctx
+from werkzeug.datastructures import ImmutableDict
 from werkzeug.routing import BuildError, IntegerConverter, Map, MapAdapter
 
 from app.db import DB_INTEGER_MAX
-
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -27,11 +27,12 @@ class DatabaseIdConverter(IntegerConverter):
         kwargs.setdefault("fixed_digits", 0)
         super().__init__(map, *args, **kwargs)
 
+
 ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
 
 
 class PanelMap(Map):
-    default_converters = {**Map.default_converters, "int": DatabaseIdConverter}
+    default_converters = ImmutableDict({**Map.default_converters, "int": DatabaseIdConverter})
 
 
 class PanelFlask(Flask):

@@ -131,7 +131,10 @@ def test_no_form_route_answers_5xx_to_a_json_body(app, login_as):
             )
             assert response.status_code in (404, 415), (rule.rule, body, response.status_code)
         response = client.post(
-            concrete_url(rule), data="a=1", content_type="text/plain", headers={"X-CSRFToken": token}
+            concrete_url(rule),
+            data="a=1",
+            content_type="text/plain",
+            headers={"X-CSRFToken": token},
         )
         assert response.status_code in (404, 415), (rule.rule, response.status_code)
     assert client.get("/").status_code == 200  # nothing signed the staff member out
