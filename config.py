@@ -51,6 +51,9 @@ class Defaults:
     RATELIMIT_STORAGE_URL = "memory://"
     LOGIN_LIMIT_PER_LOGIN = "5 per minute;20 per hour"
     LOGIN_LIMIT_PER_ADDRESS = "30 per minute"
+    # A browser that signed in before keeps a signed "device cookie" this long; failed
+    # sign-ins of strangers then never lock it out (only failures count, per login).
+    LOGIN_DEVICE_COOKIE_DAYS = 180
 
     # Number of reverse-proxy hops whose X-Forwarded-For/Proto/Host/Prefix are trusted.
     TRUSTED_PROXIES = 0

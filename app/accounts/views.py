@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from flask import (
@@ -21,6 +22,7 @@ from flask_login import current_user, login_user, logout_user
 from app import audit
 from app.accounts import bp, services, sso
 from app.accounts.forms import LoginForm, ReauthForm
+from app.accounts.throttle import DEVICE_COOKIE, DeviceCookies, LoginThrottle
 from app.db import get_session
 from app.extensions import directory, limiter
 from app.security import (
@@ -33,9 +35,29 @@ from app.security import (
 from app.urls import base_origin
 
 
-def _login_key() -> str:
-    login = (request.form.get("login") or "").strip().casefold()[:256]
-    return f"login:{login}"
+def _login_throttle() -> LoginThrottle | None:
+    if not limiter.enabled:
+        return None
+    return LoginThrottle(limiter.limiter, str(current_app.config["LOGIN_LIMIT_PER_LOGIN"]))
+
+
+def _device_cookies() -> DeviceCookies:
+    days = int(current_app.config["LOGIN_DEVICE_COOKIE_DAYS"])
+    return DeviceCookies(str(current_app.config["SECRET_KEY"]), days * 86400)
+
+
+def _remember_device(response: Any, value: str, max_age: int) -> None:
+    """This browser signed in as this login: later failures here count for it alone."""
+    config = current_app.config
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=max_age,
+        httponly=True,
+        secure=bool(config["SESSION_COOKIE_SECURE"]),
+        samesite="Strict",
+        path=config.get("APPLICATION_ROOT") or "/",
+    )
 
 
 def _reauth_key() -> str:
@@ -53,7 +75,6 @@ def _per_address_limit() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @public_endpoint
 @limiter.limit(_per_address_limit, methods=["POST"], scope="login-address")
-@limiter.limit(_per_login_limit, methods=["POST"], key_func=_login_key, scope="login-name")
 def login() -> str | Response:
     form = LoginForm()
     if request.method == "GET":
@@ -61,22 +82,31 @@ def login() -> str | Response:
     if current_user.is_authenticated and request.method == "GET":
         return redirect(safe_next(form.next.data))  # type: ignore[return-value]
     error = None
+    throttle, devices = _login_throttle(), _device_cookies()
+    device = devices.read(request.cookies.get(DEVICE_COOKIE))
+    typed_login = form.login.data or ""
+    if request.method == "POST" and throttle and throttle.blocked(typed_login, device):
+        abort(429)
     if form.validate_on_submit():
         db = get_session()
         try:
-            account = services.sign_in(
-                db, directory(), form.login.data or "", form.password.data or ""
-            )
+            account = services.sign_in(db, directory(), typed_login, form.password.data or "")
         except services.InvalidCredentials:
             db.commit()
+            if throttle:
+                throttle.record_failure(typed_login, device)
             error = _("That login and password do not match. Check them and try again.")
         else:
             db.commit()
+            if throttle:
+                throttle.record_success(typed_login, device)
             rotate_session()
             login_user(account)
             mark_reauthenticated()
             flash(_("Welcome, %(name)s.", name=account.display_name), "success")
-            return redirect(safe_next(form.next.data))  # type: ignore[return-value]
+            response = redirect(safe_next(form.next.data))
+            _remember_device(response, devices.issue(account.uid), devices.max_age_seconds)
+            return response  # type: ignore[return-value]
     status = 200 if not (form.errors or error) else 422
     demo_people = current_app.extensions.get("panel_demo_people")
     return (

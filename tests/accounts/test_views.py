@@ -83,7 +83,7 @@ def test_logout_without_csrf_token_is_refused(client, login_as):
 
 def test_session_cookie_is_httponly_and_samesite(client):
     response = do_login(client, "alice", "demo")
-    cookie = response.headers["Set-Cookie"]
+    [cookie] = [c for c in response.headers.getlist("Set-Cookie") if "panel_session=" in c]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
