@@ -227,7 +227,8 @@ def _detail_context(incident: Incident) -> dict[str, Any]:
 
 
 def _not_modified(etag: str, last_modified: datetime | None) -> Response | None:
-    if request.if_none_match and request.if_none_match.contains(etag):
+    # If-None-Match uses the weak comparison (RFC 9110 §13.1.2): W/"x" matches "x".
+    if request.if_none_match and request.if_none_match.contains_weak(etag):
         return _conditional_response(Response(status=304), etag, last_modified)
     if (
         not request.if_none_match
@@ -261,7 +262,7 @@ def _feed_tag(kind: str, *parts: Any) -> str:
 def atom_feed() -> Response:
     service = _service_filter()
     latest = _version()
-    etag = _feed_tag("atom", request.host, latest, service, get_locale())
+    etag = _feed_tag("atom", latest, service, get_locale())
     cached = _not_modified(etag, latest)
     if cached is not None:
         return cached
@@ -284,7 +285,7 @@ def json_feed() -> Response:
     seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30)) or 1
     bucket_start = datetime.fromtimestamp(bucket * seconds, UTC)
     modified = max(latest, bucket_start) if latest else bucket_start
-    etag = _feed_tag("json", request.host, latest, service, bucket)
+    etag = _feed_tag("json", latest, service, bucket)
     cached = _not_modified(etag, modified)
     if cached is not None:
         return cached

@@ -1,7 +1,7 @@
 """Markdown to safe HTML for terms texts, with heading anchors for a table of contents.
 
 markdown-it-py parses with raw HTML disabled, so `<script>` in a text is shown as text;
-bleach then keeps only an allowlist of tags and attributes, in case a future option or
+nh3 (ammonia) then keeps only an allowlist of tags and attributes, in case a future option or
 plugin lets something through. Versions never change, so rendered texts are cached.
 """
 
@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-import bleach
+import nh3
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup
@@ -100,12 +100,13 @@ def render_markdown(
         token.attrSet("id", anchor)
         toc.append(TocEntry(level=level, anchor=anchor, title=title))
     html = md.renderer.render(tokens, md.options, {})
-    clean = bleach.clean(
+    clean = nh3.clean(
         html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        protocols=ALLOWED_PROTOCOLS,
-        strip=True,
+        tags=set(ALLOWED_TAGS),
+        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(ALLOWED_PROTOCOLS),
+        # Pages already send Referrer-Policy: no-referrer; keep the links as written.
+        link_rel=None,
     )
     return RenderedText(html=Markup(clean), toc=tuple(toc))  # nosec B704 # noqa: S704 - sanitised above
 

@@ -149,3 +149,15 @@ def test_an_empty_journal_still_gives_valid_feeds(client: FlaskClient) -> None:
     assert entries(feed) == []
     document = client.get("/incidents.json").get_json()
     assert document["incidents"] == [] and len(document["services"]) == 3
+
+
+def test_a_weak_validator_from_a_proxy_still_gets_304(
+    app: Any, client: FlaskClient, journal: Any
+) -> None:
+    app.config["INCIDENTS_CACHE_SECONDS"] = 86_400
+    journal.open()
+    for path in ("/incidents.atom", "/incidents.json"):
+        etag = client.get(path).headers["ETag"]
+        assert etag.startswith('"')
+        weak = client.get(path, headers={"If-None-Match": f'W/{etag}, "other"'})
+        assert weak.status_code == 304, path
