@@ -232,3 +232,21 @@ def test_staff_ticket_page_offers_to_end_the_requesters_sessions(app):
     )
     assert done.headers["Location"] == "/staff/tickets/1"
     assert zoe.get("/").status_code == 302
+
+
+def test_deleting_the_account_ends_its_sessions(app):
+    from app.accounts.models import Account
+    from app.db import session_scope
+
+    from app.sessions.models import SessionRecord
+
+    alice = sign_in_with(app, "alice")
+    copy = copy_of(alice, app)
+    signed_in = select(SessionRecord).where(SessionRecord.account_id.is_not(None))
+    with session_scope(app) as db:
+        assert len(db.scalars(signed_in).all()) == 1
+        db.delete(db.scalar(select(Account).where(Account.uid == "alice")))
+    with session_scope(app) as db:
+        assert db.scalars(signed_in).all() == []  # nothing left to replay
+    for client in (alice, copy):
+        assert client.get("/account/activity").status_code == 302
