@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
@@ -29,7 +30,11 @@ class SessionsSection:
                 service="panel",
                 kind=_("Your open sessions: browser and system in words, when they started"),
                 location=_("The panel's database, or its session store"),
-                retention=_("Until you sign out, or at most 12 hours"),
+                retention=ngettext(
+                    "Until you sign out, or at most %(num)s hour",
+                    "Until you sign out, or at most %(num)s hours",
+                    max(1, int(current_app.permanent_session_lifetime.total_seconds()) // 3600),
+                ),
                 exported=True,
             )
         ]

@@ -9,12 +9,14 @@ from flask_login import current_user, logout_user
 
 from app.accounts.models import Account
 from app.db import get_session, utcnow
-from app.security import rotate_session, safe_next, staff_required
+from app.security import gate_exempt, rotate_session, safe_next, staff_required
 from app.sessions import bp, services, session_store
 from app.sessions.interface import current_session_key
 
 
+# Reachable while new terms wait for acceptance: ending a stranger's session cannot wait.
 @bp.route("/account/sessions")
+@gate_exempt
 def index() -> str:
     return render_template(
         "sessions/index.html",
@@ -25,6 +27,7 @@ def index() -> str:
 
 
 @bp.route("/account/sessions/others", methods=["POST"])
+@gate_exempt
 def end_others() -> Response:
     db = get_session()
     ended = services.end_other_sessions(
@@ -46,6 +49,7 @@ def end_others() -> Response:
 
 
 @bp.route("/account/sessions/all", methods=["POST"])
+@gate_exempt
 def end_all() -> Response:
     db = get_session()
     account = current_user._get_current_object()

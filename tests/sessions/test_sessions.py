@@ -237,7 +237,6 @@ def test_staff_ticket_page_offers_to_end_the_requesters_sessions(app):
 def test_deleting_the_account_ends_its_sessions(app):
     from app.accounts.models import Account
     from app.db import session_scope
-
     from app.sessions.models import SessionRecord
 
     alice = sign_in_with(app, "alice")
@@ -250,3 +249,18 @@ def test_deleting_the_account_ends_its_sessions(app):
         assert db.scalars(signed_in).all() == []  # nothing left to replay
     for client in (alice, copy):
         assert client.get("/account/activity").status_code == 302
+
+
+def test_a_session_ends_after_its_lifetime_whatever_the_cookie_says(app):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.db import session_scope, utcnow
+    from app.sessions.models import SessionRecord
+
+    alice = sign_in_with(app, "alice")
+    assert alice.get("/").status_code == 200
+    with session_scope(app) as db:
+        db.execute(update(SessionRecord).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert alice.get("/").status_code == 302
