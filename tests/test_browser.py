@@ -54,7 +54,7 @@ def test_foundation_pages_have_no_accessibility_violations(live_server, chromium
         assert page.url == f"{base}/"
         assert page.locator("h1").inner_text() in ("Mon compte", "My account")
         assert_accessible(axe, page)
-        for path in ("/staff/", "/account/activity", "/account/confirm"):
+        for path in ("/staff/", "/account/activity", "/account/confirm", "/account/sessions"):
             page.goto(f"{base}{path}")
             assert_accessible(axe, page)
         page.click("text=" + ("Se déconnecter" if language == "fr" else "Sign out"))
