@@ -132,6 +132,16 @@ def refuse_non_form_bodies() -> None:
         abort(415)
 
 
+def refuse_nul_characters() -> None:
+    """A NUL character in a field or a query parameter is never text a person typed, and
+    PostgreSQL cannot store or even compare it: 400 at the door, whatever the route."""
+    for values in (request.args, request.form if request.method == "POST" else None):
+        if values and any(
+            "\x00" in k or any("\x00" in v for v in values.getlist(k)) for k in values
+        ):
+            abort(400)
+
+
 def set_security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
@@ -152,5 +162,6 @@ def set_security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.before_request_funcs.setdefault(None, []).insert(0, refuse_non_form_bodies)
+    guards = app.before_request_funcs.setdefault(None, [])
+    guards[0:0] = [refuse_non_form_bodies, refuse_nul_characters]
     app.after_request(set_security_headers)

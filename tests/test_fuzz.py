@@ -106,7 +106,7 @@ def test_edge_values_get_a_field_error_not_a_500(app):
     client = app.test_client()
     do_login(client, "camille", "demo")
     token = csrf_token(client, "/")
-    for title in ("\x00", "\u200b", "\ufeff\u200b", "\u200b \u3164"):
+    for title in ("\u200b", "\ufeff\u200b", "\u200b \u3164"):
         response = client.post(
             "/staff/incidents/new",
             data={
@@ -119,6 +119,11 @@ def test_edge_values_get_a_field_error_not_a_500(app):
             },
         )
         assert response.status_code == 422, repr(title)
+    # NUL never reaches a form: PostgreSQL could not even compare it.
+    for path in ("/staff/incidents/new", "/login"):
+        response = client.post(path, data={"csrf_token": token, "title": "a\x00b", "login": "\x00"})
+        assert response.status_code == 400, path
+    assert client.get("/staff/tickets?q=%00").status_code == 400
     for started in ("0001-01-01T00:00", "9999-12-31T23:59"):
         response = client.post(
             "/staff/incidents/new",
