@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 # "Last active" is shown approximately; writing it on every request would cost a write each.
 TOUCH_INTERVAL = timedelta(minutes=5)
 TOKEN_MAX_LENGTH = 64
+# A visitor's session holds only a CSRF token and a language: it need not outlive a visit,
+# and a robot fetching /login in a loop leaves rows that go away soon.
+VISITOR_LIFETIME = timedelta(hours=2)
 
 
 class PanelSession(CallbackDict[str, Any], SessionMixin):
@@ -132,6 +135,8 @@ class PanelSessionInterface(SessionInterface):
             token = secrets.token_urlsafe(32)
             browser, system = describe(request.headers.get("User-Agent"))
             lifetime = app.permanent_session_lifetime
+            if account_id is None:
+                lifetime = min(lifetime, VISITOR_LIFETIME)
             self.store.save(
                 StoredSession(
                     key=key_of(token),

@@ -264,3 +264,21 @@ def test_a_session_ends_after_its_lifetime_whatever_the_cookie_says(app):
     with session_scope(app) as db:
         db.execute(update(SessionRecord).values(expires_at=utcnow() - timedelta(seconds=1)))
     assert alice.get("/").status_code == 302
+
+
+def test_a_visitors_session_is_short_and_a_signed_in_one_lasts_the_lifetime(app, db_session):
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from app.sessions.models import SessionRecord
+
+    visitor = app.test_client()
+    visitor.get("/login")
+    [row] = db_session.scalars(select(SessionRecord)).all()
+    assert row.account_id is None and row.expires_at <= utcnow() + timedelta(hours=2)
+    sign_in_with(app, "alice")
+    db_session.expire_all()
+    [signed_in] = db_session.scalars(
+        select(SessionRecord).where(SessionRecord.account_id.is_not(None))
+    ).all()
+    assert signed_in.expires_at > utcnow() + timedelta(hours=11)
