@@ -197,7 +197,6 @@ def _register_hooks(app: Flask) -> None:
     from app.accounts import services as account_services
     from app.accounts import sso
     from app.extensions import directory
-    from app.security import rotate_session
     from app.sessions import services as session_services
 
     sso.init_app(app)
@@ -225,7 +224,7 @@ def _register_hooks(app: Flask) -> None:
             db.commit()
         if not still_there:
             logout_user()
-            rotate_session()
+            security.rotate_session()
             flash(
                 _("Your account is no longer active in the directory. You have been signed out."),
                 "error",
@@ -233,7 +232,7 @@ def _register_hooks(app: Flask) -> None:
             return redirect(url_for("accounts.login"))  # type: ignore[return-value]
         if was_staff and not account.is_staff:
             logout_user()
-            rotate_session()
+            security.rotate_session()
             flash(_("Your staff rights were removed. Sign in again."), "error")
             return redirect(url_for("accounts.login"))  # type: ignore[return-value]
         return None

@@ -119,12 +119,13 @@ def login() -> str | Response:
 @public_endpoint
 @gate_exempt
 def logout() -> Response:
+    db = get_session()
     if current_user.is_authenticated:
-        db = get_session()
         services.sign_out(db, current_user._get_current_object())
-        db.commit()
     logout_user()
+    # The session ends on the server first; only then is the sign-out recorded.
     rotate_session()
+    db.commit()
     flash(_("You are signed out."), "success")
     return redirect(url_for("accounts.login"))  # type: ignore[return-value]
 

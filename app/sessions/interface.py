@@ -41,6 +41,7 @@ class PanelSession(CallbackDict[str, Any], SessionMixin):
         *,
         record: StoredSession | None = None,
         cookie_sent: bool = False,
+        store: SessionStore | None = None,
     ) -> None:
         def on_update(session: Any) -> None:
             session.modified = True
@@ -49,6 +50,7 @@ class PanelSession(CallbackDict[str, Any], SessionMixin):
         super().__init__(initial, on_update)
         self.record = record
         self.cookie_sent = cookie_sent
+        self._store = store
         self.modified = False
         self.accessed = False
         self.rotate_requested = False
@@ -67,7 +69,14 @@ class PanelSession(CallbackDict[str, Any], SessionMixin):
         return super().setdefault(key, default)
 
     def regenerate(self) -> None:
-        """Give this session a new cookie value and forget the old one (sign-in, sign-out)."""
+        """Give this session a new cookie value and forget the old one (sign-in, sign-out).
+
+        The old one is deleted now, inside the request: if the store fails, the person gets
+        an error page rather than a "signed out" that did not happen.
+        """
+        if self.record is not None and self._store is not None:
+            self._store.delete(self.record.key)
+            self.record = None
         self.rotate_requested = True
         self.modified = True
 
@@ -97,7 +106,7 @@ class PanelSessionInterface(SessionInterface):
             data = self.serializer.loads(record.data)
         except ValueError:
             return PanelSession(cookie_sent=True)
-        return PanelSession(data, record=record, cookie_sent=True)
+        return PanelSession(data, record=record, cookie_sent=True, store=self.store)
 
     def save_session(  # type: ignore[override]
         self, app: Flask, session: PanelSession, response: Response

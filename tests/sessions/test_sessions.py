@@ -282,3 +282,22 @@ def test_a_visitors_session_is_short_and_a_signed_in_one_lasts_the_lifetime(app,
         select(SessionRecord).where(SessionRecord.account_id.is_not(None))
     ).all()
     assert signed_in.expires_at > utcnow() + timedelta(hours=11)
+
+
+def test_sign_out_that_cannot_reach_the_store_says_so(app, monkeypatch):
+    from app.sessions.store import SessionStoreUnavailable
+
+    alice = sign_in_with(app, "alice")
+    token = csrf_token(alice, "/")
+    store = app.extensions["panel_session_store"]
+
+    def unreachable(key):
+        raise SessionStoreUnavailable("ConnectionError")
+
+    monkeypatch.setattr(store, "delete", unreachable)
+    response = alice.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 503
+    monkeypatch.undo()
+    assert alice.get("/").status_code == 200  # still signed in: nothing pretended otherwise
+    page = alice.get("/account/activity").get_data(as_text=True)
+    assert "Déconnexion" not in page
