@@ -13,6 +13,7 @@ from app import audit
 from app.accounts.models import Account
 from app.db import utcnow
 from app.directory import Directory, Person
+from app.text import has_control_characters
 
 
 class InvalidCredentials(Exception):
@@ -64,6 +65,10 @@ def sync_account(session: Session, person: Person, *, is_staff: bool) -> Account
 def sign_in(session: Session, directory: Directory, login: str, password: str) -> Account:
     """Check the password against the directory and mirror the person; audited either way."""
     login = login.strip()
+    if has_control_characters(login) or has_control_characters(password):
+        # Nobody's login holds a control character (and PostgreSQL cannot compare a NUL).
+        audit.record(session, "login.failed", login=None)
+        raise InvalidCredentials
     person = directory.authenticate(login, password)
     if person is None:
         known = find_account(session, login)
