@@ -201,7 +201,7 @@ def _is_permanent(exc: Exception) -> bool:
 
 
 def retry_delay(config: dict[str, Any], attempts: int) -> timedelta:
-    """Exponential back-off: base, 2×base, 4×base… capped at MAIL_RETRY_MAX_SECONDS."""
+    """Exponential back-off: base, 2 x base, 4 x base... capped at MAIL_RETRY_MAX_SECONDS."""
     base = float(config["MAIL_RETRY_SECONDS"])
     cap = float(config["MAIL_RETRY_MAX_SECONDS"])
     return timedelta(seconds=min(cap, base * 2 ** min(attempts - 1, 32)))

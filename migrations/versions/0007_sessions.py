@@ -1,7 +1,7 @@
 """Server-side sessions; outbox back-off and dead letters
 
 Revision ID: 0007
-Revises: 0008
+Revises: 0010
 Create Date: 2026-11-30 13:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db
 
 revision: str = "0007"
-down_revision: str | None = "0008"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
