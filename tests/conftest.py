@@ -207,6 +207,8 @@ class LiveServer:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Links in mail and feeds lead to this server, as they would to the real address.
+        app.config["BASE_URL"] = self.url
 
     def stop(self) -> None:
         self.server.shutdown()

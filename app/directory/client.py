@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ldap3 import BASE, MODIFY_DELETE, SUBTREE
+from ldap3.core.exceptions import LDAPSASLPrepError
+from ldap3.protocol.sasl.sasl import sasl_prep
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
@@ -316,6 +318,12 @@ class Directory:
             return None
         if any(unicodedata.category(char) == "Cc" for char in password):
             # SASLprep forbids control characters: no bind could ever succeed with them.
+            return None
+        try:
+            # Nor with anything else SASLprep refuses (a lone soft hyphen, unassigned code
+            # points…): that is a wrong password, not an unreachable directory.
+            sasl_prep(password)
+        except LDAPSASLPrepError:
             return None
         if self.settings.user_dn_template:
             dn = self.settings.user_dn_template.replace("{login}", escape_rdn(login))

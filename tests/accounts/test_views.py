@@ -258,3 +258,12 @@ def test_password_saslprep_forbids_is_a_wrong_password_on_the_demo_directory(cli
     for password in ("pass\u202eword", "\u05d0a", "\U000e0001"):
         response = do_login(client, "alice", password)
         assert response.status_code == 422, password
+
+
+def test_a_password_the_directory_cannot_even_prepare_is_just_wrong(client, login_as):
+    for password in ("\xad", "a\u0000b", "\U0003db83"):
+        assert do_login(client, "alice", password).status_code == 422, repr(password)
+    login_as("alice")
+    token = csrf_token(client, "/account/confirm")
+    response = client.post("/account/confirm", data={"password": "\xad", "csrf_token": token})
+    assert response.status_code == 422

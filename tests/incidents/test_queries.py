@@ -93,7 +93,8 @@ def test_statements_per_page_do_not_grow_with_the_history(
     fill(app, 190, first=10)
     large = statements_per_page(app, client, count_queries)
     assert small == large
-    assert max(small.values()) <= 8, small
+    # A signed-in page also reads its server-side session (one primary-key lookup).
+    assert max(small.values()) <= (9 if signed_in else 8), small
 
 
 def test_a_cached_journal_page_costs_one_statement_at_most(app: Flask, count_queries: Any) -> None:
