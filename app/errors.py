@@ -69,14 +69,17 @@ def render_error(code: int, detail: str | None = None) -> tuple[str, int]:
 def retry_after() -> str:
     """When the limit that stopped this request lets the person try again, in their words."""
     limit = limiter.current_limit
-    if limit is None or limit.reset_at <= time.time():
+    # Sign-in throttling keeps its own counts (failures only) and leaves its reset time here;
+    # it is what stopped the request when set (the limiter's own limit was not reached).
+    reset_at = g.get("panel_retry_at") or (limit.reset_at if limit is not None else None)
+    if reset_at is None or reset_at <= time.time():
         return gettext("Wait a few minutes, then try again.")
     # Whole minutes, rounded up: "in 3 minutes" must not come back refused at 2 min 40.
-    wait = timedelta(minutes=math.ceil((limit.reset_at - time.time()) / 60))
+    wait = timedelta(minutes=math.ceil((reset_at - time.time()) / 60))
     return gettext(
         "You can try again in %(wait)s, at %(time)s.",
         wait=format_timedelta(wait, threshold=1),
-        time=format_time(datetime.fromtimestamp(limit.reset_at, UTC), "short"),
+        time=format_time(datetime.fromtimestamp(reset_at, UTC), "short"),
     )
 
 

@@ -78,9 +78,15 @@ class LoginThrottle:
             return f"device:{device.nonce}"
         return f"login:{normalise_login(login)}"
 
-    def blocked(self, login: str, device: Device | None) -> bool:
+    def blocked_until(self, login: str, device: Device | None) -> float | None:
+        """The epoch time when this login may be tried again from here, or None if now."""
         key = self._key(login, device)
-        return any(not self._strategy.test(item, NAMESPACE, key) for item in self._limits)
+        resets = [
+            self._strategy.get_window_stats(item, NAMESPACE, key).reset_time
+            for item in self._limits
+            if not self._strategy.test(item, NAMESPACE, key)
+        ]
+        return max(resets) if resets else None
 
     def record_failure(self, login: str, device: Device | None) -> None:
         key = self._key(login, device)

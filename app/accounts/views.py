@@ -10,6 +10,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -85,8 +86,10 @@ def login() -> str | Response:
     throttle, devices = _login_throttle(), _device_cookies()
     device = devices.read(request.cookies.get(DEVICE_COOKIE))
     typed_login = form.login.data or ""
-    if request.method == "POST" and throttle and throttle.blocked(typed_login, device):
-        abort(429)
+    if request.method == "POST" and throttle:
+        g.panel_retry_at = throttle.blocked_until(typed_login, device)
+        if g.panel_retry_at is not None:
+            abort(429)
     if form.validate_on_submit():
         db = get_session()
         try:
