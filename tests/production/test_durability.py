@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+from http.client import HTTPException
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,9 @@ def create_tickets(
                     "body": "The mail service answers slowly since this morning.",
                 },
             )
-        except (OSError, AssertionError) as exc:
+        except (OSError, HTTPException, AssertionError) as exc:
+            # The connection died with the worker, even halfway through the answer
+            # (IncompleteRead): not acknowledged.
             refused.append(-1)  # the connection died with the worker: not acknowledged
             problems.append(repr(exc)[:200])
             continue
