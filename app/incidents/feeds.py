@@ -24,7 +24,7 @@ def _iso(moment: Any) -> str | None:
 
 def atom(session: Session, service: str | None) -> str:
     profile = current_profile()
-    names = {s.slug: s.name for s in profile.services}
+    names = {s.slug: str(s.name) for s in profile.services}
     journal_url = url_for("incidents.journal", service=service, _external=True)
     title = _("Incident journal — %(hoster)s", hoster=profile.organisation.name)
     if service:
@@ -67,7 +67,7 @@ def json_document(session: Session, service: str | None) -> dict[str, Any]:
     now = utcnow()
     shown = [s for s in profile.services if service is None or s.slug == service]
     open_list = services.open_incidents(session, "public", service)
-    states = services.service_states([(s.slug, s.name) for s in shown], open_list, now)
+    states = services.service_states([(s.slug, str(s.name)) for s in shown], open_list, now)
     availability = services.availability_by_service(
         session, "public", [s.slug for s in shown], now, hoster_tz()
     )

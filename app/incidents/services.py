@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app import audit
 from app.db import utcnow
+from app.hoster.profile import LocalizedText
 from app.incidents import status as rules
 from app.incidents.cache import mark_changed
 from app.incidents.models import (
@@ -556,13 +557,15 @@ def history_page(
 @dataclass
 class ServiceState:
     slug: str
-    name: str
+    name: str | LocalizedText
     level: str = rules.OPERATIONAL
     ongoing: list[Incident] = field(default_factory=list)
 
 
 def service_states(
-    services: Sequence[tuple[str, str]], open_list: Sequence[Incident], now: datetime
+    services: Sequence[tuple[str, str | LocalizedText]],
+    open_list: Sequence[Incident],
+    now: datetime,
 ) -> list[ServiceState]:
     """The current level of every service, derived from the incidents open on it."""
     states = {slug: ServiceState(slug=slug, name=name) for slug, name in services}
