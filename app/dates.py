@@ -1,0 +1,64 @@
+"""Dates as people read them, one format per language, and as machines read them.
+
+Every page shows times in the hoster's time zone (hoster.toml `timezone`), so no offset is
+written: "30 novembre 2026 à 13:03", "November 30, 2026 at 1:03 PM". Seconds are left out
+everywhere. `<time datetime>` attributes get `machine_time`: ISO 8601 in UTC, to the second.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import Flask
+from flask_babel import format_date, format_datetime, format_time, get_locale
+
+_DATETIME = {"fr": "d MMMM y 'à' HH:mm", "en": "MMMM d, y 'at' h:mm a"}
+_DATE = {"fr": "d MMMM y", "en": "MMMM d, y"}
+_TIME = {"fr": "HH:mm", "en": "h:mm a"}
+
+
+def _language() -> str:
+    locale = get_locale()
+    language = str(locale.language) if locale is not None else "fr"
+    return language if language in _DATE else "en"
+
+
+def human_datetime(value: datetime | None, style: Any = None) -> str:
+    """The date and time to the minute, in the hoster's time zone; `style` is ignored."""
+    if value is None:
+        return ""
+    return format_datetime(value, _DATETIME[_language()])
+
+
+def human_date(value: date | datetime | None, style: Any = None) -> str:
+    if value is None:
+        return ""
+    return format_date(value, _DATE[_language()])
+
+
+def human_time(value: datetime | None, style: Any = None) -> str:
+    if value is None:
+        return ""
+    return format_time(value, _TIME[_language()])
+
+
+def machine_time(value: date | datetime | None) -> str:
+    """For `<time datetime>`: a date as 2026-11-30, a moment as 2026-11-30T12:03:50Z."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return value.isoformat()
+
+
+def init_app(app: Flask) -> None:
+    """Replace Flask-Babel's filters (one format per style) with the house formats."""
+    app.jinja_env.filters.update(
+        datetimeformat=human_datetime,
+        dateformat=human_date,
+        timeformat=human_time,
+        machine_time=machine_time,
+    )
