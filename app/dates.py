@@ -1,4 +1,4 @@
-"""Dates as people read them, one format per language, and as machines read them.
+"""Dates and language names as people read them, one format per language.
 
 Every page shows times in the hoster's time zone (hoster.toml `timezone`), so no offset is
 written: "30 novembre 2026 à 13:03", "November 30, 2026 at 1:03 PM". Seconds are left out
@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from flask import Flask
 from flask_babel import format_date, format_datetime, format_time, get_locale
 
@@ -54,6 +55,18 @@ def machine_time(value: date | datetime | None) -> str:
     return value.isoformat()
 
 
+def language_name(code: str | None) -> str:
+    """A language code as a word in the reader's language: "fr" → "français", "en-GB" →
+    "anglais (Royaume-Uni)"; an unknown code stays as written."""
+    if not code:
+        return ""
+    try:
+        name = Locale.parse(code.replace("-", "_")).get_display_name(_language())
+    except (ValueError, TypeError, UnknownLocaleError):
+        return code
+    return name or code
+
+
 def init_app(app: Flask) -> None:
     """Replace Flask-Babel's filters (one format per style) with the house formats."""
     app.jinja_env.filters.update(
@@ -61,4 +74,5 @@ def init_app(app: Flask) -> None:
         dateformat=human_date,
         timeformat=human_time,
         machine_time=machine_time,
+        language_name=language_name,
     )

@@ -84,7 +84,11 @@ def json_document(session: Session, service: str | None) -> dict[str, Any]:
                 "name": state.name,
                 "status": state.level,
                 "ongoing_incidents": [i.id for i in state.ongoing],
-                "availability_90_days": round(availability[state.slug].ratio, 6),
+                # None while no day has data yet (the journal has just begun).
+                "availability_90_days": round(availability[state.slug].ratio, 6)
+                if availability[state.slug].known_days
+                else None,
+                "days_with_data": availability[state.slug].known_days,
                 "downtime_90_days_seconds": int(availability[state.slug].downtime.total_seconds()),
             }
             for state in states

@@ -589,8 +589,13 @@ def availability_by_service(
     now: datetime,
     tz: ZoneInfo,
     days: int = rules.AVAILABILITY_DAYS,
+    service_since: dict[str, datetime] | None = None,
 ) -> dict[str, rules.Availability]:
-    """Availability of each service over the last `days` days, in one query."""
+    """Availability of each service over the last `days` days, in one query.
+
+    `service_since`: when each service opened (hoster.toml `start_date`), if later than the
+    journal's beginning.
+    """
     start, _end = rules.window(now, tz, days)
     stmt = _visible(
         select(
@@ -612,7 +617,27 @@ def availability_by_service(
     intervals: dict[str, list[rules.Interval]] = {slug: [] for slug in slugs}
     for slug, impact, started, resolved in session.execute(stmt):
         intervals[slug].append(rules.Interval(impact=impact, start=started, end=resolved))
-    return {slug: rules.availability(intervals[slug], now, tz, days) for slug in slugs}
+    # Nothing recorded at all: the journal begins now.
+    began = journal_began(session) or now
+    since = {slug: max(began, (service_since or {}).get(slug, began)) for slug in slugs}
+    return {
+        slug: rules.availability(intervals[slug], now, tz, days, since=since[slug])
+        for slug in slugs
+    }
+
+
+def journal_began(session: Session) -> datetime | None:
+    """When the panel started keeping the journal: its first incident or, before any, the
+    panel's first recorded event. Earlier days have no data, which is not 100 %."""
+    from app.audit import AuditEvent
+
+    firsts = [
+        session.scalar(select(func.min(Incident.created_at))),
+        session.scalar(select(func.min(Incident.started_at))),
+        session.scalar(select(func.min(AuditEvent.created_at))),
+    ]
+    found = [moment for moment in firsts if moment is not None]
+    return min(found) if found else None
 
 
 def ongoing_for_service(
