@@ -45,13 +45,14 @@ def human_time(value: datetime | None, style: Any = None) -> str:
 
 
 def machine_time(value: date | datetime | None) -> str:
-    """For `<time datetime>`: a date as 2026-11-30, a moment as 2026-11-30T12:03:50Z."""
+    """For `<time datetime>`: a date as 2026-11-30, a moment as 2026-11-30T12:03:50+00:00
+    (UTC, to the second: the HTML checker refuses the microseconds Python adds)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        return value.astimezone(UTC).isoformat(timespec="seconds")
     return value.isoformat()
 
 

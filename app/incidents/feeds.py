@@ -14,6 +14,7 @@ from app.db import utcnow
 from app.hoster import current_profile
 from app.incidents import services
 from app.incidents import status as rules
+from app.incidents.cache import known_journal_start
 from app.incidents.formatting import hoster_tz
 from app.incidents.labels import impact_label, status_label
 
@@ -68,8 +69,17 @@ def json_document(session: Session, service: str | None) -> dict[str, Any]:
     shown = [s for s in profile.services if service is None or s.slug == service]
     open_list = services.open_incidents(session, "public", service)
     states = services.service_states([(s.slug, str(s.name)) for s in shown], open_list, now)
+    tz = hoster_tz()
     availability = services.availability_by_service(
-        session, "public", [s.slug for s in shown], now, hoster_tz()
+        session,
+        "public",
+        [s.slug for s in shown],
+        now,
+        tz,
+        service_since={
+            s.slug: rules.local_midnight(s.start_date, tz) for s in shown if s.start_date
+        },
+        began=known_journal_start(session),
     )
     incidents = services.feed_incidents(session, service)
     return {

@@ -590,11 +590,12 @@ def availability_by_service(
     tz: ZoneInfo,
     days: int = rules.AVAILABILITY_DAYS,
     service_since: dict[str, datetime] | None = None,
+    began: datetime | None = None,
 ) -> dict[str, rules.Availability]:
     """Availability of each service over the last `days` days, in one query.
 
     `service_since`: when each service opened (hoster.toml `start_date`), if later than the
-    journal's beginning.
+    journal's beginning; `began`: the journal's beginning when the caller knows it.
     """
     start, _end = rules.window(now, tz, days)
     stmt = _visible(
@@ -618,7 +619,7 @@ def availability_by_service(
     for slug, impact, started, resolved in session.execute(stmt):
         intervals[slug].append(rules.Interval(impact=impact, start=started, end=resolved))
     # Nothing recorded at all: the journal begins now.
-    began = journal_began(session) or now
+    began = began or journal_began(session) or now
     since = {slug: max(began, (service_since or {}).get(slug, began)) for slug in slugs}
     return {
         slug: rules.availability(intervals[slug], now, tz, days, since=since[slug])
@@ -631,12 +632,14 @@ def journal_began(session: Session) -> datetime | None:
     panel's first recorded event. Earlier days have no data, which is not 100 %."""
     from app.audit import AuditEvent
 
-    firsts = [
-        session.scalar(select(func.min(Incident.created_at))),
-        session.scalar(select(func.min(Incident.started_at))),
-        session.scalar(select(func.min(AuditEvent.created_at))),
-    ]
-    found = [moment for moment in firsts if moment is not None]
+    firsts = session.execute(
+        select(
+            select(func.min(Incident.created_at)).scalar_subquery(),
+            select(func.min(Incident.started_at)).scalar_subquery(),
+            select(func.min(AuditEvent.created_at)).scalar_subquery(),
+        )
+    ).one()
+    found = [_aware(moment) for moment in firsts if moment is not None]
     return min(found) if found else None
 
 
@@ -722,3 +725,10 @@ def authors(session: Session, ids: Collection[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(Account.id, Account.display_name).where(Account.id.in_(ids)))
     return {account_id: name for account_id, name in rows}
+
+
+def _aware(moment: datetime) -> datetime:
+    # A bare MIN() loses the column type on SQLite: the value comes back naive (UTC) or text.
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

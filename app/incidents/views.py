@@ -32,7 +32,7 @@ from app.db import get_session, utcnow
 from app.hoster import current_profile
 from app.incidents import bp, feeds, services
 from app.incidents import status as rules
-from app.incidents.cache import FragmentCache, JournalVersion
+from app.incidents.cache import FragmentCache, JournalVersion, known_journal_start
 from app.incidents.formatting import (
     ChartFormatter,
     format_month,
@@ -162,6 +162,7 @@ def _render_journal_body(service: str | None, page: int) -> str:
         service_since={
             s.slug: rules.local_midnight(s.start_date, tz) for s in shown if s.start_date
         },
+        began=known_journal_start(db),
     )
     formatter = ChartFormatter()
     charts = {slug: formatter.view(av) for slug, av in availability.items()}
