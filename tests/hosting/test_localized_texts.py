@@ -205,3 +205,17 @@ def test_the_schema_lists_every_key_the_loader_reads(monkeypatch: pytest.MonkeyP
     assert len(read) > 10
     for path, keys in read.items():
         assert keys == properties(path), path
+
+
+def test_the_data_page_never_shows_a_connector_s_options(
+    demo_data: dict[str, Any], app_with_profile: Callable[..., Flask]
+) -> None:
+    from helpers import do_login
+
+    del demo_data["services"][1]["data_location"]  # the cloud, with its files connector
+    demo_data["services"][1]["connector"]["path"] = "/srv/secret-layout/{uid}"
+    client = app_with_profile(demo_data).test_client()
+    assert do_login(client, "alice", "demo").status_code == 302
+    page = client.get("/account/data").get_data(as_text=True)
+    assert "Cloud" in page
+    assert "secret-layout" not in page and "{uid}" not in page
