@@ -109,6 +109,9 @@ def init_app(app: Flask) -> None:
 
     _configure(app)
     register_attention(app, waiting_for_person)
+    app.jinja_env.globals.update(
+        support_category_label=_category_label, support_service_name=_service_name
+    )
     register_queue(
         app,
         StaffQueue(
@@ -189,3 +192,16 @@ def waiting_for_person(session: Session, account: Any) -> list[Attention]:
         )
         for ticket in services.tickets_waiting_for(session, account.id)
     ]
+
+
+def _category_label(code: str) -> str:
+    """A ticket's kind in words (mails to the team show no codes)."""
+    from app.support.forms import CATEGORY_LABELS
+
+    return str(CATEGORY_LABELS.get(code, code))
+
+
+def _service_name(slug: str) -> str:
+    from app.support.views import service_names
+
+    return service_names().get(slug, slug)
