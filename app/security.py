@@ -140,6 +140,8 @@ def set_security_headers(response: Response) -> Response:
         # Private pages must not be kept by shared caches or the back button after logout.
         # (Read from the session, not current_user: no database query after the response.)
         headers.setdefault("Cache-Control", "no-store")
+    # Pages, feeds, JSON and ChatonsInfos files are written in the reader's language.
+    response.vary.add("Accept-Language")
     return response
 
 

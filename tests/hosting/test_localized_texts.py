@@ -219,3 +219,8 @@ def test_the_data_page_never_shows_a_connector_s_options(
     page = client.get("/account/data").get_data(as_text=True)
     assert "Cloud" in page
     assert "secret-layout" not in page and "{uid}" not in page
+
+
+def test_answers_in_the_reader_s_language_tell_caches_so(client: Any) -> None:
+    for path in ("/hosting.json", "/.well-known/chatonsinfos/mail.properties", "/"):
+        assert "Accept-Language" in client.get(path).headers.get("Vary", ""), path
