@@ -224,3 +224,13 @@ def test_the_data_page_never_shows_a_connector_s_options(
 def test_answers_in_the_reader_s_language_tell_caches_so(client: Any) -> None:
     for path in ("/hosting.json", "/.well-known/chatonsinfos/mail.properties", "/"):
         assert "Accept-Language" in client.get(path).headers.get("Vary", ""), path
+
+
+def test_a_fallback_text_in_a_select_option_stays_plain_text(
+    demo_data: dict[str, Any], app_with_profile: Callable[..., Flask]
+) -> None:
+    demo_data["services"][0]["name"] = "Courriel"  # French only
+    client = app_with_profile(demo_data).test_client()
+    page = client.get("/incidents", headers=EN).get_data(as_text=True)
+    assert '<option value="mail">Courriel</option>' in page  # no element inside an option
+    assert '<span lang="fr">Courriel</span>' in page  # elsewhere it says its language
