@@ -334,7 +334,7 @@ def _readme_links(html: str) -> list[str]:
             "zoe",
             "Vos données chez",
             "Comment ouvrir ces fichiers",
-            "Pour les curieux de technique : vérifier l'archive",
+            "Pour les curieux de technique\u202f: vérifier l'archive",
             "Chaque événement de votre journal",
         ),
         (
