@@ -142,7 +142,7 @@ def test_directory_down_gives_503_within_timeout_and_public_pages_stay_up(make_a
 def test_login_page_links_to_the_password_reset_portal(make_app):
     client = make_app(PASSWORD_RESET_URL="https://sso.example.org/reset").test_client()
     page = html.unescape(client.get("/login").get_data(as_text=True))
-    assert '<a href="https://sso.example.org/reset">Mot de passe oublié ?</a>' in page
+    assert '<a href="https://sso.example.org/reset">Mot de passe oublié\u202f?</a>' in page
     assert "Mot de passe oublié" not in html.unescape(
         make_app().test_client().get("/login").get_data(as_text=True)
     )
