@@ -2,12 +2,12 @@
 
 Every page shows times in the hoster's time zone (hoster.toml `timezone`), so no offset is
 written: "30 novembre 2026 à 13:03", "November 30, 2026 at 1:03 PM". Seconds are left out
-everywhere. `<time datetime>` attributes get `machine_time`: ISO 8601 in UTC, to the second.
+everywhere. `<time datetime>` attributes use the `html_datetime` filter (whole seconds).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -44,18 +44,6 @@ def human_time(value: datetime | None, style: Any = None) -> str:
     return format_time(value, _TIME[_language()])
 
 
-def machine_time(value: date | datetime | None) -> str:
-    """For `<time datetime>`: a date as 2026-11-30, a moment as 2026-11-30T12:03:50+00:00
-    (UTC, to the second: the HTML checker refuses the microseconds Python adds)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat(timespec="seconds")
-    return value.isoformat()
-
-
 def language_name(code: str | None) -> str:
     """A language code as a word in the reader's language: "fr" → "français", "en-GB" →
     "anglais (Royaume-Uni)"; an unknown code stays as written."""
@@ -74,6 +62,5 @@ def init_app(app: Flask) -> None:
         datetimeformat=human_datetime,
         dateformat=human_date,
         timeformat=human_time,
-        machine_time=machine_time,
         language_name=language_name,
     )
