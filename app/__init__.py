@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 import config as panel_config
-from app import audit, errors, mail, security, sessions, tasks
+from app import audit, dates, errors, mail, security, sessions, tasks
 from app import db as panel_db
 from app.extensions import babel, csrf, limiter, login_manager
 from app.hoster import profile as hoster
@@ -64,6 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _init_directory(app)
     _init_extensions(app)
     sessions.init_app(app)
+    dates.init_app(app)
     _register_blueprints(app)
     _register_hooks(app)
     errors.register(app)

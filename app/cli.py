@@ -62,10 +62,42 @@ def db_revision(message: str) -> None:
     )
 
 
+@click.group("hoster", help="hoster.toml: the hoster's self-description.")
+def hoster_group() -> None:
+    pass
+
+
+@hoster_group.command("schema", help="Print the JSON Schema of hoster.toml (or write it to FILE).")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path), required=False)
+def hoster_schema(output: Path | None) -> None:
+    from app.hoster.schema import schema_json
+
+    if output is None:
+        click.echo(schema_json(), nl=False)
+    else:
+        output.write_text(schema_json(), encoding="utf-8")
+        click.echo(f"Wrote {output}.")
+
+
+@hoster_group.command("check", help="Check a hoster.toml file (default: the configured one).")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
+def hoster_check(path: Path | None) -> None:
+    from app.hoster.profile import ProfileError, load_profile
+
+    try:
+        found = load_profile(path) if path else current_app.extensions["panel_hoster"]
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{path or 'hoster.toml'}: {len(found.services)} services, {len(found.hosts)} hosts."
+    )
+
+
 def register(app: Flask) -> None:
     from app import doctor
     from app.directory import cli as directory_cli
 
     app.cli.add_command(db_group)
+    app.cli.add_command(hoster_group)
     doctor.init_app(app)
     directory_cli.init_app(app)

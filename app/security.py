@@ -27,6 +27,13 @@ def public_endpoint(view: F) -> F:
     return view
 
 
+def open_to_visitors(view: F) -> F:
+    """Visitors get this view's own page for them (a public home, how to reach support);
+    signed-in people get the private page, with every check of a private view."""
+    view.open_to_visitors = True  # type: ignore[attr-defined]
+    return view
+
+
 def staff_required(view: F) -> F:
     """Only members of the staff group reach this view; others get 403."""
     view.staff_only = True  # type: ignore[attr-defined]
@@ -111,6 +118,8 @@ def login_guard() -> Response | None:
     if is_public_request():
         return None
     if not current_user.is_authenticated:
+        if view_flag(request.endpoint, "open_to_visitors"):
+            return None
         target = here() if request.method == "GET" else None
         return redirect(url_for("accounts.login", next=target))  # type: ignore[return-value]
     if view_flag(request.endpoint, "staff_only") and not current_user.is_staff:
@@ -156,6 +165,8 @@ def set_security_headers(response: Response) -> Response:
         # Private pages must not be kept by shared caches or the back button after logout.
         # (Read from the session, not current_user: no database query after the response.)
         headers.setdefault("Cache-Control", "no-store")
+    # Pages, feeds, JSON and ChatonsInfos files are written in the reader's language.
+    response.vary.add("Accept-Language")
     return response
 
 

@@ -26,6 +26,12 @@ def test_every_private_endpoint_sends_anonymous_visitors_to_login(app):
         if view_flag_for(app, rule.endpoint, "public"):
             continue
         url = concrete_url(rule)
+        if view_flag_for(app, rule.endpoint, "open_to_visitors"):
+            # Visitors get a page of their own (public home, how support works).
+            response = client.get(url)
+            assert response.status_code == 200, rule.rule
+            assert 'name="password"' not in response.get_data(as_text=True), rule.rule
+            continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = client.open(url, method=method)
             assert response.status_code in (302, 400), (rule.rule, method, response.status_code)
@@ -33,6 +39,13 @@ def test_every_private_endpoint_sends_anonymous_visitors_to_login(app):
                 assert response.headers["Location"].startswith("/login"), rule.rule
             checked += 1
     assert checked >= 3
+
+
+def test_only_the_home_and_support_have_a_page_for_visitors(app):
+    with app.test_request_context():
+        rules = list(endpoints(app))
+    open_ones = {r.endpoint for r in rules if view_flag_for(app, r.endpoint, "open_to_visitors")}
+    assert open_ones == {"accounts.overview", "support.index"}
 
 
 def view_flag_for(app: Flask, endpoint: str, flag: str) -> bool:

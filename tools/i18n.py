@@ -9,6 +9,7 @@ python tools/i18n.py compile           # write the .mo files
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,6 +114,17 @@ def missing() -> dict[str, str]:
     }
 
 
+# French typography: a narrow no-break space before ; : ? ! (and inside « »), so the sign
+# never starts a line. The JSON files may use plain spaces; the catalog gets the right one.
+_FRENCH_SPACE = re.compile(r"[ \u00a0]([:;?!»])")
+_FRENCH_QUOTE = re.compile(r"«[ \u00a0]")
+
+
+def french_typography(text: str) -> str:
+    text = _FRENCH_SPACE.sub("\u202f\\1", text)
+    return _FRENCH_QUOTE.sub("«\u202f", text)
+
+
 def apply(*paths: str) -> None:
     french = load("fr")
     done: dict[str, str | list[str]] = {}
@@ -122,6 +134,10 @@ def apply(*paths: str) -> None:
         key = message.id if isinstance(message.id, str) else message.id[0]
         if done.get(key):
             value = done[key]
+            if isinstance(value, list):
+                value = [french_typography(v) for v in value]
+            else:
+                value = french_typography(value)
             if isinstance(message.id, tuple):
                 message.string = tuple(value) if isinstance(value, list) else (value, value)
             else:

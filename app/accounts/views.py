@@ -29,6 +29,7 @@ from app.extensions import directory, limiter
 from app.security import (
     gate_exempt,
     mark_reauthenticated,
+    open_to_visitors,
     public_endpoint,
     rotate_session,
     safe_next,
@@ -134,8 +135,22 @@ def logout() -> Response:
 
 
 @bp.route("/")
+@open_to_visitors
 def overview() -> str:
-    return render_template("accounts/overview.html")
+    if not current_user.is_authenticated:
+        return public_home()
+    from app.accounts.attention import attention_for
+
+    waiting = attention_for(current_app, get_session(), current_user._get_current_object())
+    return render_template("accounts/overview.html", waiting=waiting)
+
+
+def public_home() -> str:
+    """Visitors' home: who the hoster is, the status at a glance, where to read more and
+    how to reach the team without an account."""
+    from app.hoster.profile import current_profile
+
+    return render_template("accounts/home.html", profile=current_profile())
 
 
 @bp.route("/account/activity")

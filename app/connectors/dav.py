@@ -453,8 +453,8 @@ class DavConnector:
     # Inventory ----------------------------------------------------------------------------
 
     def inventory(self, person: Person) -> list[DataItem]:
-        location = self.location or _("the servers of %(service)s", service=self.name)
-        retention = self.retention or _("Until you delete them or your account")
+        location = str(self.location or _("the servers of %(service)s", service=self.name))
+        retention = str(self.retention or _("Until you delete them or your account"))
         items: list[DataItem] = []
         if self.admin_user is None:  # without the person's password nothing can be counted
             if self.caldav:

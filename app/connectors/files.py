@@ -120,8 +120,9 @@ class FilesConnector:
             DataItem(
                 service=self.slug,
                 kind=_("Files you keep in %(service)s, with their folders", service=self.name),
-                location=self.location or self.template,
-                retention=self.retention or _("Until you delete them or your account"),
+                # Never the path template: connector options are for staff only.
+                location=str(self.location or _("the servers of %(service)s", service=self.name)),
+                retention=str(self.retention or _("Until you delete them or your account")),
                 exported=True,
             )
         ]

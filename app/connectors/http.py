@@ -118,8 +118,8 @@ class HttpConnector:
         fallback = DataItem(
             service=self.slug,
             kind=_("Your data in %(service)s", service=self.name),
-            location=self.location or _("the servers of %(service)s", service=self.name),
-            retention=self.retention or _("Until you delete it or your account"),
+            location=str(self.location or _("the servers of %(service)s", service=self.name)),
+            retention=str(self.retention or _("Until you delete it or your account")),
             exported=True,
         )
         try:

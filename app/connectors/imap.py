@@ -47,6 +47,7 @@ from app.connectors.base import (
 )
 from app.connectors.secrets import Secret
 from app.directory import Person
+from app.hoster.profile import LocalizedText
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -684,13 +685,13 @@ class ImapConnector:
         self,
         slug: str,
         *,
-        name: str,
+        name: str | LocalizedText,  # hoster.toml's name, in the reader's language when shown
         settings: ImapSettings,
         login_template: str = "{uid}",
         check_login: str | None = None,
         compress: bool = False,
-        location: str | None = None,
-        retention: str | None = None,
+        location: str | LocalizedText | None = None,
+        retention: str | LocalizedText | None = None,
         batch_bytes: int = BATCH_BYTES,
     ) -> None:
         self.slug = slug
@@ -739,8 +740,8 @@ class ImapConnector:
     # Inventory ------------------------------------------------------------------------------
 
     def inventory(self, person: Person) -> list[DataItem]:
-        location = self.location or _("the mail server of %(service)s", service=self.name)
-        retention = self.retention or _("Until you delete it or your account")
+        location = str(self.location or _("the mail server of %(service)s", service=self.name))
+        retention = str(self.retention or _("Until you delete it or your account"))
         items: list[DataItem] = []
         with self._client(person) as client:
             for folder in client.list_folders():

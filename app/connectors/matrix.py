@@ -158,8 +158,8 @@ class MatrixConnector:
             return []
         rooms = len(self._rooms(person))
         media = len(self._media(person))
-        location = self.location or _("the servers of %(service)s", service=self.name)
-        retention = self.retention or _("Until you delete it or your account")
+        location = str(self.location or _("the servers of %(service)s", service=self.name))
+        retention = str(self.retention or _("Until you delete it or your account"))
         return [
             DataItem(
                 self.slug,

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from flask import Blueprint, Flask
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from app.accounts.attention import Attention
 
 bp = Blueprint("deletion", __name__)
 
@@ -16,6 +23,7 @@ def init_app(app: Flask) -> None:
 
     import config as panel_config
     from app import audit
+    from app.accounts.attention import register_attention
     from app.connectors.base import register_panel_section
     from app.deletion import jobs
     from app.deletion.cli import register_cli
@@ -46,6 +54,7 @@ def init_app(app: Flask) -> None:
 
     register_cli(app)
     jobs.register(app)
+    register_attention(app, waiting_for_person)
     register_panel_section(app, DeletionSection())
     register_queue(
         app,
@@ -69,3 +78,30 @@ def init_app(app: Flask) -> None:
             "deletion.completed": _l("Account deletion completed"),
         }
     )
+
+
+def waiting_for_person(session: Session, account: Any) -> list[Attention]:
+    """The account page's line: a deletion on its way, with its date and a cancel button."""
+    from flask import url_for
+    from flask_babel import format_date
+    from flask_babel import gettext as _
+
+    from app.accounts.attention import Attention
+    from app.deletion.services import active_request, cancellable
+
+    req = active_request(session, account.id)
+    if req is None:
+        return []
+    page = (url_for("deletion.request_page"), _("Follow my deletion request"))
+    if cancellable(req):
+        return [
+            Attention(
+                _(
+                    "Your account and its data will be deleted after %(date)s.",
+                    date=format_date(req.grace_until, "long"),
+                ),
+                link=page,
+                action=(url_for("deletion.cancel"), _("Cancel my deletion request")),
+            )
+        ]
+    return [Attention(_("Your account is being deleted."), link=page)]

@@ -42,7 +42,7 @@ from app.connectors.base import (
 from app.db import utcnow
 from app.deletion.models import ACTIVE_STATES, DeletionRequest, DeletionStep
 from app.directory import Directory, DirectoryUnavailable, Person
-from app.hoster.profile import HosterProfile, current_profile
+from app.hoster.profile import FALLBACK_LANGUAGE, HosterProfile, LocalizedText, current_profile
 from app.mail import queue_mail
 
 log = logging.getLogger(__name__)
@@ -112,10 +112,11 @@ class DeletionSettings:
 @dataclass(frozen=True)
 class ServicePlan:
     slug: str
-    name: str
+    name: LocalizedText
     automatic: bool
-    manual_deletion: str | None
-    retention: str | None
+    # Staff only: the person leaving is told "by our team, by hand", never these steps.
+    manual_deletion: LocalizedText | None
+    retention: LocalizedText | None
 
 
 def plan_services(profile: HosterProfile, connectors: dict[str, Connector]) -> list[ServicePlan]:
@@ -143,8 +144,12 @@ def build_steps(plan: Iterable[ServicePlan]) -> list[DeletionStep]:
             kind="service",
             mode="automatic" if item.automatic else "manual",
             service_slug=item.slug,
-            label=item.name,
-            instructions=None if item.automatic else item.manual_deletion,
+            # Kept in French, the reference text; staff pages show the current profile's
+            # text in their own language while the service is still declared.
+            label=item.name.for_language(FALLBACK_LANGUAGE),
+            instructions=None
+            if item.automatic or item.manual_deletion is None
+            else item.manual_deletion.for_language(FALLBACK_LANGUAGE),
         )
         for item in plan
     ]
@@ -440,6 +445,9 @@ def step_label(step: DeletionStep) -> str:
         return _("Directory entry (your login and group memberships)")
     if step.kind == "panel":
         return _("This panel's data about you")
+    service = current_profile().service(step.service_slug) if step.service_slug else None
+    if service is not None:
+        return str(service.name)  # in the reader's language while the service is declared
     return step.label or step.service_slug or ""
 
 
@@ -458,6 +466,16 @@ def steps_in_progress(req: DeletionRequest) -> bool:
         and not unfinished.intersection(_EARLIER_KINDS[s.kind])
         for s in req.steps
     )
+
+
+def step_instructions(step: DeletionStep) -> LocalizedText | str | None:
+    """What staff do by hand, in their language while the service is still declared."""
+    if step.mode != "manual":
+        return None
+    service = current_profile().service(step.service_slug) if step.service_slug else None
+    if service is not None and service.manual_deletion:
+        return service.manual_deletion
+    return step.instructions
 
 
 def step_name(step: DeletionStep) -> str:

@@ -26,6 +26,7 @@ from app.db import get_session, utcnow
 from app.deletion import bp, jobs, services
 from app.deletion.forms import ActionForm, ManualStepForm, RefuseForm, RequestDeletionForm
 from app.deletion.models import DeletionRequest, DeletionStep
+from app.deletion.outcomes import describe_outcome
 from app.deletion.services import step_label
 from app.hoster.profile import current_profile
 from app.security import gate_exempt, recently_authenticated, require_recent_auth, staff_required
@@ -269,6 +270,8 @@ def _render_staff_request(
         refuse_form=refuse_form or RefuseForm(formdata=None),
         step_forms=step_forms,
         step_label=step_label,
+        step_instructions=services.step_instructions,
+        describe_outcome=describe_outcome,
         can_approve=services.due(req, now),
         now=now,
         progress=progress or {"working": services.steps_in_progress(req), "auto": False},

@@ -63,7 +63,7 @@ def person_of(account: Account) -> Person:
 def connector_name(connector: Connector, profile: HosterProfile) -> str:
     service = profile.service(connector.slug)
     if service is not None:
-        return service.name
+        return str(service.name)
     return str(getattr(connector, "name", connector.slug))
 
 
@@ -102,13 +102,13 @@ def inventory(
         held.append(
             HeldData(
                 service.slug,
-                service.name,
+                str(service.name),
                 [
                     DataItem(
                         service=service.slug,
                         kind=_("Your data in %(service)s", service=service.name),
-                        location=service.data_location or _("Not stated by the hoster"),
-                        retention=service.retention or _("Not stated by the hoster"),
+                        location=str(service.data_location or _("Not stated by the hoster")),
+                        retention=str(service.retention or _("Not stated by the hoster")),
                         exported=False,
                     )
                 ],

@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from babel import Locale
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
+from markupsafe import Markup, escape
 
 DEMO_FILE = Path(__file__).resolve().parent / "demo.toml"
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 SPDX_ID = re.compile(r"^(?:LicenseRef-)?[A-Za-z0-9][A-Za-z0-9.+-]*$")
 TOP_LEVEL_KEYS = (
     "timezone",
+    "language",
     "organisation",
     "hosts",
     "services",
@@ -64,17 +66,139 @@ class ProfileError(Exception):
     """hoster.toml is wrong; the message names the key and says what is expected."""
 
 
+# The panel's languages, French first: it is the reference and the fallback of every text.
+TEXT_LANGUAGES = ("fr", "en")
+FALLBACK_LANGUAGE = "fr"
+
+
+def reader_language() -> str:
+    """The language of the page being rendered; French outside a request (CLI, worker)."""
+    if has_app_context():
+        from flask_babel import get_locale
+
+        try:
+            # In a request, or in a worker under force_locale (mail to a person).
+            locale = get_locale()
+        except RuntimeError:  # no request and no forced locale: the selector needs one
+            return FALLBACK_LANGUAGE
+        if locale is not None:
+            return str(locale.language)
+    return FALLBACK_LANGUAGE
+
+
+class LocalizedText:
+    """A text the hoster wrote, in one or several languages (hoster.toml `{ fr = …, en = … }`).
+
+    `str()` gives the reader's text, so a text works wherever a string did; in a template
+    it also says its language (`<span lang="fr">`) when it is not the page's, so screen
+    readers pronounce it right. Attribute values must use `|string`, not the bare value.
+    """
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        self.texts = dict(texts)
+
+    @classmethod
+    def of(cls, text: str, language: str = FALLBACK_LANGUAGE) -> LocalizedText:
+        return cls({language: text})
+
+    @classmethod
+    def neutral(cls, text: str) -> LocalizedText:
+        """A name or a number, the same in every language (a slug, a year)."""
+        return cls(dict.fromkeys(TEXT_LANGUAGES, text))
+
+    def pick(self, language: str) -> tuple[str, str]:
+        """(the language actually shown, the text): the reader's, else French, else any."""
+        for candidate in (language, FALLBACK_LANGUAGE):
+            if self.texts.get(candidate):
+                return candidate, self.texts[candidate]
+        for found, text in self.texts.items():
+            if text:
+                return found, text
+        return language, ""
+
+    def for_language(self, language: str) -> str:
+        return self.pick(language)[1]
+
+    def map(self, change: Any) -> LocalizedText:
+        """The same text with `change(str) -> str` applied to each language."""
+        return LocalizedText({lang: change(text) for lang, text in self.texts.items()})
+
+    def __str__(self) -> str:
+        return self.for_language(reader_language())
+
+    def __html__(self) -> Markup:
+        reader = reader_language()
+        shown, text = self.pick(reader)
+        if shown != reader:
+            return Markup('<span lang="{}">{}</span>').format(shown, text)
+        return escape(text)
+
+    def __bool__(self) -> bool:
+        return any(self.texts.values())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LocalizedText):
+            return self.texts == other.texts
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.texts.items())))
+
+    def __repr__(self) -> str:
+        return f"LocalizedText({self.texts!r})"
+
+
 # Data --------------------------------------------------------------------------------------
+#
+# Each field's `metadata` says how it is written in hoster.toml when the Python type alone
+# does not (a web address, a list of codes, a key that is optional there): the JSON Schema
+# of hoster.toml (app/hoster/schema.py) is generated from these classes.
 
 
-@dataclass(frozen=True)
+def _toml(
+    *,
+    doc: str | None = None,
+    format: str | None = None,  # uri, email, contact, country, slug, licence, timezone
+    choices: tuple[str, ...] | None = None,
+    required: bool | None = None,  # overrides "no default value = required"
+    key: str | None = None,  # the TOML key when it differs from the field name
+    skip: bool = False,  # not written in hoster.toml
+) -> dict[str, Any]:
+    return {
+        "doc": doc,
+        "format": format,
+        "choices": choices,
+        "required": required,
+        "key": key,
+        "skip": skip,
+    }
+
+
+def _url(doc: str | None = None) -> Any:
+    return field(default=None, metadata=_toml(doc=doc, format="uri"))
+
+
+def _opt(doc: str | None = None, **kwargs: Any) -> Any:
+    return field(default=None, metadata=_toml(doc=doc, **kwargs))
+
+
+def _req(doc: str | None = None, **kwargs: Any) -> Any:
+    return field(metadata=_toml(doc=doc, **kwargs))
+
+
+@dataclass(frozen=True, kw_only=True)
 class Software:
-    name: str
-    licence: str  # SPDX licence expression, e.g. "AGPL-3.0-or-later"
-    website: str | None = None
-    source_url: str | None = None
-    version: str | None = None
-    modifications_url: str | None = None
+    name: str = _req("The software's name, e.g. Nextcloud.")
+    # SPDX licence expression, e.g. "AGPL-3.0-or-later"
+    licence: str = _req(
+        "SPDX licence identifier or expression, e.g. AGPL-3.0-or-later.", format="licence"
+    )
+    website: str | None = _url()
+    source_url: str | None = _url("Where its source code is.")
+    version: str | None = _opt(format="text_or_number")
+    modifications_url: str | None = _url("Where your changes to it are published.")
 
     @property
     def licence_url(self) -> str | None:
@@ -84,184 +208,218 @@ class Software:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Service:
-    slug: str
-    name: str
-    description: str
-    url: str | None
-    host: str
-    software: Software
-    status: str = "ok"
-    registration: str = "Member"
-    install_type: str | None = None
-    guide_url: str | None = None
-    data_location: str | None = None
+    slug: str = _req("Short name in addresses: lowercase letters, digits, dashes.", format="slug")
+    name: LocalizedText = _req("The service's name, as people know it.")
+    description: LocalizedText | None = _opt("What it is for, in one sentence.")
+    url: str | None = _url("Where people use it.")
+    host: str = _req(
+        "Slug of the [[hosts]] section it runs on (may be left out with one host).",
+        required=False,
+    )
+    software: Software = _req()
+    status: str = field(default="ok", metadata=_toml(choices=SERVICE_STATUSES))
+    registration: str = field(default="Member", metadata=_toml(choices=REGISTRATIONS))
+    install_type: str | None = _opt(choices=INSTALL_TYPES)
+    guide_url: str | None = _url("The user guide.")
+    data_location: LocalizedText | None = _opt("Where people's data is stored.")
     # What is kept after deletion and why (legal retention), shown before a deletion request.
-    retention: str | None = None
+    retention: LocalizedText | None = _opt("How long data is kept, and what stays after deletion.")
     # Export/delete connector: {"type": "files", "path": "/srv/files/{uid}", ...}, or None.
-    connector: dict[str, Any] | None = None
-    # For services without a connector: what staff do by hand to delete the data.
-    manual_deletion: str | None = None
-    start_date: date | None = None
+    # Staff only: never shown on a page for users or visitors.
+    connector: dict[str, Any] | None = _opt(
+        "Export and deletion connector ([services.connector], with its type). Staff only."
+    )
+    # For services without a connector: what staff do by hand to delete the data. Staff
+    # only: the person leaving is told "our team deletes it by hand".
+    manual_deletion: LocalizedText | None = _opt(
+        "What staff do by hand to delete a person's data. Shown to staff only."
+    )
+    start_date: date | None = _opt()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Host:
     """One machine (or rented space) the services run on, and who controls it."""
 
-    slug: str
-    name: str
-    provider_name: str
-    provider_type: str  # PROVIDER_TYPES
-    server_type: str  # SERVER_TYPES
-    description: str | None = None
-    provider_website: str | None = None
-    hypervisor: str | None = None
-    country: str | None = None  # ISO 3166-1 alpha-2
-    root_access: str | None = None
-    physical_access: str | None = None
+    slug: str = _req("Short name the services refer to.", format="slug")
+    name: LocalizedText = _req("Shown on the pages (default: the slug).", required=False)
+    provider_name: str = _req("Who provides the machine or the room.")
+    provider_type: str = _req(choices=PROVIDER_TYPES)  # PROVIDER_TYPES
+    server_type: str = _req(choices=SERVER_TYPES)  # SERVER_TYPES
+    description: LocalizedText | None = _opt()
+    provider_website: str | None = _url()
+    hypervisor: str | None = _opt()
+    country: str | None = _opt("ISO 3166 two-letter code, e.g. FR.", format="country")
+    root_access: LocalizedText | None = _opt("Who has administrator (root) rights.")
+    physical_access: LocalizedText | None = _opt("Who can touch the machine.")
     # None = not stated; the charter self-assessment reports it as missing.
-    contract_forbids_access: bool | None = None
-    contract_url: str | None = None
-    distribution: str | None = None
+    contract_forbids_access: bool | None = _opt(
+        "Does the provider's contract forbid it to read the data?"
+    )
+    contract_url: str | None = _url()
+    distribution: str | None = _opt("Operating system, e.g. Debian 12.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class Membership:
+    """Membership of the CHATONS collective (`[organisation.membership]`)."""
+
+    status: str | None = _opt(choices=MEMBERSHIP_STATUSES)
+    since: date | None = _opt()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Organisation:
-    name: str
-    type: str
-    description: str
-    website: str | None = None
-    contact_url: str | None = None
-    contact_email: str | None = None
-    country: str | None = None
-    legal_notice_url: str | None = None
-    membership_status: str | None = None
-    membership_since: str | None = None
-    logo: str | None = None
-    start_date: date | None = None
+    name: str = _req("The hoster's name.")
+    type: str = _req(choices=tuple(ORGANISATION_TYPES))
+    description: LocalizedText | None = _opt("Who you are, in a sentence or two.")
+    website: str | None = _url()
+    contact_url: str | None = _url("A contact page.")
+    contact_email: str | None = _opt("The team's address, shown on the home page.", format="email")
+    country: str | None = _opt(format="country")
+    legal_notice_url: str | None = _url()
+    membership_status: str | None = _opt(skip=True)
+    membership_since: str | None = _opt(skip=True)
+    logo: str | None = _opt("A web address, or a file under static/.")
+    start_date: date | None = _opt("When the organisation started hosting.")
+    membership: Membership | None = _opt(key="membership")
 
     @property
     def chatonsinfos_type(self) -> str:
         return ORGANISATION_TYPES[self.type]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BackupPolicy:
-    what: str
-    frequency: str
-    retention: str
-    location: str
-    encrypted: bool | None = None
-    restore_tested: str | None = None
+    what: LocalizedText = _req()
+    frequency: LocalizedText = _req()
+    retention: LocalizedText = _req()
+    location: LocalizedText = _req()
+    encrypted: bool | None = _opt()
+    restore_tested: LocalizedText | None = _opt()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SecurityPolicy:
-    summary: str
-    updates: str | None = None
-    contact: str | None = None  # URL or e-mail address for reporting vulnerabilities
+    summary: LocalizedText = _req()
+    updates: LocalizedText | None = _opt()
+    # URL or e-mail address for reporting vulnerabilities
+    contact: str | None = _opt("A web address or an e-mail address.", format="contact")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EncryptionPolicy:
-    in_transit: str | None = None
-    at_rest: str | None = None
+    in_transit: LocalizedText | None = _opt()
+    at_rest: LocalizedText | None = _opt()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LogPolicy:
-    retention: str
-    content: str | None = None
+    retention: LocalizedText = _req()
+    content: LocalizedText | None = _opt()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SubProcessor:
-    name: str
-    purpose: str
-    country: str | None = None
-    website: str | None = None
+    name: str = _req()
+    purpose: LocalizedText = _req()
+    country: str | None = _opt(format="country")
+    website: str | None = _url()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NonFreeComponent:
-    name: str
-    purpose: str
-    host: str | None = None
+    name: LocalizedText = _req()
+    purpose: LocalizedText = _req()
+    host: str | None = _opt("Slug of the host it is on (default: all of them).")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AccessibilityStatement:
-    level: str  # ACCESSIBILITY_LEVELS
-    standard: str = "RGAA 4.1"
-    audit_date: date | None = None
-    rate: str | None = None  # e.g. "87 %" of criteria met
-    statement_url: str | None = None
+    level: str = _req(choices=ACCESSIBILITY_LEVELS)  # ACCESSIBILITY_LEVELS
+    standard: str = field(default="RGAA 4.1", metadata=_toml())
+    audit_date: date | None = _opt()
+    rate: str | None = _opt('Share of criteria met, e.g. "87 %".', format="text_or_number")
+    statement_url: str | None = _url()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Policies:
-    backups: BackupPolicy | None = None
-    security: SecurityPolicy | None = None
-    encryption: EncryptionPolicy | None = None
-    logs: LogPolicy | None = None
+    backups: BackupPolicy | None = _opt()
+    security: SecurityPolicy | None = _opt()
+    encryption: EncryptionPolicy | None = _opt()
+    logs: LogPolicy | None = _opt()
     # None = not stated; an empty tuple = "none" stated explicitly.
-    sub_processors: tuple[SubProcessor, ...] | None = None
-    nonfree: tuple[NonFreeComponent, ...] | None = None
-    accessibility: AccessibilityStatement | None = None
+    sub_processors: tuple[SubProcessor, ...] | None = _opt()
+    nonfree: tuple[NonFreeComponent, ...] | None = _opt()
+    accessibility: AccessibilityStatement | None = _opt()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Price:
-    label: str
-    amount: str
+    label: LocalizedText = _req()
+    amount: LocalizedText = _req()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Offer:
-    summary: str
-    services: tuple[str, ...] = ()  # slugs of the services offered; empty = all of them
-    free: bool = False
-    prices: tuple[Price, ...] = ()
-    target_public: str | None = None
-    how_to_join: str | None = None
-    join_url: str | None = None
-    other_chatons_url: str = "https://www.chatons.org/"
+    summary: LocalizedText = _req()
+    # slugs of the services offered; empty = all of them
+    services: tuple[str, ...] = field(
+        default=(), metadata=_toml(doc="Slugs of the services offered (default: all).")
+    )
+    free: bool = field(default=False, metadata=_toml())
+    prices: tuple[Price, ...] = field(default=(), metadata=_toml())
+    target_public: LocalizedText | None = _opt()
+    how_to_join: LocalizedText | None = _opt()
+    join_url: str | None = _url()
+    other_chatons_url: str = field(default="https://www.chatons.org/", metadata=_toml(format="uri"))
 
     @property
     def prices_stated(self) -> bool:
         return self.free or bool(self.prices)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReportLink:
-    title: str
-    url: str
-    year: int | None = None
+    url: str = _req(format="uri")
+    title: LocalizedText = _req("Default: the year.", required=False)
+    year: int | None = _opt()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Reports:
-    activity: tuple[ReportLink, ...] = ()
-    accounts: tuple[ReportLink, ...] = ()
-    contributions: tuple[ReportLink, ...] = ()
-    pay_ratio: str | None = None
-    pay_ratio_url: str | None = None
+    activity: tuple[ReportLink, ...] = field(default=(), metadata=_toml())
+    accounts: tuple[ReportLink, ...] = field(default=(), metadata=_toml())
+    contributions: tuple[ReportLink, ...] = field(default=(), metadata=_toml())
+    pay_ratio: LocalizedText | None = _opt()
+    pay_ratio_url: str | None = _url()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HosterProfile:
-    organisation: Organisation
-    services: tuple[Service, ...]
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
-    timezone: str = "Europe/Paris"
-    hosts: tuple[Host, ...] = ()
-    policies: Policies = field(default_factory=Policies)
-    offer: Offer | None = None
-    reports: Reports | None = None
+    organisation: Organisation = _req()
+    services: tuple[Service, ...] = _req(required=False)
+    raw: dict[str, Any] = field(repr=False, default_factory=dict, metadata=_toml(skip=True))
+    timezone: str = field(
+        default="Europe/Paris",
+        metadata=_toml(doc="Time zone of the dates on the pages (IANA name).", format="timezone"),
+    )
+    language: str = field(
+        default=FALLBACK_LANGUAGE,
+        metadata=_toml(
+            doc="The language of texts written as a plain string (not a table of languages).",
+            choices=TEXT_LANGUAGES,
+        ),
+    )
+    hosts: tuple[Host, ...] = field(default=(), metadata=_toml())
+    policies: Policies = field(default_factory=lambda: Policies(), metadata=_toml())
+    offer: Offer | None = _opt()
+    reports: Reports | None = _opt()
     # When hoster.toml last changed (ChatonsInfos `file.datetime`).
-    updated_at: datetime | None = None
+    updated_at: datetime | None = _opt(skip=True)
 
     def service(self, slug: str) -> Service | None:
         return next((s for s in self.services if s.slug == slug), None)
@@ -300,12 +458,20 @@ def _phrase(choices: tuple[str, ...] | list[str]) -> str:
 class _Table:
     """One TOML table under validation: typed getters that name `where.key` in their errors."""
 
-    def __init__(self, data: Any, where: str, known: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        data: Any,
+        where: str,
+        known: tuple[str, ...] = (),
+        plain_language: str = FALLBACK_LANGUAGE,
+    ) -> None:
         if not isinstance(data, dict):
             raise ProfileError(f"{where} must be a table (a [section] or {{ key = value }}).")
         self.data = data
         self.where = where
         self.known = set(known)
+        # The language of texts written as a plain string (top-level `language`).
+        self.plain_language = plain_language
 
     def path(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
@@ -333,6 +499,40 @@ class _Table:
 
     def required_text(self, key: str) -> str:
         value = self.text(key, required=True)
+        assert value is not None
+        return value
+
+    def localized(self, key: str, *, required: bool = False) -> LocalizedText | None:
+        """A text people read: a string, or a table of languages `{ fr = "…", en = "…" }`."""
+        value = self._get(key, required)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return LocalizedText.of(value.strip(), self.plain_language)
+        if not isinstance(value, dict):
+            raise ProfileError(
+                f"{self.path(key)} must be a text in quotes, or one per language like "
+                '{ fr = "…", en = "…" }.'
+            )
+        texts: dict[str, str] = {}
+        for language, text in value.items():
+            if language not in TEXT_LANGUAGES:
+                raise ProfileError(
+                    f"{self.path(key)}.{language}: {language!r} is not a language of the panel; "
+                    f"use {_phrase(list(TEXT_LANGUAGES))}."
+                )
+            if not isinstance(text, str):
+                raise ProfileError(f"{self.path(key)}.{language} must be a text value in quotes.")
+            if text.strip():
+                texts[language] = text.strip()
+        if not texts:
+            if required:
+                raise ProfileError(f"{self.path(key)} is empty: write the text in French at least.")
+            return None
+        return LocalizedText(texts)
+
+    def required_localized(self, key: str) -> LocalizedText:
+        value = self.localized(key, required=True)
         assert value is not None
         return value
 
@@ -437,7 +637,7 @@ class _Table:
         value = self._get(key, required)
         if value is None:
             return None
-        return _Table(value, self.path(key), known)
+        return _Table(value, self.path(key), known, self.plain_language)
 
     def tables(self, key: str, known: tuple[str, ...] = ()) -> list[_Table] | None:
         """An array of tables ([[key]]); None when absent, [] when written `key = []`."""
@@ -447,7 +647,10 @@ class _Table:
         value = self.data[key]
         if not isinstance(value, list):
             raise ProfileError(f"{self.path(key)} must be a list of tables ([[{key}]] sections).")
-        return [_Table(item, f"{self.path(key)}[{i}]", known) for i, item in enumerate(value)]
+        return [
+            _Table(item, f"{self.path(key)}[{i}]", known, self.plain_language)
+            for i, item in enumerate(value)
+        ]
 
     def text_list(self, key: str) -> tuple[str, ...]:
         value = self._get(key, False)
@@ -508,7 +711,7 @@ def _organisation(root: _Table) -> Organisation:
     organisation = Organisation(
         name=org.required_text("name"),
         type=org_type,
-        description=org.text("description") or "",
+        description=org.localized("description"),
         website=org.url("website"),
         contact_url=org.url("contact_url"),
         contact_email=org.email("contact_email"),
@@ -518,6 +721,9 @@ def _organisation(root: _Table) -> Organisation:
         membership_since=membership_since.isoformat() if membership_since else None,
         logo=logo,
         start_date=org.day("start_date"),
+        membership=Membership(status=membership_status, since=membership_since)
+        if membership is not None
+        else None,
     )
     if membership:
         membership.finish()
@@ -541,16 +747,16 @@ def _hosts(root: _Table) -> tuple[Host, ...]:
         hosts.append(
             Host(
                 slug=slug,
-                name=table.text("name") or slug,
-                description=table.text("description"),
+                name=table.localized("name") or LocalizedText.neutral(slug),
+                description=table.localized("description"),
                 provider_name=table.required_text("provider_name"),
                 provider_website=table.url("provider_website"),
                 provider_type=provider_type,
                 server_type=server_type,
                 hypervisor=table.text("hypervisor"),
                 country=table.country("country"),
-                root_access=table.text("root_access"),
-                physical_access=table.text("physical_access"),
+                root_access=table.localized("root_access"),
+                physical_access=table.localized("physical_access"),
                 contract_forbids_access=table.boolean("contract_forbids_access"),
                 contract_url=table.url("contract_url"),
                 distribution=table.text("distribution"),
@@ -620,8 +826,8 @@ def _services(root: _Table, hosts: tuple[Host, ...]) -> tuple[Service, ...]:
         services.append(
             Service(
                 slug=slug,
-                name=table.required_text("name"),
-                description=table.text("description") or "",
+                name=table.required_localized("name"),
+                description=table.localized("description"),
                 url=table.url("url"),
                 host=host or "",
                 software=Software(
@@ -644,10 +850,10 @@ def _services(root: _Table, hosts: tuple[Host, ...]) -> tuple[Service, ...]:
                 ),
                 install_type=table.choice("install_type", INSTALL_TYPES, what="install type"),
                 guide_url=table.url("guide_url"),
-                data_location=table.text("data_location"),
-                retention=table.text("retention"),
+                data_location=table.localized("data_location"),
+                retention=table.localized("retention"),
                 connector=dict(connector) if connector is not None else None,
-                manual_deletion=table.text("manual_deletion"),
+                manual_deletion=table.localized("manual_deletion"),
                 start_date=table.day("start_date"),
             )
         )
@@ -665,26 +871,30 @@ def _policies(root: _Table, hosts: tuple[Host, ...]) -> Policies:
     backups = security = encryption = logs = accessibility = None
     if (t := table.table("backups")) is not None:
         backups = BackupPolicy(
-            what=t.required_text("what"),
-            frequency=t.required_text("frequency"),
-            retention=t.required_text("retention"),
-            location=t.required_text("location"),
+            what=t.required_localized("what"),
+            frequency=t.required_localized("frequency"),
+            retention=t.required_localized("retention"),
+            location=t.required_localized("location"),
             encrypted=t.boolean("encrypted"),
-            restore_tested=t.text("restore_tested"),
+            restore_tested=t.localized("restore_tested"),
         )
         t.finish()
     if (t := table.table("security")) is not None:
         security = SecurityPolicy(
-            summary=t.required_text("summary"),
-            updates=t.text("updates"),
+            summary=t.required_localized("summary"),
+            updates=t.localized("updates"),
             contact=t.contact("contact"),
         )
         t.finish()
     if (t := table.table("encryption")) is not None:
-        encryption = EncryptionPolicy(in_transit=t.text("in_transit"), at_rest=t.text("at_rest"))
+        encryption = EncryptionPolicy(
+            in_transit=t.localized("in_transit"), at_rest=t.localized("at_rest")
+        )
         t.finish()
     if (t := table.table("logs")) is not None:
-        logs = LogPolicy(retention=t.required_text("retention"), content=t.text("content"))
+        logs = LogPolicy(
+            retention=t.required_localized("retention"), content=t.localized("content")
+        )
         t.finish()
     sub_processors: tuple[SubProcessor, ...] | None = None
     if (items := table.tables("sub_processors")) is not None:
@@ -693,7 +903,7 @@ def _policies(root: _Table, hosts: tuple[Host, ...]) -> Policies:
             found.append(
                 SubProcessor(
                     name=t.required_text("name"),
-                    purpose=t.required_text("purpose"),
+                    purpose=t.required_localized("purpose"),
                     country=t.country("country"),
                     website=t.url("website"),
                 )
@@ -712,7 +922,9 @@ def _policies(root: _Table, hosts: tuple[Host, ...]) -> Policies:
                 )
             components.append(
                 NonFreeComponent(
-                    name=t.required_text("name"), purpose=t.required_text("purpose"), host=host
+                    name=t.required_localized("name"),
+                    purpose=t.required_localized("purpose"),
+                    host=host,
                 )
             )
             t.finish()
@@ -759,18 +971,19 @@ def _offer(root: _Table, services: tuple[Service, ...]) -> Offer | None:
     prices = []
     for t in table.tables("prices") or []:
         amount = t.data.get("amount")
-        t.known.add("amount")
-        if amount in (None, ""):
-            raise ProfileError(f"{t.path('amount')} is missing: add it to hoster.toml.")
-        prices.append(Price(label=t.required_text("label"), amount=str(amount)))
+        if isinstance(amount, int | float) and not isinstance(amount, bool):
+            t.data = {**t.data, "amount": str(amount)}
+        prices.append(
+            Price(label=t.required_localized("label"), amount=t.required_localized("amount"))
+        )
         t.finish()
     offer = Offer(
-        summary=table.required_text("summary"),
+        summary=table.required_localized("summary"),
         services=offered,
         free=bool(table.boolean("free")),
         prices=tuple(prices),
-        target_public=table.text("target_public"),
-        how_to_join=table.text("how_to_join"),
+        target_public=table.localized("target_public"),
+        how_to_join=table.localized("how_to_join"),
         join_url=table.url("join_url"),
         other_chatons_url=table.url("other_chatons_url") or "https://www.chatons.org/",
     )
@@ -784,7 +997,8 @@ def _report_links(table: _Table, key: str) -> tuple[ReportLink, ...]:
         year = t.year("year")
         links.append(
             ReportLink(
-                title=t.text("title") or (str(year) if year else t.path("title")),
+                title=t.localized("title")
+                or LocalizedText.neutral(str(year) if year else t.path("title")),
                 url=str(t.url("url", required=True)),
                 year=year,
             )
@@ -801,7 +1015,7 @@ def _reports(root: _Table) -> Reports | None:
         activity=_report_links(table, "activity"),
         accounts=_report_links(table, "accounts"),
         contributions=_report_links(table, "contributions"),
-        pay_ratio=table.text("pay_ratio"),
+        pay_ratio=table.localized("pay_ratio"),
         pay_ratio_url=table.url("pay_ratio_url"),
     )
     table.finish()
@@ -816,6 +1030,8 @@ def _no_duplicates(where: str, slugs: list[str]) -> None:
 
 def parse_profile(data: dict[str, Any], *, updated_at: datetime | None = None) -> HosterProfile:
     root = _Table(data, "", TOP_LEVEL_KEYS)
+    language = root.choice("language", TEXT_LANGUAGES, default=FALLBACK_LANGUAGE, what="language")
+    root.plain_language = str(language)
     organisation = _organisation(root)
     hosts = _hosts(root)
     services = _services(root, hosts)
@@ -837,6 +1053,7 @@ def parse_profile(data: dict[str, Any], *, updated_at: datetime | None = None) -
         services=services,
         raw=data,
         timezone=timezone,
+        language=root.plain_language,
         hosts=hosts,
         policies=policies,
         offer=offer,

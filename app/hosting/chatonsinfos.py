@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from app.hoster.profile import HosterProfile, Service, country_name
+from app.hoster.profile import HosterProfile, LocalizedText, Service, country_name
 
 PROTOCOL = "ChatonsInfos-0.5"
 GENERATOR = "chatons-panel"
@@ -112,7 +112,7 @@ def organization_properties(
                 "Organization",
                 [
                     ("organization.name", org.name),
-                    ("organization.description", org.description),
+                    ("organization.description", _text(org.description)),
                     ("organization.website", org.website),
                     ("organization.logo", logo_url),
                     ("organization.legal.url", org.legal_notice_url or legal_url),
@@ -147,7 +147,7 @@ def service_properties(
     if host is not None:
         host_pairs = [
             ("host.name", host.provider_name),
-            ("host.description", host.description),
+            ("host.description", _text(host.description)),
             ("host.server.distribution", host.distribution),
             ("host.server.type", host.server_type),
             ("host.provider.type", host.provider_type),
@@ -161,8 +161,8 @@ def service_properties(
             (
                 "Service",
                 [
-                    ("service.name", service.name),
-                    ("service.description", service.description),
+                    ("service.name", str(service.name)),
+                    ("service.description", _text(service.description)),
                     ("service.website", service.url),
                     ("service.legal.url", legal_url or org.legal_notice_url),
                     ("service.guide.user", service.guide_url),
@@ -188,6 +188,11 @@ def service_properties(
             ("Host", host_pairs),
         ]
     )
+
+
+def _text(value: LocalizedText | None) -> str | None:
+    """The hoster's text in the reader's language (Accept-Language), else French."""
+    return str(value) if value else None
 
 
 def _day(value: object) -> str | None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 
-from app.hoster.profile import Host, HosterProfile, country_name
+from app.hoster.profile import Host, HosterProfile, LocalizedText, country_name
 
 PROVIDER_TYPE_LABELS = {
     "HOME": _l("At home (self-hosted at a member's place)"),
@@ -74,6 +77,55 @@ _SERVER_SENTENCES = {
 }
 
 
+# SPDX identifiers shown as the licence's name. GNU and other proper names stay as they
+# are; generic words ("License") are translated.
+_LICENCE_NAMES = {
+    "AGPL-3.0": "GNU Affero General Public License v3.0",
+    "GPL-2.0": "GNU General Public License v2.0",
+    "GPL-3.0": "GNU General Public License v3.0",
+    "LGPL-2.1": "GNU Lesser General Public License v2.1",
+    "LGPL-3.0": "GNU Lesser General Public License v3.0",
+    "MPL-2.0": "Mozilla Public License 2.0",
+    "EUPL-1.2": "European Union Public Licence 1.2",
+    "CECILL-2.1": "CeCILL 2.1",
+    "CC0-1.0": "Creative Commons Zero v1.0",
+    "Unlicense": "The Unlicense",
+    "MIT": _l("MIT License"),
+    "Apache-2.0": _l("Apache License 2.0"),
+    "BSD-2-Clause": _l("BSD 2-Clause License"),
+    "BSD-3-Clause": _l("BSD 3-Clause License"),
+    "ISC": _l("ISC License"),
+}
+_LICENCE_OPERATORS = {"AND": _l("and"), "OR": _l("or"), "WITH": _l("with")}
+
+
+def licence_name(expression: str) -> str:
+    """An SPDX expression in words: "MIT AND LGPL-2.1-only" → "MIT License and GNU … only"."""
+    words = []
+    for token in re.split(r"(\s+|[()])", expression):
+        if not token or token.isspace():
+            continue
+        if token in ("(", ")"):
+            words.append(token)
+        elif token in _LICENCE_OPERATORS:
+            words.append(str(_LICENCE_OPERATORS[token]))
+        else:
+            words.append(_one_licence(token))
+    return re.sub(r"\( | \)", lambda m: m.group(0).strip(), " ".join(words))
+
+
+def _one_licence(identifier: str) -> str:
+    for suffix, wording in (
+        ("-or-later", _l("%(licence)s or later")),
+        ("-only", _l("%(licence)s only")),
+        ("+", _l("%(licence)s or later")),
+    ):
+        base = identifier.removesuffix(suffix)
+        if base != identifier and base in _LICENCE_NAMES:
+            return str(wording) % {"licence": _LICENCE_NAMES[base]}
+    return str(_LICENCE_NAMES.get(identifier, identifier))
+
+
 def country(code: str | None) -> str:
     if not code:
         return ""
@@ -128,6 +180,16 @@ def contract_sentence(host: Host) -> str:
     )
 
 
+def _sentence(message: str, who: LocalizedText) -> Markup:
+    """The hoster's words inside a translated sentence, marked with their language.
+
+    `message` is translated without arguments (so not yet formatted): Markup's `%` then
+    escapes the sentence and keeps the `<span lang>` of the hoster's words.
+    """
+    sentence = Markup(escape(message))  # nosec B704 # noqa: S704 - escaped just here
+    return sentence % {"who": who.map(lambda words: words.rstrip("."))}
+
+
 def host_summary(host: Host) -> list[str]:
     """The host in a few plain sentences: what machine, where, whose, who can get at the data."""
     sentences = [str(_SERVER_SENTENCES[host.server_type]), provider_sentence(host)]
@@ -135,13 +197,11 @@ def host_summary(host: Host) -> list[str]:
     if contract:
         sentences.append(contract)
     if host.root_access:
-        sentences.append(
-            _("Administrator (root) access: %(who)s.", who=host.root_access.rstrip("."))
-        )
+        sentences.append(_sentence(_("Administrator (root) access: %(who)s."), host.root_access))
     else:
         sentences.append(_("We have not said who has administrator (root) access."))
     if host.physical_access:
-        sentences.append(_("Physical access: %(who)s.", who=host.physical_access.rstrip(".")))
+        sentences.append(_sentence(_("Physical access: %(who)s."), host.physical_access))
     return sentences
 
 
@@ -174,7 +234,7 @@ def profile_for_json(profile: HosterProfile) -> dict[str, object]:
         "organisation": {
             "name": org.name,
             "type": org.type,
-            "description": org.description,
+            "description": _plain(org.description),
             "website": org.website,
             "contact_url": org.contact_url,
             "contact_email": org.contact_email,
@@ -186,16 +246,16 @@ def profile_for_json(profile: HosterProfile) -> dict[str, object]:
         "hosts": [
             {
                 "slug": h.slug,
-                "name": h.name,
-                "description": h.description,
+                "name": _plain(h.name),
+                "description": _plain(h.description),
                 "provider_name": h.provider_name,
                 "provider_website": h.provider_website,
                 "provider_type": h.provider_type,
                 "server_type": h.server_type,
                 "hypervisor": h.hypervisor,
                 "country": h.country,
-                "root_access": h.root_access,
-                "physical_access": h.physical_access,
+                "root_access": _plain(h.root_access),
+                "physical_access": _plain(h.physical_access),
                 "contract_forbids_access": h.contract_forbids_access,
                 "contract_url": h.contract_url,
                 "distribution": h.distribution,
@@ -205,16 +265,16 @@ def profile_for_json(profile: HosterProfile) -> dict[str, object]:
         "services": [
             {
                 "slug": s.slug,
-                "name": s.name,
-                "description": s.description,
+                "name": _plain(s.name),
+                "description": _plain(s.description),
                 "url": s.url,
                 "host": s.host or None,
                 "status": s.status,
                 "registration": s.registration,
                 "install_type": s.install_type,
                 "guide_url": s.guide_url,
-                "data_location": s.data_location,
-                "retention": s.retention,
+                "data_location": _plain(s.data_location),
+                "retention": _plain(s.retention),
                 "start_date": day(s.start_date),
                 "software": {
                     "name": s.software.name,
@@ -255,6 +315,8 @@ def _as_dict(value: object) -> object:
     def clean(item: object) -> object:
         if isinstance(item, date):
             return item.isoformat()
+        if isinstance(item, LocalizedText):
+            return _plain(item)
         if isinstance(item, dict):
             return {k: clean(v) for k, v in item.items()}
         if isinstance(item, list | tuple):
@@ -262,3 +324,8 @@ def _as_dict(value: object) -> object:
         return item
 
     return clean(asdict(value))
+
+
+def _plain(text: LocalizedText | None) -> str | None:
+    """JSON carries the reader's language (Accept-Language or ?lang), else French."""
+    return str(text) if text else None

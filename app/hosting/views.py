@@ -49,6 +49,7 @@ def services() -> str:
         "hosting/services.html",
         profile=profile,
         labels=disclosure.labels(),
+        licence_name=disclosure.licence_name,
     )
 
 

@@ -48,6 +48,19 @@ def overview_incidents() -> tuple[list[Any], list[Any]]:
     return services.for_overview(get_session(), slugs)
 
 
+def status_at_a_glance() -> list[Any]:
+    """Every service's current level from the public journal, for the visitors' home."""
+    from app.db import get_session, utcnow
+    from app.hoster import current_profile
+    from app.incidents import services
+
+    shown = [(s.slug, s.name) for s in current_profile().services]
+    now = utcnow()
+    return services.service_states(
+        shown, services.open_incidents(get_session(), "public", None), now
+    )
+
+
 def init_app(app: Flask) -> None:
     from app import audit
     from app.hoster import current_profile
@@ -74,6 +87,7 @@ def init_app(app: Flask) -> None:
         format_availability=format_availability,
         render_markdown=render_markdown,
         overview_incidents=overview_incidents,
+        status_at_a_glance=status_at_a_glance,
         current_profile_services=lambda: current_profile().services,
         reader_subscription=subscription_views.subscription_of_reader,
     )

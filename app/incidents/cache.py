@@ -97,3 +97,17 @@ def _after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, _previous: Any) -> None:
     session.info.pop(CHANGED, None)
+
+
+def known_journal_start(session: Any) -> Any:
+    """When the journal began, remembered once known: it only moves if history is erased."""
+    from flask import current_app
+
+    from app.incidents import services
+
+    found = current_app.extensions.get("panel_journal_began")
+    if found is None:
+        found = services.journal_began(session)
+        if found is not None:
+            current_app.extensions["panel_journal_began"] = found
+    return found

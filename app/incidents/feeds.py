@@ -14,6 +14,7 @@ from app.db import utcnow
 from app.hoster import current_profile
 from app.incidents import services
 from app.incidents import status as rules
+from app.incidents.cache import known_journal_start
 from app.incidents.formatting import hoster_tz
 from app.incidents.labels import impact_label, status_label
 
@@ -24,7 +25,7 @@ def _iso(moment: Any) -> str | None:
 
 def atom(session: Session, service: str | None) -> str:
     profile = current_profile()
-    names = {s.slug: s.name for s in profile.services}
+    names = {s.slug: str(s.name) for s in profile.services}
     journal_url = url_for("incidents.journal", service=service, _external=True)
     title = _("Incident journal — %(hoster)s", hoster=profile.organisation.name)
     if service:
@@ -67,9 +68,18 @@ def json_document(session: Session, service: str | None) -> dict[str, Any]:
     now = utcnow()
     shown = [s for s in profile.services if service is None or s.slug == service]
     open_list = services.open_incidents(session, "public", service)
-    states = services.service_states([(s.slug, s.name) for s in shown], open_list, now)
+    states = services.service_states([(s.slug, str(s.name)) for s in shown], open_list, now)
+    tz = hoster_tz()
     availability = services.availability_by_service(
-        session, "public", [s.slug for s in shown], now, hoster_tz()
+        session,
+        "public",
+        [s.slug for s in shown],
+        now,
+        tz,
+        service_since={
+            s.slug: rules.local_midnight(s.start_date, tz) for s in shown if s.start_date
+        },
+        began=known_journal_start(session),
     )
     incidents = services.feed_incidents(session, service)
     return {
@@ -84,7 +94,11 @@ def json_document(session: Session, service: str | None) -> dict[str, Any]:
                 "name": state.name,
                 "status": state.level,
                 "ongoing_incidents": [i.id for i in state.ongoing],
-                "availability_90_days": round(availability[state.slug].ratio, 6),
+                # None while no day has data yet (the journal has just begun).
+                "availability_90_days": round(availability[state.slug].ratio, 6)
+                if availability[state.slug].known_days
+                else None,
+                "days_with_data": availability[state.slug].known_days,
                 "downtime_90_days_seconds": int(availability[state.slug].downtime.total_seconds()),
             }
             for state in states

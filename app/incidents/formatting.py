@@ -64,9 +64,9 @@ def format_availability(ratio: float) -> str:
 class ChartView:
     """One service's availability, ready to print: the bars and the text alternative."""
 
-    percent: str
+    percent: str | None  # None: no data yet (the journal began today or later)
     downtime: str | None
-    days: int
+    days: int  # days with data
     bars: Markup
     disrupted: list[tuple[str, str, str, str | None]]  # (ISO day, day, state, outage time)
 
@@ -99,12 +99,15 @@ class ChartFormatter:
     def view(self, availability: Availability) -> ChartView:
         bars = "".join(
             f'<li class="uptime-day level-{d.level} h{int(d.ratio * 10)}"></li>'
+            if d.known
+            else '<li class="uptime-day nodata"></li>'
             for d in availability.days
         )
+        known = availability.known_days
         return ChartView(
-            percent=format_availability(availability.ratio),
+            percent=format_availability(availability.ratio) if known else None,
             downtime=self._duration(availability.downtime),
-            days=len(availability.days),
+            days=known,
             bars=Markup(bars),  # nosec B704 # noqa: S704 - built from level names and digits only
             disrupted=[
                 (

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app import audit
 from app.db import utcnow
+from app.hoster.profile import LocalizedText
 from app.incidents import status as rules
 from app.incidents.cache import mark_changed
 from app.incidents.models import (
@@ -566,13 +567,15 @@ def history_page(
 @dataclass
 class ServiceState:
     slug: str
-    name: str
+    name: str | LocalizedText
     level: str = rules.OPERATIONAL
     ongoing: list[Incident] = field(default_factory=list)
 
 
 def service_states(
-    services: Sequence[tuple[str, str]], open_list: Sequence[Incident], now: datetime
+    services: Sequence[tuple[str, str | LocalizedText]],
+    open_list: Sequence[Incident],
+    now: datetime,
 ) -> list[ServiceState]:
     """The current level of every service, derived from the incidents open on it."""
     states = {slug: ServiceState(slug=slug, name=name) for slug, name in services}
@@ -596,8 +599,14 @@ def availability_by_service(
     now: datetime,
     tz: ZoneInfo,
     days: int = rules.AVAILABILITY_DAYS,
+    service_since: dict[str, datetime] | None = None,
+    began: datetime | None = None,
 ) -> dict[str, rules.Availability]:
-    """Availability of each service over the last `days` days, in one query."""
+    """Availability of each service over the last `days` days, in one query.
+
+    `service_since`: when each service opened (hoster.toml `start_date`), if later than the
+    journal's beginning; `began`: the journal's beginning when the caller knows it.
+    """
     start, _end = rules.window(now, tz, days)
     stmt = _visible(
         select(
@@ -619,7 +628,29 @@ def availability_by_service(
     intervals: dict[str, list[rules.Interval]] = {slug: [] for slug in slugs}
     for slug, impact, started, resolved in session.execute(stmt):
         intervals[slug].append(rules.Interval(impact=impact, start=started, end=resolved))
-    return {slug: rules.availability(intervals[slug], now, tz, days) for slug in slugs}
+    # Nothing recorded at all: the journal begins now.
+    began = began or journal_began(session) or now
+    since = {slug: max(began, (service_since or {}).get(slug, began)) for slug in slugs}
+    return {
+        slug: rules.availability(intervals[slug], now, tz, days, since=since[slug])
+        for slug in slugs
+    }
+
+
+def journal_began(session: Session) -> datetime | None:
+    """When the panel started keeping the journal: its first incident or, before any, the
+    panel's first recorded event. Earlier days have no data, which is not 100 %."""
+    from app.audit import AuditEvent
+
+    firsts = session.execute(
+        select(
+            select(func.min(Incident.created_at)).scalar_subquery(),
+            select(func.min(Incident.started_at)).scalar_subquery(),
+            select(func.min(AuditEvent.created_at)).scalar_subquery(),
+        )
+    ).one()
+    found = [_aware(moment) for moment in firsts if moment is not None]
+    return min(found) if found else None
 
 
 def ongoing_for_service(
@@ -704,3 +735,10 @@ def authors(session: Session, ids: Collection[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(Account.id, Account.display_name).where(Account.id.in_(ids)))
     return {account_id: name for account_id, name in rows}
+
+
+def _aware(moment: datetime) -> datetime:
+    # A bare MIN() loses the column type on SQLite: the value comes back naive (UTC) or text.
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

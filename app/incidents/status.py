@@ -72,6 +72,8 @@ class DayAvailability:
     length: timedelta  # 23, 24 or 25 hours with daylight saving time; less for today
     downtime: timedelta
     level: str  # the worst level seen that day
+    # False for days before the journal began: nothing is known, not "all was well".
+    known: bool = True
 
     @property
     def ratio(self) -> float:
@@ -95,8 +97,12 @@ class Availability:
         return max(0.0, 1.0 - self.downtime / length)
 
     @property
+    def known_days(self) -> int:
+        return sum(1 for d in self.days if d.known)
+
+    @property
     def disrupted_days(self) -> tuple[DayAvailability, ...]:
-        return tuple(d for d in self.days if d.level != OPERATIONAL)
+        return tuple(d for d in self.days if d.known and d.level != OPERATIONAL)
 
 
 def window(now: datetime, tz: ZoneInfo, days: int = AVAILABILITY_DAYS) -> tuple[datetime, datetime]:
@@ -139,10 +145,19 @@ def _overlap(
 
 
 def availability(
-    intervals: Iterable[Interval], now: datetime, tz: ZoneInfo, days: int = AVAILABILITY_DAYS
+    intervals: Iterable[Interval],
+    now: datetime,
+    tz: ZoneInfo,
+    days: int = AVAILABILITY_DAYS,
+    since: datetime | None = None,
 ) -> Availability:
-    """Downtime (major and critical incidents) over the window, and the worst level per day."""
+    """Downtime (major and critical incidents) over the window, and the worst level per day.
+
+    `since`: when the journal began (for this service); the days before it are marked as
+    unknown and the ratio counts only the time after it.
+    """
     start, end = window(now, tz, days)
+    known_from = max(start, min(since, end)) if since is not None else start
     items = [i for i in intervals if i.start < end and (i.end is None or i.end > start)]
     down = merge(
         (max(i.start, start), min(i.end or end, end)) for i in items if i.impact in DOWNTIME_IMPACTS
@@ -164,10 +179,11 @@ def availability(
                 length=max(day_end - day_start, timedelta(0)),
                 downtime=_overlap(down, day_start, day_end),
                 level=level,
+                known=day_end > known_from,
             )
         )
     return Availability(
-        window_start=start,
+        window_start=known_from,
         window_end=end,
         downtime=sum((b - a for a, b in down), timedelta(0)),
         days=tuple(per_day),

@@ -32,7 +32,7 @@ from app.db import get_session, utcnow
 from app.hoster import current_profile
 from app.incidents import bp, feeds, services
 from app.incidents import status as rules
-from app.incidents.cache import FragmentCache, JournalVersion
+from app.incidents.cache import FragmentCache, JournalVersion, known_journal_start
 from app.incidents.formatting import (
     ChartFormatter,
     format_month,
@@ -153,7 +153,17 @@ def _render_journal_body(service: str | None, page: int) -> str:
     open_list = services.open_incidents(db, audience, service)
     ongoing, upcoming = services.split_open(open_list, now)
     states = services.service_states([(s.slug, s.name) for s in shown], open_list, now)
-    availability = services.availability_by_service(db, audience, [s.slug for s in shown], now, tz)
+    availability = services.availability_by_service(
+        db,
+        audience,
+        [s.slug for s in shown],
+        now,
+        tz,
+        service_since={
+            s.slug: rules.local_midnight(s.start_date, tz) for s in shown if s.start_date
+        },
+        began=known_journal_start(db),
+    )
     formatter = ChartFormatter()
     charts = {slug: formatter.view(av) for slug, av in availability.items()}
     history, total = services.history_page(db, audience, service, page=page, per_page=PER_PAGE)
@@ -171,6 +181,7 @@ def _render_journal_body(service: str | None, page: int) -> str:
         "incidents/_journal_body.html",
         states=states,
         charts=charts,
+        charts_days=rules.AVAILABILITY_DAYS,
         ongoing=ongoing,
         upcoming=upcoming,
         months=[(m, format_month(m), items) for m, items in months],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, redirect, request, url_for
 from flask_babel import gettext as _
@@ -17,6 +17,11 @@ from app.legal.cli import terms_group
 from app.legal.section import LegalSection
 from app.security import here, view_flag
 from app.staff import StaffQueue, register_queue
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from app.accounts.attention import Attention
 
 
 def acceptance_gate() -> Response | None:
@@ -47,7 +52,45 @@ def overview_context() -> dict[str, Any]:
     }
 
 
+def waiting_for_person(session: Session, account: Any) -> list[Attention]:
+    """The account page's lines: terms to accept now, and new versions announced."""
+    from flask_babel import format_date
+
+    from app.accounts.attention import Attention
+    from app.legal.views import DOCUMENT_TITLES
+
+    items = []
+    if services.needs_acceptance(session, account.id):
+        items.append(
+            Attention(
+                _("New terms are in effect and wait for your acceptance."),
+                link=(url_for("legal.accept"), _("Read and accept them")),
+            )
+        )
+    for version in services.upcoming_versions(session):
+        items.append(
+            Attention(
+                _(
+                    "A new version of “%(title)s” takes effect on %(date)s.",
+                    title=DOCUMENT_TITLES[version.document],
+                    date=format_date(version.effective_at, "long"),
+                ),
+                link=(
+                    url_for("legal.diff", document=version.document)
+                    + f"?from={version.number - 1}&to={version.number}"
+                    if version.number > 1
+                    else url_for("legal.version", document=version.document, number=version.number),
+                    _("See what changes"),
+                ),
+            )
+        )
+    return items
+
+
 def init_app(app: Flask) -> None:
+    from app.accounts.attention import register_attention
+
+    register_attention(app, waiting_for_person)
     app.before_request(acceptance_gate)
     app.cli.add_command(terms_group)
     register_panel_section(app, LegalSection())

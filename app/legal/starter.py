@@ -9,6 +9,7 @@ and publishes them; the demo publishes them as they are (`flask terms seed-demo`
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from babel import Locale
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
-from app.hoster.profile import HosterProfile
+from app.hoster.profile import HosterProfile, LocalizedText, Service
 from app.legal import services
 from app.legal.models import DOCUMENTS, TEXT_LANGUAGES
 
@@ -54,8 +55,23 @@ def starter_context(profile: HosterProfile, language: str) -> dict[str, Any]:
                 if h.get("country")
             }
         ),
-        "services": profile.services,
+        "services": [_service_in(service, language) for service in profile.services],
     }
+
+
+def _service_in(service: Service, language: str) -> SimpleNamespace:
+    """The service's texts in the document's language (French when not translated)."""
+
+    def text(value: LocalizedText | None) -> str:
+        return value.for_language(language) if value else ""
+
+    return SimpleNamespace(
+        slug=service.slug,
+        name=text(service.name),
+        description=text(service.description),
+        data_location=text(service.data_location),
+        retention=text(service.retention),
+    )
 
 
 def render(document: str, language: str, profile: HosterProfile) -> str:

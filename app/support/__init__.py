@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask, current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 import config as panel_config
 from app import audit
 from app.support.attachments import DEFAULT_ALLOWED, KNOWN_TYPES, AttachmentStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from app.accounts.attention import Attention
 
 bp = Blueprint("support", __name__)
 
@@ -96,12 +101,17 @@ def attachment_store() -> AttachmentStore:
 
 def init_app(app: Flask) -> None:
     """Settings, staff queue line, panel data section, audit labels and CLI of support."""
+    from app.accounts.attention import register_attention
     from app.connectors.base import register_panel_section
     from app.staff import StaffQueue, register_queue
     from app.support import mail_cli, services
     from app.support.section import TicketsSection
 
     _configure(app)
+    register_attention(app, waiting_for_person)
+    app.jinja_env.globals.update(
+        support_category_label=_category_label, support_service_name=_service_name
+    )
     register_queue(
         app,
         StaffQueue(
@@ -164,3 +174,34 @@ def init_app(app: Flask) -> None:
 
 
 from app.support import staff_views, views  # noqa: E402,F401
+
+
+def waiting_for_person(session: Session, account: Any) -> list[Attention]:
+    """The account page's lines: tickets where the team waits for the person's answer."""
+    from app.accounts.attention import Attention
+    from app.support import services
+
+    return [
+        Attention(
+            _(
+                "Request n° %(number)s, “%(subject)s”, waits for your answer.",
+                number=ticket.id,
+                subject=ticket.subject,
+            ),
+            link=(url_for("support.ticket", ticket_id=ticket.id), _("Answer")),
+        )
+        for ticket in services.tickets_waiting_for(session, account.id)
+    ]
+
+
+def _category_label(code: str) -> str:
+    """A ticket's kind in words (mails to the team show no codes)."""
+    from app.support.forms import CATEGORY_LABELS
+
+    return str(CATEGORY_LABELS.get(code, code))
+
+
+def _service_name(slug: str) -> str:
+    from app.support.views import service_names
+
+    return service_names().get(slug, slug)

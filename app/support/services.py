@@ -643,6 +643,18 @@ def requester_tickets(
     return list(rows), int(total or 0)
 
 
+def tickets_waiting_for(session: Session, account_id: int, *, limit: int = 20) -> list[Ticket]:
+    """The person's tickets where the team waits for their answer, oldest answer first."""
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.account_id == account_id, Ticket.state == "waiting_user")
+            .order_by(Ticket.last_message_at, Ticket.id)
+            .limit(limit)
+        )
+    )
+
+
 def other_tickets(session: Session, ticket: Ticket, *, limit: int = 10) -> list[Ticket]:
     return list(
         session.scalars(

@@ -31,7 +31,7 @@ from wtforms import SelectChoice
 
 from app.db import get_session, utcnow
 from app.hoster.profile import current_profile
-from app.security import gate_exempt
+from app.security import gate_exempt, open_to_visitors
 from app.support import attachment_store, bp, services, upload_limit
 from app.support.attachments import capped_parser, download_name, uploads_from
 from app.support.forms import CATEGORY_LABELS, ReplyForm, TicketForm
@@ -141,7 +141,7 @@ def page_number() -> int:
 
 
 def service_choices() -> list[tuple[str, str]]:
-    choices = [(s.slug, s.name) for s in current_profile().services]
+    choices = [(s.slug, str(s.name)) for s in current_profile().services]
     return [*choices, (OTHER_SERVICE, _("Another service, or I do not know"))]
 
 
@@ -164,7 +164,12 @@ def ongoing_incidents(service: str | None) -> list[tuple[int, str, str]] | None:
 
 @bp.route("/support")
 @gate_exempt
+@open_to_visitors
 def index() -> str:
+    if not current_user.is_authenticated:
+        # Visitors learn how support works and how to reach the team, instead of a bare
+        # sign-in form.
+        return render_template("support/visitor.html", profile=current_profile())
     page = page_number()
     tickets, total = services.requester_tickets(get_session(), current_user.id, page=page)
     pages = max(1, -(-total // services.PAGE_SIZE))

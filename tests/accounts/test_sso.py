@@ -24,25 +24,27 @@ def test_staff_from_the_group_as_usual(make_app):
 def test_header_from_an_untrusted_address_is_ignored(make_app):
     client = make_app(**SSO).test_client()
     response = client.get(
-        "/", headers={"Remote-User": "camille"}, environ_base={"REMOTE_ADDR": "203.0.113.9"}
+        "/account/activity",
+        headers={"Remote-User": "camille"},
+        environ_base={"REMOTE_ADDR": "203.0.113.9"},
     )
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
 def test_header_is_ignored_when_the_mode_is_off(make_app):
     client = make_app().test_client()
-    assert client.get("/", headers={"Remote-User": "camille"}).status_code == 302
+    assert client.get("/account/activity", headers={"Remote-User": "camille"}).status_code == 302
 
 
 def test_unknown_person_in_header_stays_anonymous(make_app):
     client = make_app(**SSO).test_client()
-    assert client.get("/", headers={"Remote-User": "nobody"}).status_code == 302
+    assert client.get("/account/activity", headers={"Remote-User": "nobody"}).status_code == 302
 
 
 def test_forwarded_for_cannot_fake_the_trusted_peer(make_app):
     app = make_app(**SSO, TRUSTED_PROXIES=1)
     response = app.test_client().get(
-        "/",
+        "/account/activity",
         headers={"Remote-User": "camille", "X-Forwarded-For": "127.0.0.1"},
         environ_base={"REMOTE_ADDR": "203.0.113.9"},
     )

@@ -46,7 +46,7 @@ def test_empty_password_is_refused_beside_the_field(client):
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert 'id="password-error"' in page and "Saisissez votre mot de passe." in page
-    assert client.get("/").status_code == 302  # still signed out
+    assert client.get("/account/activity").status_code == 302  # still signed out
 
 
 def test_failed_login_is_audited_without_the_password(client, db_session):
@@ -72,7 +72,7 @@ def test_logout_is_post_only_and_ends_the_session(client, login_as):
     token = csrf_token(client, "/")
     response = client.post("/logout", data={"csrf_token": token})
     assert response.status_code == 302
-    assert client.get("/").status_code == 302
+    assert client.get("/account/activity").status_code == 302
 
 
 def test_logout_without_csrf_token_is_refused(client, login_as):

@@ -167,7 +167,7 @@ def test_full_lifecycle_against_the_real_directory(make_deletion_app, slapd, smt
         "Cloud — supprimé automatiquement",
         "Courriel — supprimé par notre équipe",
         "Fiche de l'annuaire",
-        "backups keep them 30 days more",
+        "les sauvegardes les gardent 30 jours de plus",  # hoster.toml, in French
         "Backups keep the files 30 days more.",
         str(request_id),
     ):
@@ -257,7 +257,7 @@ def test_directory_unreachable_fails_the_step_visibly_and_a_retry_succeeds(
     staff = sign_in(app, STAFF_LOGIN)
     staff_page = f"/staff/deletions/{request_id}"
     shown = page_text(staff, staff_page)
-    assert "Échec" in shown and "directory could not be reached" in shown
+    assert "Échec" in shown and "L'annuaire est injoignable" in shown  # in the reader's language
     post(staff, f"{staff_page}/steps/{steps['directory'].id}/retry", token_from=staff_page)
     assert load(app, request_id).state == "completed"
     assert entry(slapd, who.dn) is None

@@ -47,14 +47,16 @@ def test_the_page_explains_per_service_what_is_deleted_and_what_is_kept(make_del
     page = text(signed_in(app, "alice").get(PAGE))
     for expected in (
         "Courriel",
-        "Delete the mailbox with `doveadm`",  # manual deletion, done by the team
+        "Par notre équipe, à la main.",  # manual deletion, done by the team
         "Cloud",
-        "backups keep them 30 days more",  # retention from hoster.toml
-        "Pads are deleted after one year without edits.",
+        "les sauvegardes les gardent 30 jours de plus",  # retention from hoster.toml
+        "Les pads sont supprimés après un an sans modification.",
         "Votre identifiant est alice.",
         "Supprimer mon compte",
     ):
         assert expected in page, expected
+    # The team's own steps (hoster.toml's manual_deletion) are for staff pages only.
+    assert "doveadm" not in page and "Les pads sont anonymes" not in page
 
 
 def test_the_export_is_offered_first_when_the_panel_has_it(make_deletion_app):

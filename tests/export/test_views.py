@@ -334,7 +334,7 @@ def _readme_links(html: str) -> list[str]:
             "zoe",
             "Vos données chez",
             "Comment ouvrir ces fichiers",
-            "Pour les curieux de technique : vérifier l'archive",
+            "Pour les curieux de technique\u202f: vérifier l'archive",
             "Chaque événement de votre journal",
         ),
         (
@@ -521,7 +521,7 @@ def test_data_page_lists_what_each_service_holds(
 def test_export_page_says_what_the_archive_holds(client: FlaskClient, sign_in: Any) -> None:
     page = sign_in(client, "bob").get("/account/export").get_data(as_text=True)
     assert "services/cloud/" in page
-    assert "Pads" in page and "Courriel" in page  # no connector: not in the archive
+    assert "Pads" in page and "Mail" in page  # no connector: not in the archive
     assert 'action="/account/export"' in page
     # Without JavaScript the page says where the archive goes; with it, that it started.
     assert "the archive appears in your browser's downloads" in page

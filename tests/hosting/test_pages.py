@@ -43,9 +43,9 @@ def test_hosting_page_shows_every_field(client: Any) -> None:
     text = page_text(client.get("/hosting", headers=EN))
     for expected in (
         # hosts
-        "Serveur principal",
-        "HOSTEDSERVER",
-        "VIRTUAL",
+        "Main server",
+        "Server rented from a provider",
+        "Virtual machine",
         "KVM",
         "Debian 12",
         "Only the provider's staff, in its data centre",
@@ -68,14 +68,14 @@ def test_hosting_page_shows_every_field(client: Any) -> None:
         "Partially compliant (RGAA 4.1), 82 % of the criteria met",
         # offer and reports
         "Mail, cloud and pads for members of the association",
-        "Services offered Courriel , Cloud , Pads",
+        "Services offered Mail , Cloud , Pads",
         "People and associations of the Lyon area.",
         "Membership, individual (all services included): 20 € per year",
         "Join the association (membership fee)",
         "No employee: all work is done by volunteers.",
         "Translations of Etherpad plugins",
         # organisation
-        "Association loi 1901",
+        "A non-profit association that hosts free-software services",
         "Active member — since May 1, 2019",
     ):
         assert expected in text, expected
@@ -93,6 +93,17 @@ def test_hosting_page_shows_every_field(client: Any) -> None:
     ):
         assert f'href="{link}"' in body, link
     assert '<time datetime="2024-03-12">' in body
+    for code in ("HOSTEDSERVER", "VIRTUAL", "NANO", "HOME"):
+        assert code not in text, code  # codes are shown as words
+
+
+def test_licences_are_shown_by_name_in_the_reader_s_language(client: Any) -> None:
+    english = page_text(client.get("/services", headers=EN))
+    assert "GNU Affero General Public License v3.0 or later" in english
+    assert "MIT License and GNU Lesser General Public License v2.1 only" in english
+    french = page_text(client.get("/services"))
+    assert "Licence MIT et GNU Lesser General Public License v2.1 uniquement" in french
+    assert "AGPL-3.0-or-later" not in english + french
 
 
 def test_sections_left_out_say_so(
@@ -119,10 +130,10 @@ def test_services_page_shows_software_licence_source_and_status(client: Any) -> 
     body = response.get_data(as_text=True)
     text = page_text(response)
     for expected in (
-        "Courriel",
-        "Adresse électronique avec webmail.",
+        "Mail",
+        "E-mail address with webmail.",
         "Dovecot 2.3",
-        "MIT AND LGPL-2.1-only",
+        "MIT License and GNU Lesser General Public License v2.1 only",
         "Nextcloud 29",
         "Etherpad 2.2",
         "Working normally",
@@ -130,7 +141,7 @@ def test_services_page_shows_software_licence_source_and_status(client: Any) -> 
         "Open to anyone, free account",
         "Built from source",
         "Installed from a release archive",
-        "server main, /srv/nextcloud/data",
+        "main server, /srv/nextcloud/data",
         "Pads are deleted after one year without edits.",
         "How to use Cloud",
     ):
@@ -159,7 +170,7 @@ def test_service_status_from_the_profile_is_shown(
 
 
 def test_hosting_json_carries_the_disclosures_but_no_internal_settings(client: Any) -> None:
-    response = client.get("/hosting.json")
+    response = client.get("/hosting.json", headers=EN)
     assert response.status_code == 200
     data = response.get_json()
     assert data["organisation"]["name"] == "Chatons du Demo"

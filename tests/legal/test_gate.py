@@ -21,7 +21,9 @@ def test_without_any_version_in_effect_nobody_is_gated(login_as, client, publish
     login_as("alice")
     response = client.get("/")
     assert response.status_code == 200
-    assert "Une nouvelle version de « Conditions générales d'utilisation »" in page(response)
+    assert "Une nouvelle version de «\u202fConditions générales d'utilisation\u202f»" in page(
+        response
+    )
 
 
 def test_a_user_who_never_accepted_lands_on_the_gate_with_the_full_text(login_as, client, publish):
@@ -40,8 +42,9 @@ def test_a_user_who_never_accepted_lands_on_the_gate_with_the_full_text(login_as
 def test_visitors_are_not_gated(client, publish):
     publish()
     assert client.get("/legal/terms").status_code == 200
-    response = client.get("/")
+    response = client.get("/account/activity")
     assert response.status_code == 302 and "/login" in response.location
+    assert client.get("/").status_code == 200  # the visitors' home
 
 
 def test_exempt_and_public_pages_stay_reachable_while_gated(login_as, client, publish):

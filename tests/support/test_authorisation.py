@@ -92,8 +92,11 @@ def test_visitors_are_sent_to_sign_in_everywhere_and_nothing_changes(app, client
         else:
             # CSRF first (no session, no token), then the sign-in guard: never a change.
             assert response.status_code in (302, 400), path
-    for path in ("/support", "/support/new"):
-        assert "/login" in client.get(path).headers["Location"]
+    assert "/login" in client.get("/support/new").headers["Location"]
+    # /support explains support to visitors and lists no ticket.
+    visitor_page = client.get("/support").get_data(as_text=True)
+    assert 'name="password"' not in visitor_page
+    assert f"/support/{world['t']}" not in visitor_page
     with session_scope(app) as session:
         assert session.get(Ticket, world["t"]).state == "new"
 

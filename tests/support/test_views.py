@@ -132,7 +132,8 @@ def test_a_file_over_the_limit_is_refused_and_the_text_is_kept(
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     # alice reads French (her directory language).
-    assert "« big.png » est trop volumineux : 1000 octets" in error_beside(page, "attachments")
+    error = error_beside(page, "attachments")
+    assert "«\u202fbig.png\u202f» est trop volumineux\u202f: 1000 octets" in error
     assert "Keep this text" in page
     # The upload streamed into a capped file that stopped keeping bytes past the limit.
     [capped] = received
