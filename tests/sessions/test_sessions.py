@@ -23,6 +23,9 @@ SAFARI_IPHONE = (
 )
 REDIS = os.environ.get("PANEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
+# `/` is the public home for visitors: a private page shows whether a session still works.
+PRIVATE = "/account/activity"
+
 
 def copy_of(client: FlaskClient, app) -> FlaskClient:
     """Another browser holding a copy of the client's session cookie."""
@@ -43,9 +46,12 @@ def test_a_copied_cookie_replayed_after_sign_out_is_refused(app):
     thief = copy_of(alice, app)
     assert thief.get("/account/export").status_code == 200  # the copy works while signed in
     alice.post("/logout", data={"csrf_token": csrf_token(alice, "/")})
-    for path in ("/", "/account/export", "/account/activity"):
+    for path in ("/account/export", "/account/activity", "/support/new"):
         response = thief.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
+    # `/` is the public home: the copy sees what any visitor sees, not Alice's account.
+    home = thief.get("/").get_data(as_text=True)
+    assert "Se déconnecter" not in home and "Alice" not in home
     assert thief.post("/account/export", data={}).status_code in (302, 400)
 
 
@@ -59,7 +65,7 @@ def test_the_cookie_holds_only_a_random_value_and_changes_at_sign_in(app):
     assert "." not in after and len(after) < 64  # no signed payload, just an id
     old = app.test_client()
     old.set_cookie("panel_session", before)
-    assert old.get("/").status_code == 302
+    assert old.get(PRIVATE).status_code == 302
 
 
 def test_sessions_page_lists_browsers_in_words_and_marks_this_one(app):
@@ -78,8 +84,8 @@ def test_sign_out_of_the_other_sessions_keeps_this_one(app, db_session):
         "/account/sessions/others", data={"csrf_token": csrf_token(laptop, "/account/sessions")}
     )
     assert response.status_code == 302
-    assert phone.get("/").status_code == 302
-    assert laptop.get("/").status_code == 200
+    assert phone.get(PRIVATE).status_code == 302
+    assert laptop.get(PRIVATE).status_code == 200
     page = laptop.get("/account/sessions").get_data(as_text=True)
     assert "Safari sur iPhone" not in page
     actions = db_session.scalars(select(AuditEvent.action)).all()
@@ -95,15 +101,15 @@ def test_sign_out_everywhere_ends_this_session_too(app):
     copy = copy_of(laptop, app)
     laptop.post("/account/sessions/all", data={"csrf_token": csrf_token(laptop, "/")})
     for client in (phone, laptop, copy):
-        assert client.get("/").status_code == 302
-    assert sign_in_with(app, "alice").get("/").status_code == 200
+        assert client.get(PRIVATE).status_code == 302
+    assert sign_in_with(app, "alice").get(PRIVATE).status_code == 200
     bob = sign_in_with(app, "bob")
-    assert bob.get("/").status_code == 200  # nobody else was signed out
+    assert bob.get(PRIVATE).status_code == 200  # nobody else was signed out
 
 
 def test_staff_end_every_session_of_an_account(app, db_session):
     zoe = sign_in_with(app, "zoe")
-    zoe.get("/")
+    zoe.get(PRIVATE)
     staff = sign_in_with(app, "camille")
     account_id = db_session.scalar(
         select(AuditEvent.account_id).where(AuditEvent.action == "login.succeeded")
@@ -114,7 +120,7 @@ def test_staff_end_every_session_of_an_account(app, db_session):
         data={"csrf_token": token, "next": "/staff/"},
     )
     assert response.status_code == 302 and response.headers["Location"] == "/staff/"
-    assert zoe.get("/").status_code == 302
+    assert zoe.get(PRIVATE).status_code == 302
     event = db_session.scalar(
         select(AuditEvent).where(AuditEvent.action == "sessions.ended_by_staff")
     )
@@ -187,14 +193,14 @@ def test_redis_store_ends_copies_of_the_session_too(redis_app):
     alice = sign_in_with(redis_app, "alice")
     phone = sign_in_with(redis_app, "alice", SAFARI_IPHONE)
     thief = copy_of(alice, redis_app)
-    assert thief.get("/").status_code == 200
+    assert thief.get(PRIVATE).status_code == 200
     page = alice.get("/account/sessions").get_data(as_text=True)
     assert "Safari sur iPhone" in page and "Firefox sur Linux" in page
     alice.post("/logout", data={"csrf_token": csrf_token(alice, "/")})
-    assert thief.get("/").status_code == 302
-    assert phone.get("/").status_code == 200
+    assert thief.get(PRIVATE).status_code == 302
+    assert phone.get(PRIVATE).status_code == 200
     phone.post("/account/sessions/all", data={"csrf_token": csrf_token(phone, "/")})
-    assert phone.get("/").status_code == 302
+    assert phone.get(PRIVATE).status_code == 302
 
 
 def test_unreachable_session_store_answers_503_not_signed_out(make_app):
@@ -231,7 +237,7 @@ def test_staff_ticket_page_offers_to_end_the_requesters_sessions(app):
         action, data={"csrf_token": csrf_token(staff, "/staff/"), "next": "/staff/tickets/1"}
     )
     assert done.headers["Location"] == "/staff/tickets/1"
-    assert zoe.get("/").status_code == 302
+    assert zoe.get(PRIVATE).status_code == 302
 
 
 def test_deleting_the_account_ends_its_sessions(app):
@@ -260,10 +266,10 @@ def test_a_session_ends_after_its_lifetime_whatever_the_cookie_says(app):
     from app.sessions.models import SessionRecord
 
     alice = sign_in_with(app, "alice")
-    assert alice.get("/").status_code == 200
+    assert alice.get(PRIVATE).status_code == 200
     with session_scope(app) as db:
         db.execute(update(SessionRecord).values(expires_at=utcnow() - timedelta(seconds=1)))
-    assert alice.get("/").status_code == 302
+    assert alice.get(PRIVATE).status_code == 302
 
 
 def test_a_visitors_session_is_short_and_a_signed_in_one_lasts_the_lifetime(app, db_session):
@@ -298,6 +304,6 @@ def test_sign_out_that_cannot_reach_the_store_says_so(app, monkeypatch):
     response = alice.post("/logout", data={"csrf_token": token})
     assert response.status_code == 503
     monkeypatch.undo()
-    assert alice.get("/").status_code == 200  # still signed in: nothing pretended otherwise
+    assert alice.get(PRIVATE).status_code == 200  # still signed in: nothing pretended otherwise
     page = alice.get("/account/activity").get_data(as_text=True)
     assert "Déconnexion" not in page
