@@ -1,4 +1,4 @@
-"""Absolute links for mail, built from BASE_URL (never from a request's Host header)."""
+"""Absolute links and the mail domain for mail, from configuration (never from a Host header)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ DEMO_BASE_URL = "http://127.0.0.1:5000"
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    """`url_for(..., _external=True)` that works in a request, the CLI and the worker alike."""
-    base = urlsplit(str(current_app.config.get("BASE_URL") or DEMO_BASE_URL))
-    adapter = current_app.url_map.bind(
-        base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "https"
-    )
-    return adapter.build(endpoint, values, force_external=True)
+    """An absolute link on BASE_URL, in a request, the CLI and the worker alike.
+
+    PanelFlask (app/urls.py) builds every external URL on BASE_URL; this is its short name.
+    """
+    return current_app.url_for(endpoint, _external=True, **values)
 
 
 def mail_domain() -> str:
