@@ -53,8 +53,11 @@ def test_a_reply_through_postfix_lands_in_the_ticket(
         os.chmod(target, 0o666)  # noqa: S103 - see shared_dir
         database_url = f"sqlite:///{target}"
     attachments = shared_dir / "attachments"
-    attachments.mkdir(mode=0o777)
-    os.chmod(attachments, 0o777)  # noqa: S103 - see shared_dir
+    # Files go into 256 sub-folders named after their random names: make them all now,
+    # or one made by this process for the first attachment could refuse the pipe user.
+    for folder in [attachments, *(attachments / f"{n:02x}" for n in range(256))]:
+        folder.mkdir(mode=0o777)
+        os.chmod(folder, 0o777)  # noqa: S103 - see shared_dir
     settings = {
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret",
