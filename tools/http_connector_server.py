@@ -91,9 +91,15 @@ class Handler(BaseHTTPRequestHandler):
                 if delay:
                     time.sleep(delay)  # lets a test stop the server mid-export
 
-    def remove(self, folder: Path) -> dict[str, Any]:
+    def remove(self, folder: Path, language: str) -> dict[str, Any]:
         count = sum(1 for p in folder.rglob("*") if p.is_file())
         shutil.rmtree(folder)
+        # The texts reach staff and the person's receipt as they are: in their language.
+        if language == "fr":
+            return {
+                "deleted": [f"{count} fichiers"],
+                "kept": ["les sauvegardes de la nuit, écrasées au bout de 30 jours"],
+            }
         return {
             "deleted": [f"{count} files"],
             "kept": ["the nightly backups, overwritten after 30 days"],
@@ -145,6 +151,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        # The panel asks for the status document's texts in the person's language.
+        wanted = self.headers.get("Accept-Language", "").split(",")[0].split(";")[0]
+        language = wanted.strip().split("-")[0].lower()
         job_id = uuid.uuid4().hex
         status_url = f"{self.server.prefix}/jobs/{job_id}"
         with JOBS_LOCK:
@@ -153,7 +162,7 @@ class Handler(BaseHTTPRequestHandler):
         def work() -> None:
             time.sleep(self.server.delete_delay)
             try:
-                done = {"state": "done", **self.remove(folder)}
+                done = {"state": "done", **self.remove(folder, language)}
             except OSError as exc:
                 done = {"state": "failed", "detail": str(exc.strerror)}
             with JOBS_LOCK:

@@ -20,6 +20,16 @@ from app.accounts.models import Account
 from app.directory import Person
 
 
+def N_(message: str) -> str:
+    """Mark an English message for translation where it is kept untranslated.
+
+    Deletion outcomes are recorded in English (they also go to the logs) and translated
+    when they are read: app/deletion/outcomes.py turns every message a connector lists in
+    its OUTCOMES back into the reader's language, with the recorded values in it.
+    """
+    return message
+
+
 class ConnectorError(Exception):
     """A connector could not do its work; the message is shown to staff and in ERRORS.txt.
 

@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 from xml.etree.ElementTree import Element
@@ -34,6 +33,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from app.connectors.base import (
+    N_,
     ArchiveEntry,
     ConnectorError,
     DataItem,
@@ -44,7 +44,14 @@ from app.connectors.base import (
 from app.connectors.formats import format_name
 from app.connectors.options import ConnectorOptions
 from app.connectors.secrets import Secret
-from app.connectors.web import Client, HttpFailure, RawReader, body_chunks, read_url
+from app.connectors.web import (
+    NOTHING_HELD,
+    HttpFailure,
+    RawReader,
+    WebConnector,
+    WebService,
+    body_chunks,
+)
 from app.directory import Person
 
 DAV, CALDAV, CARDDAV = "DAV:", "urn:ietf:params:xml:ns:caldav", "urn:ietf:params:xml:ns:carddav"
@@ -72,6 +79,39 @@ ADDRESSBOOK_QUERY = b"""<?xml version="1.0" encoding="utf-8"?>
   <d:prop><d:getetag/><r:address-data/></d:prop>
   <r:filter/>
 </r:addressbook-query>"""
+
+
+NO_EMAIL = N_("the person has no e-mail address for the DAV login")
+INVALID_XML = N_("%(service)s answered a PROPFIND with invalid XML")
+NO_PRINCIPAL = N_("%(service)s gave no current-user-principal: set principal in hoster.toml")
+NO_ACCOUNT = N_(
+    "No service account (admin_user) for %(url)s: delete the person's calendars, address "
+    "books and files by hand."
+)
+REFUSED_DELETE = N_("the server refused to delete %(url)s")
+COLLECTIONS_LEFT = N_("%(num)s collections are left under %(url)s")
+FILES_LEFT = N_("%(num)s files or folders are left in %(url)s")
+DELETED_COLLECTIONS = N_("Calendars and address books deleted: %(names)s.")
+DELETED_HOME = N_("The emptied home folder was deleted too.")
+DELETED_FILES = N_("%(num)s files and folders deleted at the top of %(url)s.")
+KEPT_HOME = N_(
+    "The empty home folder %(url)s stays on the server, which keeps it as long as the "
+    "account exists there (Nextcloud, SOGo)."
+)
+# Messages a deletion step may record (see N_); a detail holds one per line.
+OUTCOMES = (
+    NO_EMAIL,
+    INVALID_XML,
+    NO_PRINCIPAL,
+    NO_ACCOUNT,
+    REFUSED_DELETE,
+    COLLECTIONS_LEFT,
+    FILES_LEFT,
+    DELETED_COLLECTIONS,
+    DELETED_HOME,
+    DELETED_FILES,
+    KEPT_HOME,
+)
 
 
 def tag(namespace: str, name: str) -> str:
@@ -223,7 +263,7 @@ class Collection:
 
 def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> DavConnector:
     """The connector of a `type = "dav"` table (see docs/connectors.md)."""
-    url = read_url(options)
+    web = WebService.from_options(service, options)
     ask_password = options.boolean("ask_password", default=False)
     if ask_password:
         # The person's own password exports; a service account, if any, deletes.
@@ -247,9 +287,7 @@ def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> 
     if not (caldav or carddav or files):
         raise options.error("files", ": caldav, carddav and files are all false: nothing to do.")
     return DavConnector(
-        service.slug,
-        name=service.name,
-        url=url,
+        web,
         admin_user=admin_user,
         password=password,
         ask_password=ask_password,
@@ -259,24 +297,16 @@ def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> 
         carddav=carddav,
         files=files,
         files_path=files_path,
-        ca_file=options.file("ca_file"),
-        timeout=options.seconds("timeout", default=30.0),
-        location=service.data_location,
-        retention=service.retention,
     )
 
 
-class DavConnector:
+class DavConnector(WebConnector):
     """CalDAV/CardDAV/WebDAV as a service account allowed on the person's collections."""
-
-    plannable = False  # a calendar's size is known only once it is merged
 
     def __init__(
         self,
-        slug: str,
+        service: WebService,
         *,
-        name: str,
-        url: str,
         admin_user: str | None,
         password: Secret | None,
         ask_password: bool = False,
@@ -286,14 +316,8 @@ class DavConnector:
         carddav: bool = True,
         files: bool = False,
         files_path: str = "files/{login}/",
-        ca_file: Path | None = None,
-        timeout: float = 30.0,
-        location: str | None = None,
-        retention: str | None = None,
     ) -> None:
-        self.slug = slug
-        self.name = name
-        self.client = Client(url, timeout=timeout, ca_file=ca_file)
+        super().__init__(service)
         self.admin_user = admin_user
         self.password = password
         # Export with the person's own password, typed in the export form for one download.
@@ -305,8 +329,6 @@ class DavConnector:
         self.carddav = carddav
         self.files = files
         self.files_path = files_path
-        self.location = location
-        self.retention = retention
 
     # Requests ------------------------------------------------------------------------------
 
@@ -314,7 +336,7 @@ class DavConnector:
         login = self.login_template.replace("{uid}", safe_uid(person.uid))
         if "{email}" in login:
             if not person.email:
-                raise ConnectorError(_("the person has no e-mail address for the DAV login"))
+                raise ConnectorError(_(NO_EMAIL))
             login = login.replace("{email}", person.email)
         return login
 
@@ -352,9 +374,7 @@ class DavConnector:
             try:
                 root = SafeTree.fromstring(response.content)
             except SafeTree.ParseError as exc:
-                raise ConnectorError(
-                    _("%(service)s answered a PROPFIND with invalid XML", service=self.name)
-                ) from exc
+                raise ConnectorError(_(INVALID_XML, service=self.name)) from exc
         found: list[tuple[str, Element]] = []
         for member in root.iter(tag(DAV, "response")):
             href = member.findtext(tag(DAV, "href"))
@@ -403,12 +423,7 @@ class DavConnector:
                     trailing = "/" if path.endswith("/") else ""
                     parent = path.rstrip("/").rsplit("/", 1)[0]
                     return self.client.url(f"{parent}/{quote(login)}{trailing}")
-        raise ConnectorError(
-            _(
-                "%(service)s gave no current-user-principal: set principal in hoster.toml",
-                service=self.name,
-            )
-        )
+        raise ConnectorError(_(NO_PRINCIPAL, service=self.name))
 
     def _collections(self, login: str) -> tuple[str, list[Collection]]:
         """The person's principal and their calendars and address books."""
@@ -453,8 +468,8 @@ class DavConnector:
     # Inventory ----------------------------------------------------------------------------
 
     def inventory(self, person: Person) -> list[DataItem]:
-        location = str(self.location or _("the servers of %(service)s", service=self.name))
-        retention = str(self.retention or _("Until you delete them or your account"))
+        location = self.data_location()
+        retention = self.data_retention(_("Until you delete them or your account"))
         items: list[DataItem] = []
         if self.admin_user is None:  # without the person's password nothing can be counted
             if self.caldav:
@@ -606,12 +621,6 @@ class DavConnector:
 
     # Deletion -----------------------------------------------------------------------------
 
-    def delete(self, person: Person) -> StepResult:
-        try:
-            return self._delete(person)
-        except ConnectorError as exc:
-            return StepResult(ok=False, detail=str(exc))
-
     def _remove(self, url: str) -> int:
         """DELETE; the status: 200/204 deleted, 404 already gone, 403/405/409 refused."""
         response = self.client.request(
@@ -622,37 +631,39 @@ class DavConnector:
 
     def _delete(self, person: Person) -> StepResult:
         if self.admin_user is None:
-            return StepResult(
-                ok=False,
-                detail=f"no service account (admin_user) for {self.client.base}: "
-                "delete the person's calendars, address books and files by hand",
-            )
+            return StepResult(ok=False, detail=NO_ACCOUNT % {"url": self.client.base})
         login = self._login(person)
-        deleted: list[str] = []
+        done: list[str] = []  # one recorded sentence a line (see N_)
+        kept: list[str] = []
         if self.caldav or self.carddav:
             principal, collections = self._collections(login)
+            names: list[str] = []
             for collection in collections:
                 if self._remove(collection.url) not in (200, 204, 404):
-                    raise ConnectorError(f"the server refused to delete {collection.url}")
-                deleted.append(f"{collection.kind} {collection.name!r}")
+                    raise ConnectorError(_(REFUSED_DELETE, url=collection.url))
+                names.append(repr(collection.name))
+            if names:
+                done.append(DELETED_COLLECTIONS % {"names": ", ".join(names)})
             _principal, left = self._collections(login)
             if left:
-                raise ConnectorError(f"{len(left)} collections are left under {principal}")
+                raise ConnectorError(_(COLLECTIONS_LEFT, num=len(left), url=principal))
             # Servers that keep the principal as a folder (Radicale) let it go once empty;
             # those where it is part of the account (Nextcloud, SOGo) refuse, which is fine.
             exists = self._propfind(principal, "0", PROPFIND_PRINCIPAL)
-            if exists and not self._listing(principal) and self._remove(principal) in (200, 204):
-                deleted.append("the emptied home folder")
+            if exists and not self._listing(principal):
+                if self._remove(principal) in (200, 204):
+                    done.append(DELETED_HOME)
+                else:
+                    kept.append(KEPT_HOME % {"url": principal})
         if self.files:
             root = self._files_root(login)
             members = self._listing(root)
             for resource in members:
                 if self._remove(resource.url) not in (200, 204, 404):
-                    raise ConnectorError(f"the server refused to delete {resource.url}")
+                    raise ConnectorError(_(REFUSED_DELETE, url=resource.url))
             if members:
-                deleted.append(f"{len(members)} files and folders at the top of {root}")
+                done.append(DELETED_FILES % {"num": len(members), "url": root})
             remaining = self._listing(root)
             if remaining:
-                raise ConnectorError(f"{len(remaining)} files or folders are left in {root}")
-        detail = "deleted: " + ", ".join(deleted) if deleted else "nothing held for this person"
-        return StepResult(ok=True, detail=detail)
+                raise ConnectorError(_(FILES_LEFT, num=len(remaining), url=root))
+        return StepResult(ok=True, detail="\n".join(done) or NOTHING_HELD, kept=tuple(kept))

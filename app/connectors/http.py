@@ -16,7 +16,6 @@ import tarfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +23,7 @@ from flask import Flask
 from flask_babel import gettext as _
 
 from app.connectors.base import (
+    N_,
     ArchiveEntry,
     ConnectorError,
     DataItem,
@@ -34,10 +34,41 @@ from app.connectors.base import (
 from app.connectors.formats import format_name
 from app.connectors.options import ConnectorOptions
 from app.connectors.secrets import Secret
-from app.connectors.web import CHUNK, Client, HttpFailure, RawReader, read_url
+from app.connectors.web import (
+    CHUNK,
+    NOTHING_HELD,
+    HttpFailure,
+    RawReader,
+    WebConnector,
+    WebService,
+    bearer,
+)
 from app.directory import Person
 
 STATES = ("pending", "running", "done", "failed")
+
+DELETED = N_("Deleted.")
+DELETED_WHAT = N_("Deleted: %(what)s.")
+FAILED = N_("The service reported a failure.")
+STILL_WORKING = N_(
+    "Still %(state)s on the server after %(seconds)s s; the step can be run again later."
+)
+NO_STATUS_URL = N_("the status document has no status_url to follow")
+STATUS_NOT_JSON = N_("the deletion status is not JSON")
+# The states a status document may still be in, as STILL_WORKING shows them.
+WORKING_STATES = (N_("pending"), N_("running"))
+STATUS_INVALID = N_("the deletion status has no valid state (pending, running, done or failed)")
+# Messages a deletion step may record (see N_).
+OUTCOMES = (
+    DELETED,
+    DELETED_WHAT,
+    FAILED,
+    STILL_WORKING,
+    NO_STATUS_URL,
+    STATUS_NOT_JSON,
+    STATUS_INVALID,
+    *WORKING_STATES,
+)
 
 
 def member_path(name: str) -> str | None:
@@ -50,55 +81,39 @@ def member_path(name: str) -> str | None:
 
 def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> HttpConnector:
     """The connector of a `type = "http"` table (see docs/connectors.md)."""
-    url = read_url(options)
-    token = options.secret("token")
-    assert token is not None
     return HttpConnector(
-        service.slug,
-        name=service.name,
-        url=url,
-        token=token,
-        ca_file=options.file("ca_file"),
-        timeout=options.seconds("timeout", default=30.0),
+        WebService.from_options(service, options),
+        token=options.required_secret("token"),
         delete_wait=options.seconds("delete_wait", default=60.0),
         poll_interval=options.seconds("poll_interval", default=1.0),
-        location=service.data_location,
-        retention=service.retention,
     )
 
 
-class HttpConnector:
+class HttpConnector(WebConnector):
     """A service that speaks the panel's HTTP protocol (see the module docstring)."""
-
-    plannable = False  # sizes are only known while the tar stream arrives
 
     def __init__(
         self,
-        slug: str,
+        service: WebService,
         *,
-        name: str,
-        url: str,
         token: Secret,
-        ca_file: Path | None = None,
-        timeout: float = 30.0,
         delete_wait: float = 60.0,
         poll_interval: float = 1.0,
-        location: str | None = None,
-        retention: str | None = None,
     ) -> None:
-        self.slug = slug
-        self.name = name
+        super().__init__(service)
         self.token = token
-        self.client = Client(url, timeout=timeout, ca_file=ca_file)
         self.delete_wait = delete_wait
         self.poll_interval = poll_interval
-        self.location = location
-        self.retention = retention
 
     # Requests ------------------------------------------------------------------------------
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token.reveal()}", "Accept": "application/json"}
+    def _headers(self, person: Person | None = None) -> dict[str, str]:
+        headers = {**bearer(self.token), "Accept": "application/json"}
+        if person is not None and person.language:
+            # The texts of the status document (detail, deleted, kept) are shown as they
+            # are to staff and in the person's receipt: ask for them in their language.
+            headers["Accept-Language"] = f"{person.language}, en;q=0.5"
+        return headers
 
     def _user_url(self, person: Person, tail: str = "") -> str:
         return self.client.url(f"users/{quote(safe_uid(person.uid), safe='')}{tail}")
@@ -118,8 +133,8 @@ class HttpConnector:
         fallback = DataItem(
             service=self.slug,
             kind=_("Your data in %(service)s", service=self.name),
-            location=str(self.location or _("the servers of %(service)s", service=self.name)),
-            retention=str(self.retention or _("Until you delete it or your account")),
+            location=self.data_location(),
+            retention=self.data_retention(_("Until you delete it or your account")),
             exported=True,
         )
         try:
@@ -214,57 +229,49 @@ class HttpConnector:
 
     # Deletion -----------------------------------------------------------------------------
 
-    def delete(self, person: Person) -> StepResult:
-        try:
-            return self._delete(person)
-        except ConnectorError as exc:
-            return StepResult(ok=False, detail=str(exc))
-
     def _delete(self, person: Person) -> StepResult:
         response = self.client.request(
-            "DELETE", self._user_url(person), headers=self._headers(), ok=(200, 202, 204, 404)
+            "DELETE", self._user_url(person), headers=self._headers(person), ok=(200, 202, 204, 404)
         )
         with response:
             if response.status_code == 404:
-                return StepResult(ok=True, detail="nothing held for this person")
+                return StepResult(ok=True, detail=NOTHING_HELD)
             if response.status_code == 204:
-                return StepResult(ok=True, detail="deleted")
+                return StepResult(ok=True, detail=DELETED)
             status = self._status_document(response)
         deadline = time.monotonic() + self.delete_wait
         while status["state"] in ("pending", "running"):
             url = status.get("status_url")
             if not isinstance(url, str) or not url:
-                raise ConnectorError("the status document has no status_url to follow")
+                raise ConnectorError(_(NO_STATUS_URL))
             if time.monotonic() >= deadline:
                 return StepResult(
                     ok=False,
-                    detail=f"still {status['state']} on the server after {self.delete_wait:g} s; "
-                    "the step can be run again later",
+                    detail=STILL_WORKING
+                    % {"state": status["state"], "seconds": f"{self.delete_wait:g}"},
                 )
             time.sleep(self.poll_interval)
             with self.client.request(
-                "GET", self.client.url(url), headers=self._headers()
+                "GET", self.client.url(url), headers=self._headers(person)
             ) as polled:
                 status = self._status_document(polled)
         kept = tuple(str(k) for k in status.get("kept") or ())
         detail = str(status.get("detail") or "")
         if status["state"] == "failed":
-            return StepResult(ok=False, detail=detail or "the service reported a failure")
+            return StepResult(ok=False, detail=detail or FAILED)
         deleted = [str(d) for d in status.get("deleted") or ()]
         if deleted and not detail:
-            detail = "deleted: " + ", ".join(deleted)
-        return StepResult(ok=True, detail=detail or "deleted", kept=kept)
+            detail = DELETED_WHAT % {"what": ", ".join(deleted)}
+        return StepResult(ok=True, detail=detail or DELETED, kept=kept)
 
     @staticmethod
     def _status_document(response: Any) -> dict[str, Any]:
         try:
             document = response.json()
         except ValueError as exc:
-            raise ConnectorError("the deletion status is not JSON") from exc
+            raise ConnectorError(_(STATUS_NOT_JSON)) from exc
         if not isinstance(document, dict) or document.get("state") not in STATES:
-            raise ConnectorError(
-                "the deletion status has no valid state (pending, running, done or failed)"
-            )
+            raise ConnectorError(_(STATUS_INVALID))
         if response.status_code == 202 and not document.get("status_url"):
             location = response.headers.get("Location")
             if location:

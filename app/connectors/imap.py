@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from flask_babel import gettext as _
 
 from app.connectors.base import (
+    N_,
     ArchiveEntry,
     ConnectorError,
     DataItem,
@@ -46,6 +47,7 @@ from app.connectors.base import (
     safe_uid,
 )
 from app.connectors.secrets import Secret
+from app.connectors.web import SYSTEM_REASONS
 from app.directory import Person
 from app.hoster.profile import LocalizedText
 
@@ -281,15 +283,13 @@ class ImapClient:
             conn.authenticate("PLAIN", plain)
         except imaplib.IMAP4.abort as exc:
             _close_quietly(conn)
-            raise ServiceUnreachable(
-                _("the mail server %(address)s closed the connection", address=settings.address)
-            ) from exc
+            raise ServiceUnreachable(_(CLOSED_BY_SERVER, address=settings.address)) from exc
         except imaplib.IMAP4.error as exc:
             _close_quietly(conn)
             who = f"{login} (via {settings.admin_user})" if login else settings.admin_user
             raise ConnectorError(
                 _(
-                    "the mail server refused the panel's sign-in as %(who)s: %(reason)s",
+                    SIGN_IN_REFUSED,
                     who=who,
                     reason=_server_reason(exc),
                 )
@@ -340,7 +340,7 @@ class ImapClient:
         except imaplib.IMAP4.abort as exc:
             raise ServiceUnreachable(
                 _(
-                    "the connection to the mail server %(address)s broke (%(what)s)",
+                    BROKE,
                     address=self.settings.address,
                     what=what,
                 )
@@ -544,16 +544,16 @@ def _server_reason(exc: BaseException) -> str:
 
 def _unreachable(settings: ImapSettings, exc: BaseException) -> ServiceUnreachable:
     if isinstance(exc, socket.timeout | TimeoutError):
-        reason = _("no answer within %(seconds)s s", seconds=f"{settings.timeout:g}")
+        reason = _(NO_ANSWER_IN, seconds=f"{settings.timeout:g}")
     elif isinstance(exc, ssl.SSLError):
-        reason = _("TLS failed: %(reason)s", reason=exc.reason or exc.__class__.__name__)
+        reason = _(TLS_FAILED, reason=exc.reason or exc.__class__.__name__)
     elif isinstance(exc, OSError) and exc.strerror:
-        reason = exc.strerror
+        reason = _(exc.strerror) if exc.strerror in SYSTEM_REASONS else exc.strerror
     else:
         reason = _server_reason(exc)
     return ServiceUnreachable(
         _(
-            "the mail server %(address)s is not reachable (%(reason)s)",
+            NOT_REACHABLE,
             address=settings.address,
             reason=reason,
         )
@@ -707,7 +707,7 @@ class ImapConnector:
     def login_of(self, person: Person) -> str:
         uid = safe_uid(person.uid)
         if "{email}" in self.login_template and not person.email:
-            raise ConnectorError(_("no e-mail address is known for this account"))
+            raise ConnectorError(_(NO_EMAIL))
         return self.login_template.format(uid=uid, email=person.email or "")
 
     def _client(self, person: Person) -> ImapClient:
@@ -848,15 +848,7 @@ class ImapConnector:
     # Delete ---------------------------------------------------------------------------------
 
     def kept(self, login: str) -> tuple[str, ...]:
-        return (
-            _(
-                "The empty INBOX and the mailbox's directory, index and quota entries stay on "
-                "the mail server until the account is removed there; for Dovecot: "
-                "`doveadm purge -u %(login)s`, then remove the user from the user database "
-                "and delete the directory shown by `doveadm user -f home %(login)s`.",
-                login=login,
-            ),
-        )
+        return (KEPT_MAILBOX % {"login": login},)
 
     def delete(self, person: Person) -> StepResult:
         try:
@@ -869,22 +861,12 @@ class ImapConnector:
             return StepResult(ok=False, detail=str(exc))
         if left or inbox_left:
             return StepResult(
-                ok=False,
-                detail=_(
-                    "the mail server still shows %(folders)s folders and %(messages)s messages "
-                    "in INBOX after the deletion; try again",
-                    folders=len(left),
-                    messages=inbox_left,
-                ),
+                ok=False, detail=STILL_THERE % {"folders": len(left), "messages": inbox_left}
             )
         return StepResult(
             ok=True,
-            detail=_(
-                "%(messages)s messages expunged, %(folders)s folders removed from %(address)s.",
-                messages=expunged,
-                folders=removed,
-                address=self.settings.address,
-            ),
+            detail=EXPUNGED
+            % {"messages": expunged, "folders": removed, "address": self.settings.address},
             kept=self.kept(login),
         )
 
@@ -907,6 +889,39 @@ class ImapConnector:
         if client.selected is not None:
             client.selected = None
         return expunged, removed
+
+
+# Deletion outcomes, recorded in English and shown in the reader's language (see N_).
+KEPT_MAILBOX = N_(
+    "The empty INBOX and the mailbox's directory, index and quota entries stay on "
+    "the mail server until the account is removed there; for Dovecot: "
+    "`doveadm purge -u %(login)s`, then remove the user from the user database "
+    "and delete the directory shown by `doveadm user -f home %(login)s`."
+)
+STILL_THERE = N_(
+    "the mail server still shows %(folders)s folders and %(messages)s messages "
+    "in INBOX after the deletion; try again"
+)
+EXPUNGED = N_("%(messages)s messages expunged, %(folders)s folders removed from %(address)s.")
+CLOSED_BY_SERVER = N_("the mail server %(address)s closed the connection")
+SIGN_IN_REFUSED = N_("the mail server refused the panel's sign-in as %(who)s: %(reason)s")
+BROKE = N_("the connection to the mail server %(address)s broke (%(what)s)")
+NO_ANSWER_IN = N_("no answer within %(seconds)s s")
+TLS_FAILED = N_("TLS failed: %(reason)s")
+NOT_REACHABLE = N_("the mail server %(address)s is not reachable (%(reason)s)")
+NO_EMAIL = N_("no e-mail address is known for this account")
+OUTCOMES = (
+    KEPT_MAILBOX,
+    STILL_THERE,
+    EXPUNGED,
+    CLOSED_BY_SERVER,
+    SIGN_IN_REFUSED,
+    BROKE,
+    NO_ANSWER_IN,
+    TLS_FAILED,
+    NOT_REACHABLE,
+    NO_EMAIL,
+)
 
 
 def build(service: Service, options: ConnectorOptions, app: Flask) -> ImapConnector:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +20,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from app.connectors.base import (
+    N_,
     ArchiveEntry,
     ConnectorError,
     DataItem,
@@ -31,11 +31,29 @@ from app.connectors.base import (
 from app.connectors.formats import format_name
 from app.connectors.options import ConnectorOptions
 from app.connectors.secrets import Secret
-from app.connectors.web import Client, HttpFailure, body_chunks, read_url
+from app.connectors.web import (
+    HttpFailure,
+    WebConnector,
+    WebService,
+    bearer,
+    body_chunks,
+)
 from app.directory import Person
 
 PAGE = 100
 ADMIN = "/_synapse/admin"
+
+UNEXPECTED = N_("%(service)s answered something unexpected")
+NOT_KNOWN = N_("%(user)s is not known: nothing to delete.")
+DEACTIVATED = N_("%(user)s deactivated and erased; %(media)s media files deleted.")
+STILL_ACTIVE = N_("%(user)s is still active after the deactivation")
+KEPT_MESSAGES = N_(
+    "Messages already delivered stay in the rooms' history of the other members (on this "
+    "and other servers); Synapse marks them erased and hides them from people who join later."
+)
+KEPT_ID = N_("The Matrix ID %(user)s stays reserved so that nobody can take it over.")
+# Messages a deletion step may record (see N_).
+OUTCOMES = (UNEXPECTED, NOT_KNOWN, DEACTIVATED, STILL_ACTIVE, KEPT_MESSAGES, KEPT_ID)
 
 
 def _json_entry(path: str, document: Any, description: str) -> ArchiveEntry:
@@ -56,50 +74,20 @@ def _media_name(media: dict[str, Any]) -> str:
 
 def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> MatrixConnector:
     """The connector of a `type = "matrix"` table (see docs/connectors.md)."""
-    url = read_url(options)
+    web = WebService.from_options(service, options)
     user_id = options.required_text("user_id", '"@{uid}:example.org"')
     if not user_id.startswith("@") or ":" not in user_id or "{uid}" not in user_id:
         raise options.error("user_id", ' must look like "@{uid}:example.org".')
-    token = options.secret("token")
-    assert token is not None
-    return MatrixConnector(
-        service.slug,
-        name=service.name,
-        url=url,
-        user_id=user_id,
-        token=token,
-        ca_file=options.file("ca_file"),
-        timeout=options.seconds("timeout", default=30.0),
-        location=service.data_location,
-        retention=service.retention,
-    )
+    return MatrixConnector(web, user_id=user_id, token=options.required_secret("token"))
 
 
-class MatrixConnector:
+class MatrixConnector(WebConnector):
     """One Synapse homeserver; `user_id` maps a login to a Matrix ID (@{uid}:example.org)."""
 
-    plannable = False
-
-    def __init__(
-        self,
-        slug: str,
-        *,
-        name: str,
-        url: str,
-        user_id: str,
-        token: Secret,
-        ca_file: Path | None = None,
-        timeout: float = 30.0,
-        location: str | None = None,
-        retention: str | None = None,
-    ) -> None:
-        self.slug = slug
-        self.name = name
-        self.client = Client(url, timeout=timeout, ca_file=ca_file)
+    def __init__(self, service: WebService, *, user_id: str, token: Secret) -> None:
+        super().__init__(service)
         self.user_id_template = user_id
         self.token = token
-        self.location = location
-        self.retention = retention
 
     # Requests ------------------------------------------------------------------------------
 
@@ -107,7 +95,7 @@ class MatrixConnector:
         return self.user_id_template.replace("{uid}", safe_uid(person.uid).lower())
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token.reveal()}"}
+        return bearer(self.token)
 
     def _get(self, path: str, **params: Any) -> Any:
         return self.client.json(
@@ -126,7 +114,7 @@ class MatrixConnector:
                 return None
             raise
         if not isinstance(account, dict):
-            raise ConnectorError(_("%(service)s answered something unexpected", service=self.name))
+            raise ConnectorError(_(UNEXPECTED, service=self.name))
         return account
 
     def _media(self, person: Person) -> list[dict[str, Any]]:
@@ -158,8 +146,8 @@ class MatrixConnector:
             return []
         rooms = len(self._rooms(person))
         media = len(self._media(person))
-        location = str(self.location or _("the servers of %(service)s", service=self.name))
-        retention = str(self.retention or _("Until you delete it or your account"))
+        location = self.data_location()
+        retention = self.data_retention(_("Until you delete it or your account"))
         return [
             DataItem(
                 self.slug,
@@ -240,17 +228,11 @@ class MatrixConnector:
 
     # Deletion -----------------------------------------------------------------------------
 
-    def delete(self, person: Person) -> StepResult:
-        try:
-            return self._delete(person)
-        except ConnectorError as exc:
-            return StepResult(ok=False, detail=str(exc))
-
     def _delete(self, person: Person) -> StepResult:
         account = self._account(person)
         user_id = self.user_id(person)
         if account is None:
-            return StepResult(ok=True, detail=f"{user_id} is not known: nothing to delete")
+            return StepResult(ok=True, detail=NOT_KNOWN % {"user": user_id})
         removed = self.client.json(
             "DELETE",
             self.client.url(self._user_path("v1", person, "/media")),
@@ -265,14 +247,9 @@ class MatrixConnector:
         )
         after = self._account(person)
         if after is None or not after.get("deactivated") or not after.get("erased"):
-            raise ConnectorError(f"{user_id} is still active after the deactivation")
+            raise ConnectorError(_(STILL_ACTIVE, user=user_id))
         return StepResult(
             ok=True,
-            detail=f"{user_id} deactivated and erased; {media} media files deleted",
-            kept=(
-                "Messages already delivered stay in the rooms' history of the other members "
-                "(on this and other servers); Synapse marks them erased and hides them from "
-                "people who join later.",
-                f"The Matrix ID {user_id} stays reserved so that nobody can take it over.",
-            ),
+            detail=DEACTIVATED % {"user": user_id, "media": media},
+            kept=(KEPT_MESSAGES, KEPT_ID % {"user": user_id}),
         )

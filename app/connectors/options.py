@@ -168,6 +168,11 @@ class ConnectorOptions:
             )
         return None
 
+    def required_secret(self, name: str) -> Secret:
+        secret = self.secret(name)
+        assert secret is not None  # secret() raises when a required one is missing
+        return secret
+
     def finish(self) -> None:
         """Refuse unknown keys: in a connector a stray key is a typo that would be ignored."""
         for key in self.data:

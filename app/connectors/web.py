@@ -1,14 +1,22 @@
-"""HTTP client shared by the `http`, `dav` and `matrix` connectors.
+"""HTTP client and connector base shared by the `http`, `dav` and `matrix` connectors.
 
 Every request has a connect and a read timeout; bodies are streamed; every failure of the
 network or the server becomes one ConnectorError whose message names the service and what
 to check, and never holds a secret (requests puts neither headers nor passwords in its
 messages, and URLs here never carry credentials).
+
+`WebService` reads what every such connector's table holds alike (url, ca_file, timeout)
+and `WebConnector` holds what they do alike (the client, where the data lives, a deletion
+whose failures become retryable steps); each protocol module adds only its own options and
+requests. The messages are English msgids marked with N_: they are translated when they
+are raised, and a deletion records them in English for app/deletion/outcomes.py to show in
+the reader's language.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -16,11 +24,55 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from flask_babel import gettext as _
 
-from app.connectors.base import ConnectorError, ServiceUnreachable
+from app.connectors.base import (
+    N_,
+    ConnectorError,
+    ServiceUnreachable,
+    StepResult,
+)
 from app.connectors.options import ConnectorOptions
+from app.connectors.secrets import Secret
+from app.directory import Person
 
 CHUNK = 256 * 1024
 DEFAULT_TIMEOUT = 30.0
+
+OTHER_ADDRESS = N_("the server pointed to another address (%(url)s)")
+UNTRUSTED = N_("the TLS certificate of %(host)s is not trusted (see ca_file)")
+NO_ANSWER = N_("%(host)s did not answer within %(seconds)s s")
+UNREACHABLE = N_("%(host)s cannot be reached: %(error)s")
+REFUSED = N_("%(host)s refused the panel's credentials (HTTP %(status)s)")
+ANSWERED = N_("%(host)s answered HTTP %(status)s to %(method)s %(path)s")
+NOT_JSON = N_("%(host)s did not answer JSON to %(path)s")
+BROKE_OFF = N_("the transfer of %(what)s broke off: %(error)s")
+CLOSED = N_("the connection was closed before the end")
+NO_DATA = N_("no data came for too long")
+NOTHING_HELD = N_("Nothing held for this person.")
+# The system's words for the usual network failures (strerror), which the panel translates.
+SYSTEM_REASONS = (
+    N_("Connection refused"),
+    N_("Connection reset by peer"),
+    N_("Connection timed out"),
+    N_("Name or service not known"),
+    N_("Temporary failure in name resolution"),
+    N_("No route to host"),
+    N_("Network is unreachable"),
+)
+# Messages a deletion step may record (see N_).
+OUTCOMES = (
+    *SYSTEM_REASONS,
+    OTHER_ADDRESS,
+    UNTRUSTED,
+    NO_ANSWER,
+    UNREACHABLE,
+    REFUSED,
+    ANSWERED,
+    NOT_JSON,
+    BROKE_OFF,
+    CLOSED,
+    NO_DATA,
+    NOTHING_HELD,
+)
 
 
 # Client ----------------------------------------------------------------------------------
@@ -106,7 +158,7 @@ class Client:
         self, method: str, url: str, *, ok: tuple[int, ...], stream: bool, **kw: Any
     ) -> requests.Response:
         if not self.same_origin(url):
-            raise HttpFailure(_("the server pointed to another address (%(url)s)", url=url))
+            raise HttpFailure(_(OTHER_ADDRESS, url=url))
         try:
             response = self.session.request(
                 method,
@@ -117,37 +169,22 @@ class Client:
                 **kw,
             )
         except requests.exceptions.SSLError as exc:
-            raise HttpUnreachable(
-                _("the TLS certificate of %(host)s is not trusted (see ca_file)", host=_host(url))
-            ) from exc
+            raise HttpUnreachable(_(UNTRUSTED, host=_host(url))) from exc
         except requests.exceptions.Timeout as exc:
             raise HttpUnreachable(
-                _(
-                    "%(host)s did not answer within %(seconds)s s",
-                    host=_host(url),
-                    seconds=f"{self.timeout:g}",
-                )
+                _(NO_ANSWER, host=_host(url), seconds=f"{self.timeout:g}")
             ) from exc
         except requests.exceptions.RequestException as exc:
-            raise HttpUnreachable(
-                _("%(host)s cannot be reached: %(error)s", host=_host(url), error=_short(exc))
-            ) from exc
+            raise HttpUnreachable(_(UNREACHABLE, host=_host(url), error=_short(exc))) from exc
         if response.status_code in ok:
             return response
         status = response.status_code
         response.close()
         if status in (401, 403):
-            raise HttpFailure(
-                _(
-                    "%(host)s refused the panel's credentials (HTTP %(status)s)",
-                    host=_host(url),
-                    status=status,
-                ),
-                status,
-            )
+            raise HttpFailure(_(REFUSED, host=_host(url), status=status), status)
         raise HttpFailure(
             _(
-                "%(host)s answered HTTP %(status)s to %(method)s %(path)s",
+                ANSWERED,
                 host=_host(url),
                 status=status,
                 method=method,
@@ -161,13 +198,7 @@ class Client:
         try:
             return response.json()
         except ValueError as exc:
-            raise HttpFailure(
-                _(
-                    "%(host)s did not answer JSON to %(path)s",
-                    host=_host(url),
-                    path=urlsplit(url).path,
-                )
-            ) from exc
+            raise HttpFailure(_(NOT_JSON, host=_host(url), path=urlsplit(url).path)) from exc
         finally:
             response.close()
 
@@ -180,9 +211,7 @@ def body_chunks(response: requests.Response, what: str) -> Iterator[bytes]:
     try:
         yield from response.iter_content(CHUNK)
     except requests.exceptions.RequestException as exc:
-        raise ConnectorError(
-            _("the transfer of %(what)s broke off: %(error)s", what=what, error=_short(exc))
-        ) from exc
+        raise ConnectorError(_(BROKE_OFF, what=what, error=_short(exc))) from exc
     finally:
         response.close()
 
@@ -199,17 +228,78 @@ class RawReader:
         try:
             data: bytes = self.response.raw.read(CHUNK if size is None or size < 0 else size)
         except Exception as exc:  # urllib3's errors share no base class with requests'
-            raise ConnectorError(
-                _(
-                    "the transfer of %(what)s broke off: %(error)s",
-                    what=self.what,
-                    error=_short(exc),
-                )
-            ) from exc
+            raise ConnectorError(_(BROKE_OFF, what=self.what, error=_short(exc))) from exc
         return data
 
     def close(self) -> None:
         self.response.close()
+
+
+# Connector base -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebService:
+    """What every connector over HTTP reads alike: the service and its table's common keys."""
+
+    slug: str
+    name: str  # the service's name as people know it (localised when shown)
+    url: str
+    ca_file: Path | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    location: str | None = None  # hoster.toml's data_location, localised when shown
+    retention: str | None = None
+
+    @classmethod
+    def from_options(cls, service: Any, options: ConnectorOptions) -> WebService:
+        """`url` (no credentials in it), `ca_file` and `timeout`, with hoster.toml's words."""
+        return cls(
+            slug=service.slug,
+            name=service.name,
+            url=read_url(options),
+            ca_file=options.file("ca_file"),
+            timeout=options.seconds("timeout", default=DEFAULT_TIMEOUT),
+            location=service.data_location,
+            retention=service.retention,
+        )
+
+
+def bearer(token: Secret) -> dict[str, str]:
+    """The Authorization header of a token; revealed here only, for the request itself."""
+    return {"Authorization": f"Bearer {token.reveal()}"}
+
+
+class WebConnector:
+    """What the `dav`, `matrix` and `http` connectors share: one service over HTTP(S).
+
+    Subclasses implement `_delete`; any ConnectorError it raises (the server is down,
+    refuses the credentials, answers nonsense) becomes a failed step that staff can retry,
+    with the reason.
+    """
+
+    plannable = False  # sizes are only known while the service answers
+
+    def __init__(self, service: WebService) -> None:
+        self.slug = service.slug
+        self.name = service.name
+        self.client = Client(service.url, timeout=service.timeout, ca_file=service.ca_file)
+        self.location = service.location
+        self.retention = service.retention
+
+    def data_location(self) -> str:
+        return str(self.location or _("the servers of %(service)s", service=self.name))
+
+    def data_retention(self, default: str) -> str:
+        return str(self.retention or default)
+
+    def delete(self, person: Person) -> StepResult:
+        try:
+            return self._delete(person)
+        except ConnectorError as exc:
+            return StepResult(ok=False, detail=str(exc))
+
+    def _delete(self, person: Person) -> StepResult:
+        raise NotImplementedError
 
 
 def _host(url: str) -> str:
@@ -224,10 +314,10 @@ def _short(exc: BaseException) -> str:
     for candidate in (inner, exc):
         strerror = getattr(candidate, "strerror", None)
         if strerror:
-            return str(strerror)
+            return _(strerror) if strerror in SYSTEM_REASONS else str(strerror)
     names = {type(e).__name__ for e in (inner, exc)}
     if names & {"ProtocolError", "IncompleteRead", "ChunkedEncodingError", "RemoteDisconnected"}:
-        return _("the connection was closed before the end")
+        return _(CLOSED)
     if names & {"ReadTimeoutError", "ReadTimeout", "TimeoutError"}:
-        return _("no data came for too long")
+        return _(NO_DATA)
     return type(exc).__name__

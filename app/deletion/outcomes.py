@@ -1,16 +1,26 @@
 """Deletion step outcomes in the reader's language.
 
 Connectors and the pipeline record an outcome as plain English text (it is also what the
-logs carry). The staff page shows the outcomes it knows in the reader's language, and
-anything else — a program's own output, an exception — as it was written.
+logs carry; the worker runs connectors in English for that). The staff page and the
+receipt show the outcomes they know in the reader's language, and anything else — a
+program's own output, a remote service's own words, an exception — as it was written.
+
+The protocol connectors list their messages in OUTCOMES (English msgids marked with N_);
+each becomes a pattern here, its placeholders matching the recorded values, which are
+translated in turn when they are known messages too ("… cannot be reached: Connection
+refused"). A recorded outcome may hold one message a line.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
+
+from app.connectors import dav, http, imap, matrix, web
 
 # (the recorded English text as a pattern, its translatable wording with the same groups)
 _KNOWN = [
@@ -63,17 +73,71 @@ _KNOWN = [
         _l("The service did not answer in time (%(reason)s)."),
     ),
 ]
-_COMPILED = [(re.compile(pattern, re.DOTALL), wording) for pattern, wording in _KNOWN]
+CONNECTOR_MESSAGES = (
+    *web.OUTCOMES,
+    *dav.OUTCOMES,
+    *http.OUTCOMES,
+    *matrix.OUTCOMES,
+    *imap.OUTCOMES,
+)
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def _pattern(msgid: str) -> str:
+    """The msgid as a pattern: its text literally, each placeholder as a named group."""
+    parts: list[str] = []
+    seen: set[str] = set()
+    position = 0
+    for found in _PLACEHOLDER.finditer(msgid):
+        parts.append(re.escape(msgid[position : found.start()]))
+        name = found.group(1)
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        position = found.end()
+    parts.append(re.escape(msgid[position:]))
+    return "".join(parts)
+
+
+def _translated(msgid: str) -> Callable[[], str]:
+    return lambda: gettext(msgid)
+
+
+_ALL: list[tuple[str, Callable[[], str]]] = [
+    *((pattern, wording.__str__) for pattern, wording in _KNOWN),
+    *((_pattern(msgid), _translated(msgid)) for msgid in CONNECTOR_MESSAGES),
+]
+# The longest literal text first, so that "%(x)s removed" never takes a more precise one.
+_ALL.sort(key=lambda known: len(_PLACEHOLDER.sub("", known[0])), reverse=True)
+_COMPILED = [(re.compile(pattern, re.DOTALL), wording) for pattern, wording in _ALL]
+
+
+def _sentence(text: str, depth: int = 0) -> Markup:
+    for pattern, wording in _COMPILED:
+        found = pattern.fullmatch(text.strip())
+        if found:
+            # Paths and reasons are technical text: kept as recorded, escaped; a value that
+            # is itself a known message (a reason) is translated too.
+            values = {
+                name: _sentence(value, depth + 1) if depth < 2 else escape(value)
+                for name, value in found.groupdict().items()
+            }
+            template = _PLACEHOLDER.sub(lambda m: f"%({m.group(1)})s", wording())
+            sentence = Markup(escape(template))  # nosec B704 # noqa: S704 - escaped just here
+            return sentence % values
+    return escape(text)
 
 
 def describe_outcome(detail: str | None) -> Markup:
-    """The recorded outcome in the reader's language when it is a known one."""
+    """The recorded outcome in the reader's language, line by line, where it is known."""
     if not detail:
         return Markup("")
-    for pattern, wording in _COMPILED:
-        found = pattern.fullmatch(detail.strip())
-        if found:
-            # Paths and reasons are technical text: kept as recorded, escaped.
-            sentence = Markup(escape(str(wording)))  # nosec B704 # noqa: S704 - escaped just here
-            return sentence % found.groupdict()
-    return escape(detail)
+    lines = [line for line in detail.splitlines() if line.strip()]
+    return Markup("<br>").join(_sentence(line) for line in lines)
+
+
+def describe_outcome_text(detail: str | None) -> str:
+    """The same as plain text (for e-mail), one line a message."""
+    if not detail:
+        return ""
+    lines = [line for line in detail.splitlines() if line.strip()]
+    return "\n".join(_sentence(line).unescape() for line in lines)

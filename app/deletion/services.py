@@ -41,6 +41,7 @@ from app.connectors.base import (
 )
 from app.db import utcnow
 from app.deletion.models import ACTIVE_STATES, DeletionRequest, DeletionStep
+from app.deletion.outcomes import describe_outcome_text
 from app.directory import Directory, DirectoryUnavailable, Person
 from app.hoster.profile import FALLBACK_LANGUAGE, HosterProfile, LocalizedText, current_profile
 from app.mail import queue_mail
@@ -595,7 +596,9 @@ def _with_timeout(app: Flask, work: Callable[[], StepResult], timeout: float) ->
 
     def target() -> None:
         try:
-            with app.app_context():
+            # In English: the outcome is recorded for logs and readers of any language
+            # (app/deletion/outcomes.py translates it when it is shown).
+            with app.app_context(), force_locale("en"):
                 outcome["result"] = work()
         except BaseException as exc:  # reported to staff below
             outcome["error"] = exc
@@ -868,6 +871,7 @@ def _queue(
             purpose=purpose,
             request=req,
             step_label=step_label,
+            describe_outcome=describe_outcome_text,
             **ctx,
         )
 

@@ -172,11 +172,11 @@ def test_deletion_polls_the_status_until_done_and_reports_what_is_kept(
         seed(server, "alice", {"a.txt": b"1", "b.txt": b"2"})
         result = connector(server, token_file, poll_interval=0.1).delete(person())
         assert result.ok, result.detail
-        assert result.detail == "deleted: 2 files"
+        assert result.detail == "Deleted: 2 files."
         assert result.kept == ("the nightly backups, overwritten after 30 days",)
         assert not (server.home / "data" / "alice").exists()  # checked on the server itself
         again = connector(server, token_file).delete(person())  # idempotent: 204 now
-        assert again.ok and again.detail == "deleted"
+        assert again.ok and again.detail == "Deleted."
     finally:
         server.cleanup()
 
@@ -186,7 +186,7 @@ def test_a_deletion_still_running_stays_retryable(token_file: Path) -> None:
     try:
         seed(server, "alice", {"a.txt": b"1"})
         result = connector(server, token_file, delete_wait=0.3, poll_interval=0.1).delete(person())
-        assert not result.ok and "still pending" in result.detail
+        assert not result.ok and "Still pending" in result.detail
     finally:
         server.cleanup()
 
