@@ -7,10 +7,12 @@ person's login, or the `principal` template), then its `calendar-home-set` and
 
 Export writes one iCalendar file per calendar (every object of a REPORT calendar-query
 merged into one VCALENDAR, each time zone once) and one vCard file per address book,
-parsed while the server's answer arrives; with `files = true`, the WebDAV tree under
-`files_path` as files with their modification times. Delete removes every collection and
-file it found, then the emptied home when the server allows it; a second run finds nothing
-and succeeds.
+parsed while the server's answer arrives. A server or collection that refuses those
+REPORTs (405, 501), or a table with `report = false`, is read member by member instead:
+a Depth 1 PROPFIND of the collection, then a GET of each object, one at a time. With
+`files = true`, the WebDAV tree under `files_path` as files with their modification times.
+Delete removes every collection and file it found, then the emptied home when the server
+allows it; a second run finds nothing and succeeds.
 
 XML is parsed with defusedxml only. The service account's password is sent to the
 configured server only (never to a redirect elsewhere) and never appears in a message.
@@ -281,6 +283,7 @@ def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> 
     caldav = options.boolean("caldav", default=True)
     carddav = options.boolean("carddav", default=True)
     files = options.boolean("files", default=False)
+    report = options.boolean("report", default=True)
     files_path = options.template("files_path", ("login",), default="files/{login}/")
     if files and "{login}" not in files_path:
         raise options.error("files_path", ' must contain {login}, e.g. "files/{login}/".')
@@ -297,6 +300,7 @@ def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> 
         carddav=carddav,
         files=files,
         files_path=files_path,
+        report=report,
     )
 
 
@@ -316,8 +320,11 @@ class DavConnector(WebConnector):
         carddav: bool = True,
         files: bool = False,
         files_path: str = "files/{login}/",
+        report: bool = True,
     ) -> None:
         super().__init__(service)
+        # False: read calendars and address books object by object (see the docstring).
+        self.report = report
         self.admin_user = admin_user
         self.password = password
         # Export with the person's own password, typed in the export form for one download.
@@ -582,17 +589,42 @@ class DavConnector(WebConnector):
         finally:
             reader.close()
 
+    def _objects(self, collection: Collection, body: bytes, data_tag: str) -> Iterator[str]:
+        """Every object of a collection: one REPORT, or one GET each where REPORT is refused."""
+        if self.report:
+            sent = False
+            try:
+                for text in self._report(collection, body, data_tag):
+                    sent = True
+                    yield text
+                return
+            except HttpFailure as exc:
+                # Only a refusal of the REPORT itself, before any object, falls back.
+                if sent or exc.status not in (405, 501):
+                    raise
+        yield from self._members(collection)
+
+    def _members(self, collection: Collection) -> Iterator[str]:
+        """The objects of a collection through PROPFIND Depth 1 and a GET of each member."""
+        for resource in sorted(self._listing(collection.url), key=lambda r: r.url):
+            if resource.is_collection:
+                continue
+            response = self.client.request("GET", resource.url, stream=True, auth=self._auth())
+            text = b"".join(body_chunks(response, collection.name)).decode("utf-8", "replace")
+            if text.strip():
+                yield text
+
     def _calendar(self, collection: Collection) -> Iterator[bytes]:
         merger = CalendarMerger()
         yield merger.header(collection.name)
-        for calendar_object in self._report(
+        for calendar_object in self._objects(
             collection, CALENDAR_QUERY, tag(CALDAV, "calendar-data")
         ):
             yield merger.components(calendar_object)
         yield merger.footer()
 
     def _address_book(self, collection: Collection) -> Iterator[bytes]:
-        for card in self._report(collection, ADDRESSBOOK_QUERY, tag(CARDDAV, "address-data")):
+        for card in self._objects(collection, ADDRESSBOOK_QUERY, tag(CARDDAV, "address-data")):
             yield vcards(card)
 
     def _tree(self, url: str, parts: list[str]) -> Iterator[ArchiveEntry | Skipped]:

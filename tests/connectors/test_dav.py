@@ -15,6 +15,7 @@ import connector_servers as servers
 from app.connectors import dav
 from app.connectors.base import ArchiveEntry, ConnectorError
 from app.connectors.dav import CalendarMerger, DavConnector, _fold
+from app.connectors.web import HttpFailure
 from app.hoster.profile import ProfileError
 
 STAMP = 1_700_000_000
@@ -79,6 +80,57 @@ def test_export_can_leave_out_contacts(
 ) -> None:
     files, _ = collect(connector(alice_calendars, password_file, carddav=False).export(person()))
     assert list(files) == ["services/agenda/calendars/Travail & réunions.ics"]
+
+
+def _methods_sent(agenda: DavConnector, refuse: str | None = None) -> list[str]:
+    """Record the methods the connector sends to the real server; `refuse` answers 405."""
+    sent: list[str] = []
+    real = agenda.client.request
+
+    def request(method: str, url: str, **kw: Any) -> Any:
+        sent.append(method)
+        if method == refuse:
+            raise HttpFailure(f"{method} not allowed", 405)
+        return real(method, url, **kw)
+
+    agenda.client.request = request  # type: ignore[method-assign]
+    return sent
+
+
+def _calendar_and_cards(files: dict[str, bytes]) -> tuple[set[str], set[str], list[str]]:
+    calendar = icalendar.Calendar.from_ical(
+        files["services/agenda/calendars/Travail & réunions.ics"]
+    )
+    events = {str(e["SUMMARY"]) for e in calendar.walk("VEVENT")}
+    zones = [str(z["TZID"]) for z in calendar.walk("VTIMEZONE")]
+    text = files["services/agenda/contacts/Contacts.vcf"].decode()
+    return events, {c.fn.value for c in vobject.readComponents(text)}, zones
+
+
+def test_report_false_reads_each_object_with_propfind_and_get(
+    alice_calendars: servers.Process, password_file: Path
+) -> None:
+    agenda = connector(alice_calendars, password_file, report=False)
+    sent = _methods_sent(agenda)
+    files, skipped = collect(agenda.export(person()))
+    assert skipped == {}
+    assert "REPORT" not in sent and sent.count("GET") == 4  # 2 events, 2 contacts
+    events, cards, zones = _calendar_and_cards(files)
+    assert events == {"Réunion d'équipe", "Dentist"}
+    assert cards == {"Sam Martin", "Zoé Lefèvre"}
+    assert zones == ["Europe/Paris"]
+
+
+def test_a_server_refusing_report_is_read_object_by_object(
+    alice_calendars: servers.Process, password_file: Path
+) -> None:
+    agenda = connector(alice_calendars, password_file)
+    sent = _methods_sent(agenda, refuse="REPORT")
+    files, _ = collect(agenda.export(person()))
+    assert sent.count("REPORT") == 2 and sent.count("GET") == 4
+    events, cards, _zones = _calendar_and_cards(files)
+    assert events == {"Réunion d'équipe", "Dentist"}
+    assert cards == {"Sam Martin", "Zoé Lefèvre"}
 
 
 def test_a_person_without_collections_exports_nothing(
