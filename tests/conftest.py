@@ -19,7 +19,7 @@ import ldap_server
 from app import create_app
 from app.cli import upgrade_database
 from app.db import Base
-from helpers import csrf_token, do_login
+from helpers import csrf_token, do_login, profile_without_local_servers
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("PANEL_TEST_DATABASE_URL")
@@ -76,13 +76,22 @@ def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
 # Application -----------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def feature_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo profile without its connectors to servers on this machine (see helpers)."""
+    path = tmp_path_factory.mktemp("profile") / "hoster.toml"
+    path.write_text(profile_without_local_servers(), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
-def make_app(database_url: str, tmp_path: Path) -> Callable[..., Flask]:
+def make_app(database_url: str, feature_profile: Path) -> Callable[..., Flask]:
     """Build an app with test settings; keyword arguments override any setting."""
 
     def build(**overrides: Any) -> Flask:
         config: dict[str, Any] = {
             "TESTING": True,
+            "HOSTER_FILE": str(feature_profile),
             "SECRET_KEY": "test-secret",
             "DATABASE_URL": database_url,
             "RATELIMIT_STORAGE_URL": "memory://",

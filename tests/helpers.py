@@ -52,3 +52,20 @@ def wait_port(port: int, timeout: float = 10) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listening on {port}")
+
+
+# The demo profile reaches a Dovecot and a Radicale on this machine (its `mail` connector and
+# its `calendars` service). Feature tests must not depend on whether one runs here, so they
+# use the demo without those; tests/test_demo_profile.py runs the demo as it is.
+_LOCAL_SERVICE = re.compile(r'\[\[services\]\]\nslug = "calendars"\n.*?(?=\[\[services\]\])', re.S)
+_LOCAL_CONNECTOR = re.compile(r'\[services\.connector\]\ntype = "imap"\n(?:[^\n\[][^\n]*\n)*')
+
+
+def profile_without_local_servers() -> str:
+    """The demo profile's text without what needs servers on this machine."""
+    from app.hoster.profile import DEMO_FILE
+
+    text = DEMO_FILE.read_text(encoding="utf-8")
+    stripped = _LOCAL_CONNECTOR.sub("", _LOCAL_SERVICE.sub("", text), count=1)
+    assert 'type = "imap"' not in stripped and 'slug = "calendars"' not in stripped
+    return stripped

@@ -1097,6 +1097,8 @@ def init_app(app: Flask) -> None:
             path = DEMO_FILE
     profile = load_profile(path)
     app.extensions["panel_hoster"] = profile
+    # The demo's connectors reach servers that may not run here (flask doctor says so).
+    app.extensions["panel_hoster_is_demo"] = path.resolve() == DEMO_FILE
     app.config["BABEL_DEFAULT_TIMEZONE"] = profile.timezone
     if profile.organisation.name:
         app.config["HOSTER_NAME"] = profile.organisation.name

@@ -18,7 +18,7 @@ from app.connectors.base import Skipped
 from app.connectors.imap import encode_mailbox_name
 from app.connectors.options import ConnectorOptions
 from app.directory import Person
-from app.hoster.profile import DEMO_FILE
+from helpers import profile_without_local_servers
 from imap_server import Dovecot, add_messages
 from imap_server import dovecot as dovecot
 from mail_samples import big_folder, samples
@@ -52,7 +52,7 @@ def imap_app(
 
     def build(config: dict[str, Any] | None = None, **connector: Any) -> Flask:
         table = dovecot.settings(**connector)
-        text = DEMO_FILE.read_text(encoding="utf-8")
+        text = profile_without_local_servers()
         text += MAIL_SERVICE.format(connector=toml_table(table))
         path = tmp_path / "hoster.toml"
         path.write_text(text, encoding="utf-8")

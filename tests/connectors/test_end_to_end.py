@@ -32,8 +32,7 @@ from app import tasks
 from app.connectors.base import service_connectors
 from app.db import Base, session_scope
 from app.deletion.models import DeletionRequest
-from app.hoster.profile import DEMO_FILE
-from helpers import csrf_token, do_login
+from helpers import csrf_token, do_login, profile_without_local_servers
 from imap_server import Dovecot, server_view
 from ldap_server import free_port
 
@@ -96,7 +95,7 @@ def hoster_toml(
         .replace("https://tools.example.org", reference.url)
         .replace("/etc/chatons-panel/tools.token", str(secrets / "tools.token"))
     )
-    demo = DEMO_FILE.read_text(encoding="utf-8").replace(
+    demo = profile_without_local_servers().replace(
         'path = "instance/demo-files/{uid}"', f'path = "{tmp_path / "cloud"}/{{uid}}"'
     )
     mail = dovecot.settings(check_login="carol")  # doctor signs in as someone else
@@ -272,7 +271,7 @@ def test_a_service_that_dies_during_the_download_still_gives_a_complete_zip(
             .replace("/etc/chatons-panel/tools.token", str(tmp_path / "tools.token"))
         )
         hoster = tmp_path / "hoster.toml"
-        hoster.write_text(DEMO_FILE.read_text(encoding="utf-8") + service("tools", "X", tools))
+        hoster.write_text(profile_without_local_servers() + service("tools", "X", tools))
         app = make_app(HOSTER_FILE=str(hoster))
         person = app.test_client()
         assert do_login(person, UID, "demo").status_code == 302
@@ -309,7 +308,7 @@ def test_calendars_export_with_the_persons_own_password_which_is_kept_nowhere(
     own_password = servers.PEOPLE[UID]
     agenda = f'[services.connector]\ntype = "dav"\nurl = "{radicale.url}/"\nask_password = true\n'
     hoster = tmp_path / "hoster.toml"
-    hoster.write_text(DEMO_FILE.read_text(encoding="utf-8") + service("agenda", "Radicale", agenda))
+    hoster.write_text(profile_without_local_servers() + service("agenda", "Radicale", agenda))
     app = make_app(HOSTER_FILE=str(hoster), EXPORT_LIMIT="100 per hour")
     person = app.test_client()
     assert do_login(person, UID, "demo").status_code == 302
@@ -373,7 +372,7 @@ def test_services_that_are_down_show_as_not_reachable_on_the_data_page(
     }
     hoster = tmp_path / "hoster.toml"
     hoster.write_text(
-        DEMO_FILE.read_text(encoding="utf-8")
+        profile_without_local_servers()
         + "".join(
             service(slug, "X", "[services.connector]\n" + table)
             for slug, table in connectors.items()

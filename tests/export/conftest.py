@@ -14,8 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.hoster.profile import DEMO_FILE
-from helpers import csrf_token
+from helpers import csrf_token, profile_without_local_servers
 
 STAMP = 1_700_000_000  # 2023-11-14T22:13:20Z, a fixed modification time
 HERE = Path(__file__).resolve().parent
@@ -57,7 +56,7 @@ def hoster_file(tmp_path: Path, files_root: Path) -> Callable[..., Path]:
     """The demo hoster.toml with the cloud folder in tmp, plus extra [[services]] blocks."""
 
     def write(extra: str = "") -> Path:
-        text = DEMO_FILE.read_text(encoding="utf-8").replace(
+        text = profile_without_local_servers().replace(
             'path = "instance/demo-files/{uid}"', f'path = "{files_root}/{{uid}}"'
         )
         path = tmp_path / "hoster.toml"

@@ -100,7 +100,8 @@ def test_a_non_free_licence_is_reported(
 def test_a_source_link_missing_is_reported(
     app_with_profile: Callable[..., Flask], demo_data: dict[str, Any]
 ) -> None:
-    del demo_data["services"][2]["software"]["source_url"]
+    pad = next(s for s in demo_data["services"] if s["slug"] == "pad")
+    del pad["software"]["source_url"]
     fulfilled, text = criteria(app_with_profile(demo_data).test_client())["sources"]
     assert not fulfilled
     assert "Add software.source_url to these services: pad." in text

@@ -164,7 +164,7 @@ def test_services_page_shows_software_licence_source_and_status(client: Any) -> 
 def test_service_status_from_the_profile_is_shown(
     app_with_profile: Callable[..., Flask], demo_data: dict[str, Any]
 ) -> None:
-    demo_data["services"][2]["status"] = "over"
+    next(s for s in demo_data["services"] if s["slug"] == "pad")["status"] = "over"
     text = page_text(app_with_profile(demo_data).test_client().get("/services", headers=EN))
     assert "Pads Closed" in text
 

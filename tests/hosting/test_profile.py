@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_demo_profile_has_every_section(demo_data: dict[str, Any]) -> None:
     profile = parse_profile(demo_data)
-    assert profile.service_slugs == ("mail", "cloud", "pad")
+    assert profile.service_slugs == ("mail", "cloud", "calendars", "pad")
+    connectors = {s.slug: (s.connector or {}).get("type") for s in profile.services}
+    assert connectors == {"mail": "imap", "cloud": "files", "calendars": "dav", "pad": None}
     assert [h.slug for h in profile.hosts] == ["main", "backup"]
     assert profile.service("cloud").host == "main"  # type: ignore[union-attr]
     assert profile.policies.backups and profile.policies.security
