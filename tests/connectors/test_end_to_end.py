@@ -32,6 +32,7 @@ from app import tasks
 from app.connectors.base import service_connectors
 from app.db import Base, session_scope
 from app.deletion.models import DeletionRequest
+from app.deletion.outcomes import CONNECTOR_MESSAGES
 from helpers import csrf_token, do_login, profile_without_local_servers
 from imap_server import Dovecot, server_view
 from ldap_server import free_port
@@ -249,10 +250,33 @@ def test_a_person_leaves_with_everything_then_nothing_is_left_on_the_servers(
         steps = {s.service_slug: s for s in request.steps}
         for slug in automatic:
             assert steps[slug].state == "done", (slug, steps[slug].detail)
+    # Alice reads French: her receipt says what each service deleted and kept in French, and
+    # so does the staff page (Camille reads French too), with no English connector text.
     receipt = [m for m in smtp.messages if m["To"] == "alice@demo.chatons.org"][-1]
-    body = receipt.get_content()
-    assert "The Matrix ID @alice:test.local stays reserved" in body
-    assert "the nightly backups, overwritten after 30 days" in body
+    body = " ".join(receipt.get_content().split())  # lines may be folded
+    assert "L'identifiant Matrix @alice:test.local reste réservé" in body
+    assert "Les messages déjà distribués restent dans l'historique" in body
+    assert "La boîte de réception (INBOX) vide" in body and "doveadm purge -u" in body
+    # The http service's own words, asked in Alice's language (Accept-Language).
+    assert "les sauvegardes de la nuit, écrasées au bout de 30 jours" in body
+    staff_page = text(staff.get(page))
+    assert "Agendas et carnets d'adresses supprimés" in staff_page
+    assert "désactivé et effacé" in staff_page
+    for fragment in english_connector_texts():
+        assert fragment not in body, fragment
+        assert fragment not in staff_page, fragment
+
+
+def english_connector_texts() -> list[str]:
+    """The English words of every deletion outcome the connectors record (their msgids
+    without the values), and the reference server's own English texts."""
+    fragments = ["nightly backups", "deleted:"]
+    for msgid in CONNECTOR_MESSAGES:
+        for chunk in re.split(r"%\(\w+\)[sd]", msgid):
+            chunk = chunk.strip(" .,;:()`")
+            if len(chunk.split()) >= 2 and len(chunk) >= 10:
+                fragments.append(chunk)
+    return fragments
 
 
 def test_a_service_that_dies_during_the_download_still_gives_a_complete_zip(
