@@ -69,3 +69,17 @@ def profile_without_local_servers() -> str:
     stripped = _LOCAL_CONNECTOR.sub("", _LOCAL_SERVICE.sub("", text), count=1)
     assert 'type = "imap"' not in stripped and 'slug = "calendars"' not in stripped
     return stripped
+
+
+def english_connector_words() -> list[str]:
+    """The English wording of every deletion outcome the connectors record (their msgids
+    without the values): a page or a receipt in French must hold none of it."""
+    from app.deletion.outcomes import CONNECTOR_MESSAGES
+
+    words = []
+    for msgid in CONNECTOR_MESSAGES:
+        for chunk in re.split(r"%\(\w+\)[sd]", msgid):
+            chunk = chunk.strip(" .,;:()`")
+            if len(chunk.split()) >= 2 and len(chunk) >= 10:
+                words.append(chunk)
+    return words

@@ -24,9 +24,8 @@ from sqlalchemy import select
 
 from app.db import session_scope
 from app.deletion.models import DeletionRequest
-from app.deletion.outcomes import CONNECTOR_MESSAGES
 from app.hoster.profile import DEMO_FILE
-from helpers import csrf_token, do_login
+from helpers import csrf_token, do_login, english_connector_words
 
 DEMO_SERVERS = {"mail": 143, "calendars": 5232}
 NOT_REACHABLE = {
@@ -57,17 +56,6 @@ def signed_in(app: Flask, uid: str) -> FlaskClient:
 
 def text(response: Any) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
-
-
-def english_connector_words() -> list[str]:
-    """The English wording of every outcome the connectors record, without the values."""
-    words = []
-    for msgid in CONNECTOR_MESSAGES:
-        for chunk in re.split(r"%\(\w+\)[sd]", msgid):
-            chunk = chunk.strip(" .,;:()`")
-            if len(chunk.split()) >= 2 and len(chunk) >= 10:
-                words.append(chunk)
-    return words
 
 
 @pytest.mark.parametrize(("uid", "language"), [("zoe", "fr"), ("bob", "en")])

@@ -14,8 +14,7 @@ import signal
 import subprocess
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from typing import IO, Any
 
 from flask_babel import gettext as _
@@ -28,7 +27,7 @@ from app.connectors.base import (
     StepResult,
     safe_uid,
 )
-from app.connectors.formats import format_name
+from app.connectors.tarstream import tar_entries
 from app.directory import Person
 
 CHUNK = 1024 * 1024
@@ -38,14 +37,6 @@ DEFAULT_TIMEOUT = 600.0
 
 def _argv(template: list[str], uid: str) -> list[str]:
     return [part.replace("{uid}", uid) for part in template]
-
-
-def _member_path(name: str) -> str | None:
-    """A tar member name as a relative archive path, or None if it tries to escape."""
-    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
-    if not parts or ".." in parts:
-        return None
-    return "/".join(parts)
 
 
 class _StderrTail(threading.Thread):
@@ -173,28 +164,7 @@ class CommandConnector:
             except tarfile.TarError as exc:
                 raise self._failure(process, stderr, timed_out, exc) from exc
             try:
-                for member in archive:
-                    path = _member_path(member.name)
-                    if path is None:
-                        yield Skipped(
-                            f"services/{self.slug}/{member.name}",
-                            _("name leaving the service folder, skipped"),
-                        )
-                        continue
-                    if member.isdir():
-                        continue
-                    if not member.isfile():
-                        yield Skipped(
-                            f"services/{self.slug}/{path}", _("link or special file, skipped")
-                        )
-                        continue
-                    yield ArchiveEntry(
-                        path=f"services/{self.slug}/{path}",
-                        chunks=self._member_chunks(archive, member, failure),
-                        size=member.size,
-                        mtime=datetime.fromtimestamp(member.mtime, UTC),
-                        format=format_name("data", path),
-                    )
+                yield from tar_entries(archive, self.slug, failure, CHUNK)
             except (tarfile.TarError, OSError) as exc:
                 raise self._failure(process, stderr, timed_out, exc) from exc
             # Whatever follows the end-of-archive marker is read away, so the program ends.
@@ -208,21 +178,6 @@ class CommandConnector:
             process.stdout.close()
             stderr.join(timeout=5)
             process.stderr.close()
-
-    @staticmethod
-    def _member_chunks(
-        archive: tarfile.TarFile,
-        member: tarfile.TarInfo,
-        failure: Callable[[BaseException], ConnectorError],
-    ) -> Iterator[bytes]:
-        reader = archive.extractfile(member)
-        if reader is None:
-            return
-        try:
-            while chunk := reader.read(CHUNK):
-                yield chunk
-        except (tarfile.TarError, OSError) as exc:
-            raise failure(exc) from exc
 
     def _failure(
         self,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import tarfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -31,9 +30,9 @@ from app.connectors.base import (
     StepResult,
     safe_uid,
 )
-from app.connectors.formats import format_name
 from app.connectors.options import ConnectorOptions
 from app.connectors.secrets import Secret
+from app.connectors.tarstream import tar_entries
 from app.connectors.web import (
     CHUNK,
     NOTHING_HELD,
@@ -46,6 +45,7 @@ from app.connectors.web import (
 from app.directory import Person
 
 STATES = ("pending", "running", "done", "failed")
+DAMAGED = N_("the archive sent by %(service)s is cut or damaged")
 
 DELETED = N_("Deleted.")
 DELETED_WHAT = N_("Deleted: %(what)s.")
@@ -69,14 +69,6 @@ OUTCOMES = (
     STATUS_INVALID,
     *WORKING_STATES,
 )
-
-
-def member_path(name: str) -> str | None:
-    """A tar member name as a relative archive path, or None if it tries to escape."""
-    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
-    if not parts or ".." in parts:
-        return None
-    return "/".join(parts)
 
 
 def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> HttpConnector:
@@ -186,46 +178,16 @@ class HttpConnector(WebConnector):
                     _("%(service)s did not send a tar archive", service=self.name)
                 ) from exc
             try:
-                for member in archive:
-                    path = member_path(member.name)
-                    if path is None:
-                        yield Skipped(
-                            f"services/{self.slug}/{member.name}",
-                            _("name leaving the service folder, skipped"),
-                        )
-                        continue
-                    if member.isdir():
-                        continue
-                    if not member.isfile():
-                        yield Skipped(
-                            f"services/{self.slug}/{path}", _("link or special file, skipped")
-                        )
-                        continue
-                    yield ArchiveEntry(
-                        path=f"services/{self.slug}/{path}",
-                        chunks=self._member_chunks(archive, member),
-                        size=member.size,
-                        mtime=datetime.fromtimestamp(member.mtime, UTC),
-                        format=format_name("data", path),
-                    )
+                yield from tar_entries(archive, self.slug, self._damaged, CHUNK)
             except tarfile.TarError as exc:
-                raise ConnectorError(
-                    _("the archive sent by %(service)s is cut or damaged", service=self.name)
-                ) from exc
+                raise self._damaged(exc) from exc
         finally:
             reader.close()
 
-    def _member_chunks(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> Iterator[bytes]:
-        file = archive.extractfile(member)
-        if file is None:
-            return
-        try:
-            while chunk := file.read(CHUNK):
-                yield chunk
-        except tarfile.TarError as exc:
-            raise ConnectorError(
-                _("the archive sent by %(service)s is cut or damaged", service=self.name)
-            ) from exc
+    def _damaged(self, exc: BaseException) -> ConnectorError:
+        if isinstance(exc, ConnectorError):  # the connection broke (RawReader says how)
+            return exc
+        return ConnectorError(_(DAMAGED, service=self.name))
 
     # Deletion -----------------------------------------------------------------------------
 
