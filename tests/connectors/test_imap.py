@@ -230,7 +230,12 @@ def test_deletion_runs_the_imap_step_in_the_worker_and_a_failure_stays_retryable
     with app.app_context():
         jobs.queue_request(app, request_id, None)
     step = next(s for s in load(app, request_id).steps if s.service_slug == "post")
-    assert step.state == "failed" and "refusé" in (step.detail or "")
+    # Recorded in English (logs, any reader), shown to staff in their language.
+    assert step.state == "failed" and "refused the panel's sign-in" in (step.detail or "")
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        from app.deletion.outcomes import describe_outcome
+
+        assert "a refusé la connexion" in describe_outcome(step.detail)
     assert len(server_view(dovecot, "alice")["INBOX"]) == 3
 
     # The hoster fixes the secret and restarts the panel; staff retry the step.
