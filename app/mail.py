@@ -328,6 +328,15 @@ def init_app(app: Flask) -> None:
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
 
+    # Mail that waits on purpose (back-off, staff mail grouped for a few minutes) leaves
+    # within a minute when the worker runs, without waiting for cron.
+    from app import tasks
+
+    def send_due_job(app: Flask) -> None:
+        send_queued(app, limit=200, bulk=False)
+
+    tasks.register_periodic_task(app, "mail.send_due", send_due_job, tasks.crontab())
+
     @app.after_request
     def _send_after_request(response: Any) -> Any:
         if g.pop("panel_mail_queued", False):
