@@ -227,7 +227,7 @@ def _seed_dead_letters(app: Flask) -> None:
             session.add(
                 OutgoingMail(
                     recipient=recipient,
-                    subject="[#1] L’équipe a répondu à votre demande",
+                    subject="[#1] L\u2019équipe a répondu à votre demande",
                     body="Bonjour\n",
                     purpose="support.reply",
                     attempts=10,
