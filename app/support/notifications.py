@@ -68,20 +68,26 @@ def _waiting_messages(session: Session, ticket_id: int) -> int:
     return int(session.scalar(query) or 0)
 
 
-def _pending_mail(session: Session, ticket_id: int, recipient: str) -> OutgoingMail | None:
-    """A mail about this ticket to this recipient that has not left yet."""
+def _pending_query(ticket_id: int) -> Any:
     # The ticket is named in the threading headers; "<ticket-12@" never matches ticket 123.
     root = thread_root(ticket_id, mail_domain()).partition("@")[0] + "@"
-    return session.scalars(
-        select(OutgoingMail)
-        .where(
-            OutgoingMail.purpose == PURPOSE,
-            OutgoingMail.recipient == recipient,
-            OutgoingMail.dead_at.is_(None),
-            OutgoingMail.headers.contains(root),
-        )
-        .limit(1)
-    ).first()
+    return select(OutgoingMail).where(
+        OutgoingMail.purpose == PURPOSE,
+        OutgoingMail.dead_at.is_(None),
+        OutgoingMail.headers.contains(root),
+    )
+
+
+def _pending_mail(session: Session, ticket_id: int, recipient: str) -> OutgoingMail | None:
+    """A mail about this ticket to this recipient that has not left yet."""
+    query = _pending_query(ticket_id).where(OutgoingMail.recipient == recipient)
+    return session.scalars(query.limit(1)).first()
+
+
+def drop_pending_notices(session: Session, ticket_id: int) -> None:
+    """The team answered: a grouped mail still waiting would only announce answered messages."""
+    for pending in session.scalars(_pending_query(ticket_id)).all():
+        session.delete(pending)
 
 
 def _previous_message_at(session: Session, message: TicketMessage) -> datetime | None:
@@ -134,6 +140,11 @@ def notify_staff_of_reply(
             assigned=ticket.assignee_id is not None and address != staff_email,
             link=external_url("support.staff_ticket", ticket_id=ticket.id),
         )
-    if queued is not None and due_at is not None:
+    if queued is not None:
         queued.next_attempt_at = due_at
+        if pending is not None:
+            # Failed attempts carry over: a chatty person never keeps a failing mail alive.
+            queued.attempts = pending.attempts
+            queued.last_error = pending.last_error
+            queued.last_attempt_at = pending.last_attempt_at
     return queued

@@ -36,7 +36,7 @@ from app.support.models import (
     Ticket,
     TicketMessage,
 )
-from app.support.notifications import notify_staff_of_reply
+from app.support.notifications import drop_pending_notices, notify_staff_of_reply
 from app.support.reply_address import STAFF, ticket_headers
 from app.text import one_line
 
@@ -445,6 +445,7 @@ def reply_as_staff(
     _index_text(session, ticket.id, body)
     if internal:
         return message
+    drop_pending_notices(session, ticket.id)
     ticket.last_message_at = now
     was_closed = ticket.is_closed
     if _set_state(ticket, then_state, now) and (was_closed or then_state == "closed"):

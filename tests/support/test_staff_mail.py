@@ -155,3 +155,14 @@ def test_a_reply_by_mail_tells_staff_who_answer_by_mail_in_turn(make_support_app
     assert thread(app)[-1].from_staff and thread(app)[-1].body == "Fixed now."
     assert [m["To"] for m in smtp.messages[sent:]] == ["alice@demo.chatons.org"]
     assert pending(app) == []
+
+
+def test_a_grouped_mail_still_waiting_is_dropped_once_the_team_answers(make_support_app, smtp):
+    app = make_support_app(**settings(smtp))
+    client = app.test_client()
+    open_as(client, "alice")
+    person_replies(client, "I forgot: it is the family calendar.")
+    assert len(pending(app)) == 1
+    staff_answer(client, 1, "Thanks, looking at the family calendar.")
+    assert pending(app) == []
+    assert [m["To"] for m in smtp.messages] == [TEAM, "alice@demo.chatons.org"]
