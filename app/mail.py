@@ -9,7 +9,7 @@ One message never holds up another: a recipient is checked when the mail is queu
 address, no control character, else nothing is queued and the event is logged once), each
 message is sent in its own try, a failure is retried later and later (exponential back-off)
 and after MAIL_MAX_ATTEMPTS the message becomes a dead letter, listed on the staff home
-with the reason, and is no longer tried.
+with the reason, and is no longer tried until staff send it again (or discard it) from there.
 """
 
 from __future__ import annotations
@@ -284,9 +284,58 @@ def dead_letters(session: Session, *, limit: int = 50) -> list[OutgoingMail]:
     )
 
 
+def _dead_letter_query(ids: list[int] | None) -> Any:
+    query = select(OutgoingMail).where(OutgoingMail.dead_at.is_not(None))
+    if ids is not None:
+        query = query.where(OutgoingMail.id.in_(ids))
+    return query.order_by(OutgoingMail.id)
+
+
+def retry_dead_letters(session: Session, ids: list[int] | None = None) -> list[OutgoingMail]:
+    """Give dead letters (these, or all) a fresh start: no attempts, due at once.
+
+    Staff use it once the cause is fixed (the SMTP server is back, the address corrected in
+    the directory still needs a new mail: the old recipient is kept). The caller commits.
+    """
+    messages = list(session.scalars(_dead_letter_query(ids)).all())
+    for message in messages:
+        message.dead_at = None
+        message.attempts = 0
+        message.next_attempt_at = None
+        message.last_error = None
+        message.last_attempt_at = None
+    return messages
+
+
+def discard_dead_letters(session: Session, ids: list[int] | None = None) -> list[OutgoingMail]:
+    """Delete dead letters (these, or all) for good; the caller commits."""
+    messages = list(session.scalars(_dead_letter_query(ids)).all())
+    for message in messages:
+        session.delete(message)
+    return messages
+
+
+def still_queued(session: Session, ids: list[int]) -> tuple[int, int]:
+    """Of these messages, how many wait for another try and how many were given up again."""
+    if not ids:
+        return 0, 0
+    states = session.scalars(select(OutgoingMail.dead_at).where(OutgoingMail.id.in_(ids))).all()
+    dead = sum(1 for dead_at in states if dead_at is not None)
+    return len(states) - dead, dead
+
+
 def init_app(app: Flask) -> None:
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
+
+    # Mail that waits on purpose (back-off, staff mail grouped for a few minutes) leaves
+    # within a minute when the worker runs, without waiting for cron.
+    from app import tasks
+
+    def send_due_job(app: Flask) -> None:
+        send_queued(app, limit=200, bulk=False)
+
+    tasks.register_periodic_task(app, "mail.send_due", send_due_job, tasks.crontab())
 
     @app.after_request
     def _send_after_request(response: Any) -> Any:

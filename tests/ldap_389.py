@@ -3,6 +3,11 @@
 lib389 (what `dscreate` runs) insists on systemctl unless it believes it is in a
 container; the small script below tells it there is no systemd, so it starts ns-slapd
 itself. The instance gets a unique name and free ports, and is removed afterwards.
+
+LDAPS and StartTLS: dscreate leaves an empty NSS database in the instance's folder (with
+`self_sign_cert = False`); the test CA's server key and certificate go into it as
+"Server-Cert" (the personality cn=RSA,cn=encryption already names) with `pk12util`, the CA
+is trusted, and `nsslapd-security: on` is set before the restart `configure()` does anyway.
 """
 
 from __future__ import annotations
@@ -156,9 +161,35 @@ class DS389(L.Slapd):
         assert pid is not None
         os.kill(pid, signal.SIGCONT)
 
+    def install_certificate(self) -> None:
+        """The test CA's server certificate into the instance's NSS database (what
+        `dsctl tls import-server-key-cert` does), and the CA trusted for it."""
+        self.tls_files = L.make_ca(self.workdir / "tls", names=self.tls_names)
+        bundle = self.workdir / "tls" / "server.p12"
+        bundle_pw = "panel-test-p12"  # a throw-away bundle of a throw-away CA
+        nss = f"sql:{self.config_dir}"
+        token_pw = self.config_dir / "pwdfile.txt"  # written by dscreate
+        for command in (
+            ["openssl", "pkcs12", "-export", "-name", "Server-Cert",
+             "-in", str(self.tls_files["cert"]), "-inkey", str(self.tls_files["key"]),
+             "-certfile", str(self.tls_files["ca"]), "-out", str(bundle),
+             "-passout", f"pass:{bundle_pw}"],
+            ["pk12util", "-i", str(bundle), "-d", nss, "-k", str(token_pw), "-W", bundle_pw],
+            ["certutil", "-A", "-d", nss, "-f", str(token_pw), "-n", "Panel test CA",
+             "-t", "CT,,", "-a", "-i", str(self.tls_files["ca"])],
+        ):  # fmt: skip
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise RuntimeError(f"{command[0]} failed: {result.stdout}{result.stderr}")
+
     def configure(self) -> None:
-        """memberOf plugin on (for uniqueMember too), and access for the panel's account."""
+        """memberOf plugin on (for uniqueMember too), TLS on when asked, and access for the
+        panel's account."""
+        if self.tls:
+            self.install_certificate()
         with self.admin() as conn:
+            if self.tls:
+                conn.modify("cn=config", {"nsslapd-security": [(MODIFY_REPLACE, ["on"])]})
             plugin = "cn=MemberOf Plugin,cn=plugins,cn=config"
             conn.modify(
                 plugin,
@@ -191,11 +222,12 @@ def _runtime_dirs() -> None:
             shutil.chown(path, "dirsrv", "dirsrv")
 
 
-def start(layout: L.Layout = L.DS389) -> DS389:
+def start(layout: L.Layout = L.DS389, *, tls: bool = True) -> DS389:
+    """A configured, seeded instance; LDAPS (and StartTLS) with a CA of its own by default."""
     _runtime_dirs()
     workdir = Path(tempfile.mkdtemp(prefix="panel-389-"))
     workdir.chmod(0o755)  # ns-slapd runs as dirsrv and needs its ldapi/db_home here
-    server = DS389(workdir, layout=layout, flavour="389")
+    server = DS389(workdir, layout=layout, flavour="389", tls=tls)
     server.name = f"panel{server.port}"
     server.create()
     server.configure()

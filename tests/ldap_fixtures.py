@@ -50,7 +50,8 @@ def lldap_slapd() -> Iterator[L.Slapd]:
 
 @pytest.fixture(scope="session")
 def ds389() -> Iterator[Any]:
-    """389 Directory Server (dscreate from-file), memberOf plugin, groupOfUniqueNames staff."""
+    """389 Directory Server (dscreate from-file), memberOf plugin, groupOfUniqueNames staff,
+    LDAPS and StartTLS with a certificate of the fixture's own CA (`tls_files["ca"]`)."""
     import ldap_389
 
     if not ldap_389.available():

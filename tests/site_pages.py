@@ -26,6 +26,7 @@ from app.incidents import services as incidents
 from app.incidents import subscriptions
 from app.legal import services as legal
 from app.legal import starter
+from app.mail import OutgoingMail
 from app.security import view_flag
 from app.support.models import CannedReply
 from app.transparency import services as transparency
@@ -149,6 +150,7 @@ def seed(app: Flask) -> Seeded:
 
     ticket, canned = _seed_support(app, known[0])
     deletion_id = _seed_deletion(app)
+    _seed_dead_letters(app)
 
     # Terms last: from here on, signing in leads to the acceptance gate first.
     with app.test_request_context(), session_scope(app) as session:
@@ -218,6 +220,24 @@ def _seed_support(app: Flask, service: str) -> tuple[int, int]:
     return ticket, canned
 
 
+def _seed_dead_letters(app: Flask) -> None:
+    """Two mails given up, so that the staff home shows them with their buttons."""
+    with session_scope(app) as session:
+        for recipient in ("bob@demo.chatons.org", "zoe@demo.chatons.org"):
+            session.add(
+                OutgoingMail(
+                    recipient=recipient,
+                    subject="[#1] L\u2019équipe a répondu à votre demande",
+                    body="Bonjour\n",
+                    purpose="support.reply",
+                    attempts=10,
+                    last_error="SMTPRecipientsRefused: 550 mailbox unavailable",
+                    created_at=utcnow(),
+                    dead_at=utcnow(),
+                )
+            )
+
+
 def _seed_deletion(app: Flask) -> int:
 
     with app.test_request_context(), session_scope(app) as session:
@@ -251,7 +271,9 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
             if "GET" not in (rule.methods or ()) or rule.endpoint in NOT_PAGES:
                 continue
-            if role == "visitor" and not view_flag(rule.endpoint, "public"):
+            if role == "visitor" and not (
+                view_flag(rule.endpoint, "public") or view_flag(rule.endpoint, "open_to_visitors")
+            ):
                 continue
             if role != "staff" and view_flag(rule.endpoint, "staff_only"):
                 continue

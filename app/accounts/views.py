@@ -87,8 +87,9 @@ def login() -> str | Response:
     throttle, devices = _login_throttle(), _device_cookies()
     device = devices.read(request.cookies.get(DEVICE_COOKIE))
     typed_login = form.login.data or ""
+    device_nonce = devices.nonce_for(device, typed_login)
     if request.method == "POST" and throttle:
-        g.panel_retry_at = throttle.blocked_until(typed_login, device)
+        g.panel_retry_at = throttle.blocked_until(typed_login, device_nonce)
         if g.panel_retry_at is not None:
             abort(429)
     if form.validate_on_submit():
@@ -98,18 +99,23 @@ def login() -> str | Response:
         except services.InvalidCredentials:
             db.commit()
             if throttle:
-                throttle.record_failure(typed_login, device)
+                throttle.record_failure(typed_login, device_nonce)
             error = _("That login and password do not match. Check them and try again.")
         else:
             db.commit()
             if throttle:
-                throttle.record_success(typed_login, device)
+                throttle.record_success(typed_login, device_nonce)
             rotate_session()
             login_user(account)
             mark_reauthenticated()
             flash(_("Welcome, %(name)s.", name=account.display_name), "success")
             response = redirect(safe_next(form.next.data))
-            _remember_device(response, devices.issue(account.uid), devices.max_age_seconds)
+            _remember_device(
+                # The login as typed: strangers are counted under what they type, too.
+                response,
+                devices.issue(typed_login, device),
+                devices.max_age_seconds,
+            )
             return response  # type: ignore[return-value]
     status = 200 if not (form.errors or error) else 422
     demo_people = current_app.extensions.get("panel_demo_people")

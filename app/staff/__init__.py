@@ -5,10 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, current_app, render_template
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
 from sqlalchemy.orm import Session
 
-from app import mail
+from app import audit, mail
 from app.db import get_session
 from app.security import staff_required
 
@@ -35,3 +48,106 @@ def home() -> str:
     db = get_session()
     rows = [(q.label(), q.count(db), q.endpoint) for q in queues]
     return render_template("staff/home.html", queues=rows, undelivered_mail=mail.dead_letters(db))
+
+
+class _BadChoice(ValueError):
+    pass
+
+
+def _chosen_messages() -> list[int] | None:
+    """The one dead letter named by the form, or None for "all of them"."""
+    value = request.form.get("message")
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 12:
+        raise _BadChoice(value)
+    return [int(value)]
+
+
+def _back_home() -> Response:
+    return redirect(url_for("staff.home") + "#undelivered-title")  # type: ignore[return-value]
+
+
+@bp.route("/mail/undelivered/retry", methods=["POST"])
+@staff_required
+def retry_undelivered_mail() -> Response:
+    """Queue dead letters again (after fixing the cause) and try them at once."""
+    db = get_session()
+    try:
+        chosen = _chosen_messages()
+    except _BadChoice:
+        flash(_("Choose a message from the list of undelivered mail."), "error")
+        return _back_home()
+    messages = mail.retry_dead_letters(db, chosen)
+    retried = [m.id for m in messages]
+    if not retried:
+        flash(_("There is no such undelivered mail any more: nothing was done."), "error")
+        return _back_home()
+    audit.record(
+        db,
+        "mail.dead_letters_retried",
+        actor_id=current_user.id,
+        messages=retried,
+        purposes=sorted({m.purpose for m in messages}),
+    )
+    db.commit()
+    # Tried now, in this request, so that staff see at once whether the cause is fixed.
+    mail.send_queued(current_app._get_current_object(), bulk=False)  # type: ignore[attr-defined]
+    waiting, dead = mail.still_queued(db, retried)
+    sent = len(retried) - waiting - dead
+    if sent:
+        flash(ngettext("%(num)s message was sent.", "%(num)s messages were sent.", sent), "success")
+    if waiting:
+        flash(
+            ngettext(
+                "%(num)s message could not be sent yet: it stays in the queue and is tried "
+                "again later.",
+                "%(num)s messages could not be sent yet: they stay in the queue and are tried "
+                "again later.",
+                waiting,
+            ),
+            "error",
+        )
+    if dead:
+        flash(
+            ngettext(
+                "%(num)s message was refused again: the reason is in the list below.",
+                "%(num)s messages were refused again: the reasons are in the list below.",
+                dead,
+            ),
+            "error",
+        )
+    return _back_home()
+
+
+@bp.route("/mail/undelivered/discard", methods=["POST"])
+@staff_required
+def discard_undelivered_mail() -> Response:
+    """Delete dead letters for good: the person will not receive them."""
+    db = get_session()
+    try:
+        chosen = _chosen_messages()
+    except _BadChoice:
+        flash(_("Choose a message from the list of undelivered mail."), "error")
+        return _back_home()
+    messages = mail.discard_dead_letters(db, chosen)
+    if not messages:
+        flash(_("There is no such undelivered mail any more: nothing was done."), "error")
+        return _back_home()
+    audit.record(
+        db,
+        "mail.dead_letters_discarded",
+        actor_id=current_user.id,
+        messages=[m.id for m in messages],
+        purposes=sorted({m.purpose for m in messages}),
+    )
+    db.commit()
+    flash(
+        ngettext(
+            "%(num)s undelivered message was discarded.",
+            "%(num)s undelivered messages were discarded.",
+            len(messages),
+        ),
+        "success",
+    )
+    return _back_home()

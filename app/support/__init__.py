@@ -24,6 +24,9 @@ bp = Blueprint("support", __name__)
 SETTINGS: dict[str, Any] = {
     # Where new-ticket notifications go (a team mailbox); unset = no mail to staff.
     "SUPPORT_STAFF_EMAIL": None,
+    # When the person writes again within this many minutes of their previous message,
+    # staff get one mail for the lot when the time is up (0 = a mail for every message).
+    "SUPPORT_STAFF_MAIL_GROUP_MINUTES": 10,
     # Put the text of a staff reply in the mail to the user (off: only a link, for privacy).
     "SUPPORT_MAIL_INCLUDE_TEXT": False,
     # Folder of attachment files; unset = <instance>/support-attachments.
@@ -64,6 +67,7 @@ def _configure(app: Flask) -> None:
         "SUPPORT_AUTO_CLOSE_DAYS",
         "SUPPORT_MAIL_MAX_BYTES",
         "SUPPORT_MAIL_CLOSED_DAYS",
+        "SUPPORT_STAFF_MAIL_GROUP_MINUTES",
     ):
         try:
             app.config[key] = int(app.config[key])

@@ -36,6 +36,7 @@ from app.support.models import (
     Ticket,
     TicketMessage,
 )
+from app.support.notifications import drop_pending_notices, notify_staff_of_reply
 from app.support.reply_address import STAFF, ticket_headers
 from app.text import one_line
 
@@ -57,6 +58,7 @@ class SupportSettings:
     staff_email: str | None = None
     mail_include_text: bool = False
     auto_close_days: int = 14
+    staff_mail_group_minutes: int = 10
 
     @classmethod
     def from_config(cls, config: Any) -> SupportSettings:
@@ -67,6 +69,7 @@ class SupportSettings:
             staff_email=config.get("SUPPORT_STAFF_EMAIL") or None,
             mail_include_text=bool(config["SUPPORT_MAIL_INCLUDE_TEXT"]),
             auto_close_days=int(config["SUPPORT_AUTO_CLOSE_DAYS"]),
+            staff_mail_group_minutes=int(config["SUPPORT_STAFF_MAIL_GROUP_MINUTES"]),
         )
 
 
@@ -344,7 +347,10 @@ def reply_as_requester(
     body: str,
     uploads: Sequence[Upload],
 ) -> TicketMessage:
-    """The requester answers; a closed ticket is reopened (documented choice)."""
+    """The requester answers; a closed ticket is reopened (documented choice).
+
+    Whoever handles the ticket is mailed (grouped with the person's other recent messages).
+    """
     errors: dict[str, list[Any]] = {}
     body = _check_body(body, errors)
     accepted = _check_uploads(uploads, settings, errors)
@@ -368,6 +374,14 @@ def reply_as_requester(
             actor_id=account.id,
             ticket=ticket.id,
         )
+    notify_staff_of_reply(
+        session,
+        ticket=ticket,
+        message=message,
+        author=account,
+        staff_email=settings.staff_email,
+        group_minutes=settings.staff_mail_group_minutes,
+    )
     return message
 
 
@@ -431,6 +445,7 @@ def reply_as_staff(
     _index_text(session, ticket.id, body)
     if internal:
         return message
+    drop_pending_notices(session, ticket.id)
     ticket.last_message_at = now
     was_closed = ticket.is_closed
     if _set_state(ticket, then_state, now) and (was_closed or then_state == "closed"):

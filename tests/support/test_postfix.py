@@ -64,6 +64,8 @@ def test_a_reply_through_postfix_lands_in_the_ticket(
         "SMTP_URL": smtp.url,
         "MAIL_FROM": "panel@demo.chatons.org",
         "SUPPORT_REPLY_ADDRESS": SUPPORT,
+        "SUPPORT_STAFF_EMAIL": "team@demo.chatons.org",
+        "BASE_URL": "https://panel.example.org",
         "SUPPORT_ATTACHMENT_DIR": str(attachments),
         # The pipe user cannot write the default queue file in instance/.
         "QUEUE_URL": "immediate",
@@ -97,10 +99,19 @@ def test_a_reply_through_postfix_lands_in_the_ticket(
         while time.monotonic() < deadline and len(thread(app)) < 3:
             time.sleep(0.2)
         assert len(thread(app)) == 3, server.log()
+        # The pipe's own process mails the team, with the staff link to the ticket.
+        while time.monotonic() < deadline and len(smtp.messages) < 3:
+            time.sleep(0.2)
     finally:
         server.stop()
     last = thread(app)[-1]
     assert last.body == "This one." and not last.from_staff
+    assert [m["To"] for m in smtp.messages] == [
+        "team@demo.chatons.org",
+        "alice@demo.chatons.org",
+        "team@demo.chatons.org",
+    ]
+    assert "https://panel.example.org/staff/tickets/1" in smtp.messages[-1].get_content()
     with session_scope(app) as session:
         [attachment] = session.scalars(select(Attachment).where(Attachment.message_id == last.id))
         assert attachment.filename == "bad.pdf"
