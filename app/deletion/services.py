@@ -25,7 +25,7 @@ from typing import Any
 from flask import Flask
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -394,7 +394,13 @@ def mark_manual_step_done(
     comment: str,
     now: datetime | None = None,
 ) -> None:
-    """Staff did a manual step by hand; the comment says what they did."""
+    """Staff did a step by hand; the comment says what they did.
+
+    A manual step, or a service's automatic step that failed: when a connector keeps
+    failing (a server gone for good, a protocol it cannot speak), the team deletes by hand
+    and the request can still finish. The panel's own step is never done by hand: it is
+    what erases the account here.
+    """
     comment = comment.strip()
     if not comment:
         raise WrongState
@@ -402,8 +408,14 @@ def mark_manual_step_done(
     _transition(
         session,
         step,
-        DeletionStep.mode == "manual",
-        DeletionStep.state.in_(("pending", "failed")),
+        or_(
+            and_(DeletionStep.mode == "manual", DeletionStep.state.in_(("pending", "failed"))),
+            and_(
+                DeletionStep.mode == "automatic",
+                DeletionStep.kind == "service",
+                DeletionStep.state == "failed",
+            ),
+        ),
         exists().where(
             DeletionRequest.id == step.request_id,
             DeletionRequest.state == "approved",
@@ -412,7 +424,10 @@ def mark_manual_step_done(
         finished_at=now,
         comment=comment,
         done_by=actor_id,
-        attempts=1,
+        # A connector's failure no longer describes the step: the comment does.
+        detail=None,
+        # At least one try: a request with a step tried can no longer be refused.
+        attempts=case((DeletionStep.attempts < 1, 1), else_=DeletionStep.attempts),
     )
     audit.record(
         session,

@@ -256,7 +256,10 @@ def _render_staff_request(
 ) -> tuple[str, int]:
     step_forms = dict(step_forms or {})
     for step in req.steps:
-        if step.mode == "manual" and step.state != "done" and step.id not in step_forms:
+        by_hand = (step.mode == "manual" and step.state != "done") or (
+            step.mode == "automatic" and step.kind == "service" and step.state == "failed"
+        )
+        if by_hand and step.id not in step_forms:
             step_forms[step.id] = ManualStepForm(prefix=f"step-{step.id}", formdata=None)
     staff_ids = {req.approved_by, req.refused_by} | {s.done_by for s in req.steps}
     settings = _settings()

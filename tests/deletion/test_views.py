@@ -243,6 +243,58 @@ def test_a_failed_step_is_visible_and_staff_can_retry_it(make_deletion_app):
     assert load(app, request_id).state == "completed"
 
 
+def test_a_step_whose_service_is_gone_for_good_is_done_by_hand_and_the_request_ends(
+    make_deletion_app, smtp
+):
+    app = make_deletion_app(SMTP_URL=smtp.url, connectors=("mail", "cloud", "pad"))
+    request_id = open_request(app, "alice")
+    connector(app, "cloud").fail_with = "storage offline"
+    staff = signed_in(app, "camille")
+    page = f"/staff/deletions/{request_id}"
+    post(staff, f"{page}/approve", token_from=page)
+    shown = text(staff.get(page))
+    assert "Réessayer" in shown and "Fait à la main à la place" in shown
+    cloud = next(s for s in load(app, request_id).steps if s.service_slug == "cloud")
+
+    prefix = f"step-{cloud.id}"
+    response = staff.post(
+        f"{page}/steps/{cloud.id}/done",
+        data={f"{prefix}-csrf_token": csrf_token(staff, page), f"{prefix}-comment": ""},
+    )
+    assert response.status_code == 422
+    assert re.search(r"<details class=\"by-hand\" open>", response.get_data(as_text=True))
+    response = staff.post(
+        f"{page}/steps/{cloud.id}/done",
+        data={
+            f"{prefix}-csrf_token": csrf_token(staff, page),
+            f"{prefix}-comment": "Folder removed on the old server",
+        },
+    )
+    assert response.status_code == 302
+    done = load(app, request_id)
+    assert done.state == "completed"
+    cloud = next(s for s in done.steps if s.service_slug == "cloud")
+    assert cloud.comment == "Folder removed on the old server" and cloud.detail is None
+    receipt = next(m for m in smtp.messages if "Reçu" in m["Subject"])
+    assert "Cloud — supprimé par notre équipe" in receipt.get_content()
+
+
+def test_the_panels_own_step_is_never_done_by_hand(make_deletion_app):
+    app = make_deletion_app(connectors=("mail", "cloud", "pad"))
+    request_id = open_request(app, "alice")
+    connector(app, "cloud").fail_with = "storage offline"
+    staff = signed_in(app, "camille")
+    page = f"/staff/deletions/{request_id}"
+    post(staff, f"{page}/approve", token_from=page)
+    panel = next(s for s in load(app, request_id).steps if s.kind == "panel")
+    prefix = f"step-{panel.id}"
+    staff.post(
+        f"{page}/steps/{panel.id}/done",
+        data={f"{prefix}-csrf_token": csrf_token(staff, page), f"{prefix}-comment": "done"},
+    )
+    assert next(s for s in load(app, request_id).steps if s.kind == "panel").state != "done"
+
+
 def test_refusal_reason_reaches_the_user(make_deletion_app, smtp):
     app = make_deletion_app(SMTP_URL=smtp.url, DELETION_GRACE_DAYS=7)
     user = signed_in(app, "alice")
