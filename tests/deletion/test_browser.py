@@ -85,9 +85,12 @@ def test_staff_deletion_pages_are_accessible_in_both_languages(
     page.click("text=N° 1")
     assert_accessible(axe, page)  # approve and refuse forms
     page.click("text=Approuver et lancer les étapes automatiques")
-    # The cloud step failed (retry button), mail and pad wait for staff (forms).
+    # The cloud step failed (retry button, and "done by hand" folded away), mail and pad
+    # wait for staff (forms).
     assert "storage server offline" in page.content()
-    assert page.locator("textarea").count() == 2
+    assert page.locator("textarea:visible").count() == 2
+    page.click("text=Fait à la main à la place")
+    assert page.locator("textarea:visible").count() == 3
     assert_accessible(axe, page)
     switch_to(page, "en")
     assert "Retry" in page.content() and "Mark done" in page.content()
