@@ -67,7 +67,7 @@ BATCH_COUNT = 500
 # failure, not memory: large batches keep Dovecot streaming without round trips.
 STREAM_BATCH_BYTES = 64 * 1024 * 1024
 STREAM_BATCH_COUNT = 2000
-WRITE_CHUNK = 1024 * 1024
+WRITE_CHUNK = 512 * 1024
 PREFETCH_CHUNKS = 2  # mbox chunks (about 1 MiB each) read ahead of the archive
 INDEX_BATCH = 5000  # messages per metadata FETCH (UID, size, date)
 LINE_LIMIT = 1_000_000  # as imaplib's _MAXLINE: a longer response line is a broken server
