@@ -28,6 +28,8 @@ import socket
 import ssl
 import threading
 import unicodedata
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,6 +79,7 @@ _FETCH_META = re.compile(
 )
 _FETCH_UID = re.compile(rb"UID (\d+)")
 _FETCH_START = re.compile(rb"^\* (\d+) FETCH ")
+_SEQUENCE = re.compile(rb"^(\d+) \(")  # imaplib's FETCH lines, without the "* "
 _LITERAL_END = re.compile(rb"\{(\d+)\}\r?\n$")
 _BODY_QUOTED = re.compile(rb'BODY\[\] "((?:[^"\\]|\\.)*)"')
 _FROM_LINE = re.compile(rb"\n>*From ")  # a line that mboxrd quotes (after its line end)
@@ -219,6 +222,54 @@ class MessageInfo:
     uid: int
     size: int
     received: datetime | None
+
+
+class MessageTable:
+    """UID, size and arrival time of every message of a folder, in sequence order, in
+    flat arrays: 24 bytes a message instead of about 500 for MessageInfo objects and the
+    dictionaries to find them (a folder of 100 000 messages: 2.4 instead of 50 MB)."""
+
+    def __init__(self, count: int) -> None:
+        self.uids = array("Q", bytes(8 * count))  # 0: expunged before its line came
+        self.sizes = array("Q", bytes(8 * count))
+        self.stamps = array("q", bytes(8 * count))  # seconds since 1970 (UTC); -1: unknown
+
+    def __len__(self) -> int:
+        return len(self.uids) - self.uids.count(0)
+
+    def set(self, sequence: int, uid: int, size: int, stamp: int) -> None:
+        if 1 <= sequence <= len(self.uids):
+            self.uids[sequence - 1] = uid
+            self.sizes[sequence - 1] = size
+            self.stamps[sequence - 1] = stamp
+
+    def entries(self) -> Iterator[tuple[int, int]]:
+        """(uid, size) of each message, in UID order."""
+        for uid, size in zip(self.uids, self.sizes, strict=True):
+            if uid:
+                yield uid, size
+
+    def uid_at(self, sequence: int) -> int | None:
+        if 1 <= sequence <= len(self.uids) and self.uids[sequence - 1]:
+            return self.uids[sequence - 1]
+        return None
+
+    def received(self, uid: int | None) -> datetime | None:
+        """Arrival time of a message (UIDs grow with sequence numbers: a binary search)."""
+        if uid is None:
+            return None
+        at = bisect_left(self.uids, uid)
+        if at == len(self.uids) or self.uids[at] != uid:
+            try:  # a message expunged meanwhile left a 0 that breaks the order
+                at = self.uids.index(uid)
+            except ValueError:
+                return None
+        stamp = self.stamps[at]
+        return datetime.fromtimestamp(stamp, UTC) if stamp >= 0 else None
+
+    def newest(self) -> datetime | None:
+        stamp = max(self.stamps, default=-1)
+        return datetime.fromtimestamp(stamp, UTC) if stamp >= 0 else None
 
 
 @dataclass(frozen=True)
@@ -465,6 +516,32 @@ class ImapClient:
                     found.append(MessageInfo(uid, size or 0, received))
         return found
 
+    def message_table(self, folder: str) -> MessageTable:
+        """What message_index() gives, for the export: flat arrays, no object a message."""
+        count = self.select(folder)
+        table = MessageTable(count)
+        for first in range(1, count + 1, INDEX_BATCH):
+            which = f"{first}:{min(first + INDEX_BATCH - 1, count)}"
+            data = self._call(
+                f"FETCH {folder}",
+                partial(self._conn.fetch, which, "(UID RFC822.SIZE INTERNALDATE)"),
+            )
+            for line in data:
+                if not isinstance(line, bytes) or not (number := _SEQUENCE.match(line)):
+                    continue
+                uid = size = 0
+                stamp = -1
+                for match in _FETCH_META.finditer(line):
+                    if match["uid"]:
+                        uid = int(match["uid"])
+                    elif match["size"]:
+                        size = int(match["size"])
+                    elif match["date"] and (received := _internaldate(match["date"])):
+                        stamp = int(received.timestamp())
+                table.set(int(number[1]), uid, size, stamp)
+            del data
+        return table
+
     def fetch_messages(
         self,
         folder: str,
@@ -510,7 +587,7 @@ class ImapClient:
     def stream_messages(
         self,
         folder: str,
-        messages: list[MessageInfo],
+        messages: MessageTable,
         *,
         batch_bytes: int = STREAM_BATCH_BYTES,
     ) -> Iterator[StreamedMessage]:
@@ -525,19 +602,19 @@ class ImapClient:
             self.select(folder)
         batch: list[int] = []
         size = 0
-        for info in messages:
-            if batch and (size + info.size > batch_bytes or len(batch) >= STREAM_BATCH_COUNT):
+        for uid, message_size in messages.entries():
+            if batch and (size + message_size > batch_bytes or len(batch) >= STREAM_BATCH_COUNT):
                 yield from self._stream_batch(folder, batch)
                 batch, size = [], 0
-            batch.append(info.uid)
-            size += info.size
+            batch.append(uid)
+            size += message_size
         if batch:
             yield from self._stream_batch(folder, batch)
 
     def _stream_batch(self, folder: str, uids: list[int]) -> Iterator[StreamedMessage]:
         what = f"FETCH {folder}"
         conn = self._conn
-        file = conn.file
+        file: io.BufferedReader = conn.file  # type: ignore[assignment]  # makefile("rb")
         try:
             # imaplib's own command writer (tags, state checks); the response is read here.
             tag = conn._command("UID", "FETCH", _uid_set(uids), "(UID BODY.PEEK[])")
@@ -594,7 +671,9 @@ class ImapClient:
                 quoted = _BODY_QUOTED.search(line)
                 if quoted is not None:
                     data = re.sub(rb"\\(.)", rb"\1", quoted[1])
-                    yield StreamedMessage(int(started[1]), uid, len(data), io.BytesIO(data).readinto)
+                    yield StreamedMessage(
+                        int(started[1]), uid, len(data), io.BytesIO(data).readinto
+                    )
                 continue
             left = int(literal[1])
 
@@ -827,10 +906,10 @@ class MboxrdBuffer:
 
     def feed(self, data: bytes) -> None:
         """Message bytes given as bytes (tests, quoted strings) rather than read in."""
-        view = memoryview(data)
-        while view:
-            count = self.fill(lambda room: _copy_into(room, view), len(view))
-            view = view[count:]
+        source = io.BytesIO(data)
+        left = len(data)
+        while left:
+            left -= self.fill(source.readinto, left)
 
     def fill(self, read_into: Callable[[memoryview], int], limit: int) -> int:
         """Read at most `limit` message bytes into the buffer; returns how many."""
@@ -901,12 +980,6 @@ class MboxrdBuffer:
         last_end = buf.rfind(b"\n", start, end)
         if last_end != -1 and self._verdict(last_end + 1, end) is None:
             self._open = last_end + 1
-
-
-def _copy_into(room: memoryview, data: memoryview) -> int:
-    count = min(len(room), len(data))
-    room[:count] = data[:count]
-    return count
 
 
 def mboxrd_message(data: bytes, received: datetime | None) -> bytes:
@@ -1032,8 +1105,8 @@ class ImapConnector:
                 while path.casefold() in used:
                     path += "_"
                 used.add(path.casefold())
-                messages = client.message_index(folder.name)
-                newest = max((m.received for m in messages if m.received), default=None)
+                messages = client.message_table(folder.name)
+                newest = messages.newest()
                 yield ArchiveEntry(
                     path=f"services/{self.slug}/{path}.mbox",
                     chunks=self._mbox_chunks(client, folder.name, messages, broken),
@@ -1052,15 +1125,12 @@ class ImapConnector:
         self,
         client: ImapClient,
         folder: str,
-        messages: list[MessageInfo],
+        messages: MessageTable,
         broken: list[ConnectorError],
     ) -> Iterator[bytes]:
         """The folder as mboxrd, read on a helper thread a few chunks ahead, so the server
         keeps sending while the archive hashes and sends; each message's bytes go from the
         socket straight into the mbox buffer, whatever their size."""
-        received = {m.uid: m.received for m in messages}
-        # Sequence numbers, for a server that sends the UID after the message's bytes.
-        by_sequence = {number: m.uid for number, m in enumerate(messages, start=1)}
         seen = 0
 
         def produce() -> Iterator[bytes]:
@@ -1069,8 +1139,9 @@ class ImapConnector:
             stream = client.stream_messages(folder, messages, batch_bytes=self.batch_bytes)
             for message in stream:
                 seen += 1
-                uid = message.uid if message.uid is not None else by_sequence.get(message.sequence)
-                out.begin(received.get(uid) if uid is not None else None)
+                # The sequence number, for a server that sends the UID after the bytes.
+                uid = message.uid if message.uid is not None else messages.uid_at(message.sequence)
+                out.begin(messages.received(uid))
                 left = message.size
                 while left:
                     left -= out.fill(message.read_into, left)
