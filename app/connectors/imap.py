@@ -70,7 +70,9 @@ BATCH_COUNT = 500
 STREAM_BATCH_BYTES = 64 * 1024 * 1024
 STREAM_BATCH_COUNT = 2000
 WRITE_CHUNK = 512 * 1024
-PREFETCH_CHUNKS = 2  # mbox chunks (about 1 MiB each) read ahead of the archive
+PREFETCH_CHUNKS = (
+    1  # mbox chunk (half a megabyte) read ahead of the archive, besides the one being filled
+)
 INDEX_BATCH = 5000  # messages per metadata FETCH (UID, size, date)
 LINE_LIMIT = 1_000_000  # as imaplib's _MAXLINE: a longer response line is a broken server
 

@@ -52,10 +52,11 @@ COALESCE = 256 * 1024  # small pieces (headers, small files) are sent together
 # Chunks at least this large are hashed (SHA-256) on a helper thread while the request's
 # thread computes the CRC and sends: both release the GIL, so two cores share the work.
 HASH_BESIDE = 256 * 1024
-# The helper may lag this many chunks behind (across files: a file's checksum is only
+# The helper may lag this many bytes behind (across files: a file's checksum is only
 # needed for manifest.json, at the end), so neither thread waits for the other at every
-# chunk: on a busy machine each such wait costs a wake-up of the other thread.
-HASH_LAG = 4
+# chunk: on a busy machine each such wait costs a wake-up of the other thread. The chunks
+# waiting for it stay in memory.
+HASH_LAG_BYTES = 2 * 1024 * 1024
 ZEROS = bytes(1024 * 1024)
 MIN_DOS = datetime(1980, 1, 1)
 MAX_DOS = datetime(2107, 12, 31, 23, 59, 58)
@@ -312,7 +313,8 @@ class ExportArchive:
         self._trailer_frozen: dict[str, bytes] = {}
         self._zip = _ZipWriter()
         self._hashing: ThreadPoolExecutor | None = None
-        self._hash_queue: deque[Future[None]] = deque()  # helper's work not yet done
+        self._hash_queue: deque[tuple[Future[None], int]] = deque()  # helper's work to do
+        self._hash_lag = 0  # bytes of that work
         self._names = {file.path for file in head}
         for part in parts:
             if part.planned is not None:
@@ -460,18 +462,24 @@ class ExportArchive:
             part.files += 1
             part.bytes += record.size
 
-    def _beside(self, work: Callable[[], None]) -> None:
-        """Run `work` on the hashing thread, after the work given before it."""
+    def _beside(self, work: Callable[[], None], size: int = 0) -> None:
+        """Run `work` (hashing `size` bytes) on the hashing thread, after earlier work."""
         if self._hashing is None:
             self._hashing = ThreadPoolExecutor(1, thread_name_prefix="export-sha256")
-        while len(self._hash_queue) >= HASH_LAG:
-            self._hash_queue.popleft().result()
-        self._hash_queue.append(self._hashing.submit(work))
+        while self._hash_queue and self._hash_lag + size > HASH_LAG_BYTES:
+            self._wait_hash()
+        self._hash_queue.append((self._hashing.submit(work), size))
+        self._hash_lag += size
+
+    def _wait_hash(self) -> None:
+        future, size = self._hash_queue.popleft()
+        future.result()
+        self._hash_lag -= size
 
     def _hashed(self) -> None:
         """Wait until every checksum is known (before manifest.json is written)."""
         while self._hash_queue:
-            self._hash_queue.popleft().result()
+            self._wait_hash()
 
     def _measured(
         self, file: PlannedFile, record: FileRecord, part: Part | None, *, pad: bool
@@ -495,7 +503,7 @@ class ExportArchive:
                     problem = _("it grew while it was being exported; the copy stops at its size")
                 if beside or len(chunk) >= HASH_BESIDE:
                     beside = True
-                    self._beside(partial(digest.update, chunk))
+                    self._beside(partial(digest.update, chunk), len(chunk))
                 else:
                     digest.update(chunk)
                 written += len(chunk)
@@ -518,7 +526,7 @@ class ExportArchive:
             while pad and missing:
                 zeros = ZEROS[: min(missing, len(ZEROS))]
                 if beside:
-                    self._beside(partial(digest.update, zeros))
+                    self._beside(partial(digest.update, zeros), len(zeros))
                 else:
                     digest.update(zeros)
                 written += len(zeros)
