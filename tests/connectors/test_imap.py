@@ -329,6 +329,23 @@ def test_mbox_buffer_quotes_like_the_definition_however_the_bytes_arrive():
         assert b"".join(chunks) == expected, messages
 
 
+def test_message_table_finds_dates_by_uid_even_with_a_message_expunged_meanwhile():
+    from datetime import UTC, datetime
+
+    from app.connectors.imap import MessageTable
+
+    table = MessageTable(4)
+    table.set(1, 10, 100, 1_700_000_000)
+    table.set(2, 11, 200, -1)  # no INTERNALDATE
+    table.set(4, 15, 300, 1_700_000_600)  # sequence 3 gone between SELECT and FETCH
+    assert len(table) == 3
+    assert list(table.entries()) == [(10, 100), (11, 200), (15, 300)]
+    assert table.received(15) == datetime.fromtimestamp(1_700_000_600, UTC)
+    assert table.received(11) is None and table.received(12) is None
+    assert table.uid_at(4) == 15 and table.uid_at(3) is None
+    assert table.newest() == datetime.fromtimestamp(1_700_000_600, UTC)
+
+
 @pytest.mark.parametrize("how", ["imaps", "starttls"])
 def test_tls_checks_the_certificate_against_the_ca_file(imap_app, dovecot, alice_mail, how):
     tls = (
