@@ -8,8 +8,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
@@ -33,6 +31,9 @@ def check_configuration() -> str:
 
 
 def check_database() -> str:
+    from alembic.runtime.migration import MigrationContext  # not at start: see app/cli.py
+    from alembic.script import ScriptDirectory
+
     url = current_app.config["DATABASE_URL"]
     script = ScriptDirectory.from_config(alembic_config(url))
     with database().engine.connect() as conn:

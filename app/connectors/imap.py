@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import contextvars
 import imaplib
+import io
 import logging
 import queue
 import re
@@ -27,6 +28,8 @@ import socket
 import ssl
 import threading
 import unicodedata
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,16 +63,30 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
+# fetch_messages() holds a whole batch in memory (imaplib reads the whole response): small.
 BATCH_BYTES = 8 * 1024 * 1024  # one FETCH brings at most this much (plus one message)
 BATCH_COUNT = 500
-WRITE_CHUNK = 1024 * 1024
-PREFETCH_CHUNKS = 4  # mbox chunks (about 1 MiB each) read ahead of the archive
+# The export reads each FETCH response as it arrives, message bytes straight into the mbox
+# buffer, so its batches only bound the length of the command and the work redone after a
+# failure, not memory: large batches keep Dovecot streaming without round trips.
+STREAM_BATCH_BYTES = 64 * 1024 * 1024
+STREAM_BATCH_COUNT = 2000
+WRITE_CHUNK = 512 * 1024
+PREFETCH_CHUNKS = (
+    1  # mbox chunk (half a megabyte) read ahead of the archive, besides the one being filled
+)
 INDEX_BATCH = 5000  # messages per metadata FETCH (UID, size, date)
+LINE_LIMIT = 1_000_000  # as imaplib's _MAXLINE: a longer response line is a broken server
 
 _FETCH_META = re.compile(
     rb"UID (?P<uid>\d+)|RFC822\.SIZE (?P<size>\d+)|INTERNALDATE \"(?P<date>[^\"]+)\""
 )
 _FETCH_UID = re.compile(rb"UID (\d+)")
+_FETCH_START = re.compile(rb"^\* (\d+) FETCH ")
+_SEQUENCE = re.compile(rb"^(\d+) \(")  # imaplib's FETCH lines, without the "* "
+_LITERAL_END = re.compile(rb"\{(\d+)\}\r?\n$")
+_BODY_QUOTED = re.compile(rb'BODY\[\] "((?:[^"\\]|\\.)*)"')
+_FROM_LINE = re.compile(rb"\n>*From ")  # a line that mboxrd quotes (after its line end)
 _LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?P<delim>"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$')
 
 
@@ -211,10 +228,69 @@ class MessageInfo:
     received: datetime | None
 
 
+class MessageTable:
+    """UID, size and arrival time of every message of a folder, in sequence order, in
+    flat arrays: 24 bytes a message instead of about 500 for MessageInfo objects and the
+    dictionaries to find them (a folder of 100 000 messages: 2.4 instead of 50 MB)."""
+
+    def __init__(self, count: int) -> None:
+        self.uids = array("Q", bytes(8 * count))  # 0: expunged before its line came
+        self.sizes = array("Q", bytes(8 * count))
+        self.stamps = array("q", bytes(8 * count))  # seconds since 1970 (UTC); -1: unknown
+
+    def __len__(self) -> int:
+        return len(self.uids) - self.uids.count(0)
+
+    def set(self, sequence: int, uid: int, size: int, stamp: int) -> None:
+        if 1 <= sequence <= len(self.uids):
+            self.uids[sequence - 1] = uid
+            self.sizes[sequence - 1] = size
+            self.stamps[sequence - 1] = stamp
+
+    def entries(self) -> Iterator[tuple[int, int]]:
+        """(uid, size) of each message, in UID order."""
+        for uid, size in zip(self.uids, self.sizes, strict=True):
+            if uid:
+                yield uid, size
+
+    def uid_at(self, sequence: int) -> int | None:
+        if 1 <= sequence <= len(self.uids) and self.uids[sequence - 1]:
+            return self.uids[sequence - 1]
+        return None
+
+    def received(self, uid: int | None) -> datetime | None:
+        """Arrival time of a message (UIDs grow with sequence numbers: a binary search)."""
+        if uid is None:
+            return None
+        at = bisect_left(self.uids, uid)
+        if at == len(self.uids) or self.uids[at] != uid:
+            try:  # a message expunged meanwhile left a 0 that breaks the order
+                at = self.uids.index(uid)
+            except ValueError:
+                return None
+        stamp = self.stamps[at]
+        return datetime.fromtimestamp(stamp, UTC) if stamp >= 0 else None
+
+    def newest(self) -> datetime | None:
+        stamp = max(self.stamps, default=-1)
+        return datetime.fromtimestamp(stamp, UTC) if stamp >= 0 else None
+
+
 @dataclass(frozen=True)
 class FetchedMessage:
     uid: int
     data: bytes
+
+
+@dataclass(frozen=True)
+class StreamedMessage:
+    """A message whose bytes are still on the wire: read exactly `size` bytes through
+    `read_into` before asking for the next message (what is left is skipped)."""
+
+    sequence: int
+    uid: int | None  # None when the server sends the UID after the message's bytes
+    size: int
+    read_into: Callable[[memoryview], int]
 
 
 class ImapError(ConnectorError):
@@ -266,6 +342,7 @@ class ImapClient:
         self.settings = settings
         self.login = login
         self.selected: str | None = None
+        self._unread = False  # a streamed FETCH response stopped halfway: LOGOUT would wait
 
     # Sign-in ----------------------------------------------------------------------------
 
@@ -324,7 +401,7 @@ class ImapClient:
         return conn
 
     def close(self) -> None:
-        _close_quietly(self._conn, logout=True)
+        _close_quietly(self._conn, logout=not self._unread)
 
     def __enter__(self) -> ImapClient:
         return self
@@ -334,21 +411,27 @@ class ImapClient:
 
     # Commands ---------------------------------------------------------------------------
 
-    def _call(self, what: str, command: Callable[[], tuple[str, Any]]) -> Any:
-        try:
-            typ, data = command()
-        except imaplib.IMAP4.abort as exc:
-            raise ServiceUnreachable(
+    def _failure(self, what: str, exc: BaseException) -> ConnectorError:
+        """What a failed command or read becomes (never with a password in it)."""
+        if isinstance(exc, imaplib.IMAP4.abort | EOFError):
+            return ServiceUnreachable(
                 _(
                     BROKE,
                     address=self.settings.address,
                     what=what,
                 )
-            ) from exc
-        except imaplib.IMAP4.error as exc:
-            raise ImapError(f"{what}: {_server_reason(exc)}") from None
-        except OSError as exc:
-            raise _unreachable(self.settings, exc) from None
+            )
+        if isinstance(exc, imaplib.IMAP4.error):
+            return ImapError(f"{what}: {_server_reason(exc)}")
+        return _unreachable(self.settings, exc)
+
+    def _call(self, what: str, command: Callable[[], tuple[str, Any]]) -> Any:
+        try:
+            typ, data = command()
+        except (imaplib.IMAP4.error, OSError) as exc:
+            raise self._failure(what, exc) from (
+                exc if isinstance(exc, imaplib.IMAP4.abort) else None
+            )
         if typ != "OK":
             raise ImapError(f"{what}: {_text(data)}")
         return data
@@ -435,6 +518,32 @@ class ImapClient:
                     found.append(MessageInfo(uid, size or 0, received))
         return found
 
+    def message_table(self, folder: str) -> MessageTable:
+        """What message_index() gives, for the export: flat arrays, no object a message."""
+        count = self.select(folder)
+        table = MessageTable(count)
+        for first in range(1, count + 1, INDEX_BATCH):
+            which = f"{first}:{min(first + INDEX_BATCH - 1, count)}"
+            data = self._call(
+                f"FETCH {folder}",
+                partial(self._conn.fetch, which, "(UID RFC822.SIZE INTERNALDATE)"),
+            )
+            for line in data:
+                if not isinstance(line, bytes) or not (number := _SEQUENCE.match(line)):
+                    continue
+                uid = size = 0
+                stamp = -1
+                for match in _FETCH_META.finditer(line):
+                    if match["uid"]:
+                        uid = int(match["uid"])
+                    elif match["size"]:
+                        size = int(match["size"])
+                    elif match["date"] and (received := _internaldate(match["date"])):
+                        stamp = int(received.timestamp())
+                table.set(int(number[1]), uid, size, stamp)
+            del data
+        return table
+
     def fetch_messages(
         self,
         folder: str,
@@ -476,6 +585,117 @@ class ImapClient:
                 if found:
                     yield FetchedMessage(int(found[1]), pending)
                 pending = None
+
+    def stream_messages(
+        self,
+        folder: str,
+        messages: MessageTable,
+        *,
+        batch_bytes: int = STREAM_BATCH_BYTES,
+    ) -> Iterator[StreamedMessage]:
+        """The given messages with their bytes read as they arrive, never marked as read.
+
+        imaplib reads a whole FETCH response (every message of the batch) into memory
+        before returning it; here the response is parsed line by line and each message's
+        literal is handed to the caller, who reads it into its own buffer. Memory no longer
+        depends on the batch or the message size.
+        """
+        if self.selected != folder:
+            self.select(folder)
+        batch: list[int] = []
+        size = 0
+        for uid, message_size in messages.entries():
+            if batch and (size + message_size > batch_bytes or len(batch) >= STREAM_BATCH_COUNT):
+                yield from self._stream_batch(folder, batch)
+                batch, size = [], 0
+            batch.append(uid)
+            size += message_size
+        if batch:
+            yield from self._stream_batch(folder, batch)
+
+    def _stream_batch(self, folder: str, uids: list[int]) -> Iterator[StreamedMessage]:
+        what = f"FETCH {folder}"
+        conn = self._conn
+        file: io.BufferedReader = conn.file  # type: ignore[assignment]  # makefile("rb")
+        try:
+            # imaplib's own command writer (tags, state checks); the response is read here.
+            tag = conn._command("UID", "FETCH", _uid_set(uids), "(UID BODY.PEEK[])")
+        except (imaplib.IMAP4.error, OSError) as exc:
+            raise self._failure(what, exc) from None
+        self._unread = True
+
+        def readline() -> bytes:
+            try:
+                line = file.readline(LINE_LIMIT + 1)
+            except OSError as exc:
+                raise self._failure(what, exc) from None
+            if not line:
+                raise self._failure(what, EOFError())
+            if len(line) > LINE_LIMIT:
+                raise ImapError(f"{what}: response line too long")
+            return line
+
+        def skip(count: int) -> None:
+            while count:
+                try:
+                    data = file.read(min(count, WRITE_CHUNK))
+                except OSError as exc:
+                    raise self._failure(what, exc) from None
+                if not data:
+                    raise self._failure(what, EOFError())
+                count -= len(data)
+
+        def finish(line: bytes) -> None:
+            """Read the rest of a response whose line ended with a literal."""
+            while (literal := _LITERAL_END.search(line)) is not None:
+                skip(int(literal[1]))
+                line = readline()
+
+        while True:
+            line = readline()
+            if line.startswith(tag + b" "):
+                status, _sep, reason = line[len(tag) + 1 :].partition(b" ")
+                conn.tagged_commands.pop(tag, None)
+                self._unread = False
+                if status != b"OK":
+                    raise ImapError(f"{what}: {reason.decode('utf-8', 'replace').strip()[:300]}")
+                return
+            started = _FETCH_START.match(line)
+            if started is None or b"BODY[]" not in line:
+                if line.startswith(b"* BYE"):
+                    raise self._failure(what, EOFError())
+                finish(line)  # EXISTS, EXPUNGE, flag updates...: not ours
+                continue
+            found = _FETCH_UID.search(line)
+            uid = int(found[1]) if found else None
+            literal = _LITERAL_END.search(line)
+            if literal is None:  # BODY[] "" (an empty message) or NIL (gone meanwhile)
+                quoted = _BODY_QUOTED.search(line)
+                if quoted is not None:
+                    data = re.sub(rb"\\(.)", rb"\1", quoted[1])
+                    yield StreamedMessage(
+                        int(started[1]), uid, len(data), io.BytesIO(data).readinto
+                    )
+                continue
+            left = int(literal[1])
+
+            def read_into(view: memoryview) -> int:
+                nonlocal left
+                if not left:
+                    return 0
+                try:
+                    count = file.readinto(view[:left])
+                except OSError as exc:
+                    raise self._failure(what, exc) from None
+                if not count:
+                    raise self._failure(what, EOFError())
+                left -= count
+                return count
+
+            yield StreamedMessage(int(started[1]), uid, left, read_into)
+            skip(left)  # what the caller did not read
+            left = 0
+            finish(readline())  # ")" or " UID 7)"
 
     def search(self, *criteria: str) -> list[int]:
         """UIDs of the selected folder's messages matching IMAP SEARCH criteria."""
@@ -657,6 +877,113 @@ def quote_from_lines(data: bytes) -> bytes:
     return b"".join(pieces)
 
 
+class MboxrdBuffer:
+    """Messages written as mboxrd (RFC 4155) into one reused buffer, handed out in chunks.
+
+    Message bytes are read straight into the buffer (no copy of their own) and quoted
+    there: a line gets one more `>` when it turns out to match `>*From `. A line is
+    decided once its first bytes are known; the few bytes of a line still undecided when
+    a chunk is handed out (`>>Fro` at the end of a read) stay for the next chunk.
+    """
+
+    def __init__(self, chunk: int = WRITE_CHUNK) -> None:
+        self._chunk = chunk
+        self._buf = bytearray(chunk)
+        self._pos = 0
+        self._open: int | None = None  # start of the line not decided yet
+        self._last = -1  # last byte of the current message, -1 while it is empty
+
+    @property
+    def full(self) -> bool:
+        return self._pos >= self._chunk
+
+    def begin(self, received: datetime | None) -> None:
+        self._write(mbox_from_line(received))
+        self._open = self._pos
+        self._last = -1
+
+    def end(self) -> None:
+        self._open = None  # a message's last line, cut short, is no From line
+        self._write(b"\n" if self._last == 0x0A else b"\n\n")
+
+    def feed(self, data: bytes) -> None:
+        """Message bytes given as bytes (tests, quoted strings) rather than read in."""
+        source = io.BytesIO(data)
+        left = len(data)
+        while left:
+            left -= self.fill(source.readinto, left)
+
+    def fill(self, read_into: Callable[[memoryview], int], limit: int) -> int:
+        """Read at most `limit` message bytes into the buffer; returns how many."""
+        if self._pos >= len(self._buf):  # one undecided line fills it (a flood of '>')
+            self._buf.extend(bytes(self._chunk))
+        start = self._pos
+        with memoryview(self._buf) as whole:
+            room = whole[start : start + min(limit, len(self._buf) - start)]
+            try:
+                count = read_into(room)
+            finally:
+                room.release()
+        if count:
+            self._pos = start + count
+            self._last = self._buf[self._pos - 1]
+            self._quote(start)
+        return count
+
+    def take(self) -> bytes:
+        """What is ready, as one chunk (empty when nothing is decided yet)."""
+        cut = self._pos if self._open is None else self._open
+        if not cut:
+            return b""
+        with memoryview(self._buf) as whole:
+            data = whole[:cut].tobytes()
+        rest = self._pos - cut
+        if rest:
+            self._buf[:rest] = self._buf[cut : self._pos]
+        self._pos = rest
+        if self._open is not None:
+            self._open -= cut
+        return data
+
+    def _write(self, data: bytes) -> None:
+        end = self._pos + len(data)
+        self._buf[self._pos : end] = data
+        self._pos = end
+
+    def _verdict(self, line: int, end: int) -> bool | None:
+        """Whether the line starting at `line` matches `>*From `; None: not known yet."""
+        buf = self._buf
+        at = line
+        while at < end and buf[at] == 0x3E:  # '>'
+            at += 1
+        if at + 5 <= end:
+            return buf[at : at + 5] == b"From "
+        return None if b"From ".startswith(buf[at:end]) else False
+
+    def _quote(self, start: int) -> None:
+        """Quote the From lines among the bytes read since `start`."""
+        buf = self._buf
+        end = self._pos
+        if self._open is not None:
+            verdict = self._verdict(self._open, end)
+            if verdict is None:
+                return  # the new bytes hold no line end either
+            if verdict:
+                buf[self._open : self._open] = b">"
+                start += 1
+                end += 1
+            self._open = None
+        # Every other line starting among the new bytes follows a line end among them.
+        cuts = [found.start() + 1 for found in _FROM_LINE.finditer(buf, start, end)]
+        for cut in reversed(cuts):
+            buf[cut:cut] = b">"
+        end += len(cuts)
+        self._pos = end
+        last_end = buf.rfind(b"\n", start, end)
+        if last_end != -1 and self._verdict(last_end + 1, end) is None:
+            self._open = last_end + 1
+
+
 def mboxrd_message(data: bytes, received: datetime | None) -> bytes:
     """One message as mboxrd: a From line, `>`-quoted From lines, a blank line after."""
     body = quote_from_lines(data)
@@ -692,7 +1019,7 @@ class ImapConnector:
         compress: bool = False,
         location: str | LocalizedText | None = None,
         retention: str | LocalizedText | None = None,
-        batch_bytes: int = BATCH_BYTES,
+        batch_bytes: int = STREAM_BATCH_BYTES,
     ) -> None:
         self.slug = slug
         self.name = name
@@ -780,8 +1107,8 @@ class ImapConnector:
                 while path.casefold() in used:
                     path += "_"
                 used.add(path.casefold())
-                messages = client.message_index(folder.name)
-                newest = max((m.received for m in messages if m.received), default=None)
+                messages = client.message_table(folder.name)
+                newest = messages.newest()
                 yield ArchiveEntry(
                     path=f"services/{self.slug}/{path}.mbox",
                     chunks=self._mbox_chunks(client, folder.name, messages, broken),
@@ -800,33 +1127,33 @@ class ImapConnector:
         self,
         client: ImapClient,
         folder: str,
-        messages: list[MessageInfo],
+        messages: MessageTable,
         broken: list[ConnectorError],
     ) -> Iterator[bytes]:
-        """The folder as mboxrd, fetched one batch ahead on a helper thread, so the server
-        prepares the next batch while the archive hashes and sends this one."""
-        received = {m.uid: m.received for m in messages}
+        """The folder as mboxrd, read on a helper thread a few chunks ahead, so the server
+        keeps sending while the archive hashes and sends; each message's bytes go from the
+        socket straight into the mbox buffer, whatever their size."""
         seen = 0
 
         def produce() -> Iterator[bytes]:
             nonlocal seen
-            buffer = bytearray()
-            for message in client.fetch_messages(folder, messages, batch_bytes=self.batch_bytes):
+            out = MboxrdBuffer(WRITE_CHUNK)
+            stream = client.stream_messages(folder, messages, batch_bytes=self.batch_bytes)
+            for message in stream:
                 seen += 1
-                body = quote_from_lines(message.data)
-                buffer += mbox_from_line(received.get(message.uid))
-                if len(body) >= WRITE_CHUNK:  # a large message goes out without a copy
-                    yield bytes(buffer)
-                    buffer.clear()
-                    yield body
-                else:
-                    buffer += body
-                buffer += b"\n" if body.endswith(b"\n") else b"\n\n"
-                if len(buffer) >= WRITE_CHUNK:
-                    yield bytes(buffer)
-                    buffer.clear()
-            if buffer:
-                yield bytes(buffer)
+                # The sequence number, for a server that sends the UID after the bytes.
+                uid = message.uid if message.uid is not None else messages.uid_at(message.sequence)
+                out.begin(messages.received(uid))
+                left = message.size
+                while left:
+                    left -= out.fill(message.read_into, left)
+                    if out.full and (chunk := out.take()):
+                        yield chunk
+                out.end()
+                if out.full:
+                    yield out.take()
+            if chunk := out.take():
+                yield chunk
 
         try:
             yield from _ahead(produce(), depth=PREFETCH_CHUNKS)
@@ -936,5 +1263,5 @@ def build(service: Service, options: ConnectorOptions, app: Flask) -> ImapConnec
         compress=options.boolean("compress", default=False),
         location=service.data_location,
         retention=service.retention,
-        batch_bytes=options.integer("batch_mib", default=BATCH_BYTES // 2**20) * 2**20,
+        batch_bytes=options.integer("batch_mib", default=STREAM_BATCH_BYTES // 2**20) * 2**20,
     )

@@ -17,10 +17,12 @@ import hashlib
 import logging
 import struct
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import partial
 from typing import Any
 
 import zipstream.ng
@@ -50,6 +52,11 @@ COALESCE = 256 * 1024  # small pieces (headers, small files) are sent together
 # Chunks at least this large are hashed (SHA-256) on a helper thread while the request's
 # thread computes the CRC and sends: both release the GIL, so two cores share the work.
 HASH_BESIDE = 256 * 1024
+# The helper may lag this many bytes behind (across files: a file's checksum is only
+# needed for manifest.json, at the end), so neither thread waits for the other at every
+# chunk: on a busy machine each such wait costs a wake-up of the other thread. The chunks
+# waiting for it stay in memory.
+HASH_LAG_BYTES = 2 * 1024 * 1024
 ZEROS = bytes(1024 * 1024)
 MIN_DOS = datetime(1980, 1, 1)
 MAX_DOS = datetime(2107, 12, 31, 23, 59, 58)
@@ -306,6 +313,8 @@ class ExportArchive:
         self._trailer_frozen: dict[str, bytes] = {}
         self._zip = _ZipWriter()
         self._hashing: ThreadPoolExecutor | None = None
+        self._hash_queue: deque[tuple[Future[None], int]] = deque()  # helper's work to do
+        self._hash_lag = 0  # bytes of that work
         self._names = {file.path for file in head}
         for part in parts:
             if part.planned is not None:
@@ -453,12 +462,36 @@ class ExportArchive:
             part.files += 1
             part.bytes += record.size
 
+    def _beside(self, work: Callable[[], None], size: int = 0) -> None:
+        """Run `work` (hashing `size` bytes) on the hashing thread, after earlier work."""
+        if self._hashing is None:
+            self._hashing = ThreadPoolExecutor(1, thread_name_prefix="export-sha256")
+        while self._hash_queue and self._hash_lag + size > HASH_LAG_BYTES:
+            self._wait_hash()
+        self._hash_queue.append((self._hashing.submit(work), size))
+        self._hash_lag += size
+
+    def _wait_hash(self) -> None:
+        future, size = self._hash_queue.popleft()
+        future.result()
+        self._hash_lag -= size
+
+    def _hashed(self) -> None:
+        """Wait until every checksum is known (before manifest.json is written)."""
+        while self._hash_queue:
+            self._wait_hash()
+
     def _measured(
         self, file: PlannedFile, record: FileRecord, part: Part | None, *, pad: bool
     ) -> Iterator[bytes]:
-        """The file's bytes, hashed on the way; exactly `size` bytes when a size was given."""
+        """The file's bytes, hashed on the way; exactly `size` bytes when a size was given.
+
+        Large chunks are hashed on the helper thread; once one of a file's chunks went
+        there, the rest of that file's hashing follows it there, in order, and
+        `record.sha256` is set there too.
+        """
         digest = hashlib.sha256()
-        hashing: Future[None] | None = None  # the update of the previous chunk, if beside
+        beside = False  # some of this file's hashing was handed to the helper thread
         written = 0
         expected = file.size
         chunks = iter(file.chunks)
@@ -468,13 +501,9 @@ class ExportArchive:
                 if expected is not None and written + len(chunk) > expected:
                     chunk = chunk[: expected - written]
                     problem = _("it grew while it was being exported; the copy stops at its size")
-                if hashing is not None:
-                    hashing.result()
-                    hashing = None
-                if len(chunk) >= HASH_BESIDE:
-                    if self._hashing is None:
-                        self._hashing = ThreadPoolExecutor(1, thread_name_prefix="export-sha256")
-                    hashing = self._hashing.submit(digest.update, chunk)
+                if beside or len(chunk) >= HASH_BESIDE:
+                    beside = True
+                    self._beside(partial(digest.update, chunk), len(chunk))
                 else:
                     digest.update(chunk)
                 written += len(chunk)
@@ -486,8 +515,6 @@ class ExportArchive:
                 log.exception("reading %s failed", file.path)
             problem = failure_reason(exc)
         finally:
-            if hashing is not None:
-                hashing.result()
             close: Any = getattr(chunks, "close", None)
             if close is not None:
                 close()
@@ -498,12 +525,18 @@ class ExportArchive:
                 problem += "; " + _("its last %(num)s bytes are zeros in this copy", num=missing)
             while pad and missing:
                 zeros = ZEROS[: min(missing, len(ZEROS))]
-                digest.update(zeros)
+                if beside:
+                    self._beside(partial(digest.update, zeros), len(zeros))
+                else:
+                    digest.update(zeros)
                 written += len(zeros)
                 missing -= len(zeros)
                 yield zeros
         record.size = written
-        record.sha256 = digest.hexdigest()
+        if beside:
+            self._beside(partial(_set_sha256, record, digest))
+        else:
+            record.sha256 = digest.hexdigest()
         if problem and part is not None:
             part.problems.append(Problem(file.path, problem))
 
@@ -520,6 +553,7 @@ class ExportArchive:
         else:
             paths = [path for path, _content in self.render_trailer(self.report, None)]
         for path in paths:
+            self._hashed()  # the manifest lists the checksum of the file written before it
             if path in self._trailer_frozen:
                 content = self._trailer_frozen[path]
             else:
@@ -538,6 +572,10 @@ class ExportArchive:
             )
             settle_compression(file, sized=room is not None)
             yield from self._write(file, None)
+
+
+def _set_sha256(record: FileRecord, digest: Any) -> None:
+    record.sha256 = digest.hexdigest()
 
 
 def _pad(content: bytes, room: int) -> bytes:

@@ -302,6 +302,55 @@ def test_mboxrd_quoting_matches_the_definition():
         assert quote_from_lines(data) == reference(data), data
 
 
+def test_mbox_buffer_quotes_like_the_definition_however_the_bytes_arrive():
+    """Messages read in pieces of any size into the export's buffer, handed out in chunks
+    of any size: the same mboxrd as quoting each whole message (RFC 4155)."""
+    import random
+
+    from app.connectors.imap import MboxrdBuffer, mboxrd_message
+
+    rng = random.Random(4155)
+    for _ in range(3000):
+        messages = [
+            bytes(rng.choice(b"F>rom \n\rx") for _ in range(rng.randint(0, 40))).replace(
+                b"x", b"From "
+            )
+            for _ in range(rng.randint(0, 4))
+        ]
+        out = MboxrdBuffer(rng.choice([1, 2, 5, 64]))
+        chunks: list[bytes] = []
+        for message in messages:
+            out.begin(None)
+            at = 0
+            while at < len(message):
+                step = rng.randint(1, 7)
+                out.feed(message[at : at + step])
+                at += step
+                if out.full:
+                    chunks.append(out.take())
+            out.end()
+        chunks.append(out.take())
+        expected = b"".join(mboxrd_message(m, None) for m in messages)
+        assert b"".join(chunks) == expected, messages
+
+
+def test_message_table_finds_dates_by_uid_even_with_a_message_expunged_meanwhile():
+    from datetime import UTC, datetime
+
+    from app.connectors.imap import MessageTable
+
+    table = MessageTable(4)
+    table.set(1, 10, 100, 1_700_000_000)
+    table.set(2, 11, 200, -1)  # no INTERNALDATE
+    table.set(4, 15, 300, 1_700_000_600)  # sequence 3 gone between SELECT and FETCH
+    assert len(table) == 3
+    assert list(table.entries()) == [(10, 100), (11, 200), (15, 300)]
+    assert table.received(15) == datetime.fromtimestamp(1_700_000_600, UTC)
+    assert table.received(11) is None and table.received(12) is None
+    assert table.uid_at(4) == 15 and table.uid_at(3) is None
+    assert table.newest() == datetime.fromtimestamp(1_700_000_600, UTC)
+
+
 @pytest.mark.parametrize("how", ["imaps", "starttls"])
 def test_tls_checks_the_certificate_against_the_ca_file(imap_app, dovecot, alice_mail, how):
     tls = (
