@@ -150,7 +150,15 @@ def public_home() -> str:
     how to reach the team without an account."""
     from app.hoster.profile import current_profile
 
-    return render_template("accounts/home.html", profile=current_profile())
+    return render_template(
+        "accounts/home.html", profile=current_profile(), contact_form=_contact_form()
+    )
+
+
+def _contact_form() -> Any:
+    """The public contact form, when the support feature offers one."""
+    offer = current_app.extensions.get("panel_contact_form")
+    return offer() if offer else None
 
 
 @bp.route("/account/activity")
