@@ -1,0 +1,24 @@
+/* chatons-panel — tells the panel the reader's time zone, so times are shown in it.
+   The zone goes into the `panel_tz` cookie (checked against the server's zone list; an
+   unknown value is ignored). Without this file, times are in the hoster's zone. The
+   account page can pin the hoster's zone: then the cookie says "fixed" and stays. */
+(function () {
+  "use strict";
+  var zone;
+  try {
+    zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  } catch (error) {
+    return;
+  }
+  // IANA names need no encoding in a cookie (letters, digits, "/", "_", "+", "-").
+  if (!zone || zone.length > 64 || !/^[A-Za-z0-9_+\/-]+$/.test(zone)) {
+    return;
+  }
+  var current = document.cookie.match(/(?:^|;\s*)panel_tz=([^;]*)/);
+  var value = current ? current[1] : "";
+  if (value === "fixed" || value === zone) {
+    return;
+  }
+  document.cookie = "panel_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" +
+    (window.location.protocol === "https:" ? "; Secure" : "");
+})();
