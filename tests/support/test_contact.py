@@ -229,3 +229,28 @@ def test_closed_visitor_tickets_are_deleted_after_the_retention_time(
         visitors.delete_old_visitor_tickets(session, days=90)
     remaining = {(t.id, t.contact_email) for t in tickets(contact_app)}
     assert remaining == {(2, "new@example.net"), (member_ticket, None)}
+
+
+def test_a_visitor_ticket_left_waiting_is_closed_and_the_visitor_told_by_mail(
+    contact_app: Any, smtp: Any
+):
+    from app.mail import send_queued
+    from app.support import services
+
+    client = contact_app.test_client()
+    send(client, headers={"Accept-Language": "en"})
+    client.delete_cookie("panel_session")
+    staff_answer(client, 1, "Which association?")
+    with session_scope(contact_app) as session:
+        ticket = session.get(Ticket, 1)
+        ticket.state_changed_at = utcnow() - timedelta(days=15)
+    with contact_app.app_context(), session_scope(contact_app) as session:
+        closed = services.auto_close(
+            session, services.SupportSettings.from_config(contact_app.config)
+        )
+    assert closed == 1
+    send_queued(contact_app)
+    last = smtp.messages[-1]
+    assert last["To"] == "zoe@example.net"
+    assert last["Subject"] == "[#1] Your request was closed: Can I join?"
+    assert "answer this mail" in body_of(last)
