@@ -27,3 +27,13 @@ def one_line(text: str | None) -> str:
 def has_control_characters(text: str) -> bool:
     """Control characters other than tab and line breaks (NUL, escape, …)."""
     return any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text)
+
+
+def sentence(text: object) -> str:
+    """The first letter in upper case, the rest untouched (`str.capitalize` lowers it).
+
+    Descriptions written to follow a label in running text ("the panel's database") start a
+    table cell or a stacked row on their own.
+    """
+    value = str(text)
+    return value[:1].upper() + value[1:]

@@ -266,7 +266,9 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
             if "GET" not in (rule.methods or ()) or rule.endpoint in NOT_PAGES:
                 continue
-            if role == "visitor" and not view_flag(rule.endpoint, "public"):
+            if role == "visitor" and not (
+                view_flag(rule.endpoint, "public") or view_flag(rule.endpoint, "open_to_visitors")
+            ):
                 continue
             if role != "staff" and view_flag(rule.endpoint, "staff_only"):
                 continue

@@ -130,6 +130,38 @@ def test_the_header_navigation_folds_away_on_a_phone_without_javascript(live_ser
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
+def test_every_page_has_no_accessibility_violations(app, live_server, chromium, axe, language):
+    """axe-core (WCAG 2.1 A and AA) on every page of every role, at desktop width."""
+    seeded = seed(app)
+    base = live_server.url
+    problems: list[str] = []
+    visited = 0
+    for role in ROLES:
+        context = chromium.new_context(
+            viewport=DESKTOP, locale=language, extra_http_headers={"Accept-Language": language}
+        )
+        page = context.new_page()
+        try:
+            page.goto(f"{base}/language/{language}")
+            login = LOGINS[role]
+            if login is not None:
+                sign_in(page, base, login)
+            page.set_viewport_size(DESKTOP)
+            for url in page_urls(app, seeded, role):
+                page.goto(f"{base}{url}")
+                results = axe.run(
+                    page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
+                )
+                if results.violations_count:
+                    problems.append(f"{role} {url}:\n{results.generate_report()}")
+                visited += 1
+        finally:
+            context.close()
+    assert visited > 60, visited
+    assert not problems, f"{len(problems)} pages with violations:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
 def test_a_visitor_writes_to_the_team_from_the_home_page_on_a_phone(
     app, live_server, chromium, axe, language
 ):

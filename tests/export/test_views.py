@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import zipfile
@@ -538,3 +539,15 @@ def test_pages_stay_reachable_before_new_terms_are_accepted(app: Flask) -> None:
 def test_anonymous_visitors_are_sent_to_the_login_page(client: FlaskClient) -> None:
     for path in ("/account/export", "/account/data"):
         assert client.get(path).headers["Location"].startswith("/login")
+
+
+def test_every_cell_of_the_data_page_starts_like_a_sentence(
+    client: FlaskClient, sign_in: Any
+) -> None:
+    """Descriptions written to follow a label ("the panel's database") open a cell alone."""
+    client.get("/language/fr")
+    page = sign_in(client, "bob").get("/account/data").get_data(as_text=True)
+    cells = re.findall(r"<td data-label=\"[^\"]*\">\s*([^<\s])", page)
+    assert cells, "no table cells on /account/data"
+    assert [c for c in cells if c.islower()] == []
+    assert "La base de données du panneau" in page
