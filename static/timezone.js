@@ -1,6 +1,7 @@
 /* chatons-panel — tells the panel the reader's time zone, so times are shown in it.
-   The zone goes into the `panel_tz` cookie (checked against the server's zone list; an
-   unknown value is ignored). Without this file, times are in the hoster's zone. The
+   When it is not the hoster's zone (on <html data-time-zone>), it goes into the `panel_tz`
+   cookie (checked against the server's zone list; an unknown value is ignored): readers in
+   the hoster's zone carry no cookie. Without this file, times are in the hoster's zone. The
    account page can pin the hoster's zone: then the cookie says "fixed" and stays. */
 (function () {
   "use strict";
@@ -16,9 +17,16 @@
   }
   var current = document.cookie.match(/(?:^|;\s*)panel_tz=([^;]*)/);
   var value = current ? current[1] : "";
+  var secure = window.location.protocol === "https:" ? "; Secure" : "";
   if (value === "fixed" || value === zone) {
     return;
   }
-  document.cookie = "panel_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" +
-    (window.location.protocol === "https:" ? "; Secure" : "");
+  if (zone === document.documentElement.getAttribute("data-time-zone")) {
+    // The hoster's zone: nothing to remember, so no cookie (and none left from a trip).
+    if (current) {
+      document.cookie = "panel_tz=; path=/; max-age=0; SameSite=Lax" + secure;
+    }
+    return;
+  }
+  document.cookie = "panel_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" + secure;
 })();
