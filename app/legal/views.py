@@ -246,6 +246,10 @@ def accept() -> str | Response | tuple[str, int]:
                 item.current.body(language), 3, f"{item.current.document}-section-"
             )
             entry["text_language"] = item.current.text_language(language)
+            if language != DEFAULT_LANGUAGE and item.current.body_en is not None:
+                entry["outdated_since"] = services.outdated_translations(
+                    db, item.current.document
+                ).get(item.current.number)
         documents.append(entry)
     form.versions.data = ",".join(str(p.current.id) for p in pending)
     status = 409 if error else 200
