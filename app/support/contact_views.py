@@ -8,6 +8,7 @@ number by mail, and never a page of the ticket (see app/support/visitors.py).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from typing import Any
 
@@ -58,8 +59,13 @@ def _throttles(email: str) -> list[tuple[KeyedThrottle, str]] | None:
                 str(config["SUPPORT_CONTACT_LIMIT_PER_ADDRESS"]),
                 "contact-address",
             ),
-            # Counted by digest: the limiter's storage should not hold visitors' addresses.
-            hashlib.sha256(email.strip().lower().encode()).hexdigest(),
+            # Counted by keyed digest: the limiter's storage (Redis, shared) should not hold
+            # visitors' addresses, nor anything a list of addresses could be checked against.
+            hmac.new(
+                str(config["SECRET_KEY"]).encode(),
+                f"contact:{email.strip().lower()}".encode(),
+                hashlib.sha256,
+            ).hexdigest(),
         ),
     ]
 
