@@ -54,7 +54,7 @@ SETTINGS: dict[str, Any] = {
     "SUPPORT_CONTACT_LIMIT_PER_ADDRESS": "3 per hour;10 per day",
     "SUPPORT_CONTACT_LIMIT_PER_IP": "5 per hour;20 per day",
     # Visitors' tickets are deleted this many days after they were closed (by `flask
-    # support auto-close`, run daily); 0 = kept until staff delete them.
+    # support auto-close`, run daily); 0 = never deleted automatically.
     "SUPPORT_VISITOR_KEEP_DAYS": 90,
 }
 # Room for the text fields and the multipart framing on top of the files themselves.

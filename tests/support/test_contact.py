@@ -226,7 +226,7 @@ def test_closed_visitor_tickets_are_deleted_after_the_retention_time(
             if ticket.contact_email != "new@example.net":
                 ticket.state, ticket.closed_at, ticket.state_changed_at = "closed", old, old
     with session_scope(contact_app) as session:
-        visitors.delete_old_visitor_tickets(session, days=0)  # 0: kept until staff act
+        visitors.delete_old_visitor_tickets(session, days=0)  # 0: never deleted
     assert len(tickets(contact_app)) == 3
     # The nightly `flask support auto-close` deletes them (SUPPORT_VISITOR_KEEP_DAYS: 90).
     result = contact_app.test_cli_runner().invoke(args=["support", "auto-close"])
