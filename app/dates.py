@@ -1,18 +1,35 @@
 """Dates and language names as people read them, one format per language.
 
-Every page shows times in the hoster's time zone (hoster.toml `timezone`), so no offset is
-written: "30 novembre 2026 à 13:03", "November 30, 2026 at 1:03 PM". Seconds are left out
-everywhere. `<time datetime>` attributes use the `html_datetime` filter (whole seconds).
+Times are shown in the hoster's time zone (hoster.toml `timezone`) with no offset:
+"30 novembre 2026 à 13:03", "November 30, 2026 at 1:03 PM". A reader whose browser runs
+static/timezone.js tells the panel its time zone in the `panel_tz` cookie; when that zone
+is another offset than the hoster's at that moment, times are shown in the reader's zone
+with the offset: "30 novembre 2026 à 07:03 UTC-05:00". Calendar days alone (`dateformat`)
+stay the hoster's: a day a term takes effect does not move with the reader. The account
+page can pin the hoster's zone (`panel_tz=fixed`). Seconds are left out everywhere.
+`<time datetime>` attributes use the `html_datetime` filter (whole seconds).
 """
 
 from __future__ import annotations
 
+import re
+import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from flask import Flask
-from flask_babel import format_date, format_datetime, format_time, get_locale
+from babel import dates as babel_dates
+from flask import Flask, current_app, g, has_request_context, request
+from flask_babel import get_locale
+
+ZONE_COOKIE = "panel_tz"
+# Written by the account page: always the hoster's zone; the script leaves it alone.
+FIXED = "fixed"
+ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}")
 
 _DATETIME = {"fr": "d MMMM y 'à' HH:mm", "en": "MMMM d, y 'at' h:mm a"}
 _DATE = {"fr": "d MMMM y", "en": "MMMM d, y"}
@@ -25,23 +42,86 @@ def _language() -> str:
     return language if language in _DATE else "en"
 
 
+@lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def valid_zone(name: str | None) -> str | None:
+    """The IANA zone name if it is one this system knows, else None (never a path)."""
+    if not name or len(name) > 64 or not ZONE_NAME.fullmatch(name):
+        return None
+    return name if name in _known_zones() else None
+
+
+def hoster_zone() -> ZoneInfo:
+    return ZoneInfo(str(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+
+
+def reader_zone_name() -> str | None:
+    """The reader's zone from their cookie, when valid and not pinned to the hoster's."""
+    if not has_request_context():
+        return None
+    return valid_zone(request.cookies.get(ZONE_COOKIE))
+
+
+@contextmanager
+def hoster_time() -> Iterator[None]:
+    """Times in the hoster's zone whatever the reader's: mail rendered during someone's
+    request is for someone else."""
+    before = g.get("panel_hoster_time", False)
+    g.panel_hoster_time = True
+    try:
+        yield
+    finally:
+        g.panel_hoster_time = before
+
+
+def _zones(value: datetime) -> tuple[ZoneInfo, bool]:
+    """The zone to show `value` in, and whether to write its offset (the reader's zone is
+    at another offset than the hoster's at that moment)."""
+    hoster = hoster_zone()
+    name = None if g.get("panel_hoster_time") else reader_zone_name()
+    if name is None or value.tzinfo is None:
+        return hoster, False
+    zone = ZoneInfo(name)
+    return zone, value.astimezone(zone).utcoffset() != value.astimezone(hoster).utcoffset()
+
+
+def _moment(value: datetime, patterns: dict[str, str]) -> str:
+    if value.tzinfo is None:  # stored times are UTC (app.db.UTCDateTime)
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    zone, offset = _zones(value)
+    pattern = patterns[_language()] + (" ZZZZ" if offset else "")
+    return babel_dates.format_datetime(value, pattern, tzinfo=zone, locale=_locale())
+
+
+def _locale() -> Any:
+    return get_locale() or Locale.parse("fr")
+
+
 def human_datetime(value: datetime | None, style: Any = None) -> str:
-    """The date and time to the minute, in the hoster's time zone; `style` is ignored."""
+    """The date and time to the minute in the reader's zone, with the offset when it is
+    not the hoster's; `style` is ignored."""
     if value is None:
         return ""
-    return format_datetime(value, _DATETIME[_language()])
+    return _moment(value, _DATETIME)
 
 
 def human_date(value: date | datetime | None, style: Any = None) -> str:
+    """The calendar day, in the hoster's zone for a moment (see the module's docstring)."""
     if value is None:
         return ""
-    return format_date(value, _DATE[_language()])
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))
+        value = moment.astimezone(hoster_zone()).date()
+    return babel_dates.format_date(value, _DATE[_language()], locale=_locale())
 
 
 def human_time(value: datetime | None, style: Any = None) -> str:
     if value is None:
         return ""
-    return format_time(value, _TIME[_language()])
+    return _moment(value, _TIME)
 
 
 def language_name(code: str | None) -> str:

@@ -8,12 +8,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, Response, g, render_template, request
-from flask_babel import format_time, format_timedelta, gettext
+from flask_babel import format_timedelta, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from app.dates import human_time
 from app.directory import DirectoryMisconfigured, DirectoryUnavailable
 from app.extensions import limiter, login_manager
 
@@ -79,7 +80,7 @@ def retry_after() -> str:
     return gettext(
         "You can try again in %(wait)s, at %(time)s.",
         wait=format_timedelta(wait, threshold=1),
-        time=format_time(datetime.fromtimestamp(reset_at, UTC), "short"),
+        time=human_time(datetime.fromtimestamp(reset_at, UTC)),
     )
 
 

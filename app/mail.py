@@ -31,6 +31,7 @@ from flask import Flask, current_app, g, render_template
 from sqlalchemy import Boolean, Integer, String, Text, false, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.dates import hoster_time
 from app.db import Base, UTCDateTime, session_scope, utcnow
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ def queue_mail(
     except InvalidRecipient as exc:
         log.warning("mail not queued (%s): the recipient address is unusable: %s", purpose, exc)
         return None
-    rendered = render_template(f"emails/{template}.txt", **context).lstrip()
+    with hoster_time():
+        rendered = render_template(f"emails/{template}.txt", **context).lstrip()
     first, _, body = rendered.partition("\n")
     if not first.startswith("Subject:"):
         raise ValueError(f"emails/{template}.txt must start with a 'Subject:' line")

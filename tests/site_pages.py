@@ -28,6 +28,8 @@ from app.legal import services as legal
 from app.legal import starter
 from app.mail import OutgoingMail
 from app.security import view_flag
+from app.support import services as support_services
+from app.support import visitors
 from app.support.models import CannedReply
 from app.transparency import services as transparency
 from helpers import csrf_token, do_login
@@ -61,12 +63,16 @@ class Seeded:
     authority_request: int
     # A visitor's incident mail subscription: the signed token of each of its links.
     subscription_tokens: dict[str, str]
+    # A ticket from the public contact form (no account).
+    visitor_ticket: int = 0
 
 
 def seed(app: Flask) -> Seeded:
     """Something on every page: incidents, a ticket with a reply, terms versions, requests."""
 
     now = utcnow()
+    # The public contact form is off by default: the walker shows it on every page it is on.
+    app.config["SUPPORT_CONTACT_FORM"] = True
     with app.test_request_context():
         known = [s.slug for s in current_profile().services]
     with app.app_context(), session_scope(app) as session:
@@ -149,6 +155,15 @@ def seed(app: Flask) -> Seeded:
         }
 
     ticket, canned = _seed_support(app, known[0])
+    with app.test_request_context(), session_scope(app) as session:
+        visitor_ticket = visitors.open_visitor_ticket(
+            session,
+            support_services.SupportSettings.from_config(app.config),
+            email="zoe@example.net",
+            subject="Can I join?",
+            body="I would like an account for my association.",
+            language="fr",
+        ).id
     deletion_id = _seed_deletion(app)
     _seed_dead_letters(app)
 
@@ -173,7 +188,7 @@ def seed(app: Flask) -> Seeded:
             zone=ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"]),
             publisher=None,
         )
-    return Seeded(incident_id, ticket, canned, deletion_id, request_id, tokens)
+    return Seeded(incident_id, ticket, canned, deletion_id, request_id, tokens, visitor_ticket)
 
 
 def _seed_support(app: Flask, service: str) -> tuple[int, int]:
@@ -313,6 +328,7 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
                 url_for(
                     "support.staff_ticket", ticket_id=seeded.ticket, canned=seeded.canned_reply
                 ),
+                url_for("support.staff_ticket", ticket_id=seeded.visitor_ticket),
             ]
     return urls + extra
 
@@ -368,6 +384,19 @@ def _error_pages(client: FlaskClient, role: str) -> list[tuple[str, Any]]:
                 client.post("/login", data={"csrf_token": token, "login": "x", "password": "y"}),
             )
         )
+        contact = {"contact-csrf_token": token, "contact-subject": "Hello"}
+        pages.append(
+            (
+                "/support/contact (bad address)",
+                client.post("/support/contact", data={**contact, "contact-email": "a@b, c@d"}),
+            )
+        )
+        sent = client.post(
+            "/support/contact",
+            data={**contact, "contact-email": "yves@example.net", "contact-body": "Hi."},
+        )
+        assert sent.status_code == 302, sent.get_data(as_text=True)[:2000]
+        pages.append(("/support/contact/sent", client.get("/support/contact/sent")))
         return pages
     token = csrf_token(client, "/account/deletion")
     pages.append(

@@ -159,3 +159,41 @@ def test_every_page_has_no_accessibility_violations(app, live_server, chromium, 
             context.close()
     assert visited > 60, visited
     assert not problems, f"{len(problems)} pages with violations:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_visitor_writes_to_the_team_from_the_home_page_on_a_phone(
+    app, live_server, chromium, axe, language
+):
+    app.config["SUPPORT_CONTACT_FORM"] = True
+    context = chromium.new_context(
+        viewport=PHONE, locale=language, extra_http_headers={"Accept-Language": language}
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/language/{language}")
+        page.goto(f"{live_server.url}/")
+        problems = check(page, "/ (contact form)")
+        # The honeypot field is out of sight (robots fill it in, people never see it).
+        box = page.locator("#contact-website").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 0, box
+        page.fill("#contact-email", "not an address")
+        page.fill("#contact-subject", "Can I join?")
+        page.fill("#contact-body", "I would like an account for my association.")
+        page.click("form.contact-form button[type=submit]")
+        page.wait_for_load_state()
+        # The error summary comes first, and the message is still there.
+        assert page.locator(".error-summary").is_visible()
+        assert page.input_value("#contact-body").startswith("I would like")
+        problems += check(page, "/support/contact (bad address)")
+        assert_accessible(axe, page)
+        page.fill("#contact-email", "zoe@example.net")
+        page.click("form.contact-form button[type=submit]")
+        page.wait_for_load_state()
+        assert page.url.endswith("/support/contact/sent#main")
+        assert "zoe@example.net" in page.locator("main").inner_text()
+        problems += check(page, "/support/contact/sent")
+        assert_accessible(axe, page)
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)

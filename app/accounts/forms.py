@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
+from wtforms import HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 
@@ -31,3 +31,15 @@ class ReauthForm(FlaskForm):
         render_kw={"autocomplete": "current-password"},
     )
     next = HiddenField()
+
+
+class TimeZoneForm(FlaskForm):
+    """Which zone times are shown in: the device's (detected by the browser) or the hoster's."""
+
+    zone = SelectField(
+        _l("Show times in"),
+        choices=[
+            SelectChoice("device", _l("My device's time zone (when it differs, with the offset)")),
+            SelectChoice("hoster", _l("The hoster's time zone, always")),
+        ],
+    )

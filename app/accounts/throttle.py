@@ -152,3 +152,25 @@ class LoginThrottle:
         key = self._key(login, device_nonce)
         for item in self._limits:
             self._strategy.clear(item, NAMESPACE, key)
+
+
+class KeyedThrottle:
+    """Limits on something done under a key (an address, a client): check, then count."""
+
+    def __init__(self, strategy: Any, limits: str, namespace: str) -> None:
+        self._strategy = strategy
+        self._limits: list[RateLimitItem] = list(parse_many(limits))
+        self._namespace = namespace
+
+    def blocked_until(self, key: str) -> float | None:
+        """The epoch time when `key` may act again, or None if it may now."""
+        resets = [
+            self._strategy.get_window_stats(item, self._namespace, key).reset_time
+            for item in self._limits
+            if not self._strategy.test(item, self._namespace, key)
+        ]
+        return max(resets) if resets else None
+
+    def hit(self, key: str) -> None:
+        for item in self._limits:
+            self._strategy.hit(item, self._namespace, key)

@@ -20,9 +20,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from app import audit
+from app import audit, dates
 from app.accounts import bp, services, sso
-from app.accounts.forms import LoginForm, ReauthForm
+from app.accounts.forms import LoginForm, ReauthForm, TimeZoneForm
 from app.accounts.throttle import DEVICE_COOKIE, DeviceCookies, LoginThrottle
 from app.db import get_session
 from app.extensions import directory, limiter
@@ -148,7 +148,42 @@ def overview() -> str:
     from app.accounts.attention import attention_for
 
     waiting = attention_for(current_app, get_session(), current_user._get_current_object())
-    return render_template("accounts/overview.html", waiting=waiting)
+    zone_form = TimeZoneForm()
+    zone_form.zone.data = (
+        "hoster" if request.cookies.get(dates.ZONE_COOKIE) == dates.FIXED else "device"
+    )
+    return render_template(
+        "accounts/overview.html",
+        waiting=waiting,
+        zone_form=zone_form,
+        reader_zone=dates.reader_zone_name(),
+        hoster_zone=current_app.config["BABEL_DEFAULT_TIMEZONE"],
+    )
+
+
+@bp.route("/account/timezone", methods=["POST"])
+@gate_exempt
+def set_time_zone() -> Response:
+    """Pin the hoster's zone, or go back to the device's (static/timezone.js sets it again
+    on the next page). A display preference of this browser: a cookie, nothing stored."""
+    form = TimeZoneForm()
+    response = redirect(url_for("accounts.overview", _anchor="times-title"))
+    if not form.validate():
+        flash(_("Choose where times are shown from the list."), "error")
+        return response  # type: ignore[return-value]
+    if form.zone.data == "hoster":
+        response.set_cookie(
+            dates.ZONE_COOKIE,
+            dates.FIXED,
+            max_age=365 * 86400,
+            secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
+            samesite="Lax",
+        )
+        flash(_("Times are now shown in the hoster's time zone."), "success")
+    else:
+        response.delete_cookie(dates.ZONE_COOKIE)
+        flash(_("Times will follow your device's time zone from the next page on."), "success")
+    return response  # type: ignore[return-value]
 
 
 def public_home() -> str:
@@ -156,7 +191,15 @@ def public_home() -> str:
     how to reach the team without an account."""
     from app.hoster.profile import current_profile
 
-    return render_template("accounts/home.html", profile=current_profile())
+    return render_template(
+        "accounts/home.html", profile=current_profile(), contact_form=_contact_form()
+    )
+
+
+def _contact_form() -> Any:
+    """The public contact form, when the support feature offers one."""
+    offer = current_app.extensions.get("panel_contact_form")
+    return offer() if offer else None
 
 
 @bp.route("/account/activity")

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -277,6 +278,34 @@ def stale_translation(old: TermsVersion, new: TermsVersion) -> bool:
         and same_reading(old.body_en, new.body_en)
         and not same_reading(old.body_fr, new.body_fr)
     )
+
+
+def outdated_translations(session: Session, document: str) -> dict[int, int]:
+    """Versions whose English translation lags behind the French (binding) text.
+
+    Maps a version number to the number of the version where the French text first changed
+    without its translation following; a version whose translation is up to date (or that
+    has none: readers then get the French text) is left out.
+    """
+    rows = session.execute(
+        select(TermsVersion.number, TermsVersion.body_fr, TermsVersion.body_en)
+        .where(TermsVersion.document == document)
+        .order_by(TermsVersion.number)
+    ).all()
+    outdated: dict[int, int] = {}
+    since: int | None = None
+    previous: Any = None
+    for row in rows:
+        if previous is None or row.body_en is None or previous.body_en is None:
+            since = None
+        elif not same_reading(previous.body_en, row.body_en):
+            since = None  # the translation was brought up to date
+        elif since is None and not same_reading(previous.body_fr, row.body_fr):
+            since = row.number
+        if since is not None:
+            outdated[row.number] = since
+        previous = row
+    return outdated
 
 
 def _check_effective_date(

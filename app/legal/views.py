@@ -94,13 +94,12 @@ def _document_page(document: str, version: TermsVersion | None) -> str:
         context["rendered"] = render_markdown(version.body(language))
         context["previous_exists"] = version.number > 1
         context["next_version"] = services.get_version(db, document, version.number + 1)
-        previous = (
-            services.get_version(db, document, version.number - 1)
-            if version.number > 1 and language != DEFAULT_LANGUAGE
+        # For English readers: since which version the French text changed without this
+        # translation following (None when it is up to date).
+        context["outdated_since"] = (
+            services.outdated_translations(db, document).get(version.number)
+            if language != DEFAULT_LANGUAGE and version.body_en is not None
             else None
-        )
-        context["stale_translation"] = previous is not None and services.stale_translation(
-            previous, version
         )
     return render_template("legal/document.html", **context)
 
@@ -155,6 +154,11 @@ def history(document: str) -> str:
         in_effect=in_effect,
         statuses={v.id: version_status(v, in_effect) for v in versions},
         language=reading_language(),
+        outdated=(
+            services.outdated_translations(db, document)
+            if reading_language() != DEFAULT_LANGUAGE
+            else {}
+        ),
     )
 
 
@@ -242,6 +246,10 @@ def accept() -> str | Response | tuple[str, int]:
                 item.current.body(language), 3, f"{item.current.document}-section-"
             )
             entry["text_language"] = item.current.text_language(language)
+            if language != DEFAULT_LANGUAGE and item.current.body_en is not None:
+                entry["outdated_since"] = services.outdated_translations(
+                    db, item.current.document
+                ).get(item.current.number)
         documents.append(entry)
     form.versions.data = ",".join(str(p.current.id) for p in pending)
     status = 409 if error else 200

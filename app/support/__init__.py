@@ -9,6 +9,7 @@ import click
 from flask import Blueprint, Flask, current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from limits import parse_many
 
 import config as panel_config
 from app import audit
@@ -49,6 +50,15 @@ SETTINGS: dict[str, Any] = {
     "SUPPORT_IMAP_CA_FILE": None,
     "SUPPORT_IMAP_DONE_FOLDER": "Handled",
     "SUPPORT_IMAP_REFUSED_FOLDER": "Refused",
+    # The public contact form (home page and visitors' support page): visitors open a
+    # ticket with an e-mail address, without an account. Off unless the hoster turns it on.
+    "SUPPORT_CONTACT_FORM": False,
+    # Messages sent with the contact form (Flask-Limiter syntax), per address and per client.
+    "SUPPORT_CONTACT_LIMIT_PER_ADDRESS": "3 per hour;10 per day",
+    "SUPPORT_CONTACT_LIMIT_PER_IP": "5 per hour;20 per day",
+    # Visitors' tickets are deleted this many days after they were closed (by `flask
+    # support auto-close`, run daily); 0 = never deleted automatically.
+    "SUPPORT_VISITOR_KEEP_DAYS": 90,
 }
 # Room for the text fields and the multipart framing on top of the files themselves.
 FORM_ALLOWANCE = 1024 * 1024
@@ -68,6 +78,7 @@ def _configure(app: Flask) -> None:
         "SUPPORT_MAIL_MAX_BYTES",
         "SUPPORT_MAIL_CLOSED_DAYS",
         "SUPPORT_STAFF_MAIL_GROUP_MINUTES",
+        "SUPPORT_VISITOR_KEEP_DAYS",
     ):
         try:
             app.config[key] = int(app.config[key])
@@ -85,6 +96,14 @@ def _configure(app: Flask) -> None:
             f"recognise; choose among {', '.join(KNOWN_TYPES)}."
         )
     app.config["SUPPORT_ATTACHMENT_TYPES"] = list(types)
+    app.config["SUPPORT_CONTACT_FORM"] = bool(app.config["SUPPORT_CONTACT_FORM"])
+    for key in ("SUPPORT_CONTACT_LIMIT_PER_ADDRESS", "SUPPORT_CONTACT_LIMIT_PER_IP"):
+        try:
+            parse_many(str(app.config[key]))
+        except ValueError:
+            raise panel_config.ConfigError(
+                f"PANEL_{key} must be a limit such as '3 per hour;10 per day'."
+            ) from None
     folder = app.config["SUPPORT_ATTACHMENT_DIR"] or str(
         Path(app.instance_path) / "support-attachments"
     )
@@ -108,10 +127,12 @@ def init_app(app: Flask) -> None:
     from app.accounts.attention import register_attention
     from app.connectors.base import register_panel_section
     from app.staff import StaffQueue, register_queue
-    from app.support import mail_cli, services
+    from app.support import mail_cli, services, visitors
     from app.support.section import TicketsSection
 
     _configure(app)
+    # The public home shows the contact form without importing this feature.
+    app.extensions["panel_contact_form"] = lambda: contact_views.contact_form_for_visitors()
     register_attention(app, waiting_for_person)
     app.jinja_env.globals.update(
         support_category_label=_category_label, support_service_name=_service_name
@@ -136,6 +157,8 @@ def init_app(app: Flask) -> None:
                 "Support ticket closed automatically (no answer from you)"
             ),
             "support.mail_reply": _l("Reply to a support ticket received by mail"),
+            "support.visitor_ticket_opened": _l("Ticket opened by a visitor (contact form)"),
+            "support.visitor_tickets_deleted": _l("Old visitors' tickets deleted"),
         }
     )
 
@@ -155,6 +178,11 @@ def init_app(app: Flask) -> None:
         settings = services.SupportSettings.from_config(app.config)
         with session_scope(app) as session:
             closed = services.auto_close(session, settings, days=days)
+            files = visitors.delete_old_visitor_tickets(
+                session, days=int(app.config["SUPPORT_VISITOR_KEEP_DAYS"])
+            )
+        # Files go once the rows are gone (a file left over is swept by sweep-files).
+        AttachmentStore(Path(app.config["SUPPORT_ATTACHMENT_DIR"])).remove(files)
         click.echo(f"{closed} ticket(s) closed")
         if closed:
             send_queued(app)
@@ -177,7 +205,7 @@ def init_app(app: Flask) -> None:
     mail_cli.register_tasks(app)
 
 
-from app.support import staff_views, views  # noqa: E402,F401
+from app.support import contact_views, staff_views, views  # noqa: E402,F401
 
 
 def waiting_for_person(session: Session, account: Any) -> list[Attention]:

@@ -131,3 +131,28 @@ class CannedReplyForm(FlaskForm):
         render_kw={"rows": 8, "lang": "en"},
     )
     reply_id = HiddenField()
+
+
+class ContactForm(FlaskForm):
+    """The public contact form: a visitor opens a ticket with an address, no account."""
+
+    email = StringField(
+        _l("Your e-mail address"),
+        validators=[Required()],
+        description=_l("The team answers you there. It is used for nothing else."),
+        render_kw={"type": "email", "maxlength": 320, "autocomplete": "email"},
+    )
+    subject = StringField(
+        _l("Subject"),
+        validators=[Required()],
+        description=_l("A few words, for example “Can I join?”."),
+        render_kw={"maxlength": 200, "autocomplete": "off"},
+    )
+    body = TextAreaField(
+        _l("Your message"), validators=[Required()], render_kw={"rows": 8, "maxlength": 100_000}
+    )
+    # The honeypot: hidden from people (CSS and aria-hidden), filled in by form-filling robots.
+    website = StringField(
+        _l("Leave this field empty"),
+        render_kw={"autocomplete": "off", "tabindex": "-1"},
+    )

@@ -252,11 +252,13 @@ def receive_message(
         return _refuse(session, message, sender, "not_ours", now)
     target = targets[0]
     ticket = session.get(Ticket, target.ticket_id)
-    role = recipient_of(config, target, ticket.account_id) if ticket else None
+    role = recipient_of(config, target, ticket.requester_key) if ticket else None
     if ticket is None or role is None:
         return _refuse(session, message, sender, "not_ours", now)
-    author = _author(session, ticket, role, sender)
-    if author is None:
+    visitor = role == "requester" and ticket.from_visitor
+    # A visitor has no account: their address is who they are (the token was made for it).
+    author = None if visitor else _author(session, ticket, role, sender)
+    if (author is None and not visitor) or (visitor and sender != ticket.contact_email):
         return _refuse(session, message, sender, "unknown_sender", now, ticket.id)
     if (
         ticket.is_closed
@@ -268,7 +270,7 @@ def receive_message(
     uploads = _uploads(message)
     try:
         with session.begin_nested(), store.transaction():
-            if role == "staff":
+            if role == "staff" and author is not None:
                 added = services.reply_as_staff(
                     session,
                     store,
@@ -296,7 +298,7 @@ def receive_message(
         session,
         "support.mail_reply",
         account_id=ticket.account_id,
-        actor_id=author.id,
+        actor_id=author.id if author else None,
         ticket=ticket.id,
         message=added.id,
     )

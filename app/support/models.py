@@ -22,6 +22,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from app.accounts.models import Account
 from app.db import Base, UTCDateTime, utcnow
+from app.support.reply_address import requester_key
 
 STATES = ("new", "waiting_staff", "waiting_user", "closed")
 CATEGORIES = ("question", "problem", "account", "data_request", "other")
@@ -57,6 +58,12 @@ class Ticket(Base):
             "(state <> 'closed' AND closed_at IS NULL)",
             name="closed_at_iff_closed",
         ),
+        # A member's ticket has their account; a visitor's (the public contact form) has
+        # only the address they gave, and no account can ever see it.
+        CheckConstraint(
+            "(account_id IS NULL) = (contact_email IS NOT NULL)", name="member_or_visitor"
+        ),
+        CheckConstraint("contact_email = lower(contact_email)", name="contact_email_lowercase"),
         # A user's list, newest activity first.
         Index("ix_ticket_account_id_last_message_at", "account_id", "last_message_at"),
         # The staff queue, longest waiting first. Open tickets are few next to the closed
@@ -86,7 +93,10 @@ class Ticket(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    # A visitor's ticket: where answers go, and the language they wrote in.
+    contact_email: Mapped[str | None] = mapped_column(String(320), index=True)
+    contact_language: Mapped[str | None] = mapped_column(String(8))
     subject: Mapped[str] = mapped_column(String(200))
     # A service slug of the hoster profile, or "other".
     service: Mapped[str] = mapped_column(String(64))
@@ -102,7 +112,7 @@ class Ticket(Base):
     # Subject and every message body, for PostgreSQL full-text search; never loaded.
     search_vector: Mapped[Any | None] = deferred(mapped_column(SearchVector()))
 
-    requester: Mapped[Account] = relationship(foreign_keys=[account_id], lazy="raise")
+    requester: Mapped[Account | None] = relationship(foreign_keys=[account_id], lazy="raise")
     assignee: Mapped[Account | None] = relationship(foreign_keys=[assignee_id], lazy="raise")
     messages: Mapped[list[TicketMessage]] = relationship(
         back_populates="ticket",
@@ -115,6 +125,16 @@ class Ticket(Base):
     @property
     def is_closed(self) -> bool:
         return self.state == "closed"
+
+    @property
+    def requester_key(self) -> str:
+        """Whom reply-address tokens for the requester are made for (see reply_address)."""
+        return requester_key(self.account_id, self.contact_email)
+
+    @property
+    def from_visitor(self) -> bool:
+        """Opened with the public contact form: no account, answered by mail only."""
+        return self.account_id is None
 
 
 class TicketMessage(Base):

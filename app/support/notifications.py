@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -104,7 +105,7 @@ def notify_staff_of_reply(
     *,
     ticket: Ticket,
     message: TicketMessage,
-    author: Account,
+    author: Account | None,
     staff_email: str | None,
     group_minutes: int,
 ) -> OutgoingMail | None:
@@ -113,7 +114,7 @@ def notify_staff_of_reply(
     if found is None:
         return None
     address, language = found
-    if author.email and author.email.strip().lower() == address.strip().lower():
+    if author and author.email and author.email.strip().lower() == address.strip().lower():
         return None  # a staff member writing on their own ticket is not told about it
     window = timedelta(minutes=max(0, group_minutes))
     due_at: datetime | None = None
@@ -135,7 +136,9 @@ def notify_staff_of_reply(
             headers=ticket_headers(current_app.config, ticket.id, STAFF),
             reply_by_mail=bool(current_app.config.get("SUPPORT_REPLY_ADDRESS")),
             ticket=ticket,
-            requester=author,
+            # A contact-form ticket has no account: its visitor is known by the address.
+            requester_name=author.display_name if author else ticket.contact_email,
+            requester_uid=author.uid if author else _("visitor"),
             waiting=max(1, _waiting_messages(session, ticket.id)),
             assigned=ticket.assignee_id is not None and address != staff_email,
             link=external_url("support.staff_ticket", ticket_id=ticket.id),

@@ -1,7 +1,8 @@
 """Reply addresses and threading headers of ticket mail (support+<ticket>.<token>@domain).
 
-The token is an HMAC of the ticket and its recipient (the requester's account, or "staff"
-for the team mailbox) with the panel's secret key: nothing is stored, a guessed or
+The token is an HMAC of the ticket and its recipient (the requester's account, a visitor's
+contact address for a ticket from the public contact form, or "staff" for the team
+mailbox) with the panel's secret key: nothing is stored, a guessed or
 copied-to-another-ticket address is refused, and changing SECRET_KEY retires them all.
 """
 
@@ -58,10 +59,17 @@ def parse_address(config: Any, address: str) -> ReplyTarget | None:
     return ReplyTarget(ticket_id=int(match.group(1)), token=match.group(2).lower())
 
 
-def recipient_of(config: Any, target: ReplyTarget, requester_id: int) -> str | None:
+def requester_key(account_id: int | None, contact_email: str | None) -> str:
+    """What a requester's tokens are made for: their account, or a visitor's address."""
+    if account_id is not None:
+        return str(account_id)
+    return f"visitor:{contact_email}"
+
+
+def recipient_of(config: Any, target: ReplyTarget, requester: int | str) -> str | None:
     """Whom the token was made for: "requester", "staff", or None when it is wrong."""
     secret = str(config["SECRET_KEY"])
-    for role, recipient in (("requester", str(requester_id)), ("staff", STAFF)):
+    for role, recipient in (("requester", str(requester)), ("staff", STAFF)):
         if hmac.compare_digest(_token(secret, target.ticket_id, recipient), target.token):
             return role
     return None

@@ -253,11 +253,18 @@ def _index_text(session: Session, ticket_id: int, text: str) -> None:
 
 
 def _new_message(
-    ticket: Ticket, author: Account, body: str, *, from_staff: bool, internal: bool, now: datetime
+    ticket: Ticket,
+    author: Account | None,
+    body: str,
+    *,
+    from_staff: bool,
+    internal: bool,
+    now: datetime,
 ) -> TicketMessage:
+    """A message; `author` is None for a visitor (a ticket from the public contact form)."""
     message = TicketMessage(
         ticket_id=ticket.id,
-        author_id=author.id,
+        author_id=author.id if author else None,
         from_staff=from_staff,
         is_internal=internal,
         body=body,
@@ -343,14 +350,13 @@ def reply_as_requester(
     settings: SupportSettings,
     *,
     ticket: Ticket,
-    account: Account,
+    account: Account | None,
     body: str,
     uploads: Sequence[Upload],
 ) -> TicketMessage:
-    """The requester answers; a closed ticket is reopened (documented choice).
-
-    Whoever handles the ticket is mailed (grouped with the person's other recent messages).
-    """
+    """The requester answers (`account` None: the visitor of a contact-form ticket, by mail);
+    a closed ticket is reopened (documented choice). Whoever handles the ticket is mailed
+    (grouped with the person's other recent messages)."""
     errors: dict[str, list[Any]] = {}
     body = _check_body(body, errors)
     accepted = _check_uploads(uploads, settings, errors)
@@ -370,8 +376,8 @@ def reply_as_requester(
         audit.record(
             session,
             "support.ticket_reopened",
-            account_id=account.id,
-            actor_id=account.id,
+            account_id=ticket.account_id,
+            actor_id=account.id if account else None,
             ticket=ticket.id,
         )
     notify_staff_of_reply(
@@ -434,6 +440,14 @@ def reply_as_staff(
     body = _check_body(body, errors)
     if not internal and then_state not in ("waiting_user", "closed"):
         errors.setdefault("then_state", []).append(_l("Choose what happens after the reply."))
+    if ticket.from_visitor and not internal and uploads:
+        # A visitor has no access to the panel, so could never download them.
+        errors.setdefault("attachments", []).append(
+            _l(
+                "This ticket comes from a visitor without an account, who cannot download "
+                "files: describe it in the text, or send the file from the team's mailbox."
+            )
+        )
     accepted = _check_uploads(uploads, settings, errors)
     if errors:
         raise SupportError(errors)
@@ -456,6 +470,9 @@ def reply_as_staff(
             actor_id=author.id,
             ticket=ticket.id,
         )
+    if ticket.from_visitor:
+        _mail_visitor(session, ticket, body=body)
+        return message
     requester = session.get(Account, ticket.account_id)
     if requester is not None and requester.email:
         with force_locale(mail_language(requester)):
@@ -464,7 +481,7 @@ def reply_as_staff(
                 to=requester.email,
                 template="support_staff_reply",
                 purpose="support.reply",
-                headers=ticket_headers(current_app.config, ticket.id, requester.id),
+                headers=ticket_headers(current_app.config, ticket.id, ticket.requester_key),
                 reply_by_mail=bool(current_app.config.get("SUPPORT_REPLY_ADDRESS")),
                 ticket=ticket,
                 body=body if settings.mail_include_text else None,
@@ -527,14 +544,16 @@ def auto_close(session: Session, settings: SupportSettings, *, days: int | None 
             session, "support.ticket_auto_closed", account_id=ticket.account_id, ticket=ticket.id
         )
         requester = ticket.requester
-        if requester.email:
+        if requester is None:
+            _mail_visitor(session, ticket, auto_closed_days=days)
+        elif requester.email:
             with force_locale(mail_language(requester)):
                 queue_mail(
                     session,
                     to=requester.email,
                     template="support_auto_closed",
                     purpose="support.auto_closed",
-                    headers=ticket_headers(current_app.config, ticket.id, requester.id),
+                    headers=ticket_headers(current_app.config, ticket.id, ticket.requester_key),
                     ticket=ticket,
                     days=days,
                     link=_link("support.ticket", ticket_id=ticket.id),
@@ -671,10 +690,16 @@ def tickets_waiting_for(session: Session, account_id: int, *, limit: int = 20) -
 
 
 def other_tickets(session: Session, ticket: Ticket, *, limit: int = 10) -> list[Ticket]:
+    """The requester's other tickets (staff); for a visitor, those from the same address."""
+    same_requester = (
+        Ticket.contact_email == ticket.contact_email
+        if ticket.from_visitor
+        else Ticket.account_id == ticket.account_id
+    )
     return list(
         session.scalars(
             select(Ticket)
-            .where(Ticket.account_id == ticket.account_id, Ticket.id != ticket.id)
+            .where(same_requester, Ticket.id != ticket.id)
             .order_by(Ticket.last_message_at.desc(), Ticket.id.desc())
             .limit(limit)
         ).all()
@@ -856,10 +881,50 @@ def sweep_orphan_files(
 # Helpers ---------------------------------------------------------------------------------
 
 
-def mail_language(account: Account) -> str:
+def _mail_visitor(
+    session: Session, ticket: Ticket, *, body: str = "", auto_closed_days: int = 0
+) -> None:
+    """A staff reply (always with its text: a visitor cannot sign in to read it) or the
+    automatic closing, mailed to a contact-form ticket's address."""
+    assert ticket.contact_email is not None
+    language = visitor_language(ticket.contact_language)
+    headers = ticket_headers(current_app.config, ticket.id, ticket.requester_key)
+    reply_by_mail = bool(current_app.config.get("SUPPORT_REPLY_ADDRESS"))
+    with force_locale(language):
+        if auto_closed_days:
+            queue_mail(
+                session,
+                to=ticket.contact_email,
+                template="support_visitor_closed",
+                purpose="support.auto_closed",
+                headers=headers,
+                ticket=ticket,
+                days=auto_closed_days,
+                reply_by_mail=reply_by_mail,
+            )
+        else:
+            queue_mail(
+                session,
+                to=ticket.contact_email,
+                template="support_visitor_reply",
+                purpose="support.reply",
+                headers=headers,
+                ticket=ticket,
+                body=body,
+                closed=ticket.is_closed,
+                reply_by_mail=reply_by_mail,
+            )
+
+
+def visitor_language(code: str | None) -> str:
+    """One of the panel's languages for a language code (its first one when unknown)."""
     languages = current_app.config["LANGUAGES"]
-    primary = (account.language or "").split("-")[0].split("_")[0].lower()
+    primary = (code or "").split("-")[0].split("_")[0].lower()
     return primary if primary in languages else str(languages[0])
+
+
+def mail_language(account: Account) -> str:
+    return visitor_language(account.language)
 
 
 def _link(endpoint: str, **values: Any) -> str | None:

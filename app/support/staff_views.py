@@ -118,11 +118,15 @@ def _staff_ticket(ticket_id: int) -> Any:
 
 def _filled_replies(ticket: Any) -> list[saved_replies.FilledReply]:
     """Every saved reply as it would go into this ticket: its person's language, filled."""
-    language = saved_replies.reply_language(ticket.requester.language)
+    requester = ticket.requester
+    language = saved_replies.reply_language(
+        requester.language if requester else ticket.contact_language
+    )
     with force_locale(language):
         service = service_names().get(ticket.service, ticket.service)
     values = {
-        "name": ticket.requester.display_name,
+        # A visitor gave no name: the greeting falls back on their address.
+        "name": requester.display_name if requester else ticket.contact_email,
         "ticket": f"#{ticket.id}",
         "subject": ticket.subject,
         "service": str(service),

@@ -34,6 +34,7 @@ from app.hoster.profile import current_profile
 from app.security import gate_exempt, open_to_visitors
 from app.support import attachment_store, bp, services, upload_limit
 from app.support.attachments import capped_parser, download_name, uploads_from
+from app.support.contact_views import contact_form_for_visitors
 from app.support.forms import CATEGORY_LABELS, ReplyForm, TicketForm
 from app.support.models import OTHER_SERVICE, USER_STATE_LABELS
 
@@ -169,7 +170,11 @@ def index() -> str:
     if not current_user.is_authenticated:
         # Visitors learn how support works and how to reach the team, instead of a bare
         # sign-in form.
-        return render_template("support/visitor.html", profile=current_profile())
+        return render_template(
+            "support/visitor.html",
+            profile=current_profile(),
+            contact_form=contact_form_for_visitors(),
+        )
     page = page_number()
     tickets, total = services.requester_tickets(get_session(), current_user.id, page=page)
     pages = max(1, -(-total // services.PAGE_SIZE))

@@ -21,8 +21,12 @@ def test_a_visitor_subscribes_and_leaves_in_the_browser(
     app: Any, live_server: Any, chromium: Any, axe: Any, smtp: Any, language: str
 ) -> None:
     app.config["SMTP_URL"] = smtp.url
+    # A reader in the hoster's time zone (elsewhere, static/timezone.js keeps the zone in
+    # a cookie so that times are shown in it).
     context = chromium.new_context(
-        locale=language, extra_http_headers={"Accept-Language": language}
+        locale=language,
+        extra_http_headers={"Accept-Language": language},
+        timezone_id="Europe/Paris",
     )
     page = context.new_page()
     base = live_server.url

@@ -229,3 +229,15 @@ def test_the_gate_keeps_the_url_prefix_in_its_redirect(login_as, client, publish
     response = client.get("/?tab=1", base_url="http://localhost/panel")
     assert response.status_code == 302
     assert response.location == "/panel/legal/accept?next=/panel/?tab%3D1"
+
+
+def test_an_english_reader_accepting_for_the_first_time_is_told_the_translation_lags(
+    login_as, client, publish
+):
+    publish(fr="## Objet\n\nUn an.\n", en="## Purpose\n\nA year.\n")
+    publish(fr="## Objet\n\nSix mois.\n", en="## Purpose\n\nA year.\n")
+    login_as("bob")  # reads English
+    html = page(client.get("/legal/accept", headers={"Accept-Language": "en"}))
+    assert "A year." in html
+    assert "this English translation was not updated" in html
+    assert "/legal/terms/diff?from=1&amp;to=2" in html

@@ -362,3 +362,27 @@ def test_staff_index_lists_both_documents_and_announced_versions(login_as, clien
     assert "Annoncées, pas encore en vigueur" in html
     staff_home = page(client.get("/staff/"))
     assert "Versions des conditions annoncées, pas encore en vigueur" in staff_home
+
+
+def test_english_readers_are_told_the_translation_lags_until_it_is_updated(client, publish):
+    publish(fr="## Objet\n\nUn an.\n", en="## Purpose\n\nA year.\n", summary_en="First.")
+    publish(fr="## Objet\n\nSix mois.\n", en="## Purpose\n\nA year.\n", summary_en="Shorter.")
+    # Version 3 changes only the summary: the translation still lags behind version 2.
+    publish(fr="## Objet\n\nSix mois.\n", en="## Purpose\n\nA year.\n", summary_en="Typo.")
+    english = {"Accept-Language": "en"}
+    current = page(client.get("/legal/terms", headers=english))
+    assert "changed in version 2, but this English translation was not updated since" in current
+    assert "/legal/terms/diff?from=1&amp;to=3" in current
+    history = page(client.get("/legal/terms/history", headers=english))
+    assert history.count("legal-stale") == 2
+    assert "The binding French text changed in this version" in history
+    assert "was not updated since the binding French text changed in version 2" in history
+    assert "legal-stale" not in page(client.get("/legal/terms/1", headers=english))
+    assert "legal-stale" not in page(
+        client.get("/legal/terms/history", headers={"Accept-Language": "fr"})
+    )
+    # Version 4 brings the translation up to date: no more note on it.
+    publish(fr="## Objet\n\nSix mois.\n", en="## Purpose\n\nSix months.\n", summary_en="Fixed.")
+    assert "legal-stale" not in page(client.get("/legal/terms", headers=english))
+    history = page(client.get("/legal/terms/history", headers=english))
+    assert history.count("legal-stale") == 2
