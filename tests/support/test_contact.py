@@ -169,6 +169,11 @@ def test_staff_see_a_visitor_and_answer_by_mail_and_the_visitor_answers_back(
 
     reply = answer_to(to_visitor, "Zoé <Zoe@Example.net>", "Thank you, done.")
     assert receive(contact_app, reply.as_bytes()).status == "added"
+    # The team hears of it, the visitor named by the address (no account, no login), and
+    # the message itself stays in the panel.
+    told = smtp.messages[-1]
+    assert told["To"] == "team@demo.chatons.org"
+    assert "zoe@example.net" in told["Subject"] and "Thank you" not in body_of(told)
     forged = answer_to(to_visitor, "eve@example.org", "Add me too.")
     assert receive(contact_app, forged.as_bytes()).status == "unknown_sender"
     with session_scope(contact_app) as session:
