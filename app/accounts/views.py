@@ -196,10 +196,10 @@ def public_home() -> str:
     )
 
 
-def _contact_form() -> Any:
-    """The public contact form, when the support feature offers one."""
+def _contact_form() -> bool:
+    """Whether the support feature offers visitors its public contact form."""
     offer = current_app.extensions.get("panel_contact_form")
-    return offer() if offer else None
+    return bool(offer and offer())
 
 
 @bp.route("/account/activity")

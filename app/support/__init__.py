@@ -131,7 +131,7 @@ def init_app(app: Flask) -> None:
     from app.support.section import TicketsSection
 
     _configure(app)
-    # The public home shows the contact form without importing this feature.
+    # The public home links to the contact form without importing this feature.
     app.extensions["panel_contact_form"] = lambda: contact_views.contact_form_for_visitors()
     register_attention(app, waiting_for_person)
     app.jinja_env.globals.update(

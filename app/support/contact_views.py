@@ -35,11 +35,13 @@ def contact_form_enabled() -> bool:
     return bool(current_app.config.get("SUPPORT_CONTACT_FORM"))
 
 
-def contact_form_for_visitors() -> ContactForm | None:
-    """The form to show a visitor on the home and support pages, when the hoster offers it."""
-    if not contact_form_enabled() or current_user.is_authenticated:
-        return None
-    return ContactForm(prefix=PREFIX)
+def contact_form_for_visitors() -> bool:
+    """Whether the home and support pages offer a visitor the contact form.
+
+    They link to it rather than embed it: the form needs a CSRF token, so a session, and
+    visitors who only read the public pages get no cookie at all.
+    """
+    return contact_form_enabled() and not current_user.is_authenticated
 
 
 def _throttles(email: str) -> list[tuple[KeyedThrottle, str]] | None:

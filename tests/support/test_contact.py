@@ -35,7 +35,12 @@ def contact_app(make_support_app: Any, smtp: Any) -> Any:
 
 
 def send(client: Any, *, page: str = "/", headers: dict[str, str] | None = None, **fields: str):
+    """Follow the page's "Write to the team" link, then fill and send the form."""
     html = client.get(page, headers=headers or {}).get_data(as_text=True)
+    if page != "/support/contact":
+        assert 'href="/support/contact"' in html, f"no link to the contact form on {page}"
+        assert "contact-email" not in html  # a link, not the form: no cookie for readers
+        html = client.get("/support/contact", headers=headers or {}).get_data(as_text=True)
     match = TOKEN.search(html)
     assert match, f"no contact form on {page}"
     data = {
@@ -56,8 +61,17 @@ def tickets(app: Any) -> list[Ticket]:
 
 def test_the_form_is_off_unless_the_hoster_turns_it_on(client: Any):
     assert client.get("/support/contact").status_code == 404
-    assert "contact-email" not in client.get("/").get_data(as_text=True)
-    assert "contact-email" not in client.get("/support").get_data(as_text=True)
+    assert "/support/contact" not in client.get("/").get_data(as_text=True)
+    assert "/support/contact" not in client.get("/support").get_data(as_text=True)
+
+
+def test_visitors_reading_the_public_pages_get_no_cookie_with_the_form_on(contact_app: Any):
+    client = contact_app.test_client()
+    for page in ("/", "/support"):
+        response = client.get(page)
+        assert "/support/contact" in response.get_data(as_text=True)
+        assert "Set-Cookie" not in response.headers, page
+    assert "Set-Cookie" in client.get("/support/contact").headers  # the form's CSRF token
 
 
 def test_a_visitor_writes_from_the_home_page_and_gets_the_number_by_mail(
