@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -102,6 +103,20 @@ def test_failures_back_off_then_become_a_dead_letter_shown_to_staff(make_app):
     page = client.get("/staff/").get_data(as_text=True)
     assert "Courriels impossibles à distribuer" in page
     assert "bob@demo.chatons.org" in page and "ConnectionRefusedError" in page
+    assert "Réponse de l&#39;équipe sur un ticket" in page and "support.reply" not in page
+
+
+def test_every_kind_of_mail_the_panel_sends_is_named_in_words_for_staff():
+    """A new kind of mail without words would show staff its code among dead letters."""
+    from pathlib import Path
+
+    from app.staff import MAIL_PURPOSES
+
+    root = Path(__file__).resolve().parents[1] / "app"
+    pattern = re.compile(r'(?:purpose=|PURPOSE\w* = )"([a-z_]+\.[a-z_.]+)"')
+    used = {m for path in root.rglob("*.py") for m in pattern.findall(path.read_text())}
+    assert len(used) >= 10, used
+    assert used <= set(MAIL_PURPOSES), used - set(MAIL_PURPOSES)
 
 
 def test_back_off_doubles_up_to_the_maximum():

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.orm import Session
@@ -47,7 +48,34 @@ def home() -> str:
     queues = current_app.extensions.get("panel_staff_queues", [])
     db = get_session()
     rows = [(q.label(), q.count(db), q.endpoint) for q in queues]
-    return render_template("staff/home.html", queues=rows, undelivered_mail=mail.dead_letters(db))
+    return render_template(
+        "staff/home.html",
+        queues=rows,
+        undelivered_mail=mail.dead_letters(db),
+        mail_purpose=describe_mail_purpose,
+    )
+
+
+# What each kind of mail is, for staff deciding whether to send it again.
+MAIL_PURPOSES = {
+    "deletion.cancelled": _l("Deletion request cancelled"),
+    "deletion.receipt": _l("Deletion receipt"),
+    "deletion.refused": _l("Deletion request refused"),
+    "deletion.requested": _l("Deletion request received"),
+    "incidents.news": _l("Incident news for a subscriber"),
+    "incidents.subscription_confirm": _l("Incident subscription to confirm"),
+    "support.auto_closed": _l("Ticket closed for lack of answer"),
+    "support.mail_refused": _l("Answer to a support mail that was not added"),
+    "support.new_ticket": _l("New ticket, to the team"),
+    "support.reply": _l("The team's answer on a ticket"),
+    "support.requester_reply": _l("New message on a ticket, to the team"),
+    "support.visitor_received": _l("Contact form: message received"),
+}
+
+
+def describe_mail_purpose(purpose: str) -> str:
+    """The kind of mail in words; an unknown one (a newer version's) as its code."""
+    return str(MAIL_PURPOSES.get(purpose, purpose))
 
 
 class _BadChoice(ValueError):
