@@ -216,7 +216,7 @@ def waiting_for_person(session: Session, account: Any) -> list[Attention]:
     return [
         Attention(
             _(
-                "Request n° %(number)s, “%(subject)s”, waits for your answer.",
+                "Request no. %(number)s, “%(subject)s”, waits for your answer.",
                 number=ticket.id,
                 subject=ticket.subject,
             ),
