@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -75,33 +76,47 @@ def check(page: Any, label: str) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("language", ["fr", "en"])
-def test_every_page_fits_a_phone_without_sideways_scrolling(
-    app, live_server, chromium, axe, language
-):
+def every_page(
+    app: Any,
+    live_server: Any,
+    chromium: Any,
+    language: str,
+    viewport: dict[str, int],
+    sign_in_problems: list[str],
+) -> Iterator[tuple[str, str, Any]]:
+    """Open every route-walker page of every role in one language: (role, url, page)."""
     seeded = seed(app)
     base = live_server.url
-    problems: list[str] = []
-    visited = 0
     for role in ROLES:
         context = chromium.new_context(
-            viewport=PHONE, locale=language, extra_http_headers={"Accept-Language": language}
+            viewport=viewport, locale=language, extra_http_headers={"Accept-Language": language}
         )
         page = context.new_page()
         try:
             page.goto(f"{base}/language/{language}")
             login = LOGINS[role]
             if login is not None:
-                problems += sign_in(page, base, login)
+                sign_in_problems += sign_in(page, base, login)
+                page.set_viewport_size(viewport)
             for url in page_urls(app, seeded, role):
                 page.goto(f"{base}{url}")
-                assert page.locator("html").get_attribute("lang") == language, url
-                problems += check(page, f"{role} {url}")
-                if url in STACKED and role != "visitor":
-                    assert_accessible(axe, page)
-                visited += 1
+                yield role, url, page
         finally:
             context.close()
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_every_page_fits_a_phone_without_sideways_scrolling(
+    app, live_server, chromium, axe, language
+):
+    problems: list[str] = []
+    visited = 0
+    for role, url, page in every_page(app, live_server, chromium, language, PHONE, problems):
+        assert page.locator("html").get_attribute("lang") == language, url
+        problems += check(page, f"{role} {url}")
+        if url in STACKED and role != "visitor":
+            assert_accessible(axe, page)
+        visited += 1
     assert visited > 60, visited
     assert not problems, f"{len(problems)} pages scroll sideways:\n" + "\n".join(problems)
 
@@ -132,31 +147,13 @@ def test_the_header_navigation_folds_away_on_a_phone_without_javascript(live_ser
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_every_page_has_no_accessibility_violations(app, live_server, chromium, axe, language):
     """axe-core (WCAG 2.1 A and AA) on every page of every role, at desktop width."""
-    seeded = seed(app)
-    base = live_server.url
     problems: list[str] = []
     visited = 0
-    for role in ROLES:
-        context = chromium.new_context(
-            viewport=DESKTOP, locale=language, extra_http_headers={"Accept-Language": language}
-        )
-        page = context.new_page()
-        try:
-            page.goto(f"{base}/language/{language}")
-            login = LOGINS[role]
-            if login is not None:
-                sign_in(page, base, login)
-            page.set_viewport_size(DESKTOP)
-            for url in page_urls(app, seeded, role):
-                page.goto(f"{base}{url}")
-                results = axe.run(
-                    page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
-                )
-                if results.violations_count:
-                    problems.append(f"{role} {url}:\n{results.generate_report()}")
-                visited += 1
-        finally:
-            context.close()
+    for role, url, page in every_page(app, live_server, chromium, language, DESKTOP, []):
+        results = axe.run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
+        if results.violations_count:
+            problems.append(f"{role} {url}:\n{results.generate_report()}")
+        visited += 1
     assert visited > 60, visited
     assert not problems, f"{len(problems)} pages with violations:\n" + "\n".join(problems)
 

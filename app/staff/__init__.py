@@ -92,6 +92,35 @@ def _chosen_messages() -> list[int] | None:
     return [int(value)]
 
 
+def _act_on_dead_letters(
+    act: Callable[[Session, list[int] | None], list[mail.OutgoingMail]], event: str
+) -> list[int]:
+    """Apply `act` to the dead letter the form names (or to all), audit it and commit.
+
+    Returns the ids acted on; none (after telling staff why) for a bad or stale choice.
+    """
+    try:
+        chosen = _chosen_messages()
+    except _BadChoice:
+        flash(_("Choose a message from the list of undelivered mail."), "error")
+        return []
+    db = get_session()
+    messages = act(db, chosen)
+    if not messages:
+        flash(_("There is no such undelivered mail any more: nothing was done."), "error")
+        return []
+    ids = [m.id for m in messages]
+    audit.record(
+        db,
+        event,
+        actor_id=current_user.id,
+        messages=ids,
+        purposes=sorted({m.purpose for m in messages}),
+    )
+    db.commit()
+    return ids
+
+
 def _back_home() -> Response:
     return redirect(url_for("staff.home") + "#undelivered-title")  # type: ignore[return-value]
 
@@ -100,25 +129,10 @@ def _back_home() -> Response:
 @staff_required
 def retry_undelivered_mail() -> Response:
     """Queue dead letters again (after fixing the cause) and try them at once."""
-    db = get_session()
-    try:
-        chosen = _chosen_messages()
-    except _BadChoice:
-        flash(_("Choose a message from the list of undelivered mail."), "error")
-        return _back_home()
-    messages = mail.retry_dead_letters(db, chosen)
-    retried = [m.id for m in messages]
+    retried = _act_on_dead_letters(mail.retry_dead_letters, "mail.dead_letters_retried")
     if not retried:
-        flash(_("There is no such undelivered mail any more: nothing was done."), "error")
         return _back_home()
-    audit.record(
-        db,
-        "mail.dead_letters_retried",
-        actor_id=current_user.id,
-        messages=retried,
-        purposes=sorted({m.purpose for m in messages}),
-    )
-    db.commit()
+    db = get_session()
     # Tried now, in this request, so that staff see at once whether the cause is fixed.
     mail.send_queued(current_app._get_current_object(), bulk=False)  # type: ignore[attr-defined]
     waiting, dead = mail.still_queued(db, retried)
@@ -152,29 +166,14 @@ def retry_undelivered_mail() -> Response:
 @staff_required
 def discard_undelivered_mail() -> Response:
     """Delete dead letters for good: the person will not receive them."""
-    db = get_session()
-    try:
-        chosen = _chosen_messages()
-    except _BadChoice:
-        flash(_("Choose a message from the list of undelivered mail."), "error")
+    discarded = _act_on_dead_letters(mail.discard_dead_letters, "mail.dead_letters_discarded")
+    if not discarded:
         return _back_home()
-    messages = mail.discard_dead_letters(db, chosen)
-    if not messages:
-        flash(_("There is no such undelivered mail any more: nothing was done."), "error")
-        return _back_home()
-    audit.record(
-        db,
-        "mail.dead_letters_discarded",
-        actor_id=current_user.id,
-        messages=[m.id for m in messages],
-        purposes=sorted({m.purpose for m in messages}),
-    )
-    db.commit()
     flash(
         ngettext(
             "%(num)s undelivered message was discarded.",
             "%(num)s undelivered messages were discarded.",
-            len(messages),
+            len(discarded),
         ),
         "success",
     )

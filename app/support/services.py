@@ -277,6 +277,41 @@ def _new_message(
 # Requester side --------------------------------------------------------------------------
 
 
+def add_ticket(
+    session: Session,
+    account: Account | None,
+    *,
+    subject: str,
+    body: str,
+    service: str,
+    category: str,
+    **fields: Any,
+) -> tuple[Ticket, TicketMessage]:
+    """A new ticket with its first message, indexed for search; the values are checked.
+
+    `account` None with `contact_email` in `fields`: a visitor's ticket (contact form).
+    """
+    now = utcnow()
+    ticket = Ticket(
+        account_id=account.id if account else None,
+        subject=subject,
+        service=service,
+        category=category,
+        state="new",
+        created_at=now,
+        last_message_at=now,
+        state_changed_at=now,
+        **fields,
+    )
+    session.add(ticket)
+    session.flush()
+    message = _new_message(ticket, account, body, from_staff=False, internal=False, now=now)
+    session.add(message)
+    session.flush()
+    _index_text(session, ticket.id, f"{subject}\n{body}")
+    return ticket, message
+
+
 def open_ticket(
     session: Session,
     store: AttachmentStore,
@@ -301,24 +336,10 @@ def open_ticket(
     accepted = _check_uploads(uploads, settings, errors)
     if errors:
         raise SupportError(errors)
-    now = utcnow()
-    ticket = Ticket(
-        account_id=account.id,
-        subject=subject,
-        service=service,
-        category=category,
-        state="new",
-        created_at=now,
-        last_message_at=now,
-        state_changed_at=now,
+    ticket, message = add_ticket(
+        session, account, subject=subject, body=body, service=service, category=category
     )
-    session.add(ticket)
-    session.flush()
-    message = _new_message(ticket, account, body, from_staff=False, internal=False, now=now)
-    session.add(message)
-    session.flush()
     _store_attachments(session, store, settings, message, accepted)
-    _index_text(session, ticket.id, f"{subject}\n{body}")
     audit.record(
         session,
         "support.ticket_opened",

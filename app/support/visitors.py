@@ -27,9 +27,8 @@ from app.support.services import (
     SupportSettings,
     _check_body,
     _check_subject,
-    _index_text,
     _link,
-    _new_message,
+    add_ticket,
     visitor_language,
 )
 
@@ -64,24 +63,16 @@ def open_visitor_ticket(
     body = _check_body(body, errors)
     if errors:
         raise SupportError(errors)
-    now = utcnow()
-    ticket = Ticket(
-        account_id=None,
-        contact_email=email,
-        contact_language=visitor_language(language),
+    ticket, _message = add_ticket(
+        session,
+        None,
         subject=subject,
+        body=body,
         service=OTHER_SERVICE,
         category=VISITOR_CATEGORY,
-        state="new",
-        created_at=now,
-        last_message_at=now,
-        state_changed_at=now,
+        contact_email=email,
+        contact_language=visitor_language(language),
     )
-    session.add(ticket)
-    session.flush()
-    session.add(_new_message(ticket, None, body, from_staff=False, internal=False, now=now))
-    session.flush()
-    _index_text(session, ticket.id, f"{subject}\n{body}")
     # No address in the audit log: the ticket holds it, and goes with it.
     audit.record(session, "support.visitor_ticket_opened", ticket=ticket.id)
     config = current_app.config
