@@ -85,6 +85,44 @@ class StepResult:
     kept: tuple[str, ...] = field(default_factory=tuple)  # what is kept on purpose, and why
 
 
+@dataclass(frozen=True)
+class PlannedItem:
+    """One folder or collection of the person's, as the server lists it now."""
+
+    name: str  # as the person knows it: "INBOX", "Archives/2024", "Calendrier perso"
+    count: int | None = None  # messages, items or files; None when the server cannot say
+    size: int | None = None  # bytes; None when the server cannot say
+
+
+@dataclass(frozen=True)
+class KeptItem:
+    """Something the person can reach that a deletion leaves alone, and why.
+
+    `reason` is English, marked with N_() and listed in the connector's OUTCOMES, so
+    app/deletion/outcomes.py reads it in the reader's language ("shared with you by {owner}").
+    """
+
+    name: str
+    reason: str
+    values: tuple[tuple[str, str], ...] = ()  # the reason's {placeholders}
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    """What one service's deletion step will remove and keep, asked of the server now.
+
+    Built from the same inventory of what is the person's as /account/data and the
+    export (principle 7); staff read it before approving, and the step re-checks it
+    when it runs. `notes` say what the server itself keeps after a deletion (Cyrus's
+    delayed delete, Dovecot's lazy_expunge): English, N_()-marked, translated on reading.
+    """
+
+    service: str
+    delete: tuple[PlannedItem, ...] = ()
+    keep: tuple[KeptItem, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
 @runtime_checkable
 class Connector(Protocol):
     """One service's data about a person.
@@ -95,7 +133,9 @@ class Connector(Protocol):
     `check()` (for `flask doctor`: signs in with the panel's credentials and returns a short
     description, or raises ConnectorError saying what is wrong), and `asks_password` with
     `export_with_password(person, password)` (the export form then asks the person's own
-    password for this service and passes it for that one download; see app/export).
+    password for this service and passes it for that one download; see app/export),
+    and `plan(person) -> DeletionPlan` (what delete() would remove and keep, read from the
+    server without changing anything; staff see it on the deletion request).
     """
 
     slug: str
