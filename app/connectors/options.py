@@ -100,6 +100,16 @@ class ConnectorOptions:
             raise self.error(key, f": {value!r} has an invalid port number.") from exc
         return parts
 
+    def choice(self, key: str, allowed: tuple[str, ...]) -> str | None:
+        """One of `allowed` (e.g. auth = "digest"), or None when the key is absent."""
+        value = self.text(key)
+        if value is None:
+            return None
+        if value not in allowed:
+            choices = " or ".join(f'"{a}"' for a in allowed)
+            raise self.error(key, f": {value!r} is not known; write {choices}.")
+        return value
+
     def boolean(self, key: str, *, default: bool) -> bool:
         value = self._get(key, False)
         if value is None:

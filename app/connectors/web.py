@@ -81,9 +81,12 @@ OUTCOMES = (
 class HttpFailure(ConnectorError):
     """A request failed; `status` is the HTTP status when the server answered."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, challenge: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.challenge = challenge  # a 401's WWW-Authenticate: which schemes the server wants
 
 
 class HttpUnreachable(HttpFailure, ServiceUnreachable):
@@ -181,7 +184,8 @@ class Client:
         status = response.status_code
         response.close()
         if status in (401, 403):
-            raise HttpFailure(_(REFUSED, host=_host(url), status=status), status)
+            challenge = response.headers.get("WWW-Authenticate")
+            raise HttpFailure(_(REFUSED, host=_host(url), status=status), status, challenge)
         raise HttpFailure(
             _(
                 ANSWERED,

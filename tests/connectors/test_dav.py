@@ -170,7 +170,7 @@ def test_a_server_stopped_mid_export_gives_an_error(
         alice_calendars.start()
 
 
-def test_delete_removes_every_collection_and_can_run_again(
+def test_delete_removes_every_collection_keeps_the_principal_and_can_run_again(
     alice_calendars: servers.Process, password_file: Path
 ) -> None:
     assert len(servers.dav_children(alice_calendars, "alice")) == 2
@@ -178,16 +178,19 @@ def test_delete_removes_every_collection_and_can_run_again(
     assert result.ok, result.detail
     assert result.detail.splitlines() == [
         "Calendars and address books deleted: 'Travail & réunions', 'Contacts'.",
-        "The emptied home folder was deleted too.",
     ]
+    # Radicale's home is the principal itself: never deleted, said to stay.
+    assert result.kept == (
+        f"The principal {alice_calendars.url}/alice/ (the person's account on the DAV server) "
+        "stays: the panel never deletes it; the server's own administration removes the "
+        "account.",
+    )
     storage = alice_calendars.home / "collections" / "collection-root"
-    assert not (storage / "alice").exists()  # not even an empty folder with the login
-    # Asked as alice, directly (Radicale creates an empty home again when she signs in).
+    assert list((storage / "alice").iterdir()) == []
     assert servers.dav_children(alice_calendars, "alice") == []
     assert len(servers.dav_children(alice_calendars, "bob")) == 2  # bob keeps his
     again = connector(alice_calendars, password_file).delete(person())
-    # Radicale makes the (empty) home again on any request: only that goes again.
-    assert again.ok and "Calendars" not in again.detail, again.detail
+    assert again.ok and again.detail == "Nothing held for this person.", again.detail
 
 
 def test_an_explicit_principal_template_is_used(
