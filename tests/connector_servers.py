@@ -1,4 +1,5 @@
-"""Real servers for the connector tests: the http reference server, Radicale, wsgidav, Synapse.
+"""Real servers for the connector tests: the http reference server, the DAV servers
+(Radicale, Xandikos, sabre/dav, Apache httpd mod_dav, wsgidav) and Synapse.
 
 Each runs as its own process on a free loopback port with its configuration in a temporary
 folder; `stop()` kills it (a test of a server that goes away), `start()` brings it back.
@@ -7,6 +8,8 @@ folder; `stop()` kills it (a test of a server that goes away), `start()` brings 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -16,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import requests
@@ -242,6 +246,160 @@ property_manager: true
     return server
 
 
+# Xandikos (CalDAV/CardDAV, one principal, no authentication of its own) -----------------------
+
+
+def xandikos_available() -> bool:
+    return shutil.which("xandikos") is not None
+
+
+def start_xandikos(principal: str = "alice") -> Process:
+    """Xandikos as Debian runs it, with `principal`'s default calendar and address book."""
+    home = Path(tempfile.mkdtemp(prefix="panel-xandikos-"))
+    port = free_port()
+    server = Process(
+        [shutil.which("xandikos") or "xandikos", "-d", str(home / "data"), "--defaults",
+         "--current-user-principal", f"/{principal}/", "-l", "127.0.0.1", "-p", str(port)],
+        port,
+        home,
+        ready_path=f"/{principal}/",
+    )  # fmt: skip
+    server.start()
+    return server
+
+
+# sabre/dav (Baïkal's library): CalDAV, CardDAV, ACL, sharing, Basic or Digest --------------------
+
+SABRE_REALM = "SabreDAV"
+
+
+def sabredav_available() -> bool:
+    if shutil.which("php") is None:
+        return False
+    found = subprocess.run(
+        ["php", "-r", "require 'Sabre/autoload.php'; echo extension_loaded('pdo_sqlite');"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    return found.returncode == 0 and found.stdout.strip() == "1"
+
+
+def start_sabredav(auth: str = "basic") -> Process:
+    home = Path(tempfile.mkdtemp(prefix="panel-sabredav-"))
+    shutil.copy(ROOT / "tests" / "sabredav_server.php", home / "server.php")
+    (home / "users.json").write_text(json.dumps({ADMIN_USER: ADMIN_PASSWORD, **PEOPLE}))
+    port = free_port()
+    server = Process(
+        ["php", "-S", f"127.0.0.1:{port}", "server.php"],
+        port,
+        home,
+        ready_path="/",
+        env={"SABRE_AUTH": auth},
+    )
+    server.start()
+    return server
+
+
+def share_sabredav_calendar(server: Process, owner: str, calendar: str, sharee: str) -> None:
+    """`owner` shares a calendar read-write with `sharee`, as a CalDAV client does."""
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><CS:share xmlns:D="DAV:" '
+        'xmlns:CS="http://calendarserver.org/ns/"><CS:set>'
+        f"<D:href>mailto:{sharee}@example.org</D:href><CS:read-write/></CS:set></CS:share>"
+    )
+    response = requests.post(
+        f"{server.url}/calendars/{owner}/{calendar}/", data=body.encode(),
+        auth=person_auth(server, owner), headers={"Content-Type": "application/xml"}, timeout=10,
+    )  # fmt: skip
+    assert response.status_code == 200, response.text[:300]
+
+
+def person_auth(server: Process, uid: str) -> Any:
+    """The person's credentials in the scheme the server wants (Digest or Basic)."""
+    password = PEOPLE.get(uid, ADMIN_PASSWORD)
+    if server.env.get("SABRE_AUTH") == "digest" or server.env.get("AUTH") == "digest":
+        return requests.auth.HTTPDigestAuth(uid, password)
+    return (uid, password)
+
+
+# Apache httpd mod_dav: WebDAV files on /files only (an Alias), Basic or Digest ------------------
+
+APACHE_MODULES = (
+    "mpm_event", "authn_core", "authn_file", "authz_core", "authz_user", "auth_basic",
+    "auth_digest", "alias", "dav", "dav_fs",
+)  # fmt: skip
+APACHE_REALM = "DAV"
+
+
+def apache_binary() -> str | None:
+    return shutil.which("apache2") or shutil.which("apache2", path="/usr/sbin")
+
+
+def apache_available() -> bool:
+    return apache_binary() is not None and Path("/usr/lib/apache2/modules/mod_dav_fs.so").exists()
+
+
+def start_apache(auth: str = "basic") -> Process:
+    """httpd as hosters lay it out: the site elsewhere, DAV on /files only (Alias)."""
+    home = Path(tempfile.mkdtemp(prefix="panel-apache-"))
+    for folder in ("files", "www", "lock"):
+        (home / folder).mkdir()
+    port = free_port()
+    users = {ADMIN_USER: ADMIN_PASSWORD, **PEOPLE}
+    if auth == "digest":
+        lines = [
+            f"{u}:{APACHE_REALM}:" + hashlib.md5(f"{u}:{APACHE_REALM}:{p}".encode()).hexdigest()  # noqa: S324 - htdigest
+            for u, p in users.items()
+        ]
+        auth_lines = "AuthType Digest\n  AuthDigestProvider file"
+    else:
+        lines = [f"{u}:{p}" for u, p in users.items()]  # mod_authn_file accepts plain text
+        auth_lines = "AuthType Basic"
+    (home / "users").write_text("\n".join(lines) + "\n")
+    modules = "\n".join(
+        f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so" for m in APACHE_MODULES
+    )
+    (home / "httpd.conf").write_text(
+        f"""\
+ServerRoot {home}
+PidFile {home}/httpd.pid
+ErrorLog {home}/error.log
+LogLevel warn
+Listen 127.0.0.1:{port}
+ServerName 127.0.0.1
+User nobody
+Group nogroup
+{modules}
+DocumentRoot {home}/www
+DavLockDB {home}/lock/DavLock
+Alias /files {home}/files
+<Directory {home}/files>
+  Dav On
+  {auth_lines}
+  AuthName {APACHE_REALM}
+  AuthUserFile {home}/users
+  Require valid-user
+</Directory>
+"""
+    )
+    apache_writable(home)
+    server = Process(
+        [apache_binary() or "apache2", "-X", "-f", str(home / "httpd.conf")],
+        port,
+        home,
+        ready_path="/",
+        env={"AUTH": auth},
+    )
+    server.start()
+    return server
+
+
+def apache_writable(home: Path) -> None:
+    """httpd's child runs as nobody when the tests run as root: let it reach the files."""
+    home.chmod(0o755)
+    for path in [home / "files", home / "lock", *(home / "files").rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+
+
 VTIMEZONE_PARIS = """\
 BEGIN:VTIMEZONE
 TZID:Europe/Paris
@@ -317,6 +475,55 @@ def seed_radicale(server: Process, uid: str) -> None:
     call("MKCOL", "/contacts/", MKADDRESSBOOK.format(name="Contacts"), "application/xml")
     call("PUT", "/contacts/zoe.vcf", vcard("zoe-1", "Zoé Lefèvre", "zoe@example.org"), "text/vcard")
     call("PUT", "/contacts/sam.vcf", vcard("sam-1", "Sam Martin", "sam@example.org"), "text/vcard")
+
+
+def seed_dav(
+    server: Process, uid: str, calendar: str, book: str, *, summary: str = "Dentist"
+) -> None:
+    """As the person: a calendar at `calendar` with two events, an address book at `book`
+    with two cards (paths from the server's root, ending with /)."""
+    auth = person_auth(server, uid)
+
+    def call(method: str, path: str, body: str, content_type: str) -> None:
+        response = requests.request(
+            method, server.url + path, data=body.encode(), auth=auth, timeout=10,
+            headers={"Content-Type": content_type},
+        )  # fmt: skip
+        assert response.status_code in (200, 201, 204), (method, path, response.text[:300])
+
+    call("MKCALENDAR", calendar, MKCALENDAR.format(name=f"Agenda de {uid}"), "application/xml")
+    call("PUT", f"{calendar}weekly.ics",
+         event(f"{uid}-weekly", f"Réunion de {uid}", "20240108T100000", "FREQ=WEEKLY;COUNT=10"),
+         "text/calendar")  # fmt: skip
+    call("PUT", f"{calendar}once.ics", event(f"{uid}-once", summary, "20240215T143000"),
+         "text/calendar")  # fmt: skip
+    call("MKCOL", book, MKADDRESSBOOK.format(name=f"Contacts de {uid}"), "application/xml")
+    call("PUT", f"{book}zoe.vcf", vcard(f"{uid}-zoe", "Zoé Lefèvre", "zoe@example.org"),
+         "text/vcard")  # fmt: skip
+    call("PUT", f"{book}sam.vcf", vcard(f"{uid}-sam", "Sam Martin", "sam@example.org"),
+         "text/vcard")  # fmt: skip
+
+
+def dav_items(server: Process, uid: str, collection: str) -> dict[str, bytes]:
+    """Every member of a collection with its exact bytes, asked as `uid` (item by item)."""
+    auth = person_auth(server, uid)
+    response = requests.request(
+        "PROPFIND", server.url + collection, auth=auth, headers={"Depth": "1"}, timeout=10,
+    )  # fmt: skip
+    if response.status_code == 404:
+        return {}
+    assert response.status_code == 207, response.text[:300]
+    from defusedxml import ElementTree
+
+    items: dict[str, bytes] = {}
+    for member in ElementTree.fromstring(response.content).iter("{DAV:}response"):
+        href = member.findtext("{DAV:}href") or ""
+        if href.rstrip("/").endswith(collection.rstrip("/")) or href.endswith("/"):
+            continue
+        got = requests.get(server.url + href, auth=auth, timeout=10)
+        assert got.status_code == 200, (href, got.status_code)
+        items[href] = got.content
+    return items
 
 
 def dav_children(server: Process, uid: str, path: str = "") -> list[str]:

@@ -1,5 +1,6 @@
-"""Fixtures of the connector tests: real servers on loopback (Dovecot, Radicale, wsgidav,
-Synapse, the http reference server), a person, archive helpers."""
+"""Fixtures of the connector tests: real servers on loopback (Dovecot, Radicale, Xandikos,
+sabre/dav, Apache mod_dav, wsgidav, Synapse, the http reference server), a person, archive
+helpers."""
 
 from __future__ import annotations
 
@@ -122,6 +123,36 @@ def wsgidav() -> Iterator[servers.Process]:
     if not servers.wsgidav_available():
         missing_tool("wsgidav is not installed: pip install -e '.[test]'")
     server = servers.start_wsgidav()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def xandikos() -> Iterator[servers.Process]:
+    """A fresh Xandikos whose principal is alice (it has one principal and no sign-in)."""
+    if not servers.xandikos_available():
+        missing_tool("Xandikos is not installed: apt-get install xandikos")
+    server = servers.start_xandikos("alice")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(params=["basic", "digest"])
+def sabredav(request: pytest.FixtureRequest) -> Iterator[servers.Process]:
+    """A fresh sabre/dav (php -S) with Basic, then with Digest authentication."""
+    if not servers.sabredav_available():
+        missing_tool("sabre/dav is missing: apt-get install php-cli php-sabre-dav php-sqlite3")
+    server = servers.start_sabredav(request.param)
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(params=["basic", "digest"])
+def apache(request: pytest.FixtureRequest) -> Iterator[servers.Process]:
+    """A fresh Apache httpd with mod_dav on /files only, Basic then Digest."""
+    if not servers.apache_available():
+        missing_tool("Apache httpd is not installed: apt-get install apache2")
+    server = servers.start_apache(request.param)
     yield server
     server.cleanup()
 
