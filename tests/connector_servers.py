@@ -7,6 +7,7 @@ folder; `stop()` kills it (a test of a server that goes away), `start()` brings 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -352,7 +353,11 @@ def start_apache(auth: str = "basic") -> Process:
         ]
         auth_lines = "AuthType Digest\n  AuthDigestProvider file"
     else:
-        lines = [f"{u}:{p}" for u, p in users.items()]  # mod_authn_file accepts plain text
+        # htpasswd's {SHA} form: mod_authn_file takes no plain text on Linux.
+        lines = [
+            f"{u}:{{SHA}}" + base64.b64encode(hashlib.sha1(p.encode()).digest()).decode()  # noqa: S324
+            for u, p in users.items()
+        ]
         auth_lines = "AuthType Basic"
     (home / "users").write_text("\n".join(lines) + "\n")
     modules = "\n".join(

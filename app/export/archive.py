@@ -146,6 +146,8 @@ def safe_path(folder: str, path: str) -> str | None:
     clean = "/".join(p for p in parts if p not in ("", "."))
     if not clean:
         return None
+    if path.endswith("/"):  # a folder entry (an empty folder a connector keeps)
+        clean += "/"
     return clean if clean.startswith(folder) else folder + clean
 
 
@@ -220,6 +222,11 @@ class _Layout:
 
     def add(self, path: str, size: int, stored: int, extra: int) -> None:
         name = _name_length(path)
+        if path.endswith("/"):  # a folder: its header only, no data nor data descriptor
+            self.central += 46 + name + extra + (12 if self.offset > ZIP64_LIMIT else 0)
+            self.offset += 30 + name + extra
+            self.count += 1
+            return
         zip64 = _uses_zip64(size)
         fields = 0
         if max(size, stored) > ZIP64_LIMIT:
@@ -271,6 +278,15 @@ class _ZipWriter(ZipStream):
         info.extra = extra
         info.compress_type = ZIP_DEFLATED if compress else ZIP_STORED
         info._compresslevel = DEFLATE_LEVEL if compress else None
+        if info.is_dir():  # a name ending with '/': a folder entry, as zipstream's add() makes
+            info.external_attr = 0o40755 << 16 | 0x10  # drwxr-xr-x, MS-DOS directory bit
+            info.compress_type, info._compresslevel = ZIP_STORED, None
+            with self._gen_lock:
+                info.header_offset = self._pos
+                for piece in info._file_data(None):
+                    yield self._track(piece)
+                self._filelist.append(info)
+            return
         if size is not None:
             info.file_size = size
         with self._gen_lock:
@@ -344,9 +360,10 @@ class ExportArchive:
             assert file.size is not None and file.stored_size is not None
             extra = len(_extended_time(self._mtime(file.mtime)))
             layout.add(file.path, file.size, file.stored_size, extra)
-            planned.files.append(
-                FileRecord(file.path, file.size, "0" * 64, file.format, file.service)
-            )
+            if not file.path.endswith("/"):  # folder entries are not files of the manifest
+                planned.files.append(
+                    FileRecord(file.path, file.size, "0" * 64, file.format, file.service)
+                )
         # The manifest gets the room it needs now plus some for problems met while writing;
         # the other trailer files (ERRORS.txt) say what was known before the first byte.
         room: dict[str, int] = {}
@@ -447,6 +464,12 @@ class ExportArchive:
         mtime = self._mtime(file.mtime)
         local = mtime.astimezone(self.timezone).replace(tzinfo=None)
         local = min(max(local, MIN_DOS), MAX_DOS)
+        if file.path.endswith("/"):  # an empty folder: an entry of its own, not a file
+            yield from self._zip.entry(
+                file.path, (), size=0, date_time=local.timetuple()[:6],
+                extra=_extended_time(mtime), compress=False,
+            )  # fmt: skip
+            return
         record = FileRecord(file.path, 0, "", file.format, file.service)
         sized = self.content_length is not None
         yield from self._zip.entry(
