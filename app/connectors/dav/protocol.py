@@ -169,6 +169,8 @@ def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
         if secret:
             text = text.replace(secret, "***")
     text = _USERINFO.sub(r"\1", text)
+    # No line break or terminal escape from a server reaches a message or a log line.
+    text = "".join(c if c.isprintable() else " " for c in text)
     return " ".join(text.split())[:200]
 
 
