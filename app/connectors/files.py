@@ -1,9 +1,12 @@
 """The `files` connector: a person's folder (e.g. /srv/nextcloud/data/{uid}/files).
 
+Only the person's own root counts (principle 7): the folders of the template below its
+fixed part (`/srv/nextcloud/data/`) must be real folders, not links, so that a link
+`alice -> bob` can never make alice's export or deletion reach bob's files.
 Export walks the folder without following links out of it, keeps names and modification
-times, skips devices, sockets and pipes, and reads every file through descriptors opened
-component by component with O_NOFOLLOW, so a link swapped in during the download is not
-followed either. Delete removes the folder.
+times, keeps empty folders as folder entries, skips devices, sockets and pipes, and reads
+every file through descriptors opened component by component with O_NOFOLLOW, so a link
+swapped in during the download is not followed either. Delete removes the folder.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from app.connectors.base import (
     ArchiveEntry,
     ConnectorError,
     DataItem,
+    DeletionPlan,
+    PlannedItem,
     Skipped,
     StepResult,
     safe_uid,
@@ -115,6 +120,27 @@ class FilesConnector:
         path = Path(self.template.replace("{uid}", safe_uid(person.uid)))
         return path if path.is_absolute() else self.base_dir / path
 
+    def own_root(self, person: Person) -> Path:
+        """The person's root, refused when a folder below the template's fixed part is a link."""
+        root = self.root_for(person)
+        fixed = Path(self.template.split("{uid}", 1)[0] or ".")
+        top = fixed if fixed.is_absolute() else self.base_dir / fixed
+        if not str(self.template.split("{uid}", 1)[0]).endswith(("/", os.sep)):
+            top = top.parent  # "{uid}" is inside a name, e.g. /srv/home-{uid}
+        relative = root.relative_to(top)
+        here = top
+        for part in relative.parts:
+            here = here / part
+            if os.path.islink(here):
+                raise ConnectorError(
+                    _(
+                        "%(path)s is a link: the panel only reads and deletes the person's "
+                        "own folder",
+                        path=str(here),
+                    )
+                )
+        return root
+
     def inventory(self, person: Person) -> list[DataItem]:
         return [
             DataItem(
@@ -128,7 +154,7 @@ class FilesConnector:
         ]
 
     def export(self, person: Person) -> Iterator[ArchiveEntry | Skipped]:
-        root = self.root_for(person)
+        root = self.own_root(person)
         try:
             real_root = os.path.realpath(root, strict=True)
         except FileNotFoundError:
@@ -149,6 +175,10 @@ class FilesConnector:
                 entries = sorted(listing, key=lambda e: e.name)
         except OSError as exc:
             yield Skipped(shown + "/", _("folder could not be read: %(error)s", error=exc.strerror))
+            return
+        if parts and not entries:  # an empty folder stays in the archive as a folder entry
+            mtime = datetime.fromtimestamp(os.stat(folder, follow_symlinks=False).st_mtime, UTC)
+            yield ArchiveEntry(path=shown + "/", chunks=[b""], size=0, mtime=mtime)
             return
         for entry in entries:
             here = [*parts, entry.name]
@@ -205,9 +235,20 @@ class FilesConnector:
             format=format_name("data", path),
         )
 
+    def plan(self, person: Person) -> DeletionPlan:
+        """The person's folder with its files and bytes, counted now (nothing changes)."""
+        root = self.own_root(person)
+        files = size = 0
+        for entry in self.export(person):
+            if isinstance(entry, ArchiveEntry) and not entry.path.endswith("/"):
+                files += 1
+                size += entry.size or 0
+        items = (PlannedItem(root.name, files, size),) if os.path.lexists(root) else ()
+        return DeletionPlan(self.slug, delete=items)
+
     def delete(self, person: Person) -> StepResult:
         try:
-            root = self.root_for(person)
+            root = self.own_root(person)
         except ConnectorError as exc:
             return StepResult(ok=False, detail=str(exc))
         if not os.path.lexists(root):
