@@ -17,12 +17,15 @@ import icalendar
 import pytest
 import requests
 from connectors.conftest import build, collect, person
+from flask import Flask
+from flask_babel import force_locale
 
 import connector_servers as servers
 from app.connectors import dav
 from app.connectors.base import ConnectorError, KeptItem
 from app.connectors.dav import DavConnector
 from app.connectors.dav.connector import NOTE_PRINCIPALS, SHARED_BY
+from app.deletion.outcomes import describe_outcome_text
 
 
 @pytest.fixture
@@ -249,3 +252,22 @@ def test_a_home_the_server_answers_500_for_stays_and_the_step_is_done(
     ), result.kept
     # The principal folder, which the real server refused to remove, is still there.
     assert requests.request("PROPFIND", xandikos.url + "/alice/", timeout=10).status_code == 207
+
+
+def test_the_receipt_says_what_stays_in_her_language(
+    sabredav: servers.Process,
+    sabre_shared: dict[str, dict[str, bytes]],
+    password_file: Path,
+    app: Flask,
+) -> None:
+    result = connector(sabredav, password_file).delete(person())
+    assert result.ok, result.detail
+    with app.test_request_context(), force_locale("fr"):
+        kept = describe_outcome_text("\n".join(result.kept))
+        done = describe_outcome_text(result.detail)
+    assert f"Le principal {sabredav.url}/principals/alice/ (le compte de la personne" in kept
+    assert f"Le dossier personnel {sabredav.url}/calendars/alice/ reste" in kept
+    # French puts a no-break space before the colon.
+    assert done.replace("\u00a0", " ").replace("\u202f", " ") == (
+        "Agendas et carnets d'adresses supprimés : 'Agenda de alice', 'Contacts de alice'."
+    )

@@ -91,9 +91,6 @@ KEPT_HOME_IN_USE = N_(
     "or what others share with the person."
 )
 SHARED_BY = N_("shared with you by %(owner)s")
-SHARED_NOTE = N_(
-    "%(num)s calendars, address books or folders shared with you by others stay theirs."
-)
 NOTE_PRINCIPALS = N_(
     "Principals stay: the panel deletes calendars, address books and files, never the "
     "person's principal (on sabre/dav and Baïkal, remove the user in their admin page)."
