@@ -137,6 +137,12 @@ user: .+
 collection:
 permissions: R
 
+# bob lets alice read his collections (Radicale has no sharing; rights are the nearest).
+[alice-reads-bob]
+user: alice
+collection: bob(/[^/]+)?
+permissions: rR
+
 [owner-principal]
 user: .+
 collection: {user}

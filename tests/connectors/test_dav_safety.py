@@ -16,7 +16,9 @@ from connectors.conftest import build, collect
 import connector_servers as servers
 from app.connectors import dav
 from app.connectors.base import ConnectorError
+from app.connectors.dav.holdings import is_own
 from app.connectors.dav.protocol import (
+    Resource,
     fill_template,
     offered_schemes,
     person_value,
@@ -102,3 +104,22 @@ def test_auth_accepts_basic_or_digest_only() -> None:
     assert build(dav, "agenda", {**options, "auth": "digest"}).session.forced == "digest"
     with pytest.raises(ProfileError, match=r"connector\.auth: 'ntlm' is not known"):
         build(dav, "agenda", {**options, "auth": "ntlm"})
+
+
+def test_ownership_follows_dav_owner_nextcloud_owner_and_the_shared_type() -> None:
+    calendar = frozenset({"{DAV:}collection", "{urn:ietf:params:xml:ns:caldav}calendar"})
+    principal = "https://cloud.example.org/remote.php/dav/principals/users/alice/"
+
+    def own(owner: str | None, kinds: frozenset[str] = calendar) -> bool:
+        resource = Resource("https://cloud.example.org/x/", kinds, owner=owner)
+        return is_own(resource, principal, "alice")
+
+    assert own(None)  # in her home, no owner given: hers
+    assert own("/remote.php/dav/principals/users/alice/")
+    assert not own("/remote.php/dav/principals/users/bob/")  # DAV:owner href
+    assert not own("principals/users/bob")  # Nextcloud's oc:owner-principal
+    assert own("principals/users/alice")
+    assert not own(None, calendar | {"{http://calendarserver.org/ns/}shared"})
+    # Files carry Nextcloud's owner-id, a login.
+    assert is_own(Resource("u", frozenset(), owner="alice"), None, "alice")
+    assert not is_own(Resource("u", frozenset(), owner="bob"), None, "alice")

@@ -160,6 +160,8 @@ def test_radicale_bob_collections_alice_may_read_stay_out_of_her_export_and_dele
     servers.seed_radicale(radicale, "alice")
     servers.seed_radicale(radicale, "bob")
     before = {p: servers.dav_items(radicale, "bob", p) for p in ("/bob/work/", "/bob/contacts/")}
+    # alice can read bob's calendar: it is reachable, and still not hers.
+    assert servers.dav_items(radicale, "alice", "/bob/work/") == before["/bob/work/"]
     files, _ = collect(connector(radicale, password_file).export(person()))
     assert sorted(files) == [
         "services/agenda/calendars/Travail & réunions.ics",

@@ -79,8 +79,9 @@ def is_own(resource: Resource, principal: str | None, login: str) -> bool:
         return False
     if resource.owner is None:
         return True
-    if principal is not None and "/" in resource.owner:
+    if principal is not None and resource.owner.startswith(("/", "http://", "https://")):
         return same_path(resource.owner, principal)
+    # A relative principal (Nextcloud's "principals/users/alice") or a login (owner-id).
     return owner_login(resource.owner) == login
 
 
