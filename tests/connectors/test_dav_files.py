@@ -154,3 +154,16 @@ def test_wsgidav_export_keeps_dotfiles_and_empty_folders(
         if isinstance(e, ArchiveEntry)
     }
     assert names == {"services/cloud/files/.gitignore", "services/cloud/files/Vide/"}
+
+
+def test_a_login_the_server_writes_otherwise_in_its_answers_still_finds_every_file(
+    apache: servers.Process, password_file: Path
+) -> None:
+    """The panel asks for /files/alice%40example.org/; Apache answers with its own spelling."""
+    seed(apache, "alice@example.org", {"Dossier été/a b.txt": b"ab", ".env": b"X=1\n"})
+    cloud = files_connector(apache, password_file, login="{email}")
+    names = {e.path for e in cloud.export(person()) if isinstance(e, ArchiveEntry)}
+    assert names == {"services/cloud/files/Dossier été/a b.txt", "services/cloud/files/.env"}
+    result = cloud.delete(person())
+    assert result.ok, result.detail
+    assert list((apache.home / "files" / "alice@example.org").iterdir()) == []

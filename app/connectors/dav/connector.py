@@ -48,6 +48,8 @@ from app.connectors.dav.protocol import (
     display_name,
     fill_template,
     last_segment,
+    parent_key,
+    path_key,
     person_value,
     server_answer,
     sibling,
@@ -455,9 +457,9 @@ class DavConnector(WebConnector):
     def _files(self, root: str, login: str) -> Iterator[ArchiveEntry | Skipped]:
         """Her files with their names as they are; empty folders as folder entries."""
         prefix = f"services/{self.slug}/files"
-        paths = {root.rstrip("/"): prefix}
+        paths = {path_key(root): prefix}
         for resource, empty in walk(self.session, root, login, FileTree()):
-            parent = paths.get(resource.url.rstrip("/").rsplit("/", 1)[0])
+            parent = paths.get(parent_key(resource.url))
             raw = last_segment(resource.url)
             name = archive_name(raw)
             if parent is None:
@@ -467,7 +469,7 @@ class DavConnector(WebConnector):
                 continue
             path = f"{parent}/{name}"
             if resource.is_collection:
-                paths[resource.url.rstrip("/")] = path
+                paths[path_key(resource.url)] = path
                 if empty:
                     yield ArchiveEntry(path=path + "/", chunks=(), size=0, mtime=resource.modified)
                 continue
@@ -542,7 +544,7 @@ class DavConnector(WebConnector):
             login = self._login(person)
             tops = [
                 r for r, _empty in walk(self.session, root, login, FileTree())
-                if r.url.rstrip("/").rsplit("/", 1)[0] == root.rstrip("/")
+                if parent_key(r.url) == path_key(root)
             ]  # fmt: skip
             removed = 0
             for resource in tops:

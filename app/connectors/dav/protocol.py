@@ -117,8 +117,17 @@ def sibling(url: str, login: str) -> str:
     return fill_template(url, f"{parent}/{{login}}{trailing}", login)
 
 
+def path_key(url: str) -> str:
+    """A resource's path as one comparable text: servers encode hrefs each their own way."""
+    return unquote(urlsplit(url).path).rstrip("/")
+
+
+def parent_key(url: str) -> str:
+    return path_key(url).rsplit("/", 1)[0]
+
+
 def same_path(a: str, b: str) -> bool:
-    return unquote(urlsplit(a).path).rstrip("/") == unquote(urlsplit(b).path).rstrip("/")
+    return path_key(a) == path_key(b)
 
 
 def inside(url: str, folder: str) -> bool:
