@@ -10,13 +10,18 @@ checked byte by byte to be as they were.
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import icalendar
 import pytest
 import requests
-from connectors.conftest import build, collect, person
+from connectors.conftest import build, collect, person, toml_table
+from connectors.test_end_to_end import service
 from flask import Flask
 from flask_babel import force_locale
 
@@ -26,6 +31,7 @@ from app.connectors.base import ConnectorError, KeptItem
 from app.connectors.dav import DavConnector
 from app.connectors.dav.connector import NOTE_PRINCIPALS, SHARED_BY
 from app.deletion.outcomes import describe_outcome_text
+from helpers import csrf_token, do_login, profile_without_local_servers
 
 
 @pytest.fixture
@@ -273,3 +279,36 @@ def test_the_receipt_says_what_stays_in_her_language(
     assert done.replace("\u00a0", " ").replace("\u202f", " ") == (
         "Agendas et carnets d'adresses supprimés : 'Agenda de alice', 'Contacts de alice'."
     )
+
+
+def test_in_the_panel_her_data_page_and_export_hold_only_hers_and_doctor_is_content(
+    sabredav: servers.Process,
+    sabre_shared: dict[str, dict[str, bytes]],
+    password_file: Path,
+    make_app: Callable[..., Flask],
+    tmp_path: Path,
+) -> None:
+    table = {"type": "dav", "url": sabredav.url + "/", "admin_user": servers.ADMIN_USER,
+             "password_file": str(password_file)}  # fmt: skip
+    path = tmp_path / "hoster.toml"
+    path.write_text(
+        profile_without_local_servers()
+        + service("agenda", "Baïkal", "[services.connector]\n" + toml_table(table)),
+        encoding="utf-8",
+    )
+    app = make_app(HOSTER_FILE=str(path))
+    doctor = app.test_cli_runner().invoke(args=["doctor"]).output
+    assert re.search(r"^ok +connector agenda: .* signed in as panel$", doctor, re.M), doctor
+    client = app.test_client()
+    assert do_login(client, "alice", "demo").status_code == 302
+    page = client.get("/account/data").get_data(as_text=True)
+    assert "1 agenda ou carnet d&#39;adresses que d&#39;autres partagent avec vous" in page
+    response = client.post(
+        "/account/export", data={"csrf_token": csrf_token(client, "/account/export")}
+    )
+    assert response.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(response.get_data())).namelist()
+    assert sorted(n for n in names if n.startswith("services/agenda/")) == [
+        "services/agenda/calendars/Agenda de alice.ics",
+        "services/agenda/contacts/Contacts de alice.vcf",
+    ]
