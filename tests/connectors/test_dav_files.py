@@ -167,3 +167,24 @@ def test_a_login_the_server_writes_otherwise_in_its_answers_still_finds_every_fi
     result = cloud.delete(person())
     assert result.ok, result.detail
     assert list((apache.home / "files" / "alice@example.org").iterdir()) == []
+
+
+def test_a_refused_deletion_names_the_folder_and_the_servers_answer_and_can_be_retried(
+    apache: servers.Process, password_file: Path
+) -> None:
+    seed(apache, "alice", {"locked/f.txt": b"x", "free.txt": b"y"})
+    locked = apache.home / "files" / "alice" / "locked"
+    locked.chmod(0o555)  # httpd may not remove what is inside
+    cloud = files_connector(apache, password_file)
+    result = cloud.delete(person())
+    assert not result.ok
+    assert result.detail.splitlines()[0] == (
+        f"the server refused to delete 'locked' ({apache.url}/files/alice/locked/): "
+        "HTTP 207 Multi-Status: /files/alice/locked 403 Forbidden; "
+        "/files/alice/locked/f.txt 403 Forbidden"
+    )
+    assert not (apache.home / "files" / "alice" / "free.txt").exists()  # the rest went
+    locked.chmod(0o777)
+    again = cloud.delete(person())
+    assert again.ok, again.detail
+    assert list((apache.home / "files" / "alice").iterdir()) == []

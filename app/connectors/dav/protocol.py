@@ -191,12 +191,22 @@ def server_answer(response: requests.Response, secrets: tuple[str, ...] = ()) ->
     except requests.RequestException:
         body = ""
     message = ""
-    if body.lstrip().startswith("<?xml") or body.lstrip().startswith("<d:error"):
+    if body.lstrip().startswith("<"):
         try:
             root = SafeTree.fromstring(body.encode())
-            message = root.findtext(tag("http://sabredav.org/ns", "message")) or ""
         except SafeTree.ParseError:
-            message = ""
+            root = None
+        if root is not None and root.tag == tag(DAV, "multistatus"):
+            # A DELETE that failed in part (RFC 4918 9.6.1): which members, and why.
+            failed = [
+                f"{unquote(r.findtext(tag(DAV, 'href')) or '')} "
+                f"{(r.findtext(tag(DAV, 'status')) or '').replace('HTTP/1.1 ', '')}"
+                for r in root.iter(tag(DAV, "response"))
+                if " 2" not in f" {(r.findtext(tag(DAV, 'status')) or '').split(' ', 1)[-1]}"
+            ]
+            message = "; ".join(failed[:3]) + (" …" if len(failed) > 3 else "")
+        elif root is not None:
+            message = root.findtext(tag("http://sabredav.org/ns", "message")) or ""
     message = scrub(message, secrets)
     return f"{answer}: {message}" if message else answer
 
