@@ -213,8 +213,9 @@ def wsgidav_available() -> bool:
     return True
 
 
-def start_wsgidav() -> Process:
+def start_wsgidav(auth: str = "basic") -> Process:
     home = Path(tempfile.mkdtemp(prefix="panel-wsgidav-"))
+    digest = "true" if auth == "digest" else "false"
     (home / "files").mkdir()
     port = free_port()
     (home / "wsgidav.yaml").write_text(
@@ -229,9 +230,9 @@ provider_mapping:
     "/files": "{home}/files"
 http_authenticator:
     domain_controller: null
-    accept_basic: true
-    accept_digest: false
-    default_to_digest: false
+    accept_basic: {"false" if auth == "digest" else "true"}
+    accept_digest: {digest}
+    default_to_digest: {digest}
 simple_dc:
     user_mapping:
         "*":

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import missing_tool
 from connectors.conftest import build, person
 
 import connector_servers as servers
@@ -188,3 +189,26 @@ def test_a_refused_deletion_names_the_folder_and_the_servers_answer_and_can_be_r
     again = cloud.delete(person())
     assert again.ok, again.detail
     assert list((apache.home / "files" / "alice").iterdir()) == []
+
+
+@pytest.fixture
+def wsgidav_digest() -> Any:
+    if not servers.wsgidav_available():
+        missing_tool("wsgidav is not installed: pip install -e '.[test]'")
+    server = servers.start_wsgidav("digest")
+    yield server
+    server.cleanup()
+
+
+def test_wsgidav_with_digest_only_is_signed_in_to_from_its_challenge(
+    wsgidav_digest: servers.Process, password_file: Path
+) -> None:
+    root = wsgidav_digest.home / "files" / "alice"
+    (root / "Vide").mkdir(parents=True)
+    (root / ".gitignore").write_bytes(b"x\n")
+    cloud = files_connector(wsgidav_digest, password_file)
+    names = {e.path for e in cloud.export(person()) if isinstance(e, ArchiveEntry)}
+    assert names == {"services/cloud/files/.gitignore", "services/cloud/files/Vide/"}
+    assert cloud.session.scheme == "digest"
+    assert cloud.delete(person()).ok
+    assert list(root.iterdir()) == []
