@@ -270,7 +270,8 @@ class DavConnector(WebConnector):
             self.session.propfind(self.client.base, "0", PROPFIND_PRINCIPAL)
         lines = [f"{self.client.base}: signed in as {self.admin_user}"]
         if self.files:
-            top = fill_template(self.client.base, self.files_path, "x").rsplit("/x", 1)[0] + "/"
+            fixed = self.files_path.split("{login}", 1)[0]
+            top = urljoin(self.client.base, fixed[: fixed.rfind("/") + 1])  # the people's folder
             files_ok, files_answer = self._is_collection(top)
             if not files_ok:
                 raise ConnectorError(NOT_A_COLLECTION % {"url": top, "answer": files_answer})
