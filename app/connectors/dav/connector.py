@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin
 
+from defusedxml import ElementTree as SafeTree
 from flask import Flask
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -387,8 +388,6 @@ class DavConnector(WebConnector):
 
     def _report(self, collection: Collection, body: bytes, data_tag: str) -> Iterator[str]:
         """The text of every object of a collection, parsed while the answer arrives."""
-        from defusedxml import ElementTree as SafeTree
-
         response = self.session.request(
             "REPORT",
             collection.url,
