@@ -38,16 +38,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
+from app.connectors import imap_namespace as ns
 from app.connectors.base import (
     N_,
     ArchiveEntry,
     ConnectorError,
     DataItem,
+    DeletionPlan,
+    KeptItem,
+    PlannedItem,
     ServiceUnreachable,
     Skipped,
     StepResult,
     safe_uid,
+    scrub,
 )
 from app.connectors.secrets import Secret
 from app.connectors.web import SYSTEM_REASONS
@@ -61,6 +67,9 @@ if TYPE_CHECKING:
     from app.hoster.profile import Service
 
 log = logging.getLogger(__name__)
+
+# imaplib knows no ID command (RFC 2971); the server kind is read from its answer.
+imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
 
 DEFAULT_TIMEOUT = 30.0
 # fetch_messages() holds a whole batch in memory (imaplib reads the whole response): small.
@@ -293,8 +302,13 @@ class StreamedMessage:
     read_into: Callable[[memoryview], int]
 
 
+# Commands about the selected folder: a refusal names that folder.
+_ON_SELECTED = frozenset({"STORE", "EXPUNGE", "SEARCH", "MOVE", "COPY", "CLOSE", "FETCH"})
+
+
 class ImapError(ConnectorError):
-    """The server refused a command; the message says which and why."""
+    """The server refused a command: the message names the command and the folder, the
+    server's own words are in `server_answer` (scrubbed of the panel's secrets)."""
 
 
 def _text(data: Any) -> str:
@@ -364,13 +378,9 @@ class ImapClient:
         except imaplib.IMAP4.error as exc:
             _close_quietly(conn)
             who = f"{login} (via {settings.admin_user})" if login else settings.admin_user
-            raise ConnectorError(
-                _(
-                    SIGN_IN_REFUSED,
-                    who=who,
-                    reason=_server_reason(exc),
-                )
-            ) from None
+            answer = _scrubbed(settings, exc)
+            log.debug("%s refused the sign-in as %s: %s", settings.address, who, answer)
+            raise ConnectorError(_(SIGN_IN_REFUSED, who=who), server_answer=answer) from None
         except OSError as exc:
             _close_quietly(conn)
             raise _unreachable(settings, exc) from None
@@ -422,8 +432,24 @@ class ImapClient:
                 )
             )
         if isinstance(exc, imaplib.IMAP4.error):
-            return ImapError(f"{what}: {_server_reason(exc)}")
+            return self._refused(what, _server_reason(exc))
         return _unreachable(self.settings, exc)
+
+    def _refused(self, what: str, answer: str) -> ImapError:
+        """`what` is the command, then the folder it was about ("SELECT Archives")."""
+        command, _sep, folder = what.partition(" ")
+        if not folder and command in _ON_SELECTED:
+            folder = self.selected or ""
+        scrubbed = scrub(answer, self._secrets())
+        log.debug("%s refused %s: %s", self.settings.address, what, scrubbed)
+        if folder:
+            message = _(REFUSED_ON, command=command, folder=decode_mailbox_name(folder))
+        else:
+            message = _(REFUSED, command=command)
+        return ImapError(message, server_answer=scrubbed)
+
+    def _secrets(self) -> tuple[str, ...]:
+        return _secrets_of(self.settings)
 
     def _call(self, what: str, command: Callable[[], tuple[str, Any]]) -> Any:
         try:
@@ -433,8 +459,38 @@ class ImapClient:
                 exc if isinstance(exc, imaplib.IMAP4.abort) else None
             )
         if typ != "OK":
-            raise ImapError(f"{what}: {_text(data)}")
+            raise self._refused(what, _text(data))
         return data
+
+    # What the server is and what is the person's -----------------------------------------
+
+    @property
+    def greeting(self) -> str:
+        welcome = getattr(self._conn, "welcome", b"")
+        return welcome.decode("utf-8", "replace") if isinstance(welcome, bytes) else ""
+
+    def identity(self) -> str:
+        """The server's ID answer (RFC 2971), or "" when it has none."""
+        if "ID" not in self.capabilities():
+            return ""
+        try:
+            typ, data = self._conn._simple_command("ID", "NIL")
+            if typ != "OK":
+                return ""
+            _typ, found = self._conn._untagged_response(typ, data, "ID")
+        except (imaplib.IMAP4.error, OSError) as exc:
+            raise self._failure("ID", exc) from None
+        return " ".join(_text([item]) for item in found if item)
+
+    def server_kind(self) -> str:
+        return ns.server_kind(self.greeting, self.identity(), self.capabilities())
+
+    def namespaces(self) -> ns.Namespaces:
+        """The server's namespaces (RFC 2342), or the usual prefixes when it has none."""
+        if "NAMESPACE" not in self.capabilities():
+            return ns.Namespaces.fallback()
+        data = self._call("NAMESPACE", self._conn.namespace)
+        return ns.parse_namespace(_text(data))
 
     def capabilities(self) -> tuple[str, ...]:
         return tuple(str(c) for c in self._conn.capabilities)
@@ -632,7 +688,7 @@ class ImapClient:
             if not line:
                 raise self._failure(what, EOFError())
             if len(line) > LINE_LIMIT:
-                raise ImapError(f"{what}: response line too long")
+                raise self._refused(what, "response line too long")
             return line
 
         def skip(count: int) -> None:
@@ -658,7 +714,7 @@ class ImapClient:
                 conn.tagged_commands.pop(tag, None)
                 self._unread = False
                 if status != b"OK":
-                    raise ImapError(f"{what}: {reason.decode('utf-8', 'replace').strip()[:300]}")
+                    raise self._refused(what, reason.decode("utf-8", "replace"))
                 return
             started = _FETCH_START.match(line)
             if started is None or b"BODY[]" not in line:
@@ -738,7 +794,7 @@ class ImapClient:
         try:
             self._call(f"DELETE {folder}", lambda: self._conn.delete(quote_mailbox(folder)))
         except ImapError as exc:
-            if "NONEXISTENT" in str(exc).upper():
+            if "NONEXISTENT" in (exc.server_answer or "").upper():
                 return False
             raise
         return True
@@ -762,6 +818,14 @@ def _server_reason(exc: BaseException) -> str:
     return str(text)[:300]
 
 
+def _secrets_of(settings: ImapSettings) -> tuple[str, ...]:
+    return (settings.secret.reveal(),)
+
+
+def _scrubbed(settings: ImapSettings, exc: BaseException) -> str:
+    return scrub(_server_reason(exc), _secrets_of(settings))
+
+
 def _unreachable(settings: ImapSettings, exc: BaseException) -> ServiceUnreachable:
     if isinstance(exc, socket.timeout | TimeoutError):
         reason = _(NO_ANSWER_IN, seconds=f"{settings.timeout:g}")
@@ -770,7 +834,7 @@ def _unreachable(settings: ImapSettings, exc: BaseException) -> ServiceUnreachab
     elif isinstance(exc, OSError) and exc.strerror:
         reason = _(exc.strerror) if exc.strerror in SYSTEM_REASONS else exc.strerror
     else:
-        reason = _server_reason(exc)
+        reason = _scrubbed(settings, exc)
     return ServiceUnreachable(
         _(
             NOT_REACHABLE,
@@ -1064,6 +1128,25 @@ class ImapConnector:
         )
         return f"{self.settings.address}: signed in as {who}"
 
+    # What is the person's --------------------------------------------------------------------
+
+    def mailbox(self, client: ImapClient) -> Mailbox:
+        """The person's own folders and, apart, what she sees that is not hers.
+
+        The one inventory behind /account/data, the export, the deletion plan and the
+        deletion (principle 7): asked again each time, so a step re-checks it when it runs.
+        """
+        spaces = client.namespaces()
+        own: list[Folder] = []
+        others: list[tuple[Folder, str]] = []
+        for folder in client.list_folders():
+            kind = spaces.kind_of(folder.name, folder.delimiter)
+            if kind == ns.PERSONAL:
+                own.append(folder)
+            else:
+                others.append((folder, kind or ""))
+        return Mailbox(tuple(own), tuple(others), spaces)
+
     # Inventory ------------------------------------------------------------------------------
 
     def inventory(self, person: Person) -> list[DataItem]:
@@ -1071,7 +1154,8 @@ class ImapConnector:
         retention = str(self.retention or _("Until you delete it or your account"))
         items: list[DataItem] = []
         with self._client(person) as client:
-            for folder in client.list_folders():
+            mailbox = self.mailbox(client)
+            for folder in mailbox.own:
                 if not folder.selectable:
                     continue
                 count, size = client.folder_size(folder.name)
@@ -1089,7 +1173,62 @@ class ImapConnector:
                         exported=True,
                     )
                 )
+        shared = len(mailbox.shared_folders())
+        if shared:
+            items.append(
+                DataItem(
+                    service=self.slug,
+                    kind=ngettext(
+                        "%(num)s folder shared with you by others stays theirs: "
+                        "not exported, never deleted",
+                        "%(num)s folders shared with you by others stay theirs: "
+                        "not exported, never deleted",
+                        shared,
+                    ),
+                    location=location,
+                    retention=_("As their owners decide"),
+                    exported=False,
+                )
+            )
         return items
+
+    # Deletion plan --------------------------------------------------------------------------
+
+    def plan(self, person: Person) -> DeletionPlan:
+        """What delete() would remove and keep, read from the server without changing it."""
+        login = self.login_of(person)
+        with ImapClient.connect(self.settings, login) as client:
+            mailbox = self.mailbox(client)
+            delete: list[PlannedItem] = []
+            for folder in mailbox.own:
+                if not folder.selectable:
+                    continue
+                count, size = client.folder_size(folder.name)
+                delete.append(PlannedItem(folder.display_name, count, size))
+            kind = client.server_kind()
+        keep = [
+            KeptItem(folder.display_name, *self._why_kept(mailbox, folder, space))
+            for folder, space in mailbox.others
+            if folder.selectable
+        ]
+        notes = [{ns.CYRUS: ns.NOTE_CYRUS, ns.DOVECOT: ns.NOTE_DOVECOT}.get(kind, ns.NOTE_OTHER)]
+        if not mailbox.namespaces.announced:
+            notes.append(ns.NOTE_NO_NAMESPACE)
+        return DeletionPlan(
+            service=self.slug, delete=tuple(delete), keep=tuple(keep), notes=tuple(notes)
+        )
+
+    @staticmethod
+    def _why_kept(
+        mailbox: Mailbox, folder: Folder, space: str
+    ) -> tuple[str, tuple[tuple[str, str], ...]]:
+        if space == ns.OTHER_USERS:
+            owner = mailbox.namespaces.owner_of(folder.name, folder.delimiter) or "?"
+            return ns.SHARED_WITH_YOU_BY, (("owner", decode_mailbox_name(owner)),)
+        if space == ns.SHARED:
+            root = decode_mailbox_name(folder.name.split(folder.delimiter or "\0", 1)[0])
+            return ns.SHARED_FOLDER, (("namespace", root),)
+        return ns.OUTSIDE_NAMESPACES, ()
 
     # Export ---------------------------------------------------------------------------------
 
@@ -1098,7 +1237,7 @@ class ImapConnector:
         broken: list[ConnectorError] = []
         try:
             used: set[str] = set()
-            for folder in client.list_folders():
+            for folder in self.mailbox(client).own:
                 if broken:
                     raise broken[0]
                 if not folder.selectable:
@@ -1174,34 +1313,52 @@ class ImapConnector:
 
     # Delete ---------------------------------------------------------------------------------
 
-    def kept(self, login: str) -> tuple[str, ...]:
-        return (KEPT_MAILBOX % {"login": login},)
+    def kept(self, login: str, kind: str, shared: int) -> tuple[str, ...]:
+        """What stays after the deletion, for the receipt and the staff page, per server."""
+        notes = {
+            ns.CYRUS: (ns.KEPT_CYRUS % {"login": login},),
+            ns.DOVECOT: (
+                KEPT_MAILBOX % {"login": login},
+                ns.KEPT_DOVECOT_LAZY % {"login": login},
+            ),
+        }.get(kind, (ns.KEPT_OTHER_SERVER,))
+        if shared:
+            notes += (ns.KEPT_SHARED_BY_OTHERS % {"count": shared},)
+        return notes
 
     def delete(self, person: Person) -> StepResult:
         try:
             login = self.login_of(person)
             with ImapClient.connect(self.settings, login) as client:
-                expunged, removed = self._empty(client)
-                left = [f for f in client.list_folders() if not f.is_inbox]
+                kind = client.server_kind()
+                # Ownership is asked again now: only what is hers at this moment goes.
+                mailbox = self.mailbox(client)
+                expunged, removed = self._empty(client, mailbox)
+                after = self.mailbox(client)
+                left = [f for f in after.own if not f.is_inbox and f.selectable]
                 inbox_left = client.select("INBOX", readonly=True)
         except ConnectorError as exc:
-            return StepResult(ok=False, detail=str(exc))
+            return StepResult(ok=False, detail=exc.staff_detail())
         if left or inbox_left:
+            names = ", ".join(f"“{f.display_name}”" for f in left[:10])
             return StepResult(
-                ok=False, detail=STILL_THERE % {"folders": len(left), "messages": inbox_left}
+                ok=False,
+                detail=STILL_THERE
+                % {"folders": len(left), "messages": inbox_left, "names": names or "-"},
             )
         return StepResult(
             ok=True,
             detail=EXPUNGED
             % {"messages": expunged, "folders": removed, "address": self.settings.address},
-            kept=self.kept(login),
+            kept=self.kept(login, kind, len(after.shared_folders())),
         )
 
     @staticmethod
-    def _empty(client: ImapClient) -> tuple[int, int]:
+    def _empty(client: ImapClient, mailbox: Mailbox) -> tuple[int, int]:
+        """Expunge and remove the person's own folders; nothing else is ever selected
+        read-write, whatever rights she has on it."""
         expunged = removed = 0
-        folders = client.list_folders()
-        for folder in folders:
+        for folder in mailbox.own:
             if not folder.selectable:
                 continue
             count = client.select(folder.name, readonly=False)
@@ -1209,13 +1366,25 @@ class ImapConnector:
                 client.delete_messages()
                 expunged += count
         # Children before their parents, so every DELETE finds no sub-folder left.
-        others = [f for f in folders if not f.is_inbox]
+        others = [f for f in mailbox.own if not f.is_inbox]
         for folder in sorted(others, key=lambda f: f.name.count(f.delimiter or "\0"), reverse=True):
             if client.delete_folder(folder.name):
                 removed += 1
         if client.selected is not None:
             client.selected = None
         return expunged, removed
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    """A person's folders as the server lists them, split by namespace."""
+
+    own: tuple[Folder, ...]
+    others: tuple[tuple[Folder, str], ...]  # (folder, namespace kind) that are not hers
+    namespaces: ns.Namespaces
+
+    def shared_folders(self) -> list[Folder]:
+        return [folder for folder, _kind in self.others if folder.selectable]
 
 
 # Deletion outcomes, recorded in English and shown in the reader's language (see N_).
@@ -1226,17 +1395,19 @@ KEPT_MAILBOX = N_(
     "and delete the directory shown by `doveadm user -f home %(login)s`."
 )
 STILL_THERE = N_(
-    "the mail server still shows %(folders)s folders and %(messages)s messages "
-    "in INBOX after the deletion; try again"
+    "the mail server still shows %(folders)s folders (%(names)s) and %(messages)s "
+    "messages in INBOX after the deletion; try again"
 )
 EXPUNGED = N_("%(messages)s messages expunged, %(folders)s folders removed from %(address)s.")
 CLOSED_BY_SERVER = N_("the mail server %(address)s closed the connection")
-SIGN_IN_REFUSED = N_("the mail server refused the panel's sign-in as %(who)s: %(reason)s")
+SIGN_IN_REFUSED = N_("the mail server refused the panel's sign-in as %(who)s")
 BROKE = N_("the connection to the mail server %(address)s broke (%(what)s)")
 NO_ANSWER_IN = N_("no answer within %(seconds)s s")
 TLS_FAILED = N_("TLS failed: %(reason)s")
 NOT_REACHABLE = N_("the mail server %(address)s is not reachable (%(reason)s)")
 NO_EMAIL = N_("no e-mail address is known for this account")
+REFUSED_ON = N_("the mail server refused %(command)s on the folder “%(folder)s”")
+REFUSED = N_("the mail server refused %(command)s")
 OUTCOMES = (
     KEPT_MAILBOX,
     STILL_THERE,
@@ -1248,6 +1419,9 @@ OUTCOMES = (
     TLS_FAILED,
     NOT_REACHABLE,
     NO_EMAIL,
+    REFUSED_ON,
+    REFUSED,
+    *ns.OUTCOMES,
 )
 
 
