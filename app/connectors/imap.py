@@ -384,7 +384,20 @@ class ImapClient:
         except OSError as exc:
             _close_quietly(conn)
             raise _unreachable(settings, exc) from None
-        return cls(conn, settings, login or settings.admin_user)
+        client = cls(conn, settings, login or settings.admin_user)
+        client._refresh_capabilities()
+        return client
+
+    def _refresh_capabilities(self) -> None:
+        """Servers announce more once signed in (Dovecot: NAMESPACE, STATUS=SIZE…), and
+        imaplib keeps the list it read before."""
+        try:
+            typ, data = self._conn.capability()
+        except (imaplib.IMAP4.error, OSError) as exc:
+            self.close()
+            raise self._failure("CAPABILITY", exc) from None
+        if typ == "OK" and data and data[-1]:
+            self._conn.capabilities = tuple(_text(data).upper().split())
 
     @staticmethod
     def _open(settings: ImapSettings) -> imaplib.IMAP4:

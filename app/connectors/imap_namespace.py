@@ -23,8 +23,8 @@ SHARED = "shared"
 # not the person's (Cyrus with and without altnamespace, Dovecot's usual prefixes,
 # Courier and UW's #-names). Compared without case: leaving out a personal folder that
 # happens to bear one of these names is the safe mistake.
-FALLBACK_OTHER_USERS = ("Other Users", "user", "#user", "#users")
-FALLBACK_SHARED = ("Shared Folders", "shared", "Public", "#shared", "#public", "#news", "#ftp")
+FALLBACK_OTHER_USERS = ("Other Users", "shared", "user", "#user", "#users")
+FALLBACK_SHARED = ("Shared Folders", "Public", "#shared", "#public", "#news", "#ftp")
 
 
 @dataclass(frozen=True)
