@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 from connectors.conftest import toml_table
+from cyrus_server import Cyrus
+from cyrus_server import cyrus as cyrus
 from flask import Flask
 from flask_babel import force_locale
 from sqlalchemy import select
@@ -27,8 +29,6 @@ from app.connectors.base import service_connectors
 from app.connectors.imap import decode_mailbox_name, encode_mailbox_name
 from app.db import session_scope
 from app.deletion.models import DeletionRequest
-from cyrus_server import Cyrus
-from cyrus_server import cyrus as cyrus
 from helpers import csrf_token, do_login, profile_without_local_servers
 from imap_server import Dovecot, quote
 from imap_server import dovecot_shared as dovecot_shared
@@ -104,7 +104,7 @@ def append(conn: Any, folder: str, messages: list[bytes], flags: str = "(\\Seen)
 
 def empty(conn: Any, folder: str) -> None:
     run(conn, "select", quote(encode_mailbox_name(folder)))
-    typ, data = conn.search(None, "ALL")
+    data = run(conn, "search", None, "ALL")
     if data and data[0]:
         run(conn, "store", "1:*", "+FLAGS.SILENT", "(\\Deleted)")
         run(conn, "expunge")
@@ -116,7 +116,7 @@ def snapshot(conn: Any, folders: list[str]) -> dict[str, list[tuple[bytes, bytes
     found: dict[str, list[tuple[bytes, bytes]]] = {}
     for folder in folders:
         run(conn, "select", quote(encode_mailbox_name(folder)), True)
-        typ, data = conn.uid("FETCH", "1:*", "(UID FLAGS BODY.PEEK[])")
+        data = run(conn, "uid", "FETCH", "1:*", "(UID FLAGS BODY.PEEK[])")
         found[folder] = sorted(
             (re.sub(rb"BODY\[\] \{\d+\}", b"", part[0]), part[1])
             for part in data
