@@ -148,6 +148,7 @@ class Cyrus:
     root: Path
     port: int = field(default_factory=free_port)
     altnamespace: bool = True
+    unixhierarchysep: bool = True
     process: subprocess.Popen[bytes] | None = None
     syslog: Syslog | None = None
 
@@ -157,7 +158,7 @@ class Cyrus:
 
     @property
     def separator(self) -> str:
-        return "/"
+        return "/" if self.unixhierarchysep else "."
 
     def write_config(self) -> None:
         self.root.chmod(0o755)
@@ -170,7 +171,7 @@ class Cyrus:
             "servername": SERVERNAME,
             "admin": ADMIN,
             "altnamespace": "yes" if self.altnamespace else "no",
-            "unixhierarchysep": "yes",
+            "unixhierarchysep": "yes" if self.unixhierarchysep else "no",
         }
         (self.root / "imapd.conf").write_text(IMAPD_CONF.format(**values))
         (self.root / "cyrus.conf").write_text(
@@ -269,7 +270,7 @@ class Cyrus:
         return conn
 
     def user_root(self, user: str) -> str:
-        return f"user{self.separator if self.altnamespace else '.'}{user}"
+        return f"user{self.separator}{user}"
 
     def reset(self, user: str) -> None:
         """The user's mailbox, empty, as an administrator creates it for a new account."""
@@ -301,17 +302,30 @@ class Cyrus:
             conn.logout()
 
 
-@pytest.fixture(scope="session")
-def cyrus() -> Iterator[Cyrus]:
+def started(**options: bool) -> Iterator[Cyrus]:
     from conftest import missing_tool
 
     why = cyrus_available()
     if why:
         missing_tool(why)
     root = Path(tempfile.mkdtemp(prefix="panel-cyrus-"))
-    server = Cyrus(root)
+    server = Cyrus(root, **options)
     server.write_config()
     server.start()
     yield server
     server.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cyrus() -> Iterator[Cyrus]:
+    """Cyrus as its documentation sets it up: altnamespace and "/" as the separator
+    (`Other Users/`, `Shared Folders/`)."""
+    yield from started()
+
+
+@pytest.fixture(scope="session")
+def cyrus_classic() -> Iterator[Cyrus]:
+    """Cyrus with Debian's /etc/imapd.conf choices: no altnamespace, "." as the separator
+    (`INBOX.Sent` is hers, `user.alice.…` someone else's, the team's at the top)."""
+    yield from started(altnamespace=False, unixhierarchysep=False)

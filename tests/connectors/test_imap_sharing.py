@@ -21,6 +21,7 @@ import pytest
 from connectors.conftest import toml_table
 from cyrus_server import Cyrus
 from cyrus_server import cyrus as cyrus
+from cyrus_server import cyrus_classic as cyrus_classic
 from flask import Flask
 from flask_babel import force_locale
 from sqlalchemy import select
@@ -68,7 +69,22 @@ class Server:
     kind: str
     impl: Any  # Dovecot or Cyrus
     team: str  # the team folder, as people see it
-    others: str  # where alice's shared folders show for bob: "<others>alice/<folder>"
+    others: str  # where alice's shared folders show for bob: "<others>alice<sep><folder>"
+    sep: str = "/"
+    personal: str = ""  # the personal namespace's prefix ("INBOX." on a classic Cyrus)
+
+    def own(self, folder: str) -> str:
+        """A folder of one's own ("Archives/2024") as this server names it."""
+        if folder == "INBOX":
+            return folder
+        return self.personal + folder.replace("/", self.sep)
+
+    def shared(self, owner: str, folder: str) -> str:
+        """Someone else's folder as the person it is shared with sees it."""
+        return f"{self.others}{owner}{self.sep}{self.own(folder)[len(self.personal) :]}"
+
+    def bob_expected(self) -> dict[str, int]:
+        return {self.own(folder): count for folder, count in BOB_FOLDERS.items()}
 
     def settings(self) -> dict[str, object]:
         settings: dict[str, object] = self.impl.settings()
@@ -81,14 +97,19 @@ class Server:
         self.impl.reset(user)
 
 
-@pytest.fixture(params=["dovecot", "cyrus"])
+@pytest.fixture(params=["dovecot", "cyrus", "cyrus-classic"])
 def server(request: pytest.FixtureRequest) -> Server:
     if request.param == "dovecot":
         dovecot: Dovecot = request.getfixturevalue("dovecot_shared")
         return Server("dovecot", dovecot, "Public/equipe", "shared/")
-    found: Cyrus = request.getfixturevalue("cyrus")
-    found.make_shared_folder("equipe", {"alice": ALL_RIGHTS, "bob": ALL_RIGHTS})
-    return Server("cyrus", found, "Shared Folders/equipe", "Other Users/")
+    if request.param == "cyrus":
+        found: Cyrus = request.getfixturevalue("cyrus")
+        found.make_shared_folder("equipe", {"alice": ALL_RIGHTS, "bob": ALL_RIGHTS})
+        return Server("cyrus", found, "Shared Folders/equipe", "Other Users/")
+    # Debian's own imapd.conf: no altnamespace, "." as the separator.
+    classic: Cyrus = request.getfixturevalue("cyrus_classic")
+    classic.make_shared_folder("equipe", {"alice": ALL_RIGHTS, "bob": ALL_RIGHTS})
+    return Server("cyrus", classic, "equipe", "user.", sep=".", personal="INBOX.")
 
 
 def run(conn: Any, command: str, *args: Any) -> list[Any]:
@@ -134,30 +155,36 @@ def share_scene(server: Server) -> dict[str, list[tuple[bytes, bytes]]]:
     alice = server.login("alice")
     try:
         for folder, rights in ((SHARED_RW, ALL_RIGHTS), (SHARED_RO, READ_ONLY)):
-            run(alice, "create", quote(encode_mailbox_name(folder)))
-            append(alice, folder, [message(f"{folder} {n}") for n in range(3)])
-            run(alice, "setacl", quote(encode_mailbox_name(folder)), "bob", rights)
+            name = server.own(folder)
+            run(alice, "create", quote(encode_mailbox_name(name)))
+            append(alice, name, [message(f"{folder} {n}") for n in range(3)])
+            run(alice, "setacl", quote(encode_mailbox_name(name)), "bob", rights)
         append(alice, "INBOX", [message("alice inbox")])
         empty(alice, server.team)
         append(alice, server.team, [message(f"team {n}") for n in range(3)], "()")
-        before = snapshot(alice, ["INBOX", SHARED_RW, SHARED_RO, server.team])
+        before = snapshot(alice, alice_folders(server))
     finally:
         alice.logout()
     bob = server.login("bob")
     try:
         for folder, count in BOB_FOLDERS.items():
+            name = server.own(folder)
             if folder != "INBOX":
-                run(bob, "create", quote(encode_mailbox_name(folder)))
-            append(bob, folder, [message(f"bob {folder} {n}") for n in range(count)])
+                run(bob, "create", quote(encode_mailbox_name(name)))
+            append(bob, name, [message(f"bob {folder} {n}") for n in range(count)])
     finally:
         bob.logout()
     return before
 
 
+def alice_folders(server: Server) -> list[str]:
+    return ["INBOX", server.own(SHARED_RW), server.own(SHARED_RO), server.team]
+
+
 def alice_now(server: Server) -> dict[str, list[tuple[bytes, bytes]]]:
     alice = server.login("alice")
     try:
-        return snapshot(alice, ["INBOX", SHARED_RW, SHARED_RO, server.team])
+        return snapshot(alice, alice_folders(server))
     finally:
         alice.logout()
 
@@ -168,10 +195,9 @@ def bob_folders(server: Server) -> dict[str, int]:
     try:
         found: dict[str, int] = {}
         for line in run(bob, "list", '""', "*"):
-            name = line.decode().split(' "/" ', 1)[1].strip('"')
-            if name.startswith((server.others, server.team.split("/")[0])) or "\\Noselect" in (
-                line.decode()
-            ):
+            flags, name = re.fullmatch(r'\((.*?)\) "." (.*)', line.decode()).groups()  # type: ignore[union-attr]
+            name = name.strip('"')
+            if name.startswith((server.others, server.team.split("/")[0])) or "Noselect" in flags:
                 continue
             found[decode_mailbox_name(name)] = int(run(bob, "select", quote(name), True)[0])
         return found
@@ -206,7 +232,7 @@ def test_a_person_with_shared_and_team_folders_has_only_her_own_exported_listed_
 
     # /account/data: his own folders, and one sentence about the others' (bob reads English).
     held = page_text(bob.get("/account/data"))
-    for folder in BOB_FOLDERS:
+    for folder in server.bob_expected():
         assert f"Mail folder “{folder}”" in held, held
     for foreign in (SHARED_RW, SHARED_RO, "equipe"):
         assert foreign not in held
@@ -217,7 +243,8 @@ def test_a_person_with_shared_and_team_folders_has_only_her_own_exported_listed_
     response = bob.post("/account/export", data={"csrf_token": token})
     archive = zipfile.ZipFile(io.BytesIO(response.get_data()))
     mail = sorted(n for n in archive.namelist() if n.startswith("services/post/"))
-    assert mail == sorted(f"services/post/{folder}.mbox" for folder in BOB_FOLDERS)
+    expected = [server.own(f).replace(server.sep, "/") for f in BOB_FOLDERS]
+    assert mail == sorted(f"services/post/{folder}.mbox" for folder in expected)
     assert "ERRORS.txt" not in archive.namelist()
 
     # He asks for deletion; staff (Camille reads French) see the plan asked of the server.
@@ -236,10 +263,10 @@ def test_a_person_with_shared_and_team_folders_has_only_her_own_exported_listed_
     plan = page_text(staff.get(page))
     assert "Ce que l'approbation va supprimer" in plan
     deleted_part, kept_part = plan.split("Sera conservé", 1)
-    for folder, count in BOB_FOLDERS.items():
+    for folder, count in server.bob_expected().items():
         assert re.search(rf"{re.escape(folder)} {count} \d+ (octets|Bytes)", deleted_part), folder
-    assert f"alice/{SHARED_RW} : partagé avec vous par alice" in kept_part
-    assert f"alice/{SHARED_RO} : partagé avec vous par alice" in kept_part
+    assert f"{server.shared('alice', SHARED_RW)} : partagé avec vous par alice" in kept_part
+    assert f"{server.shared('alice', SHARED_RO)} : partagé avec vous par alice" in kept_part
     assert "equipe : un dossier partagé ou public" in kept_part
     assert ("cyr_expire" if server.kind == "cyrus" else "doveadm purge") in kept_part
     assert plan.index("Ce que l'approbation va supprimer") < plan.index("Approuver et lancer")
@@ -291,21 +318,22 @@ def test_the_plan_changes_nothing_and_the_delete_step_rechecks_ownership(
     person = mail_app.extensions["panel_directory"].lookup("bob")
     with mail_app.test_request_context():
         plan = connector.plan(person)
-    assert {item.name: item.count for item in plan.delete} == BOB_FOLDERS
+    assert {item.name: item.count for item in plan.delete} == server.bob_expected()
     assert all(item.size for item in plan.delete)
     kept = {item.name: dict(item.values) for item in plan.keep}
-    assert kept[f"{server.others}alice/{SHARED_RW}"] == {"owner": "alice"}
-    assert kept[f"{server.others}alice/{SHARED_RO}"] == {"owner": "alice"}
+    assert kept[server.shared("alice", SHARED_RW)] == {"owner": "alice"}
+    assert kept[server.shared("alice", SHARED_RO)] == {"owner": "alice"}
     assert server.team in kept
-    assert bob_folders(server) == BOB_FOLDERS  # a dry run
+    assert bob_folders(server) == server.bob_expected()  # a dry run
 
     # alice shares one more folder after staff read the plan: still not bob's to delete.
     alice = server.login("alice")
     try:
-        run(alice, "create", quote("Plus tard"))
-        append(alice, "Plus tard", [message("later")])
-        run(alice, "setacl", quote("Plus tard"), "bob", ALL_RIGHTS)
-        before.update(snapshot(alice, ["Plus tard"]))
+        later = server.own("Plus tard")
+        run(alice, "create", quote(later))
+        append(alice, later, [message("later")])
+        run(alice, "setacl", quote(later), "bob", ALL_RIGHTS)
+        before.update(snapshot(alice, [later]))
     finally:
         alice.logout()
     with mail_app.app_context():
@@ -314,7 +342,7 @@ def test_the_plan_changes_nothing_and_the_delete_step_rechecks_ownership(
     now = alice_now(server)
     alice = server.login("alice")
     try:
-        now.update(snapshot(alice, ["Plus tard"]))
+        now.update(snapshot(alice, [server.own("Plus tard")]))
     finally:
         alice.logout()
     assert now == before
@@ -329,7 +357,7 @@ def test_a_folder_the_server_refuses_to_empty_is_named_with_the_servers_answer(
     bob = server.login("bob")
     try:
         # bob takes away his own right to delete messages in one of his folders.
-        run(bob, "setacl", quote("Archives/2024"), "bob", "lrswipka")
+        run(bob, "setacl", quote(server.own("Archives/2024")), "bob", "lrswipka")
     finally:
         bob.logout()
     connector = service_connectors(mail_app)["post"]
@@ -337,6 +365,6 @@ def test_a_folder_the_server_refuses_to_empty_is_named_with_the_servers_answer(
     with mail_app.app_context(), force_locale("en"):  # as the pipeline runs it
         result = connector.delete(person)
     assert not result.ok
-    assert "on the folder “Archives/2024”" in result.detail, result.detail
+    assert f"on the folder “{server.own('Archives/2024')}”" in result.detail, result.detail
     assert "(server: " in result.detail and "ermission" in result.detail
     assert "master-Secret" not in result.detail and "cyrus-Admin" not in result.detail
