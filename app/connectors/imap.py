@@ -1326,10 +1326,14 @@ class ImapConnector:
 
     # Delete ---------------------------------------------------------------------------------
 
-    def kept(self, login: str, kind: str, shared: int) -> tuple[str, ...]:
+    def kept(
+        self, login: str, kind: str, shared: int, delimiter: str | None = "/"
+    ) -> tuple[str, ...]:
         """What stays after the deletion, for the receipt and the staff page, per server."""
+        # Cyrus names the person's mailbox user/<login> (user.<login> with "." as separator).
+        cyrus_mailbox = f"user{delimiter or '/'}{login}"
         notes = {
-            ns.CYRUS: (ns.KEPT_CYRUS % {"login": login},),
+            ns.CYRUS: (ns.KEPT_CYRUS % {"mailbox": cyrus_mailbox},),
             ns.DOVECOT: (
                 KEPT_MAILBOX % {"login": login},
                 ns.KEPT_DOVECOT_LAZY % {"login": login},
@@ -1363,7 +1367,7 @@ class ImapConnector:
             ok=True,
             detail=EXPUNGED
             % {"messages": expunged, "folders": removed, "address": self.settings.address},
-            kept=self.kept(login, kind, len(after.shared_folders())),
+            kept=self.kept(login, kind, len(after.shared_folders()), after.delimiter),
         )
 
     @staticmethod
@@ -1395,6 +1399,11 @@ class Mailbox:
     own: tuple[Folder, ...]
     others: tuple[tuple[Folder, str], ...]  # (folder, namespace kind) that are not hers
     namespaces: ns.Namespaces
+
+    @property
+    def delimiter(self) -> str | None:
+        """The hierarchy delimiter of the person's own folders."""
+        return next((f.delimiter for f in self.own if f.delimiter), None)
 
     def shared_folders(self) -> list[Folder]:
         return [folder for folder, _kind in self.others if folder.selectable]

@@ -185,7 +185,7 @@ def server_kind(greeting: str, identity: str, capabilities: tuple[str, ...]) -> 
 KEPT_CYRUS = N_(
     "Cyrus keeps deleted folders and expunged messages for a while (delayed delete and "
     "delayed expunge) until `cyr_expire` runs on the server, for example "
-    "`cyr_expire -E 1 -X 0 -D 0`. The empty INBOX (`user/%(login)s`) stays until an "
+    "`cyr_expire -E 1 -X 0 -D 0`. The empty INBOX (`%(mailbox)s`) stays until an "
     "administrator deletes that mailbox there."
 )
 KEPT_DOVECOT_LAZY = N_(

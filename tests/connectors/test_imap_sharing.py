@@ -30,6 +30,7 @@ from app.connectors.base import service_connectors
 from app.connectors.imap import decode_mailbox_name, encode_mailbox_name
 from app.db import session_scope
 from app.deletion.models import DeletionRequest
+from app.deletion.outcomes import describe_outcome
 from helpers import csrf_token, do_login, profile_without_local_servers
 from imap_server import Dovecot, quote
 from imap_server import dovecot_shared as dovecot_shared
@@ -305,9 +306,19 @@ def test_a_person_with_shared_and_team_folders_has_only_her_own_exported_listed_
     assert "3 folders that others share with this person stay theirs" in body
     if server.kind == "cyrus":
         assert "cyr_expire" in body and "delayed expunge" in body and "doveadm" not in body
+        # The mailbox as this Cyrus names it (the login is erased from the record once done).
+        assert f"(`user{server.sep}" in body
     else:
-        assert "doveadm purge -u bob" in body and "lazy_expunge" in body
+        assert "doveadm purge -u" in body and "lazy_expunge" in body
         assert "cyr_expire" not in body
+
+    # Staff (French) read the same notes in French on the finished request.
+    done_page = page_text(staff.get(page)).replace("\u202f", " ")
+    assert "d'autres partagent avec cette personne restent les leurs" in done_page
+    if server.kind == "cyrus":
+        assert "Cyrus garde un temps les dossiers supprimés" in done_page
+    else:
+        assert "Là où le greffon lazy_expunge de Dovecot est actif" in done_page
 
 
 def test_the_plan_changes_nothing_and_the_delete_step_rechecks_ownership(
@@ -368,3 +379,6 @@ def test_a_folder_the_server_refuses_to_empty_is_named_with_the_servers_answer(
     assert f"on the folder “{server.own('Archives/2024')}”" in result.detail, result.detail
     assert "(server: " in result.detail and "ermission" in result.detail
     assert "master-Secret" not in result.detail and "cyrus-Admin" not in result.detail
+    with mail_app.test_request_context(headers={"Accept-Language": "fr"}):
+        shown = str(describe_outcome(result.detail))
+    assert "le serveur de courriel a refusé" in shown and "réponse du serveur" in shown
