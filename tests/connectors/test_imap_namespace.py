@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.connectors.imap_namespace import (
+from app.connectors.imap.namespaces import (
     CYRUS,
     DOVECOT,
     OTHER_USERS,

@@ -17,7 +17,7 @@ from app.connectors.base import (
     StepResult,
     register_connector,
 )
-from app.connectors.imap_namespace import SHARED_WITH_YOU_BY
+from app.connectors.imap.namespaces import SHARED_WITH_YOU_BY
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.deletion.plan import kept_reason, preview_deletion
 from app.directory import Person

@@ -181,7 +181,7 @@ def server_kind(greeting: str, identity: str, capabilities: tuple[str, ...]) -> 
 
 
 # What the server keeps after a deletion, per kind: recorded in English, read in the
-# reader's language (app/deletion/outcomes.py). KEPT_MAILBOX (Dovecot's) is in imap.py.
+# reader's language (app/deletion/outcomes.py). KEPT_MAILBOX (Dovecot's) is in connector.py.
 KEPT_CYRUS = N_(
     "Cyrus keeps deleted folders and expunged messages for a while (delayed delete and "
     "delayed expunge) until `cyr_expire` runs on the server, for example "
