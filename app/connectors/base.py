@@ -116,7 +116,8 @@ class KeptItem:
     """Something the person can reach that a deletion leaves alone, and why.
 
     `reason` is English, marked with N_() and listed in the connector's OUTCOMES, so
-    app/deletion/outcomes.py reads it in the reader's language ("shared with you by {owner}").
+    app/deletion/plan.py reads it in the reader's language ("shared with you by %(owner)s",
+    `values` giving the owner).
     """
 
     name: str

@@ -51,8 +51,16 @@ class ServicePreview:
 
 
 def kept_reason(item: KeptItem) -> str:
-    """Why an item stays, in the reader's language, with its recorded values."""
-    return gettext(item.reason) % dict(item.values) if item.values else gettext(item.reason)
+    """Why an item stays, in the reader's language, with its recorded values
+    (`%(owner)s` placeholders, as every N_() message; `{owner}` is understood too)."""
+    text = gettext(item.reason)
+    values = dict(item.values)
+    if not values:
+        return text
+    try:
+        return text % values if "%(" in text else text.format(**values)
+    except (KeyError, ValueError, IndexError):  # a translation that lost a placeholder
+        return text
 
 
 def _ask(connector: Connector, person: Person) -> DeletionPlan | list[DataItem]:
