@@ -265,10 +265,10 @@ def test_a_person_with_shared_and_team_folders_has_only_her_own_exported_listed_
     assert "Ce que l'approbation va supprimer" in plan
     deleted_part, kept_part = plan.split("Sera conservé", 1)
     for folder, count in server.bob_expected().items():
-        assert re.search(rf"{re.escape(folder)} {count} \d+ (octets|Bytes)", deleted_part), folder
-    assert f"{server.shared('alice', SHARED_RW)} : partagé avec vous par alice" in kept_part
-    assert f"{server.shared('alice', SHARED_RO)} : partagé avec vous par alice" in kept_part
-    assert "equipe : un dossier partagé ou public" in kept_part
+        assert re.search(rf"{re.escape(folder)} {count} \d+ octets", deleted_part), folder
+    assert f"{server.shared('alice', SHARED_RW)} partagé avec cette personne par alice" in kept_part
+    assert f"{server.shared('alice', SHARED_RO)} partagé avec cette personne par alice" in kept_part
+    assert "equipe un dossier partagé ou public" in kept_part
     assert ("cyr_expire" if server.kind == "cyrus" else "doveadm purge") in kept_part
     assert plan.index("Ce que l'approbation va supprimer") < plan.index("Approuver et lancer")
 

@@ -85,7 +85,7 @@ def test_each_automatic_service_shows_its_plan_or_its_inventory_or_why_it_cannot
         plan = previews["planning"].plan
         assert plan is not None and plan.delete[0].count == 2
         reason = kept_reason(plan.keep[0]).replace("\u202f", " ")  # French spacing
-        assert reason == "partagé avec vous par alice : il reste le sien"
+        assert reason == "partagé avec cette personne par alice : il reste le sien"
         assert previews["down"].unreachable and "not reachable" in (previews["down"].error or "")
         assert previews["gone"].error
     assert connectors["planning"].asked == ["bob"] and connectors["listing"].asked == ["bob"]

@@ -199,7 +199,7 @@ KEPT_OTHER_SERVER = N_(
 KEPT_SHARED_BY_OTHERS = N_(
     "%(count)s folders that others share with this person stay theirs: they were not touched."
 )
-SHARED_WITH_YOU_BY = N_("shared with you by %(owner)s: it stays theirs")
+SHARED_WITH_YOU_BY = N_("shared with this person by %(owner)s: it stays theirs")
 SHARED_FOLDER = N_("a shared or public folder (%(namespace)s): it stays the team's")
 OUTSIDE_NAMESPACES = N_("outside the personal namespace: not the person's")
 NOTE_CYRUS = N_(
