@@ -259,6 +259,7 @@ def test_doctor_names_the_mail_connector_that_cannot_sign_in(imap_app, tmp_path)
     result = app.test_cli_runner().invoke(args=["doctor"])
     assert result.exit_code == 1
     assert "PROBLEM  connector post: " in result.output and "refused" in result.output
+    assert "(server: " in result.output  # what Dovecot answered, for the administrator
     assert "nope" not in result.output
     good = imap_app(check_login="alice").test_cli_runner().invoke(args=["doctor"])
     assert "ok       connector post: " in good.output and "signed in as alice" in good.output
