@@ -5,11 +5,17 @@ SASL PLAIN with an authorisation identity (RFC 4616) — the person's login as a
 panel's admin user and its password as credentials — which Dovecot master users and
 Cyrus admins accept; the person's password is never needed.
 
-Export writes every folder as `services/<slug>/<Folder>.mbox` (mboxrd, RFC 4155): folder
-names decoded from modified UTF-7 (RFC 3501 §5.1.3) and made safe as paths, messages
-fetched in batches of bounded size and written while they arrive. Delete expunges every
-message and removes every folder but INBOX; what the server keeps (the empty INBOX, the
-mail directory, quota and index files) is reported as `kept` with a doveadm command.
+Only the person's personal namespace (RFC 2342) is hers (namespaces.py): the inventory,
+the export, the deletion plan and the deletion all read the same split of the folders the
+server lists, so folders others share with her are never exported nor touched.
+
+Export writes each of her folders as `services/<slug>/<Folder>.mbox` (mboxrd, RFC 4155):
+names decoded from modified UTF-7 (RFC 3501 §5.1.3) and made safe as paths (names.py),
+messages fetched in batches of bounded size and written while they arrive (mbox.py).
+Delete expunges her messages and removes her folders but INBOX; what the server keeps is
+reported as `kept`, per server kind (Cyrus's delayed delete, Dovecot's lazy_expunge).
+
+Package layout: client.py (ImapClient), names.py, mbox.py, namespaces.py, connector.py.
 
 `ImapClient` is reusable by other features (the support mailbox): connect as a person or
 as the admin user, list folders, fetch messages, move and expunge.
