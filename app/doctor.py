@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import config as panel_config
 from app.cli import alembic_config
-from app.connectors.base import ConnectorError, ServiceUnreachable
+from app.connectors.base import ConnectorError, ServiceUnreachable, redact_url
 from app.db import database
 from app.directory import DirectoryUnavailable
 from app.directory.checks import diagnose
@@ -141,7 +141,9 @@ def doctor() -> None:
             RuntimeError,
         ) as exc:
             problems += 1
-            click.echo(f"PROBLEM  {name}: {exc}")
+            # The administrator may read what a server answered (scrubbed of secrets).
+            said = exc.staff_detail() if isinstance(exc, ConnectorError) else str(exc)
+            click.echo(f"PROBLEM  {name}: {redact_url(said)}")
         else:
             lines = [(True, outcome)] if isinstance(outcome, str) else outcome
             for ok, message in lines:

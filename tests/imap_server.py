@@ -97,6 +97,39 @@ service stats {{
 """
 
 
+# With `sharing`: the ACL plugin, other people's folders under `shared/<owner>/` and the
+# team's under `Public/`, as hosters set Dovecot up for shared folders. The master user
+# acts with the person's rights (`acl_user = %u`), not its own.
+SHARING = """\
+mail_plugins = $mail_plugins acl
+protocol imap {{
+  mail_plugins = $mail_plugins imap_acl
+}}
+plugin {{
+  acl = vfile
+  acl_shared_dict = file:{root}/mail/shared-mailboxes.db
+  acl_user = %u
+}}
+namespace shared {{
+  type = shared
+  separator = /
+  prefix = shared/%%u/
+  location = maildir:{root}/mail/%%u/Maildir:INDEXPVT={root}/mail/%u/shared/%%u
+  subscriptions = no
+  list = children
+}}
+namespace public {{
+  type = public
+  separator = /
+  prefix = Public/
+  location = maildir:{root}/public
+  subscriptions = no
+  list = children
+}}
+"""
+TEAM_RIGHTS = "lrwstipekxa"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -115,6 +148,7 @@ class Dovecot:
     process: subprocess.Popen[bytes] | None = None
     uid: int = 0
     gid: int = 0
+    sharing: bool = False
 
     @property
     def config(self) -> Path:
@@ -133,9 +167,14 @@ class Dovecot:
         os.chown(self.root / "mail", owner.pw_uid, owner.pw_gid)
         self.uid, self.gid = owner.pw_uid, owner.pw_gid
         self.write_certificate()
-        self.config.write_text(
-            CONFIG.format(root=self.root, port=self.port, tls_port=self.tls_port, uid=owner.pw_uid)
+        config = CONFIG.format(
+            root=self.root, port=self.port, tls_port=self.tls_port, uid=owner.pw_uid
         )
+        if self.sharing:
+            config = config.replace("namespace inbox {", "namespace inbox {\n  type = private")
+            config += SHARING.format(root=self.root)
+            self.make_public_folder("equipe", users=USERS)
+        self.config.write_text(config)
         (self.root / "master-users").write_text(f"{MASTER_USER}:{MASTER_PASSWORD}\n")
         (self.root / "users").write_text(
             "".join(
@@ -144,6 +183,19 @@ class Dovecot:
             )
         )
         (self.root / "master.secret").write_text(MASTER_PASSWORD + "\n")
+
+    def make_public_folder(self, name: str, users: dict[str, str]) -> None:
+        """A team folder under Public/, every right for each user (Dovecot's public
+        namespaces have no owner: the folder and its dovecot-acl file are made here)."""
+        public = self.root / "public"
+        folder = public / f".{name}"
+        for sub in ("cur", "new", "tmp"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        rules = "".join(f"user={user} {TEAM_RIGHTS}\n" for user in users)
+        (public / "dovecot-acl").write_text(rules)
+        (folder / "dovecot-acl").write_text(rules)
+        for path in [public, *public.rglob("*")]:
+            os.chown(path, self.uid, self.gid)
 
     @property
     def certificate(self) -> Path:
@@ -293,6 +345,22 @@ def dovecot() -> Iterator[Dovecot]:
         missing_tool("dovecot is not installed (apt-get install dovecot-imapd) or not root")
     root = Path(tempfile.mkdtemp(prefix="panel-dovecot-"))
     server = Dovecot(root)
+    server.write_config()
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dovecot_shared() -> Iterator[Dovecot]:
+    """A Dovecot with the ACL plugin, a shared and a public namespace."""
+    from conftest import missing_tool
+
+    if not dovecot_available():
+        missing_tool("dovecot is not installed (apt-get install dovecot-imapd) or not root")
+    root = Path(tempfile.mkdtemp(prefix="panel-dovecot-shared-"))
+    server = Dovecot(root, sharing=True)
     server.write_config()
     server.start()
     yield server

@@ -8,6 +8,8 @@ connector exports and deletes all of it without knowing every feature.
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,8 +35,23 @@ def N_(message: str) -> str:
 class ConnectorError(Exception):
     """A connector could not do its work; the message is shown to staff and in ERRORS.txt.
 
-    Messages never hold a secret (connectors get them as `Secret`, which does not print).
+    The message is the panel's own sentence and never holds a secret (connectors get them
+    as `Secret`, which does not print). What the server itself answered goes apart, in
+    `server_answer`, already scrubbed (see scrub()): a server may echo what it was sent,
+    a master password included. People never read it (ERRORS.txt and /account/data show
+    the message only); staff read it on a deletion step (staff_detail()); the log has it
+    at debug level only.
     """
+
+    def __init__(self, message: str = "", *, server_answer: str | None = None) -> None:
+        super().__init__(message)
+        self.server_answer = server_answer or None
+
+    def staff_detail(self) -> str:
+        """The message and, when there is one, the server's (scrubbed) answer."""
+        if self.server_answer:
+            return f"{self} (server: {self.server_answer})"
+        return str(self)
 
 
 class ServiceUnreachable(ConnectorError):
@@ -99,7 +116,8 @@ class KeptItem:
     """Something the person can reach that a deletion leaves alone, and why.
 
     `reason` is English, marked with N_() and listed in the connector's OUTCOMES, so
-    app/deletion/outcomes.py reads it in the reader's language ("shared with you by {owner}").
+    app/deletion/plan.py reads it in the reader's language ("shared with you by %(owner)s",
+    `values` giving the owner).
     """
 
     name: str
@@ -196,6 +214,39 @@ def core_connectors(app: Flask) -> dict[str, Connector]:
 def export_connectors(app: Flask) -> list[Connector]:
     """Everything an export covers, in archive order: panel, directory, then services."""
     return [*core_connectors(app).values(), *service_connectors(app).values()]
+
+
+SCRUBBED = "[secret]"
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*):[^@\s/]*@")
+
+
+def scrub(text: str, secrets: Iterable[str] = (), *, limit: int = 300) -> str:
+    """A server's text made fit for a log or a staff page: known secrets and what
+    encodes them (an echoed SASL PLAIN response is base64), a URL's password, control
+    characters, and anything past `limit` characters, taken out."""
+    # One letter would blank half the text and protect nothing.
+    known = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
+    for secret in known:
+        text = text.replace(secret, SCRUBBED)
+    # The base64 of anything holding a secret (an echoed SASL PLAIN response): the secret
+    # starts at any offset modulo 3, each giving its own run of letters.
+    for secret in known:
+        raw = secret.encode("utf-8")
+        for shift in range(3):
+            encoded = base64.b64encode(b"\0" * shift + raw).decode()
+            stable = encoded[4 if shift else 0 : -4]  # the letters made of the secret alone
+            if len(stable) >= 4 and stable in text:
+                text = re.sub(
+                    r"[A-Za-z0-9+/]*" + re.escape(stable) + r"[A-Za-z0-9+/]*=*", SCRUBBED, text
+                )
+    text = _URL_PASSWORD.sub(r"\g<head>:" + SCRUBBED + "@", text)
+    text = "".join(c if c.isprintable() else " " for c in text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def redact_url(url: str) -> str:
+    """A URL as it may be logged or shown: never with its password."""
+    return _URL_PASSWORD.sub(r"\g<head>:" + SCRUBBED + "@", url)
 
 
 def safe_uid(uid: str) -> str:

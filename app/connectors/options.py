@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from app.connectors.base import redact_url
 from app.connectors.secrets import Secret, SecretError, read_secret_env, read_secret_file
 from app.hoster.profile import ProfileError
 
@@ -91,13 +92,13 @@ class ConnectorOptions:
         if parts.scheme not in schemes or not parts.hostname or any(c.isspace() for c in value):
             raise self.error(
                 key,
-                f": {value!r} is not a valid address; write it in full, like {example} "
+                f": {redact_url(value)!r} is not a valid address; write it in full, like {example} "
                 f"(scheme {' or '.join(schemes)}).",
             )
         try:
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError as exc:
-            raise self.error(key, f": {value!r} has an invalid port number.") from exc
+            raise self.error(key, f": {redact_url(value)!r} has an invalid port number.") from exc
         return parts
 
     def choice(self, key: str, allowed: tuple[str, ...]) -> str | None:

@@ -109,9 +109,20 @@ _ALL: list[tuple[str, Callable[[], str]]] = [
 # The longest literal text first, so that "%(x)s removed" never takes a more precise one.
 _ALL.sort(key=lambda known: len(_PLACEHOLDER.sub("", known[0])), reverse=True)
 _COMPILED = [(re.compile(pattern, re.DOTALL), wording) for pattern, wording in _ALL]
+# ConnectorError.staff_detail(): a connector's message, then the server's own words. Tried
+# first: "refused %(command)s" would otherwise take the server's words as its command.
+_SERVER_ANSWER = re.compile(r"(?P<message>.+?) \(server: (?P<answer>.*)\)", re.DOTALL)
+_WITH_ANSWER = _l("%(message)s (the server answered: %(answer)s)")
 
 
 def _sentence(text: str, depth: int = 0) -> Markup:
+    with_answer = _SERVER_ANSWER.fullmatch(text.strip())
+    if with_answer and depth == 0:
+        answered = Markup(escape(str(_WITH_ANSWER)))  # nosec B704 # noqa: S704 - escaped here
+        return answered % {
+            "message": _sentence(with_answer["message"], depth + 1),
+            "answer": escape(with_answer["answer"]),
+        }
     for pattern, wording in _COMPILED:
         found = pattern.fullmatch(text.strip())
         if found:

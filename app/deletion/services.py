@@ -591,7 +591,8 @@ def _finish(
     return changed.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _person(req: DeletionRequest) -> Person:
+def person_of(req: DeletionRequest) -> Person:
+    """The person a request is about, from what the request recorded."""
     return Person(
         uid=req.subject_uid or "",
         dn=req.subject_dn or "",
@@ -668,7 +669,7 @@ def run_request(
     req = session.get(DeletionRequest, request_id, populate_existing=True)
     if req is None or req.state != "approved":
         return report
-    person = _person(req)
+    person = person_of(req)
     step_ids = [s.id for s in req.steps]
     for step_id in step_ids:
         step = session.get(DeletionStep, step_id, populate_existing=True)
@@ -724,7 +725,8 @@ def _run_outside_step(
     except TimeoutError as exc:
         result = StepResult(ok=False, detail=f"The service did not answer in time ({exc}).")
     except ConnectorError as exc:
-        result = StepResult(ok=False, detail=str(exc))
+        # Staff may read the server's answer (scrubbed of secrets); people never do.
+        result = StepResult(ok=False, detail=exc.staff_detail())
     except Exception as exc:
         log.exception("deletion step %s of request %s crashed", step.id, req.id)
         result = StepResult(ok=False, detail=f"{type(exc).__name__}: {exc}")

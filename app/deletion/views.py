@@ -27,6 +27,7 @@ from app.deletion import bp, jobs, services
 from app.deletion.forms import ActionForm, ManualStepForm, RefuseForm, RequestDeletionForm
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.deletion.outcomes import describe_outcome
+from app.deletion.plan import kept_reason, preview_deletion
 from app.deletion.services import step_label
 from app.hoster.profile import current_profile
 from app.security import gate_exempt, recently_authenticated, require_recent_auth, staff_required
@@ -276,6 +277,8 @@ def _render_staff_request(
         step_instructions=services.step_instructions,
         describe_outcome=describe_outcome,
         can_approve=services.due(req, now),
+        previews=preview_deletion(current_app, req) if req.state == "requested" else None,
+        kept_reason=kept_reason,
         now=now,
         progress=progress or {"working": services.steps_in_progress(req), "auto": False},
     ), status

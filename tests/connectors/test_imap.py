@@ -259,6 +259,7 @@ def test_doctor_names_the_mail_connector_that_cannot_sign_in(imap_app, tmp_path)
     result = app.test_cli_runner().invoke(args=["doctor"])
     assert result.exit_code == 1
     assert "PROBLEM  connector post: " in result.output and "refused" in result.output
+    assert "(server: " in result.output  # what Dovecot answered, for the administrator
     assert "nope" not in result.output
     good = imap_app(check_login="alice").test_cli_runner().invoke(args=["doctor"])
     assert "ok       connector post: " in good.output and "signed in as alice" in good.output
@@ -275,6 +276,9 @@ def test_doctor_names_the_mail_connector_that_cannot_sign_in(imap_app, tmp_path)
         ({"password": "hunter2"}, "services.post.connector.password: secrets do not belong"),
         ({"login": "{mail}"}, "services.post.connector.login: "),
         ({"timeout": "soon"}, "services.post.connector.timeout must be a number"),
+        # A password written into the address is never repeated (the error is logged).
+        ({"url": "imap://panel:hunter2@127.0.0.1:99999"}, "invalid port number"),
+        ({"url": "https://panel:hunter2@mail.example.org"}, "https://panel:[secret]@"),
     ],
 )
 def test_imap_options_are_checked_at_start(imap_app, options, message):

@@ -1,33 +1,14 @@
-"""The `imap` connector, and the panel's only IMAP client (mail in Dovecot, Cyrus, …).
-
-The panel signs in *as the person* through the server's master/proxy authentication:
-SASL PLAIN with an authorisation identity (RFC 4616) — the person's login as authzid, the
-panel's admin user and its password as credentials — which Dovecot master users and
-Cyrus admins accept; the person's password is never needed.
-
-Export writes every folder as `services/<slug>/<Folder>.mbox` (mboxrd, RFC 4155): folder
-names decoded from modified UTF-7 (RFC 3501 §5.1.3) and made safe as paths, messages
-fetched in batches of bounded size and written while they arrive. Delete expunges every
-message and removes every folder but INBOX; what the server keeps (the empty INBOX, the
-mail directory, quota and index files) is reported as `kept` with a doveadm command.
-
-`ImapClient` is reusable by other features (the support mailbox): connect as a person or
-as the admin user, list folders, fetch messages, move and expunge.
-"""
+"""The panel's only IMAP client: sign-in through master/proxy authentication, folders,
+namespaces, messages read as they arrive; errors that never hold a secret."""
 
 from __future__ import annotations
 
-import base64
-import contextvars
 import imaplib
 import io
 import logging
-import queue
 import re
 import socket
 import ssl
-import threading
-import unicodedata
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
@@ -41,26 +22,23 @@ from flask_babel import gettext as _
 
 from app.connectors.base import (
     N_,
-    ArchiveEntry,
     ConnectorError,
-    DataItem,
     ServiceUnreachable,
-    Skipped,
-    StepResult,
-    safe_uid,
+    scrub,
 )
+from app.connectors.imap import namespaces as ns
+from app.connectors.imap.mbox import WRITE_CHUNK
+from app.connectors.imap.names import decode_mailbox_name, quote_mailbox
 from app.connectors.secrets import Secret
 from app.connectors.web import SYSTEM_REASONS
-from app.directory import Person
-from app.hoster.profile import LocalizedText
 
 if TYPE_CHECKING:
-    from flask import Flask
-
     from app.connectors.options import ConnectorOptions
-    from app.hoster.profile import Service
 
 log = logging.getLogger(__name__)
+
+# imaplib knows no ID command (RFC 2971); the server kind is read from its answer.
+imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))
 
 DEFAULT_TIMEOUT = 30.0
 # fetch_messages() holds a whole batch in memory (imaplib reads the whole response): small.
@@ -71,7 +49,6 @@ BATCH_COUNT = 500
 # failure, not memory: large batches keep Dovecot streaming without round trips.
 STREAM_BATCH_BYTES = 64 * 1024 * 1024
 STREAM_BATCH_COUNT = 2000
-WRITE_CHUNK = 512 * 1024
 PREFETCH_CHUNKS = (
     1  # mbox chunk (half a megabyte) read ahead of the archive, besides the one being filled
 )
@@ -86,82 +63,7 @@ _FETCH_START = re.compile(rb"^\* (\d+) FETCH ")
 _SEQUENCE = re.compile(rb"^(\d+) \(")  # imaplib's FETCH lines, without the "* "
 _LITERAL_END = re.compile(rb"\{(\d+)\}\r?\n$")
 _BODY_QUOTED = re.compile(rb'BODY\[\] "((?:[^"\\]|\\.)*)"')
-_FROM_LINE = re.compile(rb"\n>*From ")  # a line that mboxrd quotes (after its line end)
 _LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?P<delim>"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$')
-
-
-# Modified UTF-7 (RFC 3501 §5.1.3) ---------------------------------------------------------
-
-
-def decode_mailbox_name(raw: str) -> str:
-    """`Envoy&AOk-s` -> `Envoyés`; invalid sequences are kept as they are."""
-    out: list[str] = []
-    i = 0
-    while i < len(raw):
-        char = raw[i]
-        if char != "&":
-            out.append(char)
-            i += 1
-            continue
-        end = raw.find("-", i + 1)
-        if end == -1:
-            out.append(raw[i:])
-            break
-        chunk = raw[i + 1 : end]
-        if not chunk:
-            out.append("&")
-        else:
-            padded = chunk.replace(",", "/") + "=" * (-len(chunk) % 4)
-            try:
-                out.append(base64.b64decode(padded, validate=True).decode("utf-16-be"))
-            except (ValueError, UnicodeDecodeError):
-                out.append(raw[i : end + 1])
-        i = end + 1
-    return "".join(out)
-
-
-def encode_mailbox_name(name: str) -> str:
-    """`Envoyés` -> `Envoy&AOk-s`."""
-    out: list[str] = []
-    pending: list[str] = []
-
-    def flush() -> None:
-        if pending:
-            data = "".join(pending).encode("utf-16-be")
-            out.append("&" + base64.b64encode(data).decode().rstrip("=").replace("/", ",") + "-")
-            pending.clear()
-
-    for char in name:
-        if 0x20 <= ord(char) <= 0x7E:
-            flush()
-            out.append("&-" if char == "&" else char)
-        else:
-            pending.append(char)
-    flush()
-    return "".join(out)
-
-
-def quote_mailbox(name: str) -> str:
-    """A mailbox name as an IMAP quoted string (imaplib leaves a quoted argument alone)."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
-
-
-def path_component(name: str) -> str:
-    """One folder name as a file name that every system accepts."""
-    clean = _UNSAFE.sub("_", unicodedata.normalize("NFC", name)).strip().rstrip(".")
-    if clean in ("", ".", ".."):
-        clean = "_" + clean.replace(".", "_")
-    return clean[:200]
-
-
-def folder_path(name: str, delimiter: str | None) -> str:
-    """`INBOX/Archives/2024` -> `INBOX/Archives/2024` with each part made safe."""
-    parts = name.split(delimiter) if delimiter else [name]
-    return "/".join(path_component(part) for part in parts if part != "") or "_"
-
 
 # The client ---------------------------------------------------------------------------------
 
@@ -293,8 +195,13 @@ class StreamedMessage:
     read_into: Callable[[memoryview], int]
 
 
+# Commands about the selected folder: a refusal names that folder.
+_ON_SELECTED = frozenset({"STORE", "EXPUNGE", "SEARCH", "MOVE", "COPY", "CLOSE", "FETCH"})
+
+
 class ImapError(ConnectorError):
-    """The server refused a command; the message says which and why."""
+    """The server refused a command: the message names the command and the folder, the
+    server's own words are in `server_answer` (scrubbed of the panel's secrets)."""
 
 
 def _text(data: Any) -> str:
@@ -364,17 +271,26 @@ class ImapClient:
         except imaplib.IMAP4.error as exc:
             _close_quietly(conn)
             who = f"{login} (via {settings.admin_user})" if login else settings.admin_user
-            raise ConnectorError(
-                _(
-                    SIGN_IN_REFUSED,
-                    who=who,
-                    reason=_server_reason(exc),
-                )
-            ) from None
+            answer = _scrubbed(settings, exc)
+            log.debug("%s refused the sign-in as %s: %s", settings.address, who, answer)
+            raise ConnectorError(_(SIGN_IN_REFUSED, who=who), server_answer=answer) from None
         except OSError as exc:
             _close_quietly(conn)
             raise _unreachable(settings, exc) from None
-        return cls(conn, settings, login or settings.admin_user)
+        client = cls(conn, settings, login or settings.admin_user)
+        client._refresh_capabilities()
+        return client
+
+    def _refresh_capabilities(self) -> None:
+        """Servers announce more once signed in (Dovecot: NAMESPACE, STATUS=SIZE…), and
+        imaplib keeps the list it read before."""
+        try:
+            typ, data = self._conn.capability()
+        except (imaplib.IMAP4.error, OSError) as exc:
+            self.close()
+            raise self._failure("CAPABILITY", exc) from None
+        if typ == "OK" and data and data[-1]:
+            self._conn.capabilities = tuple(_text(data).upper().split())
 
     @staticmethod
     def _open(settings: ImapSettings) -> imaplib.IMAP4:
@@ -422,8 +338,24 @@ class ImapClient:
                 )
             )
         if isinstance(exc, imaplib.IMAP4.error):
-            return ImapError(f"{what}: {_server_reason(exc)}")
+            return self._refused(what, _server_reason(exc))
         return _unreachable(self.settings, exc)
+
+    def _refused(self, what: str, answer: str) -> ImapError:
+        """`what` is the command, then the folder it was about ("SELECT Archives")."""
+        command, _sep, folder = what.partition(" ")
+        if not folder and command in _ON_SELECTED:
+            folder = self.selected or ""
+        scrubbed = scrub(answer, self._secrets())
+        log.debug("%s refused %s: %s", self.settings.address, what, scrubbed)
+        if folder:
+            message = _(REFUSED_ON, command=command, folder=decode_mailbox_name(folder))
+        else:
+            message = _(REFUSED, command=command)
+        return ImapError(message, server_answer=scrubbed)
+
+    def _secrets(self) -> tuple[str, ...]:
+        return _secrets_of(self.settings)
 
     def _call(self, what: str, command: Callable[[], tuple[str, Any]]) -> Any:
         try:
@@ -433,8 +365,38 @@ class ImapClient:
                 exc if isinstance(exc, imaplib.IMAP4.abort) else None
             )
         if typ != "OK":
-            raise ImapError(f"{what}: {_text(data)}")
+            raise self._refused(what, _text(data))
         return data
+
+    # What the server is and what is the person's -----------------------------------------
+
+    @property
+    def greeting(self) -> str:
+        welcome = getattr(self._conn, "welcome", b"")
+        return welcome.decode("utf-8", "replace") if isinstance(welcome, bytes) else ""
+
+    def identity(self) -> str:
+        """The server's ID answer (RFC 2971), or "" when it has none."""
+        if "ID" not in self.capabilities():
+            return ""
+        try:
+            typ, data = self._conn._simple_command("ID", "NIL")
+            if typ != "OK":
+                return ""
+            _typ, found = self._conn._untagged_response(typ, data, "ID")
+        except (imaplib.IMAP4.error, OSError) as exc:
+            raise self._failure("ID", exc) from None
+        return " ".join(_text([item]) for item in found if item)
+
+    def server_kind(self) -> str:
+        return ns.server_kind(self.greeting, self.identity(), self.capabilities())
+
+    def namespaces(self) -> ns.Namespaces:
+        """The server's namespaces (RFC 2342), or the usual prefixes when it has none."""
+        if "NAMESPACE" not in self.capabilities():
+            return ns.Namespaces.fallback()
+        data = self._call("NAMESPACE", self._conn.namespace)
+        return ns.parse_namespace(_text(data))
 
     def capabilities(self) -> tuple[str, ...]:
         return tuple(str(c) for c in self._conn.capabilities)
@@ -632,7 +594,7 @@ class ImapClient:
             if not line:
                 raise self._failure(what, EOFError())
             if len(line) > LINE_LIMIT:
-                raise ImapError(f"{what}: response line too long")
+                raise self._refused(what, "response line too long")
             return line
 
         def skip(count: int) -> None:
@@ -658,7 +620,7 @@ class ImapClient:
                 conn.tagged_commands.pop(tag, None)
                 self._unread = False
                 if status != b"OK":
-                    raise ImapError(f"{what}: {reason.decode('utf-8', 'replace').strip()[:300]}")
+                    raise self._refused(what, reason.decode("utf-8", "replace"))
                 return
             started = _FETCH_START.match(line)
             if started is None or b"BODY[]" not in line:
@@ -738,7 +700,7 @@ class ImapClient:
         try:
             self._call(f"DELETE {folder}", lambda: self._conn.delete(quote_mailbox(folder)))
         except ImapError as exc:
-            if "NONEXISTENT" in str(exc).upper():
+            if "NONEXISTENT" in (exc.server_answer or "").upper():
                 return False
             raise
         return True
@@ -762,6 +724,14 @@ def _server_reason(exc: BaseException) -> str:
     return str(text)[:300]
 
 
+def _secrets_of(settings: ImapSettings) -> tuple[str, ...]:
+    return (settings.secret.reveal(),)
+
+
+def _scrubbed(settings: ImapSettings, exc: BaseException) -> str:
+    return scrub(_server_reason(exc), _secrets_of(settings))
+
+
 def _unreachable(settings: ImapSettings, exc: BaseException) -> ServiceUnreachable:
     if isinstance(exc, socket.timeout | TimeoutError):
         reason = _(NO_ANSWER_IN, seconds=f"{settings.timeout:g}")
@@ -770,7 +740,7 @@ def _unreachable(settings: ImapSettings, exc: BaseException) -> ServiceUnreachab
     elif isinstance(exc, OSError) and exc.strerror:
         reason = _(exc.strerror) if exc.strerror in SYSTEM_REASONS else exc.strerror
     else:
-        reason = _server_reason(exc)
+        reason = _scrubbed(settings, exc)
     return ServiceUnreachable(
         _(
             NOT_REACHABLE,
@@ -790,478 +760,22 @@ def _close_quietly(conn: imaplib.IMAP4, *, logout: bool = False) -> None:
         pass
 
 
-# Reading ahead ----------------------------------------------------------------------------------
-
-
-def _ahead(source: Iterator[bytes], depth: int) -> Iterator[bytes]:
-    """Items of `source`, produced on a helper thread at most `depth` items ahead.
-
-    The thread runs in a copy of the caller's context (Flask's app and request contexts
-    are context variables), so its messages are translated like the caller's. When the
-    consumer stops early, the thread stops after its current item and is waited for, so
-    the IMAP session is never used by two threads at once.
-    """
-    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for chunk in source:
-                if not put(("chunk", chunk)):
-                    return
-            put(("end", None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            put(("error", exc))
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
-
-    context = contextvars.copy_context()
-    thread = threading.Thread(target=context.run, args=(run,), name="imap-fetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = items.get()
-            if kind == "chunk":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
-        thread.join()
-
-
-# mboxrd ---------------------------------------------------------------------------------------
-
-
-def mbox_from_line(received: datetime | None) -> bytes:
-    when = (received or datetime(1970, 1, 1, tzinfo=UTC)).astimezone(UTC)
-    return b"From MAILER-DAEMON " + when.strftime("%a %b %d %H:%M:%S %Y").encode() + b"\n"
-
-
-def quote_from_lines(data: bytes) -> bytes:
-    """mboxrd: one more `>` before every line that matches `>*From `.
-
-    Searched with bytes.find (memchr speed) rather than a multi-line regex, which tries
-    every position of multi-megabyte attachments.
-    """
-    cuts: list[int] = []
-    at = data.find(b"From ")
-    while at != -1:
-        start = at
-        while start > 0 and data[start - 1] == 0x3E:  # '>'
-            start -= 1
-        if start == 0 or data[start - 1] == 0x0A:  # at the start of a line
-            cuts.append(start)
-        at = data.find(b"From ", at + 5)
-    if not cuts:
-        return data
-    pieces: list[bytes] = []
-    previous = 0
-    for cut in cuts:
-        pieces += (data[previous:cut], b">")
-        previous = cut
-    pieces.append(data[previous:])
-    return b"".join(pieces)
-
-
-class MboxrdBuffer:
-    """Messages written as mboxrd (RFC 4155) into one reused buffer, handed out in chunks.
-
-    Message bytes are read straight into the buffer (no copy of their own) and quoted
-    there: a line gets one more `>` when it turns out to match `>*From `. A line is
-    decided once its first bytes are known; the few bytes of a line still undecided when
-    a chunk is handed out (`>>Fro` at the end of a read) stay for the next chunk.
-    """
-
-    def __init__(self, chunk: int = WRITE_CHUNK) -> None:
-        self._chunk = chunk
-        self._buf = bytearray(chunk)
-        self._pos = 0
-        self._open: int | None = None  # start of the line not decided yet
-        self._last = -1  # last byte of the current message, -1 while it is empty
-
-    @property
-    def full(self) -> bool:
-        return self._pos >= self._chunk
-
-    def begin(self, received: datetime | None) -> None:
-        self._write(mbox_from_line(received))
-        self._open = self._pos
-        self._last = -1
-
-    def end(self) -> None:
-        self._open = None  # a message's last line, cut short, is no From line
-        self._write(b"\n" if self._last == 0x0A else b"\n\n")
-
-    def feed(self, data: bytes) -> None:
-        """Message bytes given as bytes (tests, quoted strings) rather than read in."""
-        source = io.BytesIO(data)
-        left = len(data)
-        while left:
-            left -= self.fill(source.readinto, left)
-
-    def fill(self, read_into: Callable[[memoryview], int], limit: int) -> int:
-        """Read at most `limit` message bytes into the buffer; returns how many."""
-        if self._pos >= len(self._buf):  # one undecided line fills it (a flood of '>')
-            self._buf.extend(bytes(self._chunk))
-        start = self._pos
-        with memoryview(self._buf) as whole:
-            room = whole[start : start + min(limit, len(self._buf) - start)]
-            try:
-                count = read_into(room)
-            finally:
-                room.release()
-        if count:
-            self._pos = start + count
-            self._last = self._buf[self._pos - 1]
-            self._quote(start)
-        return count
-
-    def take(self) -> bytes:
-        """What is ready, as one chunk (empty when nothing is decided yet)."""
-        cut = self._pos if self._open is None else self._open
-        if not cut:
-            return b""
-        with memoryview(self._buf) as whole:
-            data = whole[:cut].tobytes()
-        rest = self._pos - cut
-        if rest:
-            self._buf[:rest] = self._buf[cut : self._pos]
-        self._pos = rest
-        if self._open is not None:
-            self._open -= cut
-        return data
-
-    def _write(self, data: bytes) -> None:
-        end = self._pos + len(data)
-        self._buf[self._pos : end] = data
-        self._pos = end
-
-    def _verdict(self, line: int, end: int) -> bool | None:
-        """Whether the line starting at `line` matches `>*From `; None: not known yet."""
-        buf = self._buf
-        at = line
-        while at < end and buf[at] == 0x3E:  # '>'
-            at += 1
-        if at + 5 <= end:
-            return buf[at : at + 5] == b"From "
-        return None if b"From ".startswith(buf[at:end]) else False
-
-    def _quote(self, start: int) -> None:
-        """Quote the From lines among the bytes read since `start`."""
-        buf = self._buf
-        end = self._pos
-        if self._open is not None:
-            verdict = self._verdict(self._open, end)
-            if verdict is None:
-                return  # the new bytes hold no line end either
-            if verdict:
-                buf[self._open : self._open] = b">"
-                start += 1
-                end += 1
-            self._open = None
-        # Every other line starting among the new bytes follows a line end among them.
-        cuts = [found.start() + 1 for found in _FROM_LINE.finditer(buf, start, end)]
-        for cut in reversed(cuts):
-            buf[cut:cut] = b">"
-        end += len(cuts)
-        self._pos = end
-        last_end = buf.rfind(b"\n", start, end)
-        if last_end != -1 and self._verdict(last_end + 1, end) is None:
-            self._open = last_end + 1
-
-
-def mboxrd_message(data: bytes, received: datetime | None) -> bytes:
-    """One message as mboxrd: a From line, `>`-quoted From lines, a blank line after."""
-    body = quote_from_lines(data)
-    end = b"\n" if body.endswith(b"\n") else b"\n\n"
-    return mbox_from_line(received) + body + end
-
-
-# The connector ---------------------------------------------------------------------------------
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
-
-
-class ImapConnector:
-    """Mail as the person, through the server's master/proxy authentication."""
-
-    plannable = False  # sizes are only known while messages arrive
-
-    def __init__(
-        self,
-        slug: str,
-        *,
-        name: str | LocalizedText,  # hoster.toml's name, in the reader's language when shown
-        settings: ImapSettings,
-        login_template: str = "{uid}",
-        check_login: str | None = None,
-        compress: bool = False,
-        location: str | LocalizedText | None = None,
-        retention: str | LocalizedText | None = None,
-        batch_bytes: int = STREAM_BATCH_BYTES,
-    ) -> None:
-        self.slug = slug
-        self.name = name
-        self.settings = settings
-        self.login_template = login_template
-        self.check_login = check_login
-        self.compress = compress
-        self.location = location
-        self.retention = retention
-        self.batch_bytes = batch_bytes
-
-    def login_of(self, person: Person) -> str:
-        uid = safe_uid(person.uid)
-        if "{email}" in self.login_template and not person.email:
-            raise ConnectorError(_(NO_EMAIL))
-        return self.login_template.format(uid=uid, email=person.email or "")
-
-    def _client(self, person: Person) -> ImapClient:
-        return ImapClient.connect(self.settings, self.login_of(person))
-
-    # flask doctor -------------------------------------------------------------------------
-
-    def check(self) -> str:
-        try:
-            client = ImapClient.connect(self.settings, self.check_login)
-        except ServiceUnreachable:
-            raise
-        except ConnectorError as exc:
-            if self.check_login:
-                raise
-            # A Dovecot master user cannot sign in as itself: say how to test it.
-            raise ConnectorError(
-                f"{exc} (a Dovecot master user only signs in as someone: set check_login "
-                "to a mailbox of the server)"
-            ) from None
-        with client:
-            client.list_folders()
-        who = (
-            f"{self.check_login} via {self.settings.admin_user}"
-            if self.check_login
-            else (self.settings.admin_user)
-        )
-        return f"{self.settings.address}: signed in as {who}"
-
-    # Inventory ------------------------------------------------------------------------------
-
-    def inventory(self, person: Person) -> list[DataItem]:
-        location = str(self.location or _("the mail server of %(service)s", service=self.name))
-        retention = str(self.retention or _("Until you delete it or your account"))
-        items: list[DataItem] = []
-        with self._client(person) as client:
-            for folder in client.list_folders():
-                if not folder.selectable:
-                    continue
-                count, size = client.folder_size(folder.name)
-                items.append(
-                    DataItem(
-                        service=self.slug,
-                        kind=_(
-                            "Mail folder “%(folder)s”: %(count)s messages, %(size)s",
-                            folder=folder.display_name,
-                            count=count,
-                            size=_human_size(size),
-                        ),
-                        location=location,
-                        retention=retention,
-                        exported=True,
-                    )
-                )
-        return items
-
-    # Export ---------------------------------------------------------------------------------
-
-    def export(self, person: Person) -> Iterator[ArchiveEntry | Skipped]:
-        client = self._client(person)
-        broken: list[ConnectorError] = []
-        try:
-            used: set[str] = set()
-            for folder in client.list_folders():
-                if broken:
-                    raise broken[0]
-                if not folder.selectable:
-                    continue
-                path = folder_path(folder.display_name, folder.delimiter)
-                while path.casefold() in used:
-                    path += "_"
-                used.add(path.casefold())
-                messages = client.message_table(folder.name)
-                newest = messages.newest()
-                yield ArchiveEntry(
-                    path=f"services/{self.slug}/{path}.mbox",
-                    chunks=self._mbox_chunks(client, folder.name, messages, broken),
-                    size=None,
-                    mtime=newest,
-                    format="mbox (mboxrd)",
-                    compress=self.compress,
-                    description=_("Mail folder “%(folder)s”", folder=folder.display_name),
-                )
-            if broken:
-                raise broken[0]
-        finally:
-            client.close()
-
-    def _mbox_chunks(
-        self,
-        client: ImapClient,
-        folder: str,
-        messages: MessageTable,
-        broken: list[ConnectorError],
-    ) -> Iterator[bytes]:
-        """The folder as mboxrd, read on a helper thread a few chunks ahead, so the server
-        keeps sending while the archive hashes and sends; each message's bytes go from the
-        socket straight into the mbox buffer, whatever their size."""
-        seen = 0
-
-        def produce() -> Iterator[bytes]:
-            nonlocal seen
-            out = MboxrdBuffer(WRITE_CHUNK)
-            stream = client.stream_messages(folder, messages, batch_bytes=self.batch_bytes)
-            for message in stream:
-                seen += 1
-                # The sequence number, for a server that sends the UID after the bytes.
-                uid = message.uid if message.uid is not None else messages.uid_at(message.sequence)
-                out.begin(messages.received(uid))
-                left = message.size
-                while left:
-                    left -= out.fill(message.read_into, left)
-                    if out.full and (chunk := out.take()):
-                        yield chunk
-                out.end()
-                if out.full:
-                    yield out.take()
-            if chunk := out.take():
-                yield chunk
-
-        try:
-            yield from _ahead(produce(), depth=PREFETCH_CHUNKS)
-        except ConnectorError as exc:
-            # The session is unusable after a broken read: later folders fail too, and the
-            # archive says so once for the service.
-            if isinstance(exc, ServiceUnreachable):
-                broken.append(exc)
-            raise
-        missing = len(messages) - seen
-        if missing > 0:
-            raise ConnectorError(
-                _(
-                    "%(num)s messages of this folder disappeared during the export",
-                    num=missing,
-                )
-            )
-
-    # Delete ---------------------------------------------------------------------------------
-
-    def kept(self, login: str) -> tuple[str, ...]:
-        return (KEPT_MAILBOX % {"login": login},)
-
-    def delete(self, person: Person) -> StepResult:
-        try:
-            login = self.login_of(person)
-            with ImapClient.connect(self.settings, login) as client:
-                expunged, removed = self._empty(client)
-                left = [f for f in client.list_folders() if not f.is_inbox]
-                inbox_left = client.select("INBOX", readonly=True)
-        except ConnectorError as exc:
-            return StepResult(ok=False, detail=str(exc))
-        if left or inbox_left:
-            return StepResult(
-                ok=False, detail=STILL_THERE % {"folders": len(left), "messages": inbox_left}
-            )
-        return StepResult(
-            ok=True,
-            detail=EXPUNGED
-            % {"messages": expunged, "folders": removed, "address": self.settings.address},
-            kept=self.kept(login),
-        )
-
-    @staticmethod
-    def _empty(client: ImapClient) -> tuple[int, int]:
-        expunged = removed = 0
-        folders = client.list_folders()
-        for folder in folders:
-            if not folder.selectable:
-                continue
-            count = client.select(folder.name, readonly=False)
-            if count:
-                client.delete_messages()
-                expunged += count
-        # Children before their parents, so every DELETE finds no sub-folder left.
-        others = [f for f in folders if not f.is_inbox]
-        for folder in sorted(others, key=lambda f: f.name.count(f.delimiter or "\0"), reverse=True):
-            if client.delete_folder(folder.name):
-                removed += 1
-        if client.selected is not None:
-            client.selected = None
-        return expunged, removed
-
-
-# Deletion outcomes, recorded in English and shown in the reader's language (see N_).
-KEPT_MAILBOX = N_(
-    "The empty INBOX and the mailbox's directory, index and quota entries stay on "
-    "the mail server until the account is removed there; for Dovecot: "
-    "`doveadm purge -u %(login)s`, then remove the user from the user database "
-    "and delete the directory shown by `doveadm user -f home %(login)s`."
-)
-STILL_THERE = N_(
-    "the mail server still shows %(folders)s folders and %(messages)s messages "
-    "in INBOX after the deletion; try again"
-)
-EXPUNGED = N_("%(messages)s messages expunged, %(folders)s folders removed from %(address)s.")
+# The client's messages, recorded in English and shown in the reader's language (see N_).
 CLOSED_BY_SERVER = N_("the mail server %(address)s closed the connection")
-SIGN_IN_REFUSED = N_("the mail server refused the panel's sign-in as %(who)s: %(reason)s")
+SIGN_IN_REFUSED = N_("the mail server refused the panel's sign-in as %(who)s")
 BROKE = N_("the connection to the mail server %(address)s broke (%(what)s)")
 NO_ANSWER_IN = N_("no answer within %(seconds)s s")
 TLS_FAILED = N_("TLS failed: %(reason)s")
 NOT_REACHABLE = N_("the mail server %(address)s is not reachable (%(reason)s)")
-NO_EMAIL = N_("no e-mail address is known for this account")
-OUTCOMES = (
-    KEPT_MAILBOX,
-    STILL_THERE,
-    EXPUNGED,
+REFUSED_ON = N_("the mail server refused %(command)s on the folder “%(folder)s”")
+REFUSED = N_("the mail server refused %(command)s")
+CLIENT_MESSAGES = (
     CLOSED_BY_SERVER,
     SIGN_IN_REFUSED,
     BROKE,
     NO_ANSWER_IN,
     TLS_FAILED,
     NOT_REACHABLE,
-    NO_EMAIL,
+    REFUSED_ON,
+    REFUSED,
 )
-
-
-def build(service: Service, options: ConnectorOptions, app: Flask) -> ImapConnector:
-    """The connector of a `type = "imap"` service (options checked with hoster.toml's words)."""
-    settings = ImapSettings.from_options(options)
-    return ImapConnector(
-        service.slug,
-        name=service.name,
-        settings=settings,
-        login_template=options.template("login", ("uid", "email"), default="{uid}"),
-        check_login=options.text("check_login"),
-        compress=options.boolean("compress", default=False),
-        location=service.data_location,
-        retention=service.retention,
-        batch_bytes=options.integer("batch_mib", default=STREAM_BATCH_BYTES // 2**20) * 2**20,
-    )
