@@ -125,8 +125,8 @@ def _filled_replies(ticket: Any) -> list[saved_replies.FilledReply]:
     with force_locale(language):
         service = service_names().get(ticket.service, ticket.service)
     values = {
-        # A visitor gave no name: the greeting falls back on their address.
-        "name": requester.display_name if requester else ticket.contact_email,
+        # A visitor gave no name: the greeting stays neutral, never their address.
+        "name": saved_replies.greeting_name(requester.display_name if requester else None),
         "ticket": f"#{ticket.id}",
         "subject": ticket.subject,
         "service": str(service),
