@@ -22,7 +22,8 @@ from wtforms import SelectChoice
 
 from app.db import get_session, parse_id
 from app.security import staff_required
-from app.support import attachment_store, bp, saved_replies, services
+from app.staff import describe_mail_purpose
+from app.support import attachment_store, bp, notifications, saved_replies, services
 from app.support.attachments import uploads_from
 from app.support.forms import (
     CATEGORY_LABELS,
@@ -180,6 +181,8 @@ def _staff_ticket_page(
             state_labels=STATE_LABELS,
             services=service_names(),
             categories=CATEGORY_LABELS,
+            undelivered=notifications.undelivered_to_requester(db, ticket),
+            mail_purpose=describe_mail_purpose,
         ),
         status,
     )
