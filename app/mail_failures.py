@@ -15,8 +15,8 @@ from flask_babel import lazy_gettext as _l
 
 # RFC 3463: class.subject.detail, e.g. 5.1.1 (bad mailbox), 4.2.2 (mailbox full).
 ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-# smtplib's (code, message) tuples, e.g. "(550, b'…')".
-BASIC = re.compile(r"\(([245]\d\d),")
+# A reply code: in smtplib's (code, message) tuples, "(550, b'…')", or as a server writes it.
+BASIC = re.compile(r"(?:^|[(\s:,'\"])([245]\d\d)(?=[\s,)'\"-]|$)")
 
 WORDS = {
     "unknown_address": _l(

@@ -102,6 +102,7 @@ def test_a_ticket_whose_mail_arrived_says_nothing_about_it(contact_app: Any) -> 
             "unknown_address",
         ),
         ("SMTPRecipientsRefused: {'a@x.org': (550, b'Mailbox unavailable')}", "recipient_refused"),
+        ("SMTPRecipientsRefused: 550 mailbox unavailable", "recipient_refused"),
         ("SMTPRecipientsRefused: {'a@x.org': (452, b'4.2.2 Mailbox full')}", "temporary"),
         ("SMTPRecipientsRefused: {'a@x.org': (552, b'5.2.2 Over quota')}", "mailbox_full"),
         ("SMTPDataError: (554, b'5.7.1 Message rejected as spam')", "policy"),
