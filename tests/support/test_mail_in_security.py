@@ -231,3 +231,27 @@ def test_a_replayed_staff_reply_is_not_mailed_to_the_requester_twice(
     to_alice = len(mails_to(smtp, "alice@demo.chatons.org"))
     assert receive(mail_app, staff_mail.as_bytes()).status == "duplicate"
     assert len(mails_to(smtp, "alice@demo.chatons.org")) == to_alice
+
+
+def test_a_huge_forged_address_header_is_not_parsed_into_objects_before_the_token(
+    mail_app: Any, smtp: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import email._header_value_parser as header_parser
+
+    asked(mail_app, smtp)
+    forged = EmailMessage()
+    forged["From"] = "someone@elsewhere.example"
+    forged["To"] = "support+1.aaaaaaaaaaaaaaaa@demo.chatons.org"
+    forged["Cc"] = ", ".join(f"a{n}@example.org" for n in range(3000))
+    forged.set_content("spam")
+    raw = forged.as_bytes()
+    parsed = count()
+    original = header_parser.get_address_list
+
+    def counting(value: str) -> Any:
+        next(parsed)
+        return original(value)
+
+    monkeypatch.setattr(header_parser, "get_address_list", counting)
+    assert receive(mail_app, raw).status == "not_ours"
+    assert next(parsed) == 0  # raw strings only: the modern parser costs seconds on this
