@@ -258,6 +258,16 @@ def _seed_dead_letters(app: Flask) -> None:
                     dead_at=utcnow(),
                 )
             )
+        # The visitor's receipt was refused for good: their ticket says so to staff.
+        receipt = session.scalar(
+            select(OutgoingMail).where(OutgoingMail.purpose == "support.visitor_received")
+        )
+        if receipt is not None:
+            receipt.attempts = 1
+            receipt.last_attempt_at = receipt.dead_at = utcnow()
+            receipt.last_error = (
+                "SMTPRecipientsRefused: {'zoe@example.net': (550, b'5.1.1 User unknown')}"
+            )
 
 
 def _seed_deletion(app: Flask) -> int:
