@@ -327,8 +327,11 @@ def still_queued(session: Session, ids: list[int]) -> tuple[int, int]:
 
 
 def init_app(app: Flask) -> None:
+    from app.mail_failures import failure_in_words
+
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
+    app.add_template_filter(failure_in_words, "mail_failure")
 
     # Mail that waits on purpose (back-off, staff mail grouped for a few minutes) leaves
     # within a minute when the worker runs, without waiting for cron.

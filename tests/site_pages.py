@@ -17,6 +17,7 @@ from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app.accounts.models import Account
 from app.accounts.services import sync_account
 from app.connectors.base import service_connectors
 from app.db import session_scope, utcnow
@@ -65,6 +66,8 @@ class Seeded:
     subscription_tokens: dict[str, str]
     # A ticket from the public contact form (no account).
     visitor_ticket: int = 0
+    # The user's account (staff pages about one account, such as its sessions).
+    account: int = 0
 
 
 def seed(app: Flask) -> Seeded:
@@ -188,7 +191,11 @@ def seed(app: Flask) -> Seeded:
             zone=ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"]),
             publisher=None,
         )
-    return Seeded(incident_id, ticket, canned, deletion_id, request_id, tokens, visitor_ticket)
+    with session_scope(app) as session:
+        account = session.scalar(select(Account.id).where(Account.uid == USER)) or 0
+    return Seeded(
+        incident_id, ticket, canned, deletion_id, request_id, tokens, visitor_ticket, account
+    )
 
 
 def _seed_support(app: Flask, service: str) -> tuple[int, int]:
@@ -251,6 +258,16 @@ def _seed_dead_letters(app: Flask) -> None:
                     dead_at=utcnow(),
                 )
             )
+        # The visitor's receipt was refused for good: their ticket says so to staff.
+        receipt = session.scalar(
+            select(OutgoingMail).where(OutgoingMail.purpose == "support.visitor_received")
+        )
+        if receipt is not None:
+            receipt.attempts = 1
+            receipt.last_attempt_at = receipt.dead_at = utcnow()
+            receipt.last_error = (
+                "SMTPRecipientsRefused: {'zoe@example.net': (550, b'5.1.1 User unknown')}"
+            )
 
 
 def _seed_deletion(app: Flask) -> int:
@@ -278,6 +295,7 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
         "incident_id": seeded.incident,
         "ticket_id": seeded.ticket,
         "reply_id": seeded.canned_reply,
+        "account_id": seeded.account,
         "number": 1,
         "document": "terms",
     }

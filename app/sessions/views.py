@@ -1,6 +1,9 @@
-"""/account/sessions (the person's own sessions) and the staff's "end all sessions"."""
+"""/account/sessions (the person's own sessions) and the staff's view of an account's
+sessions, where they end them all after confirming."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -11,6 +14,7 @@ from app.accounts.models import Account
 from app.db import get_session, utcnow
 from app.security import gate_exempt, rotate_session, safe_next, staff_required
 from app.sessions import bp, services, session_store
+from app.sessions.forms import StaffEndAllForm
 from app.sessions.interface import current_session_key
 
 
@@ -61,13 +65,42 @@ def end_all() -> Response:
     return redirect(url_for("accounts.login"))  # type: ignore[return-value]
 
 
-@bp.route("/staff/accounts/<int:account_id>/sessions/end", methods=["POST"])
-@staff_required
-def staff_end_all(account_id: int) -> Response:
-    db = get_session()
-    account = db.get(Account, account_id)
+def _staff_account(account_id: int) -> Account:
+    account = get_session().get(Account, account_id)
     if account is None:
         abort(404)
+    return account
+
+
+def _staff_sessions_page(account: Account, form: StaffEndAllForm, status: int = 200) -> Any:
+    return (
+        render_template(
+            "sessions/staff.html",
+            account=account,
+            sessions=services.list_sessions(session_store(), account),
+            form=form,
+            back=safe_next(request.values.get("next"), "staff.home"),
+            now=utcnow(),
+        ),
+        status,
+    )
+
+
+@bp.route("/staff/accounts/<int:account_id>/sessions")
+@staff_required
+def staff_sessions(account_id: int) -> Any:
+    """An account's open sessions, and the confirmed way to end them all."""
+    return _staff_sessions_page(_staff_account(account_id), StaffEndAllForm())
+
+
+@bp.route("/staff/accounts/<int:account_id>/sessions/end", methods=["POST"])
+@staff_required
+def staff_end_all(account_id: int) -> Any:
+    account = _staff_account(account_id)
+    form = StaffEndAllForm()
+    if not form.validate_on_submit():
+        return _staff_sessions_page(account, form, status=422)
+    db = get_session()
     ended = services.end_all_sessions(
         db, session_store(), account, actor=current_user._get_current_object(), reason="staff"
     )
@@ -80,4 +113,6 @@ def staff_end_all(account_id: int) -> Response:
         ),
         "success",
     )
-    return redirect(safe_next(request.form.get("next"), "staff.home"))  # type: ignore[return-value]
+    return redirect(
+        url_for("sessions.staff_sessions", account_id=account.id, next=request.form.get("next"))
+    )

@@ -45,6 +45,14 @@ SETTINGS: dict[str, Any] = {
     "SUPPORT_MAIL_MAX_BYTES": None,
     # A reply to a ticket closed longer than this is refused (a recent one reopens it).
     "SUPPORT_MAIL_CLOSED_DAYS": 30,
+    # A reply mail is parsed only after its token was checked, and then within bounds: more
+    # MIME parts, deeper nesting or more CPU seconds than this and it is refused unread.
+    "SUPPORT_MAIL_MAX_PARTS": 50,
+    "SUPPORT_MAIL_MAX_DEPTH": 10,
+    "SUPPORT_MAIL_PARSE_SECONDS": 5,
+    # Automatic answers to refused reply mail, for all senders together (each sender gets
+    # one an hour at most); beyond this, refused mail is only logged.
+    "SUPPORT_MAIL_ANSWERS_PER_HOUR": 20,
     # `flask support fetch`: imap[s]://user:password@host:port/FOLDER[?starttls=true].
     "SUPPORT_IMAP_URL": None,
     "SUPPORT_IMAP_CA_FILE": None,
@@ -77,6 +85,10 @@ def _configure(app: Flask) -> None:
         "SUPPORT_AUTO_CLOSE_DAYS",
         "SUPPORT_MAIL_MAX_BYTES",
         "SUPPORT_MAIL_CLOSED_DAYS",
+        "SUPPORT_MAIL_MAX_PARTS",
+        "SUPPORT_MAIL_MAX_DEPTH",
+        "SUPPORT_MAIL_PARSE_SECONDS",
+        "SUPPORT_MAIL_ANSWERS_PER_HOUR",
         "SUPPORT_STAFF_MAIL_GROUP_MINUTES",
         "SUPPORT_VISITOR_KEEP_DAYS",
     ):

@@ -24,7 +24,12 @@ log = logging.getLogger(__name__)
 EX_TEMPFAIL = 75
 
 
-def receive(app: Flask, raw: bytes, envelope_recipient: str | None = None) -> Outcome:
+def receive(
+    app: Flask,
+    raw: bytes,
+    envelope_recipient: str | None = None,
+    envelope_sender: str | None = None,
+) -> Outcome:
     """Handle one message in its own transaction, then send what it queued."""
     from app.mail import send_queued
 
@@ -33,7 +38,12 @@ def receive(app: Flask, raw: bytes, envelope_recipient: str | None = None) -> Ou
     language = str(app.config["LANGUAGES"][0])
     with app.app_context(), force_locale(language), session_scope(app) as session:
         outcome = receive_message(
-            session, store, settings, raw, envelope_recipient=envelope_recipient
+            session,
+            store,
+            settings,
+            raw,
+            envelope_recipient=envelope_recipient,
+            envelope_sender=envelope_sender,
         )
     if outcome.status == "added" or outcome.answered:
         with app.app_context():
@@ -50,12 +60,17 @@ def receive(app: Flask, raw: bytes, envelope_recipient: str | None = None) -> Ou
     default=None,
     help="The envelope recipient (Postfix: ${recipient}), when headers may not carry it.",
 )
+@click.option(
+    "--sender",
+    default=None,
+    help="The envelope sender (Postfix: ${sender}); else the Return-Path header is used.",
+)
 @with_appcontext
-def receive_command(recipient: str | None) -> None:
+def receive_command(recipient: str | None, sender: str | None) -> None:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     raw = sys.stdin.buffer.read()
     try:
-        outcome = receive(app, raw, recipient)
+        outcome = receive(app, raw, recipient, sender)
     except SQLAlchemyError as exc:
         # The database is away: the MTA keeps the mail and delivers it again later.
         click.echo(f"temporary failure, try again later: {exc}", err=True)
@@ -79,7 +94,8 @@ def fetch(
     for uid, raw in source.unread():
         outcome = receive(app, raw)
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
-        source.move(uid, done_folder if outcome.status == "added" else refused_folder)
+        handled = outcome.status in ("added", "duplicate")
+        source.move(uid, done_folder if handled else refused_folder)
     return counts
 
 

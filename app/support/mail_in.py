@@ -2,11 +2,21 @@
 
 `receive_message` is called by `flask support receive` (a Postfix pipe or a Sieve pipe
 gives it the message on stdin) and by `flask support fetch` (IMAP). It never trusts the
-mail: the reply address's HMAC names the ticket and the recipient, the From address must
-be that recipient (or a staff account for the team's copy), and anything automatic —
-auto-replies, bulk or list mail, bounces, the panel's own mail — changes nothing and is
-never answered, so no mail loop can form. A human whose mail was refused gets one polite
-answer per hour at most.
+mail, and it reads as little of it as it can before it knows the mail is expected:
+
+1. the headers only: anything automatic — auto-replies, bulk or list mail, bounces, the
+   panel's own mail — changes nothing and is never answered, so no mail loop can form;
+2. the reply address's HMAC token names the ticket and its recipient: a mail without a
+   valid token is dropped without an answer (answering it would mail whoever the forger
+   put in `From`: backscatter);
+3. a replayed Message-ID is recognised and not added again;
+4. only then the body, with a bounded parser: at most SUPPORT_MAIL_MAX_PARTS MIME parts,
+   SUPPORT_MAIL_MAX_DEPTH levels and SUPPORT_MAIL_PARSE_SECONDS of CPU.
+
+A sender whose token was valid but whose mail was refused gets one polite answer, at its
+envelope sender (`Return-Path`, RFC 3834), at most once an hour per address and at most
+SUPPORT_MAIL_ANSWERS_PER_HOUR for everybody together; the answer never repeats what the
+mail said (not even its Subject).
 """
 
 from __future__ import annotations
@@ -15,10 +25,13 @@ import hashlib
 import hmac
 import io
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
-from email.message import EmailMessage
+from email.feedparser import BytesFeedParser
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 from typing import Any
@@ -26,6 +39,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -36,7 +50,7 @@ from app.support import services
 from app.support.attachments import AttachmentStore, Upload, clean_filename
 from app.support.mail_models import MailInAnswer
 from app.support.mail_text import html_to_text, new_text
-from app.support.models import Ticket
+from app.support.models import Ticket, TicketMessage
 from app.support.reply_address import ReplyTarget, parse_address, recipient_of
 
 log = logging.getLogger(__name__)
@@ -44,13 +58,21 @@ log = logging.getLogger(__name__)
 ANSWER_EVERY = timedelta(hours=1)
 AUTOMATIC_SENDERS = ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply")
 RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
+# Headers are read from the first bytes only: a header block is a few kilobytes (hundreds
+# of recipients, long Received and DKIM chains included).
+HEADER_BYTES = 64 * 1024
+# The body is fed to the parser in chunks; the time budget is checked between them.
+PARSE_CHUNK = 64 * 1024
+MESSAGE_ID_CHARS = 255
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one message: `added` or a reason it changed nothing."""
 
-    status: str  # added | automatic | too_big | not_ours | unknown_sender | closed | refused
+    # added | automatic | not_ours | duplicate | too_big | too_complex | unknown_sender
+    # | closed | refused
+    status: str
     ticket_id: int | None = None
     answered: bool = False
     detail: str = ""
@@ -61,6 +83,10 @@ class MailInSettings:
     max_bytes: int
     closed_days: int
     support: services.SupportSettings
+    max_parts: int = 50
+    max_depth: int = 10
+    parse_seconds: float = 5.0
+    answers_per_hour: int = 20
 
     @classmethod
     def from_config(cls, config: Any) -> MailInSettings:
@@ -69,27 +95,100 @@ class MailInSettings:
             max_bytes=int(config["SUPPORT_MAIL_MAX_BYTES"]),
             closed_days=int(config["SUPPORT_MAIL_CLOSED_DAYS"]),
             support=support,
+            max_parts=int(config["SUPPORT_MAIL_MAX_PARTS"]),
+            max_depth=int(config["SUPPORT_MAIL_MAX_DEPTH"]),
+            parse_seconds=float(config["SUPPORT_MAIL_PARSE_SECONDS"]),
+            answers_per_hour=int(config["SUPPORT_MAIL_ANSWERS_PER_HOUR"]),
         )
 
 
+class MailTooComplex(ValueError):
+    """Too many MIME parts, nested too deep, or too long to parse: refused unread."""
+
+
+class _BoundedParser(BytesFeedParser):
+    """The standard library's parser, stopped at a part count and a nesting depth.
+
+    Every part (the message itself, each MIME part, each attached message) goes through
+    `_new_message`; the stack it pushes onto is the chain of parts it is nested in.
+    """
+
+    def __init__(self, *, max_parts: int, max_depth: int) -> None:
+        super().__init__(policy=policy.default)
+        self.max_parts = max_parts
+        self.max_depth = max_depth
+        self.parts = 0
+
+    def _new_message(self) -> None:
+        self.parts += 1
+        if self.parts > self.max_parts:
+            raise MailTooComplex(f"more than {self.max_parts} MIME parts")
+        if len(self._msgstack) > self.max_depth:  # type: ignore[attr-defined]
+            raise MailTooComplex(f"MIME parts nested more than {self.max_depth} deep")
+        super()._new_message()  # type: ignore[misc]
+
+
+def parse_bounded(
+    raw: bytes,
+    *,
+    max_parts: int,
+    max_depth: int,
+    seconds: float,
+    clock: Callable[[], float] = time.process_time,
+) -> EmailMessage:
+    """The whole message, or MailTooComplex: bounded parts, depth and CPU time."""
+    parser = _BoundedParser(max_parts=max_parts, max_depth=max_depth)
+    started = clock()
+    for offset in range(0, len(raw), PARSE_CHUNK):
+        parser.feed(raw[offset : offset + PARSE_CHUNK])
+        if clock() - started > seconds:
+            raise MailTooComplex(f"not parsed within {seconds:g} s of CPU time")
+    message = parser.close()
+    assert isinstance(message, EmailMessage)
+    return message
+
+
 def parse(raw: bytes) -> EmailMessage:
+    """The whole message, without bounds: for the panel's own mail and tests only."""
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     return message
 
 
-def parse_headers(raw: bytes) -> EmailMessage:
-    head = raw[: 256 * 1024]
-    message = BytesParser(policy=policy.default).parsebytes(head, headersonly=True)
-    assert isinstance(message, EmailMessage)
-    return message
+def parse_headers(raw: bytes) -> Message:
+    """The header block only, as raw strings; the body is not parsed at all.
+
+    compat32 on purpose: the modern policy parses address headers into objects, which costs
+    seconds for a forged 64 KiB `To:` before anything is known about the mail.
+    """
+    end = raw.find(b"\n\n", 0, HEADER_BYTES)
+    crlf = raw.find(b"\r\n\r\n", 0, HEADER_BYTES)
+    cut = min(x for x in (end, crlf, HEADER_BYTES) if x >= 0)
+    return BytesParser(policy=policy.compat32).parsebytes(raw[:cut], headersonly=True)
 
 
 def _address(value: str | None) -> str:
     return parseaddr(str(value or ""))[1].strip().lower()
 
 
-def automatic_reason(message: EmailMessage, own_addresses: set[str]) -> str | None:
+def envelope_sender_of(message: Message, given: str | None) -> str | None:
+    """Where a bounce or an automatic answer goes (RFC 3834 §4): the envelope sender.
+
+    `given` is what the MTA passed (Postfix `${sender}`); else the `Return-Path` the
+    delivering MTA put on top (Postfix `pipe` flag R, Dovecot LDA/LMTP). "" is the null
+    sender (a bounce); None: nobody can say.
+    """
+    if given is not None:
+        return _address(given)
+    value = message.get("Return-Path")
+    if value is None:
+        return None
+    return _address(value)
+
+
+def automatic_reason(
+    message: Message, own_addresses: set[str], envelope_sender: str | None = None
+) -> str | None:
     """Why this mail was written by a machine (RFC 3834 and common practice), or None."""
     auto = str(message.get("Auto-Submitted", "")).strip().lower()
     if auto and auto != "no":
@@ -99,7 +198,9 @@ def automatic_reason(message: EmailMessage, own_addresses: set[str]) -> str | No
     for header in ("X-Autoreply", "X-Autorespond", "List-Id"):
         if header in message:
             return header.lower()
-    if message.get("Return-Path") is not None and _address(message["Return-Path"]) == "":
+    if envelope_sender == "" or (
+        envelope_sender and envelope_sender.partition("@")[0] in AUTOMATIC_SENDERS
+    ):
         return "bounce"
     if message.get_content_type() == "multipart/report":
         return "bounce"
@@ -111,7 +212,17 @@ def automatic_reason(message: EmailMessage, own_addresses: set[str]) -> str | No
     return None
 
 
-def _targets(message: EmailMessage, envelope: str | None) -> list[ReplyTarget]:
+def mail_message_id(message: Message) -> str | None:
+    """The Message-ID as stored with the ticket message (a long one by its digest)."""
+    value = " ".join(str(message.get("Message-ID", "")).split())
+    if not value:
+        return None
+    if len(value) > MESSAGE_ID_CHARS:
+        return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+    return value
+
+
+def _targets(message: Message, envelope: str | None) -> list[ReplyTarget]:
     config = current_app.config
     candidates = [envelope] if envelope else []
     for header in RECIPIENT_HEADERS:
@@ -161,22 +272,41 @@ def _sender_hash(secret: str, sender: str) -> str:
 
 
 def _answer(
-    session: Session, message: EmailMessage, sender: str, reason: str, now: datetime
+    session: Session,
+    settings: MailInSettings,
+    message: Message,
+    to: str | None,
+    reason: str,
+    now: datetime,
 ) -> bool:
-    """One polite mail to a human sender, at most once an hour: never to a machine."""
+    """One polite mail to the envelope sender of a mail whose token was valid: at most once
+    an hour per address, at most `answers_per_hour` for everybody, never to a machine."""
+    if not to:
+        log.info("mail-in: no envelope sender (Return-Path) to answer")
+        return False
     if "X-Auto-Response-Suppress" in message:
         # Exchange's way of asking for no automatic answer (the mail may still be human).
         return False
-    key = _sender_hash(str(current_app.config["SECRET_KEY"]), sender)
+    key = _sender_hash(str(current_app.config["SECRET_KEY"]), to)
     last = session.get(MailInAnswer, key)
     if last is not None and now - last.answered_at < ANSWER_EVERY:
+        return False
+    # Each address keeps only its last answer, so the rows of the last hour are the answers
+    # of the last hour.
+    recent = session.scalar(
+        select(func.count())
+        .select_from(MailInAnswer)
+        .where(MailInAnswer.answered_at > now - ANSWER_EVERY)
+    )
+    if int(recent or 0) >= settings.answers_per_hour:
+        log.warning("mail-in: %s automatic answers in the last hour, no more are sent", recent)
         return False
     if last is None:
         session.add(MailInAnswer(sender_hash=key, answered_at=now))
     else:
         last.answered_at = now
     account = session.scalars(
-        select(Account).where(func.lower(Account.email) == sender).limit(1)
+        select(Account).where(func.lower(Account.email) == to).limit(1)
     ).first()
     language = services.mail_language(account) if account else current_app.config["LANGUAGES"][0]
     headers = {"Auto-Submitted": "auto-replied"}
@@ -187,12 +317,11 @@ def _answer(
     with force_locale(language):
         queue_mail(
             session,
-            to=sender,
+            to=to,
             template="support_mail_refused",
             purpose="support.mail_refused",
             headers=headers,
             reason=reason,
-            subject=" ".join(str(message.get("Subject", "")).split())[:200],
             support_link=_support_link(),
         )
     return True
@@ -209,16 +338,24 @@ def _support_link() -> str | None:
 
 def _refuse(
     session: Session,
-    message: EmailMessage,
-    sender: str,
+    settings: MailInSettings,
+    message: Message,
+    answer_to: str | None,
     status: str,
     now: datetime,
     ticket_id: int | None = None,
     detail: str = "",
 ) -> Outcome:
-    answered = _answer(session, message, sender, status, now)
+    answered = _answer(session, settings, message, answer_to, status, now)
+    # Reason and ticket only: never the addresses, the subject or the text.
     log.info("mail-in refused: %s (ticket %s) %s", status, ticket_id, detail)
     return Outcome(status, ticket_id=ticket_id, answered=answered, detail=detail)
+
+
+def _drop(status: str, detail: str = "") -> Outcome:
+    """Changed nothing and answered nobody: the mail proved nothing about its sender."""
+    log.info("mail-in dropped: %s %s", status, detail)
+    return Outcome(status, detail=detail)
 
 
 def receive_message(
@@ -228,44 +365,61 @@ def receive_message(
     raw: bytes,
     *,
     envelope_recipient: str | None = None,
+    envelope_sender: str | None = None,
     now: datetime | None = None,
 ) -> Outcome:
     """Add one reply mail to its ticket, or change nothing and say why. No commit."""
     now = now or utcnow()
     config = current_app.config
-    too_big = len(raw) > settings.max_bytes
-    # A mail over the limit is read no further than its headers (who sent it, and whether
-    # a machine did).
-    message = parse_headers(raw) if too_big else parse(raw)
+    # Until the token is checked, the headers are all that is read.
+    head = parse_headers(raw)
+    return_path = envelope_sender_of(head, envelope_sender)
     # The team mailbox is not one of them: people may write from it (then it is answered
     # as an unknown sender, unless a staff account has that address).
     own = {_address(config.get("MAIL_FROM")), _address(config.get("SUPPORT_REPLY_ADDRESS"))} - {""}
-    reason = automatic_reason(message, own)
+    reason = automatic_reason(head, own, return_path)
     if reason is not None:
         log.info("mail-in ignored: automatic mail (%s)", reason)
         return Outcome("automatic", detail=reason)
-    sender = _address(message.get("From"))
-    if too_big:
-        return _refuse(session, message, sender, "too_big", now, detail=f"{len(raw)} bytes")
-    targets = _targets(message, envelope_recipient)
+    targets = _targets(head, envelope_recipient)
     if not targets:
-        return _refuse(session, message, sender, "not_ours", now)
+        return _drop("not_ours", "no reply address")
     target = targets[0]
     ticket = session.get(Ticket, target.ticket_id)
     role = recipient_of(config, target, ticket.requester_key) if ticket else None
     if ticket is None or role is None:
-        return _refuse(session, message, sender, "not_ours", now)
+        return _drop("not_ours", "wrong token")
+
+    # The token is right: the mail answers one of ours, and a refusal may be explained.
+    def refuse(status: str, detail: str = "") -> Outcome:
+        return _refuse(session, settings, head, return_path, status, now, ticket.id, detail)
+
+    sender = _address(head.get("From"))
     visitor = role == "requester" and ticket.from_visitor
     # A visitor has no account: their address is who they are (the token was made for it).
     author = None if visitor else _author(session, ticket, role, sender)
     if (author is None and not visitor) or (visitor and sender != ticket.contact_email):
-        return _refuse(session, message, sender, "unknown_sender", now, ticket.id)
+        return refuse("unknown_sender")
     if (
         ticket.is_closed
         and ticket.closed_at is not None
         and now - ticket.closed_at > timedelta(days=settings.closed_days)
     ):
-        return _refuse(session, message, sender, "closed", now, ticket.id)
+        return refuse("closed")
+    message_id = mail_message_id(head)
+    if message_id is not None and _already_added(session, ticket.id, message_id):
+        return _duplicate(ticket.id)
+    if len(raw) > settings.max_bytes:
+        return refuse("too_big", f"{len(raw)} bytes")
+    try:
+        message = parse_bounded(
+            raw,
+            max_parts=settings.max_parts,
+            max_depth=settings.max_depth,
+            seconds=settings.parse_seconds,
+        )
+    except MailTooComplex as exc:
+        return refuse("too_complex", str(exc))
     body = _text(message)
     uploads = _uploads(message)
     try:
@@ -291,9 +445,17 @@ def receive_message(
                     body=body,
                     uploads=uploads,
                 )
+            added.mail_message_id = message_id
+            # Written now: the same mail delivered at the same moment by another process
+            # meets the unique key here, and this copy (files, mail) is undone.
+            session.flush()
     except services.SupportError as exc:
         problems = "; ".join(str(p) for errs in exc.errors.values() for p in errs)
-        return _refuse(session, message, sender, "refused", now, ticket.id, problems)
+        return refuse("refused", problems)
+    except IntegrityError:
+        if message_id is None or not _already_added(session, ticket.id, message_id):
+            raise
+        return _duplicate(ticket.id)
     audit.record(
         session,
         "support.mail_reply",
@@ -304,6 +466,21 @@ def receive_message(
     )
     log.info("mail-in: message %s added to ticket %s", added.id, ticket.id)
     return Outcome("added", ticket_id=ticket.id)
+
+
+def _already_added(session: Session, ticket_id: int, message_id: str) -> bool:
+    found = session.scalar(
+        select(TicketMessage.id).where(
+            TicketMessage.ticket_id == ticket_id, TicketMessage.mail_message_id == message_id
+        )
+    )
+    return found is not None
+
+
+def _duplicate(ticket_id: int) -> Outcome:
+    """The same mail again (a replay, or a redelivery): already in the ticket, no answer."""
+    log.info("mail-in: a mail already added to ticket %s came again; ignored", ticket_id)
+    return Outcome("duplicate", ticket_id=ticket_id)
 
 
 def _author(session: Session, ticket: Ticket, role: str, sender: str) -> Account | None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects import postgresql
@@ -141,6 +142,11 @@ class TicketMessage(Base):
     __tablename__ = "ticket_message"
     __table_args__ = (
         CheckConstraint("NOT is_internal OR from_staff", name="internal_notes_from_staff"),
+        # A mail delivered twice (a replay, or an MTA retrying after a lost answer) is one
+        # message; messages written on the web have no Message-ID (NULLs never collide).
+        UniqueConstraint(
+            "ticket_id", "mail_message_id", name="uq_ticket_message_ticket_mail_message_id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -152,6 +158,9 @@ class TicketMessage(Base):
     is_internal: Mapped[bool] = mapped_column(Boolean, default=False)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The Message-ID of the reply mail it came from (see mail_in.mail_message_id); None for
+    # a message written on the web.
+    mail_message_id: Mapped[str | None] = mapped_column(String(255))
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages", lazy="raise")
     author: Mapped[Account | None] = relationship(lazy="raise")

@@ -151,3 +151,26 @@ def notify_staff_of_reply(
             queued.last_error = pending.last_error
             queued.last_attempt_at = pending.last_attempt_at
     return queued
+
+
+def undelivered_to_requester(session: Session, ticket: Ticket) -> list[OutgoingMail]:
+    """Mail about this ticket to its requester (a visitor's address, or the account's) that
+    failed: given up (a dead letter) or still being tried after a failure. Newest first."""
+    address = ticket.contact_email
+    if address is None:
+        requester = session.get(Account, ticket.account_id)
+        address = requester.email if requester else None
+    if not address:
+        return []
+    root = thread_root(ticket.id, mail_domain()).partition("@")[0] + "@"
+    query = (
+        select(OutgoingMail)
+        .where(
+            func.lower(OutgoingMail.recipient) == address.strip().lower(),
+            OutgoingMail.last_error.is_not(None),
+            OutgoingMail.headers.contains(root, autoescape=True),
+        )
+        .order_by(OutgoingMail.last_attempt_at.desc(), OutgoingMail.id.desc())
+        .limit(10)
+    )
+    return list(session.scalars(query))

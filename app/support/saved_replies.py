@@ -4,7 +4,9 @@ A saved reply is plain text with placeholders in braces, filled from the ticket 
 staff member inserts it: `{name}` → the requester's name, `{ticket}` → "#12", and so on
 (`PLACEHOLDERS`). Values are inserted as plain text (the draft is plain text, shown
 escaped like any message), so a name with `<` or `{` in it stays as it is and is never
-filled again. `{{` and `}}` write a literal brace. An unknown placeholder, such as a
+filled again. `{{` and `}}` write a literal brace. A visitor gave no name, and an e-mail
+address is no name: `{name}` is then left empty, with the space before it, so "Bonjour
+{name}," greets "Bonjour," — neutrally, never by address. An unknown placeholder, such as a
 misspelt `{nmae}`, is left visible in the draft and named in a warning, so it is fixed
 before sending rather than silently dropped.
 """
@@ -21,14 +23,15 @@ from app.support.models import CannedReply
 
 # Documented in docs/support.md; the descriptions are shown on the saved replies page.
 PLACEHOLDERS = {
-    "name": _l("the requester's name"),
+    "name": _l("the requester's name (empty for a visitor, who gave none)"),
     "ticket": _l("the ticket number, such as #12"),
     "subject": _l("the ticket's subject"),
     "service": _l("the service the ticket is about"),
     "staff": _l("your name (the staff member who sends the reply)"),
     "hoster": _l("the hoster's name"),
 }
-PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# The spaces before a placeholder go with it when it is filled with nothing.
+PLACEHOLDER = re.compile(r"([ \t]*)(?:\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\})")
 LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
 
@@ -46,7 +49,7 @@ def unknown_placeholders(text: str) -> tuple[str, ...]:
     """Placeholders in `text` that are not in PLACEHOLDERS, each once."""
     found: list[str] = []
     for match in PLACEHOLDER.finditer(text):
-        name = match.group(1)
+        name = match.group(2)
         if name and name not in PLACEHOLDERS and name not in found:
             found.append(name)
     return tuple(found)
@@ -56,12 +59,21 @@ def fill_placeholders(text: str, values: Mapping[str, str]) -> str:
     """One pass over `text`: known placeholders replaced, unknown ones left as written."""
 
     def replace(match: re.Match[str]) -> str:
-        whole, name = match.group(0), match.group(1)
+        whole, spaces, name = match.group(0), match.group(1), match.group(2)
         if name is None:
-            return whole[0]  # "{{" → "{", "}}" → "}"
-        return values[name] if name in values and name in PLACEHOLDERS else whole
+            return spaces + whole[len(spaces)]  # "{{" → "{", "}}" → "}"
+        if name not in values or name not in PLACEHOLDERS:
+            return whole
+        return spaces + values[name] if values[name] else ""
 
     return PLACEHOLDER.sub(replace, text)
+
+
+def greeting_name(display_name: str | None) -> str:
+    """The name a saved reply greets with: the person's name, or nothing (neutral) when
+    there is none or it is only an address (directories often put the mail in `cn`)."""
+    name = " ".join((display_name or "").split())
+    return "" if "@" in name else name
 
 
 def reply_language(requester_language: str | None) -> str:

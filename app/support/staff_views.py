@@ -22,7 +22,8 @@ from wtforms import SelectChoice
 
 from app.db import get_session, parse_id
 from app.security import staff_required
-from app.support import attachment_store, bp, saved_replies, services
+from app.staff import describe_mail_purpose
+from app.support import attachment_store, bp, notifications, saved_replies, services
 from app.support.attachments import uploads_from
 from app.support.forms import (
     CATEGORY_LABELS,
@@ -125,8 +126,8 @@ def _filled_replies(ticket: Any) -> list[saved_replies.FilledReply]:
     with force_locale(language):
         service = service_names().get(ticket.service, ticket.service)
     values = {
-        # A visitor gave no name: the greeting falls back on their address.
-        "name": requester.display_name if requester else ticket.contact_email,
+        # A visitor gave no name: the greeting stays neutral, never their address.
+        "name": saved_replies.greeting_name(requester.display_name if requester else None),
         "ticket": f"#{ticket.id}",
         "subject": ticket.subject,
         "service": str(service),
@@ -180,6 +181,8 @@ def _staff_ticket_page(
             state_labels=STATE_LABELS,
             services=service_names(),
             categories=CATEGORY_LABELS,
+            undelivered=notifications.undelivered_to_requester(db, ticket),
+            mail_purpose=describe_mail_purpose,
         ),
         status,
     )

@@ -107,28 +107,46 @@ def test_sign_out_everywhere_ends_this_session_too(app):
     assert bob.get(PRIVATE).status_code == 200  # nobody else was signed out
 
 
-def test_staff_end_every_session_of_an_account(app, db_session):
+def test_staff_end_every_session_of_an_account_after_confirming(app, db_session):
     zoe = sign_in_with(app, "zoe")
     zoe.get(PRIVATE)
     staff = sign_in_with(app, "camille")
     account_id = db_session.scalar(
         select(AuditEvent.account_id).where(AuditEvent.action == "login.succeeded")
     )
-    token = csrf_token(staff, "/staff/")
-    response = staff.post(
+    page = staff.get(f"/staff/accounts/{account_id}/sessions?next=/staff/")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Firefox sur Linux" in text and "1 session ouverte" in text
+    token = csrf_token(staff, f"/staff/accounts/{account_id}/sessions")
+    # One click is not enough: without the box ticked, nothing ends.
+    unconfirmed = staff.post(
         f"/staff/accounts/{account_id}/sessions/end",
         data={"csrf_token": token, "next": "/staff/"},
     )
-    assert response.status_code == 302 and response.headers["Location"] == "/staff/"
+    assert unconfirmed.status_code == 422
+    assert "Cochez la case pour confirmer." in unconfirmed.get_data(as_text=True)
+    assert zoe.get(PRIVATE).status_code == 200
+    response = staff.post(
+        f"/staff/accounts/{account_id}/sessions/end",
+        data={"csrf_token": token, "next": "/staff/", "confirm": "y"},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(f"/staff/accounts/{account_id}/sessions")
+    assert "ce compte partout" not in staff.get(response.headers["Location"]).get_data(
+        as_text=True
+    )  # nothing left to end
     assert zoe.get(PRIVATE).status_code == 302
     event = db_session.scalar(
         select(AuditEvent).where(AuditEvent.action == "sessions.ended_by_staff")
     )
     assert event is not None and event.account_id == account_id
-    # Hosted users cannot do it.
+    # Hosted users cannot do it, nor see the list.
     other = sign_in_with(app, "bob")
+    assert other.get(f"/staff/accounts/{account_id}/sessions").status_code == 403
     forbidden = other.post(
-        f"/staff/accounts/{account_id}/sessions/end", data={"csrf_token": csrf_token(other, "/")}
+        f"/staff/accounts/{account_id}/sessions/end",
+        data={"csrf_token": csrf_token(other, "/"), "confirm": "y"},
     )
     assert forbidden.status_code == 403
 
@@ -214,7 +232,7 @@ def test_unreachable_session_store_answers_503_not_signed_out(make_app):
     assert "Les connexions ne peuvent pas être vérifiées" in response.get_data(as_text=True)
 
 
-def test_staff_ticket_page_offers_to_end_the_requesters_sessions(app):
+def test_staff_ticket_page_links_to_the_requesters_sessions_without_a_one_click_end(app):
     zoe = sign_in_with(app, "zoe")
     token = csrf_token(zoe, "/support/new?service=cloud")
     created = zoe.post(
@@ -229,14 +247,23 @@ def test_staff_ticket_page_offers_to_end_the_requesters_sessions(app):
     )
     assert created.status_code == 302
     staff = sign_in_with(app, "camille")
-    page = staff.get("/staff/tickets/1")
-    text = page.get_data(as_text=True)
-    assert "Déconnecter ce compte partout" in text
-    action = re.search(r'action="(/staff/accounts/\d+/sessions/end)"', text).group(1)
+    text = staff.get("/staff/tickets/1").get_data(as_text=True)
+    assert "/sessions/end" not in text  # no button that signs the person out at once
+    link = re.search(r'href="(/staff/accounts/\d+/sessions\?next=[^"]+)"', text).group(1)
+    sessions_page = staff.get(link.replace("&amp;", "&"))
+    assert "Déconnecter ce compte partout" in sessions_page.get_data(as_text=True)
+    action = re.search(
+        r'action="(/staff/accounts/\d+/sessions/end)', sessions_page.get_data(as_text=True)
+    ).group(1)
     done = staff.post(
-        action, data={"csrf_token": csrf_token(staff, "/staff/"), "next": "/staff/tickets/1"}
+        action,
+        data={
+            "csrf_token": csrf_token(staff, "/staff/"),
+            "next": "/staff/tickets/1",
+            "confirm": "y",
+        },
     )
-    assert done.headers["Location"] == "/staff/tickets/1"
+    assert "next=/staff/tickets/1" in done.headers["Location"].replace("%2F", "/")
     assert zoe.get(PRIVATE).status_code == 302
 
 

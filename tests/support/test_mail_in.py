@@ -161,15 +161,23 @@ def test_bounces_and_the_panels_own_mail_never_loop(mail_app: Any, smtp: Any) ->
     assert len(smtp.messages) == 1
 
 
-def test_strangers_and_forged_addresses_get_one_polite_answer_an_hour(
+def test_strangers_with_a_reply_address_get_one_polite_answer_an_hour_forgers_none(
     mail_app: Any, smtp: Any
 ) -> None:
     open_as(mail_app.test_client(), "alice")
     to_team = smtp.messages[0]
-    stranger = answer_to(to_team, "mallory@evil.example", "Let me in")
+    stranger = answer_to(
+        to_team, "mallory@evil.example", "Let me in", Return_Path="<mallory@evil.example>"
+    )
     first = receive(mail_app, stranger.as_bytes())
     assert (first.status, first.answered) == ("unknown_sender", True)
-    forged = answer_to(to_team, "mallory@evil.example", "And again")
+    again = answer_to(
+        to_team, "mallory@evil.example", "Again", Return_Path="<mallory@evil.example>"
+    )
+    assert receive(mail_app, again.as_bytes()).answered is False  # once an hour
+    forged = answer_to(
+        to_team, "victim@else.example", "And again", Return_Path="<victim@else.example>"
+    )
     del forged["To"]
     forged["To"] = "support+1.aaaaaaaaaaaaaaaa@demo.chatons.org"
     second = receive(mail_app, forged.as_bytes())
@@ -178,6 +186,7 @@ def test_strangers_and_forged_addresses_get_one_polite_answer_an_hour(
     [answer] = [m for m in smtp.messages if m["To"] == "mallory@evil.example"]
     assert answer["Auto-Submitted"] == "auto-replied"
     assert "Let me in" not in body_of(answer)
+    assert not [m for m in smtp.messages if m["To"] == "victim@else.example"]
 
 
 def test_an_attachment_the_web_form_refuses_is_refused_by_mail_too(
@@ -186,7 +195,12 @@ def test_an_attachment_the_web_form_refuses_is_refused_by_mail_too(
     client = mail_app.test_client()
     open_as(client, "alice")
     staff_answer_by_web(client, 1, "Send the log?")
-    reply = answer_to(smtp.messages[-1], "alice@demo.chatons.org", "Here it is")
+    reply = answer_to(
+        smtp.messages[-1],
+        "alice@demo.chatons.org",
+        "Here it is",
+        Return_Path="<alice@demo.chatons.org>",
+    )
     reply.add_attachment(
         b"MZ\x90\x00" + bytes(300),
         maintype="application",
@@ -254,7 +268,12 @@ def test_a_reply_to_a_ticket_closed_long_ago_is_refused(
         ticket = session.get(Ticket, 1)
         ticket.state = "closed"
         ticket.closed_at = utcnow() - timedelta(days=40)
-    reply = answer_to(smtp.messages[-1], "alice@demo.chatons.org", "It broke again")
+    reply = answer_to(
+        smtp.messages[-1],
+        "alice@demo.chatons.org",
+        "It broke again",
+        Return_Path="<alice@demo.chatons.org>",
+    )
     outcome = receive(mail_app, reply.as_bytes())
     assert (outcome.status, outcome.answered) == ("closed", True)
     assert [m.body for m in thread(mail_app)][-1] == "Solved?"

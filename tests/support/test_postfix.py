@@ -1,4 +1,6 @@
-"""A reply sent with smtplib through a real Postfix, piped to `flask support receive`."""
+"""Replies sent with smtplib through a real Postfix, piped to `flask support receive`:
+one lands, a forged one is answered to nobody, a refused one is answered to the envelope
+sender Postfix writes in Return-Path, and a replayed one is not added twice."""
 
 from __future__ import annotations
 
@@ -21,6 +23,12 @@ from support.ticket_helpers import PDF
 
 from app.db import session_scope
 from app.support.models import Attachment
+
+
+def delivered(server: Any) -> int:
+    """Messages Postfix has handed to the pipe, and the pipe has finished with."""
+    return server.log().count("status=sent")
+
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -102,16 +110,35 @@ def test_a_reply_through_postfix_lands_in_the_ticket(
         # The pipe's own process mails the team, with the staff link to the ticket.
         while time.monotonic() < deadline and len(smtp.messages) < 3:
             time.sleep(0.2)
+        assert len(smtp.messages) == 3
+        # A forger without the token names a victim in From and in the envelope; a person
+        # with the right address but the wrong From is answered at the envelope sender
+        # (Postfix's Return-Path), never at From; the first reply comes again (a replay).
+        forged = answer_to(to_alice, "victim@elsewhere.example", "Cheap pills")
+        del forged["To"]
+        forged["To"] = "support+1.aaaaaaaaaaaaaaaa@demo.chatons.org"
+        stranger = answer_to(to_alice, "someone@elsewhere.example", "Let me in")
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as relay:
+            relay.send_message(forged, from_addr="victim@elsewhere.example")
+            relay.send_message(stranger, from_addr="bounces@lists.example")
+            relay.send_message(reply, from_addr="alice@demo.chatons.org")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and delivered(server) < 4:
+            time.sleep(0.2)
+        assert delivered(server) == 4, server.log()
     finally:
         server.stop()
     last = thread(app)[-1]
+    assert len(thread(app)) == 3  # the replay was not added
     assert last.body == "This one." and not last.from_staff
     assert [m["To"] for m in smtp.messages] == [
         "team@demo.chatons.org",
         "alice@demo.chatons.org",
         "team@demo.chatons.org",
+        "bounces@lists.example",
     ]
-    assert "https://panel.example.org/staff/tickets/1" in smtp.messages[-1].get_content()
+    assert "https://panel.example.org/staff/tickets/1" in smtp.messages[2].get_content()
+    assert smtp.messages[-1]["Auto-Submitted"] == "auto-replied"
     with session_scope(app) as session:
         [attachment] = session.scalars(select(Attachment).where(Attachment.message_id == last.id))
         assert attachment.filename == "bad.pdf"

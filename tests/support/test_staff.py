@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from support.ticket_helpers import PNG
 
 from app.db import session_scope, utcnow
+from app.support import saved_replies, services
 from app.support.models import CannedReply, Ticket, TicketMessage
 from helpers import csrf_token
 
@@ -298,3 +299,39 @@ def test_inserting_without_choosing_a_reply_says_so_and_keeps_the_draft(app, cam
     assert "Choose a saved reply from the list." in page
     assert "\nDraft</textarea>" in page
     assert messages_of(app, ticket) == 1
+
+
+def test_a_saved_reply_greets_a_visitor_neutrally_never_by_address(app, camille):
+    with session_scope(app) as session:
+        ticket, _first = services.add_ticket(
+            session,
+            None,
+            subject="Question",
+            body="Bonjour, une question.",
+            service="other",
+            category="other",
+            contact_email="visitor@example.net",
+            contact_language="fr",
+        )
+        ticket_id = ticket.id
+    reply_id = saved_reply(app, "Salut", "Bonjour {name},\nMerci {name} ! ({ticket})")
+    page = camille.get(f"/staff/tickets/{ticket_id}").get_data(as_text=True)
+    assert f'<option value="{reply_id}" data-text="Bonjour,\nMerci ! (#{ticket_id})"' in page
+    path = f"/staff/tickets/{ticket_id}"
+    inserted = camille.post(
+        f"{path}/reply",
+        data={
+            "csrf_token": csrf_token(camille, path),
+            "body": "",
+            "saved_reply": str(reply_id),
+            "action": "insert",
+        },
+    ).get_data(as_text=True)
+    assert f"Bonjour,\nMerci ! (#{ticket_id})</textarea>" in inserted
+    assert "visitor@example.net" not in inserted.split('id="reply"')[1]
+
+
+def test_a_name_that_is_only_an_address_is_not_a_greeting() -> None:
+    assert saved_replies.greeting_name("alice@example.org") == ""
+    assert saved_replies.greeting_name("  Alice   Martin ") == "Alice Martin"
+    assert saved_replies.fill_placeholders("Hello {name}, {{x}}", {"name": ""}) == "Hello, {x}"
