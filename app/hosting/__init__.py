@@ -13,6 +13,8 @@ from app.hosting import views  # noqa: E402,F401
 SETTINGS = {
     # The CHATONS federation file (chatons.properties): http(s) address or a local path.
     "FEDERATION_URL": None,
+    # Where the CLI keeps what it read of the federation (default: instance/federation.json).
+    "FEDERATION_CACHE_FILE": None,
 }
 
 

@@ -72,7 +72,7 @@ def refresh(app: Flask) -> federation.FederationCache | None:
     if not source:
         return None
     cache = federation.refresh_federation(str(source), utcnow())
-    federation.save_cache(app.instance_path, cache)
+    federation.save_cache(app, cache)
     return cache
 
 

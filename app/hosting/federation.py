@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import Flask
+
 from app.hosting.checker import SUB_NAME, FetchError, parse_properties
 
 MAX_BYTES = 1024 * 1024  # a properties file of a CHATON is a few kilobytes
@@ -131,13 +133,14 @@ def refresh_federation(source: str, now: datetime, fetch: Any = fetch_text) -> F
     return cache
 
 
-def cache_path(instance_path: str) -> Path:
-    return Path(instance_path) / CACHE_NAME
+def cache_path(app: Flask) -> Path:
+    configured = app.config.get("FEDERATION_CACHE_FILE")
+    return Path(configured) if configured else Path(app.instance_path) / CACHE_NAME
 
 
-def save_cache(instance_path: str, cache: FederationCache) -> None:
+def save_cache(app: Flask, cache: FederationCache) -> None:
     """Written whole then renamed: a page never reads half a file."""
-    path = cache_path(instance_path)
+    path = cache_path(app)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".federation-")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -145,9 +148,9 @@ def save_cache(instance_path: str, cache: FederationCache) -> None:
     os.replace(temporary, path)
 
 
-def load_cache(instance_path: str) -> FederationCache | None:
+def load_cache(app: Flask) -> FederationCache | None:
     try:
-        data = json.loads(cache_path(instance_path).read_text(encoding="utf-8"))
+        data = json.loads(cache_path(app).read_text(encoding="utf-8"))
         members = [
             Member(
                 **{**m, "services": [MemberService(**s) for s in m.get("services", [])]},

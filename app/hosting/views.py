@@ -149,7 +149,7 @@ def closing_page() -> str:
     """Every closing announced, with the export and other members to go to."""
     profile = current_profile()
     today = local_today(profile.timezone)
-    cache = federation.load_cache(current_app.instance_path)
+    cache = federation.load_cache(current_app)
     found = []
     for notice in closing.notices(profile, today):
         if notice.software is not None:
@@ -187,7 +187,7 @@ def staff_federation() -> str:
     )
     errors, warnings = checker.count(reports)
     profile = current_profile()
-    cache = federation.load_cache(current_app.instance_path)
+    cache = federation.load_cache(current_app)
     return render_template(
         "hosting/staff_federation.html",
         reports=reports,
