@@ -44,6 +44,8 @@ NOT_PAGES = {
     "hosting.hosting_json",
     "hosting.organization_properties",
     "hosting.service_properties",
+    "hosting.organization_metrics",
+    "hosting.service_metrics",
     "transparency.canary_text",
     "accounts.choose_language",
     "support.attachment",
