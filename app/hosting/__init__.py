@@ -4,6 +4,7 @@ the federation's files, their checker, and the closing plan."""
 import logging
 
 from flask import Blueprint, Flask
+from sqlalchemy.orm import Session
 
 bp = Blueprint("hosting", __name__)
 log = logging.getLogger(__name__)
@@ -34,9 +35,22 @@ def _daily_reminders(app: Flask) -> None:
     remind(app)
 
 
+def _own_file_errors(session: Session) -> int:
+    """Errors the federation's crawler would find in our own files (0 when all is well)."""
+    from flask import current_app
+
+    from app.hosting import checker, publication
+
+    start = current_app.url_for("hosting.organization_properties", _external=True)
+    return checker.count(checker.crawl(start, publication.own_fetcher(session)))[0]
+
+
 def init_app(app: Flask) -> None:
+    from flask_babel import gettext as _
+
     from app import tasks
     from app.hosting.cli import chatonsinfos_group, closing_group
+    from app.staff import StaffQueue, register_queue
 
     for key, value in SETTINGS.items():
         app.config.setdefault(key, value)
@@ -54,6 +68,14 @@ def init_app(app: Flask) -> None:
         today = datetime.now(ZoneInfo(profile.timezone)).date()
         return {"closing_notices": notices(profile, today)}
 
+    register_queue(
+        app,
+        StaffQueue(
+            label=lambda: str(_("Errors in our ChatonsInfos files")),
+            count=_own_file_errors,
+            endpoint="hosting.staff_federation",
+        ),
+    )
     app.cli.add_command(chatonsinfos_group)
     app.cli.add_command(closing_group)
     tasks.register_periodic_task(
