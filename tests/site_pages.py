@@ -17,11 +17,13 @@ from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app.accounts.models import Account
 from app.accounts.services import sync_account
 from app.connectors.base import service_connectors
 from app.db import session_scope, utcnow
 from app.deletion import services as deletion
 from app.hoster.profile import current_profile
+from app.hosting import closing
 from app.incidents import services as incidents
 from app.incidents import subscriptions
 from app.legal import services as legal
@@ -67,6 +69,8 @@ class Seeded:
     subscription_tokens: dict[str, str]
     # A ticket from the public contact form (no account).
     visitor_ticket: int = 0
+    # The one-click link that stops the user's closing reminders.
+    closing_token: str = ""
 
 
 def seed(app: Flask) -> Seeded:
@@ -168,6 +172,9 @@ def seed(app: Flask) -> Seeded:
         ).id
     deletion_id = _seed_deletion(app)
     _seed_dead_letters(app)
+    with session_scope(app) as session:
+        user = session.scalars(select(Account).where(Account.uid == USER)).one()
+        closing_token = closing.make_token(str(app.config["SECRET_KEY"]), user.id, user.email)
 
     # Terms last: from here on, signing in leads to the acceptance gate first.
     with app.test_request_context(), session_scope(app) as session:
@@ -190,7 +197,16 @@ def seed(app: Flask) -> Seeded:
             zone=ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"]),
             publisher=None,
         )
-    return Seeded(incident_id, ticket, canned, deletion_id, request_id, tokens, visitor_ticket)
+    return Seeded(
+        incident_id,
+        ticket,
+        canned,
+        deletion_id,
+        request_id,
+        tokens,
+        visitor_ticket,
+        closing_token,
+    )
 
 
 def _seed_support(app: Flask, service: str) -> tuple[int, int]:
@@ -302,6 +318,8 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
                         if rule.endpoint.startswith("deletion.")
                         else seeded.authority_request
                     )
+                elif name == "token" and rule.endpoint == "hosting.closing_unsubscribe":
+                    args[name] = seeded.closing_token
                 elif name == "token":
                     purpose = rule.endpoint.rsplit(".", 1)[-1].split("_")[0]
                     args[name] = seeded.subscription_tokens[

@@ -49,7 +49,9 @@ def init_app(app: Flask) -> None:
     from flask_babel import gettext as _
 
     from app import tasks
+    from app.connectors.base import register_panel_section
     from app.hosting.cli import chatonsinfos_group, closing_group
+    from app.hosting.closing import ClosingMailSection
     from app.staff import StaffQueue, register_queue
 
     for key, value in SETTINGS.items():
@@ -76,6 +78,7 @@ def init_app(app: Flask) -> None:
             endpoint="hosting.staff_federation",
         ),
     )
+    register_panel_section(app, ClosingMailSection())
     app.cli.add_command(chatonsinfos_group)
     app.cli.add_command(closing_group)
     tasks.register_periodic_task(

@@ -9,19 +9,25 @@ software with registration open, read from the federation cache (federation.py).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
 from app.audit import AuditEvent
+from app.connectors.base import ArchiveEntry, DataItem
 from app.hoster.profile import HosterProfile, LocalizedText
-from app.hosting.models import ClosingReminder
+from app.hosting.models import ClosingOptOut, ClosingReminder
 from app.links import external_url, mail_domain
 from app.mail import queue_mail
 
@@ -105,8 +111,12 @@ def send_reminders(session: Session, profile: HosterProfile, today: date) -> lis
     outbox); a stage skipped because the notice came late is never sent afterwards."""
     languages = current_app.config["LANGUAGES"]
     people = session.execute(
-        select(Account.email, Account.language).where(Account.email.is_not(None))
+        select(Account.id, Account.email, Account.language).where(
+            Account.email.is_not(None),
+            Account.id.not_in(select(ClosingOptOut.account_id)),
+        )
     ).all()
+    secret = str(current_app.config["SECRET_KEY"])
     sent = []
     for notice in notices(profile, today):
         stage = due_stage(notice.date, today)
@@ -122,8 +132,12 @@ def send_reminders(session: Session, profile: HosterProfile, today: date) -> lis
         if already is not None:
             continue
         count = 0
-        for email, language in people:
+        for account_id, email, language in people:
             chosen = language if language in languages else languages[0]
+            unsubscribe = external_url(
+                "hosting.closing_unsubscribe",
+                token=make_token(secret, account_id, str(email)),
+            )
             with force_locale(chosen):
                 queued = queue_mail(
                     session,
@@ -133,9 +147,12 @@ def send_reminders(session: Session, profile: HosterProfile, today: date) -> lis
                     bulk=True,
                     headers={
                         "List-Id": f"<closing.{mail_domain()}>",
+                        "List-Unsubscribe": f"<{unsubscribe}>",
+                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                         "Precedence": "bulk",
                         "Auto-Submitted": "auto-generated",
                     },
+                    unsubscribe_link=unsubscribe,
                     notice=notice,
                     stage=stage,
                     days_left=(notice.date - today).days,
@@ -151,6 +168,75 @@ def send_reminders(session: Session, profile: HosterProfile, today: date) -> lis
         )
         sent.append(Mailing(notice.subject, stage, count))
     return sent
+
+
+# One-click unsubscribe -------------------------------------------------------------------
+
+
+def _serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt="closing-unsubscribe")
+
+
+def _fingerprint(email: str) -> str:
+    # A new address gets a new token: an old mail cannot stop another person's reminders.
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+
+
+def make_token(secret: str, account_id: int, email: str) -> str:
+    return str(_serializer(secret).dumps([account_id, _fingerprint(email)]))
+
+
+def read_token(session: Session, secret: str, token: str) -> Account | None:
+    try:
+        loaded = _serializer(secret).loads(token)
+    except BadSignature:
+        return None
+    if not (isinstance(loaded, list) and len(loaded) == 2 and isinstance(loaded[0], int)):
+        return None
+    account = session.get(Account, loaded[0])
+    if account is None or not account.email:
+        return None
+    if not hmac.compare_digest(_fingerprint(account.email), str(loaded[1])):
+        return None
+    return account
+
+
+def stop_reminders(session: Session, account: Account) -> None:
+    if session.get(ClosingOptOut, account.id) is None:
+        session.add(ClosingOptOut(account_id=account.id))
+
+
+class ClosingMailSection:
+    """A person's choice to stop the closing reminders: on /account/data, exported, deleted."""
+
+    name = "closing"
+
+    def inventory(self, session: Session, account: Account) -> list[DataItem]:
+        if session.get(ClosingOptOut, account.id) is None:
+            return []
+        return [
+            DataItem(
+                service="panel",
+                kind=str(_l("That you stopped the reminders of a closing service")),
+                location=str(_l("the panel's database")),
+                retention=str(_l("until you delete your account")),
+                exported=True,
+            )
+        ]
+
+    def export(self, session: Session, account: Account) -> Iterator[ArchiveEntry]:
+        found = session.get(ClosingOptOut, account.id)
+        if found is None:
+            return
+        data = json.dumps(
+            {"closing_reminders_stopped_at": found.created_at.isoformat()}, indent=2
+        ).encode("utf-8")
+        yield ArchiveEntry(path="panel/closing.json", chunks=[data], size=len(data), format="JSON")
+
+    def delete(self, session: Session, account: Account) -> None:
+        found = session.get(ClosingOptOut, account.id)
+        if found is not None:
+            session.delete(found)
 
 
 @dataclass(frozen=True)

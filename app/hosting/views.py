@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, jsonify, render_template, request, url_for
 
 from app.db import get_session, utcnow
+from app.extensions import csrf
 from app.hoster.profile import current_profile
 from app.hosting import bp, charter, checker, closing, disclosure, federation, publication
 from app.security import gate_exempt, public_endpoint, staff_required
@@ -199,3 +201,24 @@ def staff_federation() -> str:
         stage_labels=closing.STAGE_LABELS,
         progress=closing.progress(session, profile, local_today(profile.timezone)),
     )
+
+
+@bp.route("/closing/unsubscribe/<token>", methods=["GET", "POST"])
+@public_endpoint
+@gate_exempt
+@csrf.exempt
+def closing_unsubscribe(token: str) -> Any:
+    """RFC 8058: mail clients POST `List-Unsubscribe=One-Click` here without a session.
+
+    Exempt from CSRF on purpose: the signed token names one account and was mailed only to
+    its address; a GET only shows the button, so link scanners stop nobody's reminders.
+    """
+    session = get_session()
+    account = closing.read_token(session, str(current_app.config["SECRET_KEY"]), token)
+    if account is None:
+        abort(404)
+    if request.method == "GET":
+        return render_template("hosting/closing_unsubscribe.html", token=token, done=False)
+    closing.stop_reminders(session, account)
+    session.commit()
+    return render_template("hosting/closing_unsubscribe.html", token=token, done=True)

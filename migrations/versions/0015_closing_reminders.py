@@ -1,4 +1,5 @@
-"""Closing plan: the reminders mailed before a service or the hoster closes
+"""Closing plan: the reminders mailed before a service or the hoster closes, and who
+stopped them
 
 Revision ID: 0015
 Revises: 0011
@@ -42,7 +43,20 @@ def upgrade() -> None:
             name=op.f("uq_closing_reminder_subject"),
         ),
     )
+    op.create_table(
+        "closing_opt_out",
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["account.id"],
+            name=op.f("fk_closing_opt_out_account_id_account"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("account_id", name=op.f("pk_closing_opt_out")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("closing_opt_out")
     op.drop_table("closing_reminder")

@@ -195,3 +195,44 @@ def test_the_federation_cache_survives_an_unreadable_file(tmp_path: Path, make_a
     federation.save_cache(app, cache)
     loaded = federation.load_cache(app)
     assert loaded is not None and loaded.members == []
+
+
+def test_one_click_stops_the_reminders_of_that_person_only(
+    closing_app: Callable[..., Flask], smtp: Any
+) -> None:
+    app = closing_app(SMTP_URL=smtp.url, MAIL_FROM="panel@demo.chatons.org")
+    _people(app)
+    day = TODAY + timedelta(days=40)
+    runner = app.test_cli_runner()
+    runner.invoke(args=["closing", "remind", "--today", (day - timedelta(days=40)).isoformat()])
+    assert mail.send_queued(app, limit=100) == (2, 0)
+    bob = next(m for m in smtp.messages if m["To"] == "bob@demo.chatons.org")
+    assert bob["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = bob["List-Unsubscribe"].strip("<>")
+    assert link in bob.get_content()
+    path = link.removeprefix("http://localhost")
+    client = app.test_client()
+    # Opening the link (a link scanner) stops nothing; the mail client's POST does.
+    assert "Stop the reminders" in client.get(path, headers={"Accept-Language": "en"}).text
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert client.post(path.replace("/unsubscribe/", "/unsubscribe/x")).status_code == 404
+    result = runner.invoke(
+        args=["closing", "remind", "--today", (day - timedelta(days=30)).isoformat()]
+    )
+    assert result.output.strip() == "cloud: month → 1 mails queued"
+    smtp.messages.clear()
+    mail.send_queued(app, limit=100)
+    assert [m["To"] for m in smtp.messages] == ["alice@demo.chatons.org"]
+    # The choice is the person's data: on /account/data and in the export, gone with them.
+    from app.hosting.closing import ClosingMailSection
+    from app.hosting.models import ClosingOptOut
+
+    with app.app_context(), session_scope(app) as session:
+        account = session.query(Account).filter_by(uid="bob").one()
+        section = ClosingMailSection()
+        assert len(section.inventory(session, account)) == 1
+        entries = list(section.export(session, account))
+        assert entries[0].path == "panel/closing.json"
+        section.delete(session, account)
+    with app.app_context(), session_scope(app) as session:
+        assert session.query(ClosingOptOut).count() == 0
