@@ -236,3 +236,14 @@ def test_one_click_stops_the_reminders_of_that_person_only(
         section.delete(session, account)
     with app.app_context(), session_scope(app) as session:
         assert session.query(ClosingOptOut).count() == 0
+
+
+def test_the_public_json_says_what_closes_and_when(closing_app: Callable[..., Flask]) -> None:
+    document = closing_app().test_client().get("/hosting.json").get_json()
+    cloud = next(s for s in document["services"] if s["slug"] == "cloud")
+    assert cloud["closing"] == {
+        "date": (TODAY + timedelta(days=40)).isoformat(),
+        "message": "Le cloud ferme faute de bénévoles.",
+    }
+    assert cloud["registration_load"] == "OPEN"
+    assert document["organisation"]["closing"] is None
