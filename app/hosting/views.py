@@ -159,12 +159,15 @@ def closing_page() -> str:
                 cache, notice.software, own_website=profile.organisation.website
             )
         else:
-            # The whole hoster closes: members that run any of its services.
-            others = []
-            for service in profile.services:
-                others += federation.alternatives(
+            # The whole hoster closes: members that run any of its services, each once.
+            found_all = {
+                other: None
+                for service in profile.services
+                for other in federation.alternatives(
                     cache, service.software.name, own_website=profile.organisation.website
                 )
+            }
+            others = list(found_all)
         found.append((notice, others))
     return render_template(
         "hosting/closing.html",
