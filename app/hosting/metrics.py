@@ -182,7 +182,8 @@ def organisation_metrics(
     from app.incidents.models import Incident
     from app.support.models import Ticket
 
-    since = datetime(now.year - 2, 1, 1, tzinfo=UTC)
+    # The years the files cover, with a day to spare for the time zone.
+    since = datetime(now.year - 1, 1, 1, tzinfo=UTC) - timedelta(days=1)
     accounts = session.scalars(select(Account.created_at))
     logins = session.execute(
         select(AuditEvent.account_id, AuditEvent.created_at).where(
@@ -255,7 +256,8 @@ def service_metrics(
     from app.incidents.models import Incident, IncidentService
     from app.support.models import Ticket
 
-    since = datetime(now.year - 2, 1, 1, tzinfo=UTC)
+    # The years the files cover, with a day to spare for the time zone.
+    since = datetime(now.year - 1, 1, 1, tzinfo=UTC) - timedelta(days=1)
     rows = session.execute(
         select(Incident.impact, Incident.started_at, Incident.resolved_at)
         .join(IncidentService, IncidentService.incident_id == Incident.id)
