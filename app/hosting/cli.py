@@ -61,7 +61,7 @@ def check_command(url: str | None, language: str | None) -> None:
             start = app.url_for("hosting.organization_properties", _external=True)
             reports = checker.crawl(start, publication.own_fetcher(session))
         else:
-            reports = checker.crawl(url, federation.fetch_text)
+            reports = checker.crawl(url, federation.fetcher_from(url))
         errors, _warnings = print_reports(reports)
     if errors:
         raise SystemExit(1)

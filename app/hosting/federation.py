@@ -16,13 +16,14 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from http.client import HTTPMessage
 from pathlib import Path
-from typing import Any
+from typing import IO
 from urllib.parse import urlsplit
 
 from flask import Flask
 
-from app.hosting.checker import SUB_NAME, FetchError, parse_properties
+from app.hosting.checker import SUB_NAME, Fetch, FetchError, parse_properties
 
 MAX_BYTES = 1024 * 1024  # a properties file of a CHATON is a few kilobytes
 TIMEOUT = 10.0
@@ -31,16 +32,40 @@ MAX_SERVICES = 100
 CACHE_NAME = "federation.json"
 
 
+class _WebOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http and https only (urllib would follow one to ftp:)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if urlsplit(newurl).scheme not in ("http", "https"):
+            raise FetchError(f"{req.full_url}: redirected to {newurl}, which is not a web address")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_WebOnlyRedirects)
+
+
+def is_local(url: str) -> bool:
+    return urlsplit(url).scheme in ("", "file")
+
+
 def fetch_text(url: str, *, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES) -> str:
     """The file at `url` as text; FetchError says why not (unreachable, too big, not text)."""
     scheme = urlsplit(url).scheme
     try:
         if scheme in ("http", "https"):
-            # Only http and https reach urlopen (checked just above).
+            # Only http and https reach the opener (checked just above).
             request = urllib.request.Request(  # noqa: S310
                 url, headers={"User-Agent": "chatons-panel", "Accept": "text/plain"}
             )
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            with _OPENER.open(request, timeout=timeout) as response:
                 data = response.read(max_bytes + 1)
         elif scheme in ("", "file"):
             path = Path(urlsplit(url).path if scheme == "file" else url)
@@ -60,6 +85,21 @@ def fetch_text(url: str, *, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES
     except UnicodeDecodeError:
         # .properties files were ISO 8859-1 before Java 9; some members still write that.
         return data.decode("latin-1")
+
+
+def fetcher_from(source: str, fetch: Fetch = fetch_text) -> Fetch:
+    """The fetch function for a crawl that starts at `source`: a file read from the web may
+    only link to the web, never to a file of this machine (the hoster chose `source`; the
+    members chose their links)."""
+    if is_local(source):
+        return fetch
+
+    def web_only(url: str) -> str:
+        if is_local(url):
+            raise FetchError(f"{url}: a file on the web cannot link to a local file")
+        return fetch(url)
+
+    return web_only
 
 
 @dataclass
@@ -89,10 +129,11 @@ class FederationCache:
     unreachable: list[str] = field(default_factory=list)  # one line per file not read
 
 
-def refresh_federation(source: str, now: datetime, fetch: Any = fetch_text) -> FederationCache:
+def refresh_federation(source: str, now: datetime, fetch: Fetch = fetch_text) -> FederationCache:
     """Read the federation file and every member's files; unreachable ones are noted."""
     cache = FederationCache(fetched_at=now.isoformat(timespec="seconds"), source=source)
     federation = parse_properties(fetch(source))
+    fetch = fetcher_from(source, fetch)
     member_links = [v.strip() for k, v in federation.items() if SUB_NAME.match(k) and v.strip()]
     for link in member_links[:MAX_MEMBERS]:
         try:

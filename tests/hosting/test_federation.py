@@ -111,3 +111,47 @@ def test_federation_command_fills_the_cache_the_pages_read(
     assert "2 members" in result.output and "1 unreachable" in result.output
     cache = federation.load_cache(app)
     assert cache is not None and cache.members[0].name == "Alpha"
+
+
+def test_a_file_on_the_web_cannot_make_the_panel_read_a_local_file(
+    tmp_path: Path, test_federation: Federation
+) -> None:
+    secret = tmp_path / "secret.properties"
+    secret.write_text("organization.name = SECRET VALUE\n", encoding="utf-8")
+    planted = tmp_path / "federation" / "chatons.properties"
+    planted.write_text(
+        planted.read_text(encoding="utf-8")
+        + f"subs.evil = {secret}\nsubs.evil2 = file://{secret}\n",
+        encoding="utf-8",
+    )
+    cache = federation.refresh_federation(test_federation.url, datetime.now(UTC))
+    assert all(m.name != "SECRET VALUE" for m in cache.members)
+    assert sum("cannot link to a local file" in note for note in cache.unreachable) == 2
+    reports = checker.crawl(test_federation.url, federation.fetcher_from(test_federation.url))
+    assert "SECRET VALUE" not in repr(reports)
+    # The hoster's own choice of a local federation file may link local files (tests, no web).
+    local = checker.crawl(str(planted), federation.fetcher_from(str(planted)))
+    assert any(r.name == "SECRET VALUE" for r in local)
+
+
+def test_a_redirect_to_another_scheme_is_not_followed(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "ftp://127.0.0.1/secret")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(checker.FetchError, match="not a web address"):
+            federation.fetch_text(f"http://127.0.0.1:{server.server_port}/x.properties")
+    finally:
+        server.shutdown()
+        server.server_close()
