@@ -4,6 +4,7 @@ from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.db import Base
 from app.deletion.models import DeletionRequest, DeletionStep
+from app.hosting.models import ClosingOptOut, ClosingReminder
 from app.incidents.models import Incident, IncidentService, IncidentUpdate
 from app.incidents.notifications import IncidentMailing
 from app.incidents.subscriptions import IncidentSubscription, SubscribedService
@@ -23,6 +24,8 @@ __all__ = [
     "AuthorityRequest",
     "CanaryStatement",
     "CannedReply",
+    "ClosingOptOut",
+    "ClosingReminder",
     "DeletionRequest",
     "DeletionStep",
     "Incident",

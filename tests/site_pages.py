@@ -23,6 +23,7 @@ from app.connectors.base import service_connectors
 from app.db import session_scope, utcnow
 from app.deletion import services as deletion
 from app.hoster.profile import current_profile
+from app.hosting import closing
 from app.incidents import services as incidents
 from app.incidents import subscriptions
 from app.legal import services as legal
@@ -45,6 +46,8 @@ NOT_PAGES = {
     "hosting.hosting_json",
     "hosting.organization_properties",
     "hosting.service_properties",
+    "hosting.organization_metrics",
+    "hosting.service_metrics",
     "transparency.canary_text",
     "accounts.choose_language",
     "support.attachment",
@@ -68,6 +71,8 @@ class Seeded:
     visitor_ticket: int = 0
     # The user's account (staff pages about one account, such as its sessions).
     account: int = 0
+    # The one-click link that stops the user's closing reminders.
+    closing_token: str = ""
 
 
 def seed(app: Flask) -> Seeded:
@@ -169,6 +174,9 @@ def seed(app: Flask) -> Seeded:
         ).id
     deletion_id = _seed_deletion(app)
     _seed_dead_letters(app)
+    with session_scope(app) as session:
+        user = session.scalars(select(Account).where(Account.uid == USER)).one()
+        closing_token = closing.make_token(str(app.config["SECRET_KEY"]), user.id, user.email)
 
     # Terms last: from here on, signing in leads to the acceptance gate first.
     with app.test_request_context(), session_scope(app) as session:
@@ -194,7 +202,15 @@ def seed(app: Flask) -> Seeded:
     with session_scope(app) as session:
         account = session.scalar(select(Account.id).where(Account.uid == USER)) or 0
     return Seeded(
-        incident_id, ticket, canned, deletion_id, request_id, tokens, visitor_ticket, account
+        incident_id,
+        ticket,
+        canned,
+        deletion_id,
+        request_id,
+        tokens,
+        visitor_ticket,
+        account,
+        closing_token,
     )
 
 
@@ -318,6 +334,8 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
                         if rule.endpoint.startswith("deletion.")
                         else seeded.authority_request
                     )
+                elif name == "token" and rule.endpoint == "hosting.closing_unsubscribe":
+                    args[name] = seeded.closing_token
                 elif name == "token":
                     purpose = rule.endpoint.rsplit(".", 1)[-1].split("_")[0]
                     args[name] = seeded.subscription_tokens[

@@ -30,6 +30,9 @@ ORGANISATION_TYPES = {
     "other": "OTHER",
 }
 MEMBERSHIP_STATUSES = ("ACTIVE", "IDLE", "AWAY")
+ORGANISATION_STATUSES = MEMBERSHIP_STATUSES
+# Whether a service still takes new accounts (ChatonsInfos `service.registration.load`).
+REGISTRATION_LOADS = ("OPEN", "FULL")
 PROVIDER_TYPES = ("HOME", "HOSTEDBAY", "HOSTEDSERVER", "OUTSOURCED")
 SERVER_TYPES = ("NANO", "PHYSICAL", "VIRTUAL", "SHARED", "CLOUD")
 SERVICE_STATUSES = ("ok", "warning", "alert", "error", "over", "void")
@@ -189,6 +192,23 @@ def _req(doc: str | None = None, **kwargs: Any) -> Any:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Closing:
+    """A closing plan (`closing = { date = 2027-03-31, message = { fr = "…", en = "…" } }`)."""
+
+    date: date = _req("The day it closes: people's data is gone after it.")
+    message: LocalizedText = _req("What people read: why, and what happens to their data.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Geolocation:
+    """Where the organisation is, for the federation's map."""
+
+    latitude: float | None = _opt("Decimal degrees, e.g. 45.75.")
+    longitude: float | None = _opt("Decimal degrees, e.g. 4.85.")
+    address: str | None = _opt()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Software:
     name: str = _req("The software's name, e.g. Nextcloud.")
     # SPDX licence expression, e.g. "AGPL-3.0-or-later"
@@ -237,6 +257,15 @@ class Service:
         "What staff do by hand to delete a person's data. Shown to staff only."
     )
     start_date: date | None = _opt()
+    end_date: date | None = _opt("When the service closed (it is then listed as closed).")
+    registration_load: str = field(
+        default="OPEN",
+        metadata=_toml(
+            doc="OPEN: new accounts welcome; FULL: none for now.", choices=REGISTRATION_LOADS
+        ),
+    )
+    guide_technical_url: str | None = _url("The technical documentation.")
+    closing: Closing | None = _opt("The closing plan, once decided.")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,6 +314,27 @@ class Organisation:
     logo: str | None = _opt("A web address, or a file under static/.")
     start_date: date | None = _opt("When the organisation started hosting.")
     membership: Membership | None = _opt(key="membership")
+    status: str = field(
+        default="ACTIVE",
+        metadata=_toml(
+            doc="ACTIVE, IDLE (paused) or AWAY (stopped).", choices=ORGANISATION_STATUSES
+        ),
+    )
+    status_description: LocalizedText | None = _opt("Why, when the status is not ACTIVE.")
+    end_date: date | None = _opt("When the organisation stopped hosting.")
+    guide_user_url: str | None = _url("The user guide.")
+    guide_technical_url: str | None = _url("The technical documentation.")
+    social_networks: dict[str, str] | None = _opt(
+        'Name = address, e.g. { mastodon = "https://…" }.', format="uri_map"
+    )
+    chat_rooms: dict[str, str] | None = _opt(
+        'Name = address, e.g. { matrix = "https://matrix.to/#/…" }.', format="uri_map"
+    )
+    funding: dict[str, str] | None = _opt(
+        'Name = address, e.g. { liberapay = "https://liberapay.com/…" }.', format="uri_map"
+    )
+    geolocation: Geolocation | None = _opt()
+    closing: Closing | None = _opt("The closing plan of the whole organisation, once decided.")
 
     @property
     def chatonsinfos_type(self) -> str:
@@ -652,6 +702,46 @@ class _Table:
             for i, item in enumerate(value)
         ]
 
+    def url_map(self, key: str) -> dict[str, str] | None:
+        """A table of names and web addresses: `{ mastodon = "https://…" }`."""
+        table = self.table(key)
+        if table is None:
+            return None
+        found: dict[str, str] = {}
+        for name in list(table.data):
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", name):
+                raise ProfileError(
+                    f"{table.path(name)}: {name!r} must be a short name in lowercase letters, "
+                    "like mastodon or liberapay."
+                )
+            found[name] = str(table.url(name, required=True))
+        return found or None
+
+    def number(self, key: str, low: float, high: float) -> float | None:
+        value = self._get(key, False)
+        if value is None:
+            return None
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            raise ProfileError(
+                f"{self.path(key)} must be a number between {low:g} and {high:g} (without quotes)."
+            )
+        return float(value)
+
+    def closing(self, key: str = "closing") -> Closing | None:
+        table = self.table(key, ("date", "message"))
+        if table is None:
+            return None
+        day = table.day("date")
+        if day is None:
+            raise ProfileError(f"{table.path('date')} is missing: say the day it closes.")
+        closing = Closing(date=day, message=table.required_localized("message"))
+        table.finish()
+        return closing
+
     def text_list(self, key: str) -> tuple[str, ...]:
         value = self._get(key, False)
         if value is None:
@@ -708,6 +798,14 @@ def _organisation(root: _Table) -> Organisation:
     logo = org.text("logo")
     if logo and logo.startswith(("http:", "https:")):
         logo = org.url("logo")
+    geolocation = None
+    if (place := org.table("geolocation", ("latitude", "longitude", "address"))) is not None:
+        geolocation = Geolocation(
+            latitude=place.number("latitude", -90, 90),
+            longitude=place.number("longitude", -180, 180),
+            address=place.text("address"),
+        )
+        place.finish()
     organisation = Organisation(
         name=org.required_text("name"),
         type=org_type,
@@ -724,6 +822,16 @@ def _organisation(root: _Table) -> Organisation:
         membership=Membership(status=membership_status, since=membership_since)
         if membership is not None
         else None,
+        status=str(org.choice("status", ORGANISATION_STATUSES, default="ACTIVE", what="status")),
+        status_description=org.localized("status_description"),
+        end_date=org.day("end_date"),
+        guide_user_url=org.url("guide_user_url"),
+        guide_technical_url=org.url("guide_technical_url"),
+        social_networks=org.url_map("social_networks"),
+        chat_rooms=org.url_map("chat_rooms"),
+        funding=org.url_map("funding"),
+        geolocation=geolocation,
+        closing=org.closing(),
     )
     if membership:
         membership.finish()
@@ -783,6 +891,10 @@ SERVICE_KEYS = (
     "connector",
     "manual_deletion",
     "start_date",
+    "end_date",
+    "registration_load",
+    "guide_technical_url",
+    "closing",
 )
 
 
@@ -855,6 +967,17 @@ def _services(root: _Table, hosts: tuple[Host, ...]) -> tuple[Service, ...]:
                 connector=dict(connector) if connector is not None else None,
                 manual_deletion=table.localized("manual_deletion"),
                 start_date=table.day("start_date"),
+                end_date=table.day("end_date"),
+                registration_load=str(
+                    table.choice(
+                        "registration_load",
+                        REGISTRATION_LOADS,
+                        default="OPEN",
+                        what="registration load",
+                    )
+                ),
+                guide_technical_url=table.url("guide_technical_url"),
+                closing=table.closing(),
             )
         )
         software.finish()

@@ -32,6 +32,15 @@ _FORMATS: dict[str, dict[str, Any]] = {
     "licence": {"type": "string", "minLength": 1},
     "timezone": {"type": "string", "examples": ["Europe/Paris", "Europe/Brussels"]},
     "text_or_number": {"type": ["string", "number"]},
+    "uri_map": {
+        "type": "object",
+        "propertyNames": {"pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"},
+        "additionalProperties": {
+            "type": "string",
+            "format": "uri",
+            "pattern": "^https?://[^\\s]+$",
+        },
+    },
 }
 
 
@@ -85,6 +94,8 @@ def _value_schema(annotation: Any, meta: dict[str, Any], definitions: dict[str, 
         value = {"type": "boolean"}
     elif annotation is int:
         value = {"type": "integer"}
+    elif annotation is float:
+        value = {"type": "number"}
     elif annotation is date:
         # TOML dates (2024-05-31) reach validators as ISO strings; quoted ones are accepted.
         value = {"type": "string", "format": "date"}

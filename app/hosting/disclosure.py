@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-from app.hoster.profile import Host, HosterProfile, LocalizedText, country_name
+from app.hoster.profile import Closing, Host, HosterProfile, LocalizedText, country_name
 
 PROVIDER_TYPE_LABELS = {
     "HOME": _l("At home (self-hosted at a member's place)"),
@@ -241,6 +241,9 @@ def profile_for_json(profile: HosterProfile) -> dict[str, object]:
             "country": org.country,
             "legal_notice_url": org.legal_notice_url,
             "start_date": day(org.start_date),
+            "status": org.status,
+            "end_date": day(org.end_date),
+            "closing": _closing(org.closing),
             "membership": {"status": org.membership_status, "since": org.membership_since},
         },
         "hosts": [
@@ -271,6 +274,9 @@ def profile_for_json(profile: HosterProfile) -> dict[str, object]:
                 "host": s.host or None,
                 "status": s.status,
                 "registration": s.registration,
+                "registration_load": s.registration_load,
+                "end_date": day(s.end_date),
+                "closing": _closing(s.closing),
                 "install_type": s.install_type,
                 "guide_url": s.guide_url,
                 "data_location": _plain(s.data_location),
@@ -324,6 +330,12 @@ def _as_dict(value: object) -> object:
         return item
 
     return clean(asdict(value))
+
+
+def _closing(closing: Closing | None) -> dict[str, object] | None:
+    if closing is None:
+        return None
+    return {"date": closing.date.isoformat(), "message": _plain(closing.message)}
 
 
 def _plain(text: LocalizedText | None) -> str | None:

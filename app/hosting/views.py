@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Response, abort, current_app, jsonify, render_template, url_for
+from flask import Response, abort, current_app, jsonify, render_template, request, url_for
 
-from app.db import utcnow
+from app.db import get_session, utcnow
+from app.extensions import csrf
 from app.hoster.profile import current_profile
-from app.hosting import bp, charter, chatonsinfos, disclosure
-from app.security import gate_exempt, public_endpoint
+from app.hosting import bp, charter, checker, closing, disclosure, federation, publication
+from app.security import gate_exempt, public_endpoint, staff_required
 
 PROPERTIES_MIMETYPE = "text/plain; charset=utf-8"
+
+
+def local_today(timezone: str) -> date:
+    return utcnow().astimezone(ZoneInfo(timezone)).date()
 
 
 def _endpoint_url(endpoint: str, *, external: bool = False) -> str | None:
@@ -92,53 +99,129 @@ def hosting_json() -> Response:
     return response
 
 
-def _properties(text: str) -> Response:
+def _properties(text: str, etag: str | None = None) -> Response:
     response = Response(text, content_type=PROPERTIES_MIMETYPE)
     response.headers["Cache-Control"] = "public, max-age=300"
+    if etag:
+        response.set_etag(etag)
+        response.make_conditional(request)
     return response
-
-
-def _logo_url() -> str | None:
-    logo = current_profile().organisation.logo or current_app.config.get("HOSTER_LOGO")
-    if not logo:
-        return None
-    if logo.startswith(("https://", "http://")):
-        return str(logo)
-    return url_for("static", filename=logo, _external=True)
 
 
 @bp.route("/.well-known/chatonsinfos/organization.properties")
 @public_endpoint
 @gate_exempt
 def organization_properties() -> Response:
-    profile = current_profile()
-    service_urls = {
-        s.slug: url_for("hosting.service_properties", slug=s.slug, _external=True)
-        for s in profile.services
-    }
-    return _properties(
-        chatonsinfos.organization_properties(
-            profile,
-            service_urls=service_urls,
-            legal_url=_endpoint_url("legal.current_terms", external=True),
-            logo_url=_logo_url(),
-        )
-    )
+    return _properties(publication.organisation_file(get_session()))
+
+
+@bp.route("/.well-known/chatonsinfos/organization-metrics.properties")
+@public_endpoint
+@gate_exempt
+def organization_metrics() -> Response:
+    found = publication.metrics_file(get_session(), None)
+    assert found is not None
+    return _properties(found.text, found.etag)
+
+
+@bp.route("/.well-known/chatonsinfos/<slug>-metrics.properties")
+@public_endpoint
+@gate_exempt
+def service_metrics(slug: str) -> Response:
+    found = publication.metrics_file(get_session(), slug)
+    if found is None:
+        abort(404)
+    return _properties(found.text, found.etag)
 
 
 @bp.route("/.well-known/chatonsinfos/<slug>.properties")
 @public_endpoint
 @gate_exempt
 def service_properties(slug: str) -> Response:
-    profile = current_profile()
-    service = profile.service(slug)
-    if service is None:
+    text = publication.service_file(get_session(), slug)
+    if text is None:
         abort(404)
-    return _properties(
-        chatonsinfos.service_properties(
-            profile,
-            service,
-            legal_url=_endpoint_url("legal.current_terms", external=True),
-            contact_url=_endpoint_url("support.index", external=True),
-        )
+    return _properties(text)
+
+
+@bp.route("/closing")
+@public_endpoint
+@gate_exempt
+def closing_page() -> str:
+    """Every closing announced, with the export and other members to go to."""
+    profile = current_profile()
+    today = local_today(profile.timezone)
+    cache = federation.load_cache(current_app)
+    found = []
+    for notice in closing.notices(profile, today):
+        if notice.software is not None:
+            others = federation.alternatives(
+                cache, notice.software, own_website=profile.organisation.website
+            )
+        else:
+            # The whole hoster closes: members that run any of its services, each once.
+            found_all = {
+                other: None
+                for service in profile.services
+                for other in federation.alternatives(
+                    cache, service.software.name, own_website=profile.organisation.website
+                )
+            }
+            others = list(found_all)
+        found.append((notice, others))
+    return render_template(
+        "hosting/closing.html",
+        notices=found,
+        cache=cache,
+        fetched_on=datetime.fromisoformat(cache.fetched_at) if cache else None,
+        registrations=disclosure.REGISTRATION_LABELS,
+        other_chatons_url=profile.offer.other_chatons_url
+        if profile.offer
+        else "https://www.chatons.org/",
     )
+
+
+@bp.route("/staff/federation")
+@staff_required
+def staff_federation() -> str:
+    """The panel's own ChatonsInfos files as the federation's crawler sees them."""
+    session = get_session()
+    reports = checker.crawl(
+        url_for("hosting.organization_properties", _external=True),
+        publication.own_fetcher(session),
+    )
+    errors, warnings = checker.count(reports)
+    profile = current_profile()
+    cache = federation.load_cache(current_app)
+    return render_template(
+        "hosting/staff_federation.html",
+        reports=reports,
+        errors=errors,
+        warnings=warnings,
+        cache=cache,
+        fetched_on=datetime.fromisoformat(cache.fetched_at) if cache else None,
+        federation_url=current_app.config.get("FEDERATION_URL"),
+        stage_labels=closing.STAGE_LABELS,
+        progress=closing.progress(session, profile, local_today(profile.timezone)),
+    )
+
+
+@bp.route("/closing/unsubscribe/<token>", methods=["GET", "POST"])
+@public_endpoint
+@gate_exempt
+@csrf.exempt
+def closing_unsubscribe(token: str) -> Any:
+    """RFC 8058: mail clients POST `List-Unsubscribe=One-Click` here without a session.
+
+    Exempt from CSRF on purpose: the signed token names one account and was mailed only to
+    its address; a GET only shows the button, so link scanners stop nobody's reminders.
+    """
+    session = get_session()
+    account = closing.read_token(session, str(current_app.config["SECRET_KEY"]), token)
+    if account is None:
+        abort(404)
+    if request.method == "GET":
+        return render_template("hosting/closing_unsubscribe.html", token=token, done=False)
+    closing.stop_reminders(session, account)
+    session.commit()
+    return render_template("hosting/closing_unsubscribe.html", token=token, done=True)

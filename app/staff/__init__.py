@@ -58,6 +58,7 @@ def home() -> str:
 
 # What each kind of mail is, for staff deciding whether to send it again.
 MAIL_PURPOSES = {
+    "closing.reminder": _l("Reminder that a service closes"),
     "deletion.cancelled": _l("Deletion request cancelled"),
     "deletion.receipt": _l("Deletion receipt"),
     "deletion.refused": _l("Deletion request refused"),
