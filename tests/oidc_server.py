@@ -22,7 +22,7 @@ import ldap_server
 
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc_provider"
 CLIENT_ID = "chatons-panel"
-CLIENT_SECRET = "panel-client-secret-for-the-tests-only"  # noqa: S105 - a test fixture's
+CLIENT_SECRET = "panel-client-secret-for-the-tests-only"
 
 
 def node_available() -> bool:

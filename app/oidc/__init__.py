@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, session, url_for
+from flask import Blueprint, Flask, Response, current_app, session, url_for
 from flask_babel import lazy_gettext as _l
 
 import config as panel_config
@@ -143,6 +143,30 @@ def _end_session_url() -> str | None:
         return None
 
 
+def _origin(url: object) -> str | None:
+    parts = urlsplit(str(url or ""))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def allow_forms_to_reach_provider(response: Response) -> Response:
+    """A form whose answer redirects to the provider (sign-out, then its end-session page;
+    export or deletion, then re-authentication there) must be allowed to: browsers apply
+    the CSP's form-action to redirects, too. Only the provider's own origins are added."""
+    policy = response.headers.get("Content-Security-Policy")
+    provider = current_provider()
+    if not policy or provider is None or "form-action 'self'" not in policy:
+        return response
+    origins = {_origin(provider.settings.issuer)}
+    known = provider.cached_metadata()
+    for key in ("authorization_endpoint", "end_session_endpoint"):
+        origins.add(_origin(known.get(key)))
+    allowed = " ".join(sorted(o for o in origins if o))
+    response.headers["Content-Security-Policy"] = policy.replace(
+        "form-action 'self'", f"form-action 'self' {allowed}"
+    )
+    return response
+
+
 def doctor_check() -> list[tuple[bool, str]]:
     """`flask doctor`: the provider answers, and the addresses its client settings need."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -175,6 +199,10 @@ def init_app(app: Flask) -> None:
     csrf.exempt(views.backchannel_logout)
     app.extensions["panel_reauth_url"] = _reauth_url
     app.extensions["panel_end_session_url"] = _end_session_url
+    if app.extensions.get("panel_oidc") is not None:
+        # Registered before app.security's headers, so it runs after them (Flask runs
+        # after_request functions last-registered first) and widens what they set.
+        app.after_request(allow_forms_to_reach_provider)
     audit.register_labels(
         {
             "oidc.refused": _l("Sign-in through the identity provider refused"),

@@ -125,6 +125,11 @@ class OpenIDProvider:
             raise ProviderUnavailable(f"{what} ({url}): not a JSON object")
         return data
 
+    def cached_metadata(self) -> dict[str, Any]:
+        """The discovery document if already read (no network): for response headers."""
+        with self._lock:
+            return dict(self._metadata or {})
+
     def metadata(self) -> dict[str, Any]:
         with self._lock:
             if self._metadata and time.monotonic() - self._metadata_at < METADATA_SECONDS:

@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -118,17 +119,22 @@ def end_provider_sessions(
     db: Session, store: SessionStore, logout: LogoutRequest, *, issuer: str, provider: str
 ) -> int:
     """Act once on a checked logout token: end the sessions it names, audit per account."""
-    now = utcnow()
-    db.execute(delete(UsedLogoutToken).where(UsedLogoutToken.expires_at <= now))
     key = _token_key(issuer, logout.jti)
     if db.scalar(select(UsedLogoutToken.id).where(UsedLogoutToken.id == key)) is not None:
         raise ReplayedLogoutToken
+    # The sessions end first, in the store's own transaction: this request's transaction
+    # must not hold a write lock yet (SQLite would make the store wait for it). Ending them
+    # twice, should a replay race this request, ends nothing more.
+    accounts = store.delete_for_provider_session(sid=logout.sid, sub=logout.sub)
+    now = utcnow()
+    db.execute(delete(UsedLogoutToken).where(UsedLogoutToken.expires_at <= now))
     # Kept until the token would be refused as too old anyway (plus the clock leeway).
     keep = max(0, logout.issued_at + 2 * LOGOUT_TOKEN_SECONDS - int(time.time()))
     db.add(UsedLogoutToken(id=key, expires_at=now + timedelta(seconds=keep)))
-    # The unique key refuses a replay racing this one, at the flush.
-    db.flush()
-    accounts = store.delete_for_provider_session(sid=logout.sid, sub=logout.sub)
+    try:
+        db.flush()
+    except IntegrityError as exc:
+        raise ReplayedLogoutToken from exc
     for account_id in sorted(set(accounts)):
         audit.record(
             db,

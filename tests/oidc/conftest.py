@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import missing_tool
 from flask import Flask
 
 import oidc_server
-from conftest import missing_tool
 
 
 @pytest.fixture
