@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -239,31 +240,31 @@ def test_a_replayed_authorization_code_is_refused(
     app: Flask, oidc: oidc_server.Provider, live_server: Any, browser_page: Any
 ) -> None:
     page, panel = browser_page, live_server.url
-    callbacks: list[str] = []
-    page.on(
-        "request",
-        lambda request: (
-            callbacks.append(request.url) if "/login/oidc/callback" in request.url else None
-        ),
-    )
+    seen: list[str] = []
+    page.on("request", lambda request: seen.append(request.url))
     sign_in(page, panel, "alice")
-    first_code = callbacks[0].split("code=")[1].split("&")[0]
-    # Someone who captured the code tries it again, with a state of their own.
+    (callback,) = [url for url in seen if "/login/oidc/callback" in url]
+    first_code = parse_qs(urlsplit(callback).query)["code"][0]
+    # Someone who captured that code tries it again, in a sign-in of their own (their own
+    # browser session and state): the provider refuses a code used once.
     page.context.clear_cookies()
-    page.route(
-        "**/login/oidc/callback*",
-        lambda route: route.continue_(
-            url=route.request.url.replace(
-                route.request.url.split("code=")[1].split("&")[0], first_code
-            )
-        ),
-    )
-    response = sign_in(page, panel, "alice")
+    page.goto(f"{panel}/login")
+    page.click(START)
+    page.wait_for_selector("#password")
+    (authorization,) = [url for url in seen if "state=" in url and "/auth?" in url][-1:]
+    state = parse_qs(urlsplit(authorization).query)["state"][0]
+    answer = urlencode({"code": first_code, "state": state, "iss": oidc.issuer})
+    response = page.goto(f"{panel}/login/oidc/callback?{answer}")
     assert response.status == 400
     assert "could not be trusted" in page.content()
     assert_signed_out(page, panel)
     (refused,) = events(app, "oidc.refused")
     assert json.loads(refused.details)["reason"] == "code refused (invalid_grant)"
+    # The same answer a second time finds no sign-in waiting for it (state used once).
+    assert page.goto(f"{panel}/login/oidc/callback?{answer}").status == 400
+    assert json.loads(events(app, "oidc.refused")[-1].details)["reason"] == (
+        "unknown or used state"
+    )
 
 
 def test_a_key_rotation_at_the_provider_needs_no_restart(
