@@ -331,6 +331,5 @@ def test_the_login_page_offers_the_provider_on_a_phone_and_a_desktop(
             assert page.locator("#password").count() == (1 if password_login else 0)
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
             assert_accessible(axe, page)
-            page.screenshot(path=f"/tmp/oidc-login-{language}-{width}-{password_login}.png")
     finally:
         context.close()
