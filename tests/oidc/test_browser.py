@@ -143,7 +143,8 @@ def test_she_confirms_at_the_provider_before_her_export(
     app.config["REAUTH_SECONDS"] = 600
     response = fill_provider_form(page, "alice")
     assert response.status == 403
-    assert "did not ask for your password again" in page.content()
+    # In her language (French: the directory gives alice none, the hoster's default).
+    assert "ne vous a pas redemandé votre mot de passe" in page.content()
     assert len(events(app, "oidc.reauth_succeeded")) == 1
     (refused,) = events(app, "oidc.reauth_refused")
     assert "auth_time" in json.loads(refused.details)["reason"]
