@@ -68,6 +68,24 @@ def test_an_unreachable_provider_answers_a_translated_503_quickly(make_app):
     assert 'href="/login"' in page
 
 
+def test_a_provider_that_hangs_answers_503_after_the_timeout(make_app):
+    """A provider that accepts the connection and never answers (overloaded, half down)."""
+    import socket
+
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    try:
+        port = hung.getsockname()[1]
+        app = make_app(
+            OIDC_ISSUER=f"http://127.0.0.1:{port}", OIDC_CLIENT_ID="panel", OIDC_TIMEOUT=1
+        )
+        answer = app.test_client().get("/login/oidc/start")
+        assert answer.status_code == 503
+    finally:
+        hung.close()
+
+
 def test_doctor_prints_the_addresses_the_provider_needs(make_app):
     app = make_app(**provider_settings(BASE_URL="https://panel.example.org"))
     output = app.test_cli_runner().invoke(args=["doctor"]).output
