@@ -17,6 +17,7 @@ import ldap_server
 import oidc_server
 from app.accounts.models import Account
 from app.audit import AuditEvent
+from app.oidc.client import OpenIDProvider
 from app.sessions.models import SessionRecord
 from helpers import assert_accessible
 
@@ -62,9 +63,22 @@ def assert_signed_out(page: Any, panel: str) -> None:
 
 @BOTH
 def test_a_person_signs_in_at_the_provider_and_lands_on_her_account(
-    app: Flask, oidc: oidc_server.Provider, live_server: Any, browser_page: Any, axe: Any
+    app: Flask,
+    oidc: oidc_server.Provider,
+    live_server: Any,
+    browser_page: Any,
+    axe: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     page, panel = browser_page, live_server.url
+    userinfo_calls: list[str] = []
+    read_userinfo = OpenIDProvider._userinfo
+
+    def counted(self: OpenIDProvider, *args: Any) -> Any:
+        userinfo_calls.append(args[1])
+        return read_userinfo(self, *args)
+
+    monkeypatch.setattr(OpenIDProvider, "_userinfo", counted)
     page.goto(f"{panel}/login")
     # With a provider, the panel's own password form is off by default.
     assert page.locator("#password").count() == 0
@@ -83,6 +97,8 @@ def test_a_person_signs_in_at_the_provider_and_lands_on_her_account(
     (record,) = sessions_of(app, "staffnames")
     assert record.oidc_sub == "opaque-staffnames-4f1c"
     assert record.oidc_sid
+    # The login claim came from the ID token (rs256) or, lacking there, from userinfo (es256).
+    assert len(userinfo_calls) == (0 if oidc.setup.claims_in_id_token else 1)
 
 
 def test_a_person_without_staff_rights_gets_none_from_the_provider(
