@@ -150,7 +150,7 @@ def callback() -> Any:
         # RFC 9207: an answer from another provider (mix-up attack).
         return _refused("issuer in the answer differs")
     if request.args.get("error"):
-        return _cancelled(str(request.args.get("error"))[:64], reauth=bool(flow["reauth"]))
+        return _cancelled(str(request.args.get("error"))[:64])
     code = request.args.get("code", "")
     if not code:
         return _refused("no code")
@@ -175,7 +175,7 @@ def callback() -> Any:
     return _finish_sign_in(signed_in, flow, login_claim)
 
 
-def _cancelled(error: str, *, reauth: bool) -> Any:
+def _cancelled(error: str) -> Any:
     """The person (or the provider) stopped at the provider: nothing is signed in."""
     db = get_session()
     services.record_refusal(
@@ -191,7 +191,7 @@ def _cancelled(error: str, *, reauth: bool) -> Any:
             "there). You can start again.",
             provider=_provider_name(),
         ),
-        403 if not reauth else 409,
+        403,
     )
 
 

@@ -241,3 +241,52 @@ def test_the_sessions_page_says_which_sessions_came_through_the_provider(make_ap
     open_session(app, "alice", "d" * 64, sid="sid-1", sub="sub-alice")
     page = client.get("/account/sessions").get_data(as_text=True)
     assert page.count("Connecté·e avec 127.0.0.1") == 1
+
+
+def _started(app) -> tuple[object, str]:
+    """A sign-in started at a provider whose discovery document is already read."""
+    provider = app.extensions["panel_oidc"]
+    provider._metadata = {
+        "issuer": provider.settings.issuer,
+        "authorization_endpoint": "http://127.0.0.1:9/realms/x/auth",
+        "token_endpoint": "http://127.0.0.1:9/realms/x/token",
+        "jwks_uri": "http://127.0.0.1:9/realms/x/jwks",
+    }
+    provider._metadata_at = time.monotonic()
+    client = app.test_client()
+    answer = client.get("/login/oidc/start")
+    assert answer.status_code == 302
+    location = answer.headers["Location"]
+    assert location.startswith("http://127.0.0.1:9/realms/x/auth?")
+    assert "code_challenge_method=S256" in location and "nonce=" in location
+    return client, location.split("state=")[1].split("&")[0]
+
+
+def _refusals(app) -> list[str]:
+    with app.extensions["panel_db"].sessions() as db:
+        return [
+            json.loads(e.details)["reason"]
+            for e in db.scalars(select(AuditEvent).where(AuditEvent.action == "oidc.refused"))
+        ]
+
+
+def test_a_sign_in_cancelled_at_the_provider_says_so_and_is_audited(make_app):
+    app = make_app(**provider_settings())
+    client, state = _started(app)
+    answer = client.get(f"/login/oidc/callback?state={state}&error=access_denied")
+    assert answer.status_code == 403
+    assert _refusals(app) == ["provider answered access_denied"]
+
+
+def test_an_answer_naming_another_issuer_is_refused_before_the_code_is_used(make_app):
+    """RFC 9207: the mix-up attack, where another provider's answer comes back here."""
+    app = make_app(**provider_settings())
+    client, state = _started(app)
+    answer = client.get(
+        f"/login/oidc/callback?state={state}&code=abc&iss=https%3A%2F%2Fevil.example.org"
+    )
+    assert answer.status_code == 400
+    assert _refusals(app) == ["issuer in the answer differs"]
+    # Used once: the same state is not waiting any more.
+    assert client.get(f"/login/oidc/callback?state={state}&code=abc").status_code == 400
+    assert _refusals(app)[-1] == "unknown or used state"
