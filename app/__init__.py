@@ -143,7 +143,7 @@ def select_locale() -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app import deletion, hosting, incidents, legal, support, transparency
+    from app import deletion, hosting, incidents, legal, oidc, support, transparency
     from app import export as data_export
     from app.accounts import bp as accounts_bp
     from app.deletion import statistics as deletion_statistics
@@ -156,6 +156,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (accounts_bp, staff_bp, health_bp, theme_bp):
         app.register_blueprint(blueprint)
+    oidc.init_app(app)
 
     # Feature packages: blueprint, then start-up (settings, CLI, staff queues, panel data
     # sections, audit labels). Export comes first so that the account and activity

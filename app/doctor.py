@@ -20,6 +20,7 @@ from app.db import database
 from app.directory import DirectoryUnavailable
 from app.directory.checks import diagnose
 from app.extensions import directory
+from app.oidc import doctor_check as check_openid_connect
 
 
 def check_configuration() -> str:
@@ -108,6 +109,7 @@ CHECKS: list[tuple[str, Callable[[], Outcome]]] = [
     ("mail", check_mail),
     ("hoster.toml", check_hoster),
     ("task queue", check_queue),
+    ("openid connect", check_openid_connect),
 ]
 
 

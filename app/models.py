@@ -10,6 +10,7 @@ from app.incidents.notifications import IncidentMailing
 from app.incidents.subscriptions import IncidentSubscription, SubscribedService
 from app.legal.models import TermsAcceptance, TermsVersion
 from app.mail import OutgoingMail
+from app.oidc.models import UsedLogoutToken
 from app.sessions.models import SessionRecord
 from app.support.mail_models import MailInAnswer
 from app.support.models import Attachment, CannedReply, Ticket, TicketMessage
@@ -41,5 +42,6 @@ __all__ = [
     "TermsVersion",
     "Ticket",
     "TicketMessage",
+    "UsedLogoutToken",
     "metadata",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -90,8 +90,12 @@ def rotate_session() -> None:
         session["lang"] = language
 
 
-def mark_reauthenticated() -> None:
-    session["reauth_at"] = utcnow().isoformat()
+def mark_reauthenticated(at: int | None = None) -> None:
+    """Now, or when the identity provider last checked the password (`at`, epoch seconds)."""
+    when = utcnow()
+    if at is not None:
+        when = min(when, datetime.fromtimestamp(at, UTC))
+    session["reauth_at"] = when.isoformat()
 
 
 def recently_authenticated() -> bool:
@@ -107,10 +111,13 @@ def recently_authenticated() -> bool:
 
 
 def require_recent_auth() -> Response | None:
-    """A redirect to the password page if re-authentication is due, else None."""
+    """A redirect to the password page if re-authentication is due, else None. A person who
+    signed in through the OpenID provider is sent back to it instead (app/oidc/)."""
     if recently_authenticated():
         return None
-    return redirect(url_for("accounts.reauth", next=here()))  # type: ignore[return-value]
+    ask_provider = current_app.extensions.get("panel_reauth_url")
+    target = ask_provider(here()) if ask_provider else None
+    return redirect(target or url_for("accounts.reauth", next=here()))  # type: ignore[return-value]
 
 
 def login_guard() -> Response | None:

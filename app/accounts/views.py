@@ -83,6 +83,8 @@ def login() -> str | Response:
         form.next.data = request.args.get("next", "")
     if current_user.is_authenticated and request.method == "GET":
         return redirect(safe_next(form.next.data))  # type: ignore[return-value]
+    if request.method == "POST" and not current_app.config.get("PASSWORD_LOGIN", True):
+        abort(404)  # only the identity provider signs people in (app/oidc/)
     error = None
     throttle, devices = _login_throttle(), _device_cookies()
     device = devices.read(request.cookies.get(DEVICE_COOKIE))
@@ -130,6 +132,9 @@ def login() -> str | Response:
 @gate_exempt
 def logout() -> Response:
     db = get_session()
+    # Read before the session is cleared: the identity provider's own sign-out, if any.
+    provider_sign_out = current_app.extensions.get("panel_end_session_url")
+    leave_to = provider_sign_out() if provider_sign_out else None
     if current_user.is_authenticated:
         services.sign_out(db, current_user._get_current_object())
     logout_user()
@@ -137,7 +142,7 @@ def logout() -> Response:
     rotate_session()
     db.commit()
     flash(_("You are signed out."), "success")
-    return redirect(url_for("accounts.login"))  # type: ignore[return-value]
+    return redirect(leave_to or url_for("accounts.login"))  # type: ignore[return-value]
 
 
 @bp.route("/")

@@ -140,6 +140,7 @@ class PanelSessionInterface(SessionInterface):
         now = utcnow()
         data = self.serializer.dumps(dict(session))
         account_id = _account_id(session)
+        oidc_sid, oidc_sub = _provider_session(session)
         if record is None:
             token = secrets.token_urlsafe(32)
             browser, system = describe(request.headers.get("User-Agent"))
@@ -156,6 +157,8 @@ class PanelSessionInterface(SessionInterface):
                     created_at=now,
                     last_seen_at=now,
                     expires_at=now + lifetime,
+                    oidc_sid=oidc_sid,
+                    oidc_sub=oidc_sub,
                 ),
                 create=True,
             )
@@ -173,13 +176,33 @@ class PanelSessionInterface(SessionInterface):
         changed = data != record.data or account_id != record.account_id
         if changed or now - record.last_seen_at >= TOUCH_INTERVAL:
             self.store.save(
-                replace(record, data=data, account_id=account_id, last_seen_at=now), create=False
+                replace(
+                    record,
+                    data=data,
+                    account_id=account_id,
+                    last_seen_at=now,
+                    oidc_sid=oidc_sid,
+                    oidc_sub=oidc_sub,
+                ),
+                create=False,
             )
 
 
 def _account_id(session: PanelSession) -> int | None:
     user_id = str(session.get("_user_id") or "")
     return int(user_id) if user_id.isdigit() and len(user_id) < 19 else None
+
+
+def _provider_session(session: PanelSession) -> tuple[str | None, str | None]:
+    """The OpenID provider's session id and subject of a sign-in through it (app/oidc/)."""
+    signed_in = session.get("oidc")
+    if not isinstance(signed_in, dict) or not session.get("_user_id"):
+        return None, None
+    sid, sub = signed_in.get("sid"), signed_in.get("sub")
+    return (
+        str(sid)[:255] if sid else None,
+        str(sub)[:255] if sub else None,
+    )
 
 
 def current_session_key(session: Any) -> str | None:

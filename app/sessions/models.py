@@ -29,3 +29,7 @@ class SessionRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # After a sign-in through the OpenID provider: its session id and subject, so that its
+    # back-channel logout can end this session (by sid) or all of the person's (by sub).
+    oidc_sid: Mapped[str | None] = mapped_column(String(255), index=True)
+    oidc_sub: Mapped[str | None] = mapped_column(String(255), index=True)

@@ -43,6 +43,9 @@ class StoredSession:
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime
+    # Set for a sign-in through the OpenID provider (see app/oidc/).
+    oidc_sid: str | None = None
+    oidc_sub: str | None = None
 
     @property
     def expired(self) -> bool:
@@ -67,6 +70,11 @@ class SessionStore(Protocol):
 
     def delete_for_account(self, account_id: int, *, keep: str | None = None) -> int: ...
 
+    def delete_for_provider_session(self, *, sid: str | None, sub: str | None) -> list[int]:
+        """End the sessions opened through the OpenID provider's session `sid` (or, without
+        a sid, every session of its subject `sub`); the accounts whose sessions ended."""
+        ...
+
 
 def _plain(row: SessionRecord) -> StoredSession:
     return StoredSession(
@@ -78,6 +86,8 @@ def _plain(row: SessionRecord) -> StoredSession:
         created_at=row.created_at,
         last_seen_at=row.last_seen_at,
         expires_at=row.expires_at,
+        oidc_sid=row.oidc_sid,
+        oidc_sub=row.oidc_sub,
     )
 
 
@@ -122,6 +132,8 @@ class DatabaseSessionStore:
             row.created_at = record.created_at
             row.last_seen_at = record.last_seen_at
             row.expires_at = record.expires_at
+            row.oidc_sid = record.oidc_sid
+            row.oidc_sub = record.oidc_sub
 
         self._run(work)
 
@@ -151,6 +163,24 @@ class DatabaseSessionStore:
         ended: int = self._run(work)
         return ended
 
+    def delete_for_provider_session(self, *, sid: str | None, sub: str | None) -> list[int]:
+        def work(db: Session) -> list[int]:
+            if sid is not None:
+                where = SessionRecord.oidc_sid == sid
+                if sub is not None:
+                    where = where & (SessionRecord.oidc_sub == sub)
+            elif sub is not None:
+                where = SessionRecord.oidc_sub == sub
+            else:
+                return []
+            ended = db.execute(
+                delete(SessionRecord).where(where).returning(SessionRecord.account_id)
+            ).all()
+            return [row[0] for row in ended if row[0] is not None]
+
+        accounts: list[int] = self._run(work)
+        return accounts
+
 
 class RedisSessionStore:
     """Sessions in Redis, shared by every instance: one key per session (expiring by
@@ -159,6 +189,9 @@ class RedisSessionStore:
     in_database = False
     PREFIX = "panel:session:"
     ACCOUNT_PREFIX = "panel:account-sessions:"
+    # The sessions opened through one OpenID provider session, or by one provider subject.
+    SID_PREFIX = "panel:oidc-sid:"
+    SUB_PREFIX = "panel:oidc-sub:"
 
     def __init__(self, url: str) -> None:
         import redis
@@ -205,6 +238,14 @@ class RedisSessionStore:
                 # when the account's sessions are listed.
                 pipe.expire(members, seconds, gt=True)
                 pipe.expire(members, seconds, nx=True)
+                for prefix, value in (
+                    (self.SID_PREFIX, record.oidc_sid),
+                    (self.SUB_PREFIX, record.oidc_sub),
+                ):
+                    if value:
+                        pipe.sadd(prefix + value, record.key)
+                        pipe.expire(prefix + value, seconds, gt=True)
+                        pipe.expire(prefix + value, seconds, nx=True)
                 pipe.execute()
 
         self._call(work)
@@ -255,3 +296,28 @@ class RedisSessionStore:
 
         ended: int = self._call(work)
         return ended
+
+    def delete_for_provider_session(self, *, sid: str | None, sub: str | None) -> list[int]:
+        index = self.SID_PREFIX + sid if sid else (self.SUB_PREFIX + sub if sub else None)
+        if index is None:
+            return []
+
+        def work(r: Any) -> list[int]:
+            keys = [k.decode() if isinstance(k, bytes) else k for k in r.smembers(index)]
+            accounts: list[int] = []
+            for key in keys:
+                raw = r.get(self.PREFIX + key)
+                if raw is None:
+                    continue
+                record = self._decode(raw)
+                if sub is not None and record.oidc_sub != sub:
+                    continue
+                r.delete(self.PREFIX + key)
+                if record.account_id is not None:
+                    r.srem(f"{self.ACCOUNT_PREFIX}{record.account_id}", key)
+                    accounts.append(record.account_id)
+            r.delete(index)
+            return accounts
+
+        found: list[int] = self._call(work)
+        return found
