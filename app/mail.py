@@ -269,10 +269,13 @@ def _keep_demo_mail(config: dict[str, Any], message: OutgoingMail) -> None:
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     path = folder / f"{stamp}-{message.id or 0}-{message.purpose}.eml"
     path.write_bytes(raw)
+    # The terminal gets it as a person reads it: headers decoded, the body as written.
+    readable = "".join(f"{name}: {value}\n" for name, value in email.items())
     log.warning(
-        "mail not sent (no PANEL_SMTP_URL), kept in %s:\n%s",
+        "mail not sent (no PANEL_SMTP_URL), kept in %s:\n%s\n%s",
         path,
-        raw.decode("utf-8", errors="replace"),
+        readable,
+        message.body,
     )
 
 
