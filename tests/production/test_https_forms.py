@@ -112,3 +112,29 @@ def test_hsts_only_when_the_panel_owns_its_host(make_app):
     response = under_a_path.get("/login")
     assert response.status_code == 200
     assert "Strict-Transport-Security" not in response.headers
+
+
+def test_subscription_forms_post_back_under_the_mount_prefix(make_app):
+    """Under https://example.org/panel nginx only passes /panel/… to the panel."""
+    from app.db import session_scope
+    from app.incidents import subscriptions as subs
+
+    app = make_app(BASE_URL="https://example.org/panel")
+    with session_scope(app) as session:
+        row = subs.request_subscription(
+            session, email="lea@example.org", services=[], known_services=[], language="fr"
+        )
+        assert row is not None
+        confirm = subs.make_token("test-secret", "confirm", row)
+        subs.confirm_subscription(session, row)
+        manage = subs.make_token("test-secret", "manage", row)
+        unsubscribe = subs.make_token("test-secret", "unsubscribe", row)
+    client = HttpsClient(app, "https://example.org/panel")
+    for path in (
+        f"/incidents/subscription/confirm/{confirm}",
+        f"/incidents/subscription/{manage}",
+        f"/incidents/unsubscribe/{unsubscribe}",
+    ):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert f'action="/panel{path}"' in page.get_data(as_text=True)
