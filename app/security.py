@@ -11,6 +11,8 @@ from flask import Flask, Response, abort, current_app, redirect, request, sessio
 from flask_login import current_user
 
 from app.db import utcnow
+from app.errors import CSRF_EXPIRED, render_error
+from app.extensions import csrf
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -167,8 +169,6 @@ def origin_of(url: str) -> str:
 def _csrf_exempt(endpoint: str | None) -> bool:
     """Views exempted from CSRF (RFC 8058 one-click unsubscribe): a signed token in the URL
     is their authority, and mail clients post to them from anywhere."""
-    from app.extensions import csrf
-
     view = current_app.view_functions.get(endpoint or "")
     if view is None:
         return False
@@ -192,7 +192,8 @@ def check_origin() -> None:
     if current_app.config.get("ENV") != "production":
         allowed.add(origin_of(request.host_url))
     if origin.strip().lower() == "null" or origin_of(origin.strip()) not in allowed:
-        abort(403)
+        page, status = render_error(403, str(CSRF_EXPIRED))
+        abort(Response(page, status=status, mimetype="text/html"))
 
 
 def hsts_value(base_url: str) -> str | None:
