@@ -85,12 +85,14 @@ def feature_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def make_app(database_url: str, feature_profile: Path) -> Callable[..., Flask]:
+def make_app(database_url: str, feature_profile: Path, tmp_path: Path) -> Callable[..., Flask]:
     """Build an app with test settings; keyword arguments override any setting."""
 
     def build(**overrides: Any) -> Flask:
         config: dict[str, Any] = {
             "TESTING": True,
+            # Mail without SMTP_URL is kept as .eml files: in the test's folder, not instance/.
+            "MAIL_DIR": str(tmp_path / "mail"),
             "HOSTER_FILE": str(feature_profile),
             "SECRET_KEY": "test-secret",
             "DATABASE_URL": database_url,
