@@ -269,6 +269,10 @@ def _keep_demo_mail(config: dict[str, Any], message: OutgoingMail) -> None:
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     path = folder / f"{stamp}-{message.id or 0}-{message.purpose}.eml"
     path.write_bytes(raw)
+    if config.get("ENV") == "production":
+        # Logs never carry message bodies in production (DESIGN, principle 2).
+        log.warning("mail not sent: PANEL_SMTP_URL is not set; kept in %s", path)
+        return
     # The terminal gets it as a person reads it: headers decoded, the body as written.
     readable = "".join(f"{name}: {value}\n" for name, value in email.items())
     log.warning(

@@ -162,7 +162,10 @@ def origin_of(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     default = {"http": 80, "https": 443}.get(scheme)
-    port = parts.port
+    try:
+        port = parts.port
+    except ValueError:  # not a port number: an origin that matches nothing
+        return f"{scheme}://{host}:?"
     return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
 

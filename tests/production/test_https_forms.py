@@ -64,7 +64,10 @@ def test_signing_in_over_https_works_with_what_the_browser_sends(https_client):
     assert policy == "same-origin"  # other sites still get no Referer from the panel
 
 
-@pytest.mark.parametrize("origin", ["null", "https://evil.example", "http://panel.example.org"])
+@pytest.mark.parametrize(
+    "origin",
+    ["null", "https://evil.example", "http://panel.example.org", "https://panel.example.org:x"],
+)
 def test_a_post_from_another_origin_is_refused_even_with_a_valid_token(https_client, origin):
     token = csrf_token(https_client, "/login")
     response = https_client.post(
