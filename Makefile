@@ -20,7 +20,11 @@ translations: $(VENV)/.installed
 
 # With PANEL_LDAP_URL set the panel signs people in against that directory; the demo
 # people's files only exist with the demo directory.
+# The web server and the worker are one demo: they share instance/secret_key (made on first
+# start), and links in mail lead to the port the demo listens on. Without PANEL_SMTP_URL,
+# mail is printed to the terminal and kept in instance/mail/ as .eml files.
 PORT ?= 5000
+run: export PANEL_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: translations
 	$(VENV)/bin/flask db upgrade
 	@if [ "$$PANEL_ENV" != "production" ]; then $(VENV)/bin/flask terms seed-demo; fi

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,8 +62,9 @@ class Defaults:
     TRUSTED_PROXIES = 0
     # Opt-in SSO: header carrying the login, set by the proxy (e.g. "Remote-User").
     REMOTE_USER_HEADER: str | None = None
-    # Only these direct peers may set that header; from anyone else it is ignored.
-    REMOTE_USER_PROXIES: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Only these direct peers may set that header; from anyone else it is ignored. "unix" is
+    # a unix socket (PANEL_BIND=unix:…), which has no peer address.
+    REMOTE_USER_PROXIES: tuple[str, ...] = ("127.0.0.1", "::1", "unix")
     # Optional header with the epoch time of the SSO authentication (counts as re-auth).
     REMOTE_USER_AUTH_TIME_HEADER: str | None = None
     # Optional: send re-authentication to the SSO portal instead of asking the password;
@@ -96,8 +100,47 @@ def defaults() -> dict[str, Any]:
     return {key: getattr(Defaults, key) for key in dir(Defaults) if key.isupper()}
 
 
-def validate(config: dict[str, Any]) -> None:
-    """Refuse settings that are unsafe in production, one plain sentence per problem."""
+DEMO_SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+
+
+def demo_secret(instance_path: str | Path) -> str:
+    """The demo's secret key, made once and kept in instance/secret_key (mode 0600).
+
+    The web server, the task worker and every `flask` command of the demo read the same
+    file, so a link the worker signs (incident mail) opens on the web server, and sessions
+    survive a restart. Two processes starting together agree: the first to link its file
+    in place wins, the other reads it.
+    """
+    folder = Path(instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / DEMO_SECRET_FILE
+    if not path.exists():
+        draft = folder / f".{DEMO_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)  # atomic, and refuses to replace another process's key
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    deadline = time.monotonic() + 5
+    while True:
+        value = path.read_text(encoding="ascii").strip()
+        if value or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if len(value) < 32:
+        raise ConfigError(f"{path} holds no usable secret key: delete it to make a new one.")
+    return value
+
+
+def validate(config: dict[str, Any], instance_path: str | Path | None = None) -> None:
+    """Refuse settings that are unsafe in production, one plain sentence per problem.
+
+    `instance_path` is where the demo keeps its secret key; without it a demo gets a random
+    key for this process only."""
     if config["ENV"] not in ("demo", "production"):
         raise ConfigError("PANEL_ENV must be 'demo' or 'production'.")
     if config["ENV"] == "production":
@@ -144,5 +187,8 @@ def validate(config: dict[str, Any]) -> None:
             "PANEL_LDAP_STAFF_MEMBERSHIP must be auto, member, uniqueMember, memberUid or memberOf."
         )
     if not config.get("SECRET_KEY"):
-        # Demo only: a random key per run, so sessions end when the demo restarts.
-        config["SECRET_KEY"] = secrets.token_hex(32)
+        # Demo only (production refused to start above): one key for the web server, the
+        # worker and the CLI.
+        config["SECRET_KEY"] = (
+            demo_secret(instance_path) if instance_path is not None else secrets.token_hex(32)
+        )

@@ -47,7 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("PANEL")
     if config:
         app.config.update(config)
-    panel_config.validate(app.config)
+    panel_config.validate(app.config, app.instance_path)
     app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config)
     if not app.config.get("DATABASE_URL"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,9 @@ import ssl
 import unicodedata
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.policy import EmailPolicy
+from email.utils import format_datetime, formataddr, make_msgid
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -100,6 +102,7 @@ def queue_mail(
     purpose: str,
     headers: dict[str, str] | None = None,
     bulk: bool = False,
+    by_worker: bool = False,
     **context: Any,
 ) -> OutgoingMail | None:
     """Render `templates/emails/<template>.txt` (first line `Subject: …`) into the outbox.
@@ -107,6 +110,8 @@ def queue_mail(
     The caller commits; the message is sent after the request (or by `flask mail send`).
     `headers` adds or replaces headers (Message-ID, In-Reply-To, References, Reply-To,
     List-Unsubscribe…); `bulk` keeps list mail out of the after-request sending.
+    `by_worker` leaves the message to the task worker too (see send_soon): a form that
+    mails only sometimes must not answer more slowly when it does.
     A recipient that is not one plain address queues nothing (None) and is logged once.
     """
     try:
@@ -131,9 +136,21 @@ def queue_mail(
         bulk=bulk,
     )
     session.add(message)
-    if not bulk:
+    if not bulk and not by_worker:
         g.panel_mail_queued = True
     return message
+
+
+def send_soon(app: Flask) -> None:
+    """Ask the task worker to send what is due now (after the caller committed).
+
+    Without a running worker the mail still leaves with the next `flask mail send`."""
+    from app import tasks
+
+    try:
+        tasks.enqueue(app, "mail.send_now")
+    except Exception:  # the queue being down must not fail the request; cron sends it
+        log.exception("could not ask the worker to send mail")
 
 
 def _clean_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -148,18 +165,72 @@ def extra_headers(message: OutgoingMail) -> dict[str, str]:
     return loaded
 
 
-def _smtp_send(config: dict[str, Any], message: OutgoingMail) -> None:
-    url = urlsplit(config["SMTP_URL"])
-    email = EmailMessage()
+# Headers whose value is a list of <…> (URIs, message ids): mail clients read them as
+# written. The standard folder turns one longer than 78 characters into RFC 2047
+# encoded-words (`=?utf-8?q?=3Chttps…`), and then Gmail, Apple Mail and Thunderbird show no
+# unsubscribe button, and threading breaks. These are folded between items instead.
+ANGLE_LIST_HEADERS = frozenset(
+    {
+        "list-id",
+        "list-unsubscribe",
+        "list-help",
+        "list-archive",
+        "message-id",
+        "in-reply-to",
+        "references",
+    }
+)
+
+
+class MailPolicy(EmailPolicy):
+    """The SMTP policy, except for ANGLE_LIST_HEADERS (plain ASCII, folded at spaces only)."""
+
+    def _raw(self, name: str, value: Any) -> str | None:
+        text = " ".join(str(value).split())
+        if name.lower() not in ANGLE_LIST_HEADERS or not text.isascii():
+            return None
+        limit = self.max_line_length or 78
+        lines, current = [], f"{name}:"
+        for word in text.split(" "):
+            if len(current) + 1 + len(word) > limit and current != f"{name}:":
+                lines.append(current)
+                current = ""
+            current += " " + word
+        lines.append(current)
+        return self.linesep.join(lines) + self.linesep
+
+    def fold(self, name: str, value: Any) -> str:
+        raw = self._raw(name, value)
+        return raw if raw is not None else super().fold(name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        raw = self._raw(name, value)
+        return raw.encode("ascii") if raw is not None else super().fold_binary(name, value)
+
+
+SMTP_POLICY = MailPolicy(linesep="\r\n")
+
+
+def build_message(config: dict[str, Any], message: OutgoingMail) -> EmailMessage:
+    """The message as it leaves: RFC 5322 headers (Date, Message-ID) and the outbox's own."""
+    email = EmailMessage(policy=SMTP_POLICY)
     email["From"] = formataddr((config["HOSTER_NAME"], config["MAIL_FROM"]))
     email["To"] = message.recipient
     email["Subject"] = message.subject
+    # When the change the mail reports was made (the outbox row), not when a retry left.
+    email["Date"] = format_datetime(message.created_at or utcnow())
     email["Message-ID"] = make_msgid(domain=config["MAIL_FROM"].rpartition("@")[2] or None)
     email["Auto-Submitted"] = "auto-generated"
     for name, value in extra_headers(message).items():
         del email[name]
         email[name] = value
     email.set_content(message.body)
+    return email
+
+
+def _smtp_send(config: dict[str, Any], message: OutgoingMail) -> None:
+    url = urlsplit(config["SMTP_URL"])
+    email = build_message(config, message)
     timeout = 10
     port = url.port
     options = parse_qs(url.query)
@@ -184,13 +255,32 @@ def _deliver(config: dict[str, Any], message: OutgoingMail) -> None:
     if config.get("SMTP_URL"):
         _smtp_send(config, message)
     else:
-        # Demo mode: the log is the mailbox.
-        log.info(
-            "mail (no SMTP_URL set) to=%s subject=%s\n%s",
-            message.recipient,
-            message.subject,
-            message.body,
-        )
+        _keep_demo_mail(config, message)
+
+
+def _keep_demo_mail(config: dict[str, Any], message: OutgoingMail) -> None:
+    """No SMTP server (the demo): the mail is printed whole at WARNING, which the terminal
+    shows, and kept as a .eml file in MAIL_DIR (instance/mail/) that any mail client opens,
+    so a visitor's confirmation link is never lost."""
+    email = build_message(config, message)
+    raw = email.as_bytes(policy=SMTP_POLICY.clone(linesep="\n"))
+    folder = Path(config["MAIL_DIR"])
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{stamp}-{message.id or 0}-{message.purpose}.eml"
+    path.write_bytes(raw)
+    if config.get("ENV") == "production":
+        # Logs never carry message bodies in production (DESIGN, principle 2).
+        log.warning("mail not sent: PANEL_SMTP_URL is not set; kept in %s", path)
+        return
+    # The terminal gets it as a person reads it: headers decoded, the body as written.
+    readable = "".join(f"{name}: {value}\n" for name, value in email.items())
+    log.warning(
+        "mail not sent (no PANEL_SMTP_URL), kept in %s:\n%s\n%s",
+        path,
+        readable,
+        message.body,
+    )
 
 
 def _is_permanent(exc: Exception) -> bool:
@@ -332,6 +422,8 @@ def init_app(app: Flask) -> None:
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
     app.add_template_filter(failure_in_words, "mail_failure")
+    # Where mail goes without PANEL_SMTP_URL (the demo): one .eml file per message.
+    app.config.setdefault("MAIL_DIR", str(Path(app.instance_path) / "mail"))
 
     # Mail that waits on purpose (back-off, staff mail grouped for a few minutes) leaves
     # within a minute when the worker runs, without waiting for cron.
@@ -341,6 +433,7 @@ def init_app(app: Flask) -> None:
         send_queued(app, limit=200, bulk=False)
 
     tasks.register_periodic_task(app, "mail.send_due", send_due_job, tasks.crontab())
+    tasks.register_task(app, "mail.send_now", send_due_job)
 
     @app.after_request
     def _send_after_request(response: Any) -> Any:

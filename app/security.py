@@ -11,6 +11,8 @@ from flask import Flask, Response, abort, current_app, redirect, request, sessio
 from flask_login import current_user
 
 from app.db import utcnow
+from app.errors import CSRF_EXPIRED, render_error
+from app.extensions import csrf
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -156,18 +158,82 @@ def refuse_nul_in_query() -> None:
         abort(400)
 
 
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of an address, lower-cased, default ports left out."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(scheme)
+    try:
+        port = parts.port
+    except ValueError:  # not a port number: an origin that matches nothing
+        return f"{scheme}://{host}:?"
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
+
+
+def _csrf_exempt(endpoint: str | None) -> bool:
+    """Views exempted from CSRF (RFC 8058 one-click unsubscribe): a signed token in the URL
+    is their authority, and mail clients post to them from anywhere."""
+    view = current_app.view_functions.get(endpoint or "")
+    if view is None:
+        return False
+    return f"{view.__module__}.{view.__name__}" in csrf._exempt_views
+
+
+def check_origin() -> None:
+    """Defence in depth next to the CSRF token: a browser's unsafe request that names
+    another origin, or `Origin: null` (a sandboxed frame, a no-referrer page, a data: URL),
+    is refused before any form is read. Without an Origin header the token decides alone.
+
+    The panel's origin is BASE_URL's; the demo also accepts the address it was reached at
+    (http://localhost:5000 for a default BASE_URL of http://127.0.0.1:5000).
+    """
+    if request.method not in UNSAFE_METHODS:
+        return
+    origin = request.headers.get("Origin")
+    if origin is None or _csrf_exempt(request.endpoint):
+        return
+    allowed = {origin_of(current_app.config["BASE_URL"])}
+    if current_app.config.get("ENV") != "production":
+        allowed.add(origin_of(request.host_url))
+    if origin.strip().lower() == "null" or origin_of(origin.strip()) not in allowed:
+        page, status = render_error(403, str(CSRF_EXPIRED))
+        abort(Response(page, status=status, mimetype="text/html"))
+
+
+def hsts_value(base_url: str) -> str | None:
+    """HSTS for the panel's own host, only when it owns that host (BASE_URL has no path).
+
+    Under https://example.org/panel the host is the hoster's whole site: pinning it (and,
+    with includeSubDomains, every sub-domain) is the web server's decision, not the panel's.
+    """
+    if urlsplit(base_url).path.strip("/"):
+        return None
+    return "max-age=63072000; includeSubDomains"
+
+
 def set_security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin, not no-referrer: Flask-WTF refuses a form posted over HTTPS without a
+    # same-origin Referer (WTF_CSRF_SSL_STRICT), and a browser obeying no-referrer sends
+    # none. Other sites still receive no Referer from the panel's pages.
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault(
         "Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"
     )
     if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        hsts = hsts_value(current_app.config["BASE_URL"])
+        if hsts:
+            headers.setdefault("Strict-Transport-Security", hsts)
     if session.get("_user_id"):
         # Private pages must not be kept by shared caches or the back button after logout.
         # (Read from the session, not current_user: no database query after the response.)
@@ -179,5 +245,5 @@ def set_security_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     guards = app.before_request_funcs.setdefault(None, [])
-    guards[0:0] = [refuse_non_form_bodies, refuse_nul_in_query]
+    guards[0:0] = [refuse_non_form_bodies, refuse_nul_in_query, check_origin]
     app.after_request(set_security_headers)

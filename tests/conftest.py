@@ -85,12 +85,14 @@ def feature_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def make_app(database_url: str, feature_profile: Path) -> Callable[..., Flask]:
+def make_app(database_url: str, feature_profile: Path, tmp_path: Path) -> Callable[..., Flask]:
     """Build an app with test settings; keyword arguments override any setting."""
 
     def build(**overrides: Any) -> Flask:
         config: dict[str, Any] = {
             "TESTING": True,
+            # Mail without SMTP_URL is kept as .eml files: in the test's folder, not instance/.
+            "MAIL_DIR": str(tmp_path / "mail"),
             "HOSTER_FILE": str(feature_profile),
             "SECRET_KEY": "test-secret",
             "DATABASE_URL": database_url,
@@ -177,6 +179,8 @@ def ldap_client(ldap_app: Flask) -> FlaskClient:
 class Mailbox:
     def __init__(self) -> None:
         self.messages: list[Any] = []
+        # The bytes as they came over SMTP, for checks that must see what a client reads.
+        self.raw: list[bytes] = []
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -186,6 +190,7 @@ class Mailbox:
         message = message_from_bytes(envelope.content, policy=default)
         with self.lock:
             self.messages.append(message)
+            self.raw.append(bytes(envelope.content))
         return "250 OK"
 
 
@@ -202,6 +207,11 @@ def smtp() -> Iterator[Any]:
     mailbox.controller = controller  # type: ignore[attr-defined]
     yield mailbox
     controller.stop()
+    # Every mail any test makes the panel send is read as a mail client reads it.
+    from mail_checks import problems
+
+    wrong = {p for raw in mailbox.raw for p in problems(raw)}
+    assert not wrong, f"mail a client would read wrong: {sorted(wrong)}"
 
 
 # Browser ---------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app import create_app
@@ -63,10 +65,28 @@ def test_bad_accent_colour_is_refused(database_url):
         create_app({"DATABASE_URL": database_url, "HOSTER_ACCENT_COLOUR": "red;}body{"})
 
 
-def test_demo_mode_without_secret_gets_a_random_key(database_url):
+def test_the_demo_secret_is_made_once_and_shared_by_every_process(database_url):
+    """The web server, the worker and the CLI of `make run` are separate processes."""
+    import stat
+
     first = create_app({"DATABASE_URL": database_url})
     second = create_app({"DATABASE_URL": database_url})
-    assert first.config["SECRET_KEY"] and first.config["SECRET_KEY"] != second.config["SECRET_KEY"]
+    key = first.config["SECRET_KEY"]
+    assert len(key) >= 32 and key == second.config["SECRET_KEY"]
+    stored = Path(first.instance_path) / "secret_key"
+    assert stored.read_text().strip() == key
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+
+
+def test_the_demo_secret_file_is_private_and_kept(tmp_path):
+    import stat
+
+    from config import demo_secret
+
+    key = demo_secret(tmp_path / "instance")
+    assert demo_secret(tmp_path / "instance") == key
+    assert stat.S_IMODE((tmp_path / "instance" / "secret_key").stat().st_mode) == 0o600
+    assert sorted(p.name for p in (tmp_path / "instance").iterdir()) == ["secret_key"]
 
 
 def test_production_refuses_requests_for_another_host(tmp_path, database_url):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -236,3 +238,204 @@ def test_dead_letter_buttons_never_show_the_body_and_refuse_bad_choices(make_app
     answer = person.post("/staff/mail/undelivered/discard", data={"csrf_token": token})
     assert answer.status_code == 403
     assert len(outbox(app)) == 1
+
+
+def test_every_kind_of_mail_reads_right_in_a_mail_client(make_app, smtp, tmp_path):
+    """Each kind of mail the panel sends, made by its own code, taken raw off the wire.
+
+    A client reads Date and Message-ID on every mail, threading ids and List-Unsubscribe as
+    written (never RFC 2047 encoded-words), and the RFC 8058 one-click header beside it.
+    """
+    from mail_checks import problems, raw_headers
+    from sqlalchemy import event
+
+    from app.staff import MAIL_PURPOSES
+
+    app = make_app(
+        SMTP_URL=smtp.url,
+        MAIL_FROM="panel@chatons-du-demo.example",
+        # A long public address: List-Unsubscribe is then well over 78 characters.
+        BASE_URL="https://services.chatons-du-demo.example/espace-membres/panneau",
+        TRUSTED_HOSTS=["localhost"],
+        SUPPORT_STAFF_EMAIL="team@demo.chatons.org",
+        SUPPORT_REPLY_ADDRESS="support@demo.chatons.org",
+        SUPPORT_ATTACHMENT_DIR=str(tmp_path / "attachments"),
+        SUPPORT_CONTACT_FORM=True,
+        DELETION_GRACE_DAYS=0,
+    )
+    queued: list[str] = []
+
+    def note(_mapper, _connection, row) -> None:
+        queued.append(row.purpose)
+
+    event.listen(OutgoingMail, "after_insert", note)
+    try:
+        _make_every_kind_of_mail(app, tmp_path)
+    finally:
+        event.remove(OutgoingMail, "after_insert", note)
+
+    used = {p for p in MAIL_PURPOSES if re.search(rf'"{re.escape(p)}"', _app_sources())}
+    assert used <= set(queued), f"kinds of mail this test does not make: {used - set(queued)}"
+    assert len(smtp.raw) == len(queued), "every queued mail was sent"
+    for raw in smtp.raw:
+        assert problems(raw) == [], raw.decode(errors="replace")[:1500]
+    news = next(raw for raw in smtp.raw if b"List-Unsubscribe:" in raw)
+    [unsubscribe] = [v for n, v in raw_headers(news) if n == "List-Unsubscribe"]
+    assert len(unsubscribe) > 78  # long enough to have been folded as encoded-words before
+    assert unsubscribe.startswith("<https://services.chatons-du-demo.example/espace-membres/")
+    ids = {v for raw in smtp.raw for n, v in raw_headers(raw) if n == "Message-ID"}
+    assert len(ids) == len(smtp.raw)
+    assert all(i.endswith("@chatons-du-demo.example>") for i in ids)
+
+
+def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
+    from sqlalchemy import update
+    from support.test_mail import open_as, staff_answer
+
+    from app.deletion.models import DeletionRequest
+    from app.deletion.services import refuse_deletion
+    from app.incidents import services as incidents
+    from app.incidents import subscriptions as subs
+    from app.incidents.mailing import notify
+    from app.support import services as support
+    from app.support.mail_cli import receive
+
+    def send_everything() -> None:
+        with session_scope(app) as session:
+            session.execute(update(OutgoingMail).values(next_attempt_at=None))
+        send_queued(app, limit=1000)
+
+    def form(client, path: str, data: dict, page: str | None = None):
+        return client.post(path, data={**data, "csrf_token": csrf_token(client, page or path)})
+
+    # Support: the team's mail, the answer, the requester's reply, the auto-close.
+    web = app.test_client()
+    open_as(web, "alice")
+    staff_answer(web, 1, "Try again now, please.")
+    do_login(web, "alice", "demo")
+    assert form(web, "/support/1/reply", {"body": "Still empty."}, "/support/1").status_code == 302
+    web.delete_cookie("panel_session")
+    staff_answer(web, 1, "Fixed on our side.")
+    long_ago = utcnow() - timedelta(days=60)
+    with session_scope(app) as session:
+        session.execute(update(support.Ticket).values(state_changed_at=long_ago))
+    with app.app_context(), session_scope(app) as session:
+        assert support.auto_close(session, support.SupportSettings.from_config(app.config)) == 1
+    # The public contact form, and a mail to the support address that is not a reply.
+    visitor = app.test_client()
+    page = visitor.get("/support/contact").get_data(as_text=True)
+    token = re.search(r'name="contact-csrf_token"[^>]*value="([^"]+)"', page)
+    assert token
+    sent = visitor.post(
+        "/support/contact",
+        data={
+            "contact-email": "lea@example.org",
+            "contact-subject": "Une question",
+            "contact-body": "Bonjour, je voudrais une adresse pour mon association.",
+            "contact-website": "",
+            "contact-csrf_token": token.group(1),
+        },
+    )
+    assert sent.status_code == 302, sent.get_data(as_text=True)[:400]
+    stray = EmailMessage()
+    stray["From"] = "alice@demo.chatons.org"
+    stray["To"] = "support@demo.chatons.org"
+    stray["Subject"] = "Hello"
+    stray["Message-ID"] = "<stray-1@client.example>"
+    stray.set_content("Is anyone there?")
+    assert receive(app, stray.as_bytes()).answered
+
+    # Deletion: received, cancelled, refused; then carried out, with its receipt.
+    zoe = app.test_client()
+    do_login(zoe, "zoe", "demo")
+
+    def ask_deletion() -> None:
+        asked = form(zoe, "/account/deletion", {"confirm_login": "zoe"})
+        assert asked.status_code == 302, asked.get_data(as_text=True)[:400]
+
+    ask_deletion()
+    assert form(zoe, "/account/deletion/cancel", {}, "/account/deletion").status_code == 302
+    ask_deletion()
+    with app.app_context(), session_scope(app) as session:
+        request = session.scalar(
+            select(DeletionRequest).where(DeletionRequest.state == "requested")
+        )
+        refuse_deletion(session, request, actor_id=request.account_id, reason="A legal hold.")
+    ask_deletion()
+    with session_scope(app) as session:
+        request_id = session.scalar(
+            select(DeletionRequest.id).where(DeletionRequest.state == "requested")
+        )
+    staff = app.test_client()
+    do_login(staff, "camille", "demo")
+    page = f"/staff/deletions/{request_id}"
+    assert form(staff, f"{page}/approve", {}, page).status_code == 302
+    for step_id in re.findall(rf"{page}/steps/(\d+)/done", staff.get(page).get_data(as_text=True)):
+        prefix = f"step-{step_id}"
+        done = staff.post(
+            f"{page}/steps/{step_id}/done",
+            data={f"{prefix}-csrf_token": csrf_token(staff, page), f"{prefix}-comment": "Done."},
+        )
+        assert done.status_code == 302
+
+    # Incidents: a visitor's confirmation, then news to a subscriber.
+    answer = form(
+        app.test_client(), "/incidents/subscribe", {"email": "lea@example.org", "services": []}
+    )
+    assert answer.status_code == 200
+    with session_scope(app) as session:
+        row = subs.request_subscription(
+            session, email="sam@example.org", services=[], known_services=[], language="en"
+        )
+        subs.confirm_subscription(session, row)
+        incidents.open_incident(
+            session,
+            title="La messagerie ne répond plus, ni en envoi ni en réception, depuis ce matin",
+            services=["mail"],
+            impact="major",
+            visibility="public",
+            started_at=None,
+            body=None,
+            known_services=["mail"],
+            actor=incidents.CLI,
+        )
+    notify(app)
+    send_everything()
+
+
+def _app_sources() -> str:
+    root = Path(__file__).resolve().parents[1] / "app"
+    return "\n".join(path.read_text() for path in root.rglob("*.py"))
+
+
+def test_without_smtp_the_demo_prints_each_mail_and_keeps_it_as_an_eml_file(
+    make_app, tmp_path, caplog
+):
+    from email import message_from_bytes
+    from email.policy import default
+
+    from mail_checks import problems
+
+    app = make_app(MAIL_DIR=str(tmp_path / "mail"))
+    with session_scope(app) as session:
+        session.add(
+            OutgoingMail(
+                recipient="lea@example.org",
+                subject="Confirmez votre abonnement à la météo des services",
+                body="Bonjour,\nsuivez ce lien : http://127.0.0.1:5000/incidents/x\n",
+                purpose="incidents.subscription_confirm",
+                attempts=0,
+                created_at=utcnow(),
+            )
+        )
+    caplog.set_level(logging.WARNING, logger="app.mail")
+    assert send_queued(app) == (1, 0)
+    [kept] = (tmp_path / "mail").glob("*.eml")
+    assert problems(kept.read_bytes()) == []
+    message = message_from_bytes(kept.read_bytes(), policy=default)
+    assert message["Subject"] == "Confirmez votre abonnement à la météo des services"
+    assert "http://127.0.0.1:5000/incidents/x" in message.get_content()
+    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    shown = record.getMessage()
+    assert "Confirmez votre abonnement à la météo" in shown and str(kept) in shown
+    assert "suivez ce lien : http://127.0.0.1:5000/incidents/x" in shown

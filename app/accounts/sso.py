@@ -3,7 +3,13 @@
 With REMOTE_USER_HEADER set, a request whose *direct* peer is one of REMOTE_USER_PROXIES and
 that carries the header is signed in as that directory person (looked up in LDAP, staff from
 the group as usual). From any other address the header is ignored, so a client cannot forge
-it by talking to the panel directly.
+it by talking to the panel directly. A unix socket (gunicorn's `PANEL_BIND=unix:…`) has no
+peer address: it is named "unix", trusted by default, since only processes allowed to open
+the socket's file reach it.
+
+The proxy must *set* the header on every request (and the auth-time header, if used), never
+pass a client's own through: a client could otherwise sign in as anyone, or make an old
+session count as freshly re-authenticated.
 """
 
 from __future__ import annotations
@@ -18,12 +24,20 @@ from app.db import get_session
 from app.extensions import directory
 from app.security import mark_reauthenticated, rotate_session
 
+UNIX_SOCKET = "unix"
 
-def direct_peer() -> str | None:
-    """The address that opened the connection, before ProxyFix rewrote remote_addr."""
-    original = request.environ.get("werkzeug.proxy_fix.orig") or {}
-    peer = original.get("REMOTE_ADDR") or request.environ.get("REMOTE_ADDR")
-    return str(peer) if peer else None
+
+def direct_peer() -> str:
+    """The address that opened the connection, before ProxyFix rewrote remote_addr;
+    "unix" for a unix socket, where the server leaves REMOTE_ADDR empty."""
+    original = request.environ.get("werkzeug.proxy_fix.orig")
+    if original is not None:
+        # ProxyFix put the client's address (from X-Forwarded-For) in REMOTE_ADDR: never
+        # fall back to it, even when the original one is empty.
+        peer = original.get("REMOTE_ADDR")
+    else:
+        peer = request.environ.get("REMOTE_ADDR")
+    return str(peer) if peer else UNIX_SOCKET
 
 
 def header_login() -> str | None:

@@ -19,7 +19,7 @@ from app.incidents import bp
 from app.incidents import subscriptions as subs
 from app.incidents.forms import CheckboxesField
 from app.links import external_url
-from app.mail import queue_mail
+from app.mail import queue_mail, send_soon
 from app.security import gate_exempt, public_endpoint
 
 
@@ -74,6 +74,9 @@ def _send_confirmation(subscription: subs.IncidentSubscription) -> None:
         to=subscription.email,
         template="incident_subscription_confirm",
         purpose="incidents.subscription_confirm",
+        # Sent by the worker: an answer that waited for SMTP would tell whoever types an
+        # address whether it was already subscribed.
+        by_worker=True,
         confirmed=subscription.confirmed_at is not None,
         confirm_link=external_url(
             "incidents.confirm_subscription",
@@ -136,6 +139,8 @@ def subscribe() -> Any:
             if current_user.is_authenticated:
                 flash(_("Done: you will receive incident mail at your address."), "success")
                 return redirect(url_for("incidents.journal"))
+            # Whether or not a mail was queued, so both answers take the same path.
+            send_soon(current_app._get_current_object())  # type: ignore[attr-defined]
             return render_template("incidents/subscription_sent.html")
     status = 422 if request.method == "POST" else 200
     return render_template("incidents/subscribe.html", form=form, error=error), status

@@ -30,7 +30,8 @@ def render_markdown(text: str) -> Markup:
         tags=set(ALLOWED_TAGS),
         attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
         url_schemes=set(ALLOWED_PROTOCOLS),
-        # Pages already send Referrer-Policy: no-referrer; keep the links as written.
-        link_rel=None,
+        # Pages send Referrer-Policy: same-origin, so other sites get no Referer already;
+        # rel="noreferrer" keeps it so where a text is shown elsewhere (a feed reader).
+        link_rel="noreferrer",
     )
     return Markup(clean)  # nosec B704 # noqa: S704 - sanitised by nh3 just above

@@ -116,3 +116,26 @@ def test_sso_reauth_url_carries_the_prefix_once(make_app):
     assert response.headers["Location"] == (
         "https://sso.example.org/reauth?url=https%3A%2F%2Fexample.org%2Fpanel%2Faccount%2Fexport"
     )
+
+
+def test_behind_a_unix_socket_the_proxy_header_signs_in(make_app):
+    """gunicorn on a unix socket leaves REMOTE_ADDR empty; nginx still sets the header."""
+    app = make_app(REMOTE_USER_HEADER="Remote-User", TRUSTED_PROXIES=1)
+    client = app.test_client()
+    page = client.get(
+        "/",
+        headers={"Remote-User": "zoe", "X-Forwarded-For": "203.0.113.9"},
+        environ_base={"REMOTE_ADDR": ""},
+    )
+    assert page.status_code == 200
+    assert "Zoé Lefèvre-Nguyễn" in page.get_data(as_text=True)
+
+
+def test_a_unix_socket_is_not_trusted_when_the_list_leaves_it_out(make_app):
+    app = make_app(**SSO, TRUSTED_PROXIES=1)
+    response = app.test_client().get(
+        "/account/activity",
+        headers={"Remote-User": "camille", "X-Forwarded-For": "127.0.0.1"},
+        environ_base={"REMOTE_ADDR": ""},
+    )
+    assert response.status_code == 302

@@ -266,3 +266,25 @@ def test_large_lists_are_sent_at_a_throttled_pace(
         "p1@example.org",
         "p2@example.org",
     ]
+
+
+def test_a_visitors_confirmation_mail_leaves_from_the_worker_not_the_request(
+    make_app: Any, smtp: Any, tmp_path: Any
+) -> None:
+    """Sending inside the request would make a new address answer more slowly than one
+    already subscribed (a timing oracle): both answers only wake the worker."""
+    from app import tasks
+
+    app = make_app(SMTP_URL=smtp.url, QUEUE_URL=f"sqlite:///{tmp_path / 'queue.sqlite3'}")
+    for _ in range(2):  # a new address, then the same one again (nothing more to send)
+        answer = visitor_subscribes(app.test_client(), "lea@example.org", [])
+        assert answer.status_code == 200
+    assert smtp.messages == []
+    huey = tasks.queue(app)
+    waiting = huey.pending()
+    assert [t.name for t in waiting] == ["mail.send_now", "mail.send_now"]
+    for task in waiting:  # the worker's job
+        huey.execute(task)
+    [confirm] = smtp.messages
+    assert confirm["To"] == "lea@example.org"
+    assert "/incidents/subscription/confirm/" in confirm.get_content()

@@ -15,7 +15,7 @@ def test_raw_html_and_scripts_are_shown_as_text_never_as_markup():
     assert "<script" not in html and "<img" not in html
     assert "&lt;script&gt;" in html
     assert 'href="javascript' not in html
-    assert '<a href="https://example.org">site</a>' in html
+    assert '<a href="https://example.org" rel="noreferrer">site</a>' in html
 
 
 def test_headings_start_under_the_page_title_and_get_anchors_for_the_contents():
