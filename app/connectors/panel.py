@@ -82,6 +82,7 @@ class AccountSection:
             "display_name": account.display_name,
             "email": account.email,
             "language": account.language,
+            "chosen_language": account.chosen_language,
             "is_staff": account.is_staff,
             "created_at": _iso(account.created_at),
             "last_login_at": _iso(account.last_login_at),
