@@ -41,8 +41,9 @@ def test_everyone_with_an_account_is_told_in_their_language_with_the_diff(
     assert all(m.bulk for m in mails.values())  # list mail, sent at the outbox's pace
 
     french = mails["ines@example.net"]
-    assert "Nouvelle version de « Conditions générales d'utilisation », en vigueur le 15 janvier 2031" in (
-        french.subject.replace("\u202f", " ").replace("\u00a0", " ")
+    assert (
+        "Nouvelle version de « Conditions générales d'utilisation », en vigueur le 15 janvier 2031"
+        in (french.subject.replace("\u202f", " ").replace("\u00a0", " "))
     )
     assert "Nous gardons les journaux moins longtemps." in french.body
     assert "/legal/terms/diff?from=1&to=2" in french.body
