@@ -27,7 +27,14 @@ from app.deletion import bp, jobs, services
 from app.deletion.forms import ActionForm, ManualStepForm, RefuseForm, RequestDeletionForm
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.deletion.outcomes import describe_outcome, describe_outcome_text
-from app.deletion.receipt import hoster_domains, on_hoster_domain, receipt_lines, receipt_ready
+from app.deletion.receipt import (
+    NOTHING,
+    hoster_domains,
+    how_done,
+    on_hoster_domain,
+    receipt_lines,
+    receipt_ready,
+)
 from app.deletion.services import step_label
 from app.hoster.profile import current_profile
 from app.mail import InvalidRecipient, checked_recipient
@@ -75,11 +82,15 @@ def timeline(req: DeletionRequest) -> list[TimelineEntry]:
     )
     for step in req.steps:
         status = "done" if step.state == "done" else "later"
+        if status != "done":
+            label = _("Deletion of: %(what)s", what=step_label(step))
+        elif how_done(step) == NOTHING:
+            label = _("Nothing of yours to delete: %(what)s", what=step_label(step))
+        else:
+            label = _("Deleted: %(what)s", what=step_label(step))
         entries.append(
             TimelineEntry(
-                _("Deleted: %(what)s", what=step_label(step))
-                if status == "done"
-                else _("Deletion of: %(what)s", what=step_label(step)),
+                label,
                 step.finished_at if step.state == "done" else None,
                 status,
             )
