@@ -137,3 +137,20 @@ def test_by_our_team_only_when_the_team_deleted_something(make_deletion_app, smt
     assert "Courriel — rien à supprimer vous concernant" in body
     # Cloud held no folder for alice: the connector found nothing, and the receipt says so.
     assert "Cloud — rien à supprimer vous concernant" in body
+
+
+def test_the_outside_address_is_in_the_persons_export(make_deletion_app):
+    import json
+
+    from app.accounts.models import Account
+    from app.connectors.base import panel_sections
+
+    app = make_deletion_app(DELETION_GRACE_DAYS=7)
+    alice = signed_in(app, "alice")
+    assert ask(alice, receipt_to="alice@example.net").status_code == 302
+    section = next(s for s in panel_sections(app) if s.name == "deletion")
+    with app.app_context(), session_scope(app) as session:
+        account = session.scalars(select(Account).where(Account.uid == "alice")).one()
+        entries = {e.path: b"".join(e.chunks) for e in section.export(session, account)}
+    [exported] = json.loads(entries["panel/deletion/requests.json"])
+    assert exported["receipt_to"] == "alice@example.net"
