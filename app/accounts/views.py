@@ -257,9 +257,10 @@ def reauth() -> str | Response:
 @public_endpoint
 @gate_exempt
 def choose_language(code: str) -> Response:
-    """The header's language links. Only the visitor's display preference changes, in their
-    own session cookie, so this needs no CSRF token (a forged link could at worst switch the
-    page to the other language)."""
+    """The header's language links. Only the reader's language preference changes (their
+    session, and for a signed-in person their account), so this needs no CSRF token: a
+    forged link could at worst switch their pages and mail to the other language, which the
+    same links switch back."""
     if code in current_app.config["LANGUAGES"]:
         _choose(code)
     return redirect(safe_next(request.args.get("next")))  # type: ignore[return-value]
