@@ -134,9 +134,9 @@ def select_locale() -> str:
         not g.get("panel_degraded")
         and current_user
         and current_user.is_authenticated
-        and current_user.language
+        and current_user.preferred_language
     ):
-        primary = current_user.language.split("-")[0].split("_")[0].lower()
+        primary = current_user.preferred_language.split("-")[0].split("_")[0].lower()
         if primary in languages:
             return str(primary)
     return request.accept_languages.best_match(languages) or languages[0]

@@ -8,6 +8,10 @@ with the offset: "30 novembre 2026 à 07:03 UTC-05:00". Calendar days alone (`da
 stay the hoster's: a day a term takes effect does not move with the reader. The account
 page can pin the hoster's zone (`panel_tz=fixed`). Seconds are left out everywhere.
 `<time datetime>` attributes use the `html_datetime` filter (whole seconds).
+
+One page shows every time in one zone, and says which (`page_zone`, the `zone_note`
+macro): cached fragments are keyed by it. Mail is read anywhere and forwarded, so a time
+in mail always names its zone: "30 novembre 2026 à 13:03 (Europe/Paris)".
 """
 
 from __future__ import annotations
@@ -77,6 +81,16 @@ def hoster_time() -> Iterator[None]:
         g.panel_hoster_time = before
 
 
+def page_zone() -> tuple[str, bool]:
+    """The zone this page's times are shown in, and whether it is the reader's own (not
+    the hoster's): what the page says about its times, and part of any cache key."""
+    name = None if g.get("panel_hoster_time") else reader_zone_name()
+    hoster = str(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    if name is None or name == hoster:
+        return hoster, False
+    return name, True
+
+
 def _zones(value: datetime) -> tuple[ZoneInfo, bool]:
     """The zone to show `value` in, and whether to write its offset (the reader's zone is
     at another offset than the hoster's at that moment)."""
@@ -93,7 +107,10 @@ def _moment(value: datetime, patterns: dict[str, str]) -> str:
         value = value.replace(tzinfo=ZoneInfo("UTC"))
     zone, offset = _zones(value)
     pattern = patterns[_language()] + (" ZZZZ" if offset else "")
-    return babel_dates.format_datetime(value, pattern, tzinfo=zone, locale=_locale())
+    text = babel_dates.format_datetime(value, pattern, tzinfo=zone, locale=_locale())
+    if g.get("panel_hoster_time"):
+        return f"{text} ({zone.key})"  # mail: the zone is named, see the module docstring
+    return text
 
 
 def _locale() -> Any:
@@ -144,3 +161,4 @@ def init_app(app: Flask) -> None:
         timeformat=human_time,
         language_name=language_name,
     )
+    app.jinja_env.globals.update(page_zone=page_zone)

@@ -55,8 +55,25 @@ def test_mail_is_in_the_hosters_zone_whatever_the_reader_sending_it(app: Any):
     headers = {"Cookie": "panel_tz=America/Montreal"}
     with app.test_request_context("/", headers=headers), force_locale("fr"):
         with dates.hoster_time():
-            assert dates.human_datetime(NOON_UTC) == "30 novembre 2026 à 13:00"
+            # Mail is read anywhere: its times name their zone.
+            assert dates.human_datetime(NOON_UTC) == "30 novembre 2026 à 13:00 (Europe/Paris)"
+            assert dates.human_time(NOON_UTC) == "13:00 (Europe/Paris)"
         assert dates.human_datetime(NOON_UTC).endswith("UTC-05:00")
+
+
+def test_times_in_a_mail_carry_their_zone(make_app: Any, smtp: Any):
+    app = make_app(SMTP_URL=smtp.url, DELETION_GRACE_DAYS=7)
+    client = app.test_client()
+    client.set_cookie("panel_tz", "America/Montreal")  # the sender's zone, not the reader's
+    do_login(client, "alice", "demo")
+    token = csrf_token(client, "/account/deletion")
+    client.post(
+        "/account/deletion",
+        data={"confirm_login": "alice", "receipt_to": "alice@example.net", "csrf_token": token},
+    )
+    body = next(m for m in smtp.messages if "suppression" in m["Subject"]).get_content()
+    assert "(Europe/Paris)" in body
+    assert "UTC-05:00" not in body
 
 
 def test_the_account_page_pins_the_hosters_zone_and_unpins_it(client: Any):

@@ -21,7 +21,11 @@ class Account(Base):
     dn: Mapped[str] = mapped_column(String(1024))
     display_name: Mapped[str] = mapped_column(String(256))
     email: Mapped[str | None] = mapped_column(String(320))
+    # The directory's language (preferredLanguage), refreshed at every sign-in.
     language: Mapped[str | None] = mapped_column(String(35))
+    # The language the person chose with the switch: it wins over the directory's, for
+    # pages after sign-in and for every mail to them.
+    chosen_language: Mapped[str | None] = mapped_column(String(8))
     is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -34,6 +38,11 @@ class Account(Base):
     @property
     def is_authenticated(self) -> bool:
         return True
+
+    @property
+    def preferred_language(self) -> str | None:
+        """The language to speak to this person in: their choice, else the directory's."""
+        return self.chosen_language or self.language
 
     def get_id(self) -> str:
         return str(self.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -85,6 +86,26 @@ def record_sign_in(
     account.last_login_at = utcnow()
     audit.record(session, "login.succeeded", account_id=account.id, actor_id=account.id, **details)
     return account
+
+
+def choose_language(session: Session, account: Account, language: str) -> None:
+    """The language the person picked with the switch, for their pages and mail."""
+    if account.chosen_language != language:
+        account.chosen_language = language
+        session.flush()
+
+
+def settle_language(
+    account: Account, session_choice: str | None, languages: Sequence[str]
+) -> str | None:
+    """The language to use after sign-in: the account's stored choice, else the choice
+    made on this browser before signing in (then stored), else None (the directory's)."""
+    if account.chosen_language in languages:
+        return account.chosen_language
+    if session_choice in languages:
+        account.chosen_language = session_choice
+        return session_choice
+    return None
 
 
 def sign_out(session: Session, account: Account) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, request, session
 from flask_login import current_user, login_user, logout_user
 
 from app.accounts import services
@@ -66,8 +66,11 @@ def sso_sign_in() -> Response | None:
         return None
     db = get_session()
     account = services.record_sign_in(db, directory(), person, method="sso")
-    db.commit()
     rotate_session()
+    chosen = services.settle_language(account, session.get("lang"), current_app.config["LANGUAGES"])
+    if chosen:
+        session["lang"] = chosen
+    db.commit()
     login_user(account)
     _note_fresh_sso_authentication()
     return None

@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import refresh as refresh_locale
 from flask_login import current_user, login_user, logout_user
 
 from app import audit, dates
@@ -108,8 +109,12 @@ def login() -> str | Response:
             if throttle:
                 throttle.record_success(typed_login, device_nonce)
             rotate_session()
+            _settle_language(account)
+            db.commit()
             login_user(account)
             mark_reauthenticated()
+            # The locale of this request was chosen before anyone was signed in.
+            refresh_locale()
             flash(_("Welcome, %(name)s.", name=account.display_name), "success")
             response = redirect(safe_next(form.next.data))
             _remember_device(
@@ -257,11 +262,12 @@ def reauth() -> str | Response:
 @public_endpoint
 @gate_exempt
 def choose_language(code: str) -> Response:
-    """The header's language links. Only the visitor's display preference changes, in their
-    own session cookie, so this needs no CSRF token (a forged link could at worst switch the
-    page to the other language)."""
+    """The header's language links. Only the reader's language preference changes (their
+    session, and for a signed-in person their account), so this needs no CSRF token: a
+    forged link could at worst switch their pages and mail to the other language, which the
+    same links switch back."""
     if code in current_app.config["LANGUAGES"]:
-        session["lang"] = code
+        _choose(code)
     return redirect(safe_next(request.args.get("next")))  # type: ignore[return-value]
 
 
@@ -272,5 +278,23 @@ def set_language() -> Response:
     """The same as a form (for scripts and old links); CSRF-checked like every POST."""
     language = request.form.get("lang", "")
     if language in current_app.config["LANGUAGES"]:
-        session["lang"] = language
+        _choose(language)
     return redirect(safe_next(request.form.get("next")))  # type: ignore[return-value]
+
+
+def _choose(language: str) -> None:
+    """The switch: this browser's pages, and for a signed-in person their account, so the
+    choice outlives the session and their mail follows it."""
+    session["lang"] = language
+    if current_user.is_authenticated:
+        db = get_session()
+        services.choose_language(db, current_user._get_current_object(), language)
+        db.commit()
+
+
+def _settle_language(account: Any) -> None:
+    """At sign-in the account's stored choice wins; a choice made on this browser before
+    signing in is stored when the account has none yet."""
+    chosen = services.settle_language(account, session.get("lang"), current_app.config["LANGUAGES"])
+    if chosen:
+        session["lang"] = chosen

@@ -29,6 +29,7 @@ from app.connectors.base import (
     StepResult,
     panel_sections,
 )
+from app.dates import human_datetime, page_zone
 from app.db import get_session
 from app.directory import Person
 
@@ -82,6 +83,7 @@ class AccountSection:
             "display_name": account.display_name,
             "email": account.email,
             "language": account.language,
+            "chosen_language": account.chosen_language,
             "is_staff": account.is_staff,
             "created_at": _iso(account.created_at),
             "last_login_at": _iso(account.last_login_at),
@@ -127,6 +129,9 @@ class ActivitySection:
                 return "system"
             return "you" if event.actor_id == account.id else "staff"
 
+        # The table is for people: dates in their zone, who in words (the JSON keeps codes).
+        who = {"system": _("The panel"), "you": _("You"), "staff": _("The team")}
+
         rows = [
             {
                 "when": _iso(event.created_at),
@@ -150,16 +155,20 @@ class ActivitySection:
             path="events.csv",
             chunks=[
                 csv_bytes(
-                    ["when", "action", "description", "by", "details"],
+                    [
+                        _("When (%(zone)s)", zone=page_zone()[0]),
+                        _("What happened"),
+                        _("By"),
+                        _("Details"),
+                    ],
                     [
                         [
-                            r["when"],
-                            r["action"],
+                            human_datetime(event.created_at),
                             r["description"],
-                            r["by"],
-                            json.dumps(r["details"], ensure_ascii=False),
+                            who[str(r["by"])],
+                            json.dumps(r["details"], ensure_ascii=False) if r["details"] else "",
                         ]
-                        for r in rows
+                        for event, r in zip(events, rows, strict=True)
                     ],
                 )
             ],

@@ -71,7 +71,11 @@ class DeletionRequest(Base):
     subject_dn: Mapped[str | None] = mapped_column(String(1024))
     subject_name: Mapped[str | None] = mapped_column(String(256))
     subject_language: Mapped[str | None] = mapped_column(String(35))
+    # The account's address (what connectors know the person by) and, when the person gave
+    # one, an address outside the hoster for the receipt: the account's mailbox is
+    # usually among what the deletion erases.
     receipt_email: Mapped[str | None] = mapped_column(String(320))
+    receipt_to: Mapped[str | None] = mapped_column(String(320))
 
     steps: Mapped[list[DeletionStep]] = relationship(
         back_populates="request",
@@ -83,6 +87,11 @@ class DeletionRequest(Base):
     @property
     def is_active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+    @property
+    def receipt_address(self) -> str | None:
+        """Where the receipt goes: the outside address if given, else the account's."""
+        return self.receipt_to or self.receipt_email
 
     def __repr__(self) -> str:
         return f"<DeletionRequest {self.id} {self.state}>"

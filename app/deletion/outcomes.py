@@ -28,6 +28,7 @@ _KNOWN = [
     (r"panel data deleted", _l("Panel data deleted.")),
     (r"Panel data and account removed\.", _l("Panel data and account removed.")),
     (r"no folder: nothing to delete", _l("No folder: nothing to delete.")),
+    (r"Nothing to delete: checked by hand\.", _l("Nothing to delete: checked by hand.")),
     (
         r"(?P<path>.+) is a link: delete its target by hand",
         _l("%(path)s is a link: delete its target by hand."),

@@ -53,6 +53,7 @@ class DeletionSection:
                 "refused_at": _iso(req.refused_at),
                 "refusal_reason": req.refusal_reason,
                 "receipt_email": req.receipt_email,
+                "receipt_to": req.receipt_to,
                 "steps": [
                     {
                         "service": step.service_slug or step.kind,

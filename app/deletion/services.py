@@ -42,6 +42,7 @@ from app.connectors.base import (
 from app.db import utcnow
 from app.deletion.models import ACTIVE_STATES, DeletionRequest, DeletionStep
 from app.deletion.outcomes import describe_outcome_text
+from app.deletion.receipt import NOTHING_BY_HAND, receipt_lines
 from app.directory import Directory, DirectoryUnavailable, Person
 from app.hoster.profile import FALLBACK_LANGUAGE, HosterProfile, LocalizedText, current_profile
 from app.mail import queue_mail
@@ -214,9 +215,14 @@ def request_deletion(
     plan: list[ServicePlan],
     settings: DeletionSettings,
     page_url: str,
+    receipt_to: str | None = None,
     now: datetime | None = None,
 ) -> DeletionRequest:
-    """Open a request in its grace period and mail the user the cancel link."""
+    """Open a request in its grace period and mail the user the cancel link.
+
+    `receipt_to`: an address outside the hoster for the receipt (the account's own mailbox
+    is usually deleted with it); the view has warned when it looks like the hoster's.
+    """
     if confirm_login.strip() != account.uid:
         raise WrongConfirmation
     if active_request(session, account.id) is not None:
@@ -230,8 +236,9 @@ def request_deletion(
         subject_uid=account.uid,
         subject_dn=account.dn,
         subject_name=account.display_name,
-        subject_language=account.language,
+        subject_language=account.preferred_language,
         receipt_email=account.email,
+        receipt_to=(receipt_to or "").strip().lower() or None,
     )
     req.steps = build_steps(plan)
     session.add(req)
@@ -392,9 +399,13 @@ def mark_manual_step_done(
     *,
     actor_id: int,
     comment: str,
+    found_nothing: bool = False,
     now: datetime | None = None,
 ) -> None:
     """Staff did a step by hand; the comment says what they did.
+
+    `found_nothing`: the team looked and there was nothing of the person's to delete; the
+    receipt then says so instead of "deleted by our team".
 
     A manual step, or a service's automatic step that failed: when a connector keeps
     failing (a server gone for good, a protocol it cannot speak), the team deletes by hand
@@ -425,7 +436,7 @@ def mark_manual_step_done(
         comment=comment,
         done_by=actor_id,
         # A connector's failure no longer describes the step: the comment does.
-        detail=None,
+        detail=NOTHING_BY_HAND if found_nothing else None,
         # At least one try: a request with a step tried can no longer be refused.
         attempts=case((DeletionStep.attempts < 1, 1), else_=DeletionStep.attempts),
     )
@@ -821,7 +832,7 @@ def _anonymise_audit(session: Session, req: DeletionRequest, account: Account | 
 
 
 def _personal_values(req: DeletionRequest) -> list[str]:
-    values = [req.subject_uid, req.subject_dn, req.subject_name, req.receipt_email]
+    values = [req.subject_uid, req.subject_dn, req.subject_name, req.receipt_email, req.receipt_to]
     # Longest first, so a name containing the login is erased whole.
     return sorted({v for v in values if v and len(v) >= 2}, key=len, reverse=True)
 
@@ -854,12 +865,14 @@ def _complete(session: Session, req: DeletionRequest, actor_id: int | None) -> N
     session.refresh(req)
     for step in req.steps:
         session.refresh(step)
-    if req.receipt_email:
+    if req.receipt_address:
         _queue(
             session,
             req,
             "deletion_completed",
             purpose="deletion.receipt",
+            to=req.receipt_address,
+            lines=receipt_lines(req),
             retention={s.slug: s.retention for s in current_profile().services if s.retention},
         )
     values = _personal_values(req)
@@ -872,18 +885,26 @@ def _complete(session: Session, req: DeletionRequest, actor_id: int | None) -> N
     req.subject_name = None
     req.subject_language = None
     req.receipt_email = None
+    req.receipt_to = None
     req.refusal_reason = None
     audit.record(session, "deletion.completed", actor_id=actor_id, request_id=req.id)
 
 
 def _queue(
-    session: Session, req: DeletionRequest, template: str, *, purpose: str, **ctx: Any
+    session: Session,
+    req: DeletionRequest,
+    template: str,
+    *,
+    purpose: str,
+    to: str | None = None,
+    **ctx: Any,
 ) -> None:
-    assert req.receipt_email
+    address = to or req.receipt_email
+    assert address
     with force_locale(req.subject_language or "fr"):
         queue_mail(
             session,
-            to=req.receipt_email,
+            to=address,
             template=template,
             purpose=purpose,
             request=req,

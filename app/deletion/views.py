@@ -26,10 +26,19 @@ from app.db import get_session, utcnow
 from app.deletion import bp, jobs, services
 from app.deletion.forms import ActionForm, ManualStepForm, RefuseForm, RequestDeletionForm
 from app.deletion.models import DeletionRequest, DeletionStep
-from app.deletion.outcomes import describe_outcome
+from app.deletion.outcomes import describe_outcome, describe_outcome_text
 from app.deletion.plan import kept_reason, preview_deletion
+from app.deletion.receipt import (
+    NOTHING,
+    hoster_domains,
+    how_done,
+    on_hoster_domain,
+    receipt_lines,
+    receipt_ready,
+)
 from app.deletion.services import step_label
 from app.hoster.profile import current_profile
+from app.mail import InvalidRecipient, checked_recipient
 from app.security import gate_exempt, recently_authenticated, require_recent_auth, staff_required
 
 
@@ -74,16 +83,24 @@ def timeline(req: DeletionRequest) -> list[TimelineEntry]:
     )
     for step in req.steps:
         status = "done" if step.state == "done" else "later"
+        if status != "done":
+            label = _("Deletion of: %(what)s", what=step_label(step))
+        elif how_done(step) == NOTHING:
+            label = _("Nothing of yours to delete: %(what)s", what=step_label(step))
+        else:
+            label = _("Deleted: %(what)s", what=step_label(step))
         entries.append(
             TimelineEntry(
-                _("Deleted: %(what)s", what=step_label(step)),
+                label,
                 step.finished_at if step.state == "done" else None,
                 status,
             )
         )
     entries.append(
         TimelineEntry(
-            _("Completed; a receipt is e-mailed to you"),
+            _("Completed; the receipt is e-mailed to the address you gave")
+            if req.receipt_to
+            else _("Completed; a receipt is e-mailed to you"),
             req.completed_at,
             "done" if req.completed_at else "later",
         )
@@ -92,6 +109,38 @@ def timeline(req: DeletionRequest) -> list[TimelineEntry]:
 
 
 # User pages ------------------------------------------------------------------------------
+
+
+def _hoster_domains(account: Account) -> set[str]:
+    return hoster_domains(
+        current_profile(),
+        mail_from=current_app.config.get("MAIL_FROM"),
+        person_email=account.email,
+    )
+
+
+def _check_receipt_address(form: RequestDeletionForm, account: Account) -> bool:
+    """A usable outside address, or none; a warning (to confirm) when it looks like ours."""
+    address = (form.receipt_to.data or "").strip()
+    if not address:
+        return True
+    try:
+        checked_recipient(address)
+    except InvalidRecipient:
+        form.receipt_to.errors = [_("Enter one e-mail address, like name@example.org.")]
+        return False
+    domain = on_hoster_domain(address, _hoster_domains(account))
+    if domain and not form.receipt_anyway.data:
+        form.receipt_to.errors = [
+            _(
+                "This address is at %(domain)s, like your account's address or our services: "
+                "if that mailbox is deleted with your account, the receipt is lost. Give an "
+                "address elsewhere, or tick the box below to use it anyway.",
+                domain=domain,
+            )
+        ]
+        return False
+    return True
 
 
 @bp.route("/account/deletion", methods=["GET", "POST"])
@@ -112,7 +161,7 @@ def request_page() -> str | Response:
         if active is not None:
             flash(_("You already have a deletion request in progress."), "error")
             return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
-        if form.validate_on_submit():
+        if form.validate_on_submit() and _check_receipt_address(form, account):
             settings = _settings()
             try:
                 services.request_deletion(
@@ -122,6 +171,7 @@ def request_page() -> str | Response:
                     plan=_plan(),
                     settings=settings,
                     page_url=url_for("deletion.request_page", _external=True),
+                    receipt_to=form.receipt_to.data,
                 )
             except services.WrongConfirmation:
                 db.rollback()
@@ -160,7 +210,39 @@ def request_page() -> str | Response:
         settings=_settings(),
         step_label=step_label,
         now=utcnow(),
+        receipt=_receipt_context(active) if active and receipt_ready(active) else None,
+        own_address_at_hoster=bool(
+            account.email and on_hoster_domain(account.email, _hoster_domains(account))
+        ),
+        ask_anyway=bool(form.receipt_to.errors and form.receipt_to.data)
+        or bool(form.receipt_anyway.data),
     ), status  # type: ignore[return-value]
+
+
+def _receipt_context(req: DeletionRequest) -> dict[str, object]:
+    return {
+        "request": req,
+        "lines": receipt_lines(req),
+        "retention": {s.slug: s.retention for s in current_profile().services if s.retention},
+        "step_label": step_label,
+        "describe_outcome": describe_outcome_text,
+        "now": utcnow(),
+    }
+
+
+@bp.route("/account/deletion/receipt.txt")
+@gate_exempt
+def receipt_file() -> Response:
+    """The receipt so far, as a file to keep: the account (and maybe its mailbox) is going."""
+    active = services.active_request(get_session(), current_user.id)
+    if active is None or not receipt_ready(active):
+        abort(404)
+    text = render_template("deletion/receipt.txt", **_receipt_context(active))
+    return Response(
+        text.strip() + "\n",
+        mimetype="text/plain",
+        headers={"Content-Disposition": f'attachment; filename="deletion-receipt-{active.id}.txt"'},
+    )
 
 
 @bp.route("/account/deletion/cancel", methods=["POST"])
@@ -434,7 +516,11 @@ def staff_step_done(request_id: int, step_id: int) -> Response | tuple[str, int]
     db = get_session()
     try:
         services.mark_manual_step_done(
-            db, step, actor_id=current_user.id, comment=form.comment.data or ""
+            db,
+            step,
+            actor_id=current_user.id,
+            comment=form.comment.data or "",
+            found_nothing=form.found.data == "nothing",
         )
     except services.WrongState:
         db.rollback()

@@ -56,7 +56,7 @@ def person_of(account: Account) -> Person:
         dn=account.dn,
         display_name=account.display_name,
         email=account.email,
-        language=account.language,
+        language=account.preferred_language,
     )
 
 

@@ -67,6 +67,11 @@ class JournalVersion:
             self._value, self._read_at = value, now
         return value
 
+    def peek(self) -> Any:
+        """The version as last read in this process, without reading it (None: never read)."""
+        with self._lock:
+            return self._value
+
     def forget(self) -> None:
         with self._lock:
             self._read_at = -1.0
@@ -100,14 +105,19 @@ def _after_rollback(session: Session, _previous: Any) -> None:
 
 
 def known_journal_start(session: Any) -> Any:
-    """When the journal began, remembered once known: it only moves if history is erased."""
+    """When the journal began, remembered per journal version: an incident entered later
+    with an earlier start moves the beginning back (a new version), never the clock."""
     from flask import current_app
 
     from app.incidents import services
 
-    found = current_app.extensions.get("panel_journal_began")
-    if found is None:
-        found = services.journal_began(session)
-        if found is not None:
-            current_app.extensions["panel_journal_began"] = found
+    # The version as last read (pages read it for their cache keys): no query of its own.
+    tracker: JournalVersion | None = current_app.extensions.get("panel_incidents_version")
+    version = tracker.peek() if tracker else None
+    remembered = current_app.extensions.get("panel_journal_began")
+    if remembered is not None and remembered[0] == version:
+        return remembered[1]
+    found = services.journal_began(session)
+    if found is not None:
+        current_app.extensions["panel_journal_began"] = (version, found)
     return found

@@ -159,8 +159,12 @@ def availability(
     start, end = window(now, tz, days)
     known_from = max(start, min(since, end)) if since is not None else start
     items = [i for i in intervals if i.start < end and (i.end is None or i.end > start)]
+    # Only time after the journal began counts: an outage entered afterwards with an earlier
+    # start is no figure for days that have no data (it would turn into a low percentage).
     down = merge(
-        (max(i.start, start), min(i.end or end, end)) for i in items if i.impact in DOWNTIME_IMPACTS
+        (max(i.start, known_from), min(i.end or end, end))
+        for i in items
+        if i.impact in DOWNTIME_IMPACTS
     )
     first_day = start.astimezone(tz).date()
     per_day = []

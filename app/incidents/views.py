@@ -28,6 +28,7 @@ from markupsafe import Markup
 from werkzeug.http import http_date
 from wtforms import SelectChoice
 
+from app.dates import page_zone
 from app.db import get_session, utcnow
 from app.hoster import current_profile
 from app.incidents import bp, feeds, services
@@ -115,7 +116,9 @@ def journal() -> str:
     bucket = _time_bucket()
     if bucket is None:
         return _journal_page(_render_journal_body(service, page), service)
-    key = ("journal", str(get_locale()), _viewer(), request.full_path, _version(), bucket)
+    # Times are shown in the reader's zone: one cached page per zone, never another's.
+    zone = page_zone()[0]
+    key = ("journal", str(get_locale()), zone, _viewer(), request.full_path, _version(), bucket)
     if current_user.is_authenticated or "_flashes" in session:
         # The layout around the journal may speak of this reader: only the journal is shared.
         body: str | None = _cache().get(("body", *key))

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
 from app.connectors.base import ArchiveEntry, DataItem
+from app.connectors.panel import csv_bytes
+from app.dates import human_date, human_datetime, page_zone
 from app.legal import services
+from app.legal.models import TermsVersion
+
+# The documents by name, for the table people read (the JSON keeps the codes).
+DOCUMENT_NAMES = {"terms": _l("Terms of service"), "privacy": _l("Privacy and personal data")}
 
 # Whole sentences, so each reads naturally once translated.
 TEXT_DESCRIPTIONS = {
@@ -40,6 +45,22 @@ def _entry(path: str, text: str, file_format: str, description: str) -> ArchiveE
     return ArchiveEntry(
         path=path, chunks=[data], size=len(data), format=file_format, description=description
     )
+
+
+def _stale_note(since: int) -> str:
+    return _(
+        "This translation was not updated when the French text changed in version "
+        "%(since)s: the French text is the one that applies.",
+        since=since,
+    )
+
+
+def _translation_note(version: TermsVersion, outdated: dict[int, int]) -> str:
+    """Whether the English translation can be trusted, in words."""
+    if not version.has_language("en"):
+        return _("None: the French text only")
+    since = outdated.get(version.number)
+    return _stale_note(since) if since is not None else _("Up to date")
 
 
 class LegalSection:
@@ -86,18 +107,36 @@ class LegalSection:
                 "with the day you accepted it and the summary of its changes."
             ),
         )
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["document", "version", "accepted_at", "effective_at"])
-        for row in rows:
-            writer.writerow(
-                [row["document"], row["version"], row["accepted_at"], row["effective_at"]]
-            )
-        yield _entry(
-            "panel/legal/acceptances.csv",
-            buffer.getvalue(),
-            "CSV",
-            _("The same list of accepted versions, as a table."),
+        outdated = {
+            document: services.outdated_translations(session, document)
+            for document in {a.version.document for a in acceptances}
+        }
+        zone = page_zone()[0]
+        table = csv_bytes(
+            [
+                _("Document"),
+                _("Version"),
+                _("Accepted on (%(zone)s)", zone=zone),
+                _("In effect from"),
+                _("English translation"),
+            ],
+            [
+                [
+                    str(DOCUMENT_NAMES[a.version.document]),
+                    a.version.number,
+                    human_datetime(a.accepted_at),
+                    human_date(a.version.effective_at),
+                    _translation_note(a.version, outdated[a.version.document]),
+                ]
+                for a in acceptances
+            ],
+        )
+        yield ArchiveEntry(
+            path="panel/legal/acceptances.csv",
+            chunks=[table],
+            size=len(table),
+            format="CSV",
+            description=_("The same list of accepted versions, as a table."),
         )
         seen: set[int] = set()
         for acceptance in acceptances:
@@ -105,12 +144,16 @@ class LegalSection:
             if version.id in seen:
                 continue
             seen.add(version.id)
+            lagging = outdated[version.document].get(version.number)
             for language in version.languages():
+                description = TEXT_DESCRIPTIONS[version.document, language](number=version.number)
+                if language != "fr" and lagging is not None:
+                    description += " " + _stale_note(lagging)
                 yield _entry(
                     f"panel/legal/{version.document}-v{version.number}.{language}.md",
                     version.body(language),
                     "Markdown",
-                    TEXT_DESCRIPTIONS[version.document, language](number=version.number),
+                    description,
                 )
 
     def delete(self, session: Session, account: Account) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -20,6 +20,7 @@ from app.legal import bp, services
 from app.legal.diff import diff_texts
 from app.legal.forms import AcceptForm, PublishForm
 from app.legal.models import DEFAULT_LANGUAGE, DOCUMENTS, TEXT_LANGUAGES, TermsVersion
+from app.legal.notifications import announce_version
 from app.legal.rendering import render_markdown
 from app.security import gate_exempt, public_endpoint, safe_next, staff_required
 
@@ -367,12 +368,38 @@ def publish(document: str) -> str | Response | tuple[str, int]:
                         zone=hoster_zone(),
                         publisher=current_user._get_current_object(),
                     )
+                    told = announce_version(
+                        db,
+                        version,
+                        title=lambda: str(DOCUMENT_TITLES[document]),
+                        diff_url=url_for(
+                            "legal.diff",
+                            document=document,
+                            _external=True,
+                            **{"from": str(version.number - 1), "to": str(version.number)},
+                        )
+                        if version.number > 1
+                        else None,
+                        version_url=url_for(
+                            "legal.version",
+                            document=document,
+                            number=version.number,
+                            _external=True,
+                        ),
+                        languages=current_app.config["LANGUAGES"],
+                    )
                     db.commit()
                     flash(
                         _(
                             "Version %(number)s of “%(title)s” is published.",
                             number=version.number,
                             title=DOCUMENT_TITLES[document],
+                        )
+                        + " "
+                        + ngettext(
+                            "%(num)s person with an account is told by e-mail.",
+                            "%(num)s people with an account are told by e-mail.",
+                            told,
                         ),
                         "success",
                     )

@@ -38,7 +38,7 @@ def _recipient(session: Session, ticket: Ticket, staff_email: str | None) -> tup
     if ticket.assignee_id is not None:
         assignee = session.get(Account, ticket.assignee_id)
         if assignee is not None and assignee.is_staff and assignee.email:
-            primary = (assignee.language or "").split("-")[0].split("_")[0].lower()
+            primary = (assignee.preferred_language or "").split("-")[0].split("_")[0].lower()
             return assignee.email, primary if primary in languages else str(languages[0])
     if staff_email:
         # The team reads the hoster's first language, whatever the requester's is.

@@ -945,7 +945,7 @@ def visitor_language(code: str | None) -> str:
 
 
 def mail_language(account: Account) -> str:
-    return visitor_language(account.language)
+    return visitor_language(account.preferred_language)
 
 
 def _link(endpoint: str, **values: Any) -> str | None:

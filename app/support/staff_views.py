@@ -121,7 +121,7 @@ def _filled_replies(ticket: Any) -> list[saved_replies.FilledReply]:
     """Every saved reply as it would go into this ticket: its person's language, filled."""
     requester = ticket.requester
     language = saved_replies.reply_language(
-        requester.language if requester else ticket.contact_language
+        requester.preferred_language if requester else ticket.contact_language
     )
     with force_locale(language):
         service = service_names().get(ticket.service, ticket.service)

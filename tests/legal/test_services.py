@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import threading
 from datetime import date, datetime, timedelta
 
@@ -338,7 +341,8 @@ def test_export_holds_acceptances_as_json_and_csv_and_the_accepted_texts(
     data = json.loads(entries["panel/legal/acceptances.json"])
     assert data["acceptances"][0]["document"] == "terms"
     assert data["acceptances"][0]["version"] == 1
-    assert entries["panel/legal/acceptances.csv"].decode().splitlines()[1].startswith("terms,1,")
+    table = entries["panel/legal/acceptances.csv"].decode("utf-8-sig").splitlines()
+    assert table[1].startswith("Conditions générales d'utilisation,1,")
     assert "Nous gardons vos données un an." in entries["panel/legal/terms-v1.fr.md"].decode()
     assert items[0].exported is True
 
@@ -383,3 +387,33 @@ def test_a_review_says_which_language_changed_and_writes_nothing(
     assert dropped.change("en").removed and not dropped.nothing_changed
     assert review("## Objet\n\nTexte un.\n", "## Purpose\n\nText one.\n").nothing_changed
     assert count_versions(db_session) == 1
+
+
+def test_the_acceptances_table_is_for_people_and_says_when_a_translation_is_stale(
+    make_account, publish, db_session, app
+):
+    alice = make_account("alice")
+    publish(en="# Terms\n\nEnglish text.\n")
+    # The French text changes; the translation is published again unchanged.
+    v2 = publish(
+        fr="## Données\n\nNous gardons vos données six mois.\n", en="# Terms\n\nEnglish text.\n"
+    )
+    account = db_session.get(Account, alice.id)
+    services.accept_versions(db_session, account, [v2.id])
+    db_session.commit()
+    with app.test_request_context(headers={"Cookie": "panel_tz=America/Montreal"}):
+        entries = {e.path: e for e in LegalSection().export(db_session, account)}
+    rows = list(
+        csv.reader(
+            io.StringIO(b"".join(entries["panel/legal/acceptances.csv"].chunks).decode("utf-8-sig"))
+        )
+    )
+    assert rows[0][:3] == ["Document", "Version", "Accepté le (America/Montreal)"]
+    document, number, accepted, effective, translation = rows[1]
+    assert (document, number) == ("Conditions générales d'utilisation", "2")
+    assert re.fullmatch(r"\d{1,2} \w+ \d{4} à \d\d:\d\d( UTC-0[45]:00)?", accepted), accepted
+    assert re.fullmatch(r"\d{1,2} \w+ \d{4}", effective), effective
+    assert "pas été mise à jour" in translation and "version 2" in translation
+    english = entries["panel/legal/terms-v2.en.md"].description
+    assert "pas été mise à jour" in english
+    assert "pas été mise à jour" not in entries["panel/legal/terms-v2.fr.md"].description

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 from support.ticket_helpers import PDF, PNG
@@ -97,3 +98,18 @@ def test_sweep_removes_only_old_files_no_ticket_refers_to(app, make_ticket, atta
     result = app.test_cli_runner().invoke(args=["support", "sweep-files"])
     assert "1 file(s) removed" in result.output
     assert kept.exists() and fresh.exists() and not orphan.exists()
+
+
+def test_the_ticket_page_shows_local_dates_and_words_not_codes(app, make_ticket, accounts):
+    ticket = make_ticket(subject="Lost files", body="Where are my files?")
+    files, _items = export(app, accounts("alice"))
+    html = files[f"panel/tickets/{ticket}/ticket.html"].decode()
+    shown = re.sub(r"<[^>]+>", " ", html)
+    # No ISO timestamps for people: "7 décembre 2026 à 13:05", and the zone named.
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", shown), shown
+    assert re.search(r"\d{1,2} \w+ \d{4} à \d\d:\d\d", shown)
+    assert "fuseau horaire de l'hébergeur (Europe/Paris)" in shown
+    with session_scope(app) as session:
+        category = session.get(Ticket, ticket).category
+    assert f">{category}<" not in html  # the kind of request in words
+    assert "Type de demande" in shown
