@@ -299,6 +299,7 @@ def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
     from app.incidents.mailing import notify
     from app.support import services as support
     from app.support.mail_cli import receive
+    from app.support.reply_address import STAFF, reply_address
 
     def send_everything() -> None:
         with session_scope(app) as session:
@@ -337,13 +338,18 @@ def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
         },
     )
     assert sent.status_code == 302, sent.get_data(as_text=True)[:400]
+    # A reply to ticket 1's address from someone who is not on it: refused, and told so
+    # at the envelope sender (a mail without a valid token gets no answer at all).
+    with app.app_context():
+        address = reply_address(app.config, 1, STAFF)
+    assert address
     stray = EmailMessage()
-    stray["From"] = "alice@demo.chatons.org"
-    stray["To"] = "support@demo.chatons.org"
+    stray["From"] = "someone@elsewhere.example"
+    stray["To"] = address
     stray["Subject"] = "Hello"
     stray["Message-ID"] = "<stray-1@client.example>"
     stray.set_content("Is anyone there?")
-    assert receive(app, stray.as_bytes()).answered
+    assert receive(app, stray.as_bytes(), envelope_sender="someone@elsewhere.example").answered
 
     # Deletion: received, cancelled, refused; then carried out, with its receipt.
     zoe = app.test_client()
@@ -400,6 +406,37 @@ def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
             actor=incidents.CLI,
         )
     notify(app)
+    # New terms: every person with an account is told, by list mail.
+    from app.hoster.profile import current_profile
+    from app.legal import services as legal
+    from app.legal import starter
+    from app.legal.notifications import announce_version
+
+    with app.test_request_context(), session_scope(app) as session:
+        starter.seed(session, current_profile(), app.config["BABEL_DEFAULT_TIMEZONE"])
+        version = legal.latest_version(session, "terms")
+        assert version is not None
+        assert announce_version(
+            session,
+            version,
+            title=lambda: "Conditions générales d'utilisation",
+            diff_url=None,
+            version_url="https://services.chatons-du-demo.example/espace-membres/panneau/legal/terms",
+            languages=["fr", "en"],
+        )
+        # A service closing: the first reminder, with its one-click unsubscribe.
+        from dataclasses import replace
+        from datetime import date
+
+        from app.hoster.profile import Closing, LocalizedText
+        from app.hosting.closing import send_reminders
+
+        profile = current_profile()
+        today = date(2031, 1, 1)
+        closing = Closing(date=date(2031, 3, 1), message=LocalizedText.of("Le cloud ferme.", "fr"))
+        services = tuple(replace(s, closing=closing) for s in profile.services[:1])
+        closing_profile = replace(profile, services=services)
+        assert send_reminders(session, closing_profile, today)
     send_everything()
 
 

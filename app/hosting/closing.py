@@ -111,7 +111,10 @@ def send_reminders(session: Session, profile: HosterProfile, today: date) -> lis
     outbox); a stage skipped because the notice came late is never sent afterwards."""
     languages = current_app.config["LANGUAGES"]
     people = session.execute(
-        select(Account.id, Account.email, Account.language).where(
+        # The language the person chose in the panel first, else the directory's.
+        select(
+            Account.id, Account.email, func.coalesce(Account.chosen_language, Account.language)
+        ).where(
             Account.email.is_not(None),
             Account.id.not_in(select(ClosingOptOut.account_id)),
         )
