@@ -31,21 +31,18 @@ def _incident_path(incident_id: int) -> str:
     return f"/incidents/{incident_id}"
 
 
-def overview_incidents() -> tuple[list[Any], list[Any]]:
-    """For the account overview: ongoing and soon-planned work on the user's services."""
+def overview_incidents(session: Any, account: Any) -> dict[str, Any]:
+    """For the account overview: ongoing and soon-planned work on the person's services."""
     from flask import current_app
 
-    from app.db import get_session
     from app.hoster import current_profile
     from app.incidents import services
 
     slugs: Any = current_profile().service_slugs
     user_services = current_app.extensions.get("panel_user_services")
     if user_services is not None:
-        from flask_login import current_user
-
-        slugs = user_services(current_user._get_current_object())
-    return services.for_overview(get_session(), slugs)
+        slugs = user_services(account)
+    return {"overview_incidents": services.for_overview(session, slugs)}
 
 
 def status_at_a_glance() -> list[Any]:
@@ -63,6 +60,7 @@ def status_at_a_glance() -> list[Any]:
 
 def init_app(app: Flask) -> None:
     from app import audit
+    from app.accounts.attention import register_overview
     from app.hoster import current_profile
     from app.incidents import cli, labels, mailing, services
     from app.incidents.cache import FragmentCache, JournalVersion
@@ -86,7 +84,6 @@ def init_app(app: Flask) -> None:
         format_duration=format_duration,
         format_availability=format_availability,
         render_markdown=render_markdown,
-        overview_incidents=overview_incidents,
         status_at_a_glance=status_at_a_glance,
         current_profile_services=lambda: current_profile().services,
         reader_subscription=subscription_views.subscription_of_reader,
@@ -113,4 +110,5 @@ def init_app(app: Flask) -> None:
             "incidents.unsubscribed": _l("Unsubscribed from incident mail"),
         }
     )
+    register_overview(app, overview_incidents)
     mailing.init_app(app)
