@@ -73,7 +73,7 @@ class Gunicorn:
                 start_new_session=True,
             )
 
-    def wait_ready(self, path: str = "/", timeout: float = 60) -> None:
+    def wait_ready(self, path: str = "/", timeout: float = 240) -> None:
         import http.client
 
         deadline = time.monotonic() + timeout
@@ -143,7 +143,7 @@ def best_median(values: list[float]) -> str:
 def generator_share(loads: list[Load]) -> str:
     """The load generator's CPU as a share of the whole machine."""
     share = statistics.median(load.generator_cpu for load in loads) / CPUS
-    return f"{share:.0%} of the machine's {CPUS} CPUs (median)"
+    return f"{share:.1%} of the machine's {CPUS} CPUs (median)"
 
 
 def idle_rss_mib(master_pid: int) -> list[float]:

@@ -7,8 +7,8 @@ installed (Debian: `apt-get install wrk`):
     .venv/bin/python bench/pages.py --rounds 5 --seconds 10
 
 One gunicorn instance of the panel (demo directory, PostgreSQL database `panel_pages`,
-recreated) and one of a hello world, both with `gunicorn.conf.py` (2 workers x 4 threads
-unless PANEL_WORKERS/PANEL_THREADS say otherwise) and recycling off. Each round loads
+recreated) and one of a hello world, both with `gunicorn.conf.py`, 2 workers x 4 threads
+(PANEL_WORKERS/PANEL_THREADS change that), recycling off. Each round loads
 hello world, then each page, with `wrk -t2 -c8` (keep-alive); the ratio of a page is its
 rate over hello world's in the same round. Prints the best and median ratio, the load
 generator's share of the CPU, the load average, and the idle workers' resident memory.
@@ -63,6 +63,7 @@ def sign_in(base: str, login: str) -> str:
 
 
 def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5)
@@ -79,13 +80,19 @@ def main() -> int:
     recreate_database(args.database_url)
     upgrade_database(args.database_url)
     (work / "hello.py").write_text(HELLO)
+    # The issue's setting (2 workers x 4 threads), unless the environment says otherwise.
+    common = {
+        "PANEL_WORKERS": os.environ.get("PANEL_WORKERS", "2"),
+        "PANEL_THREADS": os.environ.get("PANEL_THREADS", "4"),
+    }
     panel_env = {
+        **common,
         "PANEL_DATABASE_URL": args.database_url,
         "PANEL_SECRET_KEY": uuid.uuid4().hex,
         "PANEL_LOGIN_LIMIT_PER_ADDRESS": "100000 per minute",
         "PANEL_LOGIN_LIMIT_PER_LOGIN": "100000 per minute",
     }
-    hello = Gunicorn("hello:app", work, {}, work / "hello.log")
+    hello = Gunicorn("hello:app", work, common, work / "hello.log")
     panel = Gunicorn("wsgi:app", ROOT, panel_env, work / "panel.log")
     failed = False
     try:

@@ -195,8 +195,12 @@ def public_home() -> str:
     how to reach the team without an account."""
     from app.hoster.profile import current_profile
 
+    summary = current_app.extensions.get("panel_status_summary")
     return render_template(
-        "accounts/home.html", profile=current_profile(), contact_form=_contact_form()
+        "accounts/home.html",
+        profile=current_profile(),
+        contact_form=_contact_form(),
+        states=summary() if summary else [],
     )
 
 

@@ -46,16 +46,40 @@ def overview_incidents(session: Any, account: Any) -> dict[str, Any]:
 
 
 def status_at_a_glance() -> list[Any]:
-    """Every service's current level from the public journal, for the visitors' home."""
+    """Every service's current level (no incidents) from the public journal, for the home.
+
+    Kept in the journal's fragment cache under the journal version and the time bucket (a
+    planned window opening moves the levels), as the journal's own pages are.
+    """
+    import time
+
+    from flask import current_app
+
     from app.db import get_session, utcnow
     from app.hoster import current_profile
     from app.incidents import services
 
-    shown = [(s.slug, s.name) for s in current_profile().services]
-    now = utcnow()
-    return services.service_states(
-        shown, services.open_incidents(get_session(), "public", None), now
+    def compute() -> list[Any]:
+        shown = [(s.slug, s.name) for s in current_profile().services]
+        states = services.service_states(
+            shown, services.open_incidents(get_session(), "public", None), utcnow()
+        )
+        # Levels only: the incidents are ORM objects of this request's session.
+        return [services.ServiceState(s.slug, s.name, s.level) for s in states]
+
+    seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30))
+    if seconds <= 0:
+        return compute()
+    version = current_app.extensions["panel_incidents_version"].get(
+        lambda: services.journal_version(get_session())
     )
+    cache = current_app.extensions["panel_incidents_cache"]
+    key = ("glance", version, int(time.time() // seconds))
+    found: list[Any] | None = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.put(key, found)
+    return found
 
 
 def init_app(app: Flask) -> None:
@@ -75,6 +99,7 @@ def init_app(app: Flask) -> None:
         float(app.config["INCIDENTS_VERSION_SECONDS"])
     )
     app.extensions["panel_ongoing_incidents"] = ongoing_public_incidents
+    app.extensions["panel_status_summary"] = status_at_a_glance
     app.cli.add_command(cli.incidents_group)
     app.jinja_env.globals.update(
         incident_status_label=labels.status_label,
@@ -84,7 +109,6 @@ def init_app(app: Flask) -> None:
         format_duration=format_duration,
         format_availability=format_availability,
         render_markdown=render_markdown,
-        status_at_a_glance=status_at_a_glance,
         current_profile_services=lambda: current_profile().services,
         reader_subscription=subscription_views.subscription_of_reader,
     )
