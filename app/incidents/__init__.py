@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, has_request_context, url_for
@@ -31,8 +33,28 @@ def _incident_path(incident_id: int) -> str:
     return f"/incidents/{incident_id}"
 
 
+@dataclass(frozen=True)
+class OverviewIncident:
+    """What the account page shows of an incident: plain values, safe to keep between
+    requests (an ORM object expires with the request's session)."""
+
+    id: int
+    title: str
+    status: str
+    is_maintenance: bool
+    effective_start: datetime | None
+    scheduled_start: datetime | None
+    scheduled_end: datetime | None
+
+
 def overview_incidents(session: Any, account: Any) -> dict[str, Any]:
-    """For the account overview: ongoing and soon-planned work on the person's services."""
+    """For the account overview: ongoing and soon-planned work on the person's services.
+
+    Kept in the journal's fragment cache under the journal version, the time bucket and
+    the person's services, so most account pages read no incident at all.
+    """
+    import time
+
     from flask import current_app
 
     from app.hoster import current_profile
@@ -42,7 +64,36 @@ def overview_incidents(session: Any, account: Any) -> dict[str, Any]:
     user_services = current_app.extensions.get("panel_user_services")
     if user_services is not None:
         slugs = user_services(account)
-    return {"overview_incidents": services.for_overview(session, slugs)}
+
+    def compute() -> tuple[list[OverviewIncident], list[OverviewIncident]]:
+        ongoing, upcoming = services.for_overview(session, slugs)
+        return [_plain(i) for i in ongoing], [_plain(i) for i in upcoming]
+
+    seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30))
+    if seconds <= 0:
+        return {"overview_incidents": compute()}
+    version = current_app.extensions["panel_incidents_version"].get(
+        lambda: services.journal_version(session)
+    )
+    cache = current_app.extensions["panel_incidents_cache"]
+    key = ("overview", version, int(time.time() // seconds), frozenset(slugs))
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.put(key, found)
+    return {"overview_incidents": found}
+
+
+def _plain(incident: Any) -> OverviewIncident:
+    return OverviewIncident(
+        id=incident.id,
+        title=incident.title,
+        status=incident.status,
+        is_maintenance=incident.is_maintenance,
+        effective_start=incident.effective_start,
+        scheduled_start=incident.scheduled_start,
+        scheduled_end=incident.scheduled_end,
+    )
 
 
 def status_at_a_glance() -> list[Any]:
