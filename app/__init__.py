@@ -241,11 +241,40 @@ def _register_hooks(app: Flask) -> None:
 
     app.before_request_funcs.setdefault(None, []).append(security.login_guard)
 
+    # Jinja's `_()` otherwise asks flask_babel for the domain, the locale and the catalogue
+    # on every string (about 250 times for the account page): bind the catalogue's own
+    # methods once per rendering instead. Looked up at each rendering, not once per request,
+    # so that a mail rendered under `force_locale` still gets the recipient's language.
+    bound: dict[int, dict[str, Any]] = {}
+
+    def bound_gettext() -> dict[str, Any]:
+        from flask_babel import get_translations
+        from jinja2.ext import _make_new_gettext, _make_new_ngettext
+
+        translations = get_translations()
+        found = bound.get(id(translations))
+        if found is None or found["catalogue"] is not translations:
+            gettext = _make_new_gettext(translations.ugettext)
+            found = {
+                "catalogue": translations,
+                "gettext": gettext,
+                "_": gettext,
+                "ngettext": _make_new_ngettext(translations.ungettext),
+            }
+            if len(bound) > 16:  # one entry per language; never grow with odd catalogues
+                bound.clear()
+            bound[id(translations)] = found
+        return found
+
     @app.context_processor
     def layout_context() -> dict[str, Any]:
         from flask_babel import get_locale
 
+        translated = bound_gettext()
         return {
+            "gettext": translated["gettext"],
+            "_": translated["_"],
+            "ngettext": translated["ngettext"],
             "hoster_name": app.config["HOSTER_NAME"],
             "hoster_logo": app.config["HOSTER_LOGO"],
             "has_endpoint": lambda name: name in app.view_functions,

@@ -62,3 +62,29 @@ def test_french_is_really_french():
         if m.id and isinstance(m.id, str) and m.string == m.id and len(m.id) > 12
     ]
     assert len(same) < 5, same
+
+
+def test_templates_look_the_catalogue_up_once_per_rendering(client, monkeypatch):
+    """Jinja's `_()` is bound to the request's catalogue, not looked up string by string."""
+    import flask_babel
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    calls = []
+    original = flask_babel.get_translations
+
+    def counted():
+        calls.append(1)
+        return original()
+
+    monkeypatch.setattr(flask_babel, "get_translations", counted)
+    response = client.get("/login")
+    assert response.status_code == 200
+    assert "Se connecter" in response.get_data(as_text=True)
+    assert 0 < len(calls) <= 5  # dozens of strings on the page
+    # A mail rendered under force_locale during a French request is in the mail's language.
+    with client.application.test_request_context("/", headers={"Accept-Language": "fr"}):
+        with force_locale("en"):
+            english = render_template_string("{{ _('Sign in') }}")
+        french = render_template_string("{{ _('Sign in') }}")
+    assert (english, french) == ("Sign in", "Se connecter")

@@ -36,3 +36,20 @@ def attention_for(app: Flask, session: Session, account: Any) -> list[Attention]
     for provider in app.extensions.get("panel_attention", []):
         items.extend(provider(session, account))
     return items
+
+
+# What a feature shows in its own card on the account page (the terms accepted, the
+# disruptions on the person's services). The view gathers it before rendering, so that the
+# templates receive data and issue no queries.
+OverviewProvider = Callable[[Session, Any], dict[str, Any]]
+
+
+def register_overview(app: Flask, provider: OverviewProvider) -> None:
+    app.extensions.setdefault("panel_overview", []).append(provider)
+
+
+def overview_for(app: Flask, session: Session, account: Any) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for provider in app.extensions.get("panel_overview", []):
+        found.update(provider(session, account))
+    return found

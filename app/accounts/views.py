@@ -155,9 +155,12 @@ def logout() -> Response:
 def overview() -> str:
     if not current_user.is_authenticated:
         return public_home()
-    from app.accounts.attention import attention_for
+    from app.accounts.attention import attention_for, overview_for
 
-    waiting = attention_for(current_app, get_session(), current_user._get_current_object())
+    db = get_session()
+    account = current_user._get_current_object()
+    waiting = attention_for(current_app, db, account)
+    cards = overview_for(current_app, db, account)
     zone_form = TimeZoneForm()
     zone_form.zone.data = (
         "hoster" if request.cookies.get(dates.ZONE_COOKIE) == dates.FIXED else "device"
@@ -168,6 +171,7 @@ def overview() -> str:
         zone_form=zone_form,
         reader_zone=dates.reader_zone_name(),
         hoster_zone=current_app.config["BABEL_DEFAULT_TIMEZONE"],
+        **cards,
     )
 
 
@@ -201,8 +205,12 @@ def public_home() -> str:
     how to reach the team without an account."""
     from app.hoster.profile import current_profile
 
+    summary = current_app.extensions.get("panel_status_summary")
     return render_template(
-        "accounts/home.html", profile=current_profile(), contact_form=_contact_form()
+        "accounts/home.html",
+        profile=current_profile(),
+        contact_form=_contact_form(),
+        states=summary() if summary else [],
     )
 
 

@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import requests
 from flask_babel import gettext as _
 
 from app.connectors.base import (
@@ -33,6 +32,9 @@ from app.connectors.base import (
 from app.connectors.options import ConnectorOptions
 from app.connectors.secrets import Secret
 from app.directory import Person
+
+if TYPE_CHECKING:
+    import requests
 
 CHUNK = 256 * 1024
 DEFAULT_TIMEOUT = 30.0
@@ -116,11 +118,25 @@ class Client:
     ) -> None:
         self.base = base if base.endswith("/") else base + "/"
         self.timeout = timeout
-        self.session = requests.Session()
-        self.session.trust_env = False  # no proxy or .netrc credentials picked up silently
-        self.session.verify = str(ca_file) if ca_file else True
-        self.session.headers["User-Agent"] = user_agent
-        self.session.max_redirects = 5
+        self._ca_file = ca_file
+        self._user_agent = user_agent
+        self._session: requests.Session | None = None
+
+    @property
+    def session(self) -> requests.Session:
+        """Made on first use: connectors are built at start-up in every web worker, and
+        requests (with urllib3 and the TLS stack, about 15 MiB) is loaded only by the
+        process that talks to a service (an export, a deletion, the doctor)."""
+        if self._session is None:
+            import requests
+
+            session = requests.Session()
+            session.trust_env = False  # no proxy or .netrc credentials picked up silently
+            session.verify = str(self._ca_file) if self._ca_file else True
+            session.headers["User-Agent"] = self._user_agent
+            session.max_redirects = 5
+            self._session = session
+        return self._session
 
     def url(self, path: str) -> str:
         return urljoin(self.base, path)
@@ -160,6 +176,8 @@ class Client:
     def _send(
         self, method: str, url: str, *, ok: tuple[int, ...], stream: bool, **kw: Any
     ) -> requests.Response:
+        import requests  # loaded by self.session (see there)
+
         if not self.same_origin(url):
             raise HttpFailure(_(OTHER_ADDRESS, url=url))
         try:
@@ -207,11 +225,14 @@ class Client:
             response.close()
 
     def close(self) -> None:
-        self.session.close()
+        if self._session is not None:
+            self._session.close()
 
 
 def body_chunks(response: requests.Response, what: str) -> Iterator[bytes]:
     """The body as it arrives; a cut or a stalled connection becomes a ConnectorError."""
+    import requests  # loaded already: this response came through it
+
     try:
         yield from response.iter_content(CHUNK)
     except requests.exceptions.RequestException as exc:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, jsonify, render_template, request, url_for
+from flask_babel import get_locale
+from markupsafe import Markup
 
 from app.db import get_session, utcnow
 from app.extensions import csrf
-from app.hoster.profile import current_profile
-from app.hosting import bp, charter, checker, closing, disclosure, federation, publication
+from app.hoster.profile import HosterProfile, current_profile
+from app.hosting import (
+    bp,
+    charter,
+    checker,
+    closing,
+    disclosure,
+    federation,
+    publication,
+)
 from app.security import gate_exempt, public_endpoint, staff_required
 
 PROPERTIES_MIMETYPE = "text/plain; charset=utf-8"
@@ -27,52 +38,83 @@ def _endpoint_url(endpoint: str, *, external: bool = False) -> str | None:
     return url_for(endpoint, _external=external)
 
 
-@bp.route("/hosting")
-@public_endpoint
-@gate_exempt
-def hosting() -> str:
+PAGES_CACHE = "panel_hosting_pages"
+
+
+def _content(page: str, build: Callable[[HosterProfile], dict[str, object]]) -> Markup:
+    """A page's content, rendered once per language and per loaded hoster.toml.
+
+    The content depends on the profile and the language only (no reader, no clock): the
+    profile is read once at start-up, so a restart (which any change of hoster.toml needs)
+    is the invalidation, and the key carries the profile's identity for the app factory's
+    tests. The layout around it (menu, signed-in person, CSRF token) is rendered each time.
+    """
     profile = current_profile()
+    pages: dict[tuple[str, str, int], Markup] = current_app.extensions.setdefault(PAGES_CACHE, {})
+    key = (page, str(get_locale()), id(profile))
+    found = pages.get(key)
+    if found is None:
+        # Jinja's output, escaped by autoescape when rendered: safe to insert as it is.
+        html = render_template(f"hosting/_{page}_content.html", **build(profile))
+        found = Markup(html)  # noqa: S704
+        pages[key] = found
+    return found
+
+
+def _hosting_context(profile: HosterProfile) -> dict[str, object]:
     hosts = [
         (host, disclosure.host_summary(host), profile.services_on(host.slug))
         for host in profile.hosts
     ]
     since = profile.organisation.membership_since
-    return render_template(
-        "hosting/hosting.html",
-        profile=profile,
-        membership_since=date.fromisoformat(since) if since else None,
-        hosts=hosts,
-        labels=disclosure.labels(),
-        country=disclosure.country,
-    )
+    return {
+        "profile": profile,
+        "membership_since": date.fromisoformat(since) if since else None,
+        "hosts": hosts,
+        "labels": disclosure.labels(),
+        "country": disclosure.country,
+    }
+
+
+def _services_context(profile: HosterProfile) -> dict[str, object]:
+    return {
+        "profile": profile,
+        "labels": disclosure.labels(),
+        "licence_name": disclosure.licence_name,
+    }
+
+
+def _charter_context(profile: HosterProfile) -> dict[str, object]:
+    criteria = charter.assess(profile, current_app.view_functions)
+    return {
+        "profile": profile,
+        "groups": charter.grouped(criteria),
+        "fulfilled": sum(1 for c in criteria if c.fulfilled),
+        "total": len(criteria),
+    }
+
+
+@bp.route("/hosting")
+@public_endpoint
+@gate_exempt
+def hosting() -> str:
+    return render_template("hosting/hosting.html", content=_content("hosting", _hosting_context))
 
 
 @bp.route("/services")
 @public_endpoint
 @gate_exempt
 def services() -> str:
-    profile = current_profile()
-    return render_template(
-        "hosting/services.html",
-        profile=profile,
-        labels=disclosure.labels(),
-        licence_name=disclosure.licence_name,
-    )
+    content = _content("services", _services_context)
+    return render_template("hosting/services.html", content=content)
 
 
 @bp.route("/charter")
 @public_endpoint
 @gate_exempt
 def charter_page() -> str:
-    profile = current_profile()
-    criteria = charter.assess(profile, current_app.view_functions)
-    return render_template(
-        "hosting/charter.html",
-        profile=profile,
-        groups=charter.grouped(criteria),
-        fulfilled=sum(1 for c in criteria if c.fulfilled),
-        total=len(criteria),
-    )
+    content = _content("charter", _charter_context)
+    return render_template("hosting/charter.html", content=content)
 
 
 @bp.route("/hosting.json")

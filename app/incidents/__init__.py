@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, has_request_context, url_for
@@ -31,38 +33,109 @@ def _incident_path(incident_id: int) -> str:
     return f"/incidents/{incident_id}"
 
 
-def overview_incidents() -> tuple[list[Any], list[Any]]:
-    """For the account overview: ongoing and soon-planned work on the user's services."""
+@dataclass(frozen=True)
+class OverviewIncident:
+    """What the account page shows of an incident: plain values, safe to keep between
+    requests (an ORM object expires with the request's session)."""
+
+    id: int
+    title: str
+    status: str
+    is_maintenance: bool
+    effective_start: datetime | None
+    scheduled_start: datetime | None
+    scheduled_end: datetime | None
+
+
+def overview_incidents(session: Any, account: Any) -> dict[str, Any]:
+    """For the account overview: ongoing and soon-planned work on the person's services.
+
+    Kept in the journal's fragment cache under the journal version, the time bucket and
+    the person's services, so most account pages read no incident at all.
+    """
+    import time
+
     from flask import current_app
 
-    from app.db import get_session
     from app.hoster import current_profile
     from app.incidents import services
 
     slugs: Any = current_profile().service_slugs
     user_services = current_app.extensions.get("panel_user_services")
     if user_services is not None:
-        from flask_login import current_user
+        slugs = user_services(account)
 
-        slugs = user_services(current_user._get_current_object())
-    return services.for_overview(get_session(), slugs)
+    def compute() -> tuple[list[OverviewIncident], list[OverviewIncident]]:
+        ongoing, upcoming = services.for_overview(session, slugs)
+        return [_plain(i) for i in ongoing], [_plain(i) for i in upcoming]
+
+    seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30))
+    if seconds <= 0:
+        return {"overview_incidents": compute()}
+    version = current_app.extensions["panel_incidents_version"].get(
+        lambda: services.journal_version(session)
+    )
+    cache = current_app.extensions["panel_incidents_cache"]
+    key = ("overview", version, int(time.time() // seconds), frozenset(slugs))
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.put(key, found)
+    return {"overview_incidents": found}
+
+
+def _plain(incident: Any) -> OverviewIncident:
+    return OverviewIncident(
+        id=incident.id,
+        title=incident.title,
+        status=incident.status,
+        is_maintenance=incident.is_maintenance,
+        effective_start=incident.effective_start,
+        scheduled_start=incident.scheduled_start,
+        scheduled_end=incident.scheduled_end,
+    )
 
 
 def status_at_a_glance() -> list[Any]:
-    """Every service's current level from the public journal, for the visitors' home."""
+    """Every service's current level (no incidents) from the public journal, for the home.
+
+    Kept in the journal's fragment cache under the journal version and the time bucket (a
+    planned window opening moves the levels), as the journal's own pages are.
+    """
+    import time
+
+    from flask import current_app
+
     from app.db import get_session, utcnow
     from app.hoster import current_profile
     from app.incidents import services
 
-    shown = [(s.slug, s.name) for s in current_profile().services]
-    now = utcnow()
-    return services.service_states(
-        shown, services.open_incidents(get_session(), "public", None), now
+    def compute() -> list[Any]:
+        shown = [(s.slug, s.name) for s in current_profile().services]
+        states = services.service_states(
+            shown, services.open_incidents(get_session(), "public", None), utcnow()
+        )
+        # Levels only: the incidents are ORM objects of this request's session.
+        return [services.ServiceState(s.slug, s.name, s.level) for s in states]
+
+    seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30))
+    if seconds <= 0:
+        return compute()
+    version = current_app.extensions["panel_incidents_version"].get(
+        lambda: services.journal_version(get_session())
     )
+    cache = current_app.extensions["panel_incidents_cache"]
+    key = ("glance", version, int(time.time() // seconds))
+    found: list[Any] | None = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.put(key, found)
+    return found
 
 
 def init_app(app: Flask) -> None:
     from app import audit
+    from app.accounts.attention import register_overview
     from app.hoster import current_profile
     from app.incidents import cli, labels, mailing, services
     from app.incidents.cache import FragmentCache, JournalVersion
@@ -77,6 +150,7 @@ def init_app(app: Flask) -> None:
         float(app.config["INCIDENTS_VERSION_SECONDS"])
     )
     app.extensions["panel_ongoing_incidents"] = ongoing_public_incidents
+    app.extensions["panel_status_summary"] = status_at_a_glance
     app.cli.add_command(cli.incidents_group)
     app.jinja_env.globals.update(
         incident_status_label=labels.status_label,
@@ -86,8 +160,6 @@ def init_app(app: Flask) -> None:
         format_duration=format_duration,
         format_availability=format_availability,
         render_markdown=render_markdown,
-        overview_incidents=overview_incidents,
-        status_at_a_glance=status_at_a_glance,
         current_profile_services=lambda: current_profile().services,
         reader_subscription=subscription_views.subscription_of_reader,
     )
@@ -113,4 +185,5 @@ def init_app(app: Flask) -> None:
             "incidents.unsubscribed": _l("Unsubscribed from incident mail"),
         }
     )
+    register_overview(app, overview_incidents)
     mailing.init_app(app)

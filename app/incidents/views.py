@@ -31,7 +31,7 @@ from wtforms import SelectChoice
 from app.dates import page_zone
 from app.db import get_session, utcnow
 from app.hoster import current_profile
-from app.incidents import bp, feeds, services
+from app.incidents import bp, services
 from app.incidents import status as rules
 from app.incidents.cache import FragmentCache, JournalVersion, known_journal_start
 from app.incidents.formatting import (
@@ -282,6 +282,9 @@ def atom_feed() -> Response:
         return cached
     body = _cache().get(etag)
     if body is None:
+        # On first use: feedgenerator (about 9 MiB with its imports) serves only the feeds.
+        from app.incidents import feeds
+
         body = feeds.atom(get_session(), service)
         _cache().put(etag, body)
     response = Response(body, content_type="application/atom+xml; charset=utf-8")
@@ -305,6 +308,8 @@ def json_feed() -> Response:
         return cached
     body = _cache().get(etag)
     if body is None:
+        from app.incidents import feeds  # on first use, as above
+
         body = json.dumps(feeds.json_document(get_session(), service), ensure_ascii=False, indent=1)
         _cache().put(etag, body)
     response = Response(body, content_type="application/json; charset=utf-8")

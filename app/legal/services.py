@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, defer, joinedload
 from app import audit
 from app.accounts.models import Account
 from app.db import utcnow
+from app.legal.cache import mark_changed
 from app.legal.diff import TextDiff, diff_texts
 from app.legal.models import (
     DEFAULT_LANGUAGE,
@@ -365,6 +366,7 @@ def publish_version(
                 "Nothing was saved: read the new version, then publish yours again."
             )
         ) from exc
+    mark_changed(session)
     actor_id = publisher.id if publisher else None
     audit.record(
         session,
@@ -572,12 +574,14 @@ def accept_versions(
             document=version.document,
             number=version.number,
         )
+    mark_changed(session)
     session.flush()
     return recorded
 
 
 def delete_acceptances(session: Session, account_id: int) -> int:
     """Forget what this account accepted (account deletion); returns how many rows went."""
+    mark_changed(session)
     result = session.execute(
         delete(TermsAcceptance).where(TermsAcceptance.account_id == account_id)
     )

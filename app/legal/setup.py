@@ -11,8 +11,9 @@ from flask_login import current_user
 
 from app import audit
 from app.connectors.base import register_panel_section
-from app.db import get_session
+from app.db import get_session, utcnow
 from app.legal import services
+from app.legal.cache import init_state, terms_state
 from app.legal.cli import terms_group
 from app.legal.section import LegalSection
 from app.security import here, view_flag
@@ -35,20 +36,20 @@ def acceptance_gate() -> Response | None:
         return None
     if not current_user.is_authenticated:
         return None
-    if not services.needs_acceptance(get_session(), current_user.id):
+    if not terms_state().needs_acceptance(get_session(), current_user.id, utcnow()):
         return None
     target = here() if request.method == "GET" else None
     return redirect(url_for("legal.accept", next=target))  # type: ignore[return-value]
 
 
-def overview_context() -> dict[str, Any]:
+def overview_context(session: Session, account: Any) -> dict[str, Any]:
     """What the account overview lists: my acceptances, and versions announced for later."""
-    if not current_user.is_authenticated:
-        return {"acceptances": [], "upcoming": []}
-    db = get_session()
+    state = terms_state()
     return {
-        "acceptances": services.acceptances_of(db, current_user.id),
-        "upcoming": services.upcoming_versions(db),
+        "legal_overview": {
+            "acceptances": state.acceptances(session, account.id),
+            "upcoming": state.snapshot(session).upcoming(utcnow()),
+        }
     }
 
 
@@ -59,15 +60,17 @@ def waiting_for_person(session: Session, account: Any) -> list[Attention]:
     from app.accounts.attention import Attention
     from app.legal.views import DOCUMENT_TITLES
 
+    state = terms_state()
+    now = utcnow()
     items = []
-    if services.needs_acceptance(session, account.id):
+    if state.needs_acceptance(session, account.id, now):
         items.append(
             Attention(
                 _("New terms are in effect and wait for your acceptance."),
                 link=(url_for("legal.accept"), _("Read and accept them")),
             )
         )
-    for version in services.upcoming_versions(session):
+    for version in state.snapshot(session).upcoming(now):
         items.append(
             Attention(
                 _(
@@ -88,9 +91,11 @@ def waiting_for_person(session: Session, account: Any) -> list[Attention]:
 
 
 def init_app(app: Flask) -> None:
-    from app.accounts.attention import register_attention
+    from app.accounts.attention import register_attention, register_overview
 
+    init_state(app)
     register_attention(app, waiting_for_person)
+    register_overview(app, overview_context)
     app.before_request(acceptance_gate)
     app.cli.add_command(terms_group)
     register_panel_section(app, LegalSection())
@@ -113,4 +118,4 @@ def init_app(app: Flask) -> None:
     def legal_context() -> dict[str, Any]:
         from app.legal.views import DOCUMENT_TITLES
 
-        return {"legal_overview": overview_context, "legal_document_titles": DOCUMENT_TITLES}
+        return {"legal_document_titles": DOCUMENT_TITLES}

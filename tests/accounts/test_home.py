@@ -79,3 +79,40 @@ def test_support_explains_itself_to_a_visitor_instead_of_a_login_form(client: An
     assert 'href="/incidents"' in body
     # The rest of support stays private.
     assert client.get("/support/new").status_code == 302
+
+
+def test_the_status_summary_is_kept_until_the_journal_changes(make_app: Any) -> None:
+    """The home's status line is read once per journal version, and follows a new incident."""
+    from sqlalchemy import event
+
+    # Versions checked hourly: only the local write below can make the summary change.
+    app = make_app(INCIDENTS_VERSION_SECONDS=3600, INCIDENTS_CACHE_SECONDS=3600)
+    client = app.test_client()
+
+    from app.db import session_scope
+    from app.incidents import services
+
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "incident" in statement:
+            seen.append(statement)
+
+    assert "Tous les services fonctionnent normalement." in text(client.get("/"))
+    engine = app.extensions["panel_db"].engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert "Tous les services fonctionnent normalement." in text(client.get("/"))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert seen == []
+    with app.test_request_context(), session_scope(app) as session:
+        services.open_incident(
+            session,
+            title="Courriel lent",
+            impact="major",
+            services=["mail"],
+            known_services=["mail", "cloud", "pad"],
+            actor=services.CLI,
+        )
+    assert "Ne fonctionne pas normalement" in text(client.get("/"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -267,3 +268,48 @@ def test_a_password_the_directory_cannot_even_prepare_is_just_wrong(client, logi
     token = csrf_token(client, "/account/confirm")
     response = client.post("/account/confirm", data={"password": "\xad", "csrf_token": token})
     assert response.status_code == 422
+
+
+def test_the_account_page_templates_issue_no_queries(app, client, login_as):
+    """The view gathers each card's data (terms, disruptions); the templates only show it."""
+    from flask import before_render_template, template_rendered
+    from sqlalchemy import event
+
+    from app.db import session_scope
+    from app.legal import services as legal
+
+    with app.app_context(), session_scope(app) as session:
+        legal.publish_version(
+            session,
+            "terms",
+            {"fr": legal.DraftText("# Conditions\n\n## Objet\n\nLe service.\n", "Résumé.")},
+            effective_on=(utcnow() + timedelta(days=3)).date(),
+            zone=ZoneInfo(app.config["BABEL_DEFAULT_TIMEZONE"]),
+        )
+    login_as("alice")
+    rendering = []
+    in_templates = []
+
+    def started(_app, template, context):
+        rendering.append(template.name)
+
+    def finished(_app, template, context):
+        rendering.pop()
+
+    def record(_conn, _cursor, statement, *_args):
+        if rendering:
+            in_templates.append((rendering[-1], statement))
+
+    engine = app.extensions["panel_db"].engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with (
+            before_render_template.connected_to(started, app),
+            template_rendered.connected_to(finished, app),
+        ):
+            response = client.get("/")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    assert "Une nouvelle version" in response.get_data(as_text=True)  # the terms card is there
+    assert in_templates == []

@@ -194,3 +194,34 @@ def test_pages_are_public_and_reachable_before_accepting_terms(client: Any) -> N
     for path in ("/hosting", "/services", "/charter", "/hosting.json"):
         response = client.get(path)
         assert response.status_code == 200, path
+
+
+def test_page_contents_are_rendered_once_per_language(client: Any, monkeypatch: Any) -> None:
+    """/hosting, /services and /charter depend on hoster.toml and the language only."""
+    from app.hosting import disclosure
+
+    calls = []
+    labels = disclosure.labels
+
+    def counted() -> dict[str, object]:
+        calls.append(1)
+        return labels()
+
+    monkeypatch.setattr(disclosure, "labels", counted)
+    french = [client.get("/hosting").get_data(as_text=True) for _ in range(3)]
+    english = [client.get("/hosting", headers=EN).get_data(as_text=True) for _ in range(2)]
+    assert len(calls) == 2  # once in French, once in English
+    assert "Qui héberge vos données" in french[-1]
+    assert "Who hosts your data" in english[-1]
+    assert "Qui héberge vos données" not in english[-1]
+    for path in ("/services", "/charter"):
+        client.get(path)
+        client.get(path)
+    assert len(calls) == 3  # /services once more; /charter does not use the labels
+
+
+def test_a_cached_page_still_shows_who_is_signed_in(client: Any, login_as: Any) -> None:
+    anonymous = client.get("/hosting").get_data(as_text=True)
+    login_as("alice")
+    signed_in = client.get("/hosting").get_data(as_text=True)
+    assert 'action="/logout"' in signed_in and 'action="/logout"' not in anonymous

@@ -203,6 +203,37 @@ def test_the_account_overview_shows_ongoing_incidents_and_soon_planned_work(
     assert "Far away work" not in page and "Already fixed" not in page
 
 
+def test_the_account_overview_reads_the_journal_once_per_version(
+    make_app: Any, journal_for: Any
+) -> None:
+    """Disruptions on the account page come from the journal's cache, until a write."""
+    from sqlalchemy import event
+
+    from helpers import do_login
+
+    app = make_app(INCIDENTS_VERSION_SECONDS=3600, INCIDENTS_CACHE_SECONDS=3600)
+    journal = journal_for(app)
+    client = app.test_client()
+    do_login(client, "alice", "demo")
+    journal.open(title="Mail bounces", visibility="users")
+    assert "Mail bounces" in text(client.get("/"))
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "incident" in statement:
+            seen.append(statement)
+
+    engine = app.extensions["panel_db"].engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert "Mail bounces" in text(client.get("/"))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert seen == []
+    journal.open(title="Mail is slow", visibility="users")
+    assert "Mail is slow" in text(client.get("/"))
+
+
 def test_the_journal_page_advertises_its_feeds(client: FlaskClient) -> None:
     page = text(client.get("/incidents?service=mail"))
     assert 'type="application/atom+xml"' in page

@@ -241,3 +241,95 @@ def test_an_english_reader_accepting_for_the_first_time_is_told_the_translation_
     assert "A year." in html
     assert "this English translation was not updated" in html
     assert "/legal/terms/diff?from=1&amp;to=2" in html
+
+
+# The terms state kept in memory (app/legal/cache.py) -------------------------------------
+
+
+def _terms_statements(app, client, path="/"):
+    from sqlalchemy import event
+
+    seen = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if "terms_" in statement:
+            seen.append(statement)
+
+    engine = app.extensions["panel_db"].engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.get(path)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return response, seen
+
+
+def test_once_accepted_the_gate_reads_no_terms_table(app, login_as, client, publish, accept_terms):
+    publish()
+    login_as("alice")
+    accept_terms()
+    client.get("/")  # the state is read again after the acceptance
+    response, seen = _terms_statements(app, client, "/")
+    assert response.status_code == 200
+    assert seen == []
+
+
+def test_a_version_published_in_this_process_gates_at_once(login_as, client, publish):
+    login_as("alice")
+    assert client.get("/").status_code == 200  # state read: nothing in effect
+    publish()
+    response = client.get("/")
+    assert response.status_code == 302 and response.location.startswith("/legal/accept")
+
+
+def test_a_version_published_by_another_process_gates_after_the_check(
+    make_app, publish, database_url
+):
+    from sqlalchemy import create_engine, insert
+
+    from app.legal.models import TermsVersion
+
+    app = make_app(LEGAL_VERSION_SECONDS=0)
+    client = app.test_client()
+    do_login(client, "alice", "demo")
+    assert client.get("/").status_code == 200
+    # Written by another instance: this process is not told, it finds the new newest id.
+    other = create_engine(database_url)
+    with other.begin() as conn:
+        conn.execute(
+            insert(TermsVersion).values(
+                document="terms",
+                number=1,
+                body_fr="# Conditions\n\nTexte.\n",
+                summary_fr="Résumé.",
+                effective_at=utcnow() - timedelta(minutes=1),
+                published_at=utcnow() - timedelta(minutes=1),
+            )
+        )
+    other.dispose()
+    response = client.get("/")
+    assert response.status_code == 302 and response.location.startswith("/legal/accept")
+
+
+def test_an_acceptance_made_through_another_instance_is_never_stale(
+    app, make_app, login_as, client, publish, database_url
+):
+    """This worker remembered "must accept"; the person accepted through another one."""
+    from sqlalchemy import create_engine, insert, select
+
+    from app.accounts.models import Account
+    from app.legal.models import TermsAcceptance
+
+    version = publish()
+    login_as("alice")
+    assert client.get("/").status_code == 302
+    other = create_engine(database_url)
+    with other.begin() as conn:
+        account_id = conn.scalar(select(Account.id).where(Account.uid == "alice"))
+        conn.execute(
+            insert(TermsAcceptance).values(
+                account_id=account_id, version_id=version.id, accepted_at=utcnow()
+            )
+        )
+    other.dispose()
+    assert client.get("/").status_code == 200

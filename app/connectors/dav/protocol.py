@@ -18,17 +18,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 from xml.etree.ElementTree import Element
 
-import requests
 from defusedxml import ElementTree as SafeTree
 from flask_babel import gettext as _
-from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
 from app.connectors.base import N_, ConnectorError
 from app.connectors.web import Client, HttpFailure
+
+if TYPE_CHECKING:
+    # requests is loaded when a connector first talks to its server (app/connectors/web.py):
+    # a web worker that never does, never pays its memory.
+    import requests
+    from requests.auth import AuthBase, HTTPDigestAuth
 
 DAV, CALDAV, CARDDAV = "DAV:", "urn:ietf:params:xml:ns:caldav", "urn:ietf:params:xml:ns:carddav"
 CALENDARSERVER, OWNCLOUD = "http://calendarserver.org/ns/", "http://owncloud.org/ns"
@@ -185,6 +189,8 @@ def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 def server_answer(response: requests.Response, secrets: tuple[str, ...] = ()) -> str:
     """'HTTP 403 Forbidden: <the server's own message>', scrubbed, for a failure message."""
+    import requests  # loaded already: this response came through it
+
     answer = f"HTTP {response.status_code} {response.reason or ''}".strip()
     try:
         body = response.content[:4096].decode("utf-8", "replace")
@@ -289,6 +295,8 @@ class DavSession:
     def _auth(self) -> AuthBase | None:
         if self.scheme is None:
             return None
+        from requests.auth import HTTPBasicAuth, HTTPDigestAuth  # see the imports above
+
         user, password = self.credentials()
         if self.scheme == "digest":
             # One instance keeps the server's nonce between requests (it is thread-safe).

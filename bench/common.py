@@ -1,0 +1,157 @@
+"""What the HTTP benchmarks share: gunicorn without recycling, `wrk`, the machine's load.
+
+The machine is shared (other jobs run beside a benchmark), so a throughput alone says little:
+each benchmark serves a Flask hello world with the same `gunicorn.conf.py` in the same run and
+reports ratios against it, best and median over interleaved rounds, with the load average
+and the share of the CPU the load generator itself used (what it takes, the servers lack).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+HELLO = """from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def hello():
+    return "Hello, world!"
+"""
+CPUS = os.cpu_count() or 1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+class Gunicorn:
+    """One instance with the panel's gunicorn.conf.py, worker recycling off.
+
+    `max_requests` recycles workers every few seconds under load; each restart of the panel
+    costs about a second of CPU, which would be measured as the page's cost.
+    """
+
+    def __init__(self, app: str, cwd: Path, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        with log.open("wb") as output:
+            self.process = subprocess.Popen(
+                [
+                    str(GUNICORN),
+                    "-c",
+                    str(ROOT / "gunicorn.conf.py"),
+                    "--max-requests",
+                    "0",
+                    "--access-logfile",
+                    "/dev/null",
+                    app,
+                ],
+                cwd=cwd,
+                env={**os.environ, **env, "PANEL_BIND": f"127.0.0.1:{self.port}"},
+                stdout=output,
+                stderr=output,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, path: str = "/", timeout: float = 240) -> None:
+        import http.client
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn on {self.url} exited")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", path)
+                status = conn.getresponse().status
+                conn.close()
+                if status < 500:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.url}{path} did not answer within {timeout} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@dataclass
+class Load:
+    rate: float  # requests per second
+    errors: int  # non-2xx/3xx answers and socket errors
+    generator_cpu: float  # wrk's CPU seconds per wall second (1.0 = one core)
+    load_average: float  # one-minute load average at the end
+
+
+def wrk(url: str, seconds: float, connections: int, headers: dict[str, str] | None = None) -> Load:
+    """`wrk -t2` (Debian package `wrk`); its CPU time comes from the children's rusage."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    output = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    elapsed = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if not match:
+        raise RuntimeError(f"wrk printed no rate for {url}:\n{output}")
+    errors = 0
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    if non_2xx:
+        errors += int(non_2xx.group(1))
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return Load(float(match.group(1)), errors, cpu / elapsed, load_average())
+
+
+def best_median(values: list[float]) -> str:
+    return f"best {max(values):.3f} (median {statistics.median(values):.3f})"
+
+
+def generator_share(loads: list[Load]) -> str:
+    """The load generator's CPU as a share of the whole machine."""
+    share = statistics.median(load.generator_cpu for load in loads) / CPUS
+    return f"{share:.1%} of the machine's {CPUS} CPUs (median)"
+
+
+def idle_rss_mib(master_pid: int) -> list[float]:
+    """Resident memory of each worker of a gunicorn master (Linux /proc)."""
+    sizes = []
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
+    for pid in children.read_text().split():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
