@@ -27,12 +27,12 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import click
-from flask import Flask, current_app, g, render_template
+from flask import Flask, current_app, g, has_request_context, render_template
 from sqlalchemy import Boolean, Integer, String, Text, false, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.dates import hoster_time
-from app.db import Base, UTCDateTime, session_scope, utcnow
+from app.db import Base, UTCDateTime, after_commit, session_scope, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,8 @@ def queue_mail(
 ) -> OutgoingMail | None:
     """Render `templates/emails/<template>.txt` (first line `Subject: …`) into the outbox.
 
-    The caller commits; the message is sent after the request (or by `flask mail send`).
+    The caller commits (in a request, the request does); the message is sent after that
+    commit (or by `flask mail send`).
     `headers` adds or replaces headers (Message-ID, In-Reply-To, References, Reply-To,
     List-Unsubscribe…); `bulk` keeps list mail out of the after-request sending.
     A recipient that is not one plain address queues nothing (None) and is logged once.
@@ -133,7 +134,20 @@ def queue_mail(
     session.add(message)
     if not bulk:
         g.panel_mail_queued = True
+        # In a request the message is sent once the request's transaction has committed
+        # (a rolled-back request sends nothing); the worker and the CLI send themselves.
+        after_commit(_send_after_commit)
     return message
+
+
+def _send_after_commit() -> None:
+    if not has_request_context():
+        return
+    if g.pop("panel_mail_queued", False):
+        try:
+            send_queued(current_app._get_current_object(), bulk=False)  # type: ignore[attr-defined]
+        except Exception:  # never fail the user's request because of mail
+            log.exception("sending queued mail failed")
 
 
 def _clean_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -338,15 +352,6 @@ def init_app(app: Flask) -> None:
         send_queued(app, limit=200, bulk=False)
 
     tasks.register_periodic_task(app, "mail.send_due", send_due_job, tasks.crontab())
-
-    @app.after_request
-    def _send_after_request(response: Any) -> Any:
-        if g.pop("panel_mail_queued", False):
-            try:
-                send_queued(current_app._get_current_object(), bulk=False)  # type: ignore[attr-defined]
-            except Exception:  # never fail the user's request because of mail
-                log.exception("sending queued mail failed")
-        return response
 
     @app.cli.group("mail", help="Outgoing mail.")
     def mail_group() -> None:

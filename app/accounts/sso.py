@@ -52,6 +52,8 @@ def sso_sign_in() -> Response | None:
         return None
     db = get_session()
     account = services.record_sign_in(db, directory(), person, method="sso")
+    # The sign-in stands whatever the page asked for answers (a 404 keeps it, too): the
+    # account row the session will name must exist before the page runs.
     db.commit()
     rotate_session()
     login_user(account)
