@@ -19,20 +19,33 @@ import ldap_server
 from app import create_app
 from app.cli import upgrade_database
 from app.db import Base
-from helpers import csrf_token, do_login, profile_without_local_servers
+from helpers import csrf_token, do_login, missing_tool, profile_without_local_servers
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("PANEL_TEST_DATABASE_URL")
 CHROMIUM = os.environ.get("PANEL_TEST_CHROMIUM", "/usr/bin/chromium")
 # Real directories in every layout a CHATON runs (Debian OpenLDAP, YunoHost, LLDAP, 389 DS).
 pytest_plugins = ["ldap_fixtures"]
 
 
-def missing_tool(message: str) -> None:
-    """Skip loudly on a laptop; fail in CI, where a missing tool must never pass unnoticed."""
-    if IN_CI:
-        pytest.fail(f"{message} (CI=true: installing it is .ci/run's job)", pytrace=False)
-    pytest.skip(message)
+# The fixtures that start a real directory server (here and in ldap_fixtures.py).
+DIRECTORY_FIXTURES = frozenset(
+    {"slapd", "debian_slapd", "yunohost_slapd", "lldap_slapd", "ds389", "directory_server"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that starts a directory says so with the `ldap` marker (`-m "not ldap"`
+    must leave no slapd behind); one that does not, fails the collection by name."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if DIRECTORY_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("ldap") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests start a directory without @pytest.mark.ldap: " + ", ".join(unmarked)
+        )
 
 
 # Database --------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ def test_database_restart_gives_503_only_during_the_outage(start_instance, priva
     assert after and set(after) == {200}, "the panel did not recover by itself"
 
 
+@pytest.mark.ldap
 def test_directory_outage_under_gunicorn(start_instance):
     directory = L.start_slapd()
     try:
