@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, g, has_request_context
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -111,6 +111,9 @@ def init_app(app: Flask) -> None:
 # queued by the view rides in that transaction and leaves after the commit. Views do not
 # commit; see PanelFlask (app/urls.py) for where these are called.
 
+# Set on the WSGI environ of a request the app dispatches (not on a bare
+# test_request_context, or Flask's session_transaction, which no one commits).
+_DISPATCHED = "panel.one_transaction"
 _FAILED = "panel_request_failed"
 _AFTER_COMMIT = "panel_after_commit"
 
@@ -138,13 +141,18 @@ def discard_changes() -> None:
 def abort_commit(error: Exception) -> None:
     """Work done after the view (saving the session) failed in the request's transaction:
     the request must not commit, and answers with `error`'s page instead."""
-    if has_request_context():
+    if in_request_transaction():
         setattr(g, _COMMIT_ERROR, error)
+
+
+def in_request_transaction() -> bool:
+    """Whether the app is dispatching a request, which it will commit or roll back."""
+    return has_request_context() and bool(request.environ.get(_DISPATCHED))
 
 
 def request_session() -> Session | None:
     """The request's session, for stores that share its transaction; None outside one."""
-    return get_session() if has_request_context() else None
+    return get_session() if in_request_transaction() else None
 
 
 def after_commit(work: Callable[[], None]) -> None:
@@ -153,7 +161,7 @@ def after_commit(work: Callable[[], None]) -> None:
     For what another transaction must see: a task handed to the worker, mail to send.
     Outside a request (CLI, worker) the caller commits itself, so `work` runs at once.
     """
-    if not has_request_context():
+    if not in_request_transaction():
         work()
         return
     pending: list[Callable[[], None]] = g.setdefault(_AFTER_COMMIT, [])
@@ -210,6 +218,10 @@ class OneTransactionPerRequest(Flask):
     before, the commit just after. A commit that fails becomes an error page through the
     usual handlers (503 when the database is down), with the session saved afresh.
     """
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        environ[_DISPATCHED] = True
+        return super().wsgi_app(environ, start_response)
 
     def handle_user_exception(self, e: Exception) -> Any:
         request_failed()

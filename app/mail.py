@@ -27,12 +27,19 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import click
-from flask import Flask, current_app, g, has_request_context, render_template
+from flask import Flask, current_app, g, render_template
 from sqlalchemy import Boolean, Integer, String, Text, false, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.dates import hoster_time
-from app.db import Base, UTCDateTime, after_commit, session_scope, utcnow
+from app.db import (
+    Base,
+    UTCDateTime,
+    after_commit,
+    in_request_transaction,
+    session_scope,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -136,13 +143,12 @@ def queue_mail(
         g.panel_mail_queued = True
         # In a request the message is sent once the request's transaction has committed
         # (a rolled-back request sends nothing); the worker and the CLI send themselves.
-        after_commit(_send_after_commit)
+        if in_request_transaction():
+            after_commit(_send_after_commit)
     return message
 
 
 def _send_after_commit() -> None:
-    if not has_request_context():
-        return
     if g.pop("panel_mail_queued", False):
         try:
             send_queued(current_app._get_current_object(), bulk=False)  # type: ignore[attr-defined]
