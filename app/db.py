@@ -119,6 +119,7 @@ _AFTER_COMMIT = "panel_after_commit"
 
 
 _COMMIT_ERROR = "panel_commit_error"
+_ANSWERS_ERROR = "panel_answers_error"
 
 
 def request_failed() -> None:
@@ -141,7 +142,7 @@ def discard_changes() -> None:
 def abort_commit(error: Exception) -> None:
     """Work done after the view (saving the session) failed in the request's transaction:
     the request must not commit, and answers with `error`'s page instead."""
-    if in_request_transaction():
+    if in_request_transaction() and not g.get(_ANSWERS_ERROR):
         setattr(g, _COMMIT_ERROR, error)
 
 
@@ -174,8 +175,10 @@ def roll_back_failed_request(status: int) -> None:
     failed = bool(g.get(_FAILED)) or status >= 400
     if failed:
         g.pop(_AFTER_COMMIT, None)
-        # An error page is on its way already: a failure before this point is part of it.
+        # An error page is on its way already: a failure before this point is part of it,
+        # and one while saving the session after it is no reason for another page.
         g.pop(_COMMIT_ERROR, None)
+        setattr(g, _ANSWERS_ERROR, True)
         session: Session | None = g.get("db_session")
         if session is not None:
             try:
@@ -189,6 +192,7 @@ def commit_request() -> None:
     """After the session is saved: commit the request's one transaction, then run what
     waited for it. A failure here propagates (the caller turns it into an error page)."""
     g.pop(_FAILED, None)
+    answers_error = g.pop(_ANSWERS_ERROR, False)
     session: Session | None = g.get("db_session")
     error: Exception | None = g.pop(_COMMIT_ERROR, None)
     if error is not None:
@@ -199,6 +203,13 @@ def commit_request() -> None:
     if session is not None:
         try:
             session.commit()
+        except SQLAlchemyError:
+            g.pop(_AFTER_COMMIT, None)
+            session.rollback()
+            if not answers_error:
+                raise
+            # Only the session's bookkeeping was to be kept; the error page stands.
+            log.warning("the session of an error page could not be saved")
         except BaseException:
             g.pop(_AFTER_COMMIT, None)
             session.rollback()
