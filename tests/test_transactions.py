@@ -15,7 +15,8 @@ from app.accounts.models import Account
 from app.audit import AuditEvent, record
 from app.db import discard_changes, get_session
 from app.mail import OutgoingMail, queue_mail
-from app.security import public_endpoint
+from app.security import public_endpoint, rotate_session
+from helpers import do_login
 
 
 @contextmanager
@@ -114,7 +115,20 @@ def wired(make_app: Callable[..., Flask], smtp: Any) -> Flask:
         )
         return redirect("/login")
 
-    for view in (redirected, form_sent_back, failed, not_found, refused, commit_fails):
+    @public_endpoint
+    def rotated_then_failed() -> Any:
+        rotate_session()  # as sign-out does: the old cookie value must open nothing
+        raise RuntimeError("a bug after the rotation")
+
+    for view in (
+        redirected,
+        form_sent_back,
+        failed,
+        not_found,
+        refused,
+        commit_fails,
+        rotated_then_failed,
+    ):
         app.add_url_rule(f"/test/{view.__name__}", view.__name__, view)
     return app
 
@@ -161,3 +175,16 @@ def test_a_commit_that_fails_answers_an_error_page_not_the_view_s_success(wired)
     assert response.status_code == 500
     with wired.app_context():
         assert get_session().scalars(select(Account).where(Account.uid == "twin")).all() == []
+
+
+def test_a_session_ended_by_a_request_that_then_failed_stays_ended(wired):
+    client = wired.test_client()
+    assert do_login(client, "alice", "demo").status_code == 302
+    old = client.get_cookie("panel_session")
+    assert old is not None
+    assert client.get("/test/rotated_then_failed").status_code == 500
+    # The failed request's rollback brought the old record back; saving the session ended
+    # it again: a copy of the old cookie signs nobody in.
+    thief = wired.test_client()
+    thief.set_cookie("panel_session", old.value)
+    assert thief.get("/account/activity").status_code == 302
