@@ -44,11 +44,14 @@ audit: $(VENV)/.installed
 	$(VENV)/bin/pip-audit -r constraints.txt --strict
 
 # The suite on SQLite, then again on PostgreSQL when PANEL_TEST_DATABASE_URL is set.
+# PYTEST_ARGS="-n auto --dist loadfile" runs it on every core (pytest-xdist): each worker
+# has its own servers, temporary folders and PostgreSQL database.
+PYTEST_ARGS ?=
 pytest: translations
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 	@if [ -n "$$PANEL_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL =="; \
-		$(VENV)/bin/pytest -p no:cacheprovider; \
+		$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS); \
 	fi
 
 test: lint pytest

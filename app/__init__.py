@@ -214,7 +214,6 @@ def _register_hooks(app: Flask) -> None:
         db = panel_db.get_session()
         was_staff = account.is_staff
         still_there = account_services.recheck_account(db, directory(), account)
-        db.commit()
         if not still_there or (was_staff and not account.is_staff):
             # Every copy of every session of this person ends now, on every instance.
             session_services.end_sessions_on_access_change(
@@ -223,7 +222,6 @@ def _register_hooks(app: Flask) -> None:
                 account,
                 reason="not in directory" if not still_there else "staff rights removed",
             )
-            db.commit()
         if not still_there:
             logout_user()
             security.rotate_session()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -99,6 +99,157 @@ def init_app(app: Flask) -> None:
             except SQLAlchemyError:
                 # The server went away mid-request; the pool discards the dead connection.
                 log.warning("could not close a database session cleanly")
+
+
+# One request, one transaction ----------------------------------------------------------
+#
+# Like Indico's RH.process: the view and the hooks around it work in the request's session
+# (get_session()); the session store reads and writes the session record there too. When
+# the response is ready and the session saved, the request commits once; an exception or an
+# error answer (status 400 and above: a form sent back with its errors is 422) rolls back
+# everything the view wrote first, so only the session's own bookkeeping is kept. Mail
+# queued by the view rides in that transaction and leaves after the commit. Views do not
+# commit; see PanelFlask (app/urls.py) for where these are called.
+
+# Set on the WSGI environ of a request the app dispatches (not on a bare
+# test_request_context, or Flask's session_transaction, which no one commits).
+_DISPATCHED = "panel.one_transaction"
+_FAILED = "panel_request_failed"
+_AFTER_COMMIT = "panel_after_commit"
+
+
+_COMMIT_ERROR = "panel_commit_error"
+_ANSWERS_ERROR = "panel_answers_error"
+
+
+def request_failed() -> None:
+    """An exception reached Flask's handlers: whatever the page says, nothing is kept."""
+    setattr(g, _FAILED, True)
+
+
+def discard_changes() -> None:
+    """A service refused (a domain error) after writing part of its change, or after a
+    failed flush: forget what the request wrote, now, so that the page rendered next shows
+    what is stored; and keep nothing the view writes after this (Django's set_rollback,
+    pyramid_tm's doom). Only the session's own bookkeeping is committed at the end."""
+    setattr(g, _FAILED, True)
+    g.pop(_AFTER_COMMIT, None)
+    session: Session | None = g.get("db_session")
+    if session is not None:
+        session.rollback()
+
+
+def abort_commit(error: Exception) -> None:
+    """Work done after the view (saving the session) failed in the request's transaction:
+    the request must not commit, and answers with `error`'s page instead."""
+    if in_request_transaction() and not g.get(_ANSWERS_ERROR):
+        setattr(g, _COMMIT_ERROR, error)
+
+
+def in_request_transaction() -> bool:
+    """Whether the app is dispatching a request, which it will commit or roll back."""
+    return has_request_context() and bool(request.environ.get(_DISPATCHED))
+
+
+def request_session() -> Session | None:
+    """The request's session, for stores that share its transaction; None outside one."""
+    return get_session() if in_request_transaction() else None
+
+
+def after_commit(work: Callable[[], None]) -> None:
+    """Run `work` once the request's transaction is committed (never after a rollback).
+
+    For what another transaction must see: a task handed to the worker, mail to send.
+    Outside a request (CLI, worker) the caller commits itself, so `work` runs at once.
+    """
+    if not in_request_transaction():
+        work()
+        return
+    pending: list[Callable[[], None]] = g.setdefault(_AFTER_COMMIT, [])
+    if work not in pending:
+        pending.append(work)
+
+
+def roll_back_failed_request(status: int) -> None:
+    """Before the session is saved: drop the view's writes if the request failed."""
+    failed = bool(g.get(_FAILED)) or status >= 400
+    if failed:
+        g.pop(_AFTER_COMMIT, None)
+        # An error page is on its way already: a failure before this point is part of it,
+        # and one while saving the session after it is no reason for another page.
+        g.pop(_COMMIT_ERROR, None)
+        setattr(g, _ANSWERS_ERROR, True)
+        session: Session | None = g.get("db_session")
+        if session is not None:
+            try:
+                session.rollback()
+            except SQLAlchemyError:
+                # The server went away; the pool drops the connection, the error page stays.
+                log.warning("could not roll back a failed request")
+
+
+def commit_request() -> None:
+    """After the session is saved: commit the request's one transaction, then run what
+    waited for it. A failure here propagates (the caller turns it into an error page)."""
+    g.pop(_FAILED, None)
+    answers_error = g.pop(_ANSWERS_ERROR, False)
+    session: Session | None = g.get("db_session")
+    error: Exception | None = g.pop(_COMMIT_ERROR, None)
+    if error is not None:
+        g.pop(_AFTER_COMMIT, None)
+        if session is not None:
+            session.rollback()
+        raise error
+    if session is not None:
+        try:
+            session.commit()
+        except SQLAlchemyError:
+            g.pop(_AFTER_COMMIT, None)
+            session.rollback()
+            if not answers_error:
+                raise
+            # Only the session's bookkeeping was to be kept; the error page stands.
+            log.warning("the session of an error page could not be saved")
+        except BaseException:
+            g.pop(_AFTER_COMMIT, None)
+            session.rollback()
+            raise
+    for work in g.pop(_AFTER_COMMIT, []):
+        try:
+            work()
+        except Exception:  # the change is committed: a hand-off failing must not hide it
+            log.exception("work after the request's commit failed")
+
+
+class OneTransactionPerRequest(Flask):
+    """The Flask side of the request's transaction (mixed into PanelFlask).
+
+    `finalize_request` is where Flask turns the view's answer into the response, runs the
+    after-request hooks and saves the session: the rollback of a failed request goes just
+    before, the commit just after. A commit that fails becomes an error page through the
+    usual handlers (503 when the database is down), with the session saved afresh.
+    """
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        environ[_DISPATCHED] = True
+        return super().wsgi_app(environ, start_response)
+
+    def handle_user_exception(self, e: Exception) -> Any:
+        request_failed()
+        return super().handle_user_exception(e)
+
+    def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Any:
+        response = self.make_response(rv)
+        roll_back_failed_request(response.status_code)
+        response = super().finalize_request(response, from_error_handler)
+        try:
+            commit_request()
+        except Exception as exc:
+            if from_error_handler:
+                log.exception("the error page's session could not be saved")
+                return response
+            return self.finalize_request(self.handle_user_exception(exc), from_error_handler=True)
+        return response
 
 
 def database() -> Database:

@@ -34,7 +34,14 @@ from sqlalchemy import Boolean, Integer, String, Text, false, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.dates import hoster_time
-from app.db import Base, UTCDateTime, session_scope, utcnow
+from app.db import (
+    Base,
+    UTCDateTime,
+    after_commit,
+    in_request_transaction,
+    session_scope,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +114,8 @@ def queue_mail(
 ) -> OutgoingMail | None:
     """Render `templates/emails/<template>.txt` (first line `Subject: …`) into the outbox.
 
-    The caller commits; the message is sent after the request (or by `flask mail send`).
+    The caller commits (in a request, the request does); the message is sent after that
+    commit (or by `flask mail send`).
     `headers` adds or replaces headers (Message-ID, In-Reply-To, References, Reply-To,
     List-Unsubscribe…); `bulk` keeps list mail out of the after-request sending.
     `by_worker` leaves the message to the task worker too (see send_soon): a form that
@@ -138,19 +146,35 @@ def queue_mail(
     session.add(message)
     if not bulk and not by_worker:
         g.panel_mail_queued = True
+        # In a request the message is sent once the request's transaction has committed
+        # (a rolled-back request sends nothing); the worker and the CLI send themselves.
+        if in_request_transaction():
+            after_commit(_send_after_commit)
     return message
 
 
 def send_soon(app: Flask) -> None:
-    """Ask the task worker to send what is due now (after the caller committed).
+    """Ask the task worker to send what is due now, once the request's transaction has
+    committed (the worker must find the message); outside a request, at once.
 
     Without a running worker the mail still leaves with the next `flask mail send`."""
     from app import tasks
 
-    try:
-        tasks.enqueue(app, "mail.send_now")
-    except Exception:  # the queue being down must not fail the request; cron sends it
-        log.exception("could not ask the worker to send mail")
+    def ask() -> None:
+        try:
+            tasks.enqueue(app, "mail.send_now")
+        except Exception:  # the queue being down must not fail the request; cron sends it
+            log.exception("could not ask the worker to send mail")
+
+    after_commit(ask)
+
+
+def _send_after_commit() -> None:
+    if g.pop("panel_mail_queued", False):
+        try:
+            send_queued(current_app._get_current_object(), bulk=False)  # type: ignore[attr-defined]
+        except Exception:  # never fail the user's request because of mail
+            log.exception("sending queued mail failed")
 
 
 def _clean_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -434,15 +458,6 @@ def init_app(app: Flask) -> None:
 
     tasks.register_periodic_task(app, "mail.send_due", send_due_job, tasks.crontab())
     tasks.register_task(app, "mail.send_now", send_due_job)
-
-    @app.after_request
-    def _send_after_request(response: Any) -> Any:
-        if g.pop("panel_mail_queued", False):
-            try:
-                send_queued(current_app._get_current_object(), bulk=False)  # type: ignore[attr-defined]
-            except Exception:  # never fail the user's request because of mail
-                log.exception("sending queued mail failed")
-        return response
 
     @app.cli.group("mail", help="Outgoing mail.")
     def mail_group() -> None:

@@ -16,7 +16,7 @@ from flask.globals import request_ctx
 from werkzeug.datastructures import ImmutableDict
 from werkzeug.routing import BuildError, IntegerConverter, Map, MapAdapter
 
-from app.db import DB_INTEGER_MAX
+from app.db import DB_INTEGER_MAX, OneTransactionPerRequest
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -35,7 +35,7 @@ class PanelMap(Map):
     default_converters = ImmutableDict({**Map.default_converters, "int": DatabaseIdConverter})
 
 
-class PanelFlask(Flask):
+class PanelFlask(OneTransactionPerRequest):
     url_map_class = PanelMap
 
     def base_url_adapter(self) -> MapAdapter:

@@ -13,26 +13,80 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import ldap_server
 from app import create_app
 from app.cli import upgrade_database
 from app.db import Base
-from helpers import csrf_token, do_login, profile_without_local_servers
+from helpers import csrf_token, do_login, missing_tool, profile_without_local_servers
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_URL = os.environ.get("PANEL_TEST_DATABASE_URL")
+
+def _worker_database(url: str | None) -> str | None:
+    """Under pytest-xdist, each worker empties and refills tables of a database of its own
+    (the given one's name + the worker's, created here and dropped at the end)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    if os.environ.get("PANEL_TEST_WORKER_DATABASE_URL"):
+        # This module imported a second time (`from conftest import …`): created already.
+        return os.environ["PANEL_TEST_WORKER_DATABASE_URL"]
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    own = base.set(database=name).render_as_string(hide_password=False)
+    # Tests that read the variable (migrations make databases next to it) use it too.
+    os.environ["PANEL_TEST_DATABASE_URL"] = own
+    os.environ["PANEL_TEST_WORKER_DATABASE_URL"] = own
+    os.environ["PANEL_TEST_SHARED_DATABASE_URL"] = url
+    return own
+
+
+SHARED_PG_URL = os.environ.get("PANEL_TEST_SHARED_DATABASE_URL") or os.environ.get(
+    "PANEL_TEST_DATABASE_URL"
+)
+PG_URL = _worker_database(SHARED_PG_URL)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if PG_URL and PG_URL != SHARED_PG_URL:
+        admin = create_engine(str(SHARED_PG_URL), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(
+                text(f'DROP DATABASE IF EXISTS "{make_url(PG_URL).database}" WITH (FORCE)')
+            )
+        admin.dispose()
+
+
 CHROMIUM = os.environ.get("PANEL_TEST_CHROMIUM", "/usr/bin/chromium")
 # Real directories in every layout a CHATON runs (Debian OpenLDAP, YunoHost, LLDAP, 389 DS).
 pytest_plugins = ["ldap_fixtures"]
 
 
-def missing_tool(message: str) -> None:
-    """Skip loudly on a laptop; fail in CI, where a missing tool must never pass unnoticed."""
-    if IN_CI:
-        pytest.fail(f"{message} (CI=true: installing it is .ci/run's job)", pytrace=False)
-    pytest.skip(message)
+# The fixtures that start a real directory server (here and in ldap_fixtures.py).
+DIRECTORY_FIXTURES = frozenset(
+    {"slapd", "debian_slapd", "yunohost_slapd", "lldap_slapd", "ds389", "directory_server"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that starts a directory says so with the `ldap` marker (`-m "not ldap"`
+    must leave no slapd behind); one that does not, fails the collection by name."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if DIRECTORY_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and item.get_closest_marker("ldap") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests start a directory without @pytest.mark.ldap: " + ", ".join(unmarked)
+        )
 
 
 # Database --------------------------------------------------------------------------------

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing_tool(message: str) -> None:
+    """The one way a test skips for want of a tool, a server or a free port: loudly on a
+    laptop, and as a failure in CI, where nothing may pass unnoticed for want of it."""
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: installing it is .ci/run's job)", pytrace=False)
+    pytest.skip(message)
+
 
 SAMPLE_VALUES = {"int": "1", "string": "x", "path": "x", "default": "x"}
 

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import ldap_server as L
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _missing(message: str) -> None:
-    """Skip loudly on a laptop; fail in CI (as conftest.missing_tool does)."""
-    if IN_CI:
-        pytest.fail(f"{message} (CI=true: installing it is .ci/run's job)", pytrace=False)
-    pytest.skip(message)
+from helpers import missing_tool
 
 
 @pytest.fixture(scope="session")
 def debian_slapd() -> Iterator[L.Slapd]:
     """OpenLDAP as Debian's package configures it (cn=config, no memberof), LDAPS+StartTLS."""
     if not L.debian_slapd_available():
-        _missing("slapd (Debian package) and openssl are needed: apt-get install slapd openssl")
+        missing_tool("slapd (Debian package) and openssl are needed: apt-get install slapd openssl")
     server = L.start_slapd(flavour="debian", tls=True)
     yield server
     L.cleanup(server)
@@ -33,7 +24,7 @@ def debian_slapd() -> Iterator[L.Slapd]:
 @pytest.fixture(scope="session")
 def yunohost_slapd() -> Iterator[L.Slapd]:
     if not L.debian_slapd_available():
-        _missing("slapd (Debian package) is needed: apt-get install slapd")
+        missing_tool("slapd (Debian package) is needed: apt-get install slapd")
     server = L.start_slapd(flavour="debian", layout=L.YUNOHOST)
     yield server
     L.cleanup(server)
@@ -42,7 +33,7 @@ def yunohost_slapd() -> Iterator[L.Slapd]:
 @pytest.fixture(scope="session")
 def lldap_slapd() -> Iterator[L.Slapd]:
     if not L.debian_slapd_available():
-        _missing("slapd (Debian package) is needed: apt-get install slapd")
+        missing_tool("slapd (Debian package) is needed: apt-get install slapd")
     server = L.start_slapd(flavour="debian", layout=L.LLDAP)
     yield server
     L.cleanup(server)
@@ -55,7 +46,7 @@ def ds389() -> Iterator[Any]:
     import ldap_389
 
     if not ldap_389.available():
-        _missing("389 Directory Server is needed: apt-get install 389-ds-base")
+        missing_tool("389 Directory Server is needed: apt-get install 389-ds-base")
     server = ldap_389.start()
     yield server
     ldap_389.cleanup(server)

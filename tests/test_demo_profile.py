@@ -25,7 +25,7 @@ from sqlalchemy import select
 from app.db import session_scope
 from app.deletion.models import DeletionRequest
 from app.hoster.profile import DEMO_FILE
-from helpers import csrf_token, do_login, english_connector_words
+from helpers import csrf_token, do_login, english_connector_words, missing_tool
 
 DEMO_SERVERS = {"mail": 143, "calendars": 5232}
 NOT_REACHABLE = {
@@ -44,7 +44,9 @@ def _listening(port: int) -> bool:
 def demo_app(make_app: Callable[..., Flask]) -> Flask:
     busy = [f"127.0.0.1:{p}" for p in DEMO_SERVERS.values() if _listening(p)]
     if busy:
-        pytest.skip(f"a server answers on {', '.join(busy)}: these tests need it absent")
+        missing_tool(
+            f"a server answers on {', '.join(busy)}: the demo's tests need these ports free"
+        )
     return make_app(HOSTER_FILE=str(DEMO_FILE), DELETION_GRACE_DAYS=0)
 
 

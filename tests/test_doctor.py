@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.cli import alembic_config
 
 
@@ -12,6 +14,7 @@ def test_doctor_is_happy_with_the_demo(app):
     assert "ok       directory: demo directory" in result.output
 
 
+@pytest.mark.ldap
 def test_doctor_reports_an_unreachable_directory_and_smtp(make_app, slapd):
     from ldap_server import free_port
 
@@ -38,6 +41,7 @@ def test_doctor_reports_a_schema_behind_the_code(make_app, database_url):
         command.upgrade(alembic_config(database_url), "head")
 
 
+@pytest.mark.ldap
 def test_doctor_checks_the_real_directory(make_app, slapd, smtp):
     app = make_app(**slapd.settings(), SMTP_URL=smtp.url)
     result = app.test_cli_runner().invoke(args=["doctor"])

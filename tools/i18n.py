@@ -8,7 +8,9 @@ python tools/i18n.py compile           # write the .mo files
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -147,10 +149,18 @@ def apply(*paths: str) -> None:
 
 
 def compile_all() -> None:
+    """Write each .mo whole (a temporary file, then a rename): a panel starting meanwhile,
+    as tests running in parallel with `make run` do, never reads half a catalog."""
     for lang in ("fr", "en"):
         catalog = load(lang)
-        with po_path(lang).with_suffix(".mo").open("wb") as fh:
-            write_mo(fh, catalog)
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog)
+        target = po_path(lang).with_suffix(".mo")
+        if target.exists() and target.read_bytes() == compiled.getvalue():
+            continue
+        partial = target.with_suffix(f".mo.{os.getpid()}")
+        partial.write_bytes(compiled.getvalue())
+        os.replace(partial, target)
 
 
 if __name__ == "__main__":

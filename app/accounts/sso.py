@@ -70,6 +70,8 @@ def sso_sign_in() -> Response | None:
     chosen = services.settle_language(account, session.get("lang"), current_app.config["LANGUAGES"])
     if chosen:
         session["lang"] = chosen
+    # The sign-in stands whatever the page asked for answers (a 404 keeps it, too): the
+    # account row the session will name must exist before the page runs.
     db.commit()
     login_user(account)
     _note_fresh_sso_authentication()

@@ -100,12 +100,12 @@ def login() -> str | Response:
         try:
             account = services.sign_in(db, directory(), typed_login, form.password.data or "")
         except services.InvalidCredentials:
+            # The failed attempt is on record although the page answers 422: commit it.
             db.commit()
             if throttle:
                 throttle.record_failure(typed_login, device_nonce)
             error = _("That login and password do not match. Check them and try again.")
         else:
-            db.commit()
             if throttle:
                 throttle.record_success(typed_login, device_nonce)
             rotate_session()
@@ -145,7 +145,6 @@ def logout() -> Response:
     logout_user()
     # The session ends on the server first; only then is the sign-out recorded.
     rotate_session()
-    db.commit()
     flash(_("You are signed out."), "success")
     return redirect(leave_to or url_for("accounts.login"))  # type: ignore[return-value]
 
@@ -257,6 +256,7 @@ def reauth() -> str | Response:
         ok = services.confirm_password(
             db, directory(), current_user._get_current_object(), form.password.data or ""
         )
+        # A wrong password is on record although the page answers 422: commit it now.
         db.commit()
         if ok:
             mark_reauthenticated()

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from app.accounts.models import Account
 from app.connectors.base import service_connectors
-from app.db import get_session, utcnow
+from app.db import discard_changes, get_session, utcnow
 from app.deletion import bp, jobs, services
 from app.deletion.forms import ActionForm, ManualStepForm, RefuseForm, RequestDeletionForm
 from app.deletion.models import DeletionRequest, DeletionStep
@@ -174,16 +174,15 @@ def request_page() -> str | Response:
                     receipt_to=form.receipt_to.data,
                 )
             except services.WrongConfirmation:
-                db.rollback()
+                discard_changes()
                 form.confirm_login.errors = [
                     _("This is not your login. Type %(login)s exactly.", login=account.uid)
                 ]
             except services.AlreadyActive:
-                db.rollback()
+                discard_changes()
                 flash(_("You already have a deletion request in progress."), "error")
                 return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
             else:
-                db.commit()
                 if settings.grace_days:
                     flash(
                         ngettext(
@@ -259,10 +258,9 @@ def cancel() -> Response:
     try:
         services.cancel_deletion(db, active, actor_id=current_user.id)
     except services.NotCancellable:
-        db.rollback()
+        discard_changes()
         flash(_("Deletion has already started and can no longer be cancelled."), "error")
     else:
-        db.commit()
         flash(_("Your deletion request is cancelled. Your account stays as it is."), "success")
     return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
 
@@ -437,15 +435,17 @@ def staff_approve(request_id: int) -> Response:
     try:
         services.approve_deletion(db, req, actor_id=current_user.id)
     except services.NotDue:
-        db.rollback()
+        discard_changes()
         flash(_("The grace period is not over: the user can still cancel."), "error")
         return _back(req)
     except services.WrongState:
-        db.rollback()
+        discard_changes()
         flash(
             _("This request cannot be approved any more (cancelled or already approved)."), "error"
         )
         return _back(req)
+    # Committed before the hand-off: the worker (or, in immediate mode, this request)
+    # runs the steps in its own transaction and must see this change.
     db.commit()
     _run(req)
     return _back(req)
@@ -475,13 +475,12 @@ def staff_refuse(request_id: int) -> Response | tuple[str, int]:
     try:
         services.refuse_deletion(db, req, actor_id=current_user.id, reason=form.reason.data or "")
     except services.WrongState:
-        db.rollback()
+        discard_changes()
         flash(
             _("This request can no longer be refused: deletion has started or it is closed."),
             "error",
         )
         return _back(req)
-    db.commit()
     flash(_("Request refused. The user sees your reason."), "success")
     return _back(req)
 
@@ -497,9 +496,11 @@ def staff_retry(request_id: int, step_id: int) -> Response:
     try:
         services.retry_step(db, step, actor_id=current_user.id)
     except services.WrongState:
-        db.rollback()
+        discard_changes()
         flash(_("This step has not failed: nothing to retry."), "error")
         return _back(req)
+    # Committed before the hand-off: the worker (or, in immediate mode, this request)
+    # runs the steps in its own transaction and must see this change.
     db.commit()
     _run(req)
     return _back(req)
@@ -523,9 +524,11 @@ def staff_step_done(request_id: int, step_id: int) -> Response | tuple[str, int]
             found_nothing=form.found.data == "nothing",
         )
     except services.WrongState:
-        db.rollback()
+        discard_changes()
         flash(_("This step cannot be marked done now (approve the request first)."), "error")
         return _back(req)
+    # Committed before the hand-off: the worker (or, in immediate mode, this request)
+    # runs the steps in its own transaction and must see this change.
     db.commit()
     _run(req)
     return _back(req)

@@ -73,9 +73,10 @@ def export_page() -> str | Response:
     )
     # Audited before the first byte: even an interrupted download handed data out.
     services.record_export(db, account, connectors)
+    # Committed before planning and streaming, not at the request's end: a failure while
+    # planning, or a download cut short, has still handed data out.
     db.commit()
     parts = services.plan_parts(connectors, profile, person)
-    db.rollback()  # planning only reads: no connection stays busy during the download
     now = utcnow()
     timezone = ZoneInfo(profile.timezone)
     context = services.ExportContext(

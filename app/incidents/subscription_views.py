@@ -12,7 +12,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice
 
-from app.db import get_session
+from app.db import discard_changes, get_session
 from app.extensions import csrf, limiter
 from app.hoster import current_profile
 from app.incidents import bp
@@ -132,10 +132,9 @@ def subscribe() -> Any:
                 if pending is not None:
                     _send_confirmation(pending)
         except subs.SubscriptionError as exc:
-            db.rollback()
+            discard_changes()
             error = _field_error(form, exc)
         else:
-            db.commit()
             if current_user.is_authenticated:
                 flash(_("Done: you will receive incident mail at your address."), "success")
                 return redirect(url_for("incidents.journal"))
@@ -158,7 +157,6 @@ def confirm_subscription(token: str) -> Any:
     form = FlaskForm()
     if form.validate_on_submit():
         subs.confirm_subscription(db, subscription)
-        db.commit()
         flash(_("Your subscription is confirmed."), "success")
         return redirect(
             url_for(
@@ -188,10 +186,9 @@ def manage_subscription(token: str) -> Any:
                 db, subscription, services=form.services.data or [], known_services=_known()
             )
         except subs.SubscriptionError as exc:
-            db.rollback()
+            discard_changes()
             error = _field_error(form, exc)
         else:
-            db.commit()
             flash(_("Your choice is saved."), "success")
             return redirect(url_for("incidents.manage_subscription", token=token))
     return render_template(
@@ -224,7 +221,6 @@ def one_click_unsubscribe(token: str) -> Any:
     if subscription is None:
         abort(404)
     subs.unsubscribe(db, subscription)
-    db.commit()
     return render_template("incidents/unsubscribed.html")
 
 

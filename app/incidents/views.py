@@ -29,7 +29,7 @@ from werkzeug.http import http_date
 from wtforms import SelectChoice
 
 from app.dates import page_zone
-from app.db import get_session, utcnow
+from app.db import discard_changes, get_session, utcnow
 from app.hoster import current_profile
 from app.incidents import bp, services
 from app.incidents import status as rules
@@ -384,10 +384,9 @@ def staff_new() -> str | Response:
                 actor=_actor(),
             )
         except services.IncidentError as exc:
-            db.rollback()
+            discard_changes()
             error = _attach_error(form, exc)
         else:
-            db.commit()
             flash(
                 _("Incident #%(id)s is open and shown in the journal.", id=incident.id), "success"
             )
@@ -420,10 +419,9 @@ def staff_new_maintenance() -> str | Response:
                 actor=_actor(),
             )
         except services.IncidentError as exc:
-            db.rollback()
+            discard_changes()
             error = _attach_error(form, exc)
         else:
-            db.commit()
             flash(_("Maintenance #%(id)s is announced.", id=incident.id), "success")
             return redirect(url_for("incidents.staff_manage", incident_id=incident.id))  # type: ignore[return-value]
     failed = request.method == "POST"
@@ -518,10 +516,9 @@ def _staff_action(incident_id: int, form_key: str, action: Any, done: str) -> An
         try:
             action(db, form)
         except services.IncidentError as exc:
-            db.rollback()
+            discard_changes()
             error = _attach_error(form, exc)
         else:
-            db.commit()
             flash(done, "success")
             return redirect(url_for("incidents.staff_manage", incident_id=incident_id))
         incident = _incident_or_404(incident_id)

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from app.db import get_session, parse_id, utcnow
+from app.db import discard_changes, get_session, parse_id, utcnow
 from app.hoster.profile import current_profile
 from app.legal import bp, services
 from app.legal.diff import diff_texts
@@ -222,10 +222,9 @@ def accept() -> str | Response | tuple[str, int]:
         try:
             recorded = services.accept_versions(db, account, ids)
         except services.StaleVersion as exc:
-            db.rollback()
+            discard_changes()
             error = str(exc)
         else:
-            db.commit()
             if recorded:
                 flash(_("Thank you. Your acceptance is recorded on your account page."), "success")
             return redirect(safe_next(form.next.data))  # type: ignore[return-value]
@@ -388,7 +387,6 @@ def publish(document: str) -> str | Response | tuple[str, int]:
                         ),
                         languages=current_app.config["LANGUAGES"],
                     )
-                    db.commit()
                     flash(
                         _(
                             "Version %(number)s of “%(title)s” is published.",
@@ -407,11 +405,11 @@ def publish(document: str) -> str | Response | tuple[str, int]:
                         url_for("legal.version", document=document, number=version.number)
                     )
             except services.InvalidText as exc:
-                db.rollback()
+                discard_changes()
                 review = None
                 _field_for(form, exc).errors = [str(exc)]
             except services.LegalError as exc:
-                db.rollback()
+                discard_changes()
                 review = None
                 if isinstance(exc, services.InvalidEffectiveDate):
                     form.effective_on.errors = [str(exc)]

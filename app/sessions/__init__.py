@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, current_app, session
 from flask_babel import lazy_gettext as _l
 
 import config as panel_config
+from app.db import request_session
 from app.sessions.store import (
     DatabaseSessionStore,
     RedisSessionStore,
@@ -26,7 +27,7 @@ def session_store() -> SessionStore:
 def make_store(app: Flask) -> SessionStore:
     where = str(app.config["SESSION_STORE"] or "database")
     if where == "database":
-        return DatabaseSessionStore(app.extensions["panel_db"].sessions)
+        return DatabaseSessionStore(app.extensions["panel_db"].sessions, request_session)
     if where.startswith(REDIS_SCHEMES):
         return RedisSessionStore(where)
     raise panel_config.ConfigError(

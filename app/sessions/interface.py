@@ -54,6 +54,9 @@ class PanelSession(CallbackDict[str, Any], SessionMixin):
         self.modified = False
         self.accessed = False
         self.rotate_requested = False
+        # The record regenerate() ended: ended again when the session is saved, since a
+        # failed request rolls back its transaction, and that first delete with it.
+        self.ended_key: str | None = None
         self.store_failure: SessionStoreUnavailable | None = None
 
     def __getitem__(self, key: str) -> Any:
@@ -76,6 +79,7 @@ class PanelSession(CallbackDict[str, Any], SessionMixin):
         """
         if self.record is not None and self._store is not None:
             self._store.delete(self.record.key)
+            self.ended_key = self.record.key
             self.record = None
         self.rotate_requested = True
         self.modified = True
@@ -123,6 +127,8 @@ class PanelSessionInterface(SessionInterface):
 
     def _save(self, app: Flask, session: PanelSession, response: Response) -> None:
         record = session.record
+        if session.ended_key is not None and self.store.in_database:
+            self.store.delete(session.ended_key)
         if record is not None and (session.rotate_requested or not session):
             self.store.delete(record.key)
             record = None

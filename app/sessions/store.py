@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import utcnow
+from app.db import abort_commit, utcnow
 from app.sessions.models import SessionRecord
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,10 @@ class SessionStore(Protocol):
         ...
 
 
-def _plain(row: SessionRecord) -> StoredSession:
+_COLUMNS = SessionRecord.__table__.c
+
+
+def _plain(row: Any) -> StoredSession:
     return StoredSession(
         key=row.id,
         account_id=row.account_id,
@@ -92,15 +96,34 @@ def _plain(row: SessionRecord) -> StoredSession:
 
 
 class DatabaseSessionStore:
-    """Sessions in the `sessions` table, each operation in its own short transaction (the
-    request's own transaction is the view's business)."""
+    """Sessions in the `sessions` table.
+
+    In a request, the record is read and written in the request's own transaction (the one
+    connection it checks out, committed once at its end: see app.db); a write that fails
+    there fails the request rather than let it commit half. Elsewhere (CLI, worker) each
+    operation is its own short transaction. Plain Core statements: no ORM object to keep
+    in step, and an update of a session ended meanwhile simply matches no row.
+    """
 
     in_database = True
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        request_session: Callable[[], Session | None] = lambda: None,
+    ) -> None:
         self._sessions = sessions
+        self._request_session = request_session
 
     def _run(self, work: Any) -> Any:
+        db = self._request_session()
+        if db is not None:
+            try:
+                return work(db)
+            except SQLAlchemyError as exc:
+                failure = SessionStoreUnavailable(type(exc).__name__)
+                abort_commit(failure)
+                raise failure from exc
         try:
             with self._sessions() as db, db.begin():
                 return work(db)
@@ -109,44 +132,53 @@ class DatabaseSessionStore:
 
     def load(self, key: str) -> StoredSession | None:
         def work(db: Session) -> StoredSession | None:
-            row = db.get(SessionRecord, key)
+            row = db.execute(select(*_COLUMNS).where(_COLUMNS.id == key)).first()
             return _plain(row) if row is not None else None
 
         found: StoredSession | None = self._run(work)
         return found
 
     def save(self, record: StoredSession, *, create: bool) -> None:
+        values = {
+            "account_id": record.account_id,
+            "data": record.data,
+            "browser": record.browser,
+            "system": record.system,
+            "created_at": record.created_at,
+            "last_seen_at": record.last_seen_at,
+            "expires_at": record.expires_at,
+            "oidc_sid": record.oidc_sid,
+            "oidc_sub": record.oidc_sub,
+        }
+
         def work(db: Session) -> None:
-            row = db.get(SessionRecord, record.key)
-            if row is None:
-                if not create:
-                    return
-                # New sessions are the moment to forget the expired ones (an indexed delete).
-                db.execute(delete(SessionRecord).where(SessionRecord.expires_at <= utcnow()))
-                row = SessionRecord(id=record.key)
-                db.add(row)
-            row.account_id = record.account_id
-            row.data = record.data
-            row.browser = record.browser
-            row.system = record.system
-            row.created_at = record.created_at
-            row.last_seen_at = record.last_seen_at
-            row.expires_at = record.expires_at
-            row.oidc_sid = record.oidc_sid
-            row.oidc_sub = record.oidc_sub
+            if not create:
+                db.execute(update(SessionRecord).where(_COLUMNS.id == record.key).values(values))
+                return
+            # New sessions are the moment to forget the expired ones (an indexed delete).
+            # Rows another transaction is deleting are left to the next one: two requests
+            # never wait on each other here (SKIP LOCKED; SQLite has one writer anyway).
+            expired = (
+                select(_COLUMNS.id)
+                .where(_COLUMNS.expires_at <= utcnow())
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            db.execute(delete(SessionRecord).where(_COLUMNS.id.in_(expired)))
+            db.execute(insert(SessionRecord).values(id=record.key, **values))
 
         self._run(work)
 
     def delete(self, key: str) -> None:
-        self._run(lambda db: db.execute(delete(SessionRecord).where(SessionRecord.id == key)))
+        self._run(lambda db: db.execute(delete(SessionRecord).where(_COLUMNS.id == key)))
 
     def for_account(self, account_id: int) -> list[StoredSession]:
         def work(db: Session) -> list[StoredSession]:
-            rows = db.scalars(
-                select(SessionRecord)
-                .where(SessionRecord.account_id == account_id)
-                .where(SessionRecord.expires_at > utcnow())
-                .order_by(SessionRecord.last_seen_at.desc())
+            rows = db.execute(
+                select(*_COLUMNS)
+                .where(_COLUMNS.account_id == account_id)
+                .where(_COLUMNS.expires_at > utcnow())
+                .order_by(_COLUMNS.last_seen_at.desc())
             ).all()
             return [_plain(row) for row in rows]
 
@@ -155,9 +187,9 @@ class DatabaseSessionStore:
 
     def delete_for_account(self, account_id: int, *, keep: str | None = None) -> int:
         def work(db: Session) -> int:
-            statement = delete(SessionRecord).where(SessionRecord.account_id == account_id)
+            statement = delete(SessionRecord).where(_COLUMNS.account_id == account_id)
             if keep is not None:
-                statement = statement.where(SessionRecord.id != keep)
+                statement = statement.where(_COLUMNS.id != keep)
             return int(getattr(db.execute(statement), "rowcount", 0) or 0)
 
         ended: int = self._run(work)

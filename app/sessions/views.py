@@ -40,7 +40,6 @@ def end_others() -> Response:
         current_user._get_current_object(),
         current_key=current_session_key(session),
     )
-    db.commit()
     flash(
         ngettext(
             "%(num)s other session was signed out.",
@@ -58,7 +57,6 @@ def end_all() -> Response:
     db = get_session()
     account = current_user._get_current_object()
     services.end_all_sessions(db, session_store(), account, actor=account, reason="everywhere")
-    db.commit()
     logout_user()
     rotate_session()
     flash(_("You are signed out everywhere, including here."), "success")
@@ -104,7 +102,6 @@ def staff_end_all(account_id: int) -> Any:
     ended = services.end_all_sessions(
         db, session_store(), account, actor=current_user._get_current_object(), reason="staff"
     )
-    db.commit()
     flash(
         ngettext(
             "%(num)s session of this account was ended.",

@@ -119,6 +119,7 @@ def _act_on_dead_letters(
         messages=ids,
         purposes=sorted({m.purpose for m in messages}),
     )
+    # Committed now: the retry sends in this request, from its own transaction.
     db.commit()
     return ids
 

@@ -18,7 +18,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.accounts.throttle import KeyedThrottle
-from app.db import get_session
+from app.db import discard_changes, get_session
 from app.errors import retry_after
 from app.extensions import limiter
 from app.security import gate_exempt, public_endpoint
@@ -120,9 +120,8 @@ def contact() -> Any:
             body=form.body.data or "",
             language=str(get_locale() or ""),
         )
-        db.commit()
     except services.SupportError as exc:
-        db.rollback()
+        discard_changes()
         for name, messages in exc.errors.items():
             field = form._fields.get(name) or form._fields["body"]
             field.errors = [*field.errors, *(str(m) for m in messages)]

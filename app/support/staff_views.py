@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.db import get_session, parse_id
+from app.db import discard_changes, get_session, parse_id
 from app.security import staff_required
 from app.staff import describe_mail_purpose
 from app.support import attachment_store, bp, notifications, saved_replies, services
@@ -219,9 +219,8 @@ def staff_reply(ticket_id: int) -> Response | tuple[str, int]:
                 internal=internal,
                 then_state=form.then_state.data or "waiting_user",
             )
-            db.commit()
     except services.SupportError as exc:
-        db.rollback()
+        discard_changes()
         apply_errors(form, exc.errors)
         return _staff_ticket_page(_staff_ticket(ticket_id), reply_form=form, status=422)
     if internal:
@@ -268,10 +267,9 @@ def staff_assign(ticket_id: int) -> Response | tuple[str, int]:
             db, found, assignee_id, current_user._get_current_object()
         )
     except services.SupportError as exc:
-        db.rollback()
+        discard_changes()
         apply_errors(form, exc.errors)
         return _staff_ticket_page(_staff_ticket(ticket_id), assign_form=form, status=422)
-    db.commit()
     if assignee is None:
         flash(_("The ticket is assigned to nobody."), "success")
     else:
@@ -290,10 +288,9 @@ def staff_state(ticket_id: int) -> Response | tuple[str, int]:
             db, found, form.state.data or "", current_user._get_current_object()
         )
     except services.SupportError as exc:
-        db.rollback()
+        discard_changes()
         apply_errors(form, exc.errors)
         return _staff_ticket_page(_staff_ticket(ticket_id), state_form=form, status=422)
-    db.commit()
     if changed:
         flash(_("State changed to “%(state)s”.", state=STATE_LABELS[found.state]), "success")
     return redirect(url_for("support.staff_ticket", ticket_id=ticket_id))  # type: ignore[return-value]
@@ -319,11 +316,10 @@ def canned_replies() -> Response | tuple[str, int]:
                 actor=current_user._get_current_object(),
             )
         except services.SupportError as exc:
-            db.rollback()
+            discard_changes()
             apply_errors(form, exc.errors)
             status = 422
         else:
-            db.commit()
             flash(_("Saved reply “%(title)s” added.", title=reply.title), "success")
             _warn_unknown_placeholders(reply)
             return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
@@ -382,11 +378,10 @@ def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
                 actor=current_user._get_current_object(),
             )
         except services.SupportError as exc:
-            db.rollback()
+            discard_changes()
             apply_errors(form, exc.errors)
             status = 422
         else:
-            db.commit()
             flash(_("Saved reply updated."), "success")
             _warn_unknown_placeholders(reply)
             return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
@@ -408,6 +403,5 @@ def canned_reply_delete(reply_id: int) -> Response:
     db = get_session()
     title = reply.title
     services.delete_canned_reply(db, reply)
-    db.commit()
     flash(_("Saved reply “%(title)s” deleted.", title=title), "success")
     return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]

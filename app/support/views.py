@@ -29,7 +29,7 @@ from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import SelectChoice
 
-from app.db import get_session, utcnow
+from app.db import discard_changes, get_session, utcnow
 from app.hoster.profile import current_profile
 from app.security import gate_exempt, open_to_visitors
 from app.support import attachment_store, bp, services, upload_limit
@@ -236,9 +236,8 @@ def new_ticket() -> str | Response | tuple[str, int]:
                 uploads=uploads_from(form.attachments.data or []),
                 known_services=[s.slug for s in current_profile().services],
             )
-            db.commit()
     except services.SupportError as exc:
-        db.rollback()
+        discard_changes()
         apply_errors(form, exc.errors)
         return render_template(
             "support/new.html", form=form, incidents=ongoing_incidents(chosen), chosen=chosen
@@ -303,9 +302,8 @@ def reply(ticket_id: int) -> Response | tuple[str, int]:
                 body=form.body.data or "",
                 uploads=uploads_from(form.attachments.data or []),
             )
-            db.commit()
     except services.SupportError as exc:
-        db.rollback()
+        discard_changes()
         apply_errors(form, exc.errors)
         return _ticket_page(_requester_ticket(ticket_id), form, 422)
     if was_closed:
@@ -321,7 +319,6 @@ def close(ticket_id: int) -> Response:
     found = _requester_ticket(ticket_id)
     db = get_session()
     if services.close_ticket(db, found, current_user._get_current_object()):
-        db.commit()
         flash(_("The ticket is closed. You can reopen it at any time."), "success")
     else:
         flash(_("This ticket was already closed."), "success")
@@ -334,7 +331,6 @@ def reopen(ticket_id: int) -> Response:
     found = _requester_ticket(ticket_id)
     db = get_session()
     if services.reopen_ticket(db, found, current_user._get_current_object()):
-        db.commit()
         flash(
             _("The ticket is open again. Add a reply to tell the team what is needed."), "success"
         )

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import Form
 
-from app.db import get_session, utcnow
+from app.db import discard_changes, get_session, utcnow
 from app.hoster.profile import current_profile
 from app.security import gate_exempt, public_endpoint, staff_required
 from app.transparency import bp, labels, services, statistics
@@ -168,10 +168,9 @@ def staff_new_request() -> str | Response:
                 db, _details(form), actor_id=current_user.id, today=_today()
             )
         except services.TransparencyError as error:
-            db.rollback()
+            discard_changes()
             _attach(form, error)
         else:
-            db.commit()
             flash(_("Request no. %(number)s is in the register.", number=recorded.id), "success")
             return redirect(url_for("transparency.staff_register"))  # type: ignore[return-value]
     status = 422 if form.errors else 200
@@ -192,10 +191,9 @@ def staff_edit_request(request_id: int) -> str | Response:
                 db, request_id, _details(form), actor_id=current_user.id, today=_today()
             )
         except services.TransparencyError as error:
-            db.rollback()
+            discard_changes()
             _attach(form, error)
         else:
-            db.commit()
             flash(_("Request no. %(number)s is updated.", number=request_id), "success")
             return redirect(url_for("transparency.staff_register"))  # type: ignore[return-value]
     status = 422 if form.errors else 200
@@ -235,10 +233,9 @@ def staff_canary() -> str | Response:
                 today=today,
             )
         except services.TransparencyError as error:
-            db.rollback()
+            discard_changes()
             _attach(form, error)
         else:
-            db.commit()
             flash(_("The warrant canary statement is published."), "success")
             return redirect(url_for("transparency.staff_register"))  # type: ignore[return-value]
     status = 422 if form.errors else 200

@@ -15,6 +15,7 @@ from app.db import session_scope, utcnow
 from helpers import csrf_token, do_login
 
 
+@pytest.mark.ldap
 def test_directory_person_signs_in(ldap_client):
     response = do_login(ldap_client, "alice", L.PASSWORD)
     assert response.status_code == 302
@@ -22,6 +23,7 @@ def test_directory_person_signs_in(ldap_client):
     assert "Alice Martin" in page and "alice@example.org" in page
 
 
+@pytest.mark.ldap
 def test_person_with_escaped_comma_and_no_mail_signs_in(ldap_app):
     client = ldap_app.test_client()
     assert do_login(client, "jsmith", L.PASSWORD).status_code == 302
@@ -31,6 +33,7 @@ def test_person_with_escaped_comma_and_no_mail_signs_in(ldap_app):
     assert "Aucune adresse électronique" in client.get("/").get_data(as_text=True)
 
 
+@pytest.mark.ldap
 @pytest.mark.parametrize("login", ["*", "alice*", "*)(uid=*))(|(uid=*", "alice)(|(objectClass=*)"])
 def test_injection_logins_are_refused(ldap_client, login):
     response = do_login(ldap_client, login, L.PASSWORD)
@@ -38,11 +41,13 @@ def test_injection_logins_are_refused(ldap_client, login):
     assert ldap_client.get("/account/activity").status_code == 302
 
 
+@pytest.mark.ldap
 def test_empty_password_does_not_sign_in_against_slapd(ldap_client):
     assert do_login(ldap_client, "alice", "").status_code == 422
     assert ldap_client.get("/account/activity").status_code == 302
 
 
+@pytest.mark.ldap
 @pytest.mark.parametrize(
     ("uid", "group", "membership"),
     [
@@ -73,6 +78,7 @@ def _age_directory_check(app, uid: str, seconds: int) -> None:
         )
 
 
+@pytest.mark.ldap
 def test_staff_right_revoked_in_directory_takes_effect_after_recheck(make_app, slapd):
     dn = slapd.add_person("tempstaff")
     group = f"cn=staff,{L.GROUPS}"
@@ -101,6 +107,7 @@ def test_staff_right_revoked_in_directory_takes_effect_after_recheck(make_app, s
         slapd.delete_entry(dn)
 
 
+@pytest.mark.ldap
 def test_person_deleted_from_directory_loses_access(make_app, slapd):
     dn = slapd.add_person("leaving")
     app = make_app(**slapd.settings())
@@ -117,6 +124,7 @@ def test_person_deleted_from_directory_loses_access(make_app, slapd):
     assert client.get("/account/activity").status_code == 302
 
 
+@pytest.mark.ldap
 def test_directory_down_gives_503_within_timeout_and_public_pages_stay_up(make_app):
     server = L.start_slapd()
     try:

@@ -27,6 +27,7 @@ def _defaults():
     return config.defaults()
 
 
+@pytest.mark.ldap
 def test_person_signs_in_with_the_right_password(slapd):
     person = make_directory(slapd).authenticate("alice", L.PASSWORD)
     assert person is not None
@@ -36,17 +37,20 @@ def test_person_signs_in_with_the_right_password(slapd):
     assert person.language == "fr"
 
 
+@pytest.mark.ldap
 def test_wrong_password_and_unknown_login_both_fail(slapd):
     directory = make_directory(slapd)
     assert directory.authenticate("alice", "wrong") is None
     assert directory.authenticate("nobody", L.PASSWORD) is None
 
 
+@pytest.mark.ldap
 def test_empty_password_never_binds_even_if_the_server_allows_anonymous(slapd):
     directory = make_directory(slapd)
     assert directory.authenticate("alice", "") is None
 
 
+@pytest.mark.ldap
 @pytest.mark.parametrize(
     "login", ["*", "al*", "alice)(uid=*", "*)(|(uid=*", "alice\\", "ali\x00ce", "(uid=alice)"]
 )
@@ -54,22 +58,26 @@ def test_filter_metacharacters_cannot_widen_the_search(slapd, login):
     assert make_directory(slapd).authenticate(login, L.PASSWORD) is None
 
 
+@pytest.mark.ldap
 def test_non_ascii_names_come_back_intact(slapd):
     person = make_directory(slapd).authenticate("zoe", L.PASSWORD)
     assert person is not None and person.display_name == "Zoé Lefèvre-Nguyễn"
 
 
+@pytest.mark.ldap
 def test_dn_with_an_escaped_comma_signs_in(slapd):
     person = make_directory(slapd).authenticate("jsmith", L.PASSWORD)
     assert person is not None
     assert person.display_name == "Smith, John"
 
 
+@pytest.mark.ldap
 def test_person_without_mail_signs_in_with_no_email(slapd):
     person = make_directory(slapd).authenticate("nomail", L.PASSWORD)
     assert person is not None and person.email is None
 
 
+@pytest.mark.ldap
 def test_direct_bind_through_a_dn_template(slapd):
     directory = make_directory(
         slapd,
@@ -82,6 +90,7 @@ def test_direct_bind_through_a_dn_template(slapd):
     assert directory.authenticate("bob,ou=people", L.PASSWORD) is None
 
 
+@pytest.mark.ldap
 @pytest.mark.parametrize(
     ("uid", "group", "mode"),
     [
@@ -109,6 +118,7 @@ def test_staff_membership_in_each_group_layout(slapd, uid, group, mode):
         assert not directory.is_staff(other), membership
 
 
+@pytest.mark.ldap
 def test_staff_dn_match_is_exact_not_substring(slapd):
     directory = make_directory(slapd)
     # The group lists alice2 (not alice) and a DN written in another case and spacing.
@@ -118,6 +128,7 @@ def test_staff_dn_match_is_exact_not_substring(slapd):
     assert directory.is_staff(directory.authenticate("jsmith", L.PASSWORD))
 
 
+@pytest.mark.ldap
 def test_posix_member_uid_is_not_matched_by_prefix(slapd):
     directory = make_directory(
         slapd, LDAP_STAFF_GROUP=f"cn=posix-staff,{L.GROUPS}", LDAP_STAFF_MEMBERSHIP="memberUid"
@@ -126,6 +137,7 @@ def test_posix_member_uid_is_not_matched_by_prefix(slapd):
     assert not directory.is_staff(directory.authenticate("alice2", L.PASSWORD))
 
 
+@pytest.mark.ldap
 def test_failover_to_the_second_url_when_the_first_is_down(slapd):
     dead = f"ldap://127.0.0.1:{L.free_port()}"
     directory = make_directory(slapd, LDAP_URL=f"{dead} {slapd.url}", LDAP_TIMEOUT=1)
@@ -142,6 +154,7 @@ def test_unreachable_directory_raises_within_the_timeout():
     assert time.monotonic() - started < 3
 
 
+@pytest.mark.ldap
 def test_lookup_sees_a_deleted_person_as_gone(slapd):
     dn = slapd.add_person("tempuser")
     directory = make_directory(slapd)
@@ -150,6 +163,7 @@ def test_lookup_sees_a_deleted_person_as_gone(slapd):
     assert directory.lookup("tempuser") is None
 
 
+@pytest.mark.ldap
 def test_delete_removes_the_entry_and_its_memberships(slapd):
     dn = slapd.add_person("leaver")
     slapd.add_member(f"cn=staff,{L.GROUPS}", "member", dn)
@@ -164,6 +178,7 @@ def test_delete_removes_the_entry_and_its_memberships(slapd):
     assert directory.delete(person) is False  # idempotent
 
 
+@pytest.mark.ldap
 def test_entry_attributes_never_include_the_password(slapd):
     directory = make_directory(slapd)
     person = directory.lookup("bob")
@@ -172,5 +187,6 @@ def test_entry_attributes_never_include_the_password(slapd):
     assert not any(name.lower() == "userpassword" for name in attributes)
 
 
+@pytest.mark.ldap
 def test_password_with_control_characters_is_a_wrong_password_not_an_outage(slapd):
     assert make_directory(slapd).authenticate("alice", "pass\x01word") is None

@@ -31,11 +31,13 @@ def doctor(make_app, server, **overrides):
 # Requests fit the schema ------------------------------------------------------------------
 
 
+@pytest.mark.ldap
 def test_auto_mode_never_asks_for_memberof_on_a_server_without_it(debian_slapd, slapd):
     assert "memberOf" not in directory_for(debian_slapd).wanted_attributes()
     assert "memberOf" in directory_for(slapd).wanted_attributes()
 
 
+@pytest.mark.ldap
 def test_every_membership_mode_signs_in_on_debian(make_app, debian_slapd):
     for mode in ("auto", "member"):
         client = make_app(**debian_slapd.settings(LDAP_STAFF_MEMBERSHIP=mode)).test_client()
@@ -46,12 +48,14 @@ def test_every_membership_mode_signs_in_on_debian(make_app, debian_slapd):
 # flask doctor tells the truth ---------------------------------------------------------
 
 
+@pytest.mark.ldap
 def test_doctor_names_memberof_mode_without_the_overlay(make_app, debian_slapd):
     result = doctor(make_app, debian_slapd, LDAP_STAFF_MEMBERSHIP="memberOf")
     assert result.exit_code == 1
     assert "no memberOf attribute (no memberof overlay)" in result.output
 
 
+@pytest.mark.ldap
 def test_doctor_names_a_filter_that_needs_yunohosts_schema(make_app, yunohost_slapd):
     result = doctor(
         make_app, yunohost_slapd, LDAP_USER_FILTER="(&(objectClass=mailAccount)(uid={login}))"
@@ -61,6 +65,7 @@ def test_doctor_names_a_filter_that_needs_yunohosts_schema(make_app, yunohost_sl
     assert "YunoHost's own schema" in result.output
 
 
+@pytest.mark.ldap
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -83,6 +88,7 @@ def test_doctor_names_each_configuration_problem(make_app, debian_slapd, overrid
     assert "PROBLEM  directory" in result.output
 
 
+@pytest.mark.ldap
 def test_doctor_names_an_empty_staff_group(make_app, debian_slapd):
     with debian_slapd.admin() as conn:
         conn.add(f"cn=empty,{L.GROUPS}", ["posixGroup"], {"cn": "empty", "gidNumber": 7000})
@@ -100,6 +106,7 @@ def test_doctor_names_an_empty_staff_group(make_app, debian_slapd):
         debian_slapd.delete_entry(f"cn=empty,{L.GROUPS}")
 
 
+@pytest.mark.ldap
 @pytest.mark.parametrize(
     "overrides",
     [{"LDAP_BIND_PASSWORD": "wrong"}, {"LDAP_USER_FILTER": "(uid={login}"}],
@@ -117,6 +124,7 @@ def test_a_wrong_setting_is_a_configuration_problem_not_an_outage(
     assert health.status_code == 503 and health.json["checks"]["directory"] == "misconfigured"
 
 
+@pytest.mark.ldap
 def test_directory_test_command_walks_one_sign_in(make_app, debian_slapd, monkeypatch):
     app = make_app(**debian_slapd.settings())
     monkeypatch.setattr("getpass.getpass", lambda prompt="": L.PASSWORD)
@@ -133,6 +141,7 @@ def test_directory_test_command_walks_one_sign_in(make_app, debian_slapd, monkey
 # TLS -------------------------------------------------------------------------------------
 
 
+@pytest.mark.ldap
 def test_ldaps_and_starttls_with_the_hosters_ca_sign_in(make_app, debian_slapd):
     ca = str(debian_slapd.tls_files["ca"])
     for settings in (
@@ -143,6 +152,7 @@ def test_ldaps_and_starttls_with_the_hosters_ca_sign_in(make_app, debian_slapd):
         assert do_login(client, L.ACCENTED_UID, L.PASSWORD).status_code == 302, settings
 
 
+@pytest.mark.ldap
 def test_a_wrong_ca_is_refused_with_one_short_line(make_app, debian_slapd, tmp_path, caplog):
     other = L.make_ca(tmp_path / "other", name="other")["ca"]
     for settings in (
@@ -218,6 +228,7 @@ def hung_first(debian_slapd):
     L.cleanup(first)
 
 
+@pytest.mark.ldap
 def test_hung_first_server_is_passed_over_and_then_tried_last(make_app, debian_slapd, hung_first):
     app = make_app(**debian_slapd.settings(LDAP_URL=f"{hung_first.url} {debian_slapd.url}"))
     assert do_login(app.test_client(), L.ACCENTED_UID, L.PASSWORD).status_code == 302
@@ -227,6 +238,7 @@ def test_hung_first_server_is_passed_over_and_then_tried_last(make_app, debian_s
     assert do_login(client, "alice", L.PASSWORD).status_code == 302
 
 
+@pytest.mark.ldap
 def test_server_that_hangs_after_serving_is_left_for_the_next(make_app, debian_slapd):
     first = L.start_slapd(flavour="debian")
     try:
@@ -240,6 +252,7 @@ def test_server_that_hangs_after_serving_is_left_for_the_next(make_app, debian_s
         L.cleanup(first)
 
 
+@pytest.mark.ldap
 def test_pooled_connections_serve_many_threads_at_once(debian_slapd):
     directory = directory_for(debian_slapd)
     results: list[object] = []
@@ -258,12 +271,14 @@ def test_pooled_connections_serve_many_threads_at_once(debian_slapd):
     directory.close()
 
 
+@pytest.mark.ldap
 def test_sasl_forbidden_password_logs_no_error(debian_slapd, caplog):
     caplog.set_level(logging.INFO)
     assert directory_for(debian_slapd).authenticate("alice", "pass\u202eword") is None
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+@pytest.mark.ldap
 def test_login_form_still_posts_with_the_directory_frozen(make_app, hung_first):
     app = make_app(**hung_first.settings(LDAP_TIMEOUT=1))
     client = app.test_client()
@@ -272,6 +287,7 @@ def test_login_form_still_posts_with_the_directory_frozen(make_app, hung_first):
     assert response.status_code == 503
 
 
+@pytest.mark.ldap
 def test_pooled_connections_closed_by_a_restart_are_replaced_silently(make_app, debian_slapd):
     first = L.start_slapd(flavour="debian")
     try:
@@ -286,6 +302,7 @@ def test_pooled_connections_closed_by_a_restart_are_replaced_silently(make_app, 
         L.cleanup(first)
 
 
+@pytest.mark.ldap
 def test_detect_over_ldaps_with_a_service_account_given_on_the_command_line(
     make_app, debian_slapd, monkeypatch
 ):
@@ -300,6 +317,7 @@ def test_detect_over_ldaps_with_a_service_account_given_on_the_command_line(
     assert "PANEL_LDAP_STAFF_MEMBERSHIP=member" in result.output
 
 
+@pytest.mark.ldap
 def test_detect_says_what_an_anonymous_look_cannot_see(make_app, debian_slapd):
     result = (
         make_app(LDAP_URL=debian_slapd.url).test_cli_runner().invoke(args=["directory", "detect"])
@@ -308,6 +326,7 @@ def test_detect_says_what_an_anonymous_look_cannot_see(make_app, debian_slapd):
     assert "visible to this account" in result.output
 
 
+@pytest.mark.ldap
 def test_a_certificate_for_another_host_is_refused_in_one_line(make_app, caplog):
     server = L.start_slapd(flavour="debian", tls=True, tls_names="DNS:ldap.example.org")
     try:
@@ -323,6 +342,7 @@ def test_a_certificate_for_another_host_is_refused_in_one_line(make_app, caplog)
         L.cleanup(server)
 
 
+@pytest.mark.ldap
 def test_an_optional_attribute_the_server_lacks_is_named_but_does_not_page(make_app, debian_slapd):
     settings = debian_slapd.settings(LDAP_ATTRIBUTES={"language": "locale"})
     result = doctor(make_app, debian_slapd, **settings)

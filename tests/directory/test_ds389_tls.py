@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 import ldap_server as L
 from helpers import do_login
+
+# Every test here starts a real directory server.
+pytestmark = pytest.mark.ldap
 
 
 def test_389_over_ldaps_with_the_hosters_ca_signs_in_and_finds_staff(make_app, ds389):

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 import ldap_server as L
 from helpers import csrf_token, do_login
+
+# Every test here starts a real directory server.
+pytestmark = pytest.mark.ldap
 
 
 def test_person_with_escaped_comma_and_accents_signs_in_and_is_staff(make_app, directory_server):

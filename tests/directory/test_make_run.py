@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from http_client import Browser
 
 import ldap_server as L
 from helpers import wait_port
+
+# Every test here starts a real directory server.
+pytestmark = pytest.mark.ldap
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,14 +21,14 @@ from sqlalchemy import func, select
 
 from app.audit import AuditEvent
 from app.connectors.base import ArchiveEntry, ConnectorError, DataItem, StepResult
-from helpers import csrf_token
+from helpers import csrf_token, missing_tool
 
 STAMP = 1_700_000_000
 
 
 def unzip_test(body: bytes, tmp_path: Path) -> str:
     if not shutil.which("unzip"):
-        pytest.skip("unzip is not installed")
+        missing_tool("unzip is not installed: apt-get install unzip")
     archive = tmp_path / "export.zip"
     archive.write_bytes(body)
     done = subprocess.run(["unzip", "-t", str(archive)], capture_output=True, text=True)
@@ -110,7 +110,7 @@ def test_extracted_files_get_their_original_modification_time(
     client: FlaskClient, sign_in: Any, download: Any, write_file: Any, tmp_path: Path
 ) -> None:
     if not shutil.which("unzip"):
-        pytest.skip("unzip is not installed")
+        missing_tool("unzip is not installed: apt-get install unzip")
     write_file("alice", "old.txt", b"x", mtime=STAMP)
     result = download(sign_in(client, "alice"))
     (tmp_path / "a.zip").write_bytes(result.body)

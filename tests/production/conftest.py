@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import ldap_server
-from helpers import wait_port
+from helpers import missing_tool, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -93,6 +93,6 @@ def start_instance(database_url: str, tmp_path: Path) -> Iterator[Callable[..., 
 
 @pytest.fixture
 def redis_url() -> str:
-    if shutil.which("redis-cli") is None and not os.environ.get("CI"):
-        pytest.skip("Redis is not installed")
+    if shutil.which("redis-cli") is None:
+        missing_tool("Redis is not installed: apt-get install redis-server")
     return "redis://127.0.0.1:6379/14"
