@@ -81,7 +81,8 @@ def test_a_form_error_far_down_the_page_is_brought_into_view(live_server, chromi
         summary = page.locator(".error-summary")
         assert summary.is_visible()
         top = summary.evaluate("el => el.getBoundingClientRect().top")
-        assert 0 <= top < 844 / 2, top
+        # Sub-pixel layout may leave the box a fraction of a pixel above the edge.
+        assert -1 < top < 844 / 2, top
         if javascript:
             assert summary.evaluate("el => document.activeElement === el")
             summary.locator("a").first.click()

@@ -225,6 +225,7 @@ def test_a_forged_logout_token_ends_nothing(logout_app):
     assert open_keys(logout_app, alice) == {"a" * 64}
 
 
+@pytest.mark.ldap
 def test_the_sessions_page_says_which_sessions_came_through_the_provider(make_app, slapd):
     app = make_app(**slapd.settings(), **provider_settings(PASSWORD_LOGIN=True))
     client = app.test_client()
