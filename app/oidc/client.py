@@ -12,12 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from authlib.common.security import generate_token
 from authlib.common.urls import add_params_to_uri
-from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import ClaimError as JoseClaimError
@@ -26,6 +24,9 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from app.connectors.secrets import Secret
+
+if TYPE_CHECKING:
+    from authlib.integrations.requests_client import OAuth2Session
 
 # Asymmetric signatures only: "none" and the HS* family (a "signature" anyone holding the
 # client secret can make) are never accepted, whatever the provider advertises.
@@ -113,6 +114,9 @@ class OpenIDProvider:
     # Discovery and keys --------------------------------------------------------------
 
     def _get_json(self, url: str, what: str) -> dict[str, Any]:
+        # requests is loaded on first use: a web worker without OpenID never pays for it.
+        import requests
+
         try:
             response = requests.get(
                 url, timeout=self.settings.timeout, headers={"Accept": "application/json"}
@@ -183,6 +187,9 @@ class OpenIDProvider:
     # The code flow ---------------------------------------------------------------------
 
     def _client(self, redirect_uri: str) -> OAuth2Session:
+        # Loaded on first use (it loads requests), as in _get_json.
+        from authlib.integrations.requests_client import OAuth2Session
+
         secret = self.settings.client_secret
         return OAuth2Session(
             client_id=self.settings.client_id,
@@ -224,6 +231,9 @@ class OpenIDProvider:
         max_age: int | None = None,
     ) -> ProviderSignIn:
         """Trade the code for tokens, check the ID token, read userinfo if it lacks a claim."""
+        import requests  # on first use, as in _get_json
+        from authlib.integrations.requests_client import OAuthError
+
         metadata = self.metadata()
         with self._client(redirect_uri) as client:
             try:
@@ -260,6 +270,9 @@ class OpenIDProvider:
         )
 
     def _userinfo(self, client: OAuth2Session, endpoint: str, sub: str) -> dict[str, Any]:
+        import requests  # on first use, as in _get_json
+        from authlib.integrations.requests_client import OAuthError
+
         try:
             response = client.get(endpoint, headers={"Accept": "application/json"})
             response.raise_for_status()
