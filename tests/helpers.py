@@ -96,3 +96,25 @@ def english_connector_words() -> list[str]:
             if len(chunk.split()) >= 2 and len(chunk) >= 10:
                 words.append(chunk)
     return words
+
+
+def scratch_databases(tmp_path: Any, prefix: str) -> Any:
+    """A fresh SQLite file, then (with PANEL_TEST_DATABASE_URL) a fresh PostgreSQL database
+    dropped afterwards: for migration tests that run the chain on both."""
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+
+    yield f"sqlite:///{tmp_path / f'{prefix}.sqlite3'}"
+    pg = os.environ.get("PANEL_TEST_DATABASE_URL")
+    if pg:
+        name = f"panel_{prefix}_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(pg).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()

@@ -4,39 +4,22 @@ from __future__ import annotations
 
 import importlib
 import os
-import uuid
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, inspect
 
 from app.cli import alembic_config
+from helpers import scratch_databases
 
 MIGRATION_TESTS = Path(__file__).parent / "migrations"
 
 
-def _databases(tmp_path):
-    yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
-    pg = os.environ.get("PANEL_TEST_DATABASE_URL")
-    if pg:
-        name = f"panel_mig_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(pg).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
-
 def test_upgrade_matches_models_and_downgrade_reaches_base(tmp_path):
     tested = 0
-    for url in _databases(tmp_path):
+    for url in scratch_databases(tmp_path, "mig"):
         cfg = alembic_config(url)
         command.upgrade(cfg, "head")
         command.check(cfg)  # raises if the models and the migrated schema differ
@@ -76,7 +59,7 @@ def _down_revision(revision: str) -> str:
 @pytest.mark.parametrize("revision", TESTERS)
 def test_upgrade_keeps_the_rows_it_should(tmp_path, revision):
     module = importlib.import_module(f"migrations.migration_{revision}")
-    for url in _databases(tmp_path):
+    for url in scratch_databases(tmp_path, "mig"):
         cfg = alembic_config(url)
         command.upgrade(cfg, _down_revision(revision))
         engine = create_engine(url)
@@ -92,7 +75,7 @@ def test_upgrade_keeps_the_rows_it_should(tmp_path, revision):
 @pytest.mark.parametrize("revision", TESTERS)
 def test_downgrade_keeps_and_deletes_the_rows_it_should(tmp_path, revision):
     module = importlib.import_module(f"migrations.migration_{revision}")
-    for url in _databases(tmp_path):
+    for url in scratch_databases(tmp_path, "mig"):
         cfg = alembic_config(url)
         command.upgrade(cfg, revision)
         engine = create_engine(url)

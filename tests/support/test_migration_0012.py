@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from app.cli import alembic_config
+from helpers import scratch_databases
 
 NOW = "2026-12-01 10:00:00+00:00"
-
-
-def _databases(tmp_path: Path) -> Iterator[str]:
-    yield f"sqlite:///{tmp_path / 'm0012.sqlite3'}"
-    pg = os.environ.get("PANEL_TEST_DATABASE_URL")
-    if pg:
-        name = f"panel_m0012_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(pg).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def _ticket(conn, ticket_id: int) -> None:
@@ -69,7 +50,7 @@ def _message(conn, message_id: int, ticket_id: int, mail_id: str | None = None) 
 
 @pytest.mark.postgres
 def test_0012_keeps_messages_and_refuses_a_message_id_twice_per_ticket(tmp_path: Path) -> None:
-    for url in _databases(tmp_path):
+    for url in scratch_databases(tmp_path, "m0012"):
         cfg = alembic_config(url)
         command.upgrade(cfg, "0011")
         engine = create_engine(url)
