@@ -46,7 +46,7 @@ class ImportItem:
     file tree is opened with `open()` instead, so a big file streams from the ZIP on disk.
     """
 
-    name: str  # for the report and the person: "INBOX #12 (Subject…)", "Agenda/uid@x", "photos/a.jpg"
+    name: str  # for the report: "INBOX #12 (Subject…)", "Agenda/uid@x", "photos/a.jpg"
     key: str  # what "already there" is matched on: Message-ID or "sha256:<digest>", UID, path
     size: int
     data: bytes | None = None
@@ -74,7 +74,7 @@ class ImportPart:
     """
 
     kind: PartKind
-    name: str  # folder path "Archives/2024" ('/'-separated), calendar or address book name; "" for files
+    name: str  # "Archives/2024" ('/'-separated), a calendar or address book name; "" for files
     items: Iterable[ImportItem | Malformed]
     count: int
     size: int
