@@ -391,6 +391,7 @@ def test_the_whole_panel_over_https_behind_nginx_in_production(deployment, chrom
         staff.click("button[value=review]")
         staff.click(".legal-review button[value=publish]")
         staff.wait_for_url("**/legal/terms/1")
+
         # The other gunicorn worker learns of the publication within LEGAL_VERSION_SECONDS
         # (2 s, docs/legal.md): until then a page it serves does not ask yet.
         def asked_to_accept() -> bool:
