@@ -43,12 +43,13 @@ lint: $(VENV)/.installed
 audit: $(VENV)/.installed
 	$(VENV)/bin/pip-audit -r constraints.txt --strict
 
-# The suite on SQLite, then again on PostgreSQL when PANEL_TEST_DATABASE_URL is set.
+# The suite on SQLite, then again on PostgreSQL when PANEL_TEST_DATABASE_URL is set
+# (PANEL_TEST_ENGINE=sqlite keeps the first pass off PostgreSQL, see tests/conftest.py).
 # PYTEST_ARGS="-n auto --dist loadfile" runs it on every core (pytest-xdist): each worker
 # has its own servers, temporary folders and PostgreSQL database.
 PYTEST_ARGS ?=
 pytest: translations
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	PANEL_TEST_ENGINE=sqlite $(VENV)/bin/pytest $(PYTEST_ARGS)
 	@if [ -n "$$PANEL_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL =="; \
 		$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS); \

@@ -47,8 +47,13 @@ def _worker_database(url: str | None) -> str | None:
     return own
 
 
-SHARED_PG_URL = os.environ.get("PANEL_TEST_SHARED_DATABASE_URL") or os.environ.get(
-    "PANEL_TEST_DATABASE_URL"
+# `make test` runs the suite twice: PANEL_TEST_ENGINE=sqlite keeps the first pass on SQLite
+# even though PANEL_TEST_DATABASE_URL is set (migration tests still use it beside SQLite).
+SHARED_PG_URL = (
+    None
+    if os.environ.get("PANEL_TEST_ENGINE") == "sqlite"
+    else os.environ.get("PANEL_TEST_SHARED_DATABASE_URL")
+    or os.environ.get("PANEL_TEST_DATABASE_URL")
 )
 PG_URL = _worker_database(SHARED_PG_URL)
 
