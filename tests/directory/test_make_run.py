@@ -38,7 +38,8 @@ def test_make_run_with_a_real_directory_serves_the_panel(debian_slapd, tmp_path)
         start_new_session=True,
     )
     try:
-        wait_port(port, timeout=60)
+        # `make run` compiles catalogs, migrates and publishes the demo terms first.
+        wait_port(port, timeout=180)
         browser = Browser()
         assert browser.login(f"http://127.0.0.1:{port}", L.ACCENTED_UID, L.PASSWORD).status == 302
         # Signed in: the next stop is accepting the terms `make run` published.
