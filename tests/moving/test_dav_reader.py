@@ -175,7 +175,9 @@ def test_mismatched_end_lines_refuse_that_object_only() -> None:
 
 def test_an_object_too_big_is_refused_without_holding_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reader, "MAX_OBJECT_BYTES", 10_000)
-    big = "BEGIN:VEVENT\nUID:big\nDTSTART:20240101T000000Z\n" + "COMMENT:x\n" * 5000 + "END:VEVENT\n"
+    big = (
+        "BEGIN:VEVENT\nUID:big\nDTSTART:20240101T000000Z\n" + "COMMENT:x\n" * 5000 + "END:VEVENT\n"
+    )
     items = read(crlf("BEGIN:VCALENDAR\nVERSION:2.0\n" + big + NY + "END:VCALENDAR\n").encode())
     assert [(i.name, getattr(i, "reason", None)) for i in items] == [
         ("Agenda/big", reader.TOO_BIG), ("Agenda/ny-1", None)]  # fmt: skip
@@ -206,14 +208,18 @@ def test_components_of_one_uid_far_apart_are_named(monkeypatch: pytest.MonkeyPat
 
 def test_an_event_without_uid_is_keyed_by_its_digest() -> None:
     text = crlf("BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nDTSTAMP:20240101T000000Z\n"
-                "DTSTART:20240101T100000Z\nSUMMARY:no uid\nEND:VEVENT\nEND:VCALENDAR\n")  # fmt: skip
+                "DTSTART:20240101T100000Z\nSUMMARY:no uid\nEND:VEVENT\n"
+                "END:VCALENDAR\n")  # fmt: skip
     (item,) = read(text.encode())
     assert isinstance(item, ImportItem) and item.key.startswith("sha256:")
     assert read(text.encode())[0].key == item.key  # type: ignore[union-attr]
 
 
 def test_text_outside_any_calendar_is_named_once() -> None:
-    text = b"hello\r\nworld\r\n" + crlf("BEGIN:VCALENDAR\nVERSION:2.0\n" + NY + "END:VCALENDAR\n").encode()
+    text = (
+        b"hello\r\nworld\r\n"
+        + crlf("BEGIN:VCALENDAR\nVERSION:2.0\n" + NY + "END:VCALENDAR\n").encode()
+    )
     items = read(text)
     assert [(i.name, getattr(i, "reason", None)) for i in items] == [
         ("Agenda #1", reader.OUTSIDE), ("Agenda/ny-1", None)]  # fmt: skip
@@ -221,8 +227,14 @@ def test_text_outside_any_calendar_is_named_once() -> None:
 
 # Contacts ----------------------------------------------------------------------------------------
 
-ZOE = "BEGIN:VCARD\nVERSION:3.0\nUID:zoe-1\nFN:Zoé Lefèvre\nN:Lefèvre;Zoé;;;\nitem1.EMAIL;TYPE=INTERNET:zoe@example.org\nEND:VCARD\n"
-SAM = "BEGIN:VCARD\nVERSION:4.0\nUID:urn:uuid:5b8a\nFN:Sam\nTEL;VALUE=uri;TYPE=\"voice,home\":tel:+33-1\nEND:VCARD\n"
+ZOE = (
+    "BEGIN:VCARD\nVERSION:3.0\nUID:zoe-1\nFN:Zoé Lefèvre\nN:Lefèvre;Zoé;;;\n"
+    "item1.EMAIL;TYPE=INTERNET:zoe@example.org\nEND:VCARD\n"
+)
+SAM = (
+    "BEGIN:VCARD\nVERSION:4.0\nUID:urn:uuid:5b8a\nFN:Sam\n"
+    'TEL;VALUE=uri;TYPE="voice,home":tel:+33-1\nEND:VCARD\n'
+)
 NO_UID = "BEGIN:VCARD\nVERSION:3.0\nFN:Anonyme\nEND:VCARD\n"
 
 
@@ -251,7 +263,7 @@ def test_broken_vcards_are_refused_one_by_one() -> None:
     no_version = "BEGIN:VCARD\nUID:bad-2\nFN:x\nEND:VCARD\n"
     latin1 = crlf("BEGIN:VCARD\nVERSION:3.0\nUID:bad-3\nFN:Zo\xe9\nEND:VCARD\n").encode("latin-1")
     cut = "BEGIN:VCARD\nVERSION:3.0\nUID:bad-4\nFN:cut\n"
-    data = (crlf(ZOE + no_colon + no_version).encode() + latin1 + crlf(SAM + cut).encode())
+    data = crlf(ZOE + no_colon + no_version).encode() + latin1 + crlf(SAM + cut).encode()
     got = [(i.name, getattr(i, "reason", None)) for i in contacts(data)]
     assert got == [
         ("Contacts/zoe-1", None),

@@ -341,7 +341,7 @@ def _check_calendar(data: bytes) -> str | None:
                         component.decoded(prop)
             except (ValueError, KeyError, TypeError):
                 return INVALID_CALENDAR
-    if not any(c.name.encode() in _OBJECTS for c in calendar.subcomponents):
+    if not any((c.name or "").encode() in _OBJECTS for c in calendar.subcomponents):
         return INVALID_CALENDAR
     return None
 
