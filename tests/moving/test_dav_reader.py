@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 
 import icalendar
 import pytest
@@ -290,3 +291,12 @@ def test_reading_a_large_calendar_holds_one_window_at_a_time() -> None:
         assert isinstance(item, ImportItem)
         count += 1
     assert count == 2_000
+
+
+def test_a_card_with_a_big_folded_photo_is_read_in_linear_time() -> None:
+    photo = _fold("PHOTO;ENCODING=b;TYPE=JPEG:" + "QUJD" * 1_000_000)  # 4 MB, 53 000 lines
+    card = crlf(ZOE).replace("END:VCARD", photo + "END:VCARD").encode()
+    started = time.process_time()
+    (item,) = contacts(card)
+    assert isinstance(item, ImportItem) and item.data == card
+    assert time.process_time() - started < 20  # quadratic joining would take minutes

@@ -109,22 +109,29 @@ def _physical(stream: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
 
 
 def _lines(stream: IO[bytes]) -> Iterator[_Line]:
-    """Logical lines: a physical line starting with a space or a tab continues the last."""
-    current: _Line | None = None
-    for raw, overlong in _physical(stream):
-        if raw[:1] in (b" ", b"\t") and current is not None:
-            if len(current.logical) <= MAX_OBJECT_BYTES:
-                current.logical += raw[1:]
-                current.raw.append(raw)
+    """Logical lines: a physical line starting with a space or a tab continues the last.
+
+    The pieces of a long folded value (a vCard's photo) are joined once, at its end.
+    """
+    pieces: list[bytes] = []
+    raw_lines: list[bytes] = []
+    length = 0
+    overlong = False
+    for raw, too_long in _physical(stream):
+        if raw[:1] in (b" ", b"\t") and raw_lines:
+            length += len(raw) - 1
+            if length <= MAX_OBJECT_BYTES:
+                pieces.append(raw[1:])
+                raw_lines.append(raw)
             else:
-                current.overlong = True
-            current.overlong = current.overlong or overlong
+                overlong = True
+            overlong = overlong or too_long
             continue
-        if current is not None:
-            yield current
-        current = _Line(raw, [raw], overlong)
-    if current is not None:
-        yield current
+        if raw_lines:
+            yield _Line(b"".join(pieces), raw_lines, overlong)
+        pieces, raw_lines, length, overlong = [raw], [raw], len(raw), too_long
+    if raw_lines:
+        yield _Line(b"".join(pieces), raw_lines, overlong)
 
 
 def _begin(line: _Line) -> bytes | None:
@@ -384,9 +391,25 @@ def _check_card(data: bytes) -> str | None:
     for line in unfolded.split("\r\n"):
         if not line:
             continue
+        colon = _value_start(line)
+        if colon < 0:
+            return INVALID_CARD
         try:
-            prop, _params, _value = Contentline(line).parts()
+            # The name and parameters only: a value may be megabytes of photo, parsed by
+            # the library a character at a time, and any text is a value.
+            prop, _params, _value = Contentline(line[:colon] + ":").parts()
         except ValueError:
             return INVALID_CARD
         version = version or prop.rsplit(".", 1)[-1].upper() == "VERSION"
     return None if version else NO_VERSION
+
+
+def _value_start(line: str) -> int:
+    """The index of the colon that ends a content line's name and parameters, or -1."""
+    quoted = False
+    for i, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == ":" and not quoted:
+            return i
+    return -1
