@@ -70,7 +70,7 @@ NO_ROOM = N_("no room left on the server: %(answer)s")
 DIFFERENT_FILE = N_("a different file is already at this place: it was left as it is")
 FOLDER_THERE = N_("a folder of this name is already at this place")
 BAD_PATH = N_("a name that cannot be a file name here")
-NO_HOME = N_("%(service)s gave no home for the person's %(kind)s")
+NO_HOME = N_("%(service)s gave no home for the person's calendars or address books")
 CANNOT_CREATE = N_("%(service)s refused to create %(name)s: %(answer)s")
 OUTCOMES = (REFUSED_OBJECT, NO_ROOM, DIFFERENT_FILE, FOLDER_THERE, BAD_PATH, NO_HOME,
             CANNOT_CREATE)  # fmt: skip
@@ -334,7 +334,7 @@ class DavImporter:
                 return collection
         home = self._homes(login).get(kind)
         if home is None:
-            raise ConnectorError(_(NO_HOME, service=self.name, kind=kind))
+            raise ConnectorError(_(NO_HOME, service=self.name))
         home = home if home.endswith("/") else home + "/"
         template = MKCALENDAR if kind == "calendar" else MKADDRESSBOOK
         method = "MKCALENDAR" if kind == "calendar" else "MKCOL"
