@@ -381,3 +381,30 @@ def test_the_room_left_is_what_the_server_says(
         assert room is None
     else:  # wsgidav gives the room left on its disk
         assert isinstance(room, int) and room > 0
+
+
+class Killed(Exception):
+    """The worker dies in the middle of sending a file."""
+
+
+def test_a_worker_killed_in_the_middle_of_a_file_leaves_no_cut_file_and_resumes(
+    files_server: servers.Process, password_file: Path
+) -> None:
+    big = os.urandom(3 * 1024 * 1024)
+
+    class Dying(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() > 1024 * 1024:
+                raise Killed
+            return super().read(size)
+
+    cloud = files_connector(files_server, password_file)
+    dying = ImportItem(name="big.bin", key="big.bin", size=len(big), open=lambda: Dying(big))
+    with pytest.raises(Exception) as caught:
+        run(cloud, "resumed", part("files", "", [file_item("first.txt", b"1"), dying]))
+    assert isinstance(caught.value, Killed) or isinstance(caught.value.__context__, Killed)
+    root = files_server.home / "files" / "resumed"
+    assert "big.bin" not in on_disk(root)
+    progress = run(cloud, "resumed", files_part({"first.txt": b"1", "big.bin": big}))
+    assert counts(progress) == (1, 1, 0), progress.outcomes
+    assert on_disk(root) == {"first.txt": b"1", "big.bin": big}

@@ -13,9 +13,11 @@ as the service account acting for her:
   members' names); an object whose UID is there, or that the server answers 412 or
   `no-uid-conflict` for, is skipped. A card without UID gets its digest as UID, so a second
   import finds it again;
-- files are PUT under her files root with their paths (folders made with MKCOL). A file
-  already at that path with the same size and SHA-256 is skipped; a different file there
-  is left as it is and the new one refused, never overwritten. The modification time goes
+- files are PUT under her files root with their paths (folders made with MKCOL), each
+  under a temporary name first and then moved into place (MOVE, `Overwrite: F`), so a
+  worker killed halfway leaves no cut file. A file already at that path with the same size
+  and SHA-256 is skipped; a different file there is left as it is and the new one refused,
+  never overwritten. The modification time goes
   along as `X-OC-Mtime` (Nextcloud and ownCloud keep it; plain WebDAV servers cannot, since
   `getlastmodified` is protected).
 
@@ -103,6 +105,8 @@ PROPFIND_FILE = b"""<?xml version="1.0" encoding="utf-8"?>
 <d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/><d:getcontentlength/></d:prop>
 </d:propfind>"""
 
+# The suffix of a file being written (".name.jpg.panel-import" until it is whole).
+PARTIAL = ".panel-import"
 _PLAIN_UID = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._+-]{0,99}")
 _UID_LINE = re.compile(r"^UID[;:]", re.IGNORECASE)
 _KINDS = {"calendar": ("calendar", ".ics"), "contacts": ("addressbook", ".vcf")}
@@ -425,17 +429,27 @@ class DavImporter:
             if size == str(item.size) and self._same_content(url, item):
                 return SKIPPED, ""
             return REFUSED, DIFFERENT_FILE
+        # Written under a temporary name, then moved into place: a worker killed in the
+        # middle of a big file leaves no cut file at its path, and the next run writes
+        # the temporary file again from the start.
+        temporary = url.rsplit("/", 1)[0] + "/" + quote(f".{segments[-1]}{PARTIAL}", safe="")
         headers = {"Content-Type": "application/octet-stream"}
         if item.mtime is not None:
             headers["X-OC-Mtime"] = str(int(item.mtime.timestamp()))
         body = _Body(item)
         try:
-            response = self._ask("PUT", url, data=body, headers=headers)
+            response = self._ask("PUT", temporary, data=body, headers=headers)
         finally:
             body.close()
-        if response.status_code in (200, 201, 204):
+        if response.status_code not in (200, 201, 204):
+            return REFUSED, self._refused_because(response)
+        moved = self._ask("MOVE", temporary, headers={"Destination": url, "Overwrite": "F"})
+        if moved.status_code in (200, 201, 204):
             return IMPORTED, ""
-        return REFUSED, self._refused_because(response)
+        self.session.remove(temporary)
+        if moved.status_code == 412:  # a file came to that path meanwhile: left as it is
+            return REFUSED, DIFFERENT_FILE
+        return REFUSED, self._refused_because(moved)
 
     def _same_content(self, url: str, item: ImportItem) -> bool:
         """The file on the server has the item's SHA-256 (read from both, a chunk at a time)."""
