@@ -35,6 +35,7 @@ from app.connectors.importing import (
     Malformed,
     PartKind,
 )
+from app.connectors.web import HttpUnreachable
 from app.moving.readers.dav import INVALID_CALENDAR, read_calendar, read_contacts
 
 CALENDAR = "Travail & réunions"
@@ -408,3 +409,19 @@ def test_a_worker_killed_in_the_middle_of_a_file_leaves_no_cut_file_and_resumes(
     progress = run(cloud, "resumed", files_part({"first.txt": b"1", "big.bin": big}))
     assert counts(progress) == (1, 1, 0), progress.outcomes
     assert on_disk(root) == {"first.txt": b"1", "big.bin": big}
+
+
+def test_a_server_gone_in_the_middle_stops_the_import_instead_of_refusing_everything(
+    xandikos: servers.Process, password_file: Path
+) -> None:
+    ics = "".join(servers.event(f"s-{i}", "x", "20240301T090000") for i in range(3)).encode()
+
+    class Stopping(CountingProgress):
+        def done(self, item: ImportItem | Malformed, outcome: Any, reason: str = "") -> None:
+            super().done(item, outcome, reason)
+            xandikos.stop()
+
+    progress = Stopping()
+    with pytest.raises(HttpUnreachable):
+        connector(xandikos, password_file).import_(person(), calendar_part(ics), progress)
+    assert [(o.item, o.outcome) for o in progress.outcomes] == [(f"{CALENDAR}/s-0", "imported")]

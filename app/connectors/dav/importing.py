@@ -107,6 +107,7 @@ PROPFIND_FILE = b"""<?xml version="1.0" encoding="utf-8"?>
 
 # The suffix of a file being written (".name.jpg.panel-import" until it is whole).
 PARTIAL = ".panel-import"
+_STOP = (401, 502, 503, 504)
 _PLAIN_UID = re.compile(r"[A-Za-z0-9][A-Za-z0-9@._+-]{0,99}")
 _UID_LINE = re.compile(r"^UID[;:]", re.IGNORECASE)
 _KINDS = {"calendar": ("calendar", ".ics"), "contacts": ("addressbook", ".vcf")}
@@ -307,17 +308,18 @@ class DavImporter:
         return REFUSED, self._refused_because(response)
 
     def _ask(self, method: str, url: str, **kw: Any) -> requests.Response:
-        """Any answer but 401 (a refusal of the credentials stops the whole import)."""
-        any_but_401 = tuple(s for s in range(200, 600) if s != 401)
-        response = self.session.request(method, url, ok=any_but_401, **kw)
+        """The server's answer about one object. A refusal of the credentials (401) or a
+        server that is down (502, 503, 504) raises HttpFailure: that stops the import,
+        which can be resumed, instead of refusing every object one after the other."""
+        answers = tuple(s for s in range(200, 600) if s not in _STOP)
+        response = self.session.request(method, url, ok=answers, **kw)
         response.content  # noqa: B018 - read the (short) answer so the connection is reused
         return response
 
     def _refused_because(self, response: requests.Response) -> str:
         answer = server_answer(response, self._secrets())
-        if response.status_code in (413, 507):
-            return NO_ROOM % {"answer": answer} if response.status_code == 507 else (
-                REFUSED_OBJECT % {"answer": answer})  # fmt: skip
+        if response.status_code == 507:  # Insufficient Storage (RFC 4918)
+            return NO_ROOM % {"answer": answer}
         return REFUSED_OBJECT % {"answer": answer}
 
     def _collection_for(self, person: Person, kind: str, name: str) -> Collection:
