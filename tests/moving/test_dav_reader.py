@@ -300,3 +300,12 @@ def test_a_card_with_a_big_folded_photo_is_read_in_linear_time() -> None:
     (item,) = contacts(card)
     assert isinstance(item, ImportItem) and item.data == card
     assert time.process_time() - started < 20  # quadratic joining would take minutes
+
+
+def test_a_byte_order_mark_and_bare_line_feeds_are_read() -> None:
+    text = "\ufeffBEGIN:VCALENDAR\nVERSION:2.0\n" + NY + "END:VCALENDAR\n"
+    (item,) = read(text.encode("utf-8"))
+    assert isinstance(item, ImportItem) and item.key == "ny-1"
+    assert item.data is not None and b"\r\nUID:ny-1\r\n" in item.data
+    (card,) = contacts(("\ufeff" + ZOE).encode("utf-8"))
+    assert isinstance(card, ImportItem) and card.key == "zoe-1"

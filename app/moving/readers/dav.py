@@ -93,10 +93,13 @@ class _Line:
 
 def _physical(stream: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
     """(line without its end, was longer than MAX_LINE_BYTES) of the stream, in order."""
+    first = True
     while True:
         line = stream.readline(MAX_LINE_BYTES + 1)
         if not line:
             return
+        if first:  # a byte order mark, as some desktop programs write
+            line, first = line.removeprefix(b"\xef\xbb\xbf"), False
         overlong = False
         if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
             overlong = True
@@ -274,9 +277,11 @@ def read_calendar(stream: IO[bytes], name: str) -> Iterator[ImportItem | Malform
             yield Malformed(f"{name} #{anonymous}", found.reason)
             continue
         if found.kind == b"VTIMEZONE":
-            if found.problem is None:
+            zone = b"\r\n".join(found.lines) + b"\r\n"
+            # Checked once here, not with each object that uses it.
+            if found.problem is None and _check_time_zone(zone):
                 for tzid in found.tzids:
-                    time_zones.setdefault(tzid, b"\r\n".join(found.lines) + b"\r\n")
+                    time_zones.setdefault(tzid, zone)
             continue
         if found.uid is None:
             # Nothing to group it with: an item of its own, named by its digest.
@@ -317,15 +322,21 @@ def _calendar_item(
     head.append(props.get(b"PRODID", b"PRODID:-//chatons-panel//moving house//EN"))
     if b"CALSCALE" in props:
         head.append(props[b"CALSCALE"])
-    zones = b"".join(time_zones[t] for t in tzids if t in time_zones)
-    data = b"\r\n".join(head) + b"\r\n" + zones + body + b"END:VCALENDAR\r\n"
-    problem = _check_calendar(data)
+    start = b"\r\n".join(head) + b"\r\n"
+    problem = _check_calendar(start + body + b"END:VCALENDAR\r\n")
     if problem is not None:
         return Malformed(label, problem)
+    zones = b"".join(time_zones[t] for t in tzids if t in time_zones)
+    data = start + zones + body + b"END:VCALENDAR\r\n"
     return ImportItem(name=label, key=key, size=len(data), data=data)
 
 
-def _check_calendar(data: bytes) -> str | None:
+def _check_time_zone(zone: bytes) -> bool:
+    """True when the library reads the VTIMEZONE without an error."""
+    return _check_calendar(b"BEGIN:VCALENDAR\r\n" + zone + b"END:VCALENDAR\r\n", zone=True) is None
+
+
+def _check_calendar(data: bytes, *, zone: bool = False) -> str | None:
     """None when the icalendar library reads the object without an error."""
     # Loaded here: only the worker that imports a calendar pays for it.
     import icalendar
@@ -348,7 +359,7 @@ def _check_calendar(data: bytes) -> str | None:
                         component.decoded(prop)
             except (ValueError, KeyError, TypeError):
                 return INVALID_CALENDAR
-    if not any((c.name or "").encode() in _OBJECTS for c in calendar.subcomponents):
+    if not zone and not any((c.name or "").encode() in _OBJECTS for c in calendar.subcomponents):
         return INVALID_CALENDAR
     return None
 
