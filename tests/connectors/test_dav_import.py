@@ -103,9 +103,19 @@ def wipe(server: servers.Process, uid: str) -> None:
         requests.delete(server.url + href, auth=auth, timeout=10)
 
 
+@pytest.fixture
+def radicale_clean(radicale: servers.Process) -> Iterator[servers.Process]:
+    """The session's Radicale, alice's and bob's collections removed afterwards (the other
+    tests count alice's collections)."""
+    yield radicale
+    wipe(radicale, "alice")
+    wipe(radicale, "bob")
+
+
 def test_dav_imports_what_its_service_is_configured_for(
-    radicale: servers.Process, password_file: Path
+    radicale_clean: servers.Process, password_file: Path
 ) -> None:
+    radicale = radicale_clean
     agenda = connector(radicale, password_file)
     assert isinstance(agenda, Importer)
     assert agenda.imports == {"calendar", "contacts"}
@@ -132,8 +142,9 @@ def test_names_of_objects_and_collections() -> None:
 
 
 def test_radicale_export_import_round_trip_then_a_second_import_writes_nothing(
-    radicale: servers.Process, password_file: Path
+    radicale_clean: servers.Process, password_file: Path
 ) -> None:
+    radicale = radicale_clean
     servers.seed_radicale(radicale, "alice")
     wipe(radicale, "bob")
     agenda = connector(radicale, password_file)
@@ -166,8 +177,9 @@ def test_radicale_export_import_round_trip_then_a_second_import_writes_nothing(
 
 
 def test_radicale_imports_into_her_calendar_of_that_name_and_skips_what_is_there(
-    radicale: servers.Process, password_file: Path
+    radicale_clean: servers.Process, password_file: Path
 ) -> None:
+    radicale = radicale_clean
     servers.seed_radicale(radicale, "alice")
     agenda = connector(radicale, password_file)
     exported, _ = collect(agenda.export(person("alice")))
@@ -182,8 +194,9 @@ def test_radicale_imports_into_her_calendar_of_that_name_and_skips_what_is_there
 
 
 def test_radicale_a_bad_event_is_refused_by_name_and_the_others_go_in(
-    radicale: servers.Process, password_file: Path
+    radicale_clean: servers.Process, password_file: Path
 ) -> None:
+    radicale = radicale_clean
     wipe(radicale, "bob")
     good = servers.event("good-1", "Bon", "20240301T090000")
     broken = servers.event("broken-1", "Cassé", "20240301T090000").replace(
@@ -207,8 +220,9 @@ def test_radicale_a_bad_event_is_refused_by_name_and_the_others_go_in(
 
 
 def test_radicale_a_vcard_without_uid_gets_one_and_is_found_again(
-    radicale: servers.Process, password_file: Path
+    radicale_clean: servers.Process, password_file: Path
 ) -> None:
+    radicale = radicale_clean
     wipe(radicale, "bob")
     vcf = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Anonyme\r\nN:Anonyme;;;;\r\nEND:VCARD\r\n"
     agenda = connector(radicale, password_file)
@@ -219,7 +233,8 @@ def test_radicale_a_vcard_without_uid_gets_one_and_is_found_again(
     assert uid == "sha256:" + hashlib.sha256(vcf).hexdigest()
 
 
-def test_radicale_has_no_quota(radicale: servers.Process, password_file: Path) -> None:
+def test_radicale_has_no_quota(radicale_clean: servers.Process, password_file: Path) -> None:
+    radicale = radicale_clean
     servers.seed_radicale(radicale, "alice")
     assert connector(radicale, password_file).available_bytes(person("alice")) is None
 
@@ -425,3 +440,20 @@ def test_a_server_gone_in_the_middle_stops_the_import_instead_of_refusing_everyt
     with pytest.raises(HttpUnreachable):
         connector(xandikos, password_file).import_(person(), calendar_part(ics), progress)
     assert [(o.item, o.outcome) for o in progress.outcomes] == [(f"{CALENDAR}/s-0", "imported")]
+
+
+def test_radicale_bobs_calendar_of_the_same_name_that_she_may_read_stays_his(
+    radicale_clean: servers.Process, password_file: Path
+) -> None:
+    radicale = radicale_clean
+    """The rights let alice read bob's collections: the import never goes there."""
+    servers.seed_radicale(radicale, "bob")
+    wipe(radicale, "alice")
+    bobs = servers.dav_items(radicale, "bob", "/bob/work/")
+    ics = servers.event("moved-1", "Déménagement", "20240301T090000").encode()
+    agenda = connector(radicale, password_file)
+    assert counts(run(agenda, "alice", calendar_part(ics))) == (1, 0, 0)
+    assert servers.dav_items(radicale, "bob", "/bob/work/") == bobs
+    assert [c.url for c in agenda.holdings(person("alice")).collections] == [
+        f"{radicale.url}/alice/travail-reunions/"
+    ]
