@@ -15,7 +15,8 @@ modification times, empty folders included. Delete removes every collection and 
 hers, then the emptied homes the server lets go (connector.py).
 
 The package: protocol.py (requests, Basic/Digest, PROPFIND, safe paths), holdings.py (what
-is the person's), calendar.py (iCalendar and vCard), connector.py (the connector).
+is the person's), calendar.py (iCalendar and vCard), connector.py (the connector),
+importing.py (moving house: calendars, address books and files written in).
 The service account's password is sent to the configured server only (never to a redirect
 elsewhere) and never appears in a message.
 """
@@ -24,7 +25,8 @@ from app.connectors.dav import protocol
 from app.connectors.dav.calendar import CalendarMerger, _fold, vcards
 from app.connectors.dav.connector import OUTCOMES as _CONNECTOR_OUTCOMES
 from app.connectors.dav.connector import DavConnector, build
+from app.connectors.dav.importing import OUTCOMES as _IMPORT_OUTCOMES
 
-OUTCOMES = (*_CONNECTOR_OUTCOMES, *protocol.OUTCOMES)
+OUTCOMES = (*_CONNECTOR_OUTCOMES, *protocol.OUTCOMES, *_IMPORT_OUTCOMES)
 
 __all__ = ["OUTCOMES", "CalendarMerger", "DavConnector", "_fold", "build", "vcards"]

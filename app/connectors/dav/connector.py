@@ -34,6 +34,7 @@ from app.connectors.base import (
 )
 from app.connectors.dav.calendar import CalendarMerger, vcards
 from app.connectors.dav.holdings import Collection, FileTree, Holdings, collections, walk
+from app.connectors.dav.importing import DavImporter
 from app.connectors.dav.protocol import (
     ADDRESSBOOK_QUERY,
     AUTH_SCHEMES,
@@ -170,8 +171,9 @@ def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> 
     )
 
 
-class DavConnector(WebConnector):
-    """CalDAV/CardDAV/WebDAV as a service account allowed on the person's collections."""
+class DavConnector(DavImporter, WebConnector):
+    """CalDAV/CardDAV/WebDAV as a service account allowed on the person's collections;
+    it imports too (moving house, importing.py)."""
 
     def __init__(
         self,
