@@ -315,3 +315,46 @@ def test_codes_are_in_the_export_and_go_with_the_account(
         TransferCodesSection().delete(db, alice)
         db.commit()
     assert rows(app, TransferCode) == []
+
+
+# In a browser ----------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_code_page_is_accessible_and_copies_the_code(
+    live_server: Any, browser_page: Any, axe: Any, language: str
+) -> None:
+    from helpers import assert_accessible
+
+    texts = TEXTS[language]
+    page = browser_page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(live_server.url + "/login")
+    page.fill("#login", "alice")
+    page.fill("#password", "demo")
+    page.click("main button[type=submit]")
+    page.wait_for_url(live_server.url + "/")
+    if language == "en":
+        page.click("a.lang-button[hreflang=en]")
+    page.goto(live_server.url + "/account/export")
+    page.get_by_role("button", name=texts["create"]).click()
+    page.wait_for_url(live_server.url + "/account/export/transfer-codes")
+    assert page.get_attribute("html", "lang") == language
+    code = page.input_value("#transfer-code")
+    assert CODE_RE.search(f'value="{code}"')
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert_accessible(axe, page)
+    page.click("button[data-copy=transfer-code]")
+    page.wait_for_function("document.querySelector('.copy-status').textContent !== ''")
+    assert page.evaluate("navigator.clipboard.readText()") == code
+
+    page.goto(live_server.url + "/")
+    assert texts["listed"] in page.inner_text("main")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert_accessible(axe, page)
+    page.get_by_role("button", name=texts["revoke"]).click()
+    page.wait_for_url(live_server.url + "/")
+    assert texts["revoked"] in page.inner_text("main")
+    assert texts["listed"] not in page.inner_text("main")
