@@ -358,3 +358,36 @@ def test_the_code_page_is_accessible_and_copies_the_code(
     page.wait_for_url(live_server.url + "/")
     assert texts["revoked"] in page.inner_text("main")
     assert texts["listed"] not in page.inner_text("main")
+
+
+def test_of_simultaneous_downloads_with_one_code_one_only_gets_the_archive(
+    app: Flask, live_server: Any, client: FlaskClient, sign_in: Any
+) -> None:
+    import threading
+    import urllib.error
+    import urllib.request
+
+    code = create_code(sign_in(client, "alice"))
+    statuses: list[int] = []
+    start = threading.Barrier(5)
+
+    def attempt() -> None:
+        request = urllib.request.Request(  # noqa: S310 - the test's own http:// server
+            live_server.url + TRANSFER, method="POST", headers={"Authorization": f"Bearer {code}"}
+        )
+        start.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - idem
+                response.read()
+                statuses.append(response.status)
+        except urllib.error.HTTPError as refused:
+            statuses.append(refused.code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    assert sorted(statuses) == [200, 404, 404, 404, 404]
+    transferred = [e for e in audit_actions(app) if e.action == "export.transferred"]
+    assert len(transferred) == 1
