@@ -8,12 +8,16 @@ within `max_bytes`, and checks that what came is a ZIP archive. Anything else ra
 
 Only `https://` addresses, verified against the system's certificate authorities (or the
 bundle named by REQUESTS_CA_BUNDLE); `http://` only when the app's MOVING_ALLOW_HTTP is
-true, for tests and the demo. The export panel's side is app/export/transfer.py.
+true, for tests and the demo. Hosts on loopback, private or link-local addresses are
+refused unless MOVING_ALLOW_PRIVATE_ADDRESSES is true (tests, two panels of one network).
+The export panel's side is app/export/transfer.py.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,7 @@ NOT_AN_ADDRESS = _l(
     "This is not the address of a panel. Copy it from your old panel's transfer code page, "
     "for example https://panel.example.org."
 )
+NOT_PUBLIC = _l("This address is on a private network. Give the public address of your old panel.")
 NOT_HTTPS = _l(
     "Your old panel's address must start with https://, so that your data travels encrypted."
 )
@@ -97,8 +102,25 @@ def transfer_url(panel_url: str, *, allow_http: bool = False) -> str:
     return urlunsplit((scheme, parts.netloc.lower(), path + TRANSFER_PATH, "", ""))
 
 
-def _allow_http() -> bool:
-    return bool(has_app_context() and current_app.config.get("MOVING_ALLOW_HTTP", False))
+def _setting(name: str) -> bool:
+    return bool(has_app_context() and current_app.config.get(name, False))
+
+
+def check_public_address(url: str) -> None:
+    """Refuse an address whose host is, or resolves to, a loopback, private, link-local or
+    otherwise non-public address: a person's form must not make the worker knock on the
+    hoster's own network. (A name that resolves differently a moment later is not caught:
+    the https:// certificate check is the other half of the protection.)"""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        found = socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise TransferRefused(UNREACHABLE) from None
+    for *_rest, address in found:
+        ip = ipaddress.ip_address(str(address[0]).split("%")[0])
+        if not ip.is_global or ip.is_multicast:
+            raise TransferRefused(NOT_PUBLIC)
 
 
 def fetch_export(
@@ -114,7 +136,9 @@ def fetch_export(
     # requests loads on first use: the web worker never imports it (see the memory test).
     import requests
 
-    url = transfer_url(panel_url, allow_http=_allow_http())
+    url = transfer_url(panel_url, allow_http=_setting("MOVING_ALLOW_HTTP"))
+    if not _setting("MOVING_ALLOW_PRIVATE_ADDRESSES"):
+        check_public_address(url)
     code = (code or "").strip()
     if not code or len(code) > 128 or any(ord(c) < 33 or ord(c) > 126 for c in code):
         raise TransferRefused(CODE_REFUSED)

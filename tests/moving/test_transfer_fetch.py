@@ -29,6 +29,7 @@ from app.moving.transfer import (
     NOT_AN_ADDRESS,
     NOT_AN_ARCHIVE,
     NOT_HTTPS,
+    NOT_PUBLIC,
     TOO_BIG,
     UNREACHABLE,
     TransferRefused,
@@ -97,12 +98,17 @@ def old_panel(old_panel_app: Flask, test_ca: tuple[Path, Path, Path]) -> Iterato
 
 @pytest.fixture
 def new_panel(make_app: Callable[..., Flask], database_url: str, tmp_path: Path) -> Flask:
-    """Panel B, with its own database (a copy of the empty schema on SQLite)."""
+    """Panel B, with its own database (a copy of the empty schema on SQLite). Panel A is
+    on loopback, which B refuses by default (MOVING_ALLOW_PRIVATE_ADDRESSES)."""
     if database_url.startswith("sqlite:///"):
         own = tmp_path / "panel-b.sqlite3"
         shutil.copyfile(database_url.removeprefix("sqlite:///"), own)
         database_url = f"sqlite:///{own}"
-    return make_app(DATABASE_URL=database_url, MAIL_DIR=str(tmp_path / "mail-b"))
+    return make_app(
+        DATABASE_URL=database_url,
+        MAIL_DIR=str(tmp_path / "mail-b"),
+        MOVING_ALLOW_PRIVATE_ADDRESSES=True,
+    )
 
 
 @pytest.fixture
@@ -303,6 +309,34 @@ def test_http_is_refused_unless_allowed(new_panel: Flask, tmp_path: Path) -> Non
     assert not new_panel.config.get("MOVING_ALLOW_HTTP")
     failed = refused(new_panel, "http://127.0.0.1:9", "CODE", tmp_path / "x.zip")
     assert failed.message is NOT_HTTPS
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "localhost", "10.1.2.3", "192.168.1.10", "169.254.169.254", "[::1]"]
+)
+def test_private_addresses_are_refused_unless_allowed(
+    old_panel: Server, old_panel_app: Flask, new_panel: Flask, tmp_path: Path, host: str
+) -> None:
+    new_panel.config["MOVING_ALLOW_PRIVATE_ADDRESSES"] = False
+    code = new_code(old_panel_app)
+    url = f"https://{host}:{old_panel.port}"
+    failed = refused(new_panel, url, code, tmp_path / "x.zip")
+    assert failed.message is NOT_PUBLIC
+    # Refused before any request: the code still works.
+    assert [r.used_at for r in _codes(old_panel_app)] == [None]
+
+
+def _codes(app: Flask) -> list[Any]:
+    from sqlalchemy import select
+
+    from app.export.transfer import TransferCode
+
+    with app.app_context():
+        from app.db import get_session
+
+        found = list(get_session().scalars(select(TransferCode)))
+        get_session().expunge_all()
+        return found
 
 
 def test_importing_the_module_does_not_load_requests() -> None:
