@@ -4,6 +4,7 @@ from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.db import Base
 from app.deletion.models import DeletionRequest, DeletionStep
+from app.export.transfer import TransferCode
 from app.hosting.models import ClosingOptOut, ClosingReminder
 from app.incidents.models import Incident, IncidentService, IncidentUpdate
 from app.incidents.notifications import IncidentMailing
@@ -42,6 +43,7 @@ __all__ = [
     "TermsVersion",
     "Ticket",
     "TicketMessage",
+    "TransferCode",
     "UsedLogoutToken",
     "metadata",
 ]

@@ -447,6 +447,13 @@ def _error_pages(client: FlaskClient, role: str) -> list[tuple[str, Any]]:
             client.post("/support/new", data={"csrf_token": token, "service": "mail"}),
         )
     )
+    if role == "user":
+        # A transfer code is shown once on the page that creates it, then listed.
+        created = client.post("/account/export/transfer-codes", data={"csrf_token": token})
+        assert created.status_code == 200, created.status_code
+        pages.append(("/account/export/transfer-codes (the new code)", created))
+        pages.append(("/ (a transfer code listed)", client.get("/")))
+        pages.append(("/account/export (a transfer code listed)", client.get("/account/export")))
     if role == "staff":
         pages.append(
             (

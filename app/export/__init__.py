@@ -20,13 +20,19 @@ DEFAULTS: dict[str, Any] = {
     "EXPORT_DIRECTORY_DENY": (),
     # Default time limit (seconds) of `command` connectors; a connector can set `timeout`.
     "EXPORT_COMMAND_TIMEOUT": 600,
+    # Transfer codes (another panel downloads the export once, server to server):
+    # requests to /account/export/transfer per client address, and how long a code lasts.
+    "TRANSFER_LIMIT": "10 per hour",
+    "TRANSFER_CODE_HOURS": 24,
 }
 
 
 def init_app(app: Flask) -> None:
     from app import audit
+    from app.accounts.attention import register_attention
     from app.connectors import registry
-    from app.export import cli, views  # noqa: F401 - routes
+    from app.connectors.base import register_panel_section
+    from app.export import cli, transfer, transfer_views, views  # noqa: F401 - routes
     from app.hoster.profile import HosterProfile
 
     for key, value in DEFAULTS.items():
@@ -38,4 +44,13 @@ def init_app(app: Flask) -> None:
     registry.init_app(app, profile)
     app.register_blueprint(bp)
     app.cli.add_command(cli.export_group)
-    audit.register_labels({"export.downloaded": _l("Downloaded a copy of all your data")})
+    register_panel_section(app, transfer.TransferCodesSection())
+    register_attention(app, transfer_views.codes_waiting)
+    audit.register_labels(
+        {
+            "export.downloaded": _l("Downloaded a copy of all your data"),
+            "export.transfer_code_created": _l("Created a transfer code for another panel"),
+            "export.transfer_code_revoked": _l("Revoked a transfer code"),
+            "export.transferred": _l("Another panel downloaded your data with a transfer code"),
+        }
+    )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import nullcontext
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, render_template, request, stream_with_context
+from flask_babel import force_locale
 from flask_login import current_user
 
-from app.connectors.base import export_connectors, service_connectors
+from app.accounts.models import Account
+from app.connectors.base import Connector, export_connectors, service_connectors
 from app.db import get_session, utcnow
-from app.export import bp, services
+from app.export import bp, services, transfer
 from app.extensions import limiter
 from app.hoster.profile import current_profile
 from app.security import gate_exempt, recently_authenticated, require_recent_auth
@@ -54,6 +58,7 @@ def export_page() -> str | Response:
         return render_template(
             "export/export.html",
             recent=recently_authenticated(),
+            transfer_codes=transfer.valid_codes(get_session(), current_user.id),
             asking=[s for s in profile.services if s.slug in asking],
             included=[s for s in profile.services if s.slug in covered],
             left_out=[s for s in profile.services if s.slug not in covered],
@@ -62,7 +67,6 @@ def export_page() -> str | Response:
     if needs_password is not None:
         return needs_password
     account = current_user._get_current_object()
-    person = services.person_of(account)
     db = get_session()
     connectors = services.with_person_passwords(
         export_connectors(current_app),
@@ -76,7 +80,18 @@ def export_page() -> str | Response:
     # Committed before planning and streaming, not at the request's end: a failure while
     # planning, or a download cut short, has still handed data out.
     db.commit()
-    parts = services.plan_parts(connectors, profile, person)
+    return archive_response(account, connectors)
+
+
+def archive_response(
+    account: Account, connectors: list[Connector], *, language: str | None = None
+) -> Response:
+    """The streamed ZIP of `account` (the download, and the transfer to another panel).
+
+    With `language`, the README, ERRORS.txt and the services' messages are written in it,
+    not in the language of the request."""
+    profile = current_profile()
+    person = services.person_of(account)
     now = utcnow()
     timezone = ZoneInfo(profile.timezone)
     context = services.ExportContext(
@@ -86,14 +101,19 @@ def export_page() -> str | Response:
         timezone=timezone,
         profile=profile,
     )
-    archive = services.build_archive(
-        context, parts, announce_length=bool(current_app.config["EXPORT_CONTENT_LENGTH"])
-    )
+    with force_locale(language) if language else nullcontext():
+        parts = services.plan_parts(connectors, profile, person)
+        archive = services.build_archive(
+            context, parts, announce_length=bool(current_app.config["EXPORT_CONTENT_LENGTH"])
+        )
     filename = services.archive_name(
         profile.organisation.name, account.uid, now.astimezone(timezone).date()
     )
+    chunks: Iterator[bytes] = iter(archive)
+    if language:
+        chunks = _in_language(language, chunks)
     response = Response(
-        stream_with_context(iter(archive)), mimetype="application/zip", direct_passthrough=True
+        stream_with_context(chunks), mimetype="application/zip", direct_passthrough=True
     )
     response.headers["Content-Disposition"] = services.content_disposition(filename)
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass it on as it comes
@@ -101,3 +121,14 @@ def export_page() -> str | Response:
     if archive.content_length is not None:
         response.content_length = archive.content_length
     return response
+
+
+def _in_language(language: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Each chunk made under `language` (run inside stream_with_context's request)."""
+    while True:
+        with force_locale(language):
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+        yield chunk
