@@ -21,7 +21,7 @@ from app.accounts.models import Account
 from app.accounts.services import sync_account
 from app.connectors.base import service_connectors
 from app.db import session_scope, utcnow
-from app.deletion import services as deletion
+from app.deletion import requests as deletion
 from app.hoster.profile import current_profile
 from app.hosting import closing
 from app.incidents import services as incidents

@@ -293,7 +293,7 @@ def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
     from support.test_mail import open_as, staff_answer
 
     from app.deletion.models import DeletionRequest
-    from app.deletion.services import refuse_deletion
+    from app.deletion.requests import refuse_deletion
     from app.incidents import services as incidents
     from app.incidents import subscriptions as subs
     from app.incidents.mailing import notify
