@@ -15,7 +15,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from app.connectors.base import redact_url
 from app.connectors.secrets import Secret, SecretError, read_secret_env, read_secret_file
-from app.hoster.profile import ProfileError
+from app.hoster.model import ProfileError
 
 # Keys every connector table may hold besides its own.
 COMMON_KEYS = ("type",)

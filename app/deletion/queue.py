@@ -12,8 +12,6 @@ from app.db import utcnow
 from app.deletion.models import ACTIVE_STATES, DeletionRequest
 from app.deletion.requests import DeletionSettings
 
-# Staff queue ---------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class QueueRow:

@@ -31,7 +31,7 @@ from wtforms import SelectChoice
 from app.dates import page_zone
 from app.db import discard_changes, get_session, utcnow
 from app.hoster import current_profile
-from app.incidents import bp, services
+from app.incidents import bp, operations, queries
 from app.incidents import status as rules
 from app.incidents.cache import FragmentCache, JournalVersion, known_journal_start
 from app.incidents.formatting import (
@@ -60,7 +60,7 @@ PER_PAGE = 20
 MAX_PAGE = 100_000
 
 
-def _audience() -> services.Audience:
+def _audience() -> queries.Audience:
     return "users" if current_user.is_authenticated else "public"
 
 
@@ -91,7 +91,7 @@ def _cache() -> FragmentCache:
 
 def _version() -> Any:
     version: JournalVersion = current_app.extensions["panel_incidents_version"]
-    return version.get(lambda: services.journal_version(get_session()))
+    return version.get(lambda: queries.journal_version(get_session()))
 
 
 def _time_bucket() -> int | None:
@@ -153,10 +153,10 @@ def _render_journal_body(service: str | None, page: int) -> str:
     tz = hoster_tz()
     now = utcnow()
     shown = [s for s in profile.services if service is None or s.slug == service]
-    open_list = services.open_incidents(db, audience, service)
-    ongoing, upcoming = services.split_open(open_list, now)
-    states = services.service_states([(s.slug, s.name) for s in shown], open_list, now)
-    availability = services.availability_by_service(
+    open_list = queries.open_incidents(db, audience, service)
+    ongoing, upcoming = queries.split_open(open_list, now)
+    states = queries.service_states([(s.slug, s.name) for s in shown], open_list, now)
+    availability = queries.availability_by_service(
         db,
         audience,
         [s.slug for s in shown],
@@ -169,7 +169,7 @@ def _render_journal_body(service: str | None, page: int) -> str:
     )
     formatter = ChartFormatter()
     charts = {slug: formatter.view(av) for slug, av in availability.items()}
-    history, total = services.history_page(db, audience, service, page=page, per_page=PER_PAGE)
+    history, total = queries.history_page(db, audience, service, page=page, per_page=PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
     if page > pages:
         abort(404)
@@ -205,9 +205,9 @@ def _render_journal_body(service: str | None, page: int) -> str:
 @gate_exempt
 def detail(incident_id: int) -> str | Response:
     db = get_session()
-    incident = services.get_visible(db, incident_id, _audience())
+    incident = queries.get_visible(db, incident_id, _audience())
     if incident is None:
-        if not current_user.is_authenticated and services.incident_exists(db, incident_id):
+        if not current_user.is_authenticated and queries.incident_exists(db, incident_id):
             # Hosted users follow links from mails and chats: let them sign in first.
             return redirect(url_for("accounts.login", next=here()))  # type: ignore[return-value]
         abort(404)
@@ -319,15 +319,15 @@ def json_feed() -> Response:
 # Staff ------------------------------------------------------------------------------------
 
 
-def _actor() -> services.Actor:
-    return services.Actor(account_id=current_user.id, source="staff")
+def _actor() -> operations.Actor:
+    return operations.Actor(account_id=current_user.id, source="staff")
 
 
 def _known_services() -> list[str]:
     return list(current_profile().service_slugs)
 
 
-def _attach_error(form: Any, error: services.IncidentError) -> str | None:
+def _attach_error(form: Any, error: operations.IncidentError) -> str | None:
     """Put the message next to its field; return it when no field of this form fits."""
     target = getattr(form, error.field, None) if error.field else None
     if target is not None and hasattr(target, "errors"):
@@ -337,7 +337,7 @@ def _attach_error(form: Any, error: services.IncidentError) -> str | None:
 
 
 def _incident_or_404(incident_id: int) -> Incident:
-    incident = services.get_visible(get_session(), incident_id, "users")
+    incident = queries.get_visible(get_session(), incident_id, "users")
     if incident is None:
         abort(404)
     return incident
@@ -348,7 +348,7 @@ def _incident_or_404(incident_id: int) -> Incident:
 def staff_list() -> str:
     page = _page_number()
     per_page = 50
-    incidents, total = services.staff_page(get_session(), page=page, per_page=per_page)
+    incidents, total = queries.staff_page(get_session(), page=page, per_page=per_page)
     pages = max(1, -(-total // per_page))
     if page > pages:
         abort(404)
@@ -372,7 +372,7 @@ def staff_new() -> str | Response:
     if form.validate_on_submit():
         db = get_session()
         try:
-            incident = services.open_incident(
+            incident = operations.open_incident(
                 db,
                 title=form.title.data or "",
                 services=form.services.data or [],
@@ -383,7 +383,7 @@ def staff_new() -> str | Response:
                 known_services=_known_services(),
                 actor=_actor(),
             )
-        except services.IncidentError as exc:
+        except operations.IncidentError as exc:
             discard_changes()
             error = _attach_error(form, exc)
         else:
@@ -407,7 +407,7 @@ def staff_new_maintenance() -> str | Response:
         db = get_session()
         tz = hoster_tz()
         try:
-            incident = services.schedule_maintenance(
+            incident = operations.schedule_maintenance(
                 db,
                 title=form.title.data or "",
                 services=form.services.data or [],
@@ -418,7 +418,7 @@ def staff_new_maintenance() -> str | Response:
                 known_services=_known_services(),
                 actor=_actor(),
             )
-        except services.IncidentError as exc:
+        except operations.IncidentError as exc:
             discard_changes()
             error = _attach_error(form, exc)
         else:
@@ -439,7 +439,7 @@ def _manage_forms(incident: Incident) -> dict[str, Any]:
     update_form = UpdateForm(prefix="update")
     update_form.status.choices = [SelectChoice("", _("Keep the current status"))] + [
         SelectChoice(s, status_label(s, incident.is_maintenance))
-        for s in services.allowed_statuses(incident)
+        for s in operations.allowed_statuses(incident)
         if s != "resolved"
     ]
     update_form.corrects_id.choices = [SelectChoice("", _("No, this is a new update"))] + [
@@ -492,7 +492,7 @@ def _render_manage(
             **_detail_context(incident),
             **forms,
             error=error,
-            authors=services.authors(db, author_ids),
+            authors=queries.authors(db, author_ids),
         ),
         status,
     )
@@ -515,7 +515,7 @@ def _staff_action(incident_id: int, form_key: str, action: Any, done: str) -> An
         db = get_session()
         try:
             action(db, form)
-        except services.IncidentError as exc:
+        except operations.IncidentError as exc:
             discard_changes()
             error = _attach_error(form, exc)
         else:
@@ -531,7 +531,7 @@ def _staff_action(incident_id: int, form_key: str, action: Any, done: str) -> An
 def staff_post_update(incident_id: int) -> Any:
     def action(db: Any, form: UpdateForm) -> None:
         corrects = form.corrects_id.data
-        services.post_update(
+        operations.post_update(
             db,
             incident_id,
             body=form.body.data,
@@ -548,7 +548,7 @@ def staff_post_update(incident_id: int) -> Any:
 @staff_required
 def staff_resolve(incident_id: int) -> Any:
     def action(db: Any, form: ResolveForm) -> None:
-        services.resolve_incident(
+        operations.resolve_incident(
             db,
             incident_id,
             body=form.body.data,
@@ -564,7 +564,7 @@ def staff_resolve(incident_id: int) -> Any:
 def staff_edit(incident_id: int) -> Any:
     def action(db: Any, form: DetailsForm) -> None:
         tz = hoster_tz()
-        services.edit_incident(
+        operations.edit_incident(
             db,
             incident_id,
             title=form.title.data or "",
@@ -584,6 +584,6 @@ def staff_edit(incident_id: int) -> Any:
 @staff_required
 def staff_postmortem(incident_id: int) -> Any:
     def action(db: Any, form: PostmortemForm) -> None:
-        services.write_postmortem(db, incident_id, text=form.postmortem.data, actor=_actor())
+        operations.write_postmortem(db, incident_id, text=form.postmortem.data, actor=_actor())
 
     return _staff_action(incident_id, "postmortem_form", action, _("The post-mortem is saved."))

@@ -23,7 +23,7 @@ from wtforms import SelectChoice
 from app.db import discard_changes, get_session, parse_id
 from app.security import staff_required
 from app.staff import describe_mail_purpose
-from app.support import attachment_store, bp, notifications, saved_replies, services
+from app.support import attachment_store, bp, notifications, operations, queries, saved_replies
 from app.support.attachments import uploads_from
 from app.support.forms import (
     CATEGORY_LABELS,
@@ -33,6 +33,7 @@ from app.support.forms import (
     StateForm,
 )
 from app.support.models import STATES, CannedReply
+from app.support.settings import COUNT_CAP, PAGE_SIZE, SupportError, TicketNotFound
 from app.support.views import (
     apply_errors,
     encoding_errors,
@@ -55,7 +56,7 @@ STATE_FILTERS = {
 }
 
 
-def _queue_filter() -> tuple[services.QueueFilter, dict[str, str]]:
+def _queue_filter() -> tuple[queries.QueueFilter, dict[str, str]]:
     """The queue filter from the query string; also the values to keep in page links."""
     args = request.args
     query = (args.get("q") or "").strip()[:200]
@@ -73,7 +74,7 @@ def _queue_filter() -> tuple[services.QueueFilter, dict[str, str]]:
     sort = "recent" if args.get("sort") == "recent" else "waiting"
     kept = {"q": query, "state": state, "service": service, "assignee": assignee, "sort": sort}
     return (
-        services.QueueFilter(
+        queries.QueueFilter(
             state=state,
             service=service or None,
             assignee=assignee or None,
@@ -90,14 +91,14 @@ def staff_queue() -> str:
     page = page_number()
     filters, kept = _queue_filter()
     db = get_session()
-    found = services.staff_queue(db, filters, page=page)
+    found = queries.staff_queue(db, filters, page=page)
     if not found.tickets and page > 1:
         abort(404)
-    pages = None if found.capped else max(1, -(-found.total // services.PAGE_SIZE))
+    pages = None if found.capped else max(1, -(-found.total // PAGE_SIZE))
     return render_template(
         "support/staff_queue.html",
         found=found,
-        count_cap=services.COUNT_CAP,
+        count_cap=COUNT_CAP,
         page=page,
         pages=pages,
         kept=kept,
@@ -106,14 +107,14 @@ def staff_queue() -> str:
         # Plain strings once, not a lazy translation per row.
         state_names={key: str(label) for key, label in STATE_LABELS.items()},
         services=service_names(),
-        staff=services.staff_members(db),
+        staff=queries.staff_members(db),
     )
 
 
 def _staff_ticket(ticket_id: int) -> Any:
     try:
-        return services.get_ticket(get_session(), ticket_id)
-    except services.TicketNotFound:
+        return queries.get_ticket(get_session(), ticket_id)
+    except TicketNotFound:
         abort(404)
 
 
@@ -136,7 +137,7 @@ def _filled_replies(ticket: Any) -> list[saved_replies.FilledReply]:
     }
     return [
         saved_replies.fill_reply(reply, language=language, values=values)
-        for reply in services.canned_replies(get_session())
+        for reply in saved_replies.canned_replies(get_session())
     ]
 
 
@@ -150,7 +151,7 @@ def _staff_ticket_page(
     status: int = 200,
 ) -> tuple[str, int]:
     db = get_session()
-    staff = services.staff_members(db)
+    staff = queries.staff_members(db)
     canned = _filled_replies(ticket)
     reply_form = reply_form or StaffReplyForm()
     if reply_form.body.data is None and request.method == "GET":
@@ -171,8 +172,8 @@ def _staff_ticket_page(
         render_template(
             "support/staff_ticket.html",
             ticket=ticket,
-            thread=services.thread(db, ticket.id, include_internal=True),
-            others=services.other_tickets(db, ticket),
+            thread=queries.thread(db, ticket.id, include_internal=True),
+            others=queries.other_tickets(db, ticket),
             canned=canned,
             inserted=inserted,
             reply_form=reply_form,
@@ -206,9 +207,9 @@ def staff_reply(ticket_id: int) -> Response | tuple[str, int]:
     internal = bool(form.internal.data)
     try:
         if errors := encoding_errors():
-            raise services.SupportError(errors)
+            raise SupportError(errors)
         with store.transaction():
-            services.reply_as_staff(
+            operations.reply_as_staff(
                 db,
                 store,
                 settings(),
@@ -219,7 +220,7 @@ def staff_reply(ticket_id: int) -> Response | tuple[str, int]:
                 internal=internal,
                 then_state=form.then_state.data or "waiting_user",
             )
-    except services.SupportError as exc:
+    except SupportError as exc:
         discard_changes()
         apply_errors(form, exc.errors)
         return _staff_ticket_page(_staff_ticket(ticket_id), reply_form=form, status=422)
@@ -262,11 +263,11 @@ def staff_assign(ticket_id: int) -> Response | tuple[str, int]:
     try:
         assignee_id = parse_id(raw)
         if raw and assignee_id is None:
-            raise services.SupportError({"assignee": [_("Choose a staff member from the list.")]})
-        assignee = services.assign_ticket(
+            raise SupportError({"assignee": [_("Choose a staff member from the list.")]})
+        assignee = operations.assign_ticket(
             db, found, assignee_id, current_user._get_current_object()
         )
-    except services.SupportError as exc:
+    except SupportError as exc:
         discard_changes()
         apply_errors(form, exc.errors)
         return _staff_ticket_page(_staff_ticket(ticket_id), assign_form=form, status=422)
@@ -284,10 +285,10 @@ def staff_state(ticket_id: int) -> Response | tuple[str, int]:
     form = StateForm()
     db = get_session()
     try:
-        changed = services.change_state(
+        changed = operations.change_state(
             db, found, form.state.data or "", current_user._get_current_object()
         )
-    except services.SupportError as exc:
+    except SupportError as exc:
         discard_changes()
         apply_errors(form, exc.errors)
         return _staff_ticket_page(_staff_ticket(ticket_id), state_form=form, status=422)
@@ -307,7 +308,7 @@ def canned_replies() -> Response | tuple[str, int]:
     status = 200
     if form.is_submitted():
         try:
-            reply = services.save_canned_reply(
+            reply = saved_replies.save_canned_reply(
                 db,
                 reply=None,
                 title=form.title.data or "",
@@ -315,7 +316,7 @@ def canned_replies() -> Response | tuple[str, int]:
                 body_en=form.body_en.data or "",
                 actor=current_user._get_current_object(),
             )
-        except services.SupportError as exc:
+        except SupportError as exc:
             discard_changes()
             apply_errors(form, exc.errors)
             status = 422
@@ -323,7 +324,7 @@ def canned_replies() -> Response | tuple[str, int]:
             flash(_("Saved reply “%(title)s” added.", title=reply.title), "success")
             _warn_unknown_placeholders(reply)
             return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
-    replies = services.canned_replies(db)
+    replies = saved_replies.canned_replies(db)
     return (
         render_template(
             "support/canned_replies.html",
@@ -369,7 +370,7 @@ def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
     status = 200
     if form.is_submitted():
         try:
-            services.save_canned_reply(
+            saved_replies.save_canned_reply(
                 db,
                 reply=reply,
                 title=form.title.data or "",
@@ -377,7 +378,7 @@ def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
                 body_en=form.body_en.data or "",
                 actor=current_user._get_current_object(),
             )
-        except services.SupportError as exc:
+        except SupportError as exc:
             discard_changes()
             apply_errors(form, exc.errors)
             status = 422
@@ -402,6 +403,6 @@ def canned_reply_delete(reply_id: int) -> Response:
     reply = _canned(reply_id)
     db = get_session()
     title = reply.title
-    services.delete_canned_reply(db, reply)
+    saved_replies.delete_canned_reply(db, reply)
     flash(_("Saved reply “%(title)s” deleted.", title=title), "success")
     return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]

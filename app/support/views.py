@@ -32,11 +32,12 @@ from wtforms import SelectChoice
 from app.db import discard_changes, get_session, utcnow
 from app.hoster.profile import current_profile
 from app.security import gate_exempt, open_to_visitors
-from app.support import attachment_store, bp, services, upload_limit
+from app.support import attachment_store, bp, checks, operations, queries, upload_limit
 from app.support.attachments import capped_parser, download_name, uploads_from
 from app.support.contact_views import contact_form_for_visitors
 from app.support.forms import CATEGORY_LABELS, ReplyForm, TicketForm
 from app.support.models import OTHER_SERVICE, USER_STATE_LABELS
+from app.support.settings import PAGE_SIZE, SupportError, SupportSettings, TicketNotFound
 
 log = logging.getLogger(__name__)
 UPLOAD_ENDPOINTS = {"support.new_ticket", "support.reply", "support.staff_reply"}
@@ -81,7 +82,7 @@ def too_large(_error: Exception) -> tuple[str, int]:
             "support/too_large.html",
             back=back,
             max_files=config["SUPPORT_ATTACHMENT_MAX_FILES"],
-            max_size=services.human_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
+            max_size=checks.human_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
         ),
         413,
     )
@@ -93,7 +94,7 @@ def support_context() -> dict[str, Any]:
     return {
         "support_limits": {
             "max_files": config["SUPPORT_ATTACHMENT_MAX_FILES"],
-            "max_size": services.human_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
+            "max_size": checks.human_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
         },
         "state_labels": USER_STATE_LABELS,
     }
@@ -101,7 +102,7 @@ def support_context() -> dict[str, Any]:
 
 @bp.app_template_filter("support_size")
 def size_filter(size: int) -> str:
-    return services.human_size(size)
+    return checks.human_size(size)
 
 
 @bp.app_template_filter("support_age")
@@ -109,8 +110,8 @@ def age_filter(when: datetime) -> str:
     return str(format_timedelta(utcnow() - when, granularity="minute", threshold=1.1))
 
 
-def settings() -> services.SupportSettings:
-    return services.SupportSettings.from_config(current_app.config)
+def settings() -> SupportSettings:
+    return SupportSettings.from_config(current_app.config)
 
 
 def apply_errors(form: FlaskForm, errors: dict[str, list[Any]]) -> None:
@@ -176,8 +177,8 @@ def index() -> str:
             contact_form=contact_form_for_visitors(),
         )
     page = page_number()
-    tickets, total = services.requester_tickets(get_session(), current_user.id, page=page)
-    pages = max(1, -(-total // services.PAGE_SIZE))
+    tickets, total = queries.requester_tickets(get_session(), current_user.id, page=page)
+    pages = max(1, -(-total // PAGE_SIZE))
     if page > pages:
         abort(404)
     return render_template(
@@ -222,9 +223,9 @@ def new_ticket() -> str | Response | tuple[str, int]:
     errors = encoding_errors()
     try:
         if errors:
-            raise services.SupportError(errors)
+            raise SupportError(errors)
         with store.transaction():
-            ticket = services.open_ticket(
+            ticket = operations.open_ticket(
                 db,
                 store,
                 settings(),
@@ -236,7 +237,7 @@ def new_ticket() -> str | Response | tuple[str, int]:
                 uploads=uploads_from(form.attachments.data or []),
                 known_services=[s.slug for s in current_profile().services],
             )
-    except services.SupportError as exc:
+    except SupportError as exc:
         discard_changes()
         apply_errors(form, exc.errors)
         return render_template(
@@ -255,13 +256,13 @@ def new_ticket() -> str | Response | tuple[str, int]:
 
 def _requester_ticket(ticket_id: int) -> Any:
     try:
-        return services.get_requester_ticket(get_session(), current_user.id, ticket_id)
-    except services.TicketNotFound:
+        return queries.get_requester_ticket(get_session(), current_user.id, ticket_id)
+    except TicketNotFound:
         abort(404)
 
 
 def _ticket_page(ticket: Any, form: ReplyForm, status: int = 200) -> tuple[str, int]:
-    thread = services.thread(get_session(), ticket.id, include_internal=False)
+    thread = queries.thread(get_session(), ticket.id, include_internal=False)
     return (
         render_template(
             "support/ticket.html",
@@ -291,9 +292,9 @@ def reply(ticket_id: int) -> Response | tuple[str, int]:
     was_closed = found.is_closed
     try:
         if errors := encoding_errors():
-            raise services.SupportError(errors)
+            raise SupportError(errors)
         with store.transaction():
-            services.reply_as_requester(
+            operations.reply_as_requester(
                 db,
                 store,
                 settings(),
@@ -302,7 +303,7 @@ def reply(ticket_id: int) -> Response | tuple[str, int]:
                 body=form.body.data or "",
                 uploads=uploads_from(form.attachments.data or []),
             )
-    except services.SupportError as exc:
+    except SupportError as exc:
         discard_changes()
         apply_errors(form, exc.errors)
         return _ticket_page(_requester_ticket(ticket_id), form, 422)
@@ -318,7 +319,7 @@ def reply(ticket_id: int) -> Response | tuple[str, int]:
 def close(ticket_id: int) -> Response:
     found = _requester_ticket(ticket_id)
     db = get_session()
-    if services.close_ticket(db, found, current_user._get_current_object()):
+    if operations.close_ticket(db, found, current_user._get_current_object()):
         flash(_("The ticket is closed. You can reopen it at any time."), "success")
     else:
         flash(_("This ticket was already closed."), "success")
@@ -330,7 +331,7 @@ def close(ticket_id: int) -> Response:
 def reopen(ticket_id: int) -> Response:
     found = _requester_ticket(ticket_id)
     db = get_session()
-    if services.reopen_ticket(db, found, current_user._get_current_object()):
+    if operations.reopen_ticket(db, found, current_user._get_current_object()):
         flash(
             _("The ticket is open again. Add a reply to tell the team what is needed."), "success"
         )
@@ -344,10 +345,10 @@ def reopen(ticket_id: int) -> Response:
 def attachment(ticket_id: int, attachment_id: int) -> Response:
     """Only the requester (not for files on internal notes) and staff; always a download."""
     try:
-        found = services.get_attachment(
+        found = queries.get_attachment(
             get_session(), ticket_id, attachment_id, account=current_user._get_current_object()
         )
-    except services.TicketNotFound:
+    except TicketNotFound:
         abort(404)
     store = attachment_store()
     try:
