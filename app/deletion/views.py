@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from flask import (
     Response,
@@ -39,6 +40,7 @@ from app.deletion.receipt import (
 from app.deletion.steps import step_label
 from app.hoster.profile import current_profile
 from app.mail import InvalidRecipient, checked_recipient
+from app.paging import Page, page_number, paginate
 from app.security import gate_exempt, recently_authenticated, require_recent_auth, staff_required
 
 
@@ -276,29 +278,20 @@ def staff_queue() -> str:
     show = request.args.get("show", "open")
     if show not in SHOW:
         abort(404)
-    page = request.args.get("page", 1, type=int)
-    if page is None or page < 1 or page > 100_000:
-        abort(404)
+    page = page_number()
     db = get_session()
     rows: list[queue.QueueRow] = []
-    closed: list[DeletionRequest] = []
-    total = pages = 0
+    closed: Page[DeletionRequest] = Page(items=[], page=page, pages=0, total=0)
     if show == "open":
         rows = queue.open_queue(db, _settings())
     else:
-        per_page = 50
-        closed, total = queue.closed_requests(db, show, page=page, per_page=per_page)
-        pages = max(1, -(-total // per_page))
-        if page > pages:
-            abort(404)
+        closed = paginate(partial(queue.closed_requests, db, show), per_page=50, page=page)
     return render_template(
         "deletion/staff_queue.html",
         show=show,
         rows=rows,
-        closed=closed,
-        total=total,
-        page=page,
-        pages=pages,
+        closed=closed.items,
+        **closed.pager(),
         now=utcnow(),
     )
 

@@ -7,6 +7,7 @@ import json
 import secrets
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -54,10 +55,10 @@ from app.incidents.forms import (
 )
 from app.incidents.labels import status_label
 from app.incidents.models import Incident
+from app.paging import page_number, paginate
 from app.security import gate_exempt, here, public_endpoint, staff_required
 
 PER_PAGE = 20
-MAX_PAGE = 100_000
 
 
 def _audience() -> queries.Audience:
@@ -75,13 +76,6 @@ def _service_filter() -> str | None:
     if slug is not None and current_profile().service(slug) is None:
         abort(404)
     return slug
-
-
-def _page_number() -> int:
-    page = request.args.get("page", 1, type=int)
-    if page is None or page < 1 or page > MAX_PAGE:
-        abort(404)
-    return page
 
 
 def _cache() -> FragmentCache:
@@ -112,7 +106,7 @@ CSRF_MARK = f"csrf-mark-{secrets.token_hex(16)}"
 @gate_exempt
 def journal() -> str:
     service = _service_filter()
-    page = _page_number()
+    page = page_number()
     bucket = _time_bucket()
     if bucket is None:
         return _journal_page(_render_journal_body(service, page), service)
@@ -169,12 +163,11 @@ def _render_journal_body(service: str | None, page: int) -> str:
     )
     formatter = ChartFormatter()
     charts = {slug: formatter.view(av) for slug, av in availability.items()}
-    history, total = queries.history_page(db, audience, service, page=page, per_page=PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
-    if page > pages:
-        abort(404)
+    history = paginate(
+        partial(queries.history_page, db, audience, service), per_page=PER_PAGE, page=page
+    )
     months: list[tuple[Any, list[Incident]]] = []
-    for incident in history:
+    for incident in history.items:
         assert incident.started_at is not None
         month = month_of(incident.started_at, tz)
         if not months or months[-1][0] != month:
@@ -188,9 +181,7 @@ def _render_journal_body(service: str | None, page: int) -> str:
         ongoing=ongoing,
         upcoming=upcoming,
         months=[(m, format_month(m), items) for m, items in months],
-        total=total,
-        page=page,
-        pages=pages,
+        **history.pager(),
         service=service,
         services_list=profile.services,
         service_names={s.slug: s.name for s in profile.services},
@@ -346,18 +337,11 @@ def _incident_or_404(incident_id: int) -> Incident:
 @bp.route("/staff/incidents")
 @staff_required
 def staff_list() -> str:
-    page = _page_number()
-    per_page = 50
-    incidents, total = queries.staff_page(get_session(), page=page, per_page=per_page)
-    pages = max(1, -(-total // per_page))
-    if page > pages:
-        abort(404)
+    listing = paginate(partial(queries.staff_page, get_session()), per_page=50)
     return render_template(
         "incidents/staff_list.html",
-        incidents=incidents,
-        total=total,
-        page=page,
-        pages=pages,
+        incidents=listing.items,
+        **listing.pager(),
         service_names={s.slug: s.name for s in current_profile().services},
     )
 

@@ -6,7 +6,6 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from flask_babel import format_decimal, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -15,6 +14,7 @@ from app.support.attachments import AttachmentStore, TooLarge, Upload, sniff_typ
 from app.support.models import Attachment, TicketMessage
 from app.support.settings import MAX_BODY_BYTES, MAX_SUBJECT_CHARS, SupportError, SupportSettings
 from app.text import one_line
+from app.units import byte_size
 
 
 def _text_problem(text: str) -> Any | None:
@@ -54,15 +54,6 @@ def check_subject(subject: str, errors: dict[str, list[Any]]) -> str:
     return subject
 
 
-def human_size(size: int) -> str:
-    """A byte count as people read it: "850 bytes", "12.5 KB", "5 MB" (in their language)."""
-    if size < 1024:
-        return gettext("%(num)s bytes", num=size)
-    if size < 1024 * 1024:
-        return gettext("%(num)s KB", num=format_decimal(round(size / 1024, 1)))
-    return gettext("%(num)s MB", num=format_decimal(round(size / (1024 * 1024), 1)))
-
-
 def check_uploads(
     uploads: Sequence[Upload], settings: SupportSettings, errors: dict[str, list[Any]]
 ) -> list[tuple[Upload, str]]:
@@ -82,7 +73,7 @@ def check_uploads(
                 _l(
                     "“%(name)s” is too large: at most %(size)s per file.",
                     name=upload.filename,
-                    size=human_size(settings.max_file_bytes),
+                    size=byte_size(settings.max_file_bytes),
                 )
             )
             continue
@@ -123,7 +114,7 @@ def store_attachments(
                         _l(
                             "“%(name)s” is too large: at most %(size)s per file.",
                             name=upload.filename,
-                            size=human_size(settings.max_file_bytes),
+                            size=byte_size(settings.max_file_bytes),
                         )
                     ]
                 }

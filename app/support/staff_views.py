@@ -21,6 +21,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from app.db import discard_changes, get_session, parse_id
+from app.paging import page_number
 from app.security import staff_required
 from app.staff import describe_mail_purpose
 from app.support import attachment_store, bp, notifications, operations, queries, saved_replies
@@ -35,9 +36,9 @@ from app.support.forms import (
 from app.support.models import STATES, CannedReply
 from app.support.settings import COUNT_CAP, PAGE_SIZE, SupportError, TicketNotFound
 from app.support.views import (
+    MAX_PAGE,
     apply_errors,
     encoding_errors,
-    page_number,
     service_names,
     settings,
 )
@@ -88,7 +89,7 @@ def _queue_filter() -> tuple[queries.QueueFilter, dict[str, str]]:
 @bp.route("/staff/tickets")
 @staff_required
 def staff_queue() -> str:
-    page = page_number()
+    page = page_number(MAX_PAGE)
     filters, kept = _queue_filter()
     db = get_session()
     found = queries.staff_queue(db, filters, page=page)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,13 +32,15 @@ from wtforms import SelectChoice
 
 from app.db import discard_changes, get_session, utcnow
 from app.hoster.profile import current_profile
+from app.paging import page_number, paginate
 from app.security import gate_exempt, open_to_visitors
-from app.support import attachment_store, bp, checks, operations, queries, upload_limit
+from app.support import attachment_store, bp, operations, queries, upload_limit
 from app.support.attachments import capped_parser, download_name, uploads_from
 from app.support.contact_views import contact_form_for_visitors
 from app.support.forms import CATEGORY_LABELS, ReplyForm, TicketForm
 from app.support.models import OTHER_SERVICE, USER_STATE_LABELS
 from app.support.settings import PAGE_SIZE, SupportError, SupportSettings, TicketNotFound
+from app.units import byte_size
 
 log = logging.getLogger(__name__)
 UPLOAD_ENDPOINTS = {"support.new_ticket", "support.reply", "support.staff_reply"}
@@ -82,7 +85,7 @@ def too_large(_error: Exception) -> tuple[str, int]:
             "support/too_large.html",
             back=back,
             max_files=config["SUPPORT_ATTACHMENT_MAX_FILES"],
-            max_size=checks.human_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
+            max_size=byte_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
         ),
         413,
     )
@@ -94,15 +97,10 @@ def support_context() -> dict[str, Any]:
     return {
         "support_limits": {
             "max_files": config["SUPPORT_ATTACHMENT_MAX_FILES"],
-            "max_size": checks.human_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
+            "max_size": byte_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
         },
         "state_labels": USER_STATE_LABELS,
     }
-
-
-@bp.app_template_filter("support_size")
-def size_filter(size: int) -> str:
-    return checks.human_size(size)
 
 
 @bp.app_template_filter("support_age")
@@ -133,13 +131,6 @@ def encoding_errors() -> dict[str, list[Any]]:
             ]
         }
     return {}
-
-
-def page_number() -> int:
-    page = request.args.get("page", 1, type=int)
-    if page is None or page < 1 or page > MAX_PAGE:
-        abort(404)
-    return page
 
 
 def service_choices() -> list[tuple[str, str]]:
@@ -176,17 +167,15 @@ def index() -> str:
             profile=current_profile(),
             contact_form=contact_form_for_visitors(),
         )
-    page = page_number()
-    tickets, total = queries.requester_tickets(get_session(), current_user.id, page=page)
-    pages = max(1, -(-total // PAGE_SIZE))
-    if page > pages:
-        abort(404)
+    listing = paginate(
+        partial(queries.requester_tickets, get_session(), current_user.id),
+        per_page=PAGE_SIZE,
+        page=page_number(MAX_PAGE),
+    )
     return render_template(
         "support/index.html",
-        tickets=tickets,
-        total=total,
-        page=page,
-        pages=pages,
+        tickets=listing.items,
+        **listing.pager(),
         services=service_names(),
     )
 
