@@ -46,7 +46,6 @@ INSTALL_TYPES = (
 ACCESSIBILITY_LEVELS = ("full", "partial", "none")
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 SPDX_ID = re.compile(r"^(?:LicenseRef-)?[A-Za-z0-9][A-Za-z0-9.+-]*$")
 TOP_LEVEL_KEYS = (
     "timezone",

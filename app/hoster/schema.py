@@ -22,7 +22,7 @@ SCHEMA_ID = "https://chatons-panel.example/hoster.schema.json"
 
 _FORMATS: dict[str, dict[str, Any]] = {
     "uri": {"type": "string", "format": "uri", "pattern": "^https?://[^\\s]+$"},
-    "email": {"type": "string", "format": "email", "pattern": model.EMAIL.pattern},
+    "email": {"type": "string", "format": "email"},
     "contact": {
         "type": "string",
         "description": "A web address (https://…) or an e-mail address.",

@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 from babel import Locale
 
-from app.hoster.model import EMAIL, Closing, ProfileError
+from app.email_address import is_email_address
+from app.hoster.model import Closing, ProfileError
 from app.hoster.texts import FALLBACK_LANGUAGE, TEXT_LANGUAGES, LocalizedText
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ class TomlTable:
 
     def email(self, key: str) -> str | None:
         value = self.text(key)
-        if value is not None and not EMAIL.match(value):
+        if value is not None and not is_email_address(value):
             raise ProfileError(
                 f"{self.path(key)}: {value!r} is not an e-mail address, like contact@example.org."
             )
@@ -134,7 +135,7 @@ class TomlTable:
     def contact(self, key: str) -> str | None:
         """A web address or an e-mail address."""
         value = self.text(key)
-        if value is None or EMAIL.match(value):
+        if value is None or is_email_address(value):
             return value
         return self.url(key)
 

@@ -16,6 +16,7 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 
+from app.email_address import is_email_address
 from app.hoster.model import (
     INSTALL_TYPES,
     MEMBERSHIP_STATUSES,
@@ -161,7 +162,6 @@ FAMILIES = {
 SUB_NAME = re.compile(r"^subs\.[A-Za-z0-9_.-]+$")
 METRIC_TEXT = re.compile(r"^metrics\.[a-z0-9_.-]+\.(name|description)$")
 METRIC_SERIES = re.compile(r"^metrics\.[a-z0-9_.-]+\.(\d{4})\.(months|weeks|days)$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
 DEGREES = re.compile(r"^-?\d{1,3}([.,]\d+)?$")
 NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
@@ -263,7 +263,7 @@ def _valid(kind: str, value: str) -> bool:
     if kind == "URL":
         return bool(URL.match(value))
     if kind == "EMAIL":
-        return bool(EMAIL.match(value))
+        return is_email_address(value)
     if kind == "DATE":
         for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
             try:
