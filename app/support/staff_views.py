@@ -24,7 +24,7 @@ from app.db import discard_changes, get_session, parse_id
 from app.paging import page_number
 from app.security import staff_required
 from app.staff import describe_mail_purpose
-from app.support import attachment_store, bp, notifications, operations, queries, saved_replies
+from app.support import bp, notifications, operations, queries, saved_replies
 from app.support.attachments import uploads_from
 from app.support.forms import (
     CATEGORY_LABELS,
@@ -38,9 +38,9 @@ from app.support.settings import COUNT_CAP, PAGE_SIZE, SupportError, TicketNotFo
 from app.support.views import (
     MAX_PAGE,
     apply_errors,
-    encoding_errors,
     service_names,
     settings,
+    write_or_refuse,
 )
 
 STATE_LABELS = {
@@ -203,27 +203,22 @@ def staff_reply(ticket_id: int) -> Response | tuple[str, int]:
     form = StaffReplyForm()
     if request.form.get("action") == "insert":
         return _insert_saved_reply(found, form)
-    db = get_session()
-    store = attachment_store()
     internal = bool(form.internal.data)
-    try:
-        if errors := encoding_errors():
-            raise SupportError(errors)
-        with store.transaction():
-            operations.reply_as_staff(
-                db,
-                store,
-                settings(),
-                ticket=found,
-                author=current_user._get_current_object(),
-                body=form.body.data or "",
-                uploads=uploads_from(form.attachments.data or []),
-                internal=internal,
-                then_state=form.then_state.data or "waiting_user",
-            )
-    except SupportError as exc:
-        discard_changes()
-        apply_errors(form, exc.errors)
+    sent = write_or_refuse(
+        form,
+        lambda store: operations.reply_as_staff(
+            get_session(),
+            store,
+            settings(),
+            ticket=found,
+            author=current_user._get_current_object(),
+            body=form.body.data or "",
+            uploads=uploads_from(form.attachments.data or []),
+            internal=internal,
+            then_state=form.then_state.data or "waiting_user",
+        ),
+    )
+    if sent is None:
         return _staff_ticket_page(_staff_ticket(ticket_id), reply_form=form, status=422)
     if internal:
         flash(_("Internal note added. The requester does not see it."), "success")
@@ -308,18 +303,8 @@ def canned_replies() -> Response | tuple[str, int]:
     db = get_session()
     status = 200
     if form.is_submitted():
-        try:
-            reply = saved_replies.save_canned_reply(
-                db,
-                reply=None,
-                title=form.title.data or "",
-                body=form.body.data or "",
-                body_en=form.body_en.data or "",
-                actor=current_user._get_current_object(),
-            )
-        except SupportError as exc:
-            discard_changes()
-            apply_errors(form, exc.errors)
+        reply = _save_canned_reply(form, None)
+        if reply is None:
             status = 422
         else:
             flash(_("Saved reply “%(title)s” added.", title=reply.title), "success")
@@ -339,6 +324,24 @@ def canned_replies() -> Response | tuple[str, int]:
         ),
         status,
     )
+
+
+def _save_canned_reply(form: CannedReplyForm, reply: CannedReply | None) -> CannedReply | None:
+    """Add the form's saved reply, or change `reply`; None, with the errors beside their
+    fields and nothing kept, when it is refused."""
+    try:
+        return saved_replies.save_canned_reply(
+            get_session(),
+            reply=reply,
+            title=form.title.data or "",
+            body=form.body.data or "",
+            body_en=form.body_en.data or "",
+            actor=current_user._get_current_object(),
+        )
+    except SupportError as exc:
+        discard_changes()
+        apply_errors(form, exc.errors)
+        return None
 
 
 def _warn_unknown_placeholders(reply: CannedReply) -> None:
@@ -367,21 +370,9 @@ def _canned(reply_id: int) -> CannedReply:
 def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
     reply = _canned(reply_id)
     form = CannedReplyForm(obj=reply if request.method == "GET" else None)
-    db = get_session()
     status = 200
     if form.is_submitted():
-        try:
-            saved_replies.save_canned_reply(
-                db,
-                reply=reply,
-                title=form.title.data or "",
-                body=form.body.data or "",
-                body_en=form.body_en.data or "",
-                actor=current_user._get_current_object(),
-            )
-        except SupportError as exc:
-            discard_changes()
-            apply_errors(form, exc.errors)
+        if _save_canned_reply(form, reply) is None:
             status = 422
         else:
             flash(_("Saved reply updated."), "success")

@@ -6,9 +6,10 @@ Every view here is gate-exempt: support stays reachable while new terms wait for
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from flask import (
@@ -35,7 +36,7 @@ from app.hoster.profile import current_profile
 from app.paging import page_number, paginate
 from app.security import gate_exempt, open_to_visitors
 from app.support import attachment_store, bp, operations, queries, upload_limit
-from app.support.attachments import capped_parser, download_name, uploads_from
+from app.support.attachments import AttachmentStore, capped_parser, download_name, uploads_from
 from app.support.contact_views import contact_form_for_visitors
 from app.support.forms import CATEGORY_LABELS, ReplyForm, TicketForm
 from app.support.models import OTHER_SERVICE, USER_STATE_LABELS
@@ -43,6 +44,7 @@ from app.support.settings import PAGE_SIZE, SupportError, SupportSettings, Ticke
 from app.units import byte_size
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 UPLOAD_ENDPOINTS = {"support.new_ticket", "support.reply", "support.staff_reply"}
 MAX_PAGE = 10_000
 
@@ -133,6 +135,25 @@ def encoding_errors() -> dict[str, list[Any]]:
     return {}
 
 
+def write_or_refuse(form: FlaskForm, write: Callable[[AttachmentStore], T]) -> T | None:
+    """Run one service call, `write(store)`, with the attached files stored in its transaction.
+
+    When support refuses what was sent (text that is not UTF-8, a domain error), nothing is
+    kept, the messages go beside their fields and the caller gets None: it answers 422 with
+    the form.
+    """
+    try:
+        if errors := encoding_errors():
+            raise SupportError(errors)
+        store = attachment_store()
+        with store.transaction():
+            return write(store)
+    except SupportError as exc:
+        discard_changes()
+        apply_errors(form, exc.errors)
+        return None
+
+
 def service_choices() -> list[tuple[str, str]]:
     choices = [(s.slug, str(s.name)) for s in current_profile().services]
     return [*choices, (OTHER_SERVICE, _("Another service, or I do not know"))]
@@ -207,28 +228,22 @@ def new_ticket() -> str | Response | tuple[str, int]:
         return render_template(
             "support/new.html", form=form, incidents=ongoing_incidents(chosen), chosen=chosen
         )
-    db = get_session()
-    store = attachment_store()
-    errors = encoding_errors()
-    try:
-        if errors:
-            raise SupportError(errors)
-        with store.transaction():
-            ticket = operations.open_ticket(
-                db,
-                store,
-                settings(),
-                account=current_user._get_current_object(),
-                subject=form.subject.data or "",
-                service=form.service.data or "",
-                category=form.category.data or "",
-                body=form.body.data or "",
-                uploads=uploads_from(form.attachments.data or []),
-                known_services=[s.slug for s in current_profile().services],
-            )
-    except SupportError as exc:
-        discard_changes()
-        apply_errors(form, exc.errors)
+    ticket = write_or_refuse(
+        form,
+        lambda store: operations.open_ticket(
+            get_session(),
+            store,
+            settings(),
+            account=current_user._get_current_object(),
+            subject=form.subject.data or "",
+            service=form.service.data or "",
+            category=form.category.data or "",
+            body=form.body.data or "",
+            uploads=uploads_from(form.attachments.data or []),
+            known_services=[s.slug for s in current_profile().services],
+        ),
+    )
+    if ticket is None:
         return render_template(
             "support/new.html", form=form, incidents=ongoing_incidents(chosen), chosen=chosen
         ), 422
@@ -276,25 +291,20 @@ def ticket(ticket_id: int) -> tuple[str, int]:
 def reply(ticket_id: int) -> Response | tuple[str, int]:
     found = _requester_ticket(ticket_id)
     form = ReplyForm()
-    db = get_session()
-    store = attachment_store()
     was_closed = found.is_closed
-    try:
-        if errors := encoding_errors():
-            raise SupportError(errors)
-        with store.transaction():
-            operations.reply_as_requester(
-                db,
-                store,
-                settings(),
-                ticket=found,
-                account=current_user._get_current_object(),
-                body=form.body.data or "",
-                uploads=uploads_from(form.attachments.data or []),
-            )
-    except SupportError as exc:
-        discard_changes()
-        apply_errors(form, exc.errors)
+    sent = write_or_refuse(
+        form,
+        lambda store: operations.reply_as_requester(
+            get_session(),
+            store,
+            settings(),
+            ticket=found,
+            account=current_user._get_current_object(),
+            body=form.body.data or "",
+            uploads=uploads_from(form.attachments.data or []),
+        ),
+    )
+    if sent is None:
         return _ticket_page(_requester_ticket(ticket_id), form, 422)
     if was_closed:
         flash(_("Your reply has been sent and the ticket is open again."), "success")
