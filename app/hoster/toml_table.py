@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,16 @@ log = logging.getLogger(__name__)
 _COUNTRIES = {
     str(code) for code in Locale.parse("en").territories if re.fullmatch("[A-Z]{2}", str(code))
 }
+
+
+def missing_key(path: str, key: str, data: Mapping[str, Any], example: str = "") -> ProfileError:
+    """The error for a required key left out, naming a key nearby that is probably it misspelt."""
+    message = f"{path} is missing: add it to hoster.toml"
+    message += f", e.g. {key} = {example}." if example else "."
+    close = difflib.get_close_matches(key, list(data), n=1, cutoff=0.8)
+    if close:
+        message += f" ({close[0]!r} looks like a misspelling of it.)"
+    return ProfileError(message)
 
 
 def phrase(choices: tuple[str, ...] | list[str]) -> str:
@@ -53,11 +64,7 @@ class TomlTable:
         value = self.data.get(key)
         if value is None or value == "":
             if required:
-                message = f"{self.path(key)} is missing: add it to hoster.toml."
-                close = difflib.get_close_matches(key, list(self.data), n=1, cutoff=0.8)
-                if close:
-                    message += f" ({close[0]!r} looks like a misspelling of it.)"
-                raise ProfileError(message)
+                raise missing_key(self.path(key), key, self.data)
             return None
         return value
 
