@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 import config as panel_config
-from app import audit, dates, errors, mail, security, sessions, tasks, text
+from app import audit, dates, errors, mail, security, sessions, tasks, text, units
 from app import db as panel_db
 from app.extensions import babel, csrf, limiter, login_manager
 from app.hoster import profile as hoster
@@ -284,6 +284,7 @@ def _register_hooks(app: Flask) -> None:
         }
 
     app.jinja_env.filters["sentence"] = text.sentence
+    app.jinja_env.filters["byte_size"] = units.byte_size
 
     @app.template_filter("html_datetime")
     def html_datetime(value: date) -> str:

@@ -99,7 +99,8 @@ def hoster_schema(output: Path | None) -> None:
 @hoster_group.command("check", help="Check a hoster.toml file (default: the configured one).")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
 def hoster_check(path: Path | None) -> None:
-    from app.hoster.profile import ProfileError, load_profile
+    from app.hoster.model import ProfileError
+    from app.hoster.profile import load_profile
 
     try:
         found = load_profile(path) if path else current_app.extensions["panel_hoster"]

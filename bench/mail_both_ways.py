@@ -26,7 +26,7 @@ from sqlalchemy import delete  # noqa: E402
 from app import create_app  # noqa: E402
 from app.cli import upgrade_database  # noqa: E402
 from app.db import session_scope, utcnow  # noqa: E402
-from app.incidents import services  # noqa: E402
+from app.incidents import operations  # noqa: E402
 from app.incidents.notifications import IncidentMailing, mail_subscribers  # noqa: E402
 from app.incidents.subscriptions import IncidentSubscription  # noqa: E402
 from app.mail import OutgoingMail  # noqa: E402
@@ -62,13 +62,13 @@ def main() -> None:
             for i in range(n)
         )
     with app.app_context(), session_scope(app) as session:
-        incident = services.open_incident(
+        incident = operations.open_incident(
             session,
             title="Mail is down",
             services=["mail"],
             impact="major",
             known_services=["mail"],
-            actor=services.CLI,
+            actor=operations.CLI,
             body="We are looking.",
         )
         incident_id = incident.id

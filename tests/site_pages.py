@@ -21,18 +21,18 @@ from app.accounts.models import Account
 from app.accounts.services import sync_account
 from app.connectors.base import service_connectors
 from app.db import session_scope, utcnow
-from app.deletion import services as deletion
+from app.deletion import requests as deletion
 from app.hoster.profile import current_profile
 from app.hosting import closing
-from app.incidents import services as incidents
+from app.incidents import operations as incidents
 from app.incidents import subscriptions
 from app.legal import services as legal
 from app.legal import starter
 from app.mail import OutgoingMail
 from app.security import view_flag
-from app.support import services as support_services
 from app.support import visitors
 from app.support.models import CannedReply
+from app.support.settings import SupportSettings
 from app.transparency import services as transparency
 from helpers import csrf_token, do_login
 
@@ -166,7 +166,7 @@ def seed(app: Flask) -> Seeded:
     with app.test_request_context(), session_scope(app) as session:
         visitor_ticket = visitors.open_visitor_ticket(
             session,
-            support_services.SupportSettings.from_config(app.config),
+            SupportSettings.from_config(app.config),
             email="zoe@example.net",
             subject="Can I join?",
             body="I would like an account for my association.",

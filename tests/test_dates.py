@@ -10,7 +10,7 @@ from flask_babel import force_locale
 
 from app import dates
 from app.db import session_scope
-from app.incidents import services as incidents
+from app.incidents import operations as incidents
 from helpers import csrf_token, do_login
 
 NOON_UTC = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # 13:00 in Paris, 07:00 in Montreal

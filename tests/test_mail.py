@@ -293,13 +293,15 @@ def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
     from support.test_mail import open_as, staff_answer
 
     from app.deletion.models import DeletionRequest
-    from app.deletion.services import refuse_deletion
-    from app.incidents import services as incidents
+    from app.deletion.requests import refuse_deletion
+    from app.incidents import operations as incidents
     from app.incidents import subscriptions as subs
     from app.incidents.mailing import notify
-    from app.support import services as support
+    from app.support import operations as support
     from app.support.mail_cli import receive
+    from app.support.models import Ticket
     from app.support.reply_address import STAFF, reply_address
+    from app.support.settings import SupportSettings
 
     def send_everything() -> None:
         with session_scope(app) as session:
@@ -319,9 +321,9 @@ def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
     staff_answer(web, 1, "Fixed on our side.")
     long_ago = utcnow() - timedelta(days=60)
     with session_scope(app) as session:
-        session.execute(update(support.Ticket).values(state_changed_at=long_ago))
+        session.execute(update(Ticket).values(state_changed_at=long_ago))
     with app.app_context(), session_scope(app) as session:
-        assert support.auto_close(session, support.SupportSettings.from_config(app.config)) == 1
+        assert support.auto_close(session, SupportSettings.from_config(app.config)) == 1
     # The public contact form, and a mail to the support address that is not a reply.
     visitor = app.test_client()
     page = visitor.get("/support/contact").get_data(as_text=True)
@@ -428,7 +430,8 @@ def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
         from dataclasses import replace
         from datetime import date
 
-        from app.hoster.profile import Closing, LocalizedText
+        from app.hoster.model import Closing
+        from app.hoster.texts import LocalizedText
         from app.hosting.closing import send_reminders
 
         profile = current_profile()

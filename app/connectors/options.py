@@ -15,7 +15,8 @@ from urllib.parse import SplitResult, urlsplit
 
 from app.connectors.base import redact_url
 from app.connectors.secrets import Secret, SecretError, read_secret_env, read_secret_file
-from app.hoster.profile import ProfileError
+from app.hoster.model import ProfileError
+from app.hoster.toml_table import missing_key
 
 # Keys every connector table may hold besides its own.
 COMMON_KEYS = ("type",)
@@ -49,12 +50,7 @@ class ConnectorOptions:
         value = self.data.get(key)
         if value is None or value == "":
             if required:
-                message = f"{self.path(key)} is missing: add it to hoster.toml"
-                message += f", e.g. {key} = {example}." if example else "."
-                close = difflib.get_close_matches(key, list(self.data), n=1, cutoff=0.8)
-                if close:
-                    message += f" ({close[0]!r} looks like a misspelling of it.)"
-                raise ProfileError(message)
+                raise missing_key(self.path(key), key, self.data, example)
             return None
         return value
 

@@ -27,8 +27,8 @@ def init_app(app: Flask) -> None:
     from app.connectors.base import register_panel_section
     from app.deletion import jobs
     from app.deletion.cli import register_cli
+    from app.deletion.queue import count_waiting_for_staff
     from app.deletion.section import DeletionSection
-    from app.deletion.services import count_waiting_for_staff
     from app.staff import StaffQueue, register_queue
 
     app.config.setdefault("DELETION_GRACE_DAYS", 7)
@@ -87,7 +87,7 @@ def waiting_for_person(session: Session, account: Any) -> list[Attention]:
     from flask_babel import gettext as _
 
     from app.accounts.attention import Attention
-    from app.deletion.services import active_request, cancellable
+    from app.deletion.requests import active_request, cancellable
 
     req = active_request(session, account.id)
     if req is None:

@@ -6,7 +6,7 @@ import click
 from flask import Flask
 
 from app.db import session_scope
-from app.deletion import services
+from app.deletion import pipeline
 from app.mail import send_queued
 
 
@@ -24,7 +24,7 @@ def register_cli(app: Flask) -> None:
     @click.option("--retry-failed", is_flag=True, help="Also try failed automatic steps again.")
     def run_due(retry_failed: bool) -> None:
         with session_scope(app) as session:
-            report = services.run_due(session, app, retry_failed=retry_failed)
+            report = pipeline.run_due(session, app, retry_failed=retry_failed)
         sent, unsent = send_queued(app, limit=1000)
         click.echo(
             f"approved {len(report.approved)}, completed {len(report.completed)}, "

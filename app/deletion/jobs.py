@@ -15,7 +15,7 @@ from flask import Flask, g
 
 from app import tasks
 from app.db import session_scope
-from app.deletion import services
+from app.deletion import pipeline
 from app.mail import send_queued
 from app.tasks import crontab
 
@@ -36,7 +36,7 @@ def _send_mail(app: Flask) -> None:
 def run_request_job(app: Flask, request_id: int, actor_id: int | None = None) -> dict[str, Any]:
     """Run the runnable automatic steps of one approved request; returns the RunReport."""
     with session_scope(app) as session:
-        report = services.run_request(session, app, request_id, actor_id=actor_id)
+        report = pipeline.run_request(session, app, request_id, actor_id=actor_id)
     _send_mail(app)
     return asdict(report)
 
@@ -44,18 +44,18 @@ def run_request_job(app: Flask, request_id: int, actor_id: int | None = None) ->
 def run_due_job(app: Flask) -> None:
     """What `flask deletions run-due` does, every few minutes while a worker runs."""
     with session_scope(app) as session:
-        report = services.run_due(session, app)
+        report = pipeline.run_due(session, app)
     _send_mail(app)
     if report.failed:
         log.warning("deletion requests with a failed step: %s", report.failed)
 
 
-def queue_request(app: Flask, request_id: int, actor_id: int | None) -> services.RunReport | None:
+def queue_request(app: Flask, request_id: int, actor_id: int | None) -> pipeline.RunReport | None:
     """Queue the request's steps; in immediate mode they have run and the report is returned."""
     result = tasks.enqueue(app, RUN_REQUEST, request_id, actor_id)
     if result is None or not tasks.is_immediate(app):
         return None
-    return services.RunReport(**result.get())
+    return pipeline.RunReport(**result.get())
 
 
 def register(app: Flask) -> None:

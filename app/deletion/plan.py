@@ -27,7 +27,7 @@ from app.connectors.base import (
     service_connectors,
 )
 from app.deletion.models import DeletionRequest
-from app.deletion.services import person_of, step_label
+from app.deletion.steps import person_of, step_label
 from app.directory import Person
 
 log = logging.getLogger(__name__)

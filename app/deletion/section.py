@@ -6,13 +6,24 @@ import json
 from collections.abc import Iterator
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
 from app.connectors.base import ArchiveEntry, DataItem
 from app.deletion.models import DeletionRequest
-from app.deletion.services import delete_closed_requests_of
+
+
+def delete_closed_requests_of(session: Session, account_id: int) -> None:
+    """Earlier cancelled or refused requests are the person's history: erased with them."""
+    session.execute(
+        delete(DeletionRequest)
+        .where(
+            DeletionRequest.account_id == account_id,
+            DeletionRequest.state.in_(("cancelled", "refused")),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _iso(value: object) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from flask import (
     Response,
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from app.accounts.models import Account
 from app.connectors.base import service_connectors
 from app.db import discard_changes, get_session, utcnow
-from app.deletion import bp, jobs, services
+from app.deletion import bp, jobs, pipeline, queue, requests, steps
 from app.deletion.forms import ActionForm, ManualStepForm, RefuseForm, RequestDeletionForm
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.deletion.outcomes import describe_outcome, describe_outcome_text
@@ -36,18 +37,19 @@ from app.deletion.receipt import (
     receipt_lines,
     receipt_ready,
 )
-from app.deletion.services import step_label
+from app.deletion.steps import step_label
 from app.hoster.profile import current_profile
 from app.mail import InvalidRecipient, checked_recipient
+from app.paging import Page, page_number, paginate
 from app.security import gate_exempt, recently_authenticated, require_recent_auth, staff_required
 
 
-def _settings() -> services.DeletionSettings:
-    return services.DeletionSettings.from_config(current_app.config)
+def _settings() -> requests.DeletionSettings:
+    return requests.DeletionSettings.from_config(current_app.config)
 
 
-def _plan() -> list[services.ServicePlan]:
-    return services.plan_services(current_profile(), service_connectors(current_app))
+def _plan() -> list[requests.ServicePlan]:
+    return requests.plan_services(current_profile(), service_connectors(current_app))
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def _check_receipt_address(form: RequestDeletionForm, account: Account) -> bool:
 def request_page() -> str | Response:
     db = get_session()
     account = current_user._get_current_object()
-    active = services.active_request(db, account.id)
+    active = requests.active_request(db, account.id)
     form = RequestDeletionForm()
     form.confirm_login.description = _(
         "Your login is %(login)s. Type it exactly to confirm the deletion.", login=account.uid
@@ -164,7 +166,7 @@ def request_page() -> str | Response:
         if form.validate_on_submit() and _check_receipt_address(form, account):
             settings = _settings()
             try:
-                services.request_deletion(
+                requests.request_deletion(
                     db,
                     account,
                     confirm_login=form.confirm_login.data or "",
@@ -173,12 +175,12 @@ def request_page() -> str | Response:
                     page_url=url_for("deletion.request_page", _external=True),
                     receipt_to=form.receipt_to.data,
                 )
-            except services.WrongConfirmation:
+            except requests.WrongConfirmation:
                 discard_changes()
                 form.confirm_login.errors = [
                     _("This is not your login. Type %(login)s exactly.", login=account.uid)
                 ]
-            except services.AlreadyActive:
+            except requests.AlreadyActive:
                 discard_changes()
                 flash(_("You already have a deletion request in progress."), "error")
                 return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
@@ -199,9 +201,9 @@ def request_page() -> str | Response:
     return render_template(
         "deletion/request.html",
         active=active,
-        previous=None if active else services.latest_closed_request(db, account.id),
+        previous=None if active else requests.latest_closed_request(db, account.id),
         timeline=timeline(active) if active else [],
-        cancellable=active is not None and services.cancellable(active),
+        cancellable=active is not None and requests.cancellable(active),
         plan=_plan(),
         form=form,
         action_form=ActionForm(),
@@ -233,7 +235,7 @@ def _receipt_context(req: DeletionRequest) -> dict[str, object]:
 @gate_exempt
 def receipt_file() -> Response:
     """The receipt so far, as a file to keep: the account (and maybe its mailbox) is going."""
-    active = services.active_request(get_session(), current_user.id)
+    active = requests.active_request(get_session(), current_user.id)
     if active is None or not receipt_ready(active):
         abort(404)
     text = render_template("deletion/receipt.txt", **_receipt_context(active))
@@ -251,13 +253,13 @@ def cancel() -> Response:
     if not form.validate_on_submit():
         abort(400)
     db = get_session()
-    active = services.active_request(db, current_user.id)
+    active = requests.active_request(db, current_user.id)
     if active is None:
         flash(_("There is no deletion request to cancel."), "error")
         return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
     try:
-        services.cancel_deletion(db, active, actor_id=current_user.id)
-    except services.NotCancellable:
+        requests.cancel_deletion(db, active, actor_id=current_user.id)
+    except requests.NotCancellable:
         discard_changes()
         flash(_("Deletion has already started and can no longer be cancelled."), "error")
     else:
@@ -276,29 +278,20 @@ def staff_queue() -> str:
     show = request.args.get("show", "open")
     if show not in SHOW:
         abort(404)
-    page = request.args.get("page", 1, type=int)
-    if page is None or page < 1 or page > 100_000:
-        abort(404)
+    page = page_number()
     db = get_session()
-    rows: list[services.QueueRow] = []
-    closed: list[DeletionRequest] = []
-    total = pages = 0
+    rows: list[queue.QueueRow] = []
+    closed: Page[DeletionRequest] = Page(items=[], page=page, pages=0, total=0)
     if show == "open":
-        rows = services.open_queue(db, _settings())
+        rows = queue.open_queue(db, _settings())
     else:
-        per_page = 50
-        closed, total = services.closed_requests(db, show, page=page, per_page=per_page)
-        pages = max(1, -(-total // per_page))
-        if page > pages:
-            abort(404)
+        closed = paginate(partial(queue.closed_requests, db, show), per_page=50, page=page)
     return render_template(
         "deletion/staff_queue.html",
         show=show,
         rows=rows,
-        closed=closed,
-        total=total,
-        page=page,
-        pages=pages,
+        closed=closed.items,
+        **closed.pager(),
         now=utcnow(),
     )
 
@@ -348,19 +341,19 @@ def _render_staff_request(
     return render_template(
         "deletion/staff_request.html",
         req=req,
-        urgency=services.urgency(req, now, settings.deadline_days) if req.is_active else None,
+        urgency=queue.urgency(req, now, settings.deadline_days) if req.is_active else None,
         staff_names=_names(staff_ids),
         action_form=ActionForm(),
         refuse_form=refuse_form or RefuseForm(formdata=None),
         step_forms=step_forms,
         step_label=step_label,
-        step_instructions=services.step_instructions,
+        step_instructions=steps.step_instructions,
         describe_outcome=describe_outcome,
-        can_approve=services.due(req, now),
+        can_approve=requests.due(req, now),
         previews=preview_deletion(current_app, req) if req.state == "requested" else None,
         kept_reason=kept_reason,
         now=now,
-        progress=progress or {"working": services.steps_in_progress(req), "auto": False},
+        progress=progress or {"working": steps.steps_in_progress(req), "auto": False},
     ), status
 
 
@@ -374,7 +367,7 @@ def staff_request(request_id: int) -> tuple[str, int, dict[str, str]]:
     # While the worker has steps to run, the page reloads itself (an HTTP Refresh header:
     # no script needed); staff can turn that off, as WCAG 2.2.1 asks.
     auto = request.args.get("refresh") != "off"
-    working = services.steps_in_progress(req)
+    working = steps.steps_in_progress(req)
     html, status = _render_staff_request(
         req, progress={"working": working, "auto": auto, "seconds": REFRESH_SECONDS}
     )
@@ -382,7 +375,7 @@ def staff_request(request_id: int) -> tuple[str, int, dict[str, str]]:
     return html, status, headers
 
 
-def _flash_run(report: services.RunReport) -> None:
+def _flash_run(report: pipeline.RunReport) -> None:
     if report.completed:
         flash(_("Deletion completed. The receipt is on its way."), "success")
         return
@@ -433,12 +426,12 @@ def staff_approve(request_id: int) -> Response:
         abort(400)
     db = get_session()
     try:
-        services.approve_deletion(db, req, actor_id=current_user.id)
-    except services.NotDue:
+        requests.approve_deletion(db, req, actor_id=current_user.id)
+    except requests.NotDue:
         discard_changes()
         flash(_("The grace period is not over: the user can still cancel."), "error")
         return _back(req)
-    except services.WrongState:
+    except requests.WrongState:
         discard_changes()
         flash(
             _("This request cannot be approved any more (cancelled or already approved)."), "error"
@@ -473,8 +466,8 @@ def staff_refuse(request_id: int) -> Response | tuple[str, int]:
         return _render_staff_request(req, refuse_form=form, status=422)
     db = get_session()
     try:
-        services.refuse_deletion(db, req, actor_id=current_user.id, reason=form.reason.data or "")
-    except services.WrongState:
+        requests.refuse_deletion(db, req, actor_id=current_user.id, reason=form.reason.data or "")
+    except requests.WrongState:
         discard_changes()
         flash(
             _("This request can no longer be refused: deletion has started or it is closed."),
@@ -494,8 +487,8 @@ def staff_retry(request_id: int, step_id: int) -> Response:
         abort(400)
     db = get_session()
     try:
-        services.retry_step(db, step, actor_id=current_user.id)
-    except services.WrongState:
+        requests.retry_step(db, step, actor_id=current_user.id)
+    except requests.WrongState:
         discard_changes()
         flash(_("This step has not failed: nothing to retry."), "error")
         return _back(req)
@@ -516,14 +509,14 @@ def staff_step_done(request_id: int, step_id: int) -> Response | tuple[str, int]
         return _render_staff_request(req, step_forms={step.id: form}, status=422)
     db = get_session()
     try:
-        services.mark_manual_step_done(
+        requests.mark_manual_step_done(
             db,
             step,
             actor_id=current_user.id,
             comment=form.comment.data or "",
             found_nothing=form.found.data == "nothing",
         )
-    except services.WrongState:
+    except requests.WrongState:
         discard_changes()
         flash(_("This step cannot be marked done now (approve the request first)."), "error")
         return _back(req)

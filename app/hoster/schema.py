@@ -2,7 +2,7 @@
 
 Editors (Taplo / "Even Better TOML", JetBrains, VS Code) use it to complete and check the
 file. It is built from the same classes the loader fills, with the TOML details each
-field's `metadata` gives (see `_toml` in profile.py), so a field added to the code is in
+field's `metadata` gives (see `_toml` in model.py), so a field added to the code is in
 the schema at once; tests check that the committed docs/hoster.schema.json is up to date.
 """
 
@@ -15,20 +15,20 @@ import typing
 from datetime import date
 from typing import Any
 
-from app.hoster import profile
-from app.hoster.profile import LocalizedText
+from app.hoster import model
+from app.hoster.texts import TEXT_LANGUAGES, LocalizedText
 
 SCHEMA_ID = "https://chatons-panel.example/hoster.schema.json"
 
 _FORMATS: dict[str, dict[str, Any]] = {
     "uri": {"type": "string", "format": "uri", "pattern": "^https?://[^\\s]+$"},
-    "email": {"type": "string", "format": "email", "pattern": profile.EMAIL.pattern},
+    "email": {"type": "string", "format": "email"},
     "contact": {
         "type": "string",
         "description": "A web address (https://…) or an e-mail address.",
     },
     "country": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
-    "slug": {"type": "string", "pattern": profile.SLUG.pattern},
+    "slug": {"type": "string", "pattern": model.SLUG.pattern},
     "licence": {"type": "string", "minLength": 1},
     "timezone": {"type": "string", "examples": ["Europe/Paris", "Europe/Brussels"]},
     "text_or_number": {"type": ["string", "number"]},
@@ -47,7 +47,7 @@ _FORMATS: dict[str, dict[str, Any]] = {
 def _text_definition() -> dict[str, Any]:
     languages = {
         language: {"type": "string", "description": f"The text in {name}."}
-        for language, name in zip(profile.TEXT_LANGUAGES, ("French", "English"), strict=True)
+        for language, name in zip(TEXT_LANGUAGES, ("French", "English"), strict=True)
     }
     return {
         "description": (
@@ -148,7 +148,7 @@ def _table_schema(cls: type, definitions: dict[str, Any]) -> dict[str, Any]:
 def hoster_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of hoster.toml."""
     definitions: dict[str, Any] = {"text": _text_definition()}
-    root = _table_schema(profile.HosterProfile, definitions)
+    root = _table_schema(model.HosterProfile, definitions)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

@@ -19,7 +19,8 @@ from datetime import date, datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from app.hoster.profile import HosterProfile, LocalizedText, Service, country_name
+from app.hoster.model import HosterProfile, Service
+from app.hoster.texts import LocalizedText, country_name
 
 PROTOCOL = "ChatonsInfos-0.5"
 GENERATOR = "chatons-panel"

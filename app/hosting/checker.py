@@ -16,11 +16,35 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 
+from app.email_address import is_email_address
+from app.hoster.model import (
+    INSTALL_TYPES,
+    MEMBERSHIP_STATUSES,
+    ORGANISATION_TYPES,
+    PROVIDER_TYPES,
+    REGISTRATION_LOADS,
+    REGISTRATIONS,
+    SERVER_TYPES,
+    SERVICE_STATUSES,
+)
 from app.hosting.metrics import weeks_in_year
 
 ERROR, WARNING = "error", "warning"
 MANDATORY, RECOMMENDED, OPTIONAL = "mandatory", "recommended", "optional"
 CLASSES = ("federation", "organization", "service", "metrics")
+
+# The ontology's closed lists: the values hoster.toml is checked against (app/hoster/model.py).
+_ENUMS: dict[str, tuple[str, ...]] = {
+    "ORGANIZATION_TYPE": tuple(ORGANISATION_TYPES.values()),
+    "ACTIVITY": MEMBERSHIP_STATUSES,
+    "STATUS": tuple(status.upper() for status in SERVICE_STATUSES),
+    "LOAD": REGISTRATION_LOADS,
+    "INSTALL_TYPE": INSTALL_TYPES,
+    "SERVER_TYPE": SERVER_TYPES,
+    "PROVIDER_TYPE": PROVIDER_TYPES,
+    "CLASS": CLASSES,
+}
+_REGISTRATIONS = {registration.lower() for registration in REGISTRATIONS}
 
 # Types of GENERAL.md, with the words a person reads when a value does not match.
 TYPE_WORDS = {
@@ -31,49 +55,10 @@ TYPE_WORDS = {
     "DATETIME": _l("a date and time (2024-05-31T14:30:00+02:00)"),
     "COUNTRY_CODE": _l("a two-letter country code (FR)"),
     "DECIMAL_DEGREE": _l("a number of degrees (45.75)"),
-    "ORGANIZATION_TYPE": (
-        "ASSOCIATION, INFORMAL, COOPERATIVE, MICROCOMPANY, COMPANY, INDIVIDUAL, OTHER"
-    ),
-    "ACTIVITY": "ACTIVE, IDLE, AWAY",
-    "STATUS": "OK, WARNING, ALERT, ERROR, OVER, VOID",
     "REGISTRATION": _l("a list of None, Free, Member, Client separated by ;"),
-    "LOAD": "OPEN, FULL",
-    "INSTALL_TYPE": (
-        "DISTRIBUTION, PROVIDER, PACKAGE, TOOLING, CLONEREPO, ARCHIVE, SOURCES, CONTAINER"
-    ),
-    "SERVER_TYPE": "NANO, PHYSICAL, VIRTUAL, SHARED, CLOUD",
-    "PROVIDER_TYPE": "HOME, HOSTEDBAY, HOSTEDSERVER, OUTSOURCED",
-    "CLASS": "federation, organization, service, metrics",
     "LIST": _l("a list separated by ;"),
+    **{kind: ", ".join(values) for kind, values in _ENUMS.items()},
 }
-_ENUMS = {
-    "ORGANIZATION_TYPE": {
-        "ASSOCIATION",
-        "INFORMAL",
-        "COOPERATIVE",
-        "MICROCOMPANY",
-        "COMPANY",
-        "INDIVIDUAL",
-        "OTHER",
-    },
-    "ACTIVITY": {"ACTIVE", "IDLE", "AWAY"},
-    "STATUS": {"OK", "WARNING", "ALERT", "ERROR", "OVER", "VOID"},
-    "LOAD": {"OPEN", "FULL"},
-    "INSTALL_TYPE": {
-        "DISTRIBUTION",
-        "PROVIDER",
-        "PACKAGE",
-        "TOOLING",
-        "CLONEREPO",
-        "ARCHIVE",
-        "SOURCES",
-        "CONTAINER",
-    },
-    "SERVER_TYPE": {"NANO", "PHYSICAL", "VIRTUAL", "SHARED", "CLOUD"},
-    "PROVIDER_TYPE": {"HOME", "HOSTEDBAY", "HOSTEDSERVER", "OUTSOURCED"},
-    "CLASS": set(CLASSES),
-}
-_REGISTRATIONS = {"none", "free", "member", "client"}
 
 FILE_KEYS = {
     "file.class": (MANDATORY, "CLASS"),
@@ -177,7 +162,6 @@ FAMILIES = {
 SUB_NAME = re.compile(r"^subs\.[A-Za-z0-9_.-]+$")
 METRIC_TEXT = re.compile(r"^metrics\.[a-z0-9_.-]+\.(name|description)$")
 METRIC_SERIES = re.compile(r"^metrics\.[a-z0-9_.-]+\.(\d{4})\.(months|weeks|days)$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 URL = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
 DEGREES = re.compile(r"^-?\d{1,3}([.,]\d+)?$")
 NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
@@ -279,7 +263,7 @@ def _valid(kind: str, value: str) -> bool:
     if kind == "URL":
         return bool(URL.match(value))
     if kind == "EMAIL":
-        return bool(EMAIL.match(value))
+        return is_email_address(value)
     if kind == "DATE":
         for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
             try:

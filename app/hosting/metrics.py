@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.hoster.profile import HosterProfile, Service
+from app.hoster.model import HosterProfile, Service
 from app.hosting.chatonsinfos import escape_key, escape_value, file_section, render
 from app.transparency.statistics import SMALL_COUNT
 

@@ -18,7 +18,9 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.hoster.profile import HosterProfile, current_profile, reader_language
+from app.hoster.model import HosterProfile
+from app.hoster.profile import current_profile
+from app.hoster.texts import reader_language
 from app.hosting import chatonsinfos, metrics
 from app.hosting.checker import FetchError
 from app.links import external_url
@@ -46,7 +48,7 @@ def _logo_url(profile: HosterProfile) -> str | None:
 
 def journal_levels(session: Session, profile: HosterProfile, now: datetime) -> dict[str, str]:
     """Each service's level in the public incident journal right now."""
-    from app.incidents import services as incidents
+    from app.incidents import queries as incidents
 
     states = incidents.service_states(
         [(s.slug, s.name) for s in profile.services],
@@ -119,7 +121,7 @@ def metrics_file(
     session: Session, slug: str | None, now: datetime | None = None
 ) -> Published | None:
     """The organisation's metrics (slug None) or one service's; None for an unknown service."""
-    from app.incidents.services import journal_began
+    from app.incidents.queries import journal_began
 
     profile = current_profile()
     now = now or utcnow()

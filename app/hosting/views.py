@@ -13,7 +13,8 @@ from markupsafe import Markup
 
 from app.db import get_session, utcnow
 from app.extensions import csrf
-from app.hoster.profile import HosterProfile, current_profile
+from app.hoster.model import HosterProfile
+from app.hoster.profile import current_profile
 from app.hosting import (
     bp,
     charter,

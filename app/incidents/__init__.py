@@ -21,9 +21,9 @@ def ongoing_public_incidents(session: Session, service_slug: str) -> list[tuple[
     Registered as app.extensions["panel_ongoing_incidents"] for other features (support
     shows them before a user writes a ticket about an outage the team already knows).
     """
-    from app.incidents import services
+    from app.incidents import queries
 
-    found = services.ongoing_for_service(session, service_slug, audience="public")
+    found = queries.ongoing_for_service(session, service_slug, audience="public")
     return [(i.id, i.title, _incident_path(i.id)) for i in found]
 
 
@@ -58,7 +58,7 @@ def overview_incidents(session: Any, account: Any) -> dict[str, Any]:
     from flask import current_app
 
     from app.hoster import current_profile
-    from app.incidents import services
+    from app.incidents import queries
 
     slugs: Any = current_profile().service_slugs
     user_services = current_app.extensions.get("panel_user_services")
@@ -66,14 +66,14 @@ def overview_incidents(session: Any, account: Any) -> dict[str, Any]:
         slugs = user_services(account)
 
     def compute() -> tuple[list[OverviewIncident], list[OverviewIncident]]:
-        ongoing, upcoming = services.for_overview(session, slugs)
+        ongoing, upcoming = queries.for_overview(session, slugs)
         return [_plain(i) for i in ongoing], [_plain(i) for i in upcoming]
 
     seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30))
     if seconds <= 0:
         return {"overview_incidents": compute()}
     version = current_app.extensions["panel_incidents_version"].get(
-        lambda: services.journal_version(session)
+        lambda: queries.journal_version(session)
     )
     cache = current_app.extensions["panel_incidents_cache"]
     key = ("overview", version, int(time.time() // seconds), frozenset(slugs))
@@ -108,21 +108,21 @@ def status_at_a_glance() -> list[Any]:
 
     from app.db import get_session, utcnow
     from app.hoster import current_profile
-    from app.incidents import services
+    from app.incidents import queries
 
     def compute() -> list[Any]:
         shown = [(s.slug, s.name) for s in current_profile().services]
-        states = services.service_states(
-            shown, services.open_incidents(get_session(), "public", None), utcnow()
+        states = queries.service_states(
+            shown, queries.open_incidents(get_session(), "public", None), utcnow()
         )
         # Levels only: the incidents are ORM objects of this request's session.
-        return [services.ServiceState(s.slug, s.name, s.level) for s in states]
+        return [queries.ServiceState(s.slug, s.name, s.level) for s in states]
 
     seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30))
     if seconds <= 0:
         return compute()
     version = current_app.extensions["panel_incidents_version"].get(
-        lambda: services.journal_version(get_session())
+        lambda: queries.journal_version(get_session())
     )
     cache = current_app.extensions["panel_incidents_cache"]
     key = ("glance", version, int(time.time() // seconds))
@@ -137,7 +137,7 @@ def init_app(app: Flask) -> None:
     from app import audit
     from app.accounts.attention import register_overview
     from app.hoster import current_profile
-    from app.incidents import cli, labels, mailing, services
+    from app.incidents import cli, labels, mailing, queries
     from app.incidents.cache import FragmentCache, JournalVersion
     from app.incidents.formatting import format_availability, format_duration
     from app.incidents.text import render_markdown
@@ -167,7 +167,7 @@ def init_app(app: Flask) -> None:
         app,
         StaffQueue(
             label=lambda: str(_l("Open incidents and planned maintenance")),
-            count=services.count_open,
+            count=queries.count_open,
             endpoint="incidents.staff_list",
         ),
     )

@@ -109,7 +109,7 @@ def known_journal_start(session: Any) -> Any:
     with an earlier start moves the beginning back (a new version), never the clock."""
     from flask import current_app
 
-    from app.incidents import services
+    from app.incidents import queries
 
     # The version as last read (pages read it for their cache keys): no query of its own.
     tracker: JournalVersion | None = current_app.extensions.get("panel_incidents_version")
@@ -117,7 +117,7 @@ def known_journal_start(session: Any) -> Any:
     remembered = current_app.extensions.get("panel_journal_began")
     if remembered is not None and remembered[0] == version:
         return remembered[1]
-    found = services.journal_began(session)
+    found = queries.journal_began(session)
     if found is not None:
         current_app.extensions["panel_journal_began"] = (version, found)
     return found

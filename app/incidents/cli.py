@@ -14,7 +14,7 @@ from flask_babel import force_locale
 
 from app.db import session_scope
 from app.hoster import current_profile
-from app.incidents import services
+from app.incidents import operations, queries
 from app.incidents.models import INCIDENT_IMPACTS, STATUSES, VISIBILITIES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,7 +28,7 @@ def _journal_command(command: F) -> F:
         with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
             try:
                 return command(*args, **kwargs)
-            except services.IncidentError as exc:
+            except operations.IncidentError as exc:
                 raise click.ClickException(str(exc)) from exc
 
     return with_appcontext(run)  # type: ignore[return-value]
@@ -68,7 +68,7 @@ def open_command(
     service_slugs: tuple[str, ...], impact: str, visibility: str, message: str | None, title: str
 ) -> None:
     with session_scope(current_app) as session:
-        incident = services.open_incident(
+        incident = operations.open_incident(
             session,
             title=title,
             services=list(service_slugs),
@@ -76,7 +76,7 @@ def open_command(
             visibility=visibility,
             body=message,
             known_services=current_profile().service_slugs,
-            actor=services.CLI,
+            actor=operations.CLI,
         )
         incident_id = incident.id
     click.echo(incident_id)
@@ -95,8 +95,8 @@ def open_command(
 @_journal_command
 def update_command(incident_id: int, text: str, status: str | None, reopen: bool) -> None:
     with session_scope(current_app) as session:
-        services.post_update(
-            session, incident_id, body=text, status=status, reopen=reopen, actor=services.CLI
+        operations.post_update(
+            session, incident_id, body=text, status=status, reopen=reopen, actor=operations.CLI
         )
     click.echo(incident_id)
 
@@ -107,7 +107,7 @@ def update_command(incident_id: int, text: str, status: str | None, reopen: bool
 @_journal_command
 def resolve_command(incident_id: int, text: str | None) -> None:
     with session_scope(current_app) as session:
-        services.resolve_incident(session, incident_id, body=text, actor=services.CLI)
+        operations.resolve_incident(session, incident_id, body=text, actor=operations.CLI)
     click.echo(incident_id)
 
 
@@ -122,9 +122,9 @@ def _when(moment: datetime | None) -> str:
 @_journal_command
 def list_command(show_all: bool) -> None:
     with session_scope(current_app) as session:
-        rows = services.open_incidents(session, "users")
+        rows = queries.open_incidents(session, "users")
         if show_all:
-            rows += services.history_page(session, "users", page=1, per_page=50)[0]
+            rows += queries.history_page(session, "users", page=1, per_page=50)[0]
         for incident in rows:
             click.echo(
                 "\t".join(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.hoster import current_profile
-from app.incidents import services
+from app.incidents import queries
 from app.incidents import status as rules
 from app.incidents.cache import known_journal_start
 from app.incidents.formatting import hoster_tz
@@ -39,7 +39,7 @@ def atom(session: Session, service: str | None) -> str:
         feed_guid=journal_url,
         author_name=profile.organisation.name,
     )
-    for incident in services.feed_incidents(session, service):
+    for incident in queries.feed_incidents(session, service):
         link = url_for("incidents.detail", incident_id=incident.id, _external=True)
         summary = _(
             "%(status)s — %(impact)s — %(services)s",
@@ -56,7 +56,7 @@ def atom(session: Session, service: str | None) -> str:
                 "incidents/_feed_entry.html", incident=incident, service_names=names
             ),
             pubdate=incident.created_at,
-            updateddate=services.latest_activity(incident),
+            updateddate=queries.latest_activity(incident),
             categories=incident.service_slugs,
         )
     return str(feed.writeString("utf-8"))
@@ -67,10 +67,10 @@ def json_document(session: Session, service: str | None) -> dict[str, Any]:
     profile = current_profile()
     now = utcnow()
     shown = [s for s in profile.services if service is None or s.slug == service]
-    open_list = services.open_incidents(session, "public", service)
-    states = services.service_states([(s.slug, str(s.name)) for s in shown], open_list, now)
+    open_list = queries.open_incidents(session, "public", service)
+    states = queries.service_states([(s.slug, str(s.name)) for s in shown], open_list, now)
     tz = hoster_tz()
-    availability = services.availability_by_service(
+    availability = queries.availability_by_service(
         session,
         "public",
         [s.slug for s in shown],
@@ -81,7 +81,7 @@ def json_document(session: Session, service: str | None) -> dict[str, Any]:
         },
         began=known_journal_start(session),
     )
-    incidents = services.feed_incidents(session, service)
+    incidents = queries.feed_incidents(session, service)
     return {
         "version": 1,
         "generated_at": now.isoformat(),
@@ -119,7 +119,7 @@ def json_document(session: Session, service: str | None) -> dict[str, Any]:
                 "resolved_at": _iso(incident.resolved_at),
                 "scheduled_start": _iso(incident.scheduled_start),
                 "scheduled_end": _iso(incident.scheduled_end),
-                "updated_at": _iso(services.latest_activity(incident)),
+                "updated_at": _iso(queries.latest_activity(incident)),
                 "updates": [
                     {
                         "id": update.id,

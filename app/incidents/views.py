@@ -7,6 +7,7 @@ import json
 import secrets
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -31,7 +32,7 @@ from wtforms import SelectChoice
 from app.dates import page_zone
 from app.db import discard_changes, get_session, utcnow
 from app.hoster import current_profile
-from app.incidents import bp, services
+from app.incidents import bp, operations, queries
 from app.incidents import status as rules
 from app.incidents.cache import FragmentCache, JournalVersion, known_journal_start
 from app.incidents.formatting import (
@@ -54,13 +55,13 @@ from app.incidents.forms import (
 )
 from app.incidents.labels import status_label
 from app.incidents.models import Incident
+from app.paging import page_number, paginate
 from app.security import gate_exempt, here, public_endpoint, staff_required
 
 PER_PAGE = 20
-MAX_PAGE = 100_000
 
 
-def _audience() -> services.Audience:
+def _audience() -> queries.Audience:
     return "users" if current_user.is_authenticated else "public"
 
 
@@ -77,13 +78,6 @@ def _service_filter() -> str | None:
     return slug
 
 
-def _page_number() -> int:
-    page = request.args.get("page", 1, type=int)
-    if page is None or page < 1 or page > MAX_PAGE:
-        abort(404)
-    return page
-
-
 def _cache() -> FragmentCache:
     cache: FragmentCache = current_app.extensions["panel_incidents_cache"]
     return cache
@@ -91,7 +85,7 @@ def _cache() -> FragmentCache:
 
 def _version() -> Any:
     version: JournalVersion = current_app.extensions["panel_incidents_version"]
-    return version.get(lambda: services.journal_version(get_session()))
+    return version.get(lambda: queries.journal_version(get_session()))
 
 
 def _time_bucket() -> int | None:
@@ -112,7 +106,7 @@ CSRF_MARK = f"csrf-mark-{secrets.token_hex(16)}"
 @gate_exempt
 def journal() -> str:
     service = _service_filter()
-    page = _page_number()
+    page = page_number()
     bucket = _time_bucket()
     if bucket is None:
         return _journal_page(_render_journal_body(service, page), service)
@@ -153,10 +147,10 @@ def _render_journal_body(service: str | None, page: int) -> str:
     tz = hoster_tz()
     now = utcnow()
     shown = [s for s in profile.services if service is None or s.slug == service]
-    open_list = services.open_incidents(db, audience, service)
-    ongoing, upcoming = services.split_open(open_list, now)
-    states = services.service_states([(s.slug, s.name) for s in shown], open_list, now)
-    availability = services.availability_by_service(
+    open_list = queries.open_incidents(db, audience, service)
+    ongoing, upcoming = queries.split_open(open_list, now)
+    states = queries.service_states([(s.slug, s.name) for s in shown], open_list, now)
+    availability = queries.availability_by_service(
         db,
         audience,
         [s.slug for s in shown],
@@ -169,12 +163,11 @@ def _render_journal_body(service: str | None, page: int) -> str:
     )
     formatter = ChartFormatter()
     charts = {slug: formatter.view(av) for slug, av in availability.items()}
-    history, total = services.history_page(db, audience, service, page=page, per_page=PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
-    if page > pages:
-        abort(404)
+    history = paginate(
+        partial(queries.history_page, db, audience, service), per_page=PER_PAGE, page=page
+    )
     months: list[tuple[Any, list[Incident]]] = []
-    for incident in history:
+    for incident in history.items:
         assert incident.started_at is not None
         month = month_of(incident.started_at, tz)
         if not months or months[-1][0] != month:
@@ -188,9 +181,7 @@ def _render_journal_body(service: str | None, page: int) -> str:
         ongoing=ongoing,
         upcoming=upcoming,
         months=[(m, format_month(m), items) for m, items in months],
-        total=total,
-        page=page,
-        pages=pages,
+        **history.pager(),
         service=service,
         services_list=profile.services,
         service_names={s.slug: s.name for s in profile.services},
@@ -205,9 +196,9 @@ def _render_journal_body(service: str | None, page: int) -> str:
 @gate_exempt
 def detail(incident_id: int) -> str | Response:
     db = get_session()
-    incident = services.get_visible(db, incident_id, _audience())
+    incident = queries.get_visible(db, incident_id, _audience())
     if incident is None:
-        if not current_user.is_authenticated and services.incident_exists(db, incident_id):
+        if not current_user.is_authenticated and queries.incident_exists(db, incident_id):
             # Hosted users follow links from mails and chats: let them sign in first.
             return redirect(url_for("accounts.login", next=here()))  # type: ignore[return-value]
         abort(404)
@@ -319,15 +310,15 @@ def json_feed() -> Response:
 # Staff ------------------------------------------------------------------------------------
 
 
-def _actor() -> services.Actor:
-    return services.Actor(account_id=current_user.id, source="staff")
+def _actor() -> operations.Actor:
+    return operations.Actor(account_id=current_user.id, source="staff")
 
 
 def _known_services() -> list[str]:
     return list(current_profile().service_slugs)
 
 
-def _attach_error(form: Any, error: services.IncidentError) -> str | None:
+def _attach_error(form: Any, error: operations.IncidentError) -> str | None:
     """Put the message next to its field; return it when no field of this form fits."""
     target = getattr(form, error.field, None) if error.field else None
     if target is not None and hasattr(target, "errors"):
@@ -337,7 +328,7 @@ def _attach_error(form: Any, error: services.IncidentError) -> str | None:
 
 
 def _incident_or_404(incident_id: int) -> Incident:
-    incident = services.get_visible(get_session(), incident_id, "users")
+    incident = queries.get_visible(get_session(), incident_id, "users")
     if incident is None:
         abort(404)
     return incident
@@ -346,18 +337,11 @@ def _incident_or_404(incident_id: int) -> Incident:
 @bp.route("/staff/incidents")
 @staff_required
 def staff_list() -> str:
-    page = _page_number()
-    per_page = 50
-    incidents, total = services.staff_page(get_session(), page=page, per_page=per_page)
-    pages = max(1, -(-total // per_page))
-    if page > pages:
-        abort(404)
+    listing = paginate(partial(queries.staff_page, get_session()), per_page=50)
     return render_template(
         "incidents/staff_list.html",
-        incidents=incidents,
-        total=total,
-        page=page,
-        pages=pages,
+        incidents=listing.items,
+        **listing.pager(),
         service_names={s.slug: s.name for s in current_profile().services},
     )
 
@@ -372,7 +356,7 @@ def staff_new() -> str | Response:
     if form.validate_on_submit():
         db = get_session()
         try:
-            incident = services.open_incident(
+            incident = operations.open_incident(
                 db,
                 title=form.title.data or "",
                 services=form.services.data or [],
@@ -383,7 +367,7 @@ def staff_new() -> str | Response:
                 known_services=_known_services(),
                 actor=_actor(),
             )
-        except services.IncidentError as exc:
+        except operations.IncidentError as exc:
             discard_changes()
             error = _attach_error(form, exc)
         else:
@@ -407,7 +391,7 @@ def staff_new_maintenance() -> str | Response:
         db = get_session()
         tz = hoster_tz()
         try:
-            incident = services.schedule_maintenance(
+            incident = operations.schedule_maintenance(
                 db,
                 title=form.title.data or "",
                 services=form.services.data or [],
@@ -418,7 +402,7 @@ def staff_new_maintenance() -> str | Response:
                 known_services=_known_services(),
                 actor=_actor(),
             )
-        except services.IncidentError as exc:
+        except operations.IncidentError as exc:
             discard_changes()
             error = _attach_error(form, exc)
         else:
@@ -439,7 +423,7 @@ def _manage_forms(incident: Incident) -> dict[str, Any]:
     update_form = UpdateForm(prefix="update")
     update_form.status.choices = [SelectChoice("", _("Keep the current status"))] + [
         SelectChoice(s, status_label(s, incident.is_maintenance))
-        for s in services.allowed_statuses(incident)
+        for s in operations.allowed_statuses(incident)
         if s != "resolved"
     ]
     update_form.corrects_id.choices = [SelectChoice("", _("No, this is a new update"))] + [
@@ -492,7 +476,7 @@ def _render_manage(
             **_detail_context(incident),
             **forms,
             error=error,
-            authors=services.authors(db, author_ids),
+            authors=queries.authors(db, author_ids),
         ),
         status,
     )
@@ -515,7 +499,7 @@ def _staff_action(incident_id: int, form_key: str, action: Any, done: str) -> An
         db = get_session()
         try:
             action(db, form)
-        except services.IncidentError as exc:
+        except operations.IncidentError as exc:
             discard_changes()
             error = _attach_error(form, exc)
         else:
@@ -531,7 +515,7 @@ def _staff_action(incident_id: int, form_key: str, action: Any, done: str) -> An
 def staff_post_update(incident_id: int) -> Any:
     def action(db: Any, form: UpdateForm) -> None:
         corrects = form.corrects_id.data
-        services.post_update(
+        operations.post_update(
             db,
             incident_id,
             body=form.body.data,
@@ -548,7 +532,7 @@ def staff_post_update(incident_id: int) -> Any:
 @staff_required
 def staff_resolve(incident_id: int) -> Any:
     def action(db: Any, form: ResolveForm) -> None:
-        services.resolve_incident(
+        operations.resolve_incident(
             db,
             incident_id,
             body=form.body.data,
@@ -564,7 +548,7 @@ def staff_resolve(incident_id: int) -> Any:
 def staff_edit(incident_id: int) -> Any:
     def action(db: Any, form: DetailsForm) -> None:
         tz = hoster_tz()
-        services.edit_incident(
+        operations.edit_incident(
             db,
             incident_id,
             title=form.title.data or "",
@@ -584,6 +568,6 @@ def staff_edit(incident_id: int) -> Any:
 @staff_required
 def staff_postmortem(incident_id: int) -> Any:
     def action(db: Any, form: PostmortemForm) -> None:
-        services.write_postmortem(db, incident_id, text=form.postmortem.data, actor=_actor())
+        operations.write_postmortem(db, incident_id, text=form.postmortem.data, actor=_actor())
 
     return _staff_action(incident_id, "postmortem_form", action, _("The post-mortem is saved."))

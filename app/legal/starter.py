@@ -17,7 +17,8 @@ from babel import Locale
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
-from app.hoster.profile import HosterProfile, LocalizedText, Service
+from app.hoster.model import HosterProfile, Service
+from app.hoster.texts import LocalizedText
 from app.legal import services
 from app.legal.models import DOCUMENTS, TEXT_LANGUAGES
 

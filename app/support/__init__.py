@@ -139,8 +139,9 @@ def init_app(app: Flask) -> None:
     from app.accounts.attention import register_attention
     from app.connectors.base import register_panel_section
     from app.staff import StaffQueue, register_queue
-    from app.support import mail_cli, services, visitors
+    from app.support import cleanup, mail_cli, operations, queries, visitors
     from app.support.section import TicketsSection
+    from app.support.settings import SupportSettings
 
     _configure(app)
     # The public home links to the contact form without importing this feature.
@@ -153,7 +154,7 @@ def init_app(app: Flask) -> None:
         app,
         StaffQueue(
             label=lambda: str(_("Support tickets waiting for an answer")),
-            count=services.count_needing_staff,
+            count=queries.count_needing_staff,
             endpoint="support.staff_queue",
         ),
     )
@@ -187,9 +188,9 @@ def init_app(app: Flask) -> None:
         from app.db import session_scope
         from app.mail import send_queued
 
-        settings = services.SupportSettings.from_config(app.config)
+        settings = SupportSettings.from_config(app.config)
         with session_scope(app) as session:
-            closed = services.auto_close(session, settings, days=days)
+            closed = operations.auto_close(session, settings, days=days)
             files = visitors.delete_old_visitor_tickets(
                 session, days=int(app.config["SUPPORT_VISITOR_KEEP_DAYS"])
             )
@@ -207,7 +208,7 @@ def init_app(app: Flask) -> None:
         from app.db import session_scope
 
         with session_scope(app) as session:
-            removed = services.sweep_orphan_files(
+            removed = cleanup.sweep_orphan_files(
                 session, AttachmentStore(Path(app.config["SUPPORT_ATTACHMENT_DIR"]))
             )
         click.echo(f"{removed} file(s) removed")
@@ -223,7 +224,7 @@ from app.support import contact_views, staff_views, views  # noqa: E402,F401
 def waiting_for_person(session: Session, account: Any) -> list[Attention]:
     """The account page's lines: tickets where the team waits for the person's answer."""
     from app.accounts.attention import Attention
-    from app.support import services
+    from app.support import queries
 
     return [
         Attention(
@@ -234,7 +235,7 @@ def waiting_for_person(session: Session, account: Any) -> list[Attention]:
             ),
             link=(url_for("support.ticket", ticket_id=ticket.id), _("Answer")),
         )
-        for ticket in services.tickets_waiting_for(session, account.id)
+        for ticket in queries.tickets_waiting_for(session, account.id)
     ]
 
 

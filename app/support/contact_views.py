@@ -22,8 +22,9 @@ from app.db import discard_changes, get_session
 from app.errors import retry_after
 from app.extensions import limiter
 from app.security import gate_exempt, public_endpoint
-from app.support import bp, services, visitors
+from app.support import bp, visitors
 from app.support.forms import ContactForm
+from app.support.settings import SupportError, SupportSettings
 
 log = logging.getLogger(__name__)
 SENT_KEY = "support_contact_sent"
@@ -114,13 +115,13 @@ def contact() -> Any:
     try:
         ticket = visitors.open_visitor_ticket(
             db,
-            services.SupportSettings.from_config(current_app.config),
+            SupportSettings.from_config(current_app.config),
             email=form.email.data or "",
             subject=form.subject.data or "",
             body=form.body.data or "",
             language=str(get_locale() or ""),
         )
-    except services.SupportError as exc:
+    except SupportError as exc:
         discard_changes()
         for name, messages in exc.errors.items():
             field = form._fields.get(name) or form._fields["body"]

@@ -46,12 +46,13 @@ from app import audit
 from app.accounts.models import Account
 from app.db import utcnow
 from app.mail import queue_mail
-from app.support import services
+from app.support import notifications, operations
 from app.support.attachments import AttachmentStore, Upload, clean_filename
 from app.support.mail_models import MailInAnswer
 from app.support.mail_text import html_to_text, new_text
 from app.support.models import Ticket, TicketMessage
 from app.support.reply_address import ReplyTarget, parse_address, recipient_of
+from app.support.settings import SupportError, SupportSettings
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class Outcome:
 class MailInSettings:
     max_bytes: int
     closed_days: int
-    support: services.SupportSettings
+    support: SupportSettings
     max_parts: int = 50
     max_depth: int = 10
     parse_seconds: float = 5.0
@@ -90,7 +91,7 @@ class MailInSettings:
 
     @classmethod
     def from_config(cls, config: Any) -> MailInSettings:
-        support = services.SupportSettings.from_config(config)
+        support = SupportSettings.from_config(config)
         return cls(
             max_bytes=int(config["SUPPORT_MAIL_MAX_BYTES"]),
             closed_days=int(config["SUPPORT_MAIL_CLOSED_DAYS"]),
@@ -308,7 +309,9 @@ def _answer(
     account = session.scalars(
         select(Account).where(func.lower(Account.email) == to).limit(1)
     ).first()
-    language = services.mail_language(account) if account else current_app.config["LANGUAGES"][0]
+    language = (
+        notifications.mail_language(account) if account else current_app.config["LANGUAGES"][0]
+    )
     headers = {"Auto-Submitted": "auto-replied"}
     original = str(message.get("Message-ID", "")).strip()
     if original:
@@ -425,7 +428,7 @@ def receive_message(
     try:
         with session.begin_nested(), store.transaction():
             if role == "staff" and author is not None:
-                added = services.reply_as_staff(
+                added = operations.reply_as_staff(
                     session,
                     store,
                     settings.support,
@@ -436,7 +439,7 @@ def receive_message(
                     internal=False,  # a mail from staff is always a reply, never a note
                 )
             else:
-                added = services.reply_as_requester(
+                added = operations.reply_as_requester(
                     session,
                     store,
                     settings.support,
@@ -449,7 +452,7 @@ def receive_message(
             # Written now: the same mail delivered at the same moment by another process
             # meets the unique key here, and this copy (files, mail) is undone.
             session.flush()
-    except services.SupportError as exc:
+    except SupportError as exc:
         problems = "; ".join(str(p) for errs in exc.errors.values() for p in errs)
         return refuse("refused", problems)
     except IntegrityError:

@@ -1,4 +1,5 @@
-"""Mail to staff when the person writes again on a ticket, grouped so a burst is one mail.
+"""Support's mail: to staff when the person writes again (grouped so a burst is one mail), to
+visitors who wrote through the contact form, and the language and links mail is written in.
 
 Whoever handles the ticket is told: the assigned staff member, or the team address
 (SUPPORT_STAFF_EMAIL, as for new tickets) while nobody is. The mail carries the staff link
@@ -17,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -174,3 +175,60 @@ def undelivered_to_requester(session: Session, ticket: Ticket) -> list[OutgoingM
         .limit(10)
     )
     return list(session.scalars(query))
+
+
+# Mail to visitors, and the language and links of support mail ----------------------------
+
+
+def mail_visitor(
+    session: Session, ticket: Ticket, *, body: str = "", auto_closed_days: int = 0
+) -> None:
+    """A staff reply (always with its text: a visitor cannot sign in to read it) or the
+    automatic closing, mailed to a contact-form ticket's address."""
+    assert ticket.contact_email is not None
+    language = visitor_language(ticket.contact_language)
+    headers = ticket_headers(current_app.config, ticket.id, ticket.requester_key)
+    reply_by_mail = bool(current_app.config.get("SUPPORT_REPLY_ADDRESS"))
+    with force_locale(language):
+        if auto_closed_days:
+            queue_mail(
+                session,
+                to=ticket.contact_email,
+                template="support_visitor_closed",
+                purpose="support.auto_closed",
+                headers=headers,
+                ticket=ticket,
+                days=auto_closed_days,
+                reply_by_mail=reply_by_mail,
+            )
+        else:
+            queue_mail(
+                session,
+                to=ticket.contact_email,
+                template="support_visitor_reply",
+                purpose="support.reply",
+                headers=headers,
+                ticket=ticket,
+                body=body,
+                closed=ticket.is_closed,
+                reply_by_mail=reply_by_mail,
+            )
+
+
+def visitor_language(code: str | None) -> str:
+    """One of the panel's languages for a language code (its first one when unknown)."""
+    languages = current_app.config["LANGUAGES"]
+    primary = (code or "").split("-")[0].split("_")[0].lower()
+    return primary if primary in languages else str(languages[0])
+
+
+def mail_language(account: Account) -> str:
+    return visitor_language(account.preferred_language)
+
+
+def mail_link(endpoint: str, **values: Any) -> str | None:
+    """An absolute link for a mail; None outside a request when SERVER_NAME is not set."""
+    try:
+        return url_for(endpoint, _external=True, **values)
+    except RuntimeError:
+        return None

@@ -1,4 +1,5 @@
-"""Saved replies as they go into a draft: the requester's language, placeholders filled.
+"""Saved replies: keeping them, and putting them into a draft (the requester's language,
+placeholders filled).
 
 A saved reply is plain text with placeholders in braces, filled from the ticket when a
 staff member inserts it: `{name}` → the requester's name, `{ticket}` → "#12", and so on
@@ -16,10 +17,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from app.support.models import CannedReply
+from app.accounts.models import Account
+from app.db import utcnow
+from app.support.checks import check_body
+from app.support.models import (
+    CannedReply,
+)
+from app.support.settings import SupportError
 
 # Documented in docs/support.md; the descriptions are shown on the saved replies page.
 PLACEHOLDERS = {
@@ -104,3 +114,51 @@ def insert_into_draft(draft: str, text: str) -> str:
     """The draft with `text` added after it, a blank line between; nothing of it lost."""
     kept = draft.replace("\r\n", "\n").rstrip()
     return f"{kept}\n\n{text}" if kept else text
+
+
+def save_canned_reply(
+    session: Session,
+    *,
+    reply: CannedReply | None,
+    title: str,
+    body: str,
+    actor: Account,
+    body_en: str = "",
+) -> CannedReply:
+    """Add or change a saved reply: a French text, and an English one if given."""
+    errors: dict[str, list[Any]] = {}
+    title = " ".join(title.split())
+    if not title:
+        errors.setdefault("title", []).append(_l("Give the saved reply a title."))
+    elif len(title) > 120:
+        errors.setdefault("title", []).append(_l("The title is too long: 120 characters at most."))
+    body = check_body(body, errors)
+    english = check_body(body_en, errors, "body_en") if body_en.strip() else None
+    if not errors:
+        clash = session.scalar(
+            select(CannedReply.id).where(
+                CannedReply.title == title, CannedReply.id != (reply.id if reply else -1)
+            )
+        )
+        if clash:
+            errors.setdefault("title", []).append(_l("Another saved reply has this title."))
+    if errors:
+        raise SupportError(errors)
+    if reply is None:
+        reply = CannedReply(title=title, body=body)
+        session.add(reply)
+    reply.title = title
+    reply.body = body
+    reply.body_en = english
+    reply.updated_at = utcnow()
+    reply.updated_by_id = actor.id
+    session.flush()
+    return reply
+
+
+def delete_canned_reply(session: Session, reply: CannedReply) -> None:
+    session.delete(reply)
+
+
+def canned_replies(session: Session) -> list[CannedReply]:
+    return list(session.scalars(select(CannedReply).order_by(CannedReply.title)).all())

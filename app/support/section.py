@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.models import Account
 from app.connectors.base import ArchiveEntry, DataItem
-from app.support import services
+from app.support import cleanup, notifications
 from app.support.attachments import AttachmentStore, download_name
 from app.support.models import USER_STATE_LABELS, Ticket, TicketMessage
 
@@ -28,7 +28,7 @@ def _locale(account: Account) -> AbstractContextManager[Any]:
     """The page's language outside a request (CLI, worker): the account's own."""
     if has_request_context():
         return nullcontext()
-    return force_locale(services.mail_language(account))
+    return force_locale(notifications.mail_language(account))
 
 
 def _iso(value: Any) -> str | None:
@@ -189,5 +189,5 @@ class TicketsSection:
 
     def delete(self, session: Session, account: Account) -> None:
         """Rows go with the caller's commit; files go now (a retry finds nothing left to do)."""
-        names = services.delete_account_tickets(session, account.id)
+        names = cleanup.delete_account_tickets(session, account.id)
         self.store.remove(names)

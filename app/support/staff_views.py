@@ -21,9 +21,10 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from app.db import discard_changes, get_session, parse_id
+from app.paging import page_number
 from app.security import staff_required
 from app.staff import describe_mail_purpose
-from app.support import attachment_store, bp, notifications, saved_replies, services
+from app.support import bp, notifications, operations, queries, saved_replies
 from app.support.attachments import uploads_from
 from app.support.forms import (
     CATEGORY_LABELS,
@@ -33,12 +34,13 @@ from app.support.forms import (
     StateForm,
 )
 from app.support.models import STATES, CannedReply
+from app.support.settings import COUNT_CAP, PAGE_SIZE, SupportError, TicketNotFound
 from app.support.views import (
+    MAX_PAGE,
     apply_errors,
-    encoding_errors,
-    page_number,
     service_names,
     settings,
+    write_or_refuse,
 )
 
 STATE_LABELS = {
@@ -55,7 +57,7 @@ STATE_FILTERS = {
 }
 
 
-def _queue_filter() -> tuple[services.QueueFilter, dict[str, str]]:
+def _queue_filter() -> tuple[queries.QueueFilter, dict[str, str]]:
     """The queue filter from the query string; also the values to keep in page links."""
     args = request.args
     query = (args.get("q") or "").strip()[:200]
@@ -73,7 +75,7 @@ def _queue_filter() -> tuple[services.QueueFilter, dict[str, str]]:
     sort = "recent" if args.get("sort") == "recent" else "waiting"
     kept = {"q": query, "state": state, "service": service, "assignee": assignee, "sort": sort}
     return (
-        services.QueueFilter(
+        queries.QueueFilter(
             state=state,
             service=service or None,
             assignee=assignee or None,
@@ -87,17 +89,17 @@ def _queue_filter() -> tuple[services.QueueFilter, dict[str, str]]:
 @bp.route("/staff/tickets")
 @staff_required
 def staff_queue() -> str:
-    page = page_number()
+    page = page_number(MAX_PAGE)
     filters, kept = _queue_filter()
     db = get_session()
-    found = services.staff_queue(db, filters, page=page)
+    found = queries.staff_queue(db, filters, page=page)
     if not found.tickets and page > 1:
         abort(404)
-    pages = None if found.capped else max(1, -(-found.total // services.PAGE_SIZE))
+    pages = None if found.capped else max(1, -(-found.total // PAGE_SIZE))
     return render_template(
         "support/staff_queue.html",
         found=found,
-        count_cap=services.COUNT_CAP,
+        count_cap=COUNT_CAP,
         page=page,
         pages=pages,
         kept=kept,
@@ -106,14 +108,14 @@ def staff_queue() -> str:
         # Plain strings once, not a lazy translation per row.
         state_names={key: str(label) for key, label in STATE_LABELS.items()},
         services=service_names(),
-        staff=services.staff_members(db),
+        staff=queries.staff_members(db),
     )
 
 
 def _staff_ticket(ticket_id: int) -> Any:
     try:
-        return services.get_ticket(get_session(), ticket_id)
-    except services.TicketNotFound:
+        return queries.get_ticket(get_session(), ticket_id)
+    except TicketNotFound:
         abort(404)
 
 
@@ -136,7 +138,7 @@ def _filled_replies(ticket: Any) -> list[saved_replies.FilledReply]:
     }
     return [
         saved_replies.fill_reply(reply, language=language, values=values)
-        for reply in services.canned_replies(get_session())
+        for reply in saved_replies.canned_replies(get_session())
     ]
 
 
@@ -150,7 +152,7 @@ def _staff_ticket_page(
     status: int = 200,
 ) -> tuple[str, int]:
     db = get_session()
-    staff = services.staff_members(db)
+    staff = queries.staff_members(db)
     canned = _filled_replies(ticket)
     reply_form = reply_form or StaffReplyForm()
     if reply_form.body.data is None and request.method == "GET":
@@ -171,8 +173,8 @@ def _staff_ticket_page(
         render_template(
             "support/staff_ticket.html",
             ticket=ticket,
-            thread=services.thread(db, ticket.id, include_internal=True),
-            others=services.other_tickets(db, ticket),
+            thread=queries.thread(db, ticket.id, include_internal=True),
+            others=queries.other_tickets(db, ticket),
             canned=canned,
             inserted=inserted,
             reply_form=reply_form,
@@ -201,27 +203,22 @@ def staff_reply(ticket_id: int) -> Response | tuple[str, int]:
     form = StaffReplyForm()
     if request.form.get("action") == "insert":
         return _insert_saved_reply(found, form)
-    db = get_session()
-    store = attachment_store()
     internal = bool(form.internal.data)
-    try:
-        if errors := encoding_errors():
-            raise services.SupportError(errors)
-        with store.transaction():
-            services.reply_as_staff(
-                db,
-                store,
-                settings(),
-                ticket=found,
-                author=current_user._get_current_object(),
-                body=form.body.data or "",
-                uploads=uploads_from(form.attachments.data or []),
-                internal=internal,
-                then_state=form.then_state.data or "waiting_user",
-            )
-    except services.SupportError as exc:
-        discard_changes()
-        apply_errors(form, exc.errors)
+    sent = write_or_refuse(
+        form,
+        lambda store: operations.reply_as_staff(
+            get_session(),
+            store,
+            settings(),
+            ticket=found,
+            author=current_user._get_current_object(),
+            body=form.body.data or "",
+            uploads=uploads_from(form.attachments.data or []),
+            internal=internal,
+            then_state=form.then_state.data or "waiting_user",
+        ),
+    )
+    if sent is None:
         return _staff_ticket_page(_staff_ticket(ticket_id), reply_form=form, status=422)
     if internal:
         flash(_("Internal note added. The requester does not see it."), "success")
@@ -262,11 +259,11 @@ def staff_assign(ticket_id: int) -> Response | tuple[str, int]:
     try:
         assignee_id = parse_id(raw)
         if raw and assignee_id is None:
-            raise services.SupportError({"assignee": [_("Choose a staff member from the list.")]})
-        assignee = services.assign_ticket(
+            raise SupportError({"assignee": [_("Choose a staff member from the list.")]})
+        assignee = operations.assign_ticket(
             db, found, assignee_id, current_user._get_current_object()
         )
-    except services.SupportError as exc:
+    except SupportError as exc:
         discard_changes()
         apply_errors(form, exc.errors)
         return _staff_ticket_page(_staff_ticket(ticket_id), assign_form=form, status=422)
@@ -284,10 +281,10 @@ def staff_state(ticket_id: int) -> Response | tuple[str, int]:
     form = StateForm()
     db = get_session()
     try:
-        changed = services.change_state(
+        changed = operations.change_state(
             db, found, form.state.data or "", current_user._get_current_object()
         )
-    except services.SupportError as exc:
+    except SupportError as exc:
         discard_changes()
         apply_errors(form, exc.errors)
         return _staff_ticket_page(_staff_ticket(ticket_id), state_form=form, status=422)
@@ -306,24 +303,14 @@ def canned_replies() -> Response | tuple[str, int]:
     db = get_session()
     status = 200
     if form.is_submitted():
-        try:
-            reply = services.save_canned_reply(
-                db,
-                reply=None,
-                title=form.title.data or "",
-                body=form.body.data or "",
-                body_en=form.body_en.data or "",
-                actor=current_user._get_current_object(),
-            )
-        except services.SupportError as exc:
-            discard_changes()
-            apply_errors(form, exc.errors)
+        reply = _save_canned_reply(form, None)
+        if reply is None:
             status = 422
         else:
             flash(_("Saved reply “%(title)s” added.", title=reply.title), "success")
             _warn_unknown_placeholders(reply)
             return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
-    replies = services.canned_replies(db)
+    replies = saved_replies.canned_replies(db)
     return (
         render_template(
             "support/canned_replies.html",
@@ -337,6 +324,24 @@ def canned_replies() -> Response | tuple[str, int]:
         ),
         status,
     )
+
+
+def _save_canned_reply(form: CannedReplyForm, reply: CannedReply | None) -> CannedReply | None:
+    """Add the form's saved reply, or change `reply`; None, with the errors beside their
+    fields and nothing kept, when it is refused."""
+    try:
+        return saved_replies.save_canned_reply(
+            get_session(),
+            reply=reply,
+            title=form.title.data or "",
+            body=form.body.data or "",
+            body_en=form.body_en.data or "",
+            actor=current_user._get_current_object(),
+        )
+    except SupportError as exc:
+        discard_changes()
+        apply_errors(form, exc.errors)
+        return None
 
 
 def _warn_unknown_placeholders(reply: CannedReply) -> None:
@@ -365,21 +370,9 @@ def _canned(reply_id: int) -> CannedReply:
 def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
     reply = _canned(reply_id)
     form = CannedReplyForm(obj=reply if request.method == "GET" else None)
-    db = get_session()
     status = 200
     if form.is_submitted():
-        try:
-            services.save_canned_reply(
-                db,
-                reply=reply,
-                title=form.title.data or "",
-                body=form.body.data or "",
-                body_en=form.body_en.data or "",
-                actor=current_user._get_current_object(),
-            )
-        except services.SupportError as exc:
-            discard_changes()
-            apply_errors(form, exc.errors)
+        if _save_canned_reply(form, reply) is None:
             status = 422
         else:
             flash(_("Saved reply updated."), "success")
@@ -402,6 +395,6 @@ def canned_reply_delete(reply_id: int) -> Response:
     reply = _canned(reply_id)
     db = get_session()
     title = reply.title
-    services.delete_canned_reply(db, reply)
+    saved_replies.delete_canned_reply(db, reply)
     flash(_("Saved reply “%(title)s” deleted.", title=title), "success")
     return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]

@@ -6,8 +6,10 @@ Every view here is gate-exempt: support stays reachable while new terms wait for
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from flask import (
@@ -31,14 +33,18 @@ from wtforms import SelectChoice
 
 from app.db import discard_changes, get_session, utcnow
 from app.hoster.profile import current_profile
+from app.paging import page_number, paginate
 from app.security import gate_exempt, open_to_visitors
-from app.support import attachment_store, bp, services, upload_limit
-from app.support.attachments import capped_parser, download_name, uploads_from
+from app.support import attachment_store, bp, operations, queries, upload_limit
+from app.support.attachments import AttachmentStore, capped_parser, download_name, uploads_from
 from app.support.contact_views import contact_form_for_visitors
 from app.support.forms import CATEGORY_LABELS, ReplyForm, TicketForm
 from app.support.models import OTHER_SERVICE, USER_STATE_LABELS
+from app.support.settings import PAGE_SIZE, SupportError, SupportSettings, TicketNotFound
+from app.units import byte_size
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 UPLOAD_ENDPOINTS = {"support.new_ticket", "support.reply", "support.staff_reply"}
 MAX_PAGE = 10_000
 
@@ -81,7 +87,7 @@ def too_large(_error: Exception) -> tuple[str, int]:
             "support/too_large.html",
             back=back,
             max_files=config["SUPPORT_ATTACHMENT_MAX_FILES"],
-            max_size=services.human_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
+            max_size=byte_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
         ),
         413,
     )
@@ -93,15 +99,10 @@ def support_context() -> dict[str, Any]:
     return {
         "support_limits": {
             "max_files": config["SUPPORT_ATTACHMENT_MAX_FILES"],
-            "max_size": services.human_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
+            "max_size": byte_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
         },
         "state_labels": USER_STATE_LABELS,
     }
-
-
-@bp.app_template_filter("support_size")
-def size_filter(size: int) -> str:
-    return services.human_size(size)
 
 
 @bp.app_template_filter("support_age")
@@ -109,8 +110,8 @@ def age_filter(when: datetime) -> str:
     return str(format_timedelta(utcnow() - when, granularity="minute", threshold=1.1))
 
 
-def settings() -> services.SupportSettings:
-    return services.SupportSettings.from_config(current_app.config)
+def settings() -> SupportSettings:
+    return SupportSettings.from_config(current_app.config)
 
 
 def apply_errors(form: FlaskForm, errors: dict[str, list[Any]]) -> None:
@@ -134,11 +135,23 @@ def encoding_errors() -> dict[str, list[Any]]:
     return {}
 
 
-def page_number() -> int:
-    page = request.args.get("page", 1, type=int)
-    if page is None or page < 1 or page > MAX_PAGE:
-        abort(404)
-    return page
+def write_or_refuse(form: FlaskForm, write: Callable[[AttachmentStore], T]) -> T | None:
+    """Run one service call, `write(store)`, with the attached files stored in its transaction.
+
+    When support refuses what was sent (text that is not UTF-8, a domain error), nothing is
+    kept, the messages go beside their fields and the caller gets None: it answers 422 with
+    the form.
+    """
+    try:
+        if errors := encoding_errors():
+            raise SupportError(errors)
+        store = attachment_store()
+        with store.transaction():
+            return write(store)
+    except SupportError as exc:
+        discard_changes()
+        apply_errors(form, exc.errors)
+        return None
 
 
 def service_choices() -> list[tuple[str, str]]:
@@ -175,17 +188,15 @@ def index() -> str:
             profile=current_profile(),
             contact_form=contact_form_for_visitors(),
         )
-    page = page_number()
-    tickets, total = services.requester_tickets(get_session(), current_user.id, page=page)
-    pages = max(1, -(-total // services.PAGE_SIZE))
-    if page > pages:
-        abort(404)
+    listing = paginate(
+        partial(queries.requester_tickets, get_session(), current_user.id),
+        per_page=PAGE_SIZE,
+        page=page_number(MAX_PAGE),
+    )
     return render_template(
         "support/index.html",
-        tickets=tickets,
-        total=total,
-        page=page,
-        pages=pages,
+        tickets=listing.items,
+        **listing.pager(),
         services=service_names(),
     )
 
@@ -217,28 +228,22 @@ def new_ticket() -> str | Response | tuple[str, int]:
         return render_template(
             "support/new.html", form=form, incidents=ongoing_incidents(chosen), chosen=chosen
         )
-    db = get_session()
-    store = attachment_store()
-    errors = encoding_errors()
-    try:
-        if errors:
-            raise services.SupportError(errors)
-        with store.transaction():
-            ticket = services.open_ticket(
-                db,
-                store,
-                settings(),
-                account=current_user._get_current_object(),
-                subject=form.subject.data or "",
-                service=form.service.data or "",
-                category=form.category.data or "",
-                body=form.body.data or "",
-                uploads=uploads_from(form.attachments.data or []),
-                known_services=[s.slug for s in current_profile().services],
-            )
-    except services.SupportError as exc:
-        discard_changes()
-        apply_errors(form, exc.errors)
+    ticket = write_or_refuse(
+        form,
+        lambda store: operations.open_ticket(
+            get_session(),
+            store,
+            settings(),
+            account=current_user._get_current_object(),
+            subject=form.subject.data or "",
+            service=form.service.data or "",
+            category=form.category.data or "",
+            body=form.body.data or "",
+            uploads=uploads_from(form.attachments.data or []),
+            known_services=[s.slug for s in current_profile().services],
+        ),
+    )
+    if ticket is None:
         return render_template(
             "support/new.html", form=form, incidents=ongoing_incidents(chosen), chosen=chosen
         ), 422
@@ -255,13 +260,13 @@ def new_ticket() -> str | Response | tuple[str, int]:
 
 def _requester_ticket(ticket_id: int) -> Any:
     try:
-        return services.get_requester_ticket(get_session(), current_user.id, ticket_id)
-    except services.TicketNotFound:
+        return queries.get_requester_ticket(get_session(), current_user.id, ticket_id)
+    except TicketNotFound:
         abort(404)
 
 
 def _ticket_page(ticket: Any, form: ReplyForm, status: int = 200) -> tuple[str, int]:
-    thread = services.thread(get_session(), ticket.id, include_internal=False)
+    thread = queries.thread(get_session(), ticket.id, include_internal=False)
     return (
         render_template(
             "support/ticket.html",
@@ -286,25 +291,20 @@ def ticket(ticket_id: int) -> tuple[str, int]:
 def reply(ticket_id: int) -> Response | tuple[str, int]:
     found = _requester_ticket(ticket_id)
     form = ReplyForm()
-    db = get_session()
-    store = attachment_store()
     was_closed = found.is_closed
-    try:
-        if errors := encoding_errors():
-            raise services.SupportError(errors)
-        with store.transaction():
-            services.reply_as_requester(
-                db,
-                store,
-                settings(),
-                ticket=found,
-                account=current_user._get_current_object(),
-                body=form.body.data or "",
-                uploads=uploads_from(form.attachments.data or []),
-            )
-    except services.SupportError as exc:
-        discard_changes()
-        apply_errors(form, exc.errors)
+    sent = write_or_refuse(
+        form,
+        lambda store: operations.reply_as_requester(
+            get_session(),
+            store,
+            settings(),
+            ticket=found,
+            account=current_user._get_current_object(),
+            body=form.body.data or "",
+            uploads=uploads_from(form.attachments.data or []),
+        ),
+    )
+    if sent is None:
         return _ticket_page(_requester_ticket(ticket_id), form, 422)
     if was_closed:
         flash(_("Your reply has been sent and the ticket is open again."), "success")
@@ -318,7 +318,7 @@ def reply(ticket_id: int) -> Response | tuple[str, int]:
 def close(ticket_id: int) -> Response:
     found = _requester_ticket(ticket_id)
     db = get_session()
-    if services.close_ticket(db, found, current_user._get_current_object()):
+    if operations.close_ticket(db, found, current_user._get_current_object()):
         flash(_("The ticket is closed. You can reopen it at any time."), "success")
     else:
         flash(_("This ticket was already closed."), "success")
@@ -330,7 +330,7 @@ def close(ticket_id: int) -> Response:
 def reopen(ticket_id: int) -> Response:
     found = _requester_ticket(ticket_id)
     db = get_session()
-    if services.reopen_ticket(db, found, current_user._get_current_object()):
+    if operations.reopen_ticket(db, found, current_user._get_current_object()):
         flash(
             _("The ticket is open again. Add a reply to tell the team what is needed."), "success"
         )
@@ -344,10 +344,10 @@ def reopen(ticket_id: int) -> Response:
 def attachment(ticket_id: int, attachment_id: int) -> Response:
     """Only the requester (not for files on internal notes) and staff; always a download."""
     try:
-        found = services.get_attachment(
+        found = queries.get_attachment(
             get_session(), ticket_id, attachment_id, account=current_user._get_current_object()
         )
-    except services.TicketNotFound:
+    except TicketNotFound:
         abort(404)
     store = attachment_store()
     try:

@@ -20,17 +20,12 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.db import utcnow
 from app.mail import InvalidRecipient, checked_recipient, queue_mail
+from app.support.checks import check_body, check_subject
 from app.support.models import OTHER_SERVICE, Attachment, Ticket, TicketMessage
+from app.support.notifications import mail_link, visitor_language
+from app.support.operations import add_ticket
 from app.support.reply_address import STAFF, ticket_headers
-from app.support.services import (
-    SupportError,
-    SupportSettings,
-    _check_body,
-    _check_subject,
-    _link,
-    add_ticket,
-    visitor_language,
-)
+from app.support.settings import SupportError, SupportSettings
 
 VISITOR_CATEGORY = "other"
 
@@ -59,8 +54,8 @@ def open_visitor_ticket(
     """A ticket from the public contact form; the visitor is sent its number by mail."""
     errors: dict[str, list[Any]] = {}
     email = check_contact_email(email, errors)
-    subject = _check_subject(subject, errors)
-    body = _check_body(body, errors)
+    subject = check_subject(subject, errors)
+    body = check_body(body, errors)
     if errors:
         raise SupportError(errors)
     ticket, _message = add_ticket(
@@ -101,7 +96,7 @@ def open_visitor_ticket(
                 ticket=ticket,
                 requester=None,
                 attachment_count=0,
-                link=_link("support.staff_ticket", ticket_id=ticket.id),
+                link=mail_link("support.staff_ticket", ticket_id=ticket.id),
             )
     return ticket
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from flask import (
     Response,
@@ -21,6 +22,7 @@ from wtforms import Form
 
 from app.db import discard_changes, get_session, utcnow
 from app.hoster.profile import current_profile
+from app.paging import paginate
 from app.security import gate_exempt, public_endpoint, staff_required
 from app.transparency import bp, labels, services, statistics
 from app.transparency.forms import AuthorityRequestForm, CanaryForm
@@ -31,13 +33,6 @@ PER_PAGE = 50
 
 def _today() -> date:
     return services.local_today(current_profile().timezone)
-
-
-def _page_number() -> int:
-    page = request.args.get("page", 1, type=int)
-    if page is None or page < 1 or page > 100_000:
-        abort(404)
-    return page
 
 
 def _register_hidden() -> bool:
@@ -59,19 +54,13 @@ def register() -> str | Response:
     if _register_hidden():
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
     db = get_session()
-    page = _page_number()
-    rows, total = services.list_requests(db, page=page, per_page=PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
-    if page > pages:
-        abort(404)
+    listing = paginate(partial(services.list_requests, db), per_page=PER_PAGE)
     canary = services.current_canary(db)
     today = services.local_today(current_profile().timezone)
     return render_template(
         "transparency/register.html",
-        requests=rows,
-        total=total,
-        page=page,
-        pages=pages,
+        requests=listing.items,
+        **listing.pager(),
         years=services.yearly_counts(db),
         canary=canary,
         stale=canary is not None and services.canary_is_stale(canary, today),
@@ -115,19 +104,13 @@ def stats() -> str:
 @staff_required
 def staff_register() -> str:
     db = get_session()
-    page = _page_number()
-    rows, total = services.list_requests(db, page=page, per_page=PER_PAGE)
-    pages = max(1, -(-total // PER_PAGE))
-    if page > pages:
-        abort(404)
+    listing = paginate(partial(services.list_requests, db), per_page=PER_PAGE)
     canary = services.current_canary(db)
     today = services.local_today(current_profile().timezone)
     return render_template(
         "transparency/staff_register.html",
-        requests=rows,
-        total=total,
-        page=page,
-        pages=pages,
+        requests=listing.items,
+        **listing.pager(),
         canary=canary,
         stale=canary is not None and services.canary_is_stale(canary, today),
         history=services.recent_history(db),

@@ -45,16 +45,16 @@ def test_the_public_home_speaks_english_to_english_readers(client: Any) -> None:
 
 def test_the_home_names_the_services_that_do_not_work(app: Any, client: Any) -> None:
     from app.db import session_scope
-    from app.incidents import services
+    from app.incidents import operations
 
     with app.test_request_context(), session_scope(app) as session:
-        services.open_incident(
+        operations.open_incident(
             session,
             title="Courriel lent",
             impact="major",
             services=["mail"],
             known_services=["mail", "cloud", "pad"],
-            actor=services.CLI,
+            actor=operations.CLI,
         )
     page = text(client.get("/"))
     assert "Tous les services fonctionnent normalement." not in page
@@ -90,7 +90,7 @@ def test_the_status_summary_is_kept_until_the_journal_changes(make_app: Any) -> 
     client = app.test_client()
 
     from app.db import session_scope
-    from app.incidents import services
+    from app.incidents import operations
 
     seen: list[str] = []
 
@@ -107,12 +107,12 @@ def test_the_status_summary_is_kept_until_the_journal_changes(make_app: Any) -> 
         event.remove(engine, "before_cursor_execute", record)
     assert seen == []
     with app.test_request_context(), session_scope(app) as session:
-        services.open_incident(
+        operations.open_incident(
             session,
             title="Courriel lent",
             impact="major",
             services=["mail"],
             known_services=["mail", "cloud", "pad"],
-            actor=services.CLI,
+            actor=operations.CLI,
         )
     assert "Ne fonctionne pas normalement" in text(client.get("/"))

@@ -222,7 +222,7 @@ def test_deletion_runs_the_imap_step_in_the_worker_and_a_failure_stays_retryable
 ):
     from deletion.deletion_support import approve, load, open_request
 
-    from app.deletion import jobs, services
+    from app.deletion import jobs, requests
     from app.deletion.models import DeletionStep
 
     secret = tmp_path / "rotating.secret"
@@ -246,7 +246,7 @@ def test_deletion_runs_the_imap_step_in_the_worker_and_a_failure_stays_retryable
     app = imap_app(config={"DELETION_GRACE_DAYS": 0}, password_file=str(secret))
     with session_scope(app) as session:
         failed = session.get(DeletionStep, step.id)
-        services.retry_step(session, failed, actor_id=None)
+        requests.retry_step(session, failed, actor_id=None)
     with app.app_context():
         jobs.queue_request(app, request_id, None)
     step = next(s for s in load(app, request_id).steps if s.service_slug == "post")
@@ -285,7 +285,7 @@ def test_doctor_names_the_mail_connector_that_cannot_sign_in(imap_app, tmp_path)
     ],
 )
 def test_imap_options_are_checked_at_start(imap_app, options, message):
-    from app.hoster.profile import ProfileError
+    from app.hoster.model import ProfileError
 
     with pytest.raises(ProfileError) as caught:
         imap_app(**options)

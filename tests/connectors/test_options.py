@@ -11,7 +11,7 @@ import pytest
 
 from app.connectors import registry
 from app.connectors.options import ConnectorOptions
-from app.hoster.profile import ProfileError
+from app.hoster.model import ProfileError
 
 WHERE = "services.mail.connector"
 

@@ -15,7 +15,7 @@ from app.accounts.models import Account
 from app.accounts.services import sync_account
 from app.connectors.base import ConnectorError, StepResult, service_connectors
 from app.db import session_scope
-from app.deletion import services
+from app.deletion import pipeline, requests, steps
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.directory import Person
 from app.hoster.profile import current_profile
@@ -89,12 +89,12 @@ def open_request(app: Flask, uid: str) -> int:
         person = app.extensions["panel_directory"].lookup(uid)
         assert person is not None, uid
         account = sync_account(session, person, is_staff=False)
-        req = services.request_deletion(
+        req = requests.request_deletion(
             session,
             account,
             confirm_login=uid,
-            plan=services.plan_services(current_profile(), service_connectors(app)),
-            settings=services.DeletionSettings.from_config(app.config),
+            plan=requests.plan_services(current_profile(), service_connectors(app)),
+            settings=requests.DeletionSettings.from_config(app.config),
             page_url=PAGE_URL,
         )
         return req.id
@@ -104,12 +104,12 @@ def approve(app: Flask, request_id: int, actor_id: int | None = None) -> None:
     with app.app_context(), session_scope(app) as session:
         req = session.get(DeletionRequest, request_id)
         assert req is not None
-        services.approve_deletion(session, req, actor_id=actor_id)
+        requests.approve_deletion(session, req, actor_id=actor_id)
 
 
-def run(app: Flask, request_id: int, **kw: Any) -> services.RunReport:
+def run(app: Flask, request_id: int, **kw: Any) -> pipeline.RunReport:
     with app.app_context(), session_scope(app) as session:
-        return services.run_request(session, app, request_id, **kw)
+        return pipeline.run_request(session, app, request_id, **kw)
 
 
 def load(app: Flask, request_id: int) -> DeletionRequest:
@@ -122,7 +122,7 @@ def load(app: Flask, request_id: int) -> DeletionRequest:
 
 
 def steps_by_name(app: Flask, request_id: int) -> dict[str, DeletionStep]:
-    return {services.step_name(s): s for s in load(app, request_id).steps}
+    return {steps.step_name(s): s for s in load(app, request_id).steps}
 
 
 def account_of(app: Flask, uid: str) -> Account | None:

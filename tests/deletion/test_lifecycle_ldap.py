@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.db import session_scope, utcnow
-from app.deletion import services
+from app.deletion import requests
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.mail import OutgoingMail
 from helpers import csrf_token, do_login
@@ -270,9 +270,9 @@ def test_refused_request_keeps_everything(make_deletion_app, slapd, throwaway):
     folder = give_files(app, who.uid)
     request_id = open_request(app, who.uid)
     with app.app_context(), session_scope(app) as session:
-        services.refuse_deletion(
+        requests.refuse_deletion(
             session, session.get(DeletionRequest, request_id), actor_id=None, reason="Legal hold"
         )
-    with app.app_context(), session_scope(app) as session, pytest.raises(services.WrongState):
-        services.approve_deletion(session, session.get(DeletionRequest, request_id), actor_id=None)
+    with app.app_context(), session_scope(app) as session, pytest.raises(requests.WrongState):
+        requests.approve_deletion(session, session.get(DeletionRequest, request_id), actor_id=None)
     assert folder.exists() and entry(slapd, who.dn) is not None

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit import AuditEvent
 from app.db import session_scope, utcnow
-from app.deletion import services
+from app.deletion import pipeline, requests
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.mail import OutgoingMail
 
@@ -69,7 +69,7 @@ def test_only_one_active_request_per_account_is_a_database_rule(make_deletion_ap
 def test_second_request_while_one_is_active_is_refused(make_deletion_app):
     app = make_deletion_app()
     open_request(app, "alice")
-    with pytest.raises(services.AlreadyActive):
+    with pytest.raises(requests.AlreadyActive):
         open_request(app, "alice")
 
 
@@ -91,7 +91,7 @@ def test_unknown_states_are_rejected_by_the_database(make_deletion_app):
 def test_cannot_approve_during_the_grace_period(make_deletion_app):
     app = make_deletion_app(DELETION_GRACE_DAYS=7)
     request_id = open_request(app, "alice")
-    with pytest.raises(services.NotDue):
+    with pytest.raises(requests.NotDue):
         approve(app, request_id)
     assert load(app, request_id).state == "requested"
 
@@ -102,12 +102,12 @@ def test_cannot_cancel_once_processing_started_nor_approve_a_cancelled_request(
     app = make_deletion_app()
     started = open_request(app, "alice")
     approve(app, started)
-    with pytest.raises(services.NotCancellable), session_scope(app) as session:
-        services.cancel_deletion(session, session.get(DeletionRequest, started), actor_id=None)
+    with pytest.raises(requests.NotCancellable), session_scope(app) as session:
+        requests.cancel_deletion(session, session.get(DeletionRequest, started), actor_id=None)
     cancelled = open_request(app, "zoe")
     with app.app_context(), session_scope(app) as session:
-        services.cancel_deletion(session, session.get(DeletionRequest, cancelled), actor_id=None)
-    with pytest.raises(services.WrongState):
+        requests.cancel_deletion(session, session.get(DeletionRequest, cancelled), actor_id=None)
+    with pytest.raises(requests.WrongState):
         approve(app, cancelled)
     assert load(app, cancelled).state == "cancelled"
 
@@ -128,7 +128,7 @@ def test_automatic_steps_run_in_order_and_manual_steps_wait_for_staff(make_delet
     for slug in ("mail", "pad"):
         with app.app_context(), session_scope(app) as session:
             step = session.get(DeletionStep, steps[slug].id)
-            services.mark_manual_step_done(session, step, actor_id=None, comment="doveadm ran")
+            requests.mark_manual_step_done(session, step, actor_id=None, comment="doveadm ran")
     report = run(app, request_id)
     assert report.completed
     req = load(app, request_id)
@@ -238,7 +238,7 @@ def test_a_connector_that_hangs_fails_its_step_and_a_retry_completes(make_deleti
     assert app.extensions["panel_directory"].lookup("alice") is not None
     connector(app, "cloud").block = None
     with app.app_context(), session_scope(app) as session:
-        services.retry_step(session, session.get(DeletionStep, steps["cloud"].id), actor_id=None)
+        requests.retry_step(session, session.get(DeletionStep, steps["cloud"].id), actor_id=None)
     assert run(app, request_id).completed
 
 
@@ -253,7 +253,7 @@ def test_a_connector_error_is_shown_and_the_step_can_be_retried(make_deletion_ap
     assert steps["pad"].detail == "pad server answered 500"
     connector(app, "pad").fail_with = None
     with app.app_context(), session_scope(app) as session:
-        services.retry_step(session, session.get(DeletionStep, steps["pad"].id), actor_id=None)
+        requests.retry_step(session, session.get(DeletionStep, steps["pad"].id), actor_id=None)
     assert run(app, request_id).completed
 
 
@@ -262,13 +262,13 @@ def test_refusal_is_possible_until_something_ran(make_deletion_app):
     request_id = open_request(app, "alice")
     with app.app_context(), session_scope(app) as session:
         req = session.get(DeletionRequest, request_id)
-        services.refuse_deletion(session, req, actor_id=None, reason="Invoices under audit")
+        requests.refuse_deletion(session, req, actor_id=None, reason="Invoices under audit")
     assert load(app, request_id).refusal_reason == "Invoices under audit"
     other = open_request(app, "alice")  # refused is closed: a new request is allowed
     approve(app, other)
     run(app, other)  # the cloud step ran
-    with pytest.raises(services.WrongState), app.app_context(), session_scope(app) as session:
-        services.refuse_deletion(
+    with pytest.raises(requests.WrongState), app.app_context(), session_scope(app) as session:
+        requests.refuse_deletion(
             session, session.get(DeletionRequest, other), actor_id=None, reason="too late"
         )
 
@@ -277,12 +277,12 @@ def test_run_due_follows_the_approval_policy(make_deletion_app):
     app = _all_automatic_app(make_deletion_app, DELETION_APPROVAL="automatic")
     due_id = open_request(app, "alice")
     with app.app_context(), session_scope(app) as session:
-        report = services.run_due(session, app)
+        report = pipeline.run_due(session, app)
     assert report.approved == [due_id] and report.completed == [due_id]
     staff_app = make_deletion_app(connectors=("cloud",), DELETION_APPROVAL="automatic")
     manual_id = open_request(staff_app, "zoe")  # mail and pad are manual here
     with staff_app.app_context(), session_scope(staff_app) as session:
-        report = services.run_due(session, staff_app)
+        report = pipeline.run_due(session, staff_app)
     assert report.waiting_staff == [manual_id]
     assert load(staff_app, manual_id).state == "requested"
 
@@ -293,10 +293,10 @@ def test_run_due_leaves_requests_in_their_grace_period_alone(make_deletion_app):
     )
     request_id = open_request(app, "alice")
     with app.app_context(), session_scope(app) as session:
-        report = services.run_due(session, app)
+        report = pipeline.run_due(session, app)
     assert report.approved == [] and load(app, request_id).state == "requested"
     with app.app_context(), session_scope(app) as session:
-        report = services.run_due(session, app, now=utcnow() + timedelta(days=3, minutes=1))
+        report = pipeline.run_due(session, app, now=utcnow() + timedelta(days=3, minutes=1))
     assert report.completed == [request_id]
 
 

@@ -13,9 +13,10 @@ from flask import Flask
 
 from app.audit import AuditEvent
 from app.db import session_scope, utcnow
-from app.hoster.profile import ProfileError, parse_profile
+from app.hoster.model import ProfileError
+from app.hoster.parsing import parse_profile
 from app.hosting import checker, federation, metrics, publication
-from app.incidents import services as incidents
+from app.incidents import operations as incidents
 
 PREFIX = "/.well-known/chatonsinfos/"
 OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")

@@ -13,9 +13,12 @@ import jsonschema
 import pytest
 from flask import Flask
 
-from app.hoster import profile as profile_module
-from app.hoster.profile import DEMO_FILE, LocalizedText, ProfileError, parse_profile
+from app.hoster.model import ProfileError
+from app.hoster.parsing import parse_profile
+from app.hoster.profile import DEMO_FILE
 from app.hoster.schema import hoster_schema, schema_json
+from app.hoster.texts import LocalizedText
+from app.hoster.toml_table import TomlTable
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "docs" / "hoster.schema.json"
@@ -181,14 +184,14 @@ def test_the_schema_catches_what_editors_should_be_warned_about() -> None:
 def test_the_schema_lists_every_key_the_loader_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """A key read by the loader but missing from the schema (or the reverse) is drift."""
     read: dict[str, set[str]] = {}
-    finish = profile_module._Table.finish
+    finish = TomlTable.finish
 
     def recording_finish(table: Any) -> None:
         where = "".join(part.split("[")[0] + "." for part in table.where.split(".") if part)
         read.setdefault(where.rstrip("."), set()).update(table.known)
         finish(table)
 
-    monkeypatch.setattr(profile_module._Table, "finish", recording_finish)
+    monkeypatch.setattr(TomlTable, "finish", recording_finish)
     parse_profile(_load(EXAMPLE_FILE))
     schema = hoster_schema()
 

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from app.hoster.profile import ProfileError, load_profile, parse_profile
+from app.hoster.model import ProfileError
+from app.hoster.parsing import parse_profile
+from app.hoster.profile import load_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 

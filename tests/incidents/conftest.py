@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from app.db import session_scope, utcnow
-from app.incidents import services
+from app.incidents import operations
 
 KNOWN = ("mail", "cloud", "pad")
 
@@ -34,7 +34,7 @@ class Journal:
         now: datetime | None = None,
     ) -> int:
         with session_scope(self.app) as session:
-            incident = services.open_incident(
+            incident = operations.open_incident(
                 session,
                 title=title,
                 services=list(services_),
@@ -43,7 +43,7 @@ class Journal:
                 started_at=started_at,
                 body=body,
                 known_services=KNOWN,
-                actor=services.CLI,
+                actor=operations.CLI,
                 now=now,
             )
             return incident.id
@@ -60,7 +60,7 @@ class Journal:
     ) -> int:
         start = start or utcnow() + timedelta(days=1)
         with session_scope(self.app) as session:
-            incident = services.schedule_maintenance(
+            incident = operations.schedule_maintenance(
                 session,
                 title=title,
                 services=list(services_),
@@ -68,21 +68,21 @@ class Journal:
                 window_end=start + timedelta(hours=hours),
                 visibility=visibility,
                 known_services=KNOWN,
-                actor=services.CLI,
+                actor=operations.CLI,
                 now=now,
             )
             return incident.id
 
     def update(self, incident_id: int, body: str = "Still looking.", **kw: Any) -> int:
         with session_scope(self.app) as session:
-            return services.post_update(
-                session, incident_id, body=body, actor=services.CLI, **kw
+            return operations.post_update(
+                session, incident_id, body=body, actor=operations.CLI, **kw
             ).id
 
     def resolve(self, incident_id: int, body: str | None = None, **kw: Any) -> int:
         with session_scope(self.app) as session:
-            return services.resolve_incident(
-                session, incident_id, body=body, actor=services.CLI, **kw
+            return operations.resolve_incident(
+                session, incident_id, body=body, actor=operations.CLI, **kw
             ).id
 
 

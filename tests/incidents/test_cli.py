@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.audit import AuditEvent
 from app.db import session_scope
-from app.incidents import services
+from app.incidents import queries
 
 
 def run(app: Flask, *args: str) -> Any:
@@ -47,7 +47,7 @@ def test_update_and_resolve_follow_the_incident_to_the_end(app: Flask) -> None:
     )
     assert run(app, "resolve", incident_id, "Back to normal.").exit_code == 0
     with session_scope(app) as session:
-        incident = services.get_visible(session, int(incident_id), "users")
+        incident = queries.get_visible(session, int(incident_id), "users")
         assert incident is not None
         assert incident.status == "resolved"
         assert [u.body for u in incident.updates] == [None, "Found the cause.", "Back to normal."]

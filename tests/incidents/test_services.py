@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit import AuditEvent
 from app.db import session_scope, utcnow
-from app.incidents import services
+from app.incidents import operations, queries
 from app.incidents.models import Incident, IncidentUpdate, TimelineIsAppendOnly
 
 KNOWN = ("mail", "cloud", "pad")
@@ -21,14 +21,14 @@ KNOWN = ("mail", "cloud", "pad")
 
 def load(app: Flask, incident_id: int) -> Incident:
     with session_scope(app) as session:
-        incident = services.get_visible(session, incident_id, "users")
+        incident = queries.get_visible(session, incident_id, "users")
         assert incident is not None
         session.expunge_all()
         return incident
 
 
-def error_of(app: Flask, call: Any) -> services.IncidentError:
-    with session_scope(app) as session, pytest.raises(services.IncidentError) as caught:
+def error_of(app: Flask, call: Any) -> operations.IncidentError:
+    with session_scope(app) as session, pytest.raises(operations.IncidentError) as caught:
         call(session)
     return caught.value
 
@@ -98,8 +98,8 @@ def test_a_resolved_incident_goes_back_to_open_only_when_reopened(app: Flask, jo
     journal.resolve(incident_id)
     error = error_of(
         app,
-        lambda s: services.post_update(
-            s, incident_id, body="It is back.", status="investigating", actor=services.CLI
+        lambda s: operations.post_update(
+            s, incident_id, body="It is back.", status="investigating", actor=operations.CLI
         ),
     )
     assert "reopen" in str(error)
@@ -138,12 +138,12 @@ def test_opening_with_bad_input_says_what_is_wrong(
         "services": ["mail"],
         "impact": "major",
         "known_services": KNOWN,
-        "actor": services.CLI,
+        "actor": operations.CLI,
     }
     arguments.update(kwargs)
     if arguments.get("started_at") == "future":
         arguments["started_at"] = utcnow() + timedelta(hours=2)
-    error = error_of(app, lambda s: services.open_incident(s, **arguments))
+    error = error_of(app, lambda s: operations.open_incident(s, **arguments))
     assert error.field == field
     assert words in str(error).lower()
     with session_scope(app) as session:
@@ -153,7 +153,7 @@ def test_opening_with_bad_input_says_what_is_wrong(
 def test_an_empty_update_is_refused(app: Flask, journal: Any) -> None:
     incident_id = journal.open()
     error = error_of(
-        app, lambda s: services.post_update(s, incident_id, body="  \n ", actor=services.CLI)
+        app, lambda s: operations.post_update(s, incident_id, body="  \n ", actor=operations.CLI)
     )
     assert error.field == "body" and "empty" in str(error)
 
@@ -162,8 +162,8 @@ def test_resolving_before_the_start_is_refused(app: Flask, journal: Any) -> None
     incident_id = journal.open(started_at=utcnow() - timedelta(hours=1))
     error = error_of(
         app,
-        lambda s: services.resolve_incident(
-            s, incident_id, resolved_at=utcnow() - timedelta(hours=3), actor=services.CLI
+        lambda s: operations.resolve_incident(
+            s, incident_id, resolved_at=utcnow() - timedelta(hours=3), actor=operations.CLI
         ),
     )
     assert error.field == "resolved_at" and "before the start" in str(error)
@@ -173,7 +173,9 @@ def test_resolving_before_the_start_is_refused(app: Flask, journal: Any) -> None
 def test_resolving_twice_is_refused(app: Flask, journal: Any) -> None:
     incident_id = journal.open()
     journal.resolve(incident_id)
-    error = error_of(app, lambda s: services.resolve_incident(s, incident_id, actor=services.CLI))
+    error = error_of(
+        app, lambda s: operations.resolve_incident(s, incident_id, actor=operations.CLI)
+    )
     assert "already resolved" in str(error)
 
 
@@ -181,14 +183,14 @@ def test_a_maintenance_window_ending_before_it_starts_is_refused(app: Flask) -> 
     start = utcnow() + timedelta(days=1)
     error = error_of(
         app,
-        lambda s: services.schedule_maintenance(
+        lambda s: operations.schedule_maintenance(
             s,
             title="Upgrade",
             services=["pad"],
             window_start=start,
             window_end=start - timedelta(hours=1),
             known_services=KNOWN,
-            actor=services.CLI,
+            actor=operations.CLI,
         ),
     )
     assert error.field == "window_end" and "ends before it starts" in str(error)
@@ -203,8 +205,8 @@ def test_maintenance_starts_when_work_begins_and_cannot_go_back_to_planned(
     assert load(app, maintenance_id).started_at is not None
     error = error_of(
         app,
-        lambda s: services.post_update(
-            s, maintenance_id, body="Oops", status="scheduled", actor=services.CLI
+        lambda s: operations.post_update(
+            s, maintenance_id, body="Oops", status="scheduled", actor=operations.CLI
         ),
     )
     assert "cannot go back to planned" in str(error)
@@ -215,15 +217,15 @@ def test_incident_statuses_do_not_apply_to_maintenance_and_back(app: Flask, jour
     incident_id = journal.open()
     error = error_of(
         app,
-        lambda s: services.post_update(
-            s, maintenance_id, body="x", status="identified", actor=services.CLI
+        lambda s: operations.post_update(
+            s, maintenance_id, body="x", status="identified", actor=operations.CLI
         ),
     )
     assert error.field == "status"
     error = error_of(
         app,
-        lambda s: services.post_update(
-            s, incident_id, body="x", status="in_progress", actor=services.CLI
+        lambda s: operations.post_update(
+            s, incident_id, body="x", status="in_progress", actor=operations.CLI
         ),
     )
     assert error.field == "status"
@@ -245,15 +247,15 @@ def test_correcting_an_update_of_another_incident_is_refused(app: Flask, journal
     other_update = journal.update(journal.open(title="Cloud"), "Cloud text")
     error = error_of(
         app,
-        lambda s: services.post_update(
-            s, first, body="fix", corrects_id=other_update, actor=services.CLI
+        lambda s: operations.post_update(
+            s, first, body="fix", corrects_id=other_update, actor=operations.CLI
         ),
     )
     assert error.field == "corrects_id"
 
 
 def test_unknown_incident_numbers_are_reported(app: Flask) -> None:
-    error = error_of(app, lambda s: services.post_update(s, 999, body="x", actor=services.CLI))
+    error = error_of(app, lambda s: operations.post_update(s, 999, body="x", actor=operations.CLI))
     assert "999" in str(error)
 
 
@@ -280,7 +282,7 @@ def test_editing_details_changes_impact_and_services_but_not_the_timeline(
 ) -> None:
     incident_id = journal.open(impact="minor")
     with session_scope(app) as session:
-        services.edit_incident(
+        operations.edit_incident(
             session,
             incident_id,
             title="Mail and cloud are down",
@@ -288,7 +290,7 @@ def test_editing_details_changes_impact_and_services_but_not_the_timeline(
             impact="critical",
             visibility="users",
             known_services=KNOWN,
-            actor=services.CLI,
+            actor=operations.CLI,
         )
     incident = load(app, incident_id)
     assert (incident.title, incident.impact, incident.visibility) == (

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.incidents import services
+from app.incidents import queries
 from app.incidents import status as rules
 from app.incidents.models import IMPACTS, STATUSES
 
@@ -71,7 +71,7 @@ def test_two_open_incidents_on_a_service_show_the_worse_of_the_two(first: str, s
             service_slugs=["mail"],
         )
 
-    states = services.service_states(
+    states = queries.service_states(
         [("mail", "Mail"), ("pad", "Pads")], [fake(first, 1), fake(second, 2)], NOW
     )
     mail, pad = states
@@ -89,7 +89,7 @@ def test_a_service_without_open_incidents_is_operational_and_unknown_slugs_are_i
         scheduled_start=None,
         service_slugs=["removed-service"],
     )
-    (state,) = services.service_states([("mail", "Mail")], [gone], NOW)
+    (state,) = queries.service_states([("mail", "Mail")], [gone], NOW)
     assert state.level == "operational"
 
 
@@ -101,6 +101,6 @@ def test_maintenance_announced_for_later_does_not_change_the_status_yet() -> Non
         scheduled_start=FUTURE,
         service_slugs=["mail"],
     )
-    (state,) = services.service_states([("mail", "Mail")], [planned], NOW)
+    (state,) = queries.service_states([("mail", "Mail")], [planned], NOW)
     assert state.level == "operational"
     assert state.ongoing == []

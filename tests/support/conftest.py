@@ -15,7 +15,8 @@ from support.ticket_helpers import upload
 from app.accounts.models import Account
 from app.db import session_scope
 from app.directory.demo import DEMO_PEOPLE_ROWS
-from app.support import attachment_store, services
+from app.support import attachment_store, operations, queries
+from app.support.settings import SupportSettings
 
 
 @pytest.fixture
@@ -85,9 +86,9 @@ def make_ticket(app: Flask, accounts: Callable[[str], Account]) -> Callable[...,
         account = accounts(owner)
         with app.test_request_context():
             store = attachment_store()
-            settings = services.SupportSettings.from_config(app.config)
+            settings = SupportSettings.from_config(app.config)
             with session_scope(app) as session:
-                ticket = services.open_ticket(
+                ticket = operations.open_ticket(
                     session,
                     store,
                     settings,
@@ -120,13 +121,13 @@ def staff_reply(app: Flask, accounts: Callable[[str], Account]) -> Callable[...,
         staff = accounts(author)
         with app.test_request_context():
             store = attachment_store()
-            settings = services.SupportSettings.from_config(app.config)
+            settings = SupportSettings.from_config(app.config)
             with session_scope(app) as session:
-                message = services.reply_as_staff(
+                message = operations.reply_as_staff(
                     session,
                     store,
                     settings,
-                    ticket=services.get_ticket(session, ticket_id),
+                    ticket=queries.get_ticket(session, ticket_id),
                     author=session.get(Account, staff.id),  # type: ignore[arg-type]
                     body=body,
                     uploads=[upload(n, d) for n, d in (files or [])],

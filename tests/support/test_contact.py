@@ -258,7 +258,8 @@ def test_a_visitor_ticket_left_waiting_is_closed_and_the_visitor_told_by_mail(
     contact_app: Any, smtp: Any
 ):
     from app.mail import send_queued
-    from app.support import services
+    from app.support import operations
+    from app.support.settings import SupportSettings
 
     client = contact_app.test_client()
     send(client, headers={"Accept-Language": "en"})
@@ -268,9 +269,7 @@ def test_a_visitor_ticket_left_waiting_is_closed_and_the_visitor_told_by_mail(
         ticket = session.get(Ticket, 1)
         ticket.state_changed_at = utcnow() - timedelta(days=15)
     with contact_app.app_context(), session_scope(contact_app) as session:
-        closed = services.auto_close(
-            session, services.SupportSettings.from_config(contact_app.config)
-        )
+        closed = operations.auto_close(session, SupportSettings.from_config(contact_app.config))
     assert closed == 1
     send_queued(contact_app)
     last = smtp.messages[-1]

@@ -10,8 +10,9 @@ from support.ticket_helpers import PNG, upload
 
 from app.accounts.models import Account
 from app.db import session_scope, utcnow
-from app.support import attachment_store, services
+from app.support import attachment_store, operations, queries
 from app.support.models import Attachment, Ticket, TicketMessage
+from app.support.settings import SupportError, SupportSettings
 
 
 def ticket_state(app, ticket_id):
@@ -26,11 +27,11 @@ def test_a_new_ticket_waits_for_staff_and_keeps_waiting_when_the_requester_adds_
     assert ticket_state(app, ticket_id) == "new"
     alice = accounts("alice")
     with app.test_request_context(), session_scope(app) as session:
-        ticket = services.get_ticket(session, ticket_id)
-        services.reply_as_requester(
+        ticket = queries.get_ticket(session, ticket_id)
+        operations.reply_as_requester(
             session,
             attachment_store(),
-            services.SupportSettings.from_config(app.config),
+            SupportSettings.from_config(app.config),
             ticket=ticket,
             account=session.get(Account, alice.id),
             body="Also on my phone.",
@@ -47,11 +48,11 @@ def test_staff_reply_waits_for_user_and_user_reply_waits_for_staff(
     assert ticket_state(app, ticket_id) == "waiting_user"
     alice = accounts("alice")
     with app.test_request_context(), session_scope(app) as session:
-        services.reply_as_requester(
+        operations.reply_as_requester(
             session,
             attachment_store(),
-            services.SupportSettings.from_config(app.config),
-            ticket=services.get_ticket(session, ticket_id),
+            SupportSettings.from_config(app.config),
+            ticket=queries.get_ticket(session, ticket_id),
             account=session.get(Account, alice.id),
             body="It did not help.",
             uploads=[],
@@ -68,9 +69,9 @@ def test_internal_note_changes_nothing_the_requester_sees(app, make_ticket, staf
         ticket = session.get(Ticket, ticket_id)
         assert ticket.state == "new"
         assert ticket.last_message_at == before
-        visible = services.thread(session, ticket_id, include_internal=False)
+        visible = queries.thread(session, ticket_id, include_internal=False)
         assert [m.body for m in visible] == ["The cloud app says my password is wrong."]
-        assert len(services.thread(session, ticket_id, include_internal=True)) == 2
+        assert len(queries.thread(session, ticket_id, include_internal=True)) == 2
 
 
 def test_close_and_reopen_record_times_and_audit(app, make_ticket, accounts):
@@ -79,12 +80,12 @@ def test_close_and_reopen_record_times_and_audit(app, make_ticket, accounts):
     with session_scope(app) as session:
         ticket = session.get(Ticket, ticket_id)
         account = session.get(Account, alice.id)
-        assert services.close_ticket(session, ticket, account)
+        assert operations.close_ticket(session, ticket, account)
         assert ticket.closed_at is not None
-        assert not services.close_ticket(session, ticket, account)
+        assert not operations.close_ticket(session, ticket, account)
     with session_scope(app) as session:
         ticket = session.get(Ticket, ticket_id)
-        assert services.reopen_ticket(session, ticket, session.get(Account, alice.id))
+        assert operations.reopen_ticket(session, ticket, session.get(Account, alice.id))
         assert ticket.state == "waiting_staff" and ticket.closed_at is None
     from app.audit import AuditEvent
 
@@ -144,11 +145,11 @@ def test_bad_input_is_refused_with_a_message_on_its_field_and_nothing_stored(
     }
     english = app.test_request_context(headers={"Accept-Language": "en"})
     with english, session_scope(app) as session:
-        with pytest.raises(services.SupportError) as caught:
-            services.open_ticket(
+        with pytest.raises(SupportError) as caught:
+            operations.open_ticket(
                 session,
                 attachment_store(),
-                services.SupportSettings.from_config(app.config),
+                SupportSettings.from_config(app.config),
                 account=session.get(Account, alice.id),
                 uploads=[upload("a.png", PNG)],
                 known_services=["cloud"],
@@ -165,12 +166,12 @@ def test_every_problem_is_reported_at_once(app, accounts):
     with (
         app.test_request_context(),
         session_scope(app) as session,
-        pytest.raises(services.SupportError) as caught,
+        pytest.raises(SupportError) as caught,
     ):
-        services.open_ticket(
+        operations.open_ticket(
             session,
             attachment_store(),
-            services.SupportSettings.from_config(app.config),
+            SupportSettings.from_config(app.config),
             account=session.get(Account, alice.id),
             subject="",
             service="cloud",
@@ -193,20 +194,20 @@ def test_auto_close_closes_only_tickets_waiting_for_the_user_long_enough(
     with session_scope(app) as session:
         for ticket_id in (old, waiting_staff):
             session.get(Ticket, ticket_id).state_changed_at = utcnow() - timedelta(days=30)
-    settings = services.SupportSettings.from_config(app.config)
+    settings = SupportSettings.from_config(app.config)
     with app.test_request_context(), session_scope(app) as session:
-        assert services.auto_close(session, settings) == 1
+        assert operations.auto_close(session, settings) == 1
     assert ticket_state(app, old) == "closed"
     assert ticket_state(app, recent) == "waiting_user"
     assert ticket_state(app, waiting_staff) == "new"
     with app.test_request_context(), session_scope(app) as session:
-        assert services.auto_close(session, settings, days=0) == 0
+        assert operations.auto_close(session, settings, days=0) == 0
 
 
 def search(app, query, **filters):
     with session_scope(app) as session:
-        found = services.staff_queue(
-            session, services.QueueFilter(state="all", query=query, **filters)
+        found = queries.staff_queue(
+            session, queries.QueueFilter(state="all", query=query, **filters)
         )
         return sorted(t.subject for t in found.tickets), found.total
 
@@ -247,7 +248,7 @@ def test_queue_filters_by_state_assignee_and_sorts_longest_waiting_first(
     with session_scope(app) as session:
 
         def subjects(**filters):
-            found = services.staff_queue(session, services.QueueFilter(**filters))
+            found = queries.staff_queue(session, queries.QueueFilter(**filters))
             return [t.subject for t in found.tickets]
 
         assert subjects() == ["second", "first", "third"]

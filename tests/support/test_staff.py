@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from support.ticket_helpers import PNG
 
 from app.db import session_scope, utcnow
-from app.support import saved_replies, services
+from app.support import operations, saved_replies
 from app.support.models import CannedReply, Ticket, TicketMessage
 from helpers import csrf_token
 
@@ -303,7 +303,7 @@ def test_inserting_without_choosing_a_reply_says_so_and_keeps_the_draft(app, cam
 
 def test_a_saved_reply_greets_a_visitor_neutrally_never_by_address(app, camille):
     with session_scope(app) as session:
-        ticket, _first = services.add_ticket(
+        ticket, _first = operations.add_ticket(
             session,
             None,
             subject="Question",

@@ -40,6 +40,7 @@ from app.connectors.imap.mbox import WRITE_CHUNK, MboxrdBuffer
 from app.connectors.imap.names import decode_mailbox_name, folder_path
 from app.directory import Person
 from app.hoster.profile import LocalizedText
+from app.units import byte_size
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -102,15 +103,6 @@ def _ahead(source: Iterator[bytes], depth: int) -> Iterator[bytes]:
 
 
 # The connector ---------------------------------------------------------------------------------
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
 
 
 class ImapConnector:
@@ -212,7 +204,7 @@ class ImapConnector:
                             "Mail folder “%(folder)s”: %(count)s messages, %(size)s",
                             folder=folder.display_name,
                             count=count,
-                            size=_human_size(size),
+                            size=byte_size(size),
                         ),
                         location=location,
                         retention=retention,
