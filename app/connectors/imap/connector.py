@@ -328,7 +328,7 @@ class ImapConnector:
                 seen += 1
                 # The sequence number, for a server that sends the UID after the bytes.
                 uid = message.uid if message.uid is not None else messages.uid_at(message.sequence)
-                out.begin(messages.received(uid))
+                out.begin(messages.received(uid), messages.flags(uid))
                 left = message.size
                 while left:
                     left -= out.fill(message.read_into, left)
