@@ -224,9 +224,8 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"== writing {args.mib} MiB of mail as an export ZIP in {args.work}", flush=True)
     count, size = make_archive(archive_path, total)
-    print(
-        f"   {count} messages, {size / MiB:.0f} MiB, ZIP {archive_path.stat().st_size / MiB:.0f} MiB"
-    )
+    zipped = archive_path.stat().st_size / MiB
+    print(f"   {count} messages, {size / MiB:.0f} MiB, ZIP {zipped:.0f} MiB")
     shutil.rmtree(args.work / "dovecot", ignore_errors=True)
     (args.work / "dovecot").mkdir()
     os.chmod(args.work, 0o755)  # noqa: S103  # Dovecot's mail processes run as nobody
