@@ -72,8 +72,11 @@ _ANGLE = re.compile(rb"<[^<>\s]+>")
 
 def header_section(data: bytes) -> bytes:
     """The header of a message (up to its first empty line)."""
-    ends = [at for at in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if at != -1]
-    return data[: min(ends)] if ends else data
+    end = data.find(b"\r\n\r\n")
+    bare = data.find(b"\n\n", 0, len(data) if end == -1 else end)  # a header with bare LF
+    if bare != -1:
+        end = bare
+    return data if end == -1 else data[:end]
 
 
 def message_id_key(header: bytes) -> str | None:
@@ -134,26 +137,34 @@ def quote_from_lines(data: bytes) -> bytes:
     return b"".join(pieces)
 
 
-def unquote_from_lines(data: bytes) -> bytes:
-    """The inverse of quote_from_lines: one `>` less before every line matching `>+From `."""
+def unquote_from_lines(data: bytes | bytearray, start: int = 0, end: int | None = None) -> bytes:
+    """The inverse of quote_from_lines: one `>` less before every line matching `>+From `.
+
+    Works on `data[start:end]` in place (the reader's buffer): the message is copied once.
+    """
+    stop = len(data) if end is None else end
     cuts: list[int] = []
-    at = data.find(b">From ")
+    at = data.find(b">From ", start, stop)
     while at != -1:
-        start = at
-        while start > 0 and data[start - 1] == 0x3E:  # '>'
-            start -= 1
-        if start == 0 or data[start - 1] == 0x0A:
-            cuts.append(start)
-        at = data.find(b">From ", at + 6)
-    if not cuts:
-        return data
-    pieces: list[bytes] = []
-    previous = 0
-    for cut in cuts:
-        pieces.append(data[previous:cut])
-        previous = cut + 1
-    pieces.append(data[previous:])
-    return b"".join(pieces)
+        line = at
+        while line > start and data[line - 1] == 0x3E:  # '>'
+            line -= 1
+        if line == start or data[line - 1] == 0x0A:
+            cuts.append(line)
+        at = data.find(b">From ", at + 6, stop)
+    with memoryview(data) as whole:
+        if not cuts:
+            return whole[start:stop].tobytes()
+        pieces: list[memoryview] = []
+        previous = start
+        for cut in cuts:
+            pieces.append(whole[previous:cut])
+            previous = cut + 1
+        pieces.append(whole[previous:stop])
+        joined = b"".join(pieces)
+        for piece in pieces:
+            piece.release()
+        return joined
 
 
 class MboxrdBuffer:

@@ -83,18 +83,19 @@ def _foreign_flags(header: bytes) -> tuple[str, ...]:
     )
 
 
-def _message(folder: str, number: int, raw: memoryview, line: bytes) -> ImportItem | Malformed:
-    """One message cut out of the mbox (quoted, without its From line and last line end),
-    copied once out of the reader's buffer."""
+def _message(
+    folder: str, number: int, buf: bytearray, start: int, end: int, line: bytes
+) -> ImportItem | Malformed:
+    """One message cut out of the mbox (quoted, without its From line and last line end):
+    buf[start:end], copied once out of the reader's buffer."""
     name = f"{folder} #{number}"
-    block = FLAG_BLOCK.match(raw)
+    block = FLAG_BLOCK.match(buf, start, end)
     flags: tuple[str, ...] | None = None
-    offset = 0
     if block is not None:
         flags = flags_of_block(block["status"], block["x"], block["keywords"])
-        offset = block.end()
+        start = block.end()
     del block
-    data = unquote_from_lines(raw[offset:].tobytes())
+    data = unquote_from_lines(buf, start, end)
     if not data.strip():
         return Malformed(name, EMPTY_MESSAGE)
     if not _HEADER_FIELD.match(data):
@@ -168,7 +169,6 @@ def read_mbox(stream: IO[bytes], folder: str) -> Iterator[ImportItem | Malformed
         end = len(buf) if found == -1 else found + 1
         # Without the line end the writer adds after each message.
         stop = end - 1 if end > at + start and buf[end - 1] == 0x0A else end
-        with memoryview(buf) as whole:
-            item = _message(folder, number, whole[at + start : stop], line)
+        item = _message(folder, number, buf, at + start, stop, line)
         at = end
         yield item
