@@ -19,9 +19,9 @@ from app.connectors.files import FilesConnector
 from app.connectors.importing import (
     CountingProgress,
     ImportCancelled,
+    Importer,
     ImportItem,
     ImportPart,
-    Importer,
     Malformed,
 )
 from app.directory import Person

@@ -333,3 +333,48 @@ def test_folder_names_stay_in_the_personal_namespace() -> None:
     assert appending.append_flags(["\\Seen", "\\Recent", "$Label1", "bad word", "\\X"]) == (
         "(\\Seen $Label1)"
     )
+
+
+def exported(connector: ImapConnector, who: Person) -> dict[str, bytes]:
+    """The person's mail as the export writes it: {folder path: mbox bytes}."""
+    from app.connectors.base import ArchiveEntry
+
+    found: dict[str, bytes] = {}
+    for entry in connector.export(who):
+        assert isinstance(entry, ArchiveEntry)
+        path = entry.path.removeprefix("services/post/").removesuffix(".mbox")
+        found[path] = b"".join(entry.chunks)
+    return found
+
+
+def test_a_mailbox_moved_from_dovecot_to_cyrus_exports_the_same_byte_for_byte(
+    app: Flask, dovecot: Dovecot, request: pytest.FixtureRequest
+) -> None:
+    """The move: alice's export on Dovecot, imported as bob on Cyrus, exported again."""
+    from connectors.conftest import seed
+
+    seed(dovecot, "alice")
+    conn = dovecot.login("alice")
+    try:  # some flags besides \Seen, and one message unread
+        run(conn, "select", "INBOX")
+        run(conn, "store", "1", "+FLAGS", "(\\Flagged $Label1)")
+        run(conn, "store", "2", "-FLAGS", "(\\Seen)")
+        run(conn, "store", "3", "+FLAGS", "(\\Answered \\Draft)")
+        conn.close()
+    finally:
+        conn.logout()
+    alice = Person(uid="alice", dn="uid=alice", display_name="Alice", email=None, language=None)
+    before = exported(connector_for(dovecot), alice)
+    assert b"Status: RO\r\nX-Status: F\r\nX-Keywords: $Label1\r\n" in before["INBOX"]
+
+    target: Cyrus = request.getfixturevalue("cyrus")
+    target.reset("bob")
+    cyrus_connector = connector_for(target)
+    for path, mbox in before.items():
+        progress = CountingProgress()
+        cyrus_connector.import_(
+            BOB, ImportPart("mail", path, read_mbox(io.BytesIO(mbox), path), 0, 0), progress
+        )
+        assert progress.count("refused") == 0, progress.outcomes
+    after = exported(cyrus_connector, BOB)
+    assert {p: m for p, m in after.items() if m} == {p: m for p, m in before.items() if m}
