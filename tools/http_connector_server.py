@@ -10,6 +10,8 @@ A person's data is the folder <root>/<uid>/. The server answers:
     DELETE /users/<uid>          202 + status document; the folder is removed in the
                                  background (204 when there is nothing left to delete)
     GET    /jobs/<id>            status document of a deletion
+    PUT    /users/<uid>/import/<path>   one file brought in (moving house): 201 written,
+                                 200 the same file is there already, 409 a different one is
 
 Only the standard library is used, so a hoster can copy this file next to a service and
 change the three functions marked "SERVICE" to speak to it. See docs/connectors.md.
@@ -18,11 +20,14 @@ change the three functions marked "SERVICE" to speak to it. See docs/connectors.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import hmac
 import json
 import os
 import shutil
 import tarfile
+import tempfile
 import threading
 import time
 import uuid
@@ -68,6 +73,7 @@ class Handler(BaseHTTPRequestHandler):
                 size += path.stat().st_size
         return {
             "uid": folder.name,
+            "available_bytes": self.room(),
             "items": [
                 {
                     "kind": "Files you keep in the service",
@@ -104,6 +110,35 @@ class Handler(BaseHTTPRequestHandler):
             "deleted": [f"{count} files"],
             "kept": ["the nightly backups, overwritten after 30 days"],
         }
+
+    def room(self) -> int:
+        """Bytes a person may still bring in: here, the free space of the disk."""
+        if self.server.quota is not None:
+            used = sum(p.stat().st_size for p in self.server.root.rglob("*") if p.is_file())
+            return max(0, self.server.quota - used)
+        return shutil.disk_usage(self.server.root).free
+
+    def store(self, folder: Path, parts: list[str], body: Path, digest: str) -> int:
+        """Put a received file (already in `body`, its SHA-256 `digest`) at folder/parts:
+        201 written, 200 the same file was there, 409 a different one is, 507 no room.
+        Never through a link: each folder of the path must be a real folder."""
+        here = folder
+        for part in parts[:-1]:
+            here = here / part
+            if here.is_symlink() or (here.exists() and not here.is_dir()):
+                return 409
+            here.mkdir(exist_ok=True)
+        target = here / parts[-1]
+        if target.is_symlink() or target.is_dir():
+            return 409
+        if target.exists():
+            with target.open("rb") as old:
+                same = hashlib.file_digest(old, "sha256").hexdigest() == digest
+            return 200 if same else 409
+        if body.stat().st_size > self.room():
+            return 507
+        os.link(body, target)  # never replaces a file that appeared meanwhile
+        return 201
 
     # Protocol -----------------------------------------------------------------------------
 
@@ -171,6 +206,56 @@ class Handler(BaseHTTPRequestHandler):
         threading.Thread(target=work, daemon=True).start()
         self.send_json(202, JOBS[job_id], location=status_url)
 
+    def do_PUT(self) -> None:
+        length = self.headers.get("Content-Length")
+        if not self.authorised():
+            return
+        parts = self.parts()
+        if len(parts) < 4 or parts[0] != "users" or parts[2] != "import":
+            self.send_json(404, {"error": "not found"})
+            return
+        folder = self.user_folder(parts[1])
+        names = parts[3:]
+        if folder is None or any(n in ("", ".", "..") or "/" in n or "\x00" in n for n in names):
+            self.send_json(400, {"error": "bad uid or path"})
+            return
+        if length is None or not length.isdigit():
+            self.send_json(411, {"error": "Content-Length is needed"})
+            return
+        folder.mkdir(exist_ok=True)
+        # The body goes to a temporary file first (read whole, whatever the answer), with
+        # its digest; the Repr-Digest header (RFC 9530), when sent, must match it.
+        digest = hashlib.sha256()
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".import-", delete=False) as out:
+            left = int(length)
+            while left:
+                chunk = self.rfile.read(min(left, 1024 * 1024))
+                if not chunk:
+                    break
+                digest.update(chunk)
+                out.write(chunk)
+                left -= len(chunk)
+            body = Path(out.name)
+        try:
+            given = self.headers.get("Repr-Digest", "")
+            expected = base64.b64encode(digest.digest()).decode()
+            if left or (given and given.strip() != f"sha-256=:{expected}:"):
+                self.send_json(400, {"error": "the body does not match its Repr-Digest"})
+                return
+            mtime = self.headers.get("X-Mtime", "")
+            if mtime.isdigit():
+                os.utime(body, (int(mtime), int(mtime)))
+            status = self.store(folder, names, body, digest.hexdigest())
+        finally:
+            body.unlink()
+        documents = {
+            201: {"state": "done"},
+            200: {"state": "done", "detail": "the same file is there already"},
+            409: {"error": "a different file, a folder or a link already has this name"},
+            507: {"error": "no room left"},
+        }
+        self.send_json(status, documents[status])
+
     # Helpers ------------------------------------------------------------------------------
 
     def authorised(self) -> bool:
@@ -229,6 +314,7 @@ class Server(ThreadingHTTPServer):
         self.slow = float(kw.get("slow", 0.0))
         self.delete_delay = float(kw.get("delete_delay", 0.0))
         self.quiet = bool(kw.get("quiet", False))
+        self.quota: int | None = kw.get("quota")
 
 
 def main() -> None:
@@ -241,6 +327,7 @@ def main() -> None:
     parser.add_argument("--slow", type=float, default=0.0, help="seconds to wait between files")
     parser.add_argument("--delete-delay", type=float, default=0.0)
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--quota", type=int, help="bytes all people may keep (default: the disk)")
     args = parser.parse_args()
     token = args.token_file.read_text(encoding="utf-8").strip()
     if not token:
@@ -253,6 +340,7 @@ def main() -> None:
         slow=args.slow,
         delete_delay=args.delete_delay,
         quiet=args.quiet,
+        quota=args.quota,
     )
     print(
         f"serving {args.root} on http://{args.host}:{server.server_port}{args.prefix}", flush=True

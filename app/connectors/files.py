@@ -7,21 +7,36 @@ Export walks the folder without following links out of it, keeps names and modif
 times, keeps empty folders as folder entries, skips devices, sockets and pipes, and reads
 every file through descriptors opened component by component with O_NOFOLLOW, so a link
 swapped in during the download is not followed either. Delete removes the folder.
+
+Import (moving house) writes the archive's file tree under the person's root, through
+the same descriptors: each folder is opened (or made) with O_NOFOLLOW below the one
+before, so a link planted in the root never leads a write outside it; names with `..`,
+absolute paths and empty parts are refused. A file already there with the same SHA-256
+is skipped; a different file at that path is never overwritten: the imported one is kept
+beside it as "name (imported).ext" (both stay, the report says so). Each file is written
+to a temporary name, checked against its SHA-256, given its modification time, then
+linked into place without replacing anything.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
+import logging
 import os
+import secrets
 import shutil
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from flask_babel import gettext as _
 
 from app.connectors.base import (
+    N_,
     ArchiveEntry,
     ConnectorError,
     DataItem,
@@ -32,7 +47,19 @@ from app.connectors.base import (
     safe_uid,
 )
 from app.connectors.formats import format_name
+from app.connectors.importing import (
+    IMPORTED,
+    REFUSED,
+    SKIPPED,
+    ImportItem,
+    ImportPart,
+    ImportProgress,
+    Malformed,
+    PartKind,
+)
 from app.directory import Person
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -82,6 +109,7 @@ class FilesConnector:
     """Files under a path template; `{uid}` is replaced by the person's login."""
 
     plannable = True
+    imports: frozenset[PartKind] = frozenset({"files"})
 
     def __init__(
         self,
@@ -260,3 +288,213 @@ class FilesConnector:
         except OSError as exc:
             return StepResult(ok=False, detail=f"{root} could not be removed: {exc.strerror}")
         return StepResult(ok=True, detail=f"{root} removed")
+
+    # Import (moving house) ------------------------------------------------------------------
+
+    def available_bytes(self, person: Person) -> int | None:
+        """Free room on the disk that holds her folder (the nearest folder that exists)."""
+        here = self.own_root(person)
+        while not here.exists() and here != here.parent:
+            here = here.parent
+        try:
+            found = os.statvfs(here)
+        except OSError:
+            return None
+        return found.f_bavail * found.f_frsize
+
+    def import_(self, person: Person, part: ImportPart, progress: ImportProgress) -> None:
+        root = self.own_root(person)
+        if not os.path.lexists(root):
+            os.makedirs(root, mode=0o750, exist_ok=True)
+        try:
+            root_fd = os.open(root, _DIR_FLAGS)
+        except OSError as exc:
+            raise ConnectorError(
+                _("the folder cannot be opened: %(error)s", error=exc.strerror)
+            ) from exc
+        try:
+            for item in part.items:
+                if isinstance(item, Malformed):
+                    progress.done(item, REFUSED, item.reason)
+                    continue
+                outcome, reason = _import_file(root_fd, item)
+                progress.done(item, outcome, reason)
+        finally:
+            os.close(root_fd)
+
+
+# Import ----------------------------------------------------------------------------------------
+
+UNSAFE_PATH = N_("a path that leaves the folder (“..”, absolute or empty parts): not written")
+LINK_IN_THE_WAY = N_("a link or a file stands where a folder of this path should be: not written")
+NOT_A_FILE = N_("a folder or a link already has this name: not written")
+CHECKSUM_MISMATCH = N_("the file's content does not match its checksum in the archive")
+WRITE_FAILED = N_("the file could not be written on the server")
+KEPT_BOTH = N_("another file already had this name: both are kept, this one as “… (imported)”")
+IMPORT_MESSAGES = (
+    UNSAFE_PATH,
+    LINK_IN_THE_WAY,
+    NOT_A_FILE,
+    CHECKSUM_MISMATCH,
+    WRITE_FAILED,
+    KEPT_BOTH,
+)
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def safe_parts(path: str) -> list[str] | None:
+    """The parts of an archive path, or None when one of them could leave the folder."""
+    if not path or path.startswith("/") or "\\" in path or "\0" in path:
+        return None
+    parts = path.rstrip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return None
+    return parts
+
+
+def _folder_beneath(root_fd: int, parts: list[str]) -> int:
+    """A descriptor of root/parts, made where missing, never through a link."""
+    fd = os.dup(root_fd)
+    try:
+        for part in parts:
+            try:
+                inner = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                # Made meanwhile: opened below all the same, refused if it is a link.
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o750, dir_fd=fd)
+                inner = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _digest_of(folder_fd: int, name: str) -> str | None:
+    """SHA-256 of a regular file of the folder; None when it is something else."""
+    try:
+        fd = os.open(name, _FILE_FLAGS, dir_fd=folder_fd)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        digest = hashlib.sha256()
+        while chunk := os.read(fd, CHUNK):
+            digest.update(chunk)
+        return digest.hexdigest()
+    finally:
+        os.close(fd)
+
+
+def _imported_name(name: str) -> str:
+    """`photo.jpg` -> `photo (imported).jpg`."""
+    stem, dot, extension = name.rpartition(".")
+    if not stem or not dot:
+        return f"{name} (imported)"
+    return f"{stem} (imported).{extension}"
+
+
+def _source(item: ImportItem) -> IO[bytes] | None:
+    if item.open is not None:
+        return item.open()
+    return None
+
+
+def _import_file(root_fd: int, item: ImportItem) -> tuple[Any, str]:
+    path = item.key or item.name
+    parts = safe_parts(path)
+    if parts is None:
+        return REFUSED, UNSAFE_PATH
+    folder_parts, name = (parts, None) if path.endswith("/") else (parts[:-1], parts[-1])
+    try:
+        folder_fd = _folder_beneath(root_fd, folder_parts)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EEXIST):
+            return REFUSED, LINK_IN_THE_WAY
+        log.warning("import: folder of %s could not be made: %s", path, exc.strerror)
+        return REFUSED, WRITE_FAILED
+    try:
+        if name is None:  # an empty folder of the archive
+            return IMPORTED, ""
+        reason = ""
+        for candidate in (name, _imported_name(name)):
+            try:
+                st = os.stat(candidate, dir_fd=folder_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                break
+            if not stat.S_ISREG(st.st_mode):
+                return REFUSED, NOT_A_FILE
+            if item.sha256 and _digest_of(folder_fd, candidate) == item.sha256:
+                return SKIPPED, ""
+            if candidate != name:
+                return REFUSED, NOT_A_FILE  # "… (imported)" is taken by yet another file
+            reason = KEPT_BOTH
+        else:
+            return REFUSED, NOT_A_FILE
+        target = name if not reason else _imported_name(name)
+        return _write(folder_fd, target, item), reason
+    except _Refused as refusal:
+        return REFUSED, refusal.reason
+    except OSError as exc:
+        log.warning("import: %s could not be written: %s", path, exc.strerror)
+        return REFUSED, WRITE_FAILED
+    finally:
+        os.close(folder_fd)
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _write(folder_fd: int, target: str, item: ImportItem) -> Any:
+    """Write the file under a temporary name, check it, then link it into place."""
+    temporary = f".{target[:200]}.import-{secrets.token_hex(6)}"
+    fd = os.open(temporary, _WRITE_FLAGS, 0o640, dir_fd=folder_fd)
+    placed = False
+    try:
+        digest = hashlib.sha256()
+        source = _source(item)
+        try:
+            if source is None:
+                data = item.data or b""
+                digest.update(data)
+                _write_all(fd, data)
+            else:
+                while chunk := source.read(CHUNK):
+                    digest.update(chunk)
+                    _write_all(fd, chunk)
+        finally:
+            if source is not None:
+                source.close()
+        if item.sha256 and digest.hexdigest() != item.sha256.lower():
+            raise _Refused(CHECKSUM_MISMATCH)
+        os.fsync(fd)
+        if item.mtime is not None:
+            stamp = int(item.mtime.timestamp() * 1_000_000_000)
+            os.utime(fd, ns=(stamp, stamp))
+        try:
+            os.link(temporary, target, src_dir_fd=folder_fd, dst_dir_fd=folder_fd,
+                    follow_symlinks=False)  # fmt: skip
+        except FileExistsError:
+            raise _Refused(NOT_A_FILE) from None  # a file appeared there meanwhile
+        placed = True
+        return IMPORTED
+    finally:
+        os.close(fd)
+        try:
+            os.unlink(temporary, dir_fd=folder_fd)
+        except OSError:
+            if placed:
+                log.warning("import: temporary file %s left behind", temporary)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    with memoryview(data) as view:
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]

@@ -4,6 +4,9 @@
     GET    {url}/users/{uid}/export  tar stream, re-packed under services/<slug>/
     DELETE {url}/users/{uid}         204 done, 404 nothing held, 200 or 202 a status document
     GET    {status_url}              status document, polled until "done" or "failed"
+    PUT    {url}/users/{uid}/import/{path}   one file brought in (moving house): 201 written,
+                                     200/204 already there, 409 a different file is there,
+                                     413 too big, 507 no room left
 
 Every request carries `Authorization: Bearer <token>`. The documents are described by
 docs/connector-http.schema.json; docs/connectors.md explains the protocol, and
@@ -12,10 +15,12 @@ tools/http_connector_server.py is a reference server serving a folder per person
 
 from __future__ import annotations
 
+import base64
+import logging
 import tarfile
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from flask import Flask
@@ -29,6 +34,18 @@ from app.connectors.base import (
     Skipped,
     StepResult,
     safe_uid,
+)
+from app.connectors.files import safe_parts
+from app.connectors.importing import (
+    IMPORTED,
+    REFUSED,
+    SKIPPED,
+    ImportItem,
+    ImportPart,
+    ImportProgress,
+    Malformed,
+    Outcome,
+    PartKind,
 )
 from app.connectors.options import ConnectorOptions
 from app.connectors.secrets import Secret
@@ -44,6 +61,8 @@ from app.connectors.web import (
 )
 from app.directory import Person
 
+log = logging.getLogger(__name__)
+
 STATES = ("pending", "running", "done", "failed")
 DAMAGED = N_("the archive sent by %(service)s is cut or damaged")
 
@@ -58,6 +77,21 @@ STATUS_NOT_JSON = N_("the deletion status is not JSON")
 # The states a status document may still be in, as STILL_WORKING shows them.
 WORKING_STATES = (N_("pending"), N_("running"))
 STATUS_INVALID = N_("the deletion status has no valid state (pending, running, done or failed)")
+# Import (moving house): what a refused file's line of the report says.
+IMPORT_UNSAFE_PATH = N_("a path that leaves the folder (“..”, absolute or empty parts): not sent")
+IMPORT_CONFLICT = N_("the service already has a different file with this name: not replaced")
+IMPORT_TOO_BIG = N_("this file is bigger than the service accepts")
+IMPORT_NO_ROOM = N_("the service has no room left for this file")
+IMPORT_REFUSED = N_("the service refused this file")
+NO_IMPORT = N_("%(service)s does not accept imports (its server has no import operation)")
+IMPORT_MESSAGES = (
+    IMPORT_UNSAFE_PATH,
+    IMPORT_CONFLICT,
+    IMPORT_TOO_BIG,
+    IMPORT_NO_ROOM,
+    IMPORT_REFUSED,
+    NO_IMPORT,
+)
 # Messages a deletion step may record (see N_).
 OUTCOMES = (
     DELETED,
@@ -81,8 +115,35 @@ def build(service: Any, options: ConnectorOptions, app: Flask | None = None) -> 
     )
 
 
+class _Body:
+    """A file's bytes for requests: its length known (Content-Length, no chunked upload),
+    read from the archive as the request goes."""
+
+    def __init__(self, item: ImportItem) -> None:
+        self.size = item.size
+        self._stream: IO[bytes] | None = item.open() if item.open is not None else None
+        self._data = item.data or b""
+        self._at = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self, size: int = -1) -> bytes:
+        if self._stream is not None:
+            return self._stream.read(CHUNK if size is None or size < 0 else size)
+        chunk = self._data[self._at : self._at + (CHUNK if size < 0 else size)]
+        self._at += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+
 class HttpConnector(WebConnector):
     """A service that speaks the panel's HTTP protocol (see the module docstring)."""
+
+    imports: frozenset[PartKind] = frozenset({"files"})
 
     def __init__(
         self,
@@ -188,6 +249,65 @@ class HttpConnector(WebConnector):
         if isinstance(exc, ConnectorError):  # the connection broke (RawReader says how)
             return exc
         return ConnectorError(_(DAMAGED, service=self.name))
+
+    # Import (moving house) ----------------------------------------------------------------
+
+    def available_bytes(self, person: Person) -> int | None:
+        """The inventory's `available_bytes`, when the service says how much room is left."""
+        try:
+            document = self.client.json("GET", self._user_url(person), headers=self._headers())
+        except HttpFailure as exc:
+            if exc.status == 404:
+                return None
+            raise
+        room = document.get("available_bytes") if isinstance(document, dict) else None
+        return room if isinstance(room, int) and not isinstance(room, bool) and room >= 0 else None
+
+    def import_(self, person: Person, part: ImportPart, progress: ImportProgress) -> None:
+        """Each file of the part PUT at its path; the service says written, there or not."""
+        for item in part.items:
+            if isinstance(item, Malformed):
+                progress.done(item, REFUSED, item.reason)
+                continue
+            outcome, reason = self._put(person, item)
+            progress.done(item, outcome, reason)
+
+    def _put(self, person: Person, item: ImportItem) -> tuple[Outcome, str]:
+        path = (item.key or item.name).rstrip("/")
+        parts = safe_parts(path)
+        if parts is None:
+            return REFUSED, IMPORT_UNSAFE_PATH
+        tail = "/import/" + "/".join(quote(p, safe="") for p in parts)
+        headers = {**self._headers(person), "Content-Type": "application/octet-stream"}
+        if item.sha256:
+            digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
+            headers["Repr-Digest"] = f"sha-256=:{digest}:"
+        if item.mtime is not None:
+            headers["X-Mtime"] = f"{item.mtime.timestamp():.0f}"
+        body = _Body(item)
+        try:
+            response = self.client.request(
+                "PUT",
+                self._user_url(person, tail),
+                headers=headers,
+                data=body,
+                ok=(200, 201, 204, 400, 409, 413, 422, 507),
+            )
+        except HttpFailure as exc:
+            if exc.status in (404, 405, 501):
+                raise ConnectorError(_(NO_IMPORT, service=self.name)) from exc
+            raise
+        finally:
+            body.close()
+        with response:
+            status = response.status_code
+            if status == 201:
+                return IMPORTED, ""
+            if status in (200, 204):
+                return SKIPPED, ""
+            log.info("%s refused %s: %s %s", self.slug, path, status, response.text[:300])
+        reason = {409: IMPORT_CONFLICT, 413: IMPORT_TOO_BIG, 507: IMPORT_NO_ROOM}
+        return REFUSED, reason.get(status, IMPORT_REFUSED)
 
     # Deletion -----------------------------------------------------------------------------
 

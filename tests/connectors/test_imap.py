@@ -38,6 +38,11 @@ def export_zip(client) -> zipfile.ZipFile:
 
 
 def unquote_mboxrd(data: bytes) -> bytes:
+    """A message as Python's mailbox reads it, without the export's flag block."""
+    from app.connectors.imap.mbox import FLAG_BLOCK
+
+    block = FLAG_BLOCK.match(data)
+    data = data[block.end() :] if block else data
     return re.sub(rb"(?m)^>(>*From )", rb"\1", data)
 
 
@@ -84,6 +89,9 @@ def test_every_folder_is_an_mbox_holding_every_message_byte_for_byte(
     # A quoted "From " line comes back as it was written, attachments intact.
     inbox = mbox_messages(archive, "services/post/INBOX.mbox", tmp_path)
     assert b"\n>From already quoted" in inbox[1] and b"\nFrom again" in inbox[1]
+    # Each message's flags (read, here) follow its From line, as mutt reads them.
+    raw = archive.read("services/post/INBOX.mbox")
+    assert raw.count(b"\nStatus: RO\r\nX-Status:\r\nX-Keywords:\r\n") == 3
 
 
 def test_the_data_page_lists_each_folder_with_its_size(imap_app, alice_mail):

@@ -57,6 +57,7 @@ LINE_LIMIT = 1_000_000  # as imaplib's _MAXLINE: a longer response line is a bro
 
 _FETCH_META = re.compile(
     rb"UID (?P<uid>\d+)|RFC822\.SIZE (?P<size>\d+)|INTERNALDATE \"(?P<date>[^\"]+)\""
+    rb"|FLAGS \((?P<flags>[^)]*)\)"
 )
 _FETCH_UID = re.compile(rb"UID (\d+)")
 _FETCH_START = re.compile(rb"^\* (\d+) FETCH ")
@@ -139,15 +140,26 @@ class MessageTable:
         self.uids = array("Q", bytes(8 * count))  # 0: expunged before its line came
         self.sizes = array("Q", bytes(8 * count))
         self.stamps = array("q", bytes(8 * count))  # seconds since 1970 (UTC); -1: unknown
+        # Flags: the index of the message's set among the few different sets of the folder.
+        self.flag_ids = array("I", bytes(4 * count))
+        self.flag_sets: list[tuple[str, ...]] = [()]
+        self._flag_index: dict[tuple[str, ...], int] = {(): 0}
 
     def __len__(self) -> int:
         return len(self.uids) - self.uids.count(0)
 
-    def set(self, sequence: int, uid: int, size: int, stamp: int) -> None:
+    def set(
+        self, sequence: int, uid: int, size: int, stamp: int, flags: tuple[str, ...] = ()
+    ) -> None:
         if 1 <= sequence <= len(self.uids):
             self.uids[sequence - 1] = uid
             self.sizes[sequence - 1] = size
             self.stamps[sequence - 1] = stamp
+            index = self._flag_index.get(flags)
+            if index is None:
+                index = self._flag_index[flags] = len(self.flag_sets)
+                self.flag_sets.append(flags)
+            self.flag_ids[sequence - 1] = index
 
     def entries(self) -> Iterator[tuple[int, int]]:
         """(uid, size) of each message, in UID order."""
@@ -160,8 +172,8 @@ class MessageTable:
             return self.uids[sequence - 1]
         return None
 
-    def received(self, uid: int | None) -> datetime | None:
-        """Arrival time of a message (UIDs grow with sequence numbers: a binary search)."""
+    def _position(self, uid: int | None) -> int | None:
+        """Where a UID is (UIDs grow with sequence numbers: a binary search)."""
         if uid is None:
             return None
         at = bisect_left(self.uids, uid)
@@ -170,8 +182,20 @@ class MessageTable:
                 at = self.uids.index(uid)
             except ValueError:
                 return None
+        return at
+
+    def received(self, uid: int | None) -> datetime | None:
+        """Arrival time of a message."""
+        at = self._position(uid)
+        if at is None:
+            return None
         stamp = self.stamps[at]
         return datetime.fromtimestamp(stamp, UTC) if stamp >= 0 else None
+
+    def flags(self, uid: int | None) -> tuple[str, ...]:
+        """A message's flags (\\Recent left out: no one can set it back)."""
+        at = self._position(uid)
+        return () if at is None else self.flag_sets[self.flag_ids[at]]
 
     def newest(self) -> datetime | None:
         stamp = max(self.stamps, default=-1)
@@ -488,13 +512,14 @@ class ImapClient:
             which = f"{first}:{min(first + INDEX_BATCH - 1, count)}"
             data = self._call(
                 f"FETCH {folder}",
-                partial(self._conn.fetch, which, "(UID RFC822.SIZE INTERNALDATE)"),
+                partial(self._conn.fetch, which, "(UID RFC822.SIZE INTERNALDATE FLAGS)"),
             )
             for line in data:
                 if not isinstance(line, bytes) or not (number := _SEQUENCE.match(line)):
                     continue
                 uid = size = 0
                 stamp = -1
+                flags: tuple[str, ...] = ()
                 for match in _FETCH_META.finditer(line):
                     if match["uid"]:
                         uid = int(match["uid"])
@@ -502,7 +527,9 @@ class ImapClient:
                         size = int(match["size"])
                     elif match["date"] and (received := _internaldate(match["date"])):
                         stamp = int(received.timestamp())
-                table.set(int(number[1]), uid, size, stamp)
+                    elif match["flags"] is not None:
+                        flags = _flag_list(match["flags"])
+                table.set(int(number[1]), uid, size, stamp, flags)
             del data
         return table
 
@@ -704,6 +731,12 @@ class ImapClient:
                 return False
             raise
         return True
+
+
+def _flag_list(raw: bytes) -> tuple[str, ...]:
+    """`\\Seen $Label1 \\Recent` -> ("$Label1", "\\Seen"): sorted, without \\Recent."""
+    words = raw.decode("utf-8", "replace").split()
+    return tuple(sorted(w for w in words if w.lower() != "\\recent"))
 
 
 def _as_bytes(value: Any) -> bytes:

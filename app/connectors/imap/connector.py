@@ -26,6 +26,7 @@ from app.connectors.base import (
     StepResult,
     safe_uid,
 )
+from app.connectors.imap import append as appending
 from app.connectors.imap import namespaces as ns
 from app.connectors.imap.client import (
     CLIENT_MESSAGES,
@@ -38,6 +39,7 @@ from app.connectors.imap.client import (
 )
 from app.connectors.imap.mbox import WRITE_CHUNK, MboxrdBuffer
 from app.connectors.imap.names import decode_mailbox_name, folder_path
+from app.connectors.importing import ImportPart, ImportProgress, PartKind
 from app.directory import Person
 from app.hoster.profile import LocalizedText
 from app.units import byte_size
@@ -109,6 +111,7 @@ class ImapConnector:
     """Mail as the person, through the server's master/proxy authentication."""
 
     plannable = False  # sizes are only known while messages arrive
+    imports: frozenset[PartKind] = frozenset({"mail"})
 
     def __init__(
         self,
@@ -320,7 +323,7 @@ class ImapConnector:
                 seen += 1
                 # The sequence number, for a server that sends the UID after the bytes.
                 uid = message.uid if message.uid is not None else messages.uid_at(message.sequence)
-                out.begin(messages.received(uid))
+                out.begin(messages.received(uid), messages.flags(uid))
                 left = message.size
                 while left:
                     left -= out.fill(message.read_into, left)
@@ -348,6 +351,18 @@ class ImapConnector:
                     num=missing,
                 )
             )
+
+    # Import (moving house) ------------------------------------------------------------------
+
+    def available_bytes(self, person: Person) -> int | None:
+        """Room left under her quota (GETQUOTAROOT INBOX), None without a quota."""
+        with self._client(person) as client:
+            return appending.available_bytes(client)
+
+    def import_(self, person: Person, part: ImportPart, progress: ImportProgress) -> None:
+        """One archive folder into her own folder of that name (append.py), as her."""
+        with self._client(person) as client:
+            appending.import_folder(client, part, progress)
 
     # Delete ---------------------------------------------------------------------------------
 
@@ -454,6 +469,7 @@ OUTCOMES = (
     NO_EMAIL,
     *CLIENT_MESSAGES,
     *ns.OUTCOMES,
+    *appending.APPEND_MESSAGES,
 )
 
 

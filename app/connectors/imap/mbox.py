@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
-
 
 WRITE_CHUNK = 512 * 1024
 _FROM_LINE = re.compile(rb"\n>*From ")  # a line that mboxrd quotes (after its line end)
@@ -22,6 +18,97 @@ _FROM_LINE = re.compile(rb"\n>*From ")  # a line that mboxrd quotes (after its l
 def mbox_from_line(received: datetime | None) -> bytes:
     when = (received or datetime(1970, 1, 1, tzinfo=UTC)).astimezone(UTC)
     return b"From MAILER-DAEMON " + when.strftime("%a %b %d %H:%M:%S %Y").encode() + b"\n"
+
+
+# Flags, as mutt, Dovecot's mbox and Python's mailbox write them -----------------------------
+#
+# Right after its From line, each exported message gets a block of three header lines
+# that carry its IMAP flags: `Status: RO` (R: \Seen; O: not new), `X-Status: AF` (A:
+# \Answered, F: \Flagged, T: \Draft, D: \Deleted) and `X-Keywords: $Label1 todo`.
+# Always the three, always in this order and with CRLF, so that the import (moving house)
+# takes them off again and gets the message back byte for byte.
+
+_STATUS_LETTERS = (("\\Answered", "A"), ("\\Flagged", "F"), ("\\Draft", "T"), ("\\Deleted", "D"))
+FLAG_BLOCK = re.compile(
+    rb"Status: (?P<status>R?O)\r\nX-Status:(?: (?P<x>[AFTD]+))?\r\n"
+    rb"X-Keywords:(?: (?P<keywords>[!#$&'+-Z^-z|~ ]*))?\r\n"
+)
+_ATOM = re.compile(r"[!#$&'+-Z^-z|~]+")  # an IMAP atom (RFC 3501), no backslash: a keyword
+
+
+def flag_block(flags: Iterable[str]) -> bytes:
+    """The three header lines that carry a message's flags in the export."""
+    given = {flag.lower() for flag in flags}
+    status = b"RO" if "\\seen" in given else b"O"
+    letters = "".join(letter for flag, letter in _STATUS_LETTERS if flag.lower() in given)
+    keywords = " ".join(
+        flag for flag in flags if not flag.startswith("\\") and _ATOM.fullmatch(flag)
+    )
+    x_status = b"X-Status: " + letters.encode() if letters else b"X-Status:"
+    keyword_line = b"X-Keywords: " + keywords.encode() if keywords else b"X-Keywords:"
+    return b"Status: " + status + b"\r\n" + x_status + b"\r\n" + keyword_line + b"\r\n"
+
+
+def flags_of_block(
+    status: bytes, x_status: bytes | None, keywords: bytes | None
+) -> tuple[str, ...]:
+    """The IMAP flags a flag block (or a foreign mbox's own headers) stands for."""
+    found: list[str] = []
+    if b"R" in status:
+        found.append("\\Seen")
+    letters = (x_status or b"").decode("ascii", "replace")
+    found += [flag for flag, letter in _STATUS_LETTERS if letter in letters]
+    for word in (keywords or b"").decode("ascii", "replace").replace(",", " ").split():
+        if _ATOM.fullmatch(word) and word not in found:
+            found.append(word)
+    return tuple(found)
+
+
+# What "already there" is matched on, the same for the archive and the server -----------------
+
+_MESSAGE_ID = re.compile(rb"(?im)^message-id[ \t]*:(?P<value>[^\n]*(?:\n[ \t][^\n]*)*)")
+_ANGLE = re.compile(rb"<[^<>\s]+>")
+
+
+def header_section(data: bytes) -> bytes:
+    """The header of a message (up to its first empty line)."""
+    end = data.find(b"\r\n\r\n")
+    bare = data.find(b"\n\n", 0, len(data) if end == -1 else end)  # a header with bare LF
+    if bare != -1:
+        end = bare
+    return data if end == -1 else data[:end]
+
+
+def message_id_key(header: bytes) -> str | None:
+    """The Message-ID of a message's header, as `<left@right>` without folding or spaces;
+    None when it has none that could name it."""
+    found = _MESSAGE_ID.search(header)
+    if found is None:
+        return None
+    value = found["value"]
+    angle = _ANGLE.search(value)
+    if angle is not None:
+        text = angle[0]
+    else:
+        text = value.strip()
+        if not text or b" " in text or b"\t" in text:
+            return None
+        text = b"<" + text + b">"
+    return text.decode("utf-8", "replace") if len(text) <= 998 else None
+
+
+def message_digest(data: bytes) -> str:
+    """`sha256:<hex>` of a message, its line ends made LF first: servers that store LF
+    (Dovecot's maildir) give back CRLF, and the message is still the same one."""
+    return "sha256:" + hashlib.sha256(data.replace(b"\r\n", b"\n")).hexdigest()
+
+
+def message_key(data: bytes) -> str:
+    """What the import matches a message on: its Message-ID, else its digest."""
+    return message_id_key(header_section(data)) or message_digest(data)
+
+
+# mboxrd quoting ------------------------------------------------------------------------------
 
 
 def quote_from_lines(data: bytes) -> bytes:
@@ -50,6 +137,36 @@ def quote_from_lines(data: bytes) -> bytes:
     return b"".join(pieces)
 
 
+def unquote_from_lines(data: bytes | bytearray, start: int = 0, end: int | None = None) -> bytes:
+    """The inverse of quote_from_lines: one `>` less before every line matching `>+From `.
+
+    Works on `data[start:end]` in place (the reader's buffer): the message is copied once.
+    """
+    stop = len(data) if end is None else end
+    cuts: list[int] = []
+    at = data.find(b">From ", start, stop)
+    while at != -1:
+        line = at
+        while line > start and data[line - 1] == 0x3E:  # '>'
+            line -= 1
+        if line == start or data[line - 1] == 0x0A:
+            cuts.append(line)
+        at = data.find(b">From ", at + 6, stop)
+    with memoryview(data) as whole:
+        if not cuts:
+            return whole[start:stop].tobytes()
+        pieces: list[memoryview] = []
+        previous = start
+        for cut in cuts:
+            pieces.append(whole[previous:cut])
+            previous = cut + 1
+        pieces.append(whole[previous:stop])
+        joined = b"".join(pieces)
+        for piece in pieces:
+            piece.release()
+        return joined
+
+
 class MboxrdBuffer:
     """Messages written as mboxrd (RFC 4155) into one reused buffer, handed out in chunks.
 
@@ -70,14 +187,20 @@ class MboxrdBuffer:
     def full(self) -> bool:
         return self._pos >= self._chunk
 
-    def begin(self, received: datetime | None) -> None:
+    def begin(self, received: datetime | None, flags: Iterable[str] | None = None) -> None:
+        """A new message; with `flags` (the export), its flag block after the From line."""
         self._write(mbox_from_line(received))
+        if flags is not None:
+            self._write(flag_block(flags))
         self._open = self._pos
         self._last = -1
 
     def end(self) -> None:
+        # One line end after every message: the empty line before the next From line, or
+        # the end of the last line of a message that had none, so that reading it back
+        # takes exactly one off and gets the message byte for byte.
         self._open = None  # a message's last line, cut short, is no From line
-        self._write(b"\n" if self._last == 0x0A else b"\n\n")
+        self._write(b"\n")
 
     def feed(self, data: bytes) -> None:
         """Message bytes given as bytes (tests, quoted strings) rather than read in."""
@@ -157,8 +280,10 @@ class MboxrdBuffer:
             self._open = last_end + 1
 
 
-def mboxrd_message(data: bytes, received: datetime | None) -> bytes:
-    """One message as mboxrd: a From line, `>`-quoted From lines, a blank line after."""
-    body = quote_from_lines(data)
-    end = b"\n" if body.endswith(b"\n") else b"\n\n"
-    return mbox_from_line(received) + body + end
+def mboxrd_message(
+    data: bytes, received: datetime | None, flags: Iterable[str] | None = None
+) -> bytes:
+    """One message as mboxrd: a From line, its flag block when `flags` are given,
+    `>`-quoted From lines, and one line end (an empty line after a whole last line)."""
+    block = flag_block(flags) if flags is not None else b""
+    return mbox_from_line(received) + block + quote_from_lines(data) + b"\n"
