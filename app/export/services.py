@@ -365,6 +365,16 @@ def _fit(render: Any, budget: int | None) -> bytes:
     return bytes(render(0))
 
 
+def _connector_type(profile: HosterProfile, slug: str) -> str | None:
+    """The kind of connector that wrote a folder (imap, dav, files…): what an import needs
+    to know what the folder holds. The panel's and directory's own parts are named so."""
+    service = profile.service(slug)
+    if service is None:
+        return slug if slug in ("panel", "directory") else None
+    kind = (service.connector or {}).get("type")
+    return kind if isinstance(kind, str) else None
+
+
 def _manifest(context: ExportContext, report: Report, limit: int | None) -> bytes:
     """The manifest, one file per line (json's C encoder: thousands of files stay fast)."""
     services = []
@@ -374,6 +384,7 @@ def _manifest(context: ExportContext, report: Report, limit: int | None) -> byte
             {
                 "service": part.service,
                 "name": part.name,
+                "connector": _connector_type(context.profile, part.service),
                 "status": part.status,
                 "reason": part.error,
                 "files": part.files,
