@@ -1,4 +1,4 @@
-"""Moving house (#23): bring a person's data in, from an export ZIP or straight from her old panel."""
+"""Moving house (#23): bring a person's data in, from an export ZIP or from her old panel."""
 
 from __future__ import annotations
 

@@ -144,7 +144,9 @@ def check_archive(path: Path, limits: Limits) -> CheckedArchive:
                     name=name[:200],
                 )
             if info.flag_bits & 0x1:
-                raise ArchiveRefused(N_("The archive is encrypted: export it again without a password."))
+                raise ArchiveRefused(
+                    N_("The archive is encrypted: export it again without a password.")
+                )
             folded = unicodedata.normalize("NFC", name).casefold()
             if folded in seen:
                 raise ArchiveRefused(
@@ -214,7 +216,9 @@ def _match_manifest(
             and isinstance(entry.get("sha256"), str)
             and len(entry["sha256"]) == 64
         ):
-            raise ArchiveRefused(N_("The archive's manifest.json lists a file without its checksum."))
+            raise ArchiveRefused(
+                N_("The archive's manifest.json lists a file without its checksum.")
+            )
         listed[entry["path"]] = (entry["size"], entry["sha256"].lower())
     checked = CheckedArchive(path=path, manifest=manifest)
     for info in archive.infolist():

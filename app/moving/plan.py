@@ -13,13 +13,21 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from importlib import import_module
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import Any
 
 from app.connectors.base import N_
 from app.connectors.importing import Importer, ImportItem, Malformed, PartKind
 from app.directory import Person
-from app.moving.archive import ArchiveRefused, CheckedArchive, Member, open_member, verify
+from app.moving.archive import (
+    ArchiveRefused,
+    CheckedArchive,
+    Member,
+    VerifiedStream,
+    open_member,
+    verify,
+)
 
 # What each kind of part is, for "no service here takes …" (N_, translated by the pages).
 KIND_LABELS: dict[str, str] = {
@@ -96,7 +104,9 @@ def classify(checked: CheckedArchive) -> list[PlannedPart]:
             add(prefix, None, "", slug, member)
         elif connector in FILE_CONNECTORS:
             add(prefix, "files", "", slug, member)
-        elif connector == "dav" or (connector is None and inner.startswith(("calendars/", "contacts/", "files/"))):
+        elif connector == "dav" or (
+            connector is None and inner.startswith(("calendars/", "contacts/", "files/"))
+        ):
             folder, _, below = inner.partition("/")
             if folder == "calendars" and lower.endswith(".ics") and "/" not in below:
                 add(member.name, "calendar", _stem(below), slug, member)
@@ -156,13 +166,11 @@ def importers_of(connectors: Mapping[str, Any]) -> dict[str, Importer]:
 
 
 def _reader(kind: PartKind) -> Any:
-    """The function turning one member into items (the readers are separate modules)."""
+    """The function turning one member into items. The readers are separate modules,
+    loaded by name when a part of their kind is read (a files-only import needs none)."""
     if kind == "mail":
-        from app.moving.readers import mbox  # loaded only when mail is imported
-
-        return mbox.read_mbox
-    from app.moving.readers import dav  # loaded only when calendars or contacts are
-
+        return import_module("app.moving.readers.mbox").read_mbox
+    dav = import_module("app.moving.readers.dav")
     return dav.read_calendar if kind == "calendar" else dav.read_contacts
 
 
@@ -208,7 +216,7 @@ def count_and_verify(checked: CheckedArchive, parts: list[PlannedPart]) -> None:
     mail folder, calendar and address book counted (a malformed one counts too)."""
     by_member = {p.members[0]: p for p in parts if p.kind in ("mail", "calendar", "contacts")}
 
-    def consume(name: str, stream: IO[bytes]) -> None:
+    def consume(name: str, stream: VerifiedStream) -> None:
         part = by_member.get(name)
         if part is None or part.target is None:
             return
@@ -222,9 +230,7 @@ def count_and_verify(checked: CheckedArchive, parts: list[PlannedPart]) -> None:
     verify(checked, consume=consume)
 
 
-def check_room(
-    parts: list[PlannedPart], importers: Mapping[str, Importer], person: Person
-) -> None:
+def check_room(parts: list[PlannedPart], importers: Mapping[str, Importer], person: Person) -> None:
     """Refuse, before anything is written, an import bigger than the room left."""
     needed: dict[str, int] = {}
     for part in parts:

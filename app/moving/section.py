@@ -62,8 +62,10 @@ class ImportsSection:
             DataItem(
                 service="panel",
                 kind=_("your imports from another hoster and their reports"),
-                location=_("the panel's database; an archive waits on the panel's server "
-                           "only while it is imported"),  # fmt: skip
+                location=_(
+                    "the panel's database; an archive waits on the panel's server "
+                    "only while it is imported"
+                ),
                 retention=_("until you delete your account"),
                 exported=True,
             )

@@ -114,7 +114,9 @@ def active_job(session: Session, account_id: int) -> ImportJob | None:
 def jobs_of(session: Session, account_id: int) -> list[ImportJob]:
     return list(
         session.scalars(
-            select(ImportJob).where(ImportJob.account_id == account_id).order_by(ImportJob.id.desc())
+            select(ImportJob)
+            .where(ImportJob.account_id == account_id)
+            .order_by(ImportJob.id.desc())
         )
     )
 
@@ -208,7 +210,9 @@ def retry_import(session: Session, job: ImportJob, *, actor_id: int) -> None:
     job.error = None
     job.error_values = None
     job.cancel_requested = False
-    audit.record(session, "moving.retried", account_id=job.account_id, actor_id=actor_id, job=job.id)
+    audit.record(
+        session, "moving.retried", account_id=job.account_id, actor_id=actor_id, job=job.id
+    )
 
 
 # Planning (the worker) ---------------------------------------------------------------------
@@ -396,7 +400,9 @@ def run_job(
             for current in job.parts:
                 if current.state in ("done", "left"):
                     continue
-                _run_part(session, job, current, planned, archive, checked, importers, person, settings)
+                _run_part(
+                    session, job, current, planned, archive, checked, importers, person, settings
+                )
             current = None
         failed = [p for p in job.parts if p.state == "failed"]
         job.state = "failed" if failed else "done"
@@ -452,7 +458,11 @@ def _run_part(
         return
     if connector is None or row.kind not in connector.imports:
         row.state = "failed"
-        _fail(row, N_("The service %(service)s no longer takes imports."), {"service": row.service_slug})
+        _fail(
+            row,
+            N_("The service %(service)s no longer takes imports."),
+            {"service": row.service_slug},
+        )
         return
     # Run again from its start: the connector skips what a first run wrote.
     job.items_done -= row.items_done
@@ -468,7 +478,7 @@ def _run_part(
         connector.import_(
             person,
             ImportPart(
-                kind=row.kind,  # type: ignore[arg-type]
+                kind=row.kind,
                 name=row.name,
                 items=items(archive, checked, part),
                 count=row.items_total,

@@ -67,7 +67,9 @@ def stream_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
         return  # the login guard answers
     if not recently_authenticated():
         # Asked before the body is read: an upload of gigabytes is not sent for nothing.
-        abort(require_recent_auth())
+        asked = require_recent_auth()
+        if asked is not None:
+            abort(asked)
     limit = int(current_app.config["MOVING_MAX_ARCHIVE_BYTES"]) + FORM_ALLOWANCE
     request.max_content_length = limit
     if request.content_length is not None and request.content_length > limit:
@@ -330,7 +332,9 @@ def staff_jobs() -> str:
 
     db = get_session()
     found = recent_jobs(db)
-    owners = {a.id: a for a in db.query(Account).filter(Account.id.in_({j.account_id for j in found}))}
+    owners = {
+        a.id: a for a in db.query(Account).filter(Account.id.in_({j.account_id for j in found}))
+    }
     return render_template(
         "moving/staff_jobs.html",
         jobs=found,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -69,5 +68,3 @@ def fresh_reauth(client: FlaskClient) -> Callable[[], None]:
             session["reauth_at"] = utcnow().isoformat()
 
     return mark
-
-

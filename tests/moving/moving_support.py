@@ -199,5 +199,7 @@ def archive_bytes(
         for info, data in extra_members:
             archive.writestr(info, data)
         if with_manifest:
-            archive.writestr("manifest.json", manifest if manifest is not None else manifest_for(files))
+            archive.writestr(
+                "manifest.json", manifest if manifest is not None else manifest_for(files)
+            )
     return buffer.getvalue()

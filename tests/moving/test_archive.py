@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-
-from app.moving.archive import ArchiveRefused, Limits, check_archive, verify
 from moving.moving_support import (
     FakeImporter,
     archive_bytes,
@@ -22,6 +20,8 @@ from moving.moving_support import (
     tree,
     use_importer,
 )
+
+from app.moving.archive import ArchiveRefused, Limits, check_archive, verify
 
 LIMITS = Limits(max_archive_bytes=10**9, max_expanded_bytes=10**9, max_ratio=100)
 GOOD = {"services/cloud/notes/a.txt": b"hello\n", "services/cloud/b.txt": b"world\n"}
@@ -145,16 +145,19 @@ def test_a_hostile_upload_fails_with_its_reason_and_writes_nothing(
     target = tmp_path / "new-cloud"
     use_importer(app, FakeImporter("cloud", target))
     manifest = json.loads(manifest_for(GOOD))
+    changed = {**GOOD, "services/cloud/b.txt": b"WORLD\n"}
+    newer = json.dumps({**manifest, "manifest_version": 9}).encode()
+    bomb = {"services/cloud/z": bytes(3_000_000)}
     bodies = {
         "slip": archive_bytes({**GOOD, "../evil": b"x"}),
         "symlink": archive_bytes(GOOD, extra_members=[_symlink("services/cloud/l", b"/")]),
-        "bomb": archive_bytes({"services/cloud/z": bytes(3_000_000)}, compression=zipfile.ZIP_DEFLATED),
-        "checksum": archive_bytes({**GOOD, "services/cloud/b.txt": b"WORLD\n"}, manifest=manifest_for(GOOD)),
+        "bomb": archive_bytes(bomb, compression=zipfile.ZIP_DEFLATED),
+        "checksum": archive_bytes(changed, manifest=manifest_for(GOOD)),
         "no-manifest": archive_bytes(GOOD, with_manifest=False),
-        "version": archive_bytes(GOOD, manifest=json.dumps({**manifest, "manifest_version": 9}).encode()),
-    }  # fmt: skip
-    archive = _write(tmp_path / "uploads", bodies[hostile]) if (tmp_path / "uploads").mkdir() is None else None
-    assert archive is not None
+        "version": archive_bytes(GOOD, manifest=newer),
+    }
+    (tmp_path / "uploads").mkdir()
+    archive = _write(tmp_path / "uploads", bodies[hostile])
     job = load_job(app, start_upload(app, "alice", archive))
     assert job.state == "failed"
     assert job.error

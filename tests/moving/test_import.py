@@ -12,12 +12,6 @@ from typing import IO, Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
-
-from app.connectors.importing import ImportItem, Malformed
-from app.db import session_scope
-from app.moving.models import ImportJob
-from app.moving.services import retry_import
 from moving.moving_support import (
     FakeImporter,
     archive_bytes,
@@ -30,6 +24,12 @@ from moving.moving_support import (
     tree,
     use_importer,
 )
+from sqlalchemy import update
+
+from app.connectors.importing import ImportItem, Malformed
+from app.db import session_scope
+from app.moving.models import ImportJob
+from app.moving.services import retry_import
 
 FILES = {
     "Documents/notes.md": b"# Notes\n" * 40,
@@ -67,7 +67,9 @@ def test_the_plan_says_where_each_part_goes_and_writes_nothing(
     assert (cloud.kind, cloud.service_slug, cloud.state) == ("files", "cloud", "pending")
     assert cloud.items_total == len(FILES)
     assert cloud.bytes_total == sum(len(d) for d in FILES.values())
-    assert by_source["panel"].state == "left" and "old panel's own records" in by_source["panel"].note
+    assert (
+        by_source["panel"].state == "left" and "old panel's own records" in by_source["panel"].note
+    )
     assert by_source["directory"].state == "left"
     assert job.items_total == len(FILES)
     assert new.written == [] and not (tmp_path / "new").exists()
@@ -105,7 +107,10 @@ def test_she_gets_a_mail_in_her_language_when_it_is_done(
     job_id = start_upload(app, "alice", exported)
     confirm(app, job_id)
     run_import(app, job_id)
-    sent = [message_from_bytes(p.read_bytes(), policy=default) for p in (tmp_path / "mail").glob("*.eml")]
+    sent = [
+        message_from_bytes(p.read_bytes(), policy=default)
+        for p in (tmp_path / "mail").glob("*.eml")
+    ]
     mine = [m for m in sent if m["To"] == "alice@demo.chatons.org"]
     assert mine, [m["Subject"] for m in sent]
     assert "importées" in str(mine[-1]["Subject"])
@@ -124,7 +129,7 @@ class CancelAfter(FakeImporter):
 
     def import_(self, person: Any, part: Any, progress: Any) -> None:
         class Watch:
-            def done(inner, item: Any, outcome: Any, reason: str = "") -> None:  # noqa: N805
+            def done(inner, item: Any, outcome: Any, reason: str = "") -> None:
                 progress.done(item, outcome, reason)
                 if len(self.written) == 1:
                     with session_scope(self.app) as session:

@@ -11,12 +11,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
-
-from app.audit import AuditEvent
-from app.db import session_scope
-from app.moving.models import ImportJob
-from helpers import csrf_token, do_login
 from moving.moving_support import (
     FakeImporter,
     archive_bytes,
@@ -26,6 +20,12 @@ from moving.moving_support import (
     tree,
     use_importer,
 )
+from sqlalchemy import select
+
+from app.audit import AuditEvent
+from app.db import session_scope
+from app.moving.models import ImportJob
+from helpers import csrf_token, do_login
 
 GOOD = {"services/cloud/notes/a.txt": b"hello\n", "services/cloud/b.txt": b"world\n"}
 
@@ -43,9 +43,7 @@ def _post(client: FlaskClient, path: str, page: str) -> Any:
     return client.post(path, data={"csrf_token": csrf_token(client, page)})
 
 
-def test_the_import_page_asks_for_the_password_first(
-    client: FlaskClient, signed_in: Any
-) -> None:
+def test_the_import_page_asks_for_the_password_first(client: FlaskClient, signed_in: Any) -> None:
     signed_in("alice")
     token = csrf_token(client, "/")
     with client.session_transaction() as session:
@@ -129,7 +127,9 @@ def test_an_empty_form_says_what_is_missing(
     )
     assert response.status_code == 400
     assert "Choose the ZIP archive of your export." in response.get_data(as_text=True)
-    response = client.post("/account/import/transfer", data={"csrf_token": token, "panel_url": "ftp://x"})
+    response = client.post(
+        "/account/import/transfer", data={"csrf_token": token, "panel_url": "ftp://x"}
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and "https://" in page and "transfer code" in page
 
