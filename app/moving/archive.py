@@ -10,6 +10,7 @@ version) and every member's SHA-256, read as a stream, never whole. A refusal is
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import stat
 import struct
@@ -249,55 +250,28 @@ def _match_manifest(
     return checked
 
 
-class VerifiedStream:
-    """A member read as a stream, hashed on the way; at its end the SHA-256 must match."""
+class _Hashing(io.RawIOBase):
+    """A member's raw bytes, hashed on the way; at their end the SHA-256 must match."""
 
     def __init__(self, raw: IO[bytes], member: Member) -> None:
+        super().__init__()
         self._raw = raw
         self._member = member
         self._digest = hashlib.sha256()
-        self._read = 0
         self._checked = False
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self._digest.update(data)
-        self._read += len(data)
-        if (not data or (size < 0)) and not self._checked:
-            self._check()
-        return data
-
-    def readline(self, size: int = -1) -> bytes:
-        data = self._raw.readline(size)
-        self._digest.update(data)
-        self._read += len(data)
-        if not data and not self._checked:
-            self._check()
-        return data
-
-    def __iter__(self) -> VerifiedStream:
-        return self
-
-    def __next__(self) -> bytes:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
     def readable(self) -> bool:
         return True
 
-    def seekable(self) -> bool:
-        return False
-
-    @property
-    def closed(self) -> bool:
-        return bool(getattr(self._raw, "closed", False))
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        if not data:
+            if not self._checked:
+                self._check()
+            return 0
+        self._digest.update(data)
+        buffer[: len(data)] = data
+        return len(data)
 
     def _check(self) -> None:
         self._checked = True
@@ -310,16 +284,16 @@ class VerifiedStream:
 
     def close(self) -> None:
         self._raw.close()
+        super().close()
 
-    def __enter__(self) -> VerifiedStream:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+# What readers and connectors get: a buffered binary stream (read, readline, iteration),
+# whose end raises ChecksumMismatch when the bytes are not those the manifest lists.
+VerifiedStream = io.BufferedReader
 
 
 def open_member(archive: zipfile.ZipFile, member: Member) -> VerifiedStream:
-    return VerifiedStream(archive.open(member.name), member)
+    return io.BufferedReader(_Hashing(archive.open(member.name), member), CHUNK)
 
 
 def verify(

@@ -126,8 +126,9 @@ def _import_form(
     return (
         render_template(
             "moving/import.html",
-            upload=upload or UploadForm(),
-            transfer=transfer or TransferForm(),
+            # formdata=None: a blank form never reads the body (too large, or another form's).
+            upload=upload or UploadForm(formdata=None),
+            transfer=transfer or TransferForm(formdata=None),
             error=error,
             active=services.active_job(db, current_user.id),
             history=services.jobs_of(db, current_user.id),

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-
 from moving.moving_support import make_export_zip
 
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "export-manifest.schema.json"

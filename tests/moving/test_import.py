@@ -267,3 +267,24 @@ def test_mail_folders_go_to_the_service_taking_mail_and_bad_messages_are_named(
     assert (folder.imported, folder.refused) == (2, 1)
     assert folder.refusals == [{"item": "Archives/2024 #3", "reason": "a message without headers"}]
     assert job.state == "done"
+
+
+def test_an_archive_changed_after_its_check_fails_its_part_with_the_reason(
+    app: Flask, signed_in: Any, tmp_path: Path
+) -> None:
+    signed_in("alice")
+    new = FakeImporter("cloud", tmp_path / "new")
+    use_importer(app, new)
+    files = {"services/cloud/a.txt": b"hello\n"}
+    (tmp_path / "uploads").mkdir()
+    archive = tmp_path / "uploads" / "a.zip"
+    archive.write_bytes(archive_bytes(files))
+    job_id = start_upload(app, "alice", archive)
+    confirm(app, job_id)
+    archive.write_bytes(
+        archive_bytes({"services/cloud/a.txt": b"HELLO\n"}, manifest=manifest_for(files))
+    )
+    job = run_import(app, job_id)
+    cloud = next(p for p in job.parts if p.service_slug == "cloud")
+    assert job.state == "failed" and cloud.state == "failed"
+    assert cloud.error is not None and "does not match its checksum" in cloud.error

@@ -229,3 +229,20 @@ def test_the_report_goes_into_her_export_afterwards(
     assert job["state"] == "done"
     cloud = next(p for p in job["parts"] if p["to_service"] == "cloud")
     assert (cloud["imported"], cloud["skipped_already_there"], cloud["refused"]) == (2, 0, 0)
+
+
+def test_an_upload_larger_than_allowed_is_refused_while_it_streams(
+    make_app: Any, tmp_path: Path
+) -> None:
+    app = make_app(MOVING_MAX_ARCHIVE_BYTES=10_000, MOVING_UPLOAD_DIR=str(tmp_path / "up"))
+    client = app.test_client()
+    assert do_login(client, "bob", "demo").status_code == 302
+    token = csrf_token(client, "/account/import")
+    response = client.post(
+        "/account/import/upload",
+        data={"csrf_token": token, "archive": (io.BytesIO(bytes(2_000_000)), "big.zip")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 413
+    assert "larger than this panel accepts" in response.get_data(as_text=True)
+    assert not list((tmp_path / "up").glob("*")) if (tmp_path / "up").exists() else True
