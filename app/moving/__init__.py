@@ -18,6 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "MOVING_MAX_EXPANDED_BYTES": 64 * GIB,
     # A file expanding more than this many times its stored size is a zip bomb.
     "MOVING_MAX_RATIO": 200,
+    # Most files (and folders) in one archive: checking holds their list in memory
+    # (about 1.4 KiB each, measured).
+    "MOVING_MAX_FILES": 200_000,
     # Where archives wait while they are checked and imported (default: instance/moving).
     "MOVING_UPLOAD_DIR": None,
     # Progress is written every so many items or seconds, whichever comes first.
@@ -45,7 +48,7 @@ def init_app(app: Flask) -> None:
         app.config["MOVING_UPLOAD_DIR"] = str(Path(app.instance_path) / "moving")
     try:
         for key in ("MOVING_MAX_ARCHIVE_BYTES", "MOVING_MAX_EXPANDED_BYTES", "MOVING_MAX_RATIO",
-                    "MOVING_PROGRESS_ITEMS"):  # fmt: skip
+                    "MOVING_MAX_FILES", "MOVING_PROGRESS_ITEMS"):  # fmt: skip
             app.config[key] = int(app.config[key])
             if app.config[key] < 1:
                 raise ValueError(key)
@@ -53,7 +56,8 @@ def init_app(app: Flask) -> None:
     except (TypeError, ValueError) as exc:
         raise panel_config.ConfigError(
             "PANEL_MOVING_MAX_ARCHIVE_BYTES, PANEL_MOVING_MAX_EXPANDED_BYTES, "
-            "PANEL_MOVING_MAX_RATIO and PANEL_MOVING_PROGRESS_ITEMS must be whole numbers "
+            "PANEL_MOVING_MAX_RATIO, PANEL_MOVING_MAX_FILES and PANEL_MOVING_PROGRESS_ITEMS "
+            "must be whole numbers "
             "above 0, PANEL_MOVING_PROGRESS_SECONDS a number of seconds."
         ) from exc
     app.register_blueprint(bp)

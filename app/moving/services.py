@@ -71,6 +71,7 @@ class MovingSettings:
                 max_archive_bytes=int(config["MOVING_MAX_ARCHIVE_BYTES"]),
                 max_expanded_bytes=int(config["MOVING_MAX_EXPANDED_BYTES"]),
                 max_ratio=int(config["MOVING_MAX_RATIO"]),
+                max_members=int(config["MOVING_MAX_FILES"]),
             ),
             progress_items=int(config["MOVING_PROGRESS_ITEMS"]),
             progress_seconds=float(config["MOVING_PROGRESS_SECONDS"]),

@@ -164,3 +164,10 @@ def test_a_hostile_upload_fails_with_its_reason_and_writes_nothing(
     assert not job.parts
     assert not archive.exists(), "a refused archive is deleted"
     assert not target.exists() or tree(target) == {}
+
+
+def test_wrong_settings_stop_the_start_with_the_setting_named(make_app: Any) -> None:
+    import config as panel_config
+
+    with pytest.raises(panel_config.ConfigError, match="PANEL_MOVING_MAX_RATIO"):
+        make_app(MOVING_MAX_RATIO=0)
