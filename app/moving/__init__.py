@@ -36,6 +36,7 @@ def init_app(app: Flask) -> None:
 
     import config as panel_config
     from app import audit
+    from app.accounts.attention import register_attention
     from app.connectors.base import register_panel_section
     from app.moving import jobs, views  # noqa: F401 - routes
     from app.moving.section import ImportsSection
@@ -62,6 +63,7 @@ def init_app(app: Flask) -> None:
         ) from exc
     app.register_blueprint(bp)
     jobs.register(app)
+    register_attention(app, waiting_for_person)
     register_panel_section(app, ImportsSection())
     register_queue(
         app,
@@ -81,3 +83,25 @@ def init_app(app: Flask) -> None:
             "moving.failed": _l("Import stopped by an error"),
         }
     )
+
+
+def waiting_for_person(session: Any, account: Any) -> list[Any]:
+    """The account page's line: an import waiting for her confirmation, or under way."""
+    from flask import url_for
+    from flask_babel import gettext as _
+
+    from app.accounts.attention import Attention
+    from app.moving.services import active_job
+
+    job = active_job(session, account.id)
+    if job is None:
+        return []
+    page = (url_for("moving.job_page", job_id=job.id), _("See the import"))
+    if job.state == "planned":
+        return [
+            Attention(
+                _("The plan of your import is ready: nothing is written until you confirm it."),
+                link=page,
+            )
+        ]
+    return [Attention(_("Your data from another hoster is being imported."), link=page)]

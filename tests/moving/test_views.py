@@ -246,3 +246,17 @@ def test_an_upload_larger_than_allowed_is_refused_while_it_streams(
     assert response.status_code == 413
     assert "larger than this panel accepts" in response.get_data(as_text=True)
     assert not list((tmp_path / "up").glob("*")) if (tmp_path / "up").exists() else True
+
+
+def test_the_account_page_says_when_a_plan_waits_for_her(
+    app: Flask, client: FlaskClient, signed_in: Any, fresh_reauth: Any, tmp_path: Path
+) -> None:
+    signed_in("bob")
+    fresh_reauth()
+    client.get("/language/en")
+    page = client.get("/").get_data(as_text=True)
+    assert "/account/import" in page and "The plan of your import is ready" not in page
+    use_importer(app, FakeImporter("cloud", tmp_path / "new"))
+    url = _upload(client, archive_bytes(GOOD)).headers["Location"]
+    page = client.get("/").get_data(as_text=True)
+    assert "The plan of your import is ready" in page and url in page
