@@ -143,7 +143,7 @@ def select_locale() -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app import deletion, hosting, incidents, legal, oidc, support, transparency
+    from app import deletion, hosting, incidents, legal, moving, oidc, support, transparency
     from app import export as data_export
     from app.accounts import bp as accounts_bp
     from app.deletion import statistics as deletion_statistics
@@ -172,6 +172,7 @@ def _register_blueprints(app: Flask) -> None:
     support.init_app(app)
     app.register_blueprint(deletion.bp)
     deletion.init_app(app)
+    moving.init_app(app)
 
     # Figures on /stats, each computed by the feature that owns the data.
     for statistics in (support_statistics, deletion_statistics, incident_statistics):

@@ -11,6 +11,7 @@ from app.incidents.notifications import IncidentMailing
 from app.incidents.subscriptions import IncidentSubscription, SubscribedService
 from app.legal.models import TermsAcceptance, TermsVersion
 from app.mail import OutgoingMail
+from app.moving.models import ImportJob, ImportPart
 from app.oidc.models import UsedLogoutToken
 from app.sessions.models import SessionRecord
 from app.support.mail_models import MailInAnswer
@@ -30,6 +31,8 @@ __all__ = [
     "ClosingReminder",
     "DeletionRequest",
     "DeletionStep",
+    "ImportJob",
+    "ImportPart",
     "Incident",
     "IncidentMailing",
     "IncidentService",

@@ -51,6 +51,7 @@ NOT_PAGES = {
     "transparency.canary_text",
     "accounts.choose_language",
     "support.attachment",
+    "moving.job_progress",
 }
 USER, STAFF, LEAVING = "alice", "camille", "bob"
 # Who signs in for each role; "leaving" is a user whose deletion is under way.
@@ -73,6 +74,9 @@ class Seeded:
     account: int = 0
     # The one-click link that stops the user's closing reminders.
     closing_token: str = ""
+    # The user's imports (moving house): one waiting for her confirmation, one finished.
+    import_planned: int = 0
+    import_done: int = 0
 
 
 def seed(app: Flask) -> Seeded:
@@ -173,6 +177,7 @@ def seed(app: Flask) -> Seeded:
             language="fr",
         ).id
     deletion_id = _seed_deletion(app)
+    import_planned, import_done = _seed_imports(app)
     _seed_dead_letters(app)
     with session_scope(app) as session:
         user = session.scalars(select(Account).where(Account.uid == USER)).one()
@@ -211,6 +216,8 @@ def seed(app: Flask) -> Seeded:
         visitor_ticket,
         account,
         closing_token,
+        import_planned,
+        import_done,
     )
 
 
@@ -286,6 +293,57 @@ def _seed_dead_letters(app: Flask) -> None:
             )
 
 
+def _seed_imports(app: Flask) -> tuple[int, int]:
+    """The user's imports: a plan to confirm, and a finished one with a refusal."""
+    from app.moving.models import ImportJob, ImportPart
+
+    counts = {"items_done": 0, "bytes_done": 0, "imported": 0, "skipped": 0, "refused": 0}
+    ids = []
+    with session_scope(app) as session:
+        user = session.scalars(select(Account).where(Account.uid == USER)).one()
+        for state in ("done", "planned"):
+            job = ImportJob(
+                account_id=user.id,
+                source="upload",
+                state=state,
+                cancel_requested=False,
+                created_at=utcnow(),
+                attempts=1 if state == "done" else 0,
+                items_total=3,
+                bytes_total=3000,
+                items_done=3 if state == "done" else 0,
+                bytes_done=3000 if state == "done" else 0,
+                archive_bytes=4000,
+            )
+            job.parts = [
+                ImportPart(
+                    position=0, key="services/cloud/", kind="files", name="",
+                    source_service="cloud", service_slug="cloud", items_total=2,
+                    bytes_total=2000, state="done" if state == "done" else "pending",
+                    **{**counts, **({"items_done": 2, "bytes_done": 2000, "imported": 1,
+                                     "skipped": 1} if state == "done" else {})},
+                ),
+                ImportPart(
+                    position=1, key="services/cloud/b.mbox", kind="mail", name="Archives",
+                    source_service="cloud", service_slug="cloud", items_total=1,
+                    bytes_total=1000, state="done" if state == "done" else "pending",
+                    refusals=[{"item": "Archives #1", "reason": "a message without headers"}]
+                    if state == "done" else None,
+                    **{**counts, **({"items_done": 1, "bytes_done": 1000, "refused": 1}
+                                    if state == "done" else {})},
+                ),
+                ImportPart(
+                    position=2, key="services/chat/", kind=None, name="", source_service="chat",
+                    service_slug=None, note="Chat history: no service here imports it.",
+                    state="left", items_total=1, bytes_total=10, **counts,
+                ),
+            ]  # fmt: skip
+            session.add(job)
+            session.flush()
+            ids.append(job.id)
+    return ids[1], ids[0]
+
+
 def _seed_deletion(app: Flask) -> int:
 
     with app.test_request_context(), session_scope(app) as session:
@@ -314,6 +372,7 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
         "account_id": seeded.account,
         "number": 1,
         "document": "terms",
+        "job_id": seeded.import_planned,
     }
     urls: list[str] = []
     with app.test_request_context():
@@ -358,6 +417,8 @@ def page_urls(app: Flask, seeded: Seeded, role: str) -> list[str]:
                 url_for("support.new_ticket", service="mail"),
                 url_for("support.new_ticket", step=1),
             ]
+        if role == "user":
+            extra += [url_for("moving.job_page", job_id=seeded.import_done)]
         if role == "staff":
             extra += [
                 url_for("deletion.staff_queue", show="cancelled"),

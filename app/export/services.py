@@ -365,6 +365,19 @@ def _fit(render: Any, budget: int | None) -> bytes:
     return bytes(render(0))
 
 
+def _connector_type(profile: HosterProfile, slug: str) -> str | None:
+    """The kind of connector that wrote a folder (imap, dav, files…): what an import needs
+    to know what the folder holds. The panel's and directory's own parts are named so."""
+    if slug in ("panel", "directory"):
+        return slug
+    find = getattr(profile, "service", None)  # archive tests build a context without one
+    service = find(slug) if find is not None else None
+    if service is None:
+        return None
+    kind = (service.connector or {}).get("type")
+    return kind if isinstance(kind, str) else None
+
+
 def _manifest(context: ExportContext, report: Report, limit: int | None) -> bytes:
     """The manifest, one file per line (json's C encoder: thousands of files stay fast)."""
     services = []
@@ -374,6 +387,7 @@ def _manifest(context: ExportContext, report: Report, limit: int | None) -> byte
             {
                 "service": part.service,
                 "name": part.name,
+                "connector": _connector_type(context.profile, part.service),
                 "status": part.status,
                 "reason": part.error,
                 "files": part.files,
