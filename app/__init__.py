@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 import config as panel_config
-from app import audit, dates, errors, mail, security, sessions, tasks, text, units
+from app import audit, dates, errors, mail, pagecache, security, sessions, tasks, text, units
 from app import db as panel_db
 from app.extensions import babel, csrf, limiter, login_manager
 from app.hoster import profile as hoster
@@ -70,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.register(app)
     security.init_app(app)
     mail.init_app(app)
+    pagecache.init_app(app)
 
     from app.cli import register as register_cli
 

@@ -146,8 +146,14 @@ def language_name(code: str | None) -> str:
     "anglais (Royaume-Uni)"; an unknown code stays as written."""
     if not code:
         return ""
+    return _language_name(code, _language())
+
+
+@lru_cache(maxsize=256)
+def _language_name(code: str, reader_language: str) -> str:
+    # Parsing a locale and reading its names costs about a millisecond: once per pair.
     try:
-        name = Locale.parse(code.replace("-", "_")).get_display_name(_language())
+        name = Locale.parse(code.replace("-", "_")).get_display_name(reader_language)
     except (ValueError, TypeError, UnknownLocaleError):
         return code
     return name or code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -61,12 +62,39 @@ class Database:
     sessions: sessionmaker[Session]
 
 
+# A pooled connection is checked with a ping before use only when it sat idle this long:
+# pinging on every checkout (pool_pre_ping) cost each request a round trip to the server.
+# One used a moment ago is alive unless the server died in between; that request then
+# fails (503), and the pool drops every connection to the dead server.
+PING_AFTER_IDLE_SECONDS = 5.0
+_IDLE_SINCE = "panel_idle_since"
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _idle_from_now(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return  # new, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out a fresh one.
+            raise DisconnectionError(str(exc)) from exc
+
+
 def make_engine(url: str) -> Engine:
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if url.startswith("postgresql"):
         # Fail fast (503) when the server is down instead of hanging a worker.
         kwargs["connect_args"] = {"connect_timeout": 5}
     engine = create_engine(url, **kwargs)
+    if engine.dialect.name != "sqlite":
+        _ping_idle_connections(engine)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -206,6 +207,7 @@ def check_origin() -> None:
         abort(Response(page, status=status, mimetype="text/html"))
 
 
+@lru_cache(maxsize=8)
 def hsts_value(base_url: str) -> str | None:
     """HSTS for the panel's own host, only when it owns that host (BASE_URL has no path).
 
@@ -217,19 +219,29 @@ def hsts_value(base_url: str) -> str | None:
     return "max-age=63072000; includeSubDomains"
 
 
+# The same on every answer, unless the view set its own: (name, lower-case name, value).
+SECURITY_HEADERS = tuple(
+    (name, name.lower(), value)
+    for name, value in (
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        # same-origin, not no-referrer: Flask-WTF refuses a form posted over HTTPS without a
+        # same-origin Referer (WTF_CSRF_SSL_STRICT), and a browser obeying no-referrer sends
+        # none. Other sites still receive no Referer from the panel's pages.
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    )
+)
+
+
 def set_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    # same-origin, not no-referrer: Flask-WTF refuses a form posted over HTTPS without a
-    # same-origin Referer (WTF_CSRF_SSL_STRICT), and a browser obeying no-referrer sends
-    # none. Other sites still receive no Referer from the panel's pages.
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault(
-        "Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"
-    )
+    present = {name.lower() for name in headers.keys()}  # noqa: SIM118 - Headers, not a dict
+    for name, lower, value in SECURITY_HEADERS:
+        if lower not in present:
+            headers.add(name, value)
     if request.is_secure:
         hsts = hsts_value(current_app.config["BASE_URL"])
         if hsts:

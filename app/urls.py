@@ -38,6 +38,30 @@ class PanelMap(Map):
 class PanelFlask(OneTransactionPerRequest):
     url_map_class = PanelMap
 
+    # A page builds some thirty links to the same places (stylesheets, menu, footer), each
+    # through the URL map. The relative ones without arguments (and static files) depend
+    # only on the mount prefix: built once per prefix, remembered here.
+    _SIMPLE_URLS_MAX = 512
+    _simple_urls: dict[tuple[str, str, str | None], str]
+
+    def _simple_url(self, endpoint: str, values: dict[str, Any]) -> str | None:
+        """A remembered relative URL for `endpoint` without arguments, or a static file."""
+        if values and (endpoint != "static" or len(values) != 1 or "filename" not in values):
+            return None
+        adapter = request_ctx.url_adapter
+        filename = values.get("filename")
+        if adapter is None or (filename is not None and not isinstance(filename, str)):
+            return None
+        key = (adapter.script_name, endpoint, filename)
+        cache = self.__dict__.setdefault("_simple_urls", {})
+        found = cache.get(key)
+        if found is None:
+            found = super().url_for(endpoint, **values)
+            if len(cache) >= self._SIMPLE_URLS_MAX:
+                cache.clear()
+            cache[key] = found
+        return found
+
     def base_url_adapter(self) -> MapAdapter:
         base = urlsplit(str(self.config["BASE_URL"]))
         return self.url_map.bind(
@@ -65,6 +89,17 @@ class PanelFlask(OneTransactionPerRequest):
         # A request for an untrusted Host has no URL adapter; its 400 page still needs links.
         refused_host = has_request_context() and request_ctx.url_adapter is None
         if not (absolute and has_request_context()) and not refused_host:
+            if (
+                not absolute
+                and _scheme is None
+                and _anchor is None
+                and _method is None
+                and endpoint[:1] != "."
+                and has_request_context()
+            ):
+                found = self._simple_url(endpoint, values)
+                if found is not None:
+                    return found
             return super().url_for(
                 endpoint,
                 _anchor=_anchor,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -50,6 +51,51 @@ def test_a_signed_in_page_uses_one_connection_and_one_transaction(app, login_as,
     # The session record, the account and the page's own queries: one connection, one
     # transaction (the session store used to run its own BEGIN/SELECT/COMMIT before it).
     assert seen == {"connections": 1, "transactions": 1}
+
+
+def test_the_account_comes_with_the_session_in_one_statement(app, login_as):
+    client = login_as("alice")
+    assert client.get("/account/activity").status_code == 200
+    engine = app.extensions["panel_db"].engine
+    tables: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        found = re.search(r"\bFROM\s+(\w+)", sql)
+        tables.append(found.group(1) if found else sql)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        assert client.get("/account/activity").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    # No statement of its own for the account: it came joined to the session's row.
+    assert tables[0] == "sessions"
+    assert "account" not in tables
+
+
+def test_a_pooled_connection_is_checked_after_a_pause_and_replaced_if_dead(tmp_path, monkeypatch):
+    from sqlalchemy import create_engine, text
+
+    from app import db as panel_db
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'ping.sqlite3'}")
+    panel_db._ping_idle_connections(engine)
+    pings: list[Any] = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or real_ping(c))
+    with engine.connect() as conn:
+        first = conn.connection.dbapi_connection
+    with engine.connect() as conn:  # used a moment ago: no round trip to check it
+        assert conn.connection.dbapi_connection is first
+    assert pings == []
+    first.close()  # the server dropped it while it sat in the pool
+    later = panel_db.time.monotonic() + panel_db.PING_AFTER_IDLE_SECONDS + 1
+    monkeypatch.setattr(panel_db.time, "monotonic", lambda: later)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+        assert conn.connection.dbapi_connection is not first
+    assert pings == [first]
+    engine.dispose()
 
 
 def _events(app: Flask, action: str) -> int:

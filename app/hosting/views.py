@@ -24,6 +24,7 @@ from app.hosting import (
     federation,
     publication,
 )
+from app.pagecache import cached_for_visitors
 from app.security import gate_exempt, public_endpoint, staff_required
 
 PROPERTIES_MIMETYPE = "text/plain; charset=utf-8"
@@ -62,6 +63,13 @@ def _content(page: str, build: Callable[[HosterProfile], dict[str, object]]) -> 
     return found
 
 
+def _profile_version() -> tuple[int, date]:
+    """What a hoster page is made of: the loaded hoster.toml, and the hoster's day (the
+    closing notices in the layout say "closes on" until the date, "closed" after)."""
+    profile = current_profile()
+    return (id(profile), local_today(profile.timezone))
+
+
 def _hosting_context(profile: HosterProfile) -> dict[str, object]:
     hosts = [
         (host, disclosure.host_summary(host), profile.services_on(host.slug))
@@ -98,6 +106,7 @@ def _charter_context(profile: HosterProfile) -> dict[str, object]:
 @bp.route("/hosting")
 @public_endpoint
 @gate_exempt
+@cached_for_visitors(_profile_version)
 def hosting() -> str:
     return render_template("hosting/hosting.html", content=_content("hosting", _hosting_context))
 
@@ -105,6 +114,7 @@ def hosting() -> str:
 @bp.route("/services")
 @public_endpoint
 @gate_exempt
+@cached_for_visitors(_profile_version)
 def services() -> str:
     content = _content("services", _services_context)
     return render_template("hosting/services.html", content=content)
@@ -113,6 +123,7 @@ def services() -> str:
 @bp.route("/charter")
 @public_endpoint
 @gate_exempt
+@cached_for_visitors(_profile_version)
 def charter_page() -> str:
     content = _content("charter", _charter_context)
     return render_template("hosting/charter.html", content=content)

@@ -11,11 +11,16 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import nh3
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 from markupsafe import Markup
+
+# markdown-it-py is loaded on the first text rendered (its rules are some 70 modules): a
+# web worker that serves no terms page does without it.
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 ALLOWED_TAGS = frozenset(
     {
@@ -54,6 +59,8 @@ class RenderedText:
 
 
 def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 

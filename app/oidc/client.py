@@ -14,19 +14,15 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from authlib.common.security import generate_token
-from authlib.common.urls import add_params_to_uri
-from authlib.oidc.core import CodeIDToken
-from joserfc import jwt
-from joserfc.errors import ClaimError as JoseClaimError
-from joserfc.errors import ExpiredTokenError, InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
-from joserfc.jwt import JWTClaimsRegistry
-
 from app.connectors.secrets import Secret
 
+# Authlib and joserfc (with cryptography, about 20 MiB) are loaded on first use: a web
+# worker of a panel without OpenID sign-in never needs them.
 if TYPE_CHECKING:
     from authlib.integrations.requests_client import OAuth2Session
+    from joserfc import jwt
+    from joserfc.errors import ClaimError as JoseClaimError
+    from joserfc.jwk import KeySet
 
 # Asymmetric signatures only: "none" and the HS* family (a "signature" anyone holding the
 # client secret can make) are never accepted, whatever the provider advertises.
@@ -95,6 +91,8 @@ class LogoutRequest:
 
 
 def _claim_reason(error: JoseClaimError) -> str:
+    from joserfc.errors import ExpiredTokenError
+
     if isinstance(error, ExpiredTokenError):
         return "expired"
     return f"claim {error.claim}"
@@ -155,6 +153,9 @@ class OpenIDProvider:
         return found
 
     def key_set(self, *, refresh: bool = False) -> KeySet:
+        from joserfc.errors import JoseError
+        from joserfc.jwk import KeySet
+
         with self._lock:
             keys, fetched_at = self._keys, self._keys_at
         if keys is not None and not refresh:
@@ -172,6 +173,9 @@ class OpenIDProvider:
 
     def _decode(self, raw: str) -> jwt.Token:
         """Signature check against the provider's keys, fetched again for a new key id."""
+        from joserfc import jwt
+        from joserfc.errors import InvalidKeyIdError, JoseError
+
         try:
             try:
                 return jwt.decode(raw, self.key_set(), algorithms=list(ALGORITHMS))
@@ -206,6 +210,8 @@ class OpenIDProvider:
     def authorization_request(
         self, redirect_uri: str, *, max_age: int | None = None, ui_locales: str | None = None
     ) -> AuthorizationRequest:
+        from authlib.common.security import generate_token
+
         endpoint = self.metadata()["authorization_endpoint"]
         nonce, verifier = generate_token(32), generate_token(64)
         extra: dict[str, Any] = {"nonce": nonce}
@@ -295,6 +301,9 @@ class OpenIDProvider:
         max_age: int | None = None,
         now: int | None = None,
     ) -> dict[str, Any]:
+        from authlib.oidc.core import CodeIDToken
+        from joserfc.errors import ClaimError as JoseClaimError
+
         token = self._decode(raw)
         params: dict[str, Any] = {"nonce": nonce, "client_id": self.settings.client_id}
         if access_token:
@@ -320,6 +329,9 @@ class OpenIDProvider:
 
     def check_logout_token(self, raw: str, *, now: int | None = None) -> LogoutRequest:
         """OpenID Connect Back-Channel Logout 1.0, section 2.6 (the jti is the caller's)."""
+        from joserfc.errors import ClaimError as JoseClaimError
+        from joserfc.jwt import JWTClaimsRegistry
+
         token = self._decode(raw)
         claims = token.claims
         registry = JWTClaimsRegistry(
@@ -357,6 +369,8 @@ class OpenIDProvider:
 
     def end_session_url(self, *, id_token_hint: str, post_logout_redirect_uri: str) -> str | None:
         """Where to send the browser so the provider ends its own session too, if it says."""
+        from authlib.common.urls import add_params_to_uri
+
         endpoint = self.metadata().get("end_session_endpoint")
         if not isinstance(endpoint, str):
             return None
