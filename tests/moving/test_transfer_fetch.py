@@ -20,8 +20,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from production.test_https import make_test_ca
+from sqlalchemy import select
 
 import ldap_server
+from app.audit import AuditEvent
+from app.db import session_scope, utcnow
+from app.moving.models import ImportJob
 from app.moving.transfer import (
     CERTIFICATE,
     CODE_REFUSED,
@@ -351,3 +355,77 @@ def test_importing_the_module_does_not_load_requests() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "False"
+
+
+def test_a_person_moves_by_transfer_code_between_two_running_panels(
+    old_panel: Server,
+    old_panel_app: Flask,
+    make_app: Callable[..., Flask],
+    database_url: str,
+    trust_test_ca: Path,
+    tmp_path: Path,
+) -> None:
+    """On B, Alice gives A's address and her code; B's worker fetches the export from A over
+    HTTPS, she confirms the plan, and A's files are on B with the same SHA-256. Both panels
+    keep a trace: A the transfer, B the import from that address."""
+    if database_url.startswith("sqlite:///"):
+        own = tmp_path / "panel-b.sqlite3"
+        shutil.copyfile(database_url.removeprefix("sqlite:///"), own)
+        database_url = f"sqlite:///{own}"
+    new_root = tmp_path / "new-cloud"
+    hoster = tmp_path / "hoster-b.toml"
+    hoster.write_text(
+        profile_without_local_servers().replace(
+            'path = "instance/demo-files/{uid}"', f'path = "{new_root}/{{uid}}"'
+        ),
+        encoding="utf-8",
+    )
+    panel_b = make_app(
+        HOSTER_FILE=str(hoster),
+        DATABASE_URL=database_url,
+        MAIL_DIR=str(tmp_path / "mail-b"),
+        MOVING_UPLOAD_DIR=str(tmp_path / "uploads-b"),
+        MOVING_ALLOW_PRIVATE_ADDRESSES=True,
+    )
+    code = new_code(old_panel_app)
+
+    alice = panel_b.test_client()
+    assert do_login(alice, "alice", "demo").status_code == 302
+    with alice.session_transaction() as session:
+        session["reauth_at"] = utcnow().isoformat()
+    token = csrf_token(alice, "/account/import")
+    response = alice.post(
+        "/account/import/transfer",
+        data={"csrf_token": token, "panel_url": old_panel.url + "/", "code": code},
+    )
+    assert response.status_code == 302
+    page = alice.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Documents" in page or "notes.md" in page or "cloud" in page.lower(), page
+    with session_scope(panel_b) as session:
+        job = session.scalars(select(ImportJob)).one()
+        assert job.state == "planned", (job.state, job.error)
+        job_id = job.id
+        assert code not in repr(vars(job))
+    token = csrf_token(alice, f"/account/import/{job_id}")
+    confirmed = alice.post(f"/account/import/{job_id}/confirm", data={"csrf_token": token})
+    assert confirmed.status_code == 302, confirmed.status_code
+    with session_scope(panel_b) as session:
+        job = session.get(ImportJob, job_id)
+        assert job is not None and job.state == "done", job.state if job else None
+
+    old_files = tmp_path / "cloud-data" / "alice"
+    assert {
+        p.relative_to(old_files).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in old_files.rglob("*")
+        if p.is_file()
+    } == {
+        p.relative_to(new_root / "alice").as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in (new_root / "alice").rglob("*")
+        if p.is_file()
+    }
+    with session_scope(old_panel_app) as session:
+        actions = set(session.scalars(select(AuditEvent.action)))
+        assert "export.transferred" in actions
+    with session_scope(panel_b) as session:
+        actions = set(session.scalars(select(AuditEvent.action)))
+        assert "moving.started" in actions, actions
