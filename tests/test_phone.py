@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from site_pages import LOGINS, ROLES, page_urls, seed
 
 from helpers import assert_accessible
@@ -134,18 +135,19 @@ def test_the_header_navigation_folds_away_on_a_phone_without_javascript(live_ser
         page.goto(f"{live_server.url}/hosting")
         nav = page.locator("nav.site-nav")
         services = nav.get_by_role("link", name="Services")
-        assert not services.is_visible()
+        expect(services).to_be_hidden()
         header = page.locator("header.site-header").bounding_box()
         assert header is not None and header["height"] < 120, header
         nav.locator("summary").click()
-        assert services.is_visible()
+        expect(services).to_be_visible()
         services.click()
-        assert page.url.endswith("/services")
+        page.wait_for_url("**/services")
 
+        # The layout follows the new width a moment later: expect() waits for it.
         page.set_viewport_size(DESKTOP)
         nav = page.locator("nav.site-nav")
-        assert not nav.locator("summary").is_visible()
-        assert nav.get_by_role("link", name="Incidents").is_visible()
+        expect(nav.locator("summary")).to_be_hidden()
+        expect(nav.get_by_role("link", name="Incidents")).to_be_visible()
     finally:
         context.close()
 
