@@ -440,6 +440,22 @@ def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
         services = tuple(replace(s, closing=closing) for s in profile.services[:1])
         closing_profile = replace(profile, services=services)
         assert send_reminders(session, closing_profile, today)
+    # Moving house: the import is done, she is told in her language.
+    from moving.moving_support import (
+        FakeImporter,
+        archive_bytes,
+        confirm,
+        run_import,
+        start_upload,
+        use_importer,
+    )
+
+    use_importer(app, FakeImporter("cloud", tmp_path / "imported"))
+    archive = tmp_path / "export.zip"
+    archive.write_bytes(archive_bytes({"services/cloud/notes.txt": b"hello\n"}))
+    job_id = start_upload(app, "alice", archive)
+    confirm(app, job_id)
+    assert run_import(app, job_id).state == "done"
     send_everything()
 
 

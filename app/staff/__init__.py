@@ -64,6 +64,7 @@ MAIL_PURPOSES = {
     "deletion.refused": _l("Deletion request refused"),
     "deletion.requested": _l("Deletion request received"),
     "legal.published": _l("New terms published"),
+    "moving.done": _l("Import of a person's data finished"),
     "incidents.news": _l("Incident news for a subscriber"),
     "incidents.subscription_confirm": _l("Incident subscription to confirm"),
     "support.auto_closed": _l("Ticket closed for lack of answer"),
