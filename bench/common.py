@@ -9,6 +9,7 @@ and the share of the CPU the load generator itself used (what it takes, the serv
 from __future__ import annotations
 
 import os
+import random
 import re
 import resource
 import signal
@@ -155,3 +156,14 @@ def idle_rss_mib(master_pid: int) -> list[float]:
             if line.startswith("VmRSS:"):
                 sizes.append(int(line.split()[1]) / 1024)
     return sizes
+
+
+def mail_size(rng: random.Random) -> int:
+    """A generated message's size: mostly small messages, some large attachments (about a
+    third of the bytes each), the same mix for the mail export and import benches."""
+    kind = rng.random()
+    if kind < 0.85:
+        return int(rng.randint(2, 40) * 1024)
+    if kind < 0.97:
+        return int(rng.randint(200, 1000) * 1024)
+    return int(rng.randint(2, 4) * 1024 * 1024)

@@ -39,7 +39,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT), str(ROOT / "bench")]
+
+from common import mail_size  # noqa: E402
 
 from imap_server import (  # noqa: E402
     MASTER_PASSWORD,
@@ -61,14 +63,7 @@ def messages(total: int) -> Iterator[tuple[str, bytes, tuple[str, ...], datetime
     block = base64.encodebytes(os.urandom(6 * MiB)).replace(b"\n", b"\r\n")
     written = count = 0
     while written < total:
-        kind = rng.random()
-        size = (
-            rng.randint(2, 40) * 1024
-            if kind < 0.85
-            else rng.randint(200, 1000) * 1024
-            if kind < 0.97
-            else rng.randint(2, 4) * MiB
-        )
+        size = mail_size(rng)
         start = rng.randrange(0, len(block) - size)
         body = block[start : start + size]
         body = body[: body.rfind(b"\r\n") + 2]

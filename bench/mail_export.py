@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
 
+from common import mail_size  # noqa: E402
 from export import Client, download, free_port, peak_rss_kib, worker_pid  # noqa: E402
 
 from imap_server import MASTER_PASSWORD, MASTER_USER, Dovecot, dovecot_available  # noqa: E402
@@ -79,15 +80,7 @@ def make_maildir(maildir: Path, gib: float, owner: tuple[int, int]) -> tuple[int
         for sub in ("cur", "new", "tmp"):
             (maildir / folder / sub).mkdir(parents=True, exist_ok=True)
     while written < total:
-        # Mostly small messages, some large attachments: about a third of the bytes each.
-        kind = rng.random()
-        size = (
-            rng.randint(2, 40) * 1024
-            if kind < 0.85
-            else rng.randint(200, 1000) * 1024
-            if kind < 0.97
-            else rng.randint(2, 4) * MiB
-        )
+        size = mail_size(rng)
         start = rng.randrange(0, len(block) - size)
         body = block[start : start + size]
         body = body[: body.rfind(b"\n") + 1]
