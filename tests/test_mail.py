@@ -427,7 +427,6 @@ def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
             languages=["fr", "en"],
         )
         # A service closing: the first reminder, with its one-click unsubscribe.
-        from dataclasses import replace
         from datetime import date
 
         from app.hoster.model import Closing
@@ -437,8 +436,8 @@ def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
         profile = current_profile()
         today = date(2031, 1, 1)
         closing = Closing(date=date(2031, 3, 1), message=LocalizedText.of("Le cloud ferme.", "fr"))
-        services = tuple(replace(s, closing=closing) for s in profile.services[:1])
-        closing_profile = replace(profile, services=services)
+        services = tuple(s.model_copy(update={"closing": closing}) for s in profile.services[:1])
+        closing_profile = profile.model_copy(update={"services": services})
         assert send_reminders(session, closing_profile, today)
     # Moving house: the import is done, she is told in her language.
     from moving.moving_support import (

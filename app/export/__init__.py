@@ -33,7 +33,7 @@ def init_app(app: Flask) -> None:
     from app.connectors import registry
     from app.connectors.base import register_panel_section
     from app.export import cli, transfer, transfer_views, views  # noqa: F401 - routes
-    from app.hoster.profile import HosterProfile
+    from app.hoster.model import HosterProfile
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)

@@ -40,7 +40,7 @@ from app.export.archive import (
     failure_reason,
     planned_file,
 )
-from app.hoster.profile import HosterProfile
+from app.hoster.model import HosterProfile
 
 log = logging.getLogger(__name__)
 

@@ -1,18 +1,55 @@
-"""The hoster profile as frozen dataclasses, and the ChatonsInfos values its fields take.
+"""The hoster profile (hoster.toml) as one pydantic model, and the ChatonsInfos codes it uses.
 
-Each field's `metadata` says how it is written in hoster.toml when the Python type alone
-does not: the JSON Schema of hoster.toml (app/hoster/schema.py) is generated from these
-classes.
+The same classes read and check hoster.toml (app/hoster/parsing.py turns their errors into
+messages naming the key), give its JSON Schema (app/hoster/schema.py) and the public JSON
+(app/hosting/disclosure.py). The kind of each value (a web address, a text in several
+languages, a code) is in app/hoster/fields.py.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+import difflib
+import logging
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, Self
 
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from app.hoster.fields import (
+    SPDX_ID,
+    Boolean,
+    Choice,
+    ConnectorTable,
+    Contact,
+    CountryCode,
+    Day,
+    Degrees,
+    EmailAddress,
+    Licence,
+    Line,
+    Logo,
+    Slug,
+    Text,
+    TextList,
+    TextOrNumber,
+    TimeZone,
+    WebAddress,
+    WebAddresses,
+    Year,
+    phrase,
+    refusal,
+)
 from app.hoster.texts import FALLBACK_LANGUAGE, TEXT_LANGUAGES, LocalizedText
+
+log = logging.getLogger(__name__)
 
 # Values of the ChatonsInfos ontology (the federation's machine-readable format).
 ORGANISATION_TYPES = {
@@ -45,90 +82,90 @@ INSTALL_TYPES = (
 # RGAA wording: totally, partially or not compliant.
 ACCESSIBILITY_LEVELS = ("full", "partial", "none")
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-SPDX_ID = re.compile(r"^(?:LicenseRef-)?[A-Za-z0-9][A-Za-z0-9.+-]*$")
-TOP_LEVEL_KEYS = (
-    "timezone",
-    "language",
-    "organisation",
-    "hosts",
-    "services",
-    "policies",
-    "offer",
-    "reports",
-)
-
 
 class ProfileError(Exception):
     """hoster.toml is wrong; the message names the key and says what is expected."""
 
 
-# Data --------------------------------------------------------------------------------------
-#
-# Each field's `metadata` says how it is written in hoster.toml when the Python type alone
-# does not (a web address, a list of codes, a key that is optional there): the JSON Schema
-# of hoster.toml (app/hoster/schema.py) is generated from these classes.
+# The kinds of value most tables hold.
+TextIn = Annotated[LocalizedText, Text()]
+MaybeText = Annotated[LocalizedText | None, Text(required=False)]
+Name = Annotated[str, Line()]
+MaybeLine = Annotated[str | None, Line()]
+MaybeWebAddress = Annotated[str | None, WebAddress()]
+MaybeDay = Annotated[date | None, Day()]
+MaybeCountry = Annotated[str | None, CountryCode()]
+MaybeBoolean = Annotated[bool | None, Boolean()]
 
 
-def _toml(
-    *,
-    doc: str | None = None,
-    format: str | None = None,  # uri, email, contact, country, slug, licence, timezone
-    choices: tuple[str, ...] | None = None,
-    required: bool | None = None,  # overrides "no default value = required"
-    key: str | None = None,  # the TOML key when it differs from the field name
-    skip: bool = False,  # not written in hoster.toml
-) -> dict[str, Any]:
-    return {
-        "doc": doc,
-        "format": format,
-        "choices": choices,
-        "required": required,
-        "key": key,
-        "skip": skip,
-    }
+class Table(BaseModel):
+    """A table of hoster.toml: unknown keys are refused, values are read as people write them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _as_written(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data  # pydantic refuses it: "must be a table"
+        known = sorted(cls.model_fields)
+        kept: dict[str, Any] = {}
+        for key, value in data.items():
+            if value is None or (isinstance(value, str) and value == ""):
+                continue  # an empty value is a key left out
+            if key not in cls.model_fields and not difflib.get_close_matches(
+                key, known, n=1, cutoff=0.8
+            ):
+                # Another feature's key, or a note: only a misspelt known key is an error.
+                log.info("hoster.toml: %s in %s is not used by the hoster pages", key, cls.__name__)
+                continue
+            kept[key] = value
+        return cls.complete(kept)
+
+    @classmethod
+    def complete(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Defaults that depend on other keys of the table."""
+        return data
 
 
-def _url(doc: str | None = None) -> Any:
-    return field(default=None, metadata=_toml(doc=doc, format="uri"))
-
-
-def _opt(doc: str | None = None, **kwargs: Any) -> Any:
-    return field(default=None, metadata=_toml(doc=doc, **kwargs))
-
-
-def _req(doc: str | None = None, **kwargs: Any) -> Any:
-    return field(metadata=_toml(doc=doc, **kwargs))
-
-
-@dataclass(frozen=True, kw_only=True)
-class Closing:
+class Closing(Table):
     """A closing plan (`closing = { date = 2027-03-31, message = { fr = "…", en = "…" } }`)."""
 
-    date: date = _req("The day it closes: people's data is gone after it.")
-    message: LocalizedText = _req("What people read: why, and what happens to their data.")
+    date: Annotated[date, Day()] = Field(
+        description="The day it closes: people's data is gone after it."
+    )
+    message: TextIn = Field(description="What people read: why, and what happens to their data.")
+
+    @classmethod
+    def complete(cls, data: dict[str, Any]) -> dict[str, Any]:
+        if "date" not in data:
+            raise refusal(".date is missing: say the day it closes.")
+        return data
 
 
-@dataclass(frozen=True, kw_only=True)
-class Geolocation:
+class Geolocation(Table):
     """Where the organisation is, for the federation's map."""
 
-    latitude: float | None = _opt("Decimal degrees, e.g. 45.75.")
-    longitude: float | None = _opt("Decimal degrees, e.g. 4.85.")
-    address: str | None = _opt()
-
-
-@dataclass(frozen=True, kw_only=True)
-class Software:
-    name: str = _req("The software's name, e.g. Nextcloud.")
-    # SPDX licence expression, e.g. "AGPL-3.0-or-later"
-    licence: str = _req(
-        "SPDX licence identifier or expression, e.g. AGPL-3.0-or-later.", format="licence"
+    latitude: Annotated[float | None, Degrees(-90, 90)] = Field(
+        None, description="Decimal degrees, e.g. 45.75."
     )
-    website: str | None = _url()
-    source_url: str | None = _url("Where its source code is.")
-    version: str | None = _opt(format="text_or_number")
-    modifications_url: str | None = _url("Where your changes to it are published.")
+    longitude: Annotated[float | None, Degrees(-180, 180)] = Field(
+        None, description="Decimal degrees, e.g. 4.85."
+    )
+    address: MaybeLine = None
+
+
+class Software(Table):
+    name: Name = Field(description="The software's name, e.g. Nextcloud.")
+    licence: Annotated[str, Licence()] = Field(
+        description="SPDX licence identifier or expression, e.g. AGPL-3.0-or-later."
+    )
+    website: MaybeWebAddress = None
+    source_url: MaybeWebAddress = Field(None, description="Where its source code is.")
+    version: Annotated[str | None, TextOrNumber()] = None
+    modifications_url: MaybeWebAddress = Field(
+        None, description="Where your changes to it are published."
+    )
 
     @property
     def licence_url(self) -> str | None:
@@ -138,248 +175,364 @@ class Software:
         return None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Service:
-    slug: str = _req("Short name in addresses: lowercase letters, digits, dashes.", format="slug")
-    name: LocalizedText = _req("The service's name, as people know it.")
-    description: LocalizedText | None = _opt("What it is for, in one sentence.")
-    url: str | None = _url("Where people use it.")
-    host: str = _req(
-        "Slug of the [[hosts]] section it runs on (may be left out with one host).",
-        required=False,
+class Service(Table):
+    slug: Annotated[str, Slug()] = Field(
+        description="Short name in addresses: lowercase letters, digits, dashes."
     )
-    software: Software = _req()
-    status: str = field(default="ok", metadata=_toml(choices=SERVICE_STATUSES))
-    registration: str = field(default="Member", metadata=_toml(choices=REGISTRATIONS))
-    install_type: str | None = _opt(choices=INSTALL_TYPES)
-    guide_url: str | None = _url("The user guide.")
-    data_location: LocalizedText | None = _opt("Where people's data is stored.")
+    name: TextIn = Field(description="The service's name, as people know it.")
+    description: MaybeText = Field(None, description="What it is for, in one sentence.")
+    url: MaybeWebAddress = Field(None, description="Where people use it.")
+    # "" until the profile gives it its only host (see HosterProfile.complete).
+    host: Annotated[str, Line()] = Field(
+        default_factory=str,
+        description="Slug of the [[hosts]] section it runs on (may be left out with one host).",
+    )
+    software: Software
+    status: Annotated[str, Choice(SERVICE_STATUSES, "service status")] = "ok"
+    registration: Annotated[str, Choice(REGISTRATIONS, "registration")] = "Member"
+    install_type: Annotated[str | None, Choice(INSTALL_TYPES, "install type")] = None
+    guide_url: MaybeWebAddress = Field(None, description="The user guide.")
+    data_location: MaybeText = Field(None, description="Where people's data is stored.")
     # What is kept after deletion and why (legal retention), shown before a deletion request.
-    retention: LocalizedText | None = _opt("How long data is kept, and what stays after deletion.")
+    retention: MaybeText = Field(
+        None, description="How long data is kept, and what stays after deletion."
+    )
     # Export/delete connector: {"type": "files", "path": "/srv/files/{uid}", ...}, or None.
     # Staff only: never shown on a page for users or visitors.
-    connector: dict[str, Any] | None = _opt(
-        "Export and deletion connector ([services.connector], with its type). Staff only."
+    connector: Annotated[dict[str, Any] | None, ConnectorTable()] = Field(
+        None,
+        description="Export and deletion connector ([services.connector], with its type). "
+        "Staff only.",
     )
     # For services without a connector: what staff do by hand to delete the data. Staff
     # only: the person leaving is told "our team deletes it by hand".
-    manual_deletion: LocalizedText | None = _opt(
-        "What staff do by hand to delete a person's data. Shown to staff only."
+    manual_deletion: MaybeText = Field(
+        None, description="What staff do by hand to delete a person's data. Shown to staff only."
     )
-    start_date: date | None = _opt()
-    end_date: date | None = _opt("When the service closed (it is then listed as closed).")
-    registration_load: str = field(
-        default="OPEN",
-        metadata=_toml(
-            doc="OPEN: new accounts welcome; FULL: none for now.", choices=REGISTRATION_LOADS
-        ),
+    start_date: MaybeDay = None
+    end_date: MaybeDay = Field(
+        None, description="When the service closed (it is then listed as closed)."
     )
-    guide_technical_url: str | None = _url("The technical documentation.")
-    closing: Closing | None = _opt("The closing plan, once decided.")
+    registration_load: Annotated[str, Choice(REGISTRATION_LOADS, "registration load")] = Field(
+        "OPEN", description="OPEN: new accounts welcome; FULL: none for now."
+    )
+    guide_technical_url: MaybeWebAddress = Field(None, description="The technical documentation.")
+    closing: Closing | None = Field(None, description="The closing plan, once decided.")
+
+    @field_validator("slug")
+    @classmethod
+    def _not_reserved(cls, slug: str) -> str:
+        if slug == "organization":
+            raise refusal(
+                ": 'organization' is reserved for the ChatonsInfos organisation file; "
+                "choose another slug."
+            )
+        return slug
 
 
-@dataclass(frozen=True, kw_only=True)
-class Host:
+class Host(Table):
     """One machine (or rented space) the services run on, and who controls it."""
 
-    slug: str = _req("Short name the services refer to.", format="slug")
-    name: LocalizedText = _req("Shown on the pages (default: the slug).", required=False)
-    provider_name: str = _req("Who provides the machine or the room.")
-    provider_type: str = _req(choices=PROVIDER_TYPES)  # PROVIDER_TYPES
-    server_type: str = _req(choices=SERVER_TYPES)  # SERVER_TYPES
-    description: LocalizedText | None = _opt()
-    provider_website: str | None = _url()
-    hypervisor: str | None = _opt()
-    country: str | None = _opt("ISO 3166 two-letter code, e.g. FR.", format="country")
-    root_access: LocalizedText | None = _opt("Who has administrator (root) rights.")
-    physical_access: LocalizedText | None = _opt("Who can touch the machine.")
-    # None = not stated; the charter self-assessment reports it as missing.
-    contract_forbids_access: bool | None = _opt(
-        "Does the provider's contract forbid it to read the data?"
+    slug: Annotated[str, Slug()] = Field(description="Short name the services refer to.")
+    name: Annotated[LocalizedText, Text(required=False)] = Field(
+        None, validate_default=True, description="Shown on the pages (default: the slug)."
     )
-    contract_url: str | None = _url()
-    distribution: str | None = _opt("Operating system, e.g. Debian 12.")
+    provider_name: Name = Field(description="Who provides the machine or the room.")
+    provider_type: Annotated[str, Choice(PROVIDER_TYPES, "provider type")]
+    server_type: Annotated[str, Choice(SERVER_TYPES, "server type")]
+    description: MaybeText = None
+    provider_website: MaybeWebAddress = None
+    hypervisor: MaybeLine = None
+    country: MaybeCountry = Field(None, description="ISO 3166 two-letter code, e.g. FR.")
+    root_access: MaybeText = Field(None, description="Who has administrator (root) rights.")
+    physical_access: MaybeText = Field(None, description="Who can touch the machine.")
+    # None = not stated; the charter self-assessment reports it as missing.
+    contract_forbids_access: MaybeBoolean = Field(
+        None, description="Does the provider's contract forbid it to read the data?"
+    )
+    contract_url: MaybeWebAddress = None
+    distribution: MaybeLine = Field(None, description="Operating system, e.g. Debian 12.")
+
+    @field_validator("name")
+    @classmethod
+    def _slug_by_default(cls, name: LocalizedText | None, info: ValidationInfo) -> LocalizedText:
+        return name or LocalizedText.neutral(info.data.get("slug", ""))
 
 
-@dataclass(frozen=True, kw_only=True)
-class Membership:
+class Membership(Table):
     """Membership of the CHATONS collective (`[organisation.membership]`)."""
 
-    status: str | None = _opt(choices=MEMBERSHIP_STATUSES)
-    since: date | None = _opt()
+    status: Annotated[str | None, Choice(MEMBERSHIP_STATUSES, "status")] = None
+    since: MaybeDay = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Organisation:
-    name: str = _req("The hoster's name.")
-    type: str = _req(choices=tuple(ORGANISATION_TYPES))
-    description: LocalizedText | None = _opt("Who you are, in a sentence or two.")
-    website: str | None = _url()
-    contact_url: str | None = _url("A contact page.")
-    contact_email: str | None = _opt("The team's address, shown on the home page.", format="email")
-    country: str | None = _opt(format="country")
-    legal_notice_url: str | None = _url()
-    membership_status: str | None = _opt(skip=True)
-    membership_since: str | None = _opt(skip=True)
-    logo: str | None = _opt("A web address, or a file under static/.")
-    start_date: date | None = _opt("When the organisation started hosting.")
-    membership: Membership | None = _opt(key="membership")
-    status: str = field(
-        default="ACTIVE",
-        metadata=_toml(
-            doc="ACTIVE, IDLE (paused) or AWAY (stopped).", choices=ORGANISATION_STATUSES
-        ),
+class Organisation(Table):
+    name: Name = Field(description="The hoster's name.")
+    type: Annotated[str, Choice(tuple(ORGANISATION_TYPES), "organisation type")]
+    description: MaybeText = Field(None, description="Who you are, in a sentence or two.")
+    website: MaybeWebAddress = None
+    contact_url: MaybeWebAddress = Field(None, description="A contact page.")
+    contact_email: Annotated[str | None, EmailAddress()] = Field(
+        None, description="The team's address, shown on the home page."
     )
-    status_description: LocalizedText | None = _opt("Why, when the status is not ACTIVE.")
-    end_date: date | None = _opt("When the organisation stopped hosting.")
-    guide_user_url: str | None = _url("The user guide.")
-    guide_technical_url: str | None = _url("The technical documentation.")
-    social_networks: dict[str, str] | None = _opt(
-        'Name = address, e.g. { mastodon = "https://…" }.', format="uri_map"
+    country: MaybeCountry = None
+    legal_notice_url: MaybeWebAddress = None
+    logo: Annotated[str | None, Logo()] = Field(
+        None, description="A web address, or a file under static/."
     )
-    chat_rooms: dict[str, str] | None = _opt(
-        'Name = address, e.g. { matrix = "https://matrix.to/#/…" }.', format="uri_map"
+    start_date: MaybeDay = Field(None, description="When the organisation started hosting.")
+    membership: Membership = Field(default_factory=Membership)
+    status: Annotated[str, Choice(ORGANISATION_STATUSES, "status")] = Field(
+        "ACTIVE", description="ACTIVE, IDLE (paused) or AWAY (stopped)."
     )
-    funding: dict[str, str] | None = _opt(
-        'Name = address, e.g. { liberapay = "https://liberapay.com/…" }.', format="uri_map"
+    status_description: MaybeText = Field(None, description="Why, when the status is not ACTIVE.")
+    end_date: MaybeDay = Field(None, description="When the organisation stopped hosting.")
+    guide_user_url: MaybeWebAddress = Field(None, description="The user guide.")
+    guide_technical_url: MaybeWebAddress = Field(None, description="The technical documentation.")
+    social_networks: Annotated[dict[str, str] | None, WebAddresses()] = Field(
+        None, description='Name = address, e.g. { mastodon = "https://…" }.'
     )
-    geolocation: Geolocation | None = _opt()
-    closing: Closing | None = _opt("The closing plan of the whole organisation, once decided.")
+    chat_rooms: Annotated[dict[str, str] | None, WebAddresses()] = Field(
+        None, description='Name = address, e.g. { matrix = "https://matrix.to/#/…" }.'
+    )
+    funding: Annotated[dict[str, str] | None, WebAddresses()] = Field(
+        None, description='Name = address, e.g. { liberapay = "https://liberapay.com/…" }.'
+    )
+    geolocation: Geolocation | None = None
+    closing: Closing | None = Field(
+        None, description="The closing plan of the whole organisation, once decided."
+    )
 
     @property
     def chatonsinfos_type(self) -> str:
         return ORGANISATION_TYPES[self.type]
 
+    @property
+    def membership_status(self) -> str | None:
+        return self.membership.status
 
-@dataclass(frozen=True, kw_only=True)
-class BackupPolicy:
-    what: LocalizedText = _req()
-    frequency: LocalizedText = _req()
-    retention: LocalizedText = _req()
-    location: LocalizedText = _req()
-    encrypted: bool | None = _opt()
-    restore_tested: LocalizedText | None = _opt()
+    @property
+    def membership_since(self) -> str | None:
+        """The day it joined, as ChatonsInfos writes it (2020-01-31)."""
+        return self.membership.since.isoformat() if self.membership.since else None
 
 
-@dataclass(frozen=True, kw_only=True)
-class SecurityPolicy:
-    summary: LocalizedText = _req()
-    updates: LocalizedText | None = _opt()
+class BackupPolicy(Table):
+    what: TextIn
+    frequency: TextIn
+    retention: TextIn
+    location: TextIn
+    encrypted: MaybeBoolean = None
+    restore_tested: MaybeText = None
+
+
+class SecurityPolicy(Table):
+    summary: TextIn
+    updates: MaybeText = None
     # URL or e-mail address for reporting vulnerabilities
-    contact: str | None = _opt("A web address or an e-mail address.", format="contact")
-
-
-@dataclass(frozen=True, kw_only=True)
-class EncryptionPolicy:
-    in_transit: LocalizedText | None = _opt()
-    at_rest: LocalizedText | None = _opt()
-
-
-@dataclass(frozen=True, kw_only=True)
-class LogPolicy:
-    retention: LocalizedText = _req()
-    content: LocalizedText | None = _opt()
-
-
-@dataclass(frozen=True, kw_only=True)
-class SubProcessor:
-    name: str = _req()
-    purpose: LocalizedText = _req()
-    country: str | None = _opt(format="country")
-    website: str | None = _url()
-
-
-@dataclass(frozen=True, kw_only=True)
-class NonFreeComponent:
-    name: LocalizedText = _req()
-    purpose: LocalizedText = _req()
-    host: str | None = _opt("Slug of the host it is on (default: all of them).")
-
-
-@dataclass(frozen=True, kw_only=True)
-class AccessibilityStatement:
-    level: str = _req(choices=ACCESSIBILITY_LEVELS)  # ACCESSIBILITY_LEVELS
-    standard: str = field(default="RGAA 4.1", metadata=_toml())
-    audit_date: date | None = _opt()
-    rate: str | None = _opt('Share of criteria met, e.g. "87 %".', format="text_or_number")
-    statement_url: str | None = _url()
-
-
-@dataclass(frozen=True, kw_only=True)
-class Policies:
-    backups: BackupPolicy | None = _opt()
-    security: SecurityPolicy | None = _opt()
-    encryption: EncryptionPolicy | None = _opt()
-    logs: LogPolicy | None = _opt()
-    # None = not stated; an empty tuple = "none" stated explicitly.
-    sub_processors: tuple[SubProcessor, ...] | None = _opt()
-    nonfree: tuple[NonFreeComponent, ...] | None = _opt()
-    accessibility: AccessibilityStatement | None = _opt()
-
-
-@dataclass(frozen=True, kw_only=True)
-class Price:
-    label: LocalizedText = _req()
-    amount: LocalizedText = _req()
-
-
-@dataclass(frozen=True, kw_only=True)
-class Offer:
-    summary: LocalizedText = _req()
-    # slugs of the services offered; empty = all of them
-    services: tuple[str, ...] = field(
-        default=(), metadata=_toml(doc="Slugs of the services offered (default: all).")
+    contact: Annotated[str | None, Contact()] = Field(
+        None, description="A web address or an e-mail address."
     )
-    free: bool = field(default=False, metadata=_toml())
-    prices: tuple[Price, ...] = field(default=(), metadata=_toml())
-    target_public: LocalizedText | None = _opt()
-    how_to_join: LocalizedText | None = _opt()
-    join_url: str | None = _url()
-    other_chatons_url: str = field(default="https://www.chatons.org/", metadata=_toml(format="uri"))
+
+
+class EncryptionPolicy(Table):
+    in_transit: MaybeText = None
+    at_rest: MaybeText = None
+
+
+class LogPolicy(Table):
+    retention: TextIn
+    content: MaybeText = None
+
+
+class SubProcessor(Table):
+    name: Name
+    purpose: TextIn
+    country: MaybeCountry = None
+    website: MaybeWebAddress = None
+
+
+class NonFreeComponent(Table):
+    name: TextIn
+    purpose: TextIn
+    host: MaybeLine = Field(None, description="Slug of the host it is on (default: all of them).")
+
+
+class AccessibilityStatement(Table):
+    level: Annotated[str, Choice(ACCESSIBILITY_LEVELS, "accessibility conformance level")]
+    standard: Name = "RGAA 4.1"
+    audit_date: MaybeDay = None
+    rate: Annotated[str | None, TextOrNumber()] = Field(
+        None, description='Share of criteria met, e.g. "87 %".'
+    )
+    statement_url: MaybeWebAddress = None
+
+
+class Policies(Table):
+    backups: BackupPolicy | None = None
+    security: SecurityPolicy | None = None
+    encryption: EncryptionPolicy | None = None
+    logs: LogPolicy | None = None
+    # None = not stated; an empty tuple = "none" stated explicitly.
+    sub_processors: tuple[SubProcessor, ...] | None = None
+    nonfree: tuple[NonFreeComponent, ...] | None = None
+    accessibility: AccessibilityStatement | None = None
+
+
+class Price(Table):
+    label: TextIn
+    amount: TextIn
+
+    @classmethod
+    def complete(cls, data: dict[str, Any]) -> dict[str, Any]:
+        amount = data.get("amount")
+        if isinstance(amount, int | float) and not isinstance(amount, bool):
+            return {**data, "amount": str(amount)}  # `amount = 20` reads as "20"
+        return data
+
+
+class Offer(Table):
+    summary: TextIn
+    # slugs of the services offered; empty = all of them
+    services: Annotated[tuple[str, ...], TextList()] = Field(
+        (), description="Slugs of the services offered (default: all)."
+    )
+    free: Annotated[bool, Boolean()] = False
+    prices: tuple[Price, ...] = ()
+    target_public: MaybeText = None
+    how_to_join: MaybeText = None
+    join_url: MaybeWebAddress = None
+    other_chatons_url: Annotated[str, WebAddress()] = "https://www.chatons.org/"
 
     @property
     def prices_stated(self) -> bool:
         return self.free or bool(self.prices)
 
 
-@dataclass(frozen=True, kw_only=True)
-class ReportLink:
-    url: str = _req(format="uri")
-    title: LocalizedText = _req("Default: the year.", required=False)
-    year: int | None = _opt()
-
-
-@dataclass(frozen=True, kw_only=True)
-class Reports:
-    activity: tuple[ReportLink, ...] = field(default=(), metadata=_toml())
-    accounts: tuple[ReportLink, ...] = field(default=(), metadata=_toml())
-    contributions: tuple[ReportLink, ...] = field(default=(), metadata=_toml())
-    pay_ratio: LocalizedText | None = _opt()
-    pay_ratio_url: str | None = _url()
-
-
-@dataclass(frozen=True, kw_only=True)
-class HosterProfile:
-    organisation: Organisation = _req()
-    services: tuple[Service, ...] = _req(required=False)
-    raw: dict[str, Any] = field(repr=False, default_factory=dict, metadata=_toml(skip=True))
-    timezone: str = field(
-        default="Europe/Paris",
-        metadata=_toml(doc="Time zone of the dates on the pages (IANA name).", format="timezone"),
+class ReportLink(Table):
+    url: Annotated[str, WebAddress()]
+    year: Annotated[int | None, Year()] = None
+    title: Annotated[LocalizedText, Text(required=False)] = Field(
+        None, validate_default=True, description="Default: the year."
     )
-    language: str = field(
-        default=FALLBACK_LANGUAGE,
-        metadata=_toml(
-            doc="The language of texts written as a plain string (not a table of languages).",
-            choices=TEXT_LANGUAGES,
-        ),
+
+    @field_validator("title")
+    @classmethod
+    def _year_by_default(cls, title: LocalizedText | None, info: ValidationInfo) -> LocalizedText:
+        year = info.data.get("year")
+        return title or LocalizedText.neutral(str(year) if year else "")
+
+
+class Reports(Table):
+    activity: tuple[ReportLink, ...] = ()
+    accounts: tuple[ReportLink, ...] = ()
+    contributions: tuple[ReportLink, ...] = ()
+    pay_ratio: MaybeText = None
+    pay_ratio_url: MaybeWebAddress = None
+
+    @classmethod
+    def complete(cls, data: dict[str, Any]) -> dict[str, Any]:
+        # A report with neither title nor year is named by its key, so it can be found.
+        for key in ("activity", "accounts", "contributions"):
+            links = data.get(key)
+            if isinstance(links, list):
+                data[key] = [
+                    {**link, "title": LocalizedText.neutral(f"reports.{key}[{index}].title")}
+                    if isinstance(link, dict) and not link.get("title") and not link.get("year")
+                    else link
+                    for index, link in enumerate(links)
+                ]
+        return data
+
+    @field_validator("activity", "accounts", "contributions")
+    @classmethod
+    def _latest_first(cls, links: tuple[ReportLink, ...]) -> tuple[ReportLink, ...]:
+        return tuple(sorted(links, key=lambda r: -(r.year or 0)))
+
+
+class HosterProfile(Table):
+    """How a CHATON describes itself once: organisation, hosts, services, policies..."""
+
+    organisation: Organisation
+    services: tuple[Service, ...] = ()
+    timezone: Annotated[str, TimeZone()] = Field(
+        "Europe/Paris", description="Time zone of the dates on the pages (IANA name)."
     )
-    hosts: tuple[Host, ...] = field(default=(), metadata=_toml())
-    policies: Policies = field(default_factory=lambda: Policies(), metadata=_toml())
-    offer: Offer | None = _opt()
-    reports: Reports | None = _opt()
-    # When hoster.toml last changed (ChatonsInfos `file.datetime`).
-    updated_at: datetime | None = _opt(skip=True)
+    language: Annotated[str, Choice(TEXT_LANGUAGES, "language")] = Field(
+        FALLBACK_LANGUAGE,
+        description="The language of texts written as a plain string (not a table of languages).",
+    )
+    hosts: tuple[Host, ...] = ()
+    policies: Policies = Field(default_factory=Policies)
+    offer: Offer | None = None
+    reports: Reports | None = None
+    # The file as written, keys of other features included, and when it last changed
+    # (ChatonsInfos `file.datetime`): set by `loaded_from`, not read from the file.
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _updated_at: datetime | None = PrivateAttr(default=None)
+
+    @classmethod
+    def complete(cls, data: dict[str, Any]) -> dict[str, Any]:
+        if "organisation" not in data:
+            raise ProfileError("[organisation] is missing: hoster.toml must describe the hoster.")
+        hosts, services = data.get("hosts"), data.get("services")
+        if isinstance(hosts, list) and len(hosts) == 1 and isinstance(services, list):
+            only = hosts[0].get("slug") if isinstance(hosts[0], dict) else None
+            if isinstance(only, str):
+                data["services"] = [
+                    {**s, "host": only.strip()} if isinstance(s, dict) and not s.get("host") else s
+                    for s in services
+                ]
+        return data
+
+    @model_validator(mode="after")
+    def _references_hold(self) -> Self:
+        """Slugs are unique and every slug refers to something declared in the file."""
+        host_slugs = [h.slug for h in self.hosts]
+        _no_duplicates("hosts", host_slugs)
+        for index, service in enumerate(self.services):
+            where = f"services[{index}].host"
+            if not service.host and self.hosts:
+                raise ProfileError(
+                    f"{where} is missing: say which host runs {service.slug!r} "
+                    f"({phrase(host_slugs)})."
+                )
+            if service.host and service.host not in host_slugs:
+                declared = (
+                    f"declared hosts: {phrase(host_slugs)}" if self.hosts else "no host is declared"
+                )
+                raise ProfileError(
+                    f"{where}: {service.host!r} is not a host of this file ({declared}); "
+                    f"add a [[hosts]] section with slug = {service.host!r} or fix the name."
+                )
+        _no_duplicates("services", list(self.service_slugs))
+        for index, component in enumerate(self.policies.nonfree or ()):
+            if component.host is not None and component.host not in host_slugs:
+                raise ProfileError(
+                    f"policies.nonfree[{index}].host: {component.host!r} is not a host of this "
+                    "file; use the slug of a [[hosts]] section."
+                )
+        slugs = list(self.service_slugs)
+        for index, slug in enumerate(self.offer.services if self.offer else ()):
+            if slug not in slugs:
+                raise ProfileError(
+                    f"offer.services[{index}]: {slug!r} is not a service of this file; use the "
+                    f"slugs of [[services]] ({phrase(slugs) if slugs else 'none declared'})."
+                )
+        return self
+
+    def loaded_from(self, raw: dict[str, Any], updated_at: datetime | None) -> Self:
+        self._raw = raw
+        self._updated_at = updated_at
+        return self
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        return self._raw
+
+    @property
+    def updated_at(self) -> datetime | None:
+        return self._updated_at
 
     def service(self, slug: str) -> Service | None:
         return next((s for s in self.services if s.slug == slug), None)
@@ -393,3 +546,9 @@ class HosterProfile:
 
     def services_on(self, host_slug: str) -> tuple[Service, ...]:
         return tuple(s for s in self.services if s.host == host_slug)
+
+
+def _no_duplicates(where: str, slugs: list[str]) -> None:
+    duplicates = {s for s in slugs if slugs.count(s) > 1}
+    if duplicates:
+        raise ProfileError(f"{where}: the slug {sorted(duplicates)[0]!r} is used twice.")

@@ -8,28 +8,8 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from app.hoster.model import Closing, Host, HosterProfile, ProfileError, Service
+from app.hoster.model import HosterProfile, ProfileError
 from app.hoster.parsing import parse_profile
-from app.hoster.texts import FALLBACK_LANGUAGE, LocalizedText, country_name, reader_language
-
-# Until the branches in flight (export, IMAP, DAV, moving house) are merged, they import these
-# names from here; new code imports each from its home (model, texts, parsing).
-__all__ = [
-    "DEMO_FILE",
-    "FALLBACK_LANGUAGE",
-    "Closing",
-    "Host",
-    "HosterProfile",
-    "LocalizedText",
-    "ProfileError",
-    "Service",
-    "country_name",
-    "current_profile",
-    "init_app",
-    "load_profile",
-    "parse_profile",
-    "reader_language",
-]
 
 DEMO_FILE = Path(__file__).resolve().parent / "demo.toml"
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-from app.hoster.model import Closing, Host, HosterProfile
+from app.hoster.model import Host, HosterProfile
 from app.hoster.texts import LocalizedText, country_name
 
 PROVIDER_TYPE_LABELS = {
@@ -220,125 +221,31 @@ def labels() -> dict[str, object]:
     }
 
 
-def profile_for_json(profile: HosterProfile) -> dict[str, object]:
+# What hoster.toml says that is not for the public: staff's connector settings and
+# deletion instructions, and the organisation's details the JSON never carried.
+_NOT_PUBLIC: dict[str, Any] = {
+    "timezone": True,
+    "language": True,
+    "organisation": {
+        "logo",
+        "status_description",
+        "guide_user_url",
+        "guide_technical_url",
+        "social_networks",
+        "chat_rooms",
+        "funding",
+        "geolocation",
+    },
+    "services": {"__all__": {"connector", "manual_deletion", "guide_technical_url"}},
+}
+
+
+def profile_for_json(profile: HosterProfile) -> dict[str, Any]:
     """The public disclosures as plain JSON values (codes, not translated labels).
 
-    Connector settings and staff deletion instructions are internal and left out.
+    Texts are in the reader's language (Accept-Language or ?lang), else French.
     """
-    org = profile.organisation
-
-    def day(value: object) -> str | None:
-        return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
-
-    policies = profile.policies
-    return {
-        "organisation": {
-            "name": org.name,
-            "type": org.type,
-            "description": _plain(org.description),
-            "website": org.website,
-            "contact_url": org.contact_url,
-            "contact_email": org.contact_email,
-            "country": org.country,
-            "legal_notice_url": org.legal_notice_url,
-            "start_date": day(org.start_date),
-            "status": org.status,
-            "end_date": day(org.end_date),
-            "closing": _closing(org.closing),
-            "membership": {"status": org.membership_status, "since": org.membership_since},
-        },
-        "hosts": [
-            {
-                "slug": h.slug,
-                "name": _plain(h.name),
-                "description": _plain(h.description),
-                "provider_name": h.provider_name,
-                "provider_website": h.provider_website,
-                "provider_type": h.provider_type,
-                "server_type": h.server_type,
-                "hypervisor": h.hypervisor,
-                "country": h.country,
-                "root_access": _plain(h.root_access),
-                "physical_access": _plain(h.physical_access),
-                "contract_forbids_access": h.contract_forbids_access,
-                "contract_url": h.contract_url,
-                "distribution": h.distribution,
-            }
-            for h in profile.hosts
-        ],
-        "services": [
-            {
-                "slug": s.slug,
-                "name": _plain(s.name),
-                "description": _plain(s.description),
-                "url": s.url,
-                "host": s.host or None,
-                "status": s.status,
-                "registration": s.registration,
-                "registration_load": s.registration_load,
-                "end_date": day(s.end_date),
-                "closing": _closing(s.closing),
-                "install_type": s.install_type,
-                "guide_url": s.guide_url,
-                "data_location": _plain(s.data_location),
-                "retention": _plain(s.retention),
-                "start_date": day(s.start_date),
-                "software": {
-                    "name": s.software.name,
-                    "version": s.software.version,
-                    "licence": s.software.licence,
-                    "website": s.software.website,
-                    "source_url": s.software.source_url,
-                    "modifications_url": s.software.modifications_url,
-                },
-            }
-            for s in profile.services
-        ],
-        "policies": {
-            "backups": _as_dict(policies.backups),
-            "security": _as_dict(policies.security),
-            "encryption": _as_dict(policies.encryption),
-            "logs": _as_dict(policies.logs),
-            "sub_processors": [_as_dict(p) for p in policies.sub_processors]
-            if policies.sub_processors is not None
-            else None,
-            "nonfree": [_as_dict(c) for c in policies.nonfree]
-            if policies.nonfree is not None
-            else None,
-            "accessibility": _as_dict(policies.accessibility),
-        },
-        "offer": _as_dict(profile.offer),
-        "reports": _as_dict(profile.reports),
-    }
-
-
-def _as_dict(value: object) -> object:
-    from dataclasses import asdict, is_dataclass
-    from datetime import date
-
-    if value is None or not is_dataclass(value) or isinstance(value, type):
-        return None
-
-    def clean(item: object) -> object:
-        if isinstance(item, date):
-            return item.isoformat()
-        if isinstance(item, LocalizedText):
-            return _plain(item)
-        if isinstance(item, dict):
-            return {k: clean(v) for k, v in item.items()}
-        if isinstance(item, list | tuple):
-            return [clean(v) for v in item]
-        return item
-
-    return clean(asdict(value))
-
-
-def _closing(closing: Closing | None) -> dict[str, object] | None:
-    if closing is None:
-        return None
-    return {"date": closing.date.isoformat(), "message": _plain(closing.message)}
-
-
-def _plain(text: LocalizedText | None) -> str | None:
-    """JSON carries the reader's language (Accept-Language or ?lang), else French."""
-    return str(text) if text else None
+    document = profile.model_dump(mode="json", exclude=_NOT_PUBLIC)
+    for service in document["services"]:
+        service["host"] = service["host"] or None  # "" while no host is declared
+    return document

@@ -27,7 +27,7 @@ from app.connectors.dav.protocol import (
     sibling,
 )
 from app.directory import Person
-from app.hoster.profile import ProfileError
+from app.hoster.model import ProfileError
 
 
 @pytest.fixture

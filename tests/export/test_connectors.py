@@ -29,7 +29,7 @@ from app.connectors.command import CommandConnector
 from app.connectors.directory import DirectoryConnector, vcard
 from app.connectors.files import FilesConnector
 from app.directory import DirectoryUnavailable, Person
-from app.hoster.profile import ProfileError
+from app.hoster.model import ProfileError
 
 
 def person(uid: str = "alice") -> Person:

@@ -41,14 +41,14 @@ from app.connectors.imap.mbox import WRITE_CHUNK, MboxrdBuffer
 from app.connectors.imap.names import decode_mailbox_name, folder_path
 from app.connectors.importing import ImportPart, ImportProgress, PartKind
 from app.directory import Person
-from app.hoster.profile import LocalizedText
+from app.hoster.texts import LocalizedText
 from app.units import byte_size
 
 if TYPE_CHECKING:
     from flask import Flask
 
     from app.connectors.options import ConnectorOptions
-    from app.hoster.profile import Service
+    from app.hoster.model import Service
 
 
 # Reading ahead ----------------------------------------------------------------------------------
