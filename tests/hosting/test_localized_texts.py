@@ -181,6 +181,14 @@ def test_the_schema_catches_what_editors_should_be_warned_about() -> None:
     assert errors == {"hosts/0/provider_type", "services/0/description", "services/1"}
 
 
+def test_the_schema_warns_editors_of_a_misspelt_key() -> None:
+    validator = jsonschema.Draft202012Validator(hoster_schema())
+    data = _as_editors_see_it(_load(EXAMPLE_FILE))
+    data["hosts"][0]["hypervisr"] = data["hosts"][0].pop("hypervisor", "KVM")
+    errors = [e for e in validator.iter_errors(data) if "hypervisr" in e.message]
+    assert ["/".join(map(str, e.absolute_path)) for e in errors] == ["hosts/0"]
+
+
 def test_the_data_page_never_shows_a_connector_s_options(
     demo_data: dict[str, Any], app_with_profile: Callable[..., Flask]
 ) -> None:
