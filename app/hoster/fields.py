@@ -71,9 +71,10 @@ class Kind:
         return dict(self.json_schema)
 
 
-def _line(value: Any) -> str:
+def _line(value: Any, key: str = "") -> str:
+    """`key` (".mastodon") names a key inside the value, for a table of addresses."""
     if not isinstance(value, str):
-        raise refusal(" must be a text value in quotes.")
+        raise refusal(f"{key} must be a text value in quotes.")
     return value.strip()
 
 
@@ -84,12 +85,13 @@ class Line(Kind):
         return _line(value)
 
 
-def _web_address(value: Any) -> str:
-    value = _line(value)
+def _web_address(value: Any, key: str = "") -> str:
+    value = _line(value, key)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
         raise refusal(
-            f": {value!r} is not a web address; write it in full, like https://example.org/page."
+            f"{key}: {value!r} is not a web address; "
+            "write it in full, like https://example.org/page."
         )
     return value
 
@@ -307,10 +309,7 @@ class WebAddresses(Kind):
                 )
             if address is None or address == "":
                 raise refusal(f".{name} is missing: add it to hoster.toml.")
-            try:
-                found[name] = _web_address(address)
-            except PydanticCustomError as error:
-                raise refusal(f".{name}{error.context['rest'] if error.context else ''}") from None
+            found[name] = _web_address(address, f".{name}")
         return found or None
 
 
