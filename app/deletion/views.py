@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -147,7 +148,7 @@ def _check_receipt_address(form: RequestDeletionForm, account: Account) -> bool:
 
 @bp.route("/account/deletion", methods=["GET", "POST"])
 @gate_exempt
-def request_page() -> str | Response:
+def request_page() -> ResponseReturnValue:
     db = get_session()
     account = current_user._get_current_object()
     active = requests.active_request(db, account.id)
@@ -162,7 +163,7 @@ def request_page() -> str | Response:
             return again
         if active is not None:
             flash(_("You already have a deletion request in progress."), "error")
-            return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+            return redirect(url_for("deletion.request_page"))
         if form.validate_on_submit() and _check_receipt_address(form, account):
             settings = _settings()
             try:
@@ -183,7 +184,7 @@ def request_page() -> str | Response:
             except requests.AlreadyActive:
                 discard_changes()
                 flash(_("You already have a deletion request in progress."), "error")
-                return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+                return redirect(url_for("deletion.request_page"))
             else:
                 if settings.grace_days:
                     flash(
@@ -196,7 +197,7 @@ def request_page() -> str | Response:
                     )
                 else:
                     flash(_("Your request is registered."), "success")
-                return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+                return redirect(url_for("deletion.request_page"))
     status = 422 if request.method == "POST" else 200
     return render_template(
         "deletion/request.html",
@@ -217,7 +218,7 @@ def request_page() -> str | Response:
         ),
         ask_anyway=bool(form.receipt_to.errors and form.receipt_to.data)
         or bool(form.receipt_anyway.data),
-    ), status  # type: ignore[return-value]
+    ), status
 
 
 def _receipt_context(req: DeletionRequest) -> dict[str, object]:
@@ -233,7 +234,7 @@ def _receipt_context(req: DeletionRequest) -> dict[str, object]:
 
 @bp.route("/account/deletion/receipt.txt")
 @gate_exempt
-def receipt_file() -> Response:
+def receipt_file() -> ResponseReturnValue:
     """The receipt so far, as a file to keep: the account (and maybe its mailbox) is going."""
     active = requests.active_request(get_session(), current_user.id)
     if active is None or not receipt_ready(active):
@@ -248,7 +249,7 @@ def receipt_file() -> Response:
 
 @bp.route("/account/deletion/cancel", methods=["POST"])
 @gate_exempt
-def cancel() -> Response:
+def cancel() -> ResponseReturnValue:
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
@@ -256,7 +257,7 @@ def cancel() -> Response:
     active = requests.active_request(db, current_user.id)
     if active is None:
         flash(_("There is no deletion request to cancel."), "error")
-        return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+        return redirect(url_for("deletion.request_page"))
     try:
         requests.cancel_deletion(db, active, actor_id=current_user.id)
     except requests.NotCancellable:
@@ -264,7 +265,7 @@ def cancel() -> Response:
         flash(_("Deletion has already started and can no longer be cancelled."), "error")
     else:
         flash(_("Your deletion request is cancelled. Your account stays as it is."), "success")
-    return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+    return redirect(url_for("deletion.request_page"))
 
 
 # Staff pages -----------------------------------------------------------------------------
@@ -414,13 +415,13 @@ def _run(req: DeletionRequest) -> None:
         _flash_run(report)
 
 
-def _back(req: DeletionRequest) -> Response:
-    return redirect(url_for("deletion.staff_request", request_id=req.id))  # type: ignore[return-value]
+def _back(req: DeletionRequest) -> ResponseReturnValue:
+    return redirect(url_for("deletion.staff_request", request_id=req.id))
 
 
 @bp.route("/staff/deletions/<int:request_id>/approve", methods=["POST"])
 @staff_required
-def staff_approve(request_id: int) -> Response:
+def staff_approve(request_id: int) -> ResponseReturnValue:
     req = _staff_request(request_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -446,7 +447,7 @@ def staff_approve(request_id: int) -> Response:
 
 @bp.route("/staff/deletions/<int:request_id>/run", methods=["POST"])
 @staff_required
-def staff_run(request_id: int) -> Response:
+def staff_run(request_id: int) -> ResponseReturnValue:
     req = _staff_request(request_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -459,7 +460,7 @@ def staff_run(request_id: int) -> Response:
 
 @bp.route("/staff/deletions/<int:request_id>/refuse", methods=["POST"])
 @staff_required
-def staff_refuse(request_id: int) -> Response | tuple[str, int]:
+def staff_refuse(request_id: int) -> ResponseReturnValue:
     req = _staff_request(request_id)
     form = RefuseForm()
     if not form.validate_on_submit():
@@ -480,7 +481,7 @@ def staff_refuse(request_id: int) -> Response | tuple[str, int]:
 
 @bp.route("/staff/deletions/<int:request_id>/steps/<int:step_id>/retry", methods=["POST"])
 @staff_required
-def staff_retry(request_id: int, step_id: int) -> Response:
+def staff_retry(request_id: int, step_id: int) -> ResponseReturnValue:
     req = _staff_request(request_id)
     step = _staff_step(req, step_id)
     if not ActionForm().validate_on_submit():
@@ -501,7 +502,7 @@ def staff_retry(request_id: int, step_id: int) -> Response:
 
 @bp.route("/staff/deletions/<int:request_id>/steps/<int:step_id>/done", methods=["POST"])
 @staff_required
-def staff_step_done(request_id: int, step_id: int) -> Response | tuple[str, int]:
+def staff_step_done(request_id: int, step_id: int) -> ResponseReturnValue:
     req = _staff_request(request_id)
     step = _staff_step(req, step_id)
     form = ManualStepForm(prefix=f"step-{step.id}")

@@ -21,6 +21,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -194,13 +195,13 @@ def _render_journal_body(service: str | None, page: int) -> str:
 @bp.route("/incidents/<int:incident_id>")
 @public_endpoint
 @gate_exempt
-def detail(incident_id: int) -> str | Response:
+def detail(incident_id: int) -> ResponseReturnValue:
     db = get_session()
     incident = queries.get_visible(db, incident_id, _audience())
     if incident is None:
         if not current_user.is_authenticated and queries.incident_exists(db, incident_id):
             # Hosted users follow links from mails and chats: let them sign in first.
-            return redirect(url_for("accounts.login", next=here()))  # type: ignore[return-value]
+            return redirect(url_for("accounts.login", next=here()))
         abort(404)
     return render_template("incidents/detail.html", **_detail_context(incident))
 
@@ -264,7 +265,7 @@ def _feed_tag(kind: str, *parts: Any) -> str:
 @bp.route("/incidents.atom")
 @public_endpoint
 @gate_exempt
-def atom_feed() -> Response:
+def atom_feed() -> ResponseReturnValue:
     service = _service_filter()
     latest = _version()
     etag = _feed_tag("atom", latest, service, get_locale())
@@ -285,7 +286,7 @@ def atom_feed() -> Response:
 @bp.route("/incidents.json")
 @public_endpoint
 @gate_exempt
-def json_feed() -> Response:
+def json_feed() -> ResponseReturnValue:
     service = _service_filter()
     latest = _version()
     # Current status moves with the clock too (planned work starting), so the tag has a bucket.
@@ -348,7 +349,7 @@ def staff_list() -> str:
 
 @bp.route("/staff/incidents/new", methods=["GET", "POST"])
 @staff_required
-def staff_new() -> str | Response:
+def staff_new() -> ResponseReturnValue:
     form = OpenIncidentForm()
     form.services.choices = service_choices(current_profile().services)
     form.impact.choices = impact_choices()
@@ -374,16 +375,16 @@ def staff_new() -> str | Response:
             flash(
                 _("Incident #%(id)s is open and shown in the journal.", id=incident.id), "success"
             )
-            return redirect(url_for("incidents.staff_manage", incident_id=incident.id))  # type: ignore[return-value]
+            return redirect(url_for("incidents.staff_manage", incident_id=incident.id))
     failed = request.method == "POST"
     return render_template(
         "incidents/staff_new.html", form=form, error=error, timezone=current_profile().timezone
-    ), (422 if failed else 200)  # type: ignore[return-value]
+    ), (422 if failed else 200)
 
 
 @bp.route("/staff/incidents/maintenance/new", methods=["GET", "POST"])
 @staff_required
-def staff_new_maintenance() -> str | Response:
+def staff_new_maintenance() -> ResponseReturnValue:
     form = MaintenanceForm()
     form.services.choices = service_choices(current_profile().services)
     error = None
@@ -407,14 +408,14 @@ def staff_new_maintenance() -> str | Response:
             error = _attach_error(form, exc)
         else:
             flash(_("Maintenance #%(id)s is announced.", id=incident.id), "success")
-            return redirect(url_for("incidents.staff_manage", incident_id=incident.id))  # type: ignore[return-value]
+            return redirect(url_for("incidents.staff_manage", incident_id=incident.id))
     failed = request.method == "POST"
     return render_template(
         "incidents/staff_maintenance.html",
         form=form,
         error=error,
         timezone=current_profile().timezone,
-    ), (422 if failed else 200)  # type: ignore[return-value]
+    ), (422 if failed else 200)
 
 
 def _manage_forms(incident: Incident) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -19,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import FileStorage
@@ -140,7 +140,7 @@ def _import_form(
 
 
 @bp.route("/account/import")
-def import_page() -> Response | tuple[str, int]:
+def import_page() -> ResponseReturnValue:
     needs_password = require_recent_auth()
     if needs_password is not None:
         return needs_password
@@ -153,7 +153,7 @@ def _queue_check(job_id: int, code: str | None = None) -> None:
 
 
 @bp.route("/account/import/upload", methods=["POST"])
-def upload() -> Response | tuple[str, int]:
+def upload() -> ResponseReturnValue:
     form = UploadForm()
     storage = request.files.get("archive")
     if not form.validate_on_submit():
@@ -176,11 +176,11 @@ def upload() -> Response | tuple[str, int]:
         return _import_form(upload=form, error=_message(str(exc), None), status=409)
     g.moving_uploads.remove(str(path))  # the job keeps it now
     _queue_check(job.id)
-    return redirect(url_for("moving.job_page", job_id=job.id))  # type: ignore[return-value]
+    return redirect(url_for("moving.job_page", job_id=job.id))
 
 
 @bp.route("/account/import/transfer", methods=["POST"])
-def transfer() -> Response | tuple[str, int]:
+def transfer() -> ResponseReturnValue:
     needs_password = require_recent_auth()
     if needs_password is not None:
         return needs_password
@@ -196,7 +196,7 @@ def transfer() -> Response | tuple[str, int]:
         discard_changes()
         return _import_form(transfer=form, error=_message(str(exc), None), status=409)
     _queue_check(job.id, form.code.data.strip())
-    return redirect(url_for("moving.job_page", job_id=job.id))  # type: ignore[return-value]
+    return redirect(url_for("moving.job_page", job_id=job.id))
 
 
 def _own_job(job_id: int) -> ImportJob:
@@ -274,7 +274,7 @@ def service_summary(entry: services.ServiceReport) -> str:
 
 
 @bp.route("/account/import/<int:job_id>/progress.json")
-def job_progress(job_id: int) -> Response:
+def job_progress(job_id: int) -> ResponseReturnValue:
     """What static/moving-progress.js shows while the import runs."""
     job = _own_job(job_id)
     return jsonify(
@@ -287,7 +287,7 @@ def job_progress(job_id: int) -> Response:
 
 
 @bp.route("/account/import/<int:job_id>/confirm", methods=["POST"])
-def confirm(job_id: int) -> Response:
+def confirm(job_id: int) -> ResponseReturnValue:
     job = _own_job(job_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -296,15 +296,15 @@ def confirm(job_id: int) -> Response:
     except services.ImportRefused as exc:
         discard_changes()
         flash(_message(str(exc), None), "error")
-        return redirect(url_for("moving.job_page", job_id=job.id))  # type: ignore[return-value]
+        return redirect(url_for("moving.job_page", job_id=job.id))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     after_commit(lambda: jobs.queue_run(app, job.id))
     flash(_("Your import has started. This page shows its progress."), "success")
-    return redirect(url_for("moving.job_page", job_id=job.id))  # type: ignore[return-value]
+    return redirect(url_for("moving.job_page", job_id=job.id))
 
 
 @bp.route("/account/import/<int:job_id>/cancel", methods=["POST"])
-def cancel(job_id: int) -> Response:
+def cancel(job_id: int) -> ResponseReturnValue:
     job = _own_job(job_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -320,7 +320,7 @@ def cancel(job_id: int) -> Response:
             else _("The import stops after the item being written; what was imported stays."),
             "success",
         )
-    return redirect(url_for("moving.job_page", job_id=job.id))  # type: ignore[return-value]
+    return redirect(url_for("moving.job_page", job_id=job.id))
 
 
 # Staff ----------------------------------------------------------------------------------------
@@ -348,7 +348,7 @@ def staff_jobs() -> str:
 
 @bp.route("/staff/imports/<int:job_id>/retry", methods=["POST"])
 @staff_required
-def staff_retry(job_id: int) -> Response:
+def staff_retry(job_id: int) -> ResponseReturnValue:
     job = get_session().get(ImportJob, job_id) or abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -357,19 +357,19 @@ def staff_retry(job_id: int) -> Response:
     except services.ImportRefused as exc:
         discard_changes()
         flash(_message(str(exc), None), "error")
-        return redirect(url_for("moving.staff_jobs"))  # type: ignore[return-value]
+        return redirect(url_for("moving.staff_jobs"))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if job.state == "queued":
         after_commit(lambda: jobs.queue_run(app, job.id))
     else:
         after_commit(lambda: jobs.queue_check(app, job.id))
     flash(_("The import will be tried again; parts already done stay done."), "success")
-    return redirect(url_for("moving.staff_jobs"))  # type: ignore[return-value]
+    return redirect(url_for("moving.staff_jobs"))
 
 
 @bp.route("/staff/imports/<int:job_id>/cancel", methods=["POST"])
 @staff_required
-def staff_cancel(job_id: int) -> Response:
+def staff_cancel(job_id: int) -> ResponseReturnValue:
     job = get_session().get(ImportJob, job_id) or abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -380,4 +380,4 @@ def staff_cancel(job_id: int) -> Response:
         flash(_message(str(exc), None), "error")
     else:
         flash(_("The import is cancelled and its archive deleted."), "success")
-    return redirect(url_for("moving.staff_jobs"))  # type: ignore[return-value]
+    return redirect(url_for("moving.staff_jobs"))

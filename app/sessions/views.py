@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, logout_user
@@ -32,7 +33,7 @@ def index() -> str:
 
 @bp.route("/account/sessions/others", methods=["POST"])
 @gate_exempt
-def end_others() -> Response:
+def end_others() -> ResponseReturnValue:
     db = get_session()
     ended = services.end_other_sessions(
         db,
@@ -48,19 +49,19 @@ def end_others() -> Response:
         ),
         "success",
     )
-    return redirect(url_for("sessions.index"))  # type: ignore[return-value]
+    return redirect(url_for("sessions.index"))
 
 
 @bp.route("/account/sessions/all", methods=["POST"])
 @gate_exempt
-def end_all() -> Response:
+def end_all() -> ResponseReturnValue:
     db = get_session()
     account = current_user._get_current_object()
     services.end_all_sessions(db, session_store(), account, actor=account, reason="everywhere")
     logout_user()
     rotate_session()
     flash(_("You are signed out everywhere, including here."), "success")
-    return redirect(url_for("accounts.login"))  # type: ignore[return-value]
+    return redirect(url_for("accounts.login"))
 
 
 def _staff_account(account_id: int) -> Account:

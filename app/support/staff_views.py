@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -14,6 +13,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -198,7 +198,7 @@ def staff_ticket(ticket_id: int) -> tuple[str, int]:
 
 @bp.route("/staff/tickets/<int:ticket_id>/reply", methods=["POST"])
 @staff_required
-def staff_reply(ticket_id: int) -> Response | tuple[str, int]:
+def staff_reply(ticket_id: int) -> ResponseReturnValue:
     found = _staff_ticket(ticket_id)
     form = StaffReplyForm()
     if request.form.get("action") == "insert":
@@ -224,7 +224,7 @@ def staff_reply(ticket_id: int) -> Response | tuple[str, int]:
         flash(_("Internal note added. The requester does not see it."), "success")
     else:
         flash(_("Reply sent to the requester."), "success")
-    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id, _anchor="latest"))  # type: ignore[return-value]
+    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id, _anchor="latest"))
 
 
 def _insert_saved_reply(ticket: Any, form: StaffReplyForm) -> tuple[str, int]:
@@ -251,7 +251,7 @@ def _insert_saved_reply(ticket: Any, form: StaffReplyForm) -> tuple[str, int]:
 
 @bp.route("/staff/tickets/<int:ticket_id>/assign", methods=["POST"])
 @staff_required
-def staff_assign(ticket_id: int) -> Response | tuple[str, int]:
+def staff_assign(ticket_id: int) -> ResponseReturnValue:
     found = _staff_ticket(ticket_id)
     form = AssignForm()
     db = get_session()
@@ -271,12 +271,12 @@ def staff_assign(ticket_id: int) -> Response | tuple[str, int]:
         flash(_("The ticket is assigned to nobody."), "success")
     else:
         flash(_("The ticket is assigned to %(name)s.", name=assignee.display_name), "success")
-    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id))  # type: ignore[return-value]
+    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id))
 
 
 @bp.route("/staff/tickets/<int:ticket_id>/state", methods=["POST"])
 @staff_required
-def staff_state(ticket_id: int) -> Response | tuple[str, int]:
+def staff_state(ticket_id: int) -> ResponseReturnValue:
     found = _staff_ticket(ticket_id)
     form = StateForm()
     db = get_session()
@@ -290,7 +290,7 @@ def staff_state(ticket_id: int) -> Response | tuple[str, int]:
         return _staff_ticket_page(_staff_ticket(ticket_id), state_form=form, status=422)
     if changed:
         flash(_("State changed to “%(state)s”.", state=STATE_LABELS[found.state]), "success")
-    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id))  # type: ignore[return-value]
+    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id))
 
 
 # Saved replies ---------------------------------------------------------------------------
@@ -298,7 +298,7 @@ def staff_state(ticket_id: int) -> Response | tuple[str, int]:
 
 @bp.route("/staff/tickets/replies", methods=["GET", "POST"])
 @staff_required
-def canned_replies() -> Response | tuple[str, int]:
+def canned_replies() -> ResponseReturnValue:
     form = CannedReplyForm()
     db = get_session()
     status = 200
@@ -309,7 +309,7 @@ def canned_replies() -> Response | tuple[str, int]:
         else:
             flash(_("Saved reply “%(title)s” added.", title=reply.title), "success")
             _warn_unknown_placeholders(reply)
-            return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
+            return redirect(url_for("support.canned_replies"))
     replies = saved_replies.canned_replies(db)
     return (
         render_template(
@@ -367,7 +367,7 @@ def _canned(reply_id: int) -> CannedReply:
 
 @bp.route("/staff/tickets/replies/<int:reply_id>", methods=["GET", "POST"])
 @staff_required
-def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
+def canned_reply_edit(reply_id: int) -> ResponseReturnValue:
     reply = _canned(reply_id)
     form = CannedReplyForm(obj=reply if request.method == "GET" else None)
     status = 200
@@ -377,7 +377,7 @@ def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
         else:
             flash(_("Saved reply updated."), "success")
             _warn_unknown_placeholders(reply)
-            return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
+            return redirect(url_for("support.canned_replies"))
     return (
         render_template(
             "support/canned_reply_edit.html",
@@ -391,10 +391,10 @@ def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
 
 @bp.route("/staff/tickets/replies/<int:reply_id>/delete", methods=["POST"])
 @staff_required
-def canned_reply_delete(reply_id: int) -> Response:
+def canned_reply_delete(reply_id: int) -> ResponseReturnValue:
     reply = _canned(reply_id)
     db = get_session()
     title = reply.title
     saved_replies.delete_canned_reply(db, reply)
     flash(_("Saved reply “%(title)s” deleted.", title=title), "success")
-    return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
+    return redirect(url_for("support.canned_replies"))
