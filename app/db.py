@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, create_engine, event
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -311,6 +311,15 @@ def session_scope(app: Flask) -> Iterator[Session]:
 # Ids are INTEGER columns (32-bit signed on PostgreSQL): a larger number names no row, and
 # must be "not found" before it reaches (and overflows) a query.
 DB_INTEGER_MAX = 2**31 - 1
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched (a guarded update tells who won a race).
+
+    `Session.execute` types its answer as a plain `Result`; for these statements it is a
+    `CursorResult`, the one that counts rows.
+    """
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
 
 
 def parse_id(text: str | None) -> int | None:

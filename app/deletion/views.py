@@ -39,6 +39,7 @@ from app.deletion.receipt import (
     receipt_ready,
 )
 from app.deletion.steps import step_label
+from app.extensions import running_app
 from app.hoster.profile import current_profile
 from app.mail import InvalidRecipient, checked_recipient
 from app.paging import Page, page_number, paginate
@@ -404,7 +405,7 @@ def _flash_run(report: pipeline.RunReport) -> None:
 
 def _run(req: DeletionRequest) -> None:
     """Hand the steps to the worker; the page then shows their progress."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     report = jobs.queue_request(app, req.id, current_user.id)
     if report is None:
         flash(

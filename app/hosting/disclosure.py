@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
+from app.dates import iso_or_none
 from app.hoster.model import Closing, Host, HosterProfile
 from app.hoster.texts import LocalizedText, country_name
 
@@ -227,9 +228,6 @@ def profile_for_json(profile: HosterProfile) -> dict[str, object]:
     """
     org = profile.organisation
 
-    def day(value: object) -> str | None:
-        return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
-
     policies = profile.policies
     return {
         "organisation": {
@@ -241,9 +239,9 @@ def profile_for_json(profile: HosterProfile) -> dict[str, object]:
             "contact_email": org.contact_email,
             "country": org.country,
             "legal_notice_url": org.legal_notice_url,
-            "start_date": day(org.start_date),
+            "start_date": iso_or_none(org.start_date),
             "status": org.status,
-            "end_date": day(org.end_date),
+            "end_date": iso_or_none(org.end_date),
             "closing": _closing(org.closing),
             "membership": {"status": org.membership_status, "since": org.membership_since},
         },
@@ -276,13 +274,13 @@ def profile_for_json(profile: HosterProfile) -> dict[str, object]:
                 "status": s.status,
                 "registration": s.registration,
                 "registration_load": s.registration_load,
-                "end_date": day(s.end_date),
+                "end_date": iso_or_none(s.end_date),
                 "closing": _closing(s.closing),
                 "install_type": s.install_type,
                 "guide_url": s.guide_url,
                 "data_location": _plain(s.data_location),
                 "retention": _plain(s.retention),
-                "start_date": day(s.start_date),
+                "start_date": iso_or_none(s.start_date),
                 "software": {
                     "name": s.software.name,
                     "version": s.software.version,

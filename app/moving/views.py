@@ -26,6 +26,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from app.db import after_commit, discard_changes, get_session
+from app.extensions import running_app
 from app.moving import bp, jobs, services
 from app.moving.forms import ActionForm, TransferForm, UploadForm
 from app.moving.models import ImportJob, ImportPart
@@ -148,7 +149,7 @@ def import_page() -> ResponseReturnValue:
 
 
 def _queue_check(job_id: int, code: str | None = None) -> None:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     after_commit(lambda: jobs.queue_check(app, job_id, code))
 
 
@@ -297,7 +298,7 @@ def confirm(job_id: int) -> ResponseReturnValue:
         discard_changes()
         flash(_message(str(exc), None), "error")
         return redirect(url_for("moving.job_page", job_id=job.id))
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     after_commit(lambda: jobs.queue_run(app, job.id))
     flash(_("Your import has started. This page shows its progress."), "success")
     return redirect(url_for("moving.job_page", job_id=job.id))
@@ -358,7 +359,7 @@ def staff_retry(job_id: int) -> ResponseReturnValue:
         discard_changes()
         flash(_message(str(exc), None), "error")
         return redirect(url_for("moving.staff_jobs"))
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     if job.state == "queued":
         after_commit(lambda: jobs.queue_run(app, job.id))
     else:
