@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, abort, current_app, g, has_request_context, request
 from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, create_engine, event
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -328,3 +328,15 @@ def parse_id(text: str | None) -> int | None:
         return None
     value = int(text)
     return value if 0 < value <= DB_INTEGER_MAX else None
+
+
+M = TypeVar("M", bound=Base)
+
+
+def get_or_404(model: type[M], ident: int) -> M:
+    """The row of `model` with this id (an `<int:…>` of the URL) in the request's session;
+    404 when there is none."""
+    found = get_session().get(model, ident)
+    if found is None:
+        abort(404)
+    return found

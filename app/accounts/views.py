@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +28,7 @@ from app.accounts.forms import LoginForm, ReauthForm, TimeZoneForm
 from app.accounts.throttle import DEVICE_COOKIE, DeviceCookies, LoginThrottle
 from app.db import get_session
 from app.extensions import directory, limiter
+from app.paging import paginate
 from app.security import (
     gate_exempt,
     mark_reauthenticated,
@@ -222,19 +224,10 @@ def _contact_form() -> bool:
 @bp.route("/account/activity")
 @gate_exempt
 def activity() -> str:
-    page = request.args.get("page", 1, type=int)
-    if page is None or page < 1 or page > 100_000:
-        abort(404)
-    per_page = 50
-    events, total = audit.events_for_account(
-        get_session(), current_user.id, page=page, per_page=per_page
+    listing = paginate(
+        partial(audit.events_for_account, get_session(), current_user.id), per_page=50
     )
-    pages = max(1, -(-total // per_page))
-    if page > pages:
-        abort(404)
-    return render_template(
-        "accounts/activity.html", events=events, page=page, pages=pages, total=total
-    )
+    return render_template("accounts/activity.html", events=listing.items, **listing.pager())
 
 
 @bp.route("/account/confirm", methods=["GET", "POST"])

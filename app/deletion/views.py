@@ -23,10 +23,11 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts.models import Account
+from app.actions import ActionForm, staff_action
 from app.connectors.base import service_connectors
-from app.db import discard_changes, get_session, utcnow
+from app.db import discard_changes, get_or_404, get_session, utcnow
 from app.deletion import bp, jobs, pipeline, queue, requests, steps
-from app.deletion.forms import ActionForm, ManualStepForm, RefuseForm, RequestDeletionForm
+from app.deletion.forms import ManualStepForm, RefuseForm, RequestDeletionForm
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.deletion.outcomes import describe_outcome, describe_outcome_text
 from app.deletion.plan import kept_reason, preview_deletion
@@ -42,7 +43,7 @@ from app.deletion.steps import step_label
 from app.extensions import running_app
 from app.hoster.profile import current_profile
 from app.mail import InvalidRecipient, checked_recipient
-from app.paging import Page, page_number, paginate
+from app.paging import Page, one_of, page_number, paginate
 from app.security import gate_exempt, recently_authenticated, require_recent_auth, staff_required
 
 
@@ -277,9 +278,8 @@ SHOW = ("open", "completed", "cancelled", "refused")
 @bp.route("/staff/deletions")
 @staff_required
 def staff_queue() -> str:
-    show = request.args.get("show", "open")
-    if show not in SHOW:
-        abort(404)
+    # A list that does not exist is an address that does not exist.
+    show = one_of(request.args.get("show", "open"), SHOW, None) or abort(404)
     page = page_number()
     db = get_session()
     rows: list[queue.QueueRow] = []
@@ -296,13 +296,6 @@ def staff_queue() -> str:
         **closed.pager(),
         now=utcnow(),
     )
-
-
-def _staff_request(request_id: int) -> DeletionRequest:
-    found = get_session().get(DeletionRequest, request_id)
-    if found is None:
-        abort(404)
-    return found
 
 
 def _staff_step(req: DeletionRequest, step_id: int) -> DeletionStep:
@@ -365,7 +358,7 @@ REFRESH_SECONDS = 5
 @bp.route("/staff/deletions/<int:request_id>")
 @staff_required
 def staff_request(request_id: int) -> tuple[str, int, dict[str, str]]:
-    req = _staff_request(request_id)
+    req = get_or_404(DeletionRequest, request_id)
     # While the worker has steps to run, the page reloads itself (an HTTP Refresh header:
     # no script needed); staff can turn that off, as WCAG 2.2.1 asks.
     auto = request.args.get("refresh") != "off"
@@ -416,53 +409,51 @@ def _run(req: DeletionRequest) -> None:
         _flash_run(report)
 
 
-def _back(req: DeletionRequest) -> ResponseReturnValue:
-    return redirect(url_for("deletion.staff_request", request_id=req.id))
+def _back(req: DeletionRequest) -> str:
+    return url_for("deletion.staff_request", request_id=req.id)
+
+
+def _hand_off(req: DeletionRequest) -> None:
+    # Committed before the hand-off: the worker (or, in immediate mode, this request)
+    # runs the steps in its own transaction and must see this change.
+    get_session().commit()
+    _run(req)
 
 
 @bp.route("/staff/deletions/<int:request_id>/approve", methods=["POST"])
 @staff_required
 def staff_approve(request_id: int) -> ResponseReturnValue:
-    req = _staff_request(request_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    db = get_session()
-    try:
-        requests.approve_deletion(db, req, actor_id=current_user.id)
-    except requests.NotDue:
-        discard_changes()
-        flash(_("The grace period is not over: the user can still cancel."), "error")
-        return _back(req)
-    except requests.WrongState:
-        discard_changes()
-        flash(
-            _("This request cannot be approved any more (cancelled or already approved)."), "error"
-        )
-        return _back(req)
-    # Committed before the hand-off: the worker (or, in immediate mode, this request)
-    # runs the steps in its own transaction and must see this change.
-    db.commit()
-    _run(req)
-    return _back(req)
+    req = get_or_404(DeletionRequest, request_id)
+    return staff_action(
+        lambda: requests.approve_deletion(get_session(), req, actor_id=current_user.id),
+        back=_back(req),
+        refused={
+            requests.NotDue: _("The grace period is not over: the user can still cancel."),
+            requests.WrongState: _(
+                "This request cannot be approved any more (cancelled or already approved)."
+            ),
+        },
+        done=lambda _approved: _hand_off(req),
+    )
 
 
 @bp.route("/staff/deletions/<int:request_id>/run", methods=["POST"])
 @staff_required
 def staff_run(request_id: int) -> ResponseReturnValue:
-    req = _staff_request(request_id)
+    req = get_or_404(DeletionRequest, request_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     if req.state != "approved":
         flash(_("Only an approved request has steps to run."), "error")
-        return _back(req)
+        return redirect(_back(req))
     _run(req)
-    return _back(req)
+    return redirect(_back(req))
 
 
 @bp.route("/staff/deletions/<int:request_id>/refuse", methods=["POST"])
 @staff_required
 def staff_refuse(request_id: int) -> ResponseReturnValue:
-    req = _staff_request(request_id)
+    req = get_or_404(DeletionRequest, request_id)
     form = RefuseForm()
     if not form.validate_on_submit():
         return _render_staff_request(req, refuse_form=form, status=422)
@@ -475,36 +466,28 @@ def staff_refuse(request_id: int) -> ResponseReturnValue:
             _("This request can no longer be refused: deletion has started or it is closed."),
             "error",
         )
-        return _back(req)
+        return redirect(_back(req))
     flash(_("Request refused. The user sees your reason."), "success")
-    return _back(req)
+    return redirect(_back(req))
 
 
 @bp.route("/staff/deletions/<int:request_id>/steps/<int:step_id>/retry", methods=["POST"])
 @staff_required
 def staff_retry(request_id: int, step_id: int) -> ResponseReturnValue:
-    req = _staff_request(request_id)
+    req = get_or_404(DeletionRequest, request_id)
     step = _staff_step(req, step_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    db = get_session()
-    try:
-        requests.retry_step(db, step, actor_id=current_user.id)
-    except requests.WrongState:
-        discard_changes()
-        flash(_("This step has not failed: nothing to retry."), "error")
-        return _back(req)
-    # Committed before the hand-off: the worker (or, in immediate mode, this request)
-    # runs the steps in its own transaction and must see this change.
-    db.commit()
-    _run(req)
-    return _back(req)
+    return staff_action(
+        lambda: requests.retry_step(get_session(), step, actor_id=current_user.id),
+        back=_back(req),
+        refused={requests.WrongState: _("This step has not failed: nothing to retry.")},
+        done=lambda _retried: _hand_off(req),
+    )
 
 
 @bp.route("/staff/deletions/<int:request_id>/steps/<int:step_id>/done", methods=["POST"])
 @staff_required
 def staff_step_done(request_id: int, step_id: int) -> ResponseReturnValue:
-    req = _staff_request(request_id)
+    req = get_or_404(DeletionRequest, request_id)
     step = _staff_step(req, step_id)
     form = ManualStepForm(prefix=f"step-{step.id}")
     if not form.validate_on_submit():
@@ -521,9 +504,6 @@ def staff_step_done(request_id: int, step_id: int) -> ResponseReturnValue:
     except requests.WrongState:
         discard_changes()
         flash(_("This step cannot be marked done now (approve the request first)."), "error")
-        return _back(req)
-    # Committed before the hand-off: the worker (or, in immediate mode, this request)
-    # runs the steps in its own transaction and must see this change.
-    db.commit()
-    _run(req)
-    return _back(req)
+        return redirect(_back(req))
+    _hand_off(req)
+    return redirect(_back(req))

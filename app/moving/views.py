@@ -25,10 +25,11 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from app.db import after_commit, discard_changes, get_session
+from app.actions import ActionForm, staff_action
+from app.db import after_commit, discard_changes, get_or_404, get_session
 from app.extensions import running_app
 from app.moving import bp, jobs, services
-from app.moving.forms import ActionForm, TransferForm, UploadForm
+from app.moving.forms import TransferForm, UploadForm
 from app.moving.models import ImportJob, ImportPart
 from app.moving.plan import KIND_LABELS
 from app.moving.staff import recent_jobs
@@ -114,6 +115,10 @@ def _message(text: str | None, values: dict[str, Any] | None) -> str:
         return translated % (values or {}) if values else translated
     except (KeyError, TypeError, ValueError):
         return translated
+
+
+def _refusal(exc: Exception) -> str:
+    return _message(str(exc), None)
 
 
 def _import_form(
@@ -296,7 +301,7 @@ def confirm(job_id: int) -> ResponseReturnValue:
         services.confirm_import(get_session(), job)
     except services.ImportRefused as exc:
         discard_changes()
-        flash(_message(str(exc), None), "error")
+        flash(_refusal(exc), "error")
         return redirect(url_for("moving.job_page", job_id=job.id))
     app = running_app()
     after_commit(lambda: jobs.queue_run(app, job.id))
@@ -313,7 +318,7 @@ def cancel(job_id: int) -> ResponseReturnValue:
         now = services.cancel_import(get_session(), job, actor_id=current_user.id)
     except services.ImportRefused as exc:
         discard_changes()
-        flash(_message(str(exc), None), "error")
+        flash(_refusal(exc), "error")
     else:
         flash(
             _("The import is cancelled. What was already imported stays.")
@@ -350,35 +355,31 @@ def staff_jobs() -> str:
 @bp.route("/staff/imports/<int:job_id>/retry", methods=["POST"])
 @staff_required
 def staff_retry(job_id: int) -> ResponseReturnValue:
-    job = get_session().get(ImportJob, job_id) or abort(404)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        services.retry_import(get_session(), job, actor_id=current_user.id)
-    except services.ImportRefused as exc:
-        discard_changes()
-        flash(_message(str(exc), None), "error")
-        return redirect(url_for("moving.staff_jobs"))
-    app = running_app()
-    if job.state == "queued":
-        after_commit(lambda: jobs.queue_run(app, job.id))
-    else:
-        after_commit(lambda: jobs.queue_check(app, job.id))
-    flash(_("The import will be tried again; parts already done stay done."), "success")
-    return redirect(url_for("moving.staff_jobs"))
+    job = get_or_404(ImportJob, job_id)
+
+    def queued(_none: None) -> str:
+        app = running_app()
+        if job.state == "queued":
+            after_commit(lambda: jobs.queue_run(app, job.id))
+        else:
+            after_commit(lambda: jobs.queue_check(app, job.id))
+        return _("The import will be tried again; parts already done stay done.")
+
+    return staff_action(
+        lambda: services.retry_import(get_session(), job, actor_id=current_user.id),
+        back=url_for("moving.staff_jobs"),
+        refused={services.ImportRefused: _refusal},
+        done=queued,
+    )
 
 
 @bp.route("/staff/imports/<int:job_id>/cancel", methods=["POST"])
 @staff_required
 def staff_cancel(job_id: int) -> ResponseReturnValue:
-    job = get_session().get(ImportJob, job_id) or abort(404)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        services.cancel_import(get_session(), job, actor_id=current_user.id)
-    except services.ImportRefused as exc:
-        discard_changes()
-        flash(_message(str(exc), None), "error")
-    else:
-        flash(_("The import is cancelled and its archive deleted."), "success")
-    return redirect(url_for("moving.staff_jobs"))
+    job = get_or_404(ImportJob, job_id)
+    return staff_action(
+        lambda: services.cancel_import(get_session(), job, actor_id=current_user.id),
+        back=url_for("moving.staff_jobs"),
+        refused={services.ImportRefused: _refusal},
+        done=_("The import is cancelled and its archive deleted."),
+    )

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, logout_user
 
 from app.accounts.models import Account
-from app.db import get_session, utcnow
+from app.db import get_or_404, get_session, utcnow
 from app.security import gate_exempt, rotate_session, safe_next, staff_required
 from app.sessions import bp, services, session_store
 from app.sessions.forms import StaffEndAllForm
@@ -64,13 +64,6 @@ def end_all() -> ResponseReturnValue:
     return redirect(url_for("accounts.login"))
 
 
-def _staff_account(account_id: int) -> Account:
-    account = get_session().get(Account, account_id)
-    if account is None:
-        abort(404)
-    return account
-
-
 def _staff_sessions_page(account: Account, form: StaffEndAllForm, status: int = 200) -> Any:
     return (
         render_template(
@@ -89,13 +82,13 @@ def _staff_sessions_page(account: Account, form: StaffEndAllForm, status: int = 
 @staff_required
 def staff_sessions(account_id: int) -> Any:
     """An account's open sessions, and the confirmed way to end them all."""
-    return _staff_sessions_page(_staff_account(account_id), StaffEndAllForm())
+    return _staff_sessions_page(get_or_404(Account, account_id), StaffEndAllForm())
 
 
 @bp.route("/staff/accounts/<int:account_id>/sessions/end", methods=["POST"])
 @staff_required
 def staff_end_all(account_id: int) -> Any:
-    account = _staff_account(account_id)
+    account = get_or_404(Account, account_id)
     form = StaffEndAllForm()
     if not form.validate_on_submit():
         return _staff_sessions_page(account, form, status=422)

@@ -20,8 +20,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.db import discard_changes, get_session, parse_id
-from app.paging import page_number
+from app.actions import staff_action
+from app.db import discard_changes, get_or_404, get_session, parse_id
+from app.paging import one_of, page_count, page_number
 from app.security import staff_required
 from app.staff import describe_mail_purpose
 from app.support import bp, notifications, operations, queries, saved_replies
@@ -61,18 +62,16 @@ def _queue_filter() -> tuple[queries.QueueFilter, dict[str, str]]:
     """The queue filter from the query string; also the values to keep in page links."""
     args = request.args
     query = (args.get("q") or "").strip()[:200]
-    state = args.get("state") or ("all" if query else "needs_staff")
-    if state not in STATE_FILTERS:
-        state = "needs_staff"
-    service = args.get("service") or ""
-    if service not in service_names():
-        service = ""
+    state = one_of(
+        args.get("state") or ("all" if query else "needs_staff"), STATE_FILTERS, "needs_staff"
+    )
+    service = one_of(args.get("service"), service_names(), "")
     assignee = args.get("assignee") or ""
     if assignee == "me":
         assignee = str(current_user.id)
     if assignee != "none" and parse_id(assignee) is None:
         assignee = ""
-    sort = "recent" if args.get("sort") == "recent" else "waiting"
+    sort = one_of(args.get("sort"), ("recent",), "waiting")
     kept = {"q": query, "state": state, "service": service, "assignee": assignee, "sort": sort}
     return (
         queries.QueueFilter(
@@ -95,7 +94,7 @@ def staff_queue() -> str:
     found = queries.staff_queue(db, filters, page=page)
     if not found.tickets and page > 1:
         abort(404)
-    pages = None if found.capped else max(1, -(-found.total // PAGE_SIZE))
+    pages = None if found.capped else page_count(found.total, PAGE_SIZE)
     return render_template(
         "support/staff_queue.html",
         found=found,
@@ -358,17 +357,10 @@ def _warn_unknown_placeholders(reply: CannedReply) -> None:
         )
 
 
-def _canned(reply_id: int) -> CannedReply:
-    reply = get_session().get(CannedReply, reply_id)
-    if reply is None:
-        abort(404)
-    return reply
-
-
 @bp.route("/staff/tickets/replies/<int:reply_id>", methods=["GET", "POST"])
 @staff_required
 def canned_reply_edit(reply_id: int) -> ResponseReturnValue:
-    reply = _canned(reply_id)
+    reply = get_or_404(CannedReply, reply_id)
     form = CannedReplyForm(obj=reply if request.method == "GET" else None)
     status = 200
     if form.is_submitted():
@@ -392,9 +384,11 @@ def canned_reply_edit(reply_id: int) -> ResponseReturnValue:
 @bp.route("/staff/tickets/replies/<int:reply_id>/delete", methods=["POST"])
 @staff_required
 def canned_reply_delete(reply_id: int) -> ResponseReturnValue:
-    reply = _canned(reply_id)
-    db = get_session()
+    reply = get_or_404(CannedReply, reply_id)
     title = reply.title
-    saved_replies.delete_canned_reply(db, reply)
-    flash(_("Saved reply “%(title)s” deleted.", title=title), "success")
-    return redirect(url_for("support.canned_replies"))
+    return staff_action(
+        lambda: saved_replies.delete_canned_reply(get_session(), reply),
+        back=url_for("support.canned_replies"),
+        refused={},
+        done=_("Saved reply “%(title)s” deleted.", title=title),
+    )

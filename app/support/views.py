@@ -33,7 +33,7 @@ from wtforms import SelectChoice
 
 from app.db import discard_changes, get_session, utcnow
 from app.hoster.profile import current_profile
-from app.paging import page_number, paginate
+from app.paging import one_of, page_number, paginate
 from app.security import gate_exempt, open_to_visitors
 from app.support import attachment_store, bp, operations, queries, upload_limit
 from app.support.attachments import AttachmentStore, capped_parser, download_name, uploads_from
@@ -212,9 +212,9 @@ def new_ticket() -> ResponseReturnValue:
     ]
     slugs = [slug for slug, _name in choices]
     has_finder = "panel_ongoing_incidents" in current_app.extensions
-    chosen = request.args.get("service") if request.method == "GET" else form.service.data
-    if chosen not in slugs:
-        chosen = None
+    chosen = one_of(
+        request.args.get("service") if request.method == "GET" else form.service.data, slugs, None
+    )
     if request.method == "GET":
         if chosen:
             form.service.data = chosen

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import Form
 
-from app.db import discard_changes, get_session, utcnow
+from app.db import discard_changes, get_or_404, get_session, utcnow
 from app.hoster.profile import current_profile
 from app.paging import paginate
 from app.security import gate_exempt, public_endpoint, staff_required
@@ -165,9 +165,7 @@ def staff_new_request() -> ResponseReturnValue:
 @staff_required
 def staff_edit_request(request_id: int) -> ResponseReturnValue:
     db = get_session()
-    item = db.get(AuthorityRequest, request_id)
-    if item is None:
-        abort(404)
+    item = get_or_404(AuthorityRequest, request_id)
     form = AuthorityRequestForm(obj=item)
     if form.validate_on_submit():
         try:
