@@ -170,6 +170,15 @@ def send_soon(app: Flask) -> None:
     after_commit(ask)
 
 
+def send_if_queued(app: Flask) -> None:
+    """For a worker job, after its commit: send the mail it queued now, not at the next cron."""
+    if g.pop("panel_mail_queued", False):
+        try:
+            send_queued(app)
+        except Exception:  # the mail stays queued for `flask mail send`
+            log.exception("sending queued mail failed")
+
+
 def _send_after_commit() -> None:
     if g.pop("panel_mail_queued", False):
         try:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -490,16 +491,18 @@ def staff_manage(incident_id: int) -> tuple[str, int]:
     return _render_manage(incident, _manage_forms(incident))
 
 
-def _staff_action(incident_id: int, form_key: str, action: Any, done: str) -> Any:
-    """Validate one of the manage page's forms, call one service, commit, flash, redirect."""
+def _manage_form_action(
+    incident_id: int, form_key: str, done: str, change: Callable[[Any], object]
+) -> ResponseReturnValue:
+    """Validate one of the manage page's forms, call one service with it, flash, redirect;
+    a refusal shows the page again with the error next to the field."""
     incident = _incident_or_404(incident_id)
     forms = _manage_forms(incident)
     form = forms[form_key]
     error = None
     if form.validate_on_submit():
-        db = get_session()
         try:
-            action(db, form)
+            change(form)
         except operations.IncidentError as exc:
             discard_changes()
             error = _attach_error(form, exc)
@@ -513,11 +516,11 @@ def _staff_action(incident_id: int, form_key: str, action: Any, done: str) -> An
 
 @bp.route("/staff/incidents/<int:incident_id>/updates", methods=["POST"])
 @staff_required
-def staff_post_update(incident_id: int) -> Any:
-    def action(db: Any, form: UpdateForm) -> None:
+def staff_post_update(incident_id: int) -> ResponseReturnValue:
+    def post(form: UpdateForm) -> None:
         corrects = form.corrects_id.data
         operations.post_update(
-            db,
+            get_session(),
             incident_id,
             body=form.body.data,
             status=form.status.data or None,
@@ -526,31 +529,33 @@ def staff_post_update(incident_id: int) -> Any:
             actor=_actor(),
         )
 
-    return _staff_action(incident_id, "update_form", action, _("The update is posted."))
+    return _manage_form_action(incident_id, "update_form", _("The update is posted."), post)
 
 
 @bp.route("/staff/incidents/<int:incident_id>/resolve", methods=["POST"])
 @staff_required
-def staff_resolve(incident_id: int) -> Any:
-    def action(db: Any, form: ResolveForm) -> None:
-        operations.resolve_incident(
-            db,
+def staff_resolve(incident_id: int) -> ResponseReturnValue:
+    return _manage_form_action(
+        incident_id,
+        "resolve_form",
+        _("Marked as resolved."),
+        lambda form: operations.resolve_incident(
+            get_session(),
             incident_id,
             body=form.body.data,
             resolved_at=to_utc(form.resolved_at.data, hoster_tz()),
             actor=_actor(),
-        )
-
-    return _staff_action(incident_id, "resolve_form", action, _("Marked as resolved."))
+        ),
+    )
 
 
 @bp.route("/staff/incidents/<int:incident_id>/details", methods=["POST"])
 @staff_required
-def staff_edit(incident_id: int) -> Any:
-    def action(db: Any, form: DetailsForm) -> None:
+def staff_edit(incident_id: int) -> ResponseReturnValue:
+    def edit(form: DetailsForm) -> None:
         tz = hoster_tz()
         operations.edit_incident(
-            db,
+            get_session(),
             incident_id,
             title=form.title.data or "",
             services=form.services.data or [],
@@ -562,13 +567,17 @@ def staff_edit(incident_id: int) -> Any:
             actor=_actor(),
         )
 
-    return _staff_action(incident_id, "details_form", action, _("The details are saved."))
+    return _manage_form_action(incident_id, "details_form", _("The details are saved."), edit)
 
 
 @bp.route("/staff/incidents/<int:incident_id>/postmortem", methods=["POST"])
 @staff_required
-def staff_postmortem(incident_id: int) -> Any:
-    def action(db: Any, form: PostmortemForm) -> None:
-        operations.write_postmortem(db, incident_id, text=form.postmortem.data, actor=_actor())
-
-    return _staff_action(incident_id, "postmortem_form", action, _("The post-mortem is saved."))
+def staff_postmortem(incident_id: int) -> ResponseReturnValue:
+    return _manage_form_action(
+        incident_id,
+        "postmortem_form",
+        _("The post-mortem is saved."),
+        lambda form: operations.write_postmortem(
+            get_session(), incident_id, text=form.postmortem.data, actor=_actor()
+        ),
+    )

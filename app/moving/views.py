@@ -239,7 +239,6 @@ def job_page(job_id: int) -> str:
     return render_template(
         "moving/job.html",
         job=job,
-        action=ActionForm(),
         report=services.report_by_service(job),
         seconds_left=services.seconds_left(job),
         kinds=_labels(),
@@ -346,7 +345,6 @@ def staff_jobs() -> str:
         "moving/staff_jobs.html",
         jobs=found,
         owners=owners,
-        action=ActionForm(),
         size=_size,
         message=_message,
     )

@@ -26,7 +26,6 @@ from app.paging import one_of, page_count, page_number
 from app.security import staff_required
 from app.staff import describe_mail_purpose
 from app.support import bp, notifications, operations, queries, saved_replies
-from app.support.attachments import uploads_from
 from app.support.forms import (
     CATEGORY_LABELS,
     AssignForm,
@@ -39,9 +38,8 @@ from app.support.settings import COUNT_CAP, PAGE_SIZE, SupportError, TicketNotFo
 from app.support.views import (
     MAX_PAGE,
     apply_errors,
+    send_reply,
     service_names,
-    settings,
-    write_or_refuse,
 )
 
 STATE_LABELS = {
@@ -203,19 +201,13 @@ def staff_reply(ticket_id: int) -> ResponseReturnValue:
     if request.form.get("action") == "insert":
         return _insert_saved_reply(found, form)
     internal = bool(form.internal.data)
-    sent = write_or_refuse(
+    sent = send_reply(
         form,
-        lambda store: operations.reply_as_staff(
-            get_session(),
-            store,
-            settings(),
-            ticket=found,
-            author=current_user._get_current_object(),
-            body=form.body.data or "",
-            uploads=uploads_from(form.attachments.data or []),
-            internal=internal,
-            then_state=form.then_state.data or "waiting_user",
-        ),
+        operations.reply_as_staff,
+        ticket=found,
+        author=current_user._get_current_object(),
+        internal=internal,
+        then_state=form.then_state.data or "waiting_user",
     )
     if sent is None:
         return _staff_ticket_page(_staff_ticket(ticket_id), reply_form=form, status=422)

@@ -38,8 +38,8 @@ from app.security import gate_exempt, open_to_visitors
 from app.support import attachment_store, bp, operations, queries, upload_limit
 from app.support.attachments import AttachmentStore, capped_parser, download_name, uploads_from
 from app.support.contact_views import contact_form_for_visitors
-from app.support.forms import CATEGORY_LABELS, ReplyForm, TicketForm
-from app.support.models import OTHER_SERVICE, USER_STATE_LABELS
+from app.support.forms import CATEGORY_LABELS, ReplyForm, StaffReplyForm, TicketForm
+from app.support.models import OTHER_SERVICE, USER_STATE_LABELS, TicketMessage
 from app.support.settings import PAGE_SIZE, SupportError, SupportSettings, TicketNotFound
 from app.units import byte_size
 
@@ -152,6 +152,24 @@ def write_or_refuse(form: FlaskForm, write: Callable[[AttachmentStore], T]) -> T
         discard_changes()
         apply_errors(form, exc.errors)
         return None
+
+
+def send_reply(
+    form: ReplyForm | StaffReplyForm, write: Callable[..., TicketMessage], **who: Any
+) -> TicketMessage | None:
+    """The form's reply (text and files) through `write`, `reply_as_requester` or
+    `reply_as_staff` with `who` (the ticket, the writer...); None when support refused it."""
+    return write_or_refuse(
+        form,
+        lambda store: write(
+            get_session(),
+            store,
+            settings(),
+            body=form.body.data or "",
+            uploads=uploads_from(form.attachments.data or []),
+            **who,
+        ),
+    )
 
 
 def service_choices() -> list[tuple[str, str]]:
@@ -292,17 +310,11 @@ def reply(ticket_id: int) -> ResponseReturnValue:
     found = _requester_ticket(ticket_id)
     form = ReplyForm()
     was_closed = found.is_closed
-    sent = write_or_refuse(
+    sent = send_reply(
         form,
-        lambda store: operations.reply_as_requester(
-            get_session(),
-            store,
-            settings(),
-            ticket=found,
-            account=current_user._get_current_object(),
-            body=form.body.data or "",
-            uploads=uploads_from(form.attachments.data or []),
-        ),
+        operations.reply_as_requester,
+        ticket=found,
+        account=current_user._get_current_object(),
     )
     if sent is None:
         return _ticket_page(_requester_ticket(ticket_id), form, 422)
