@@ -40,6 +40,11 @@ _DATE = {"fr": "d MMMM y", "en": "MMMM d, y"}
 _TIME = {"fr": "HH:mm", "en": "h:mm a"}
 
 
+def iso_or_none(value: date | None) -> str | None:
+    """A date or moment as ISO 8601 for the JSON the panel writes (exports, feeds), or None."""
+    return value.isoformat() if value is not None else None
+
+
 def _language() -> str:
     locale = get_locale()
     language = str(locale.language) if locale is not None else "fr"

@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from flask import Flask, abort, current_app, g, has_request_context, request
+from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, create_engine, event
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -313,9 +313,30 @@ def session_scope(app: Flask) -> Iterator[Session]:
 DB_INTEGER_MAX = 2**31 - 1
 
 
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched (a guarded update tells who won a race).
+
+    `Session.execute` types its answer as a plain `Result`; for these statements it is a
+    `CursorResult`, the one that counts rows.
+    """
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
+
+
 def parse_id(text: str | None) -> int | None:
     """The id written in `text` (ASCII digits within the column's range), else None."""
     if not text or not (text.isascii() and text.isdigit()) or len(text) > 10:
         return None
     value = int(text)
     return value if 0 < value <= DB_INTEGER_MAX else None
+
+
+M = TypeVar("M", bound=Base)
+
+
+def get_or_404(model: type[M], ident: int) -> M:
+    """The row of `model` with this id (an `<int:…>` of the URL) in the request's session;
+    404 when there is none."""
+    found = get_session().get(model, ident)
+    if found is None:
+        abort(404)
+    return found

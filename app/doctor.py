@@ -19,7 +19,7 @@ from app.connectors.base import ConnectorError, ServiceUnreachable, redact_url
 from app.db import database
 from app.directory import DirectoryUnavailable
 from app.directory.checks import diagnose
-from app.extensions import directory
+from app.extensions import directory, running_app
 from app.oidc import doctor_check as check_openid_connect
 
 
@@ -81,7 +81,7 @@ def check_hoster() -> str:
 def check_queue() -> str:
     from app import tasks
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     waiting = tasks.pending(app)
     detail = tasks.describe(app)
     if waiting:

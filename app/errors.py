@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, Response, g, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import format_timedelta, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -99,10 +100,10 @@ def register(app: Flask) -> None:
         return render_error(400, str(CSRF_EXPIRED))
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[str, int] | Response:
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
         code = exc.code or 500
         if code in (301, 302, 303, 307, 308):
-            return exc.get_response()  # type: ignore[return-value]
+            return exc.get_response()
         allow = exc.get_response().headers.get("Allow") if code == 405 else None
         if allow:
             body, status = render_error(code)

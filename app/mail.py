@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import click
-from flask import Flask, current_app, g, render_template
+from flask import Flask, g, render_template
 from sqlalchemy import Boolean, Integer, String, Text, false, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -42,6 +42,7 @@ from app.db import (
     session_scope,
     utcnow,
 )
+from app.extensions import running_app
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +170,19 @@ def send_soon(app: Flask) -> None:
     after_commit(ask)
 
 
+def send_if_queued(app: Flask) -> None:
+    """For a worker job, after its commit: send the mail it queued now, not at the next cron."""
+    if g.pop("panel_mail_queued", False):
+        try:
+            send_queued(app)
+        except Exception:  # the mail stays queued for `flask mail send`
+            log.exception("sending queued mail failed")
+
+
 def _send_after_commit() -> None:
     if g.pop("panel_mail_queued", False):
         try:
-            send_queued(current_app._get_current_object(), bulk=False)  # type: ignore[attr-defined]
+            send_queued(running_app(), bulk=False)
         except Exception:  # never fail the user's request because of mail
             log.exception("sending queued mail failed")
 

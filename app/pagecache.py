@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request, session
 
+from app.extensions import running_app
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 CACHE = "panel_visitor_pages"
@@ -82,7 +84,7 @@ def _visitor_key(app: Flask) -> Hashable | None:
 
 
 def serve_stored_page() -> Response | None:
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = running_app()
     key = _visitor_key(app)
     if key is None:
         return None

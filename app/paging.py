@@ -1,14 +1,15 @@
-"""Paged lists: the page a request asks for, and one page of a list with the count of pages."""
+"""Paged lists: the page and filters a request asks for, one page of a list, its page count."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from flask import abort, request
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 # Far past any real list; a larger number is a mistyped or forged address, not a page.
 MAX_PAGE = 100_000
@@ -20,6 +21,17 @@ def page_number(max_page: int = MAX_PAGE) -> int:
     if page is None or page < 1 or page > max_page:
         abort(404)
     return page
+
+
+def one_of(value: str | None, allowed: Collection[str], default: D) -> str | D:
+    """`value` when it is one of `allowed` (a filter or sort from the query string), else
+    `default`: an address typed by hand or kept from an older page shows the usual list."""
+    return value if value is not None and value in allowed else default
+
+
+def page_count(total: int, per_page: int) -> int:
+    """How many pages `total` rows make; an empty list still has its (empty) first page."""
+    return max(1, -(-total // per_page))
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,7 @@ def paginate(
     if page is None:
         page = page_number()
     items, total = fetch(page=page, per_page=per_page)
-    pages = max(1, -(-total // per_page))
+    pages = page_count(total, per_page)
     if page > pages:
         abort(404)
     return Page(items=list(items), page=page, pages=pages, total=total)

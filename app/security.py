@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, redirect, request, session, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import utcnow
 from app.errors import CSRF_EXPIRED, render_error
@@ -24,29 +25,31 @@ CSP = (
 )
 
 
+def _marked(view: F, flag: str) -> F:
+    # The guard reads the mark back with view_flag(); a function takes any attribute.
+    setattr(view, flag, True)
+    return view
+
+
 def public_endpoint(view: F) -> F:
     """Let visitors reach this view without an account (the only way to be public)."""
-    view.public = True  # type: ignore[attr-defined]
-    return view
+    return _marked(view, "public")
 
 
 def open_to_visitors(view: F) -> F:
     """Visitors get this view's own page for them (a public home, how to reach support);
     signed-in people get the private page, with every check of a private view."""
-    view.open_to_visitors = True  # type: ignore[attr-defined]
-    return view
+    return _marked(view, "open_to_visitors")
 
 
 def staff_required(view: F) -> F:
     """Only members of the staff group reach this view; others get 403."""
-    view.staff_only = True  # type: ignore[attr-defined]
-    return view
+    return _marked(view, "staff_only")
 
 
 def gate_exempt(view: F) -> F:
     """Reachable even while the user has not accepted new terms, so nobody is locked in."""
-    view.gate_exempt = True  # type: ignore[attr-defined]
-    return view
+    return _marked(view, "gate_exempt")
 
 
 def view_flag(endpoint: str | None, flag: str) -> bool:
@@ -113,17 +116,17 @@ def recently_authenticated() -> bool:
     return utcnow() - when < timedelta(seconds=current_app.config["REAUTH_SECONDS"])
 
 
-def require_recent_auth() -> Response | None:
+def require_recent_auth() -> BaseResponse | None:
     """A redirect to the password page if re-authentication is due, else None. A person who
     signed in through the OpenID provider is sent back to it instead (app/oidc/)."""
     if recently_authenticated():
         return None
     ask_provider = current_app.extensions.get("panel_reauth_url")
     target = ask_provider(here()) if ask_provider else None
-    return redirect(target or url_for("accounts.reauth", next=here()))  # type: ignore[return-value]
+    return redirect(target or url_for("accounts.reauth", next=here()))
 
 
-def login_guard() -> Response | None:
+def login_guard() -> BaseResponse | None:
     """Every endpoint is private unless marked public; staff endpoints need the staff flag."""
     if is_public_request():
         return None
@@ -131,7 +134,7 @@ def login_guard() -> Response | None:
         if view_flag(request.endpoint, "open_to_visitors"):
             return None
         target = here() if request.method == "GET" else None
-        return redirect(url_for("accounts.login", next=target))  # type: ignore[return-value]
+        return redirect(url_for("accounts.login", next=target))
     if view_flag(request.endpoint, "staff_only") and not current_user.is_staff:
         abort(403)
     return None

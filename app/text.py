@@ -1,8 +1,13 @@
-"""Checks shared by every one-line text people type: titles and subjects."""
+"""Text people type: checks for one-line texts (titles, subjects), and the HTML made from
+staff Markdown, sanitised."""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection, Mapping
+
+import nh3
+from markupsafe import Markup
 
 # Characters that draw nothing although they are not "whitespace" to str.split():
 # format characters (U+200B zero width space, U+FEFF, U+00AD soft hyphen, bidi marks…),
@@ -37,3 +42,23 @@ def sentence(text: object) -> str:
     """
     value = str(text)
     return value[:1].upper() + value[1:]
+
+
+def sanitised_html(
+    html: str,
+    *,
+    tags: Collection[str],
+    attributes: Mapping[str, Collection[str]],
+    url_schemes: Collection[str],
+) -> Markup:
+    """`html` with only the allowed tags, attributes and link schemes left, safe to show."""
+    clean = nh3.clean(
+        html,
+        tags=set(tags),
+        attributes={tag: set(names) for tag, names in attributes.items()},
+        url_schemes=set(url_schemes),
+        # Pages send Referrer-Policy: same-origin, so other sites get no Referer already;
+        # rel="noreferrer" keeps it so where a text is shown elsewhere (a feed reader).
+        link_rel="noreferrer",
+    )
+    return Markup(clean)  # nosec B704 # noqa: S704 - sanitised by nh3 just above

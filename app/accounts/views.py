@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -17,6 +17,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import refresh as refresh_locale
 from flask_login import current_user, login_user, logout_user
@@ -27,6 +28,7 @@ from app.accounts.forms import LoginForm, ReauthForm, TimeZoneForm
 from app.accounts.throttle import DEVICE_COOKIE, DeviceCookies, LoginThrottle
 from app.db import get_session
 from app.extensions import directory, limiter
+from app.paging import paginate
 from app.security import (
     gate_exempt,
     mark_reauthenticated,
@@ -78,12 +80,12 @@ def _per_address_limit() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @public_endpoint
 @limiter.limit(_per_address_limit, methods=["POST"], scope="login-address")
-def login() -> str | Response:
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if current_user.is_authenticated and request.method == "GET":
-        return redirect(safe_next(form.next.data))  # type: ignore[return-value]
+        return redirect(safe_next(form.next.data))
     if request.method == "POST" and not current_app.config.get("PASSWORD_LOGIN", True):
         abort(404)  # only the identity provider signs people in (app/oidc/)
     error = None
@@ -123,19 +125,19 @@ def login() -> str | Response:
                 devices.issue(typed_login, device),
                 devices.max_age_seconds,
             )
-            return response  # type: ignore[return-value]
+            return response
     status = 200 if not (form.errors or error) else 422
     demo_people = current_app.extensions.get("panel_demo_people")
     return (
         render_template("accounts/login.html", form=form, error=error, demo_people=demo_people),
         status,
-    )  # type: ignore[return-value]
+    )
 
 
 @bp.route("/logout", methods=["POST"])
 @public_endpoint
 @gate_exempt
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     db = get_session()
     # Read before the session is cleared: the identity provider's own sign-out, if any.
     provider_sign_out = current_app.extensions.get("panel_end_session_url")
@@ -146,7 +148,7 @@ def logout() -> Response:
     # The session ends on the server first; only then is the sign-out recorded.
     rotate_session()
     flash(_("You are signed out."), "success")
-    return redirect(leave_to or url_for("accounts.login"))  # type: ignore[return-value]
+    return redirect(leave_to or url_for("accounts.login"))
 
 
 @bp.route("/")
@@ -176,14 +178,14 @@ def overview() -> str:
 
 @bp.route("/account/timezone", methods=["POST"])
 @gate_exempt
-def set_time_zone() -> Response:
+def set_time_zone() -> ResponseReturnValue:
     """Pin the hoster's zone, or go back to the device's (static/timezone.js sets it again
     on the next page). A display preference of this browser: a cookie, nothing stored."""
     form = TimeZoneForm()
     response = redirect(url_for("accounts.overview", _anchor="times-title"))
     if not form.validate():
         flash(_("Choose where times are shown from the list."), "error")
-        return response  # type: ignore[return-value]
+        return response
     if form.zone.data == "hoster":
         response.set_cookie(
             dates.ZONE_COOKIE,
@@ -196,7 +198,7 @@ def set_time_zone() -> Response:
     else:
         response.delete_cookie(dates.ZONE_COOKIE)
         flash(_("Times will follow your device's time zone from the next page on."), "success")
-    return response  # type: ignore[return-value]
+    return response
 
 
 def public_home() -> str:
@@ -222,25 +224,16 @@ def _contact_form() -> bool:
 @bp.route("/account/activity")
 @gate_exempt
 def activity() -> str:
-    page = request.args.get("page", 1, type=int)
-    if page is None or page < 1 or page > 100_000:
-        abort(404)
-    per_page = 50
-    events, total = audit.events_for_account(
-        get_session(), current_user.id, page=page, per_page=per_page
+    listing = paginate(
+        partial(audit.events_for_account, get_session(), current_user.id), per_page=50
     )
-    pages = max(1, -(-total // per_page))
-    if page > pages:
-        abort(404)
-    return render_template(
-        "accounts/activity.html", events=events, page=page, pages=pages, total=total
-    )
+    return render_template("accounts/activity.html", events=listing.items, **listing.pager())
 
 
 @bp.route("/account/confirm", methods=["GET", "POST"])
 @gate_exempt
 @limiter.limit(_per_login_limit, methods=["POST"], key_func=lambda: _reauth_key(), scope="reauth")
-def reauth() -> str | Response:
+def reauth() -> ResponseReturnValue:
     form = ReauthForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -249,7 +242,7 @@ def reauth() -> str | Response:
             # The SSO portal asks for the password; its auth-time header brings us back.
             # The next path already carries the URL prefix: add only the public origin.
             target = base_origin(current_app) + safe_next(form.next.data)
-            return redirect(sso_url.replace("{next}", quote(target, safe="")))  # type: ignore[return-value]
+            return redirect(sso_url.replace("{next}", quote(target, safe="")))
     error = None
     if form.validate_on_submit():
         db = get_session()
@@ -260,34 +253,34 @@ def reauth() -> str | Response:
         db.commit()
         if ok:
             mark_reauthenticated()
-            return redirect(safe_next(form.next.data))  # type: ignore[return-value]
+            return redirect(safe_next(form.next.data))
         error = _("That password is not right. Try again.")
     status = 200 if not (form.errors or error) else 422
-    return render_template("accounts/reauth.html", form=form, error=error), status  # type: ignore[return-value]
+    return render_template("accounts/reauth.html", form=form, error=error), status
 
 
 @bp.route("/language/<code>")
 @public_endpoint
 @gate_exempt
-def choose_language(code: str) -> Response:
+def choose_language(code: str) -> ResponseReturnValue:
     """The header's language links. Only the reader's language preference changes (their
     session, and for a signed-in person their account), so this needs no CSRF token: a
     forged link could at worst switch their pages and mail to the other language, which the
     same links switch back."""
     if code in current_app.config["LANGUAGES"]:
         _choose(code)
-    return redirect(safe_next(request.args.get("next")))  # type: ignore[return-value]
+    return redirect(safe_next(request.args.get("next")))
 
 
 @bp.route("/language", methods=["POST"])
 @public_endpoint
 @gate_exempt
-def set_language() -> Response:
+def set_language() -> ResponseReturnValue:
     """The same as a form (for scripts and old links); CSRF-checked like every POST."""
     language = request.form.get("lang", "")
     if language in current_app.config["LANGUAGES"]:
         _choose(language)
-    return redirect(safe_next(request.form.get("next")))  # type: ignore[return-value]
+    return redirect(safe_next(request.form.get("next")))
 
 
 def _choose(language: str) -> None:

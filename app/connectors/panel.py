@@ -29,13 +29,9 @@ from app.connectors.base import (
     StepResult,
     panel_sections,
 )
-from app.dates import human_datetime, page_zone
+from app.dates import human_datetime, iso_or_none, page_zone
 from app.db import get_session
 from app.directory import Person
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def json_bytes(data: Any) -> bytes:
@@ -85,9 +81,9 @@ class AccountSection:
             "language": account.language,
             "chosen_language": account.chosen_language,
             "is_staff": account.is_staff,
-            "created_at": _iso(account.created_at),
-            "last_login_at": _iso(account.last_login_at),
-            "last_directory_check_at": _iso(account.last_directory_check_at),
+            "created_at": iso_or_none(account.created_at),
+            "last_login_at": iso_or_none(account.last_login_at),
+            "last_directory_check_at": iso_or_none(account.last_directory_check_at),
         }
         yield ArchiveEntry(
             path="account.json",
@@ -134,7 +130,7 @@ class ActivitySection:
 
         rows = [
             {
-                "when": _iso(event.created_at),
+                "when": iso_or_none(event.created_at),
                 "action": event.action,
                 "description": audit.describe(event),
                 "by": by(event),

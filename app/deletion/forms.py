@@ -32,10 +32,6 @@ class RequestDeletionForm(FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
-    """A button that changes state: only the CSRF token."""
-
-
 class RefuseForm(FlaskForm):
     reason = TextAreaField(
         _l("Reason for refusing"),

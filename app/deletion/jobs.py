@@ -11,12 +11,12 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask
 
 from app import tasks
 from app.db import session_scope
 from app.deletion import pipeline
-from app.mail import send_queued
+from app.mail import send_if_queued
 from app.tasks import crontab
 
 log = logging.getLogger(__name__)
@@ -25,19 +25,11 @@ RUN_REQUEST = "deletion.run_request"
 RUN_DUE = "deletion.run_due"
 
 
-def _send_mail(app: Flask) -> None:
-    if g.pop("panel_mail_queued", False):
-        try:
-            send_queued(app)
-        except Exception:  # the mail stays queued for `flask mail send`
-            log.exception("sending queued mail failed")
-
-
 def run_request_job(app: Flask, request_id: int, actor_id: int | None = None) -> dict[str, Any]:
     """Run the runnable automatic steps of one approved request; returns the RunReport."""
     with session_scope(app) as session:
         report = pipeline.run_request(session, app, request_id, actor_id=actor_id)
-    _send_mail(app)
+    send_if_queued(app)
     return asdict(report)
 
 
@@ -45,7 +37,7 @@ def run_due_job(app: Flask) -> None:
     """What `flask deletions run-due` does, every few minutes while a worker runs."""
     with session_scope(app) as session:
         report = pipeline.run_due(session, app)
-    _send_mail(app)
+    send_if_queued(app)
     if report.failed:
         log.warning("deletion requests with a failed step: %s", report.failed)
 

@@ -36,7 +36,7 @@ from app.connectors.base import (
     panel_sections,
     service_connectors,
 )
-from app.db import utcnow
+from app.db import rows_changed, utcnow
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.deletion.notifications import queue_request_mail
 from app.deletion.receipt import receipt_lines
@@ -122,7 +122,7 @@ def _claim(session: Session, step_id: int, request_id: int, stale_before: dateti
             )
             .execution_options(synchronize_session=False)
         )
-        if changed.rowcount != 1:  # type: ignore[attr-defined]
+        if rows_changed(changed) != 1:
             session.rollback()
             return None
         session.commit()
@@ -158,7 +158,7 @@ def _finish(
         )
         .execution_options(synchronize_session=False)
     )
-    return changed.rowcount == 1  # type: ignore[attr-defined]
+    return rows_changed(changed) == 1
 
 
 def _with_timeout(app: Flask, work: Callable[[], StepResult], timeout: float) -> StepResult:
@@ -408,7 +408,7 @@ def _complete(session: Session, req: DeletionRequest, actor_id: int | None) -> N
         .values(state="completed", completed_at=now)
         .execution_options(synchronize_session=False)
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_changed(changed) != 1:
         raise WrongState("the request left the approved state during processing")
     session.refresh(req)
     for step in req.steps:

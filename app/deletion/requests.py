@@ -20,7 +20,7 @@ from app.accounts.models import Account
 from app.connectors.base import (
     Connector,
 )
-from app.db import utcnow
+from app.db import rows_changed, utcnow
 from app.deletion.models import ACTIVE_STATES, DeletionRequest, DeletionStep
 from app.deletion.notifications import queue_request_mail
 from app.deletion.receipt import NOTHING_BY_HAND
@@ -254,7 +254,7 @@ def _transition(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_changed(changed) != 1:
         raise error
     session.refresh(row)
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
 from app.connectors.base import ArchiveEntry, DataItem
+from app.dates import iso_or_none
 from app.deletion.models import DeletionRequest
 
 
@@ -24,10 +25,6 @@ def delete_closed_requests_of(session: Session, account_id: int) -> None:
         )
         .execution_options(synchronize_session=False)
     )
-
-
-def _iso(value: object) -> str | None:
-    return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
 
 
 class DeletionSection:
@@ -57,11 +54,11 @@ class DeletionSection:
             {
                 "id": req.id,
                 "state": req.state,
-                "requested_at": _iso(req.requested_at),
-                "grace_until": _iso(req.grace_until),
-                "approved_at": _iso(req.approved_at),
-                "cancelled_at": _iso(req.cancelled_at),
-                "refused_at": _iso(req.refused_at),
+                "requested_at": iso_or_none(req.requested_at),
+                "grace_until": iso_or_none(req.grace_until),
+                "approved_at": iso_or_none(req.approved_at),
+                "cancelled_at": iso_or_none(req.cancelled_at),
+                "refused_at": iso_or_none(req.refused_at),
                 "refusal_reason": req.refusal_reason,
                 "receipt_email": req.receipt_email,
                 "receipt_to": req.receipt_to,
@@ -70,7 +67,7 @@ class DeletionSection:
                         "service": step.service_slug or step.kind,
                         "mode": step.mode,
                         "state": step.state,
-                        "finished_at": _iso(step.finished_at),
+                        "finished_at": iso_or_none(step.finished_at),
                     }
                     for step in req.steps
                 ],

@@ -16,16 +16,18 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
 from app.accounts.models import Account
+from app.actions import ActionForm, staff_action
 from app.connectors.base import service_connectors
-from app.db import discard_changes, get_session, utcnow
+from app.db import discard_changes, get_or_404, get_session, utcnow
 from app.deletion import bp, jobs, pipeline, queue, requests, steps
-from app.deletion.forms import ActionForm, ManualStepForm, RefuseForm, RequestDeletionForm
+from app.deletion.forms import ManualStepForm, RefuseForm, RequestDeletionForm
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.deletion.outcomes import describe_outcome, describe_outcome_text
 from app.deletion.plan import kept_reason, preview_deletion
@@ -38,9 +40,10 @@ from app.deletion.receipt import (
     receipt_ready,
 )
 from app.deletion.steps import step_label
+from app.extensions import running_app
 from app.hoster.profile import current_profile
 from app.mail import InvalidRecipient, checked_recipient
-from app.paging import Page, page_number, paginate
+from app.paging import Page, one_of, page_number, paginate
 from app.security import gate_exempt, recently_authenticated, require_recent_auth, staff_required
 
 
@@ -147,7 +150,7 @@ def _check_receipt_address(form: RequestDeletionForm, account: Account) -> bool:
 
 @bp.route("/account/deletion", methods=["GET", "POST"])
 @gate_exempt
-def request_page() -> str | Response:
+def request_page() -> ResponseReturnValue:
     db = get_session()
     account = current_user._get_current_object()
     active = requests.active_request(db, account.id)
@@ -162,7 +165,7 @@ def request_page() -> str | Response:
             return again
         if active is not None:
             flash(_("You already have a deletion request in progress."), "error")
-            return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+            return redirect(url_for("deletion.request_page"))
         if form.validate_on_submit() and _check_receipt_address(form, account):
             settings = _settings()
             try:
@@ -183,7 +186,7 @@ def request_page() -> str | Response:
             except requests.AlreadyActive:
                 discard_changes()
                 flash(_("You already have a deletion request in progress."), "error")
-                return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+                return redirect(url_for("deletion.request_page"))
             else:
                 if settings.grace_days:
                     flash(
@@ -196,7 +199,7 @@ def request_page() -> str | Response:
                     )
                 else:
                     flash(_("Your request is registered."), "success")
-                return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+                return redirect(url_for("deletion.request_page"))
     status = 422 if request.method == "POST" else 200
     return render_template(
         "deletion/request.html",
@@ -206,7 +209,6 @@ def request_page() -> str | Response:
         cancellable=active is not None and requests.cancellable(active),
         plan=_plan(),
         form=form,
-        action_form=ActionForm(),
         reauth_needed=not recently_authenticated(),
         settings=_settings(),
         step_label=step_label,
@@ -217,7 +219,7 @@ def request_page() -> str | Response:
         ),
         ask_anyway=bool(form.receipt_to.errors and form.receipt_to.data)
         or bool(form.receipt_anyway.data),
-    ), status  # type: ignore[return-value]
+    ), status
 
 
 def _receipt_context(req: DeletionRequest) -> dict[str, object]:
@@ -233,7 +235,7 @@ def _receipt_context(req: DeletionRequest) -> dict[str, object]:
 
 @bp.route("/account/deletion/receipt.txt")
 @gate_exempt
-def receipt_file() -> Response:
+def receipt_file() -> ResponseReturnValue:
     """The receipt so far, as a file to keep: the account (and maybe its mailbox) is going."""
     active = requests.active_request(get_session(), current_user.id)
     if active is None or not receipt_ready(active):
@@ -248,7 +250,7 @@ def receipt_file() -> Response:
 
 @bp.route("/account/deletion/cancel", methods=["POST"])
 @gate_exempt
-def cancel() -> Response:
+def cancel() -> ResponseReturnValue:
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
@@ -256,7 +258,7 @@ def cancel() -> Response:
     active = requests.active_request(db, current_user.id)
     if active is None:
         flash(_("There is no deletion request to cancel."), "error")
-        return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+        return redirect(url_for("deletion.request_page"))
     try:
         requests.cancel_deletion(db, active, actor_id=current_user.id)
     except requests.NotCancellable:
@@ -264,7 +266,7 @@ def cancel() -> Response:
         flash(_("Deletion has already started and can no longer be cancelled."), "error")
     else:
         flash(_("Your deletion request is cancelled. Your account stays as it is."), "success")
-    return redirect(url_for("deletion.request_page"))  # type: ignore[return-value]
+    return redirect(url_for("deletion.request_page"))
 
 
 # Staff pages -----------------------------------------------------------------------------
@@ -275,9 +277,8 @@ SHOW = ("open", "completed", "cancelled", "refused")
 @bp.route("/staff/deletions")
 @staff_required
 def staff_queue() -> str:
-    show = request.args.get("show", "open")
-    if show not in SHOW:
-        abort(404)
+    # A list that does not exist is an address that does not exist.
+    show = one_of(request.args.get("show", "open"), SHOW, None) or abort(404)
     page = page_number()
     db = get_session()
     rows: list[queue.QueueRow] = []
@@ -294,13 +295,6 @@ def staff_queue() -> str:
         **closed.pager(),
         now=utcnow(),
     )
-
-
-def _staff_request(request_id: int) -> DeletionRequest:
-    found = get_session().get(DeletionRequest, request_id)
-    if found is None:
-        abort(404)
-    return found
 
 
 def _staff_step(req: DeletionRequest, step_id: int) -> DeletionStep:
@@ -343,7 +337,6 @@ def _render_staff_request(
         req=req,
         urgency=queue.urgency(req, now, settings.deadline_days) if req.is_active else None,
         staff_names=_names(staff_ids),
-        action_form=ActionForm(),
         refuse_form=refuse_form or RefuseForm(formdata=None),
         step_forms=step_forms,
         step_label=step_label,
@@ -363,7 +356,7 @@ REFRESH_SECONDS = 5
 @bp.route("/staff/deletions/<int:request_id>")
 @staff_required
 def staff_request(request_id: int) -> tuple[str, int, dict[str, str]]:
-    req = _staff_request(request_id)
+    req = get_or_404(DeletionRequest, request_id)
     # While the worker has steps to run, the page reloads itself (an HTTP Refresh header:
     # no script needed); staff can turn that off, as WCAG 2.2.1 asks.
     auto = request.args.get("refresh") != "off"
@@ -403,7 +396,7 @@ def _flash_run(report: pipeline.RunReport) -> None:
 
 def _run(req: DeletionRequest) -> None:
     """Hand the steps to the worker; the page then shows their progress."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     report = jobs.queue_request(app, req.id, current_user.id)
     if report is None:
         flash(
@@ -414,53 +407,51 @@ def _run(req: DeletionRequest) -> None:
         _flash_run(report)
 
 
-def _back(req: DeletionRequest) -> Response:
-    return redirect(url_for("deletion.staff_request", request_id=req.id))  # type: ignore[return-value]
+def _back(req: DeletionRequest) -> str:
+    return url_for("deletion.staff_request", request_id=req.id)
+
+
+def _hand_off(req: DeletionRequest) -> None:
+    # Committed before the hand-off: the worker (or, in immediate mode, this request)
+    # runs the steps in its own transaction and must see this change.
+    get_session().commit()
+    _run(req)
 
 
 @bp.route("/staff/deletions/<int:request_id>/approve", methods=["POST"])
 @staff_required
-def staff_approve(request_id: int) -> Response:
-    req = _staff_request(request_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    db = get_session()
-    try:
-        requests.approve_deletion(db, req, actor_id=current_user.id)
-    except requests.NotDue:
-        discard_changes()
-        flash(_("The grace period is not over: the user can still cancel."), "error")
-        return _back(req)
-    except requests.WrongState:
-        discard_changes()
-        flash(
-            _("This request cannot be approved any more (cancelled or already approved)."), "error"
-        )
-        return _back(req)
-    # Committed before the hand-off: the worker (or, in immediate mode, this request)
-    # runs the steps in its own transaction and must see this change.
-    db.commit()
-    _run(req)
-    return _back(req)
+def staff_approve(request_id: int) -> ResponseReturnValue:
+    req = get_or_404(DeletionRequest, request_id)
+    return staff_action(
+        lambda: requests.approve_deletion(get_session(), req, actor_id=current_user.id),
+        back=_back(req),
+        refused={
+            requests.NotDue: _("The grace period is not over: the user can still cancel."),
+            requests.WrongState: _(
+                "This request cannot be approved any more (cancelled or already approved)."
+            ),
+        },
+        done=lambda _approved: _hand_off(req),
+    )
 
 
 @bp.route("/staff/deletions/<int:request_id>/run", methods=["POST"])
 @staff_required
-def staff_run(request_id: int) -> Response:
-    req = _staff_request(request_id)
+def staff_run(request_id: int) -> ResponseReturnValue:
+    req = get_or_404(DeletionRequest, request_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     if req.state != "approved":
         flash(_("Only an approved request has steps to run."), "error")
-        return _back(req)
+        return redirect(_back(req))
     _run(req)
-    return _back(req)
+    return redirect(_back(req))
 
 
 @bp.route("/staff/deletions/<int:request_id>/refuse", methods=["POST"])
 @staff_required
-def staff_refuse(request_id: int) -> Response | tuple[str, int]:
-    req = _staff_request(request_id)
+def staff_refuse(request_id: int) -> ResponseReturnValue:
+    req = get_or_404(DeletionRequest, request_id)
     form = RefuseForm()
     if not form.validate_on_submit():
         return _render_staff_request(req, refuse_form=form, status=422)
@@ -473,36 +464,28 @@ def staff_refuse(request_id: int) -> Response | tuple[str, int]:
             _("This request can no longer be refused: deletion has started or it is closed."),
             "error",
         )
-        return _back(req)
+        return redirect(_back(req))
     flash(_("Request refused. The user sees your reason."), "success")
-    return _back(req)
+    return redirect(_back(req))
 
 
 @bp.route("/staff/deletions/<int:request_id>/steps/<int:step_id>/retry", methods=["POST"])
 @staff_required
-def staff_retry(request_id: int, step_id: int) -> Response:
-    req = _staff_request(request_id)
+def staff_retry(request_id: int, step_id: int) -> ResponseReturnValue:
+    req = get_or_404(DeletionRequest, request_id)
     step = _staff_step(req, step_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    db = get_session()
-    try:
-        requests.retry_step(db, step, actor_id=current_user.id)
-    except requests.WrongState:
-        discard_changes()
-        flash(_("This step has not failed: nothing to retry."), "error")
-        return _back(req)
-    # Committed before the hand-off: the worker (or, in immediate mode, this request)
-    # runs the steps in its own transaction and must see this change.
-    db.commit()
-    _run(req)
-    return _back(req)
+    return staff_action(
+        lambda: requests.retry_step(get_session(), step, actor_id=current_user.id),
+        back=_back(req),
+        refused={requests.WrongState: _("This step has not failed: nothing to retry.")},
+        done=lambda _retried: _hand_off(req),
+    )
 
 
 @bp.route("/staff/deletions/<int:request_id>/steps/<int:step_id>/done", methods=["POST"])
 @staff_required
-def staff_step_done(request_id: int, step_id: int) -> Response | tuple[str, int]:
-    req = _staff_request(request_id)
+def staff_step_done(request_id: int, step_id: int) -> ResponseReturnValue:
+    req = get_or_404(DeletionRequest, request_id)
     step = _staff_step(req, step_id)
     form = ManualStepForm(prefix=f"step-{step.id}")
     if not form.validate_on_submit():
@@ -519,9 +502,6 @@ def staff_step_done(request_id: int, step_id: int) -> Response | tuple[str, int]
     except requests.WrongState:
         discard_changes()
         flash(_("This step cannot be marked done now (approve the request first)."), "error")
-        return _back(req)
-    # Committed before the hand-off: the worker (or, in immediate mode, this request)
-    # runs the steps in its own transaction and must see this change.
-    db.commit()
-    _run(req)
-    return _back(req)
+        return redirect(_back(req))
+    _hand_off(req)
+    return redirect(_back(req))

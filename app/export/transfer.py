@@ -29,7 +29,7 @@ from app import audit
 from app.accounts.models import Account
 from app.connectors.base import ArchiveEntry, DataItem
 from app.connectors.panel import json_bytes
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime, rows_changed, utcnow
 
 # 20 random bytes (160 bits) as 32 base32 letters, shown in groups of four.
 CODE_BYTES = 20
@@ -141,7 +141,7 @@ def revoke_code(session: Session, account: Account, code_id: int) -> bool:
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
-    if not revoked.rowcount:  # type: ignore[attr-defined]
+    if not rows_changed(revoked):
         return False
     audit.record(
         session,
@@ -176,7 +176,7 @@ def consume_code(
         .values(used_at=now, used_from=(address or "")[:64] or None)
         .execution_options(synchronize_session=False)
     )
-    if used.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_changed(used) != 1:
         return None
     row = session.scalars(select(TransferCode).where(TransferCode.code_hash == presented)).one()
     # The database found the row by its hash; compare once more without timing leaks.

@@ -13,6 +13,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import Session
@@ -33,9 +34,9 @@ REFUSED = "No export for this transfer code.\n"
 
 @bp.route("/account/export/transfer-codes", methods=["GET", "POST"])
 @gate_exempt
-def create_transfer_code() -> str | Response:
+def create_transfer_code() -> ResponseReturnValue:
     if request.method == "GET":  # back from the password page: press the button again
-        return redirect(url_for("export.export_page", _anchor="transfer-title"))  # type: ignore[return-value]
+        return redirect(url_for("export.export_page", _anchor="transfer-title"))
     needs_password = require_recent_auth()
     if needs_password is not None:
         return needs_password
@@ -57,7 +58,7 @@ def create_transfer_code() -> str | Response:
 
 @bp.route("/account/export/transfer-codes/<int:code_id>/revoke", methods=["POST"])
 @gate_exempt
-def revoke_transfer_code(code_id: int) -> Response:
+def revoke_transfer_code(code_id: int) -> ResponseReturnValue:
     try:
         revoked = transfer.revoke_code(get_session(), current_user._get_current_object(), code_id)
     except transfer.CodeNotFound:
@@ -67,7 +68,7 @@ def revoke_transfer_code(code_id: int) -> Response:
     else:
         flash(_("That transfer code could no longer be used anyway."), "info")
     target = request.args.get("next") or request.form.get("next")
-    return redirect(safe_next(target, "export.export_page"))  # type: ignore[return-value]
+    return redirect(safe_next(target, "export.export_page"))
 
 
 def _transfer_limit() -> str:
@@ -89,7 +90,7 @@ def _presented_code() -> str:
 @public_endpoint  # a code is the authority, never a session
 @csrf.exempt  # another panel's server posts here, not a browser's form
 @limiter.limit(_transfer_limit, scope="export-transfer")
-def transfer_download() -> Response:
+def transfer_download() -> ResponseReturnValue:
     """The export of the code's owner, once. The code is used up (and the transfer
     audited and committed) before the first byte; any session the request carries is
     ignored, none is opened, and nothing here signs anybody in."""

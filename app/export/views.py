@@ -7,6 +7,7 @@ from contextlib import nullcontext
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, render_template, request, stream_with_context
+from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_login import current_user
 
@@ -50,7 +51,7 @@ def data_page() -> str:
     scope="export",
     deduct_when=_download_started,
 )
-def export_page() -> str | Response:
+def export_page() -> ResponseReturnValue:
     profile = current_profile()
     if request.method == "GET":
         covered = service_connectors(current_app)

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from app.dates import iso_or_none
 from app.hoster.model import HosterProfile, Service
 from app.hoster.texts import LocalizedText, country_name
 
@@ -156,8 +157,8 @@ def organization_properties(
         ("organization.type", org.chatonsinfos_type),
         ("organization.status.level", level),
         ("organization.status.description", description),
-        ("organization.startdate", _day(org.start_date)),
-        ("organization.enddate", _day(end)),
+        ("organization.startdate", iso_or_none(org.start_date)),
+        ("organization.enddate", iso_or_none(end)),
         ("organization.country.name", _country(org.country)),
         ("organization.country.code", org.country),
         ("organization.memberof.chatons.startdate", membership_since),
@@ -264,8 +265,8 @@ def service_properties(
                     ("service.guide.technical", site_url(service.guide_technical_url)),
                     ("service.contact.url", site_url(contact_url or org.contact_url)),
                     ("service.contact.email", org.contact_email),
-                    ("service.startdate", _day(service.start_date)),
-                    ("service.enddate", _day(end)),
+                    ("service.startdate", iso_or_none(service.start_date)),
+                    ("service.enddate", iso_or_none(end)),
                     ("service.status.level", level),
                     ("service.status.description", description),
                     ("service.registration", service.registration),
@@ -297,10 +298,6 @@ def _degrees(value: float | None) -> str | None:
 def _text(value: LocalizedText | None) -> str | None:
     """The hoster's text in the reader's language (Accept-Language), else French."""
     return str(value) if value else None
-
-
-def _day(value: object) -> str | None:
-    return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
 
 
 def _country(code: str | None) -> str | None:

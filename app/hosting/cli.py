@@ -12,6 +12,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from app.db import session_scope, utcnow
+from app.extensions import running_app
 from app.hoster.profile import current_profile
 from app.hosting import checker, closing, federation, publication
 
@@ -83,7 +84,7 @@ def refresh(app: Flask) -> federation.FederationCache | None:
 )
 @with_appcontext
 def federation_command() -> None:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     if not app.config.get("FEDERATION_URL"):
         raise click.ClickException("PANEL_FEDERATION_URL is not set.")
     try:
@@ -119,7 +120,7 @@ def remind(app: Flask, today: date | None = None) -> list[closing.Mailing]:
 @click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None, help="For tests.")
 @with_appcontext
 def remind_command(today: datetime | None) -> None:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     mailings = remind(app, today.date() if today else None)
     for mailing in mailings:
         click.echo(f"{mailing.subject}: {mailing.stage} → {mailing.recipients} mails queued")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 from flask import current_app
@@ -31,7 +31,7 @@ def _journal_command(command: F) -> F:
             except operations.IncidentError as exc:
                 raise click.ClickException(str(exc)) from exc
 
-    return with_appcontext(run)  # type: ignore[return-value]
+    return cast(F, with_appcontext(run))
 
 
 @click.group(

@@ -10,6 +10,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from app.dates import iso_or_none
 from app.db import utcnow
 from app.hoster import current_profile
 from app.incidents import queries
@@ -17,10 +18,6 @@ from app.incidents import status as rules
 from app.incidents.cache import known_journal_start
 from app.incidents.formatting import hoster_tz
 from app.incidents.labels import impact_label, status_label
-
-
-def _iso(moment: Any) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 def atom(session: Session, service: str | None) -> str:
@@ -115,15 +112,15 @@ def json_document(session: Session, service: str | None) -> dict[str, Any]:
                     incident.impact, incident.status, incident.scheduled_start, now
                 ),
                 "services": incident.service_slugs,
-                "started_at": _iso(incident.started_at),
-                "resolved_at": _iso(incident.resolved_at),
-                "scheduled_start": _iso(incident.scheduled_start),
-                "scheduled_end": _iso(incident.scheduled_end),
-                "updated_at": _iso(queries.latest_activity(incident)),
+                "started_at": iso_or_none(incident.started_at),
+                "resolved_at": iso_or_none(incident.resolved_at),
+                "scheduled_start": iso_or_none(incident.scheduled_start),
+                "scheduled_end": iso_or_none(incident.scheduled_end),
+                "updated_at": iso_or_none(queries.latest_activity(incident)),
                 "updates": [
                     {
                         "id": update.id,
-                        "at": _iso(update.created_at),
+                        "at": iso_or_none(update.created_at),
                         "status": update.status,
                         "text": update.body,
                         "corrects": update.corrects_id,

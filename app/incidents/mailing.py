@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import click
-from flask import Flask, current_app, has_app_context
+from flask import Flask, has_app_context
 from flask.cli import with_appcontext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app import tasks
 from app.accounts.models import Account
 from app.connectors.base import ArchiveEntry, DataItem, register_panel_section
+from app.extensions import running_app
 from app.incidents import subscriptions as subs
 from app.incidents.cache import CHANGED
 from app.transparency.statistics import Statistic, StatsWindow, register_statistic
@@ -124,7 +125,7 @@ def _wake_the_worker(session: Session) -> None:
     """
     if not session.info.pop(NEWS, False) or not has_app_context():
         return
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = running_app()
     if "panel_queue" not in app.extensions or tasks.is_immediate(app):
         return
     try:
@@ -172,7 +173,7 @@ def init_app(app: Flask) -> None:
 @click.command("notify", help="Mail subscribers what is new in the journal (run it every minute).")
 @with_appcontext
 def notify_command() -> None:
-    queued, sent, failed = notify(current_app._get_current_object())  # type: ignore[attr-defined]
+    queued, sent, failed = notify(running_app())
     click.echo(f"{queued} queued, {sent} sent, {failed} failed")
 
 
@@ -182,5 +183,5 @@ def notify_command() -> None:
 )
 @with_appcontext
 def purge_command() -> None:
-    removed = purge(current_app._get_current_object())  # type: ignore[attr-defined]
+    removed = purge(running_app())
     click.echo(f"{removed} unconfirmed address(es) deleted")

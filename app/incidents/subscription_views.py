@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectChoice
 
 from app.db import discard_changes, get_session
-from app.extensions import csrf, limiter
+from app.extensions import csrf, limiter, running_app
 from app.hoster import current_profile
 from app.incidents import bp
 from app.incidents import subscriptions as subs
@@ -139,7 +139,7 @@ def subscribe() -> Any:
                 flash(_("Done: you will receive incident mail at your address."), "success")
                 return redirect(url_for("incidents.journal"))
             # Whether or not a mail was queued, so both answers take the same path.
-            send_soon(current_app._get_current_object())  # type: ignore[attr-defined]
+            send_soon(running_app())
             return render_template("incidents/subscription_sent.html")
     status = 422 if request.method == "POST" else 200
     return render_template("incidents/subscribe.html", form=form, error=error), status

@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
-import nh3
 from markupsafe import Markup
+
+from app.text import sanitised_html
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -35,13 +36,6 @@ def render_markdown(text: str) -> Markup:
         html = html.replace(f"<h{level}>", "<h3>").replace(f"</h{level}>", "</h3>")
     for level in (5, 6):
         html = html.replace(f"<h{level}>", "<h4>").replace(f"</h{level}>", "</h4>")
-    clean = nh3.clean(
-        html,
-        tags=set(ALLOWED_TAGS),
-        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-        url_schemes=set(ALLOWED_PROTOCOLS),
-        # Pages send Referrer-Policy: same-origin, so other sites get no Referer already;
-        # rel="noreferrer" keeps it so where a text is shown elsewhere (a feed reader).
-        link_rel="noreferrer",
+    return sanitised_html(
+        html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=ALLOWED_PROTOCOLS
     )
-    return Markup(clean)  # nosec B704 # noqa: S704 - sanitised by nh3 just above

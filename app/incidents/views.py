@@ -6,6 +6,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -21,6 +22,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -194,13 +196,13 @@ def _render_journal_body(service: str | None, page: int) -> str:
 @bp.route("/incidents/<int:incident_id>")
 @public_endpoint
 @gate_exempt
-def detail(incident_id: int) -> str | Response:
+def detail(incident_id: int) -> ResponseReturnValue:
     db = get_session()
     incident = queries.get_visible(db, incident_id, _audience())
     if incident is None:
         if not current_user.is_authenticated and queries.incident_exists(db, incident_id):
             # Hosted users follow links from mails and chats: let them sign in first.
-            return redirect(url_for("accounts.login", next=here()))  # type: ignore[return-value]
+            return redirect(url_for("accounts.login", next=here()))
         abort(404)
     return render_template("incidents/detail.html", **_detail_context(incident))
 
@@ -264,7 +266,7 @@ def _feed_tag(kind: str, *parts: Any) -> str:
 @bp.route("/incidents.atom")
 @public_endpoint
 @gate_exempt
-def atom_feed() -> Response:
+def atom_feed() -> ResponseReturnValue:
     service = _service_filter()
     latest = _version()
     etag = _feed_tag("atom", latest, service, get_locale())
@@ -285,7 +287,7 @@ def atom_feed() -> Response:
 @bp.route("/incidents.json")
 @public_endpoint
 @gate_exempt
-def json_feed() -> Response:
+def json_feed() -> ResponseReturnValue:
     service = _service_filter()
     latest = _version()
     # Current status moves with the clock too (planned work starting), so the tag has a bucket.
@@ -348,7 +350,7 @@ def staff_list() -> str:
 
 @bp.route("/staff/incidents/new", methods=["GET", "POST"])
 @staff_required
-def staff_new() -> str | Response:
+def staff_new() -> ResponseReturnValue:
     form = OpenIncidentForm()
     form.services.choices = service_choices(current_profile().services)
     form.impact.choices = impact_choices()
@@ -374,16 +376,16 @@ def staff_new() -> str | Response:
             flash(
                 _("Incident #%(id)s is open and shown in the journal.", id=incident.id), "success"
             )
-            return redirect(url_for("incidents.staff_manage", incident_id=incident.id))  # type: ignore[return-value]
+            return redirect(url_for("incidents.staff_manage", incident_id=incident.id))
     failed = request.method == "POST"
     return render_template(
         "incidents/staff_new.html", form=form, error=error, timezone=current_profile().timezone
-    ), (422 if failed else 200)  # type: ignore[return-value]
+    ), (422 if failed else 200)
 
 
 @bp.route("/staff/incidents/maintenance/new", methods=["GET", "POST"])
 @staff_required
-def staff_new_maintenance() -> str | Response:
+def staff_new_maintenance() -> ResponseReturnValue:
     form = MaintenanceForm()
     form.services.choices = service_choices(current_profile().services)
     error = None
@@ -407,14 +409,14 @@ def staff_new_maintenance() -> str | Response:
             error = _attach_error(form, exc)
         else:
             flash(_("Maintenance #%(id)s is announced.", id=incident.id), "success")
-            return redirect(url_for("incidents.staff_manage", incident_id=incident.id))  # type: ignore[return-value]
+            return redirect(url_for("incidents.staff_manage", incident_id=incident.id))
     failed = request.method == "POST"
     return render_template(
         "incidents/staff_maintenance.html",
         form=form,
         error=error,
         timezone=current_profile().timezone,
-    ), (422 if failed else 200)  # type: ignore[return-value]
+    ), (422 if failed else 200)
 
 
 def _manage_forms(incident: Incident) -> dict[str, Any]:
@@ -489,16 +491,18 @@ def staff_manage(incident_id: int) -> tuple[str, int]:
     return _render_manage(incident, _manage_forms(incident))
 
 
-def _staff_action(incident_id: int, form_key: str, action: Any, done: str) -> Any:
-    """Validate one of the manage page's forms, call one service, commit, flash, redirect."""
+def _manage_form_action(
+    incident_id: int, form_key: str, done: str, change: Callable[[Any], object]
+) -> ResponseReturnValue:
+    """Validate one of the manage page's forms, call one service with it, flash, redirect;
+    a refusal shows the page again with the error next to the field."""
     incident = _incident_or_404(incident_id)
     forms = _manage_forms(incident)
     form = forms[form_key]
     error = None
     if form.validate_on_submit():
-        db = get_session()
         try:
-            action(db, form)
+            change(form)
         except operations.IncidentError as exc:
             discard_changes()
             error = _attach_error(form, exc)
@@ -512,11 +516,11 @@ def _staff_action(incident_id: int, form_key: str, action: Any, done: str) -> An
 
 @bp.route("/staff/incidents/<int:incident_id>/updates", methods=["POST"])
 @staff_required
-def staff_post_update(incident_id: int) -> Any:
-    def action(db: Any, form: UpdateForm) -> None:
+def staff_post_update(incident_id: int) -> ResponseReturnValue:
+    def post(form: UpdateForm) -> None:
         corrects = form.corrects_id.data
         operations.post_update(
-            db,
+            get_session(),
             incident_id,
             body=form.body.data,
             status=form.status.data or None,
@@ -525,31 +529,33 @@ def staff_post_update(incident_id: int) -> Any:
             actor=_actor(),
         )
 
-    return _staff_action(incident_id, "update_form", action, _("The update is posted."))
+    return _manage_form_action(incident_id, "update_form", _("The update is posted."), post)
 
 
 @bp.route("/staff/incidents/<int:incident_id>/resolve", methods=["POST"])
 @staff_required
-def staff_resolve(incident_id: int) -> Any:
-    def action(db: Any, form: ResolveForm) -> None:
-        operations.resolve_incident(
-            db,
+def staff_resolve(incident_id: int) -> ResponseReturnValue:
+    return _manage_form_action(
+        incident_id,
+        "resolve_form",
+        _("Marked as resolved."),
+        lambda form: operations.resolve_incident(
+            get_session(),
             incident_id,
             body=form.body.data,
             resolved_at=to_utc(form.resolved_at.data, hoster_tz()),
             actor=_actor(),
-        )
-
-    return _staff_action(incident_id, "resolve_form", action, _("Marked as resolved."))
+        ),
+    )
 
 
 @bp.route("/staff/incidents/<int:incident_id>/details", methods=["POST"])
 @staff_required
-def staff_edit(incident_id: int) -> Any:
-    def action(db: Any, form: DetailsForm) -> None:
+def staff_edit(incident_id: int) -> ResponseReturnValue:
+    def edit(form: DetailsForm) -> None:
         tz = hoster_tz()
         operations.edit_incident(
-            db,
+            get_session(),
             incident_id,
             title=form.title.data or "",
             services=form.services.data or [],
@@ -561,13 +567,17 @@ def staff_edit(incident_id: int) -> Any:
             actor=_actor(),
         )
 
-    return _staff_action(incident_id, "details_form", action, _("The details are saved."))
+    return _manage_form_action(incident_id, "details_form", _("The details are saved."), edit)
 
 
 @bp.route("/staff/incidents/<int:incident_id>/postmortem", methods=["POST"])
 @staff_required
-def staff_postmortem(incident_id: int) -> Any:
-    def action(db: Any, form: PostmortemForm) -> None:
-        operations.write_postmortem(db, incident_id, text=form.postmortem.data, actor=_actor())
-
-    return _staff_action(incident_id, "postmortem_form", action, _("The post-mortem is saved."))
+def staff_postmortem(incident_id: int) -> ResponseReturnValue:
+    return _manage_form_action(
+        incident_id,
+        "postmortem_form",
+        _("The post-mortem is saved."),
+        lambda form: operations.write_postmortem(
+            get_session(), incident_id, text=form.postmortem.data, actor=_actor()
+        ),
+    )

@@ -6,11 +6,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
 from app.db import session_scope
+from app.extensions import running_app
 from app.hoster.profile import current_profile
 from app.legal import services, starter
 from app.legal.models import DEFAULT_LANGUAGE, DOCUMENTS, TEXT_LANGUAGES
@@ -95,7 +95,7 @@ def publish_command(
         )
         for index, (language, path) in enumerate(zip(languages, files, strict=True))
     }
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     try:
         effective_on = services.parse_effective_date(effective)
         with session_scope(app) as session:
@@ -122,7 +122,7 @@ def publish_command(
 @click.argument("document", type=click.Choice(DOCUMENTS), required=False)
 def list_command(document: str | None) -> None:
     """List the versions of DOCUMENT (default: both), newest first."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     with session_scope(app) as session:
         in_effect = services.current_versions(session)
         for name in [document] if document else list(DOCUMENTS):
@@ -147,7 +147,7 @@ def starter_command(document: str, language: str) -> None:
 @terms_group.command("seed-demo")
 def seed_demo_command() -> None:
     """Publish the starter texts as version 1 where a document has none (demo only)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     if app.config["ENV"] != "demo":
         raise click.ClickException(
             "seed-demo is for the demo. In production, adapt `flask terms starter` "

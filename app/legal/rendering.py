@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import nh3
 from markupsafe import Markup
+
+from app.text import sanitised_html
 
 # markdown-it-py is loaded on the first text rendered (its rules are some 70 modules): a
 # web worker that serves no terms page does without it.
@@ -107,16 +108,10 @@ def render_markdown(
         token.attrSet("id", anchor)
         toc.append(TocEntry(level=level, anchor=anchor, title=title))
     html = md.renderer.render(tokens, md.options, {})
-    clean = nh3.clean(
-        html,
-        tags=set(ALLOWED_TAGS),
-        attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
-        url_schemes=set(ALLOWED_PROTOCOLS),
-        # Pages send Referrer-Policy: same-origin, so other sites get no Referer already;
-        # rel="noreferrer" keeps it so where a text is shown elsewhere (a feed reader).
-        link_rel="noreferrer",
+    clean = sanitised_html(
+        html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=ALLOWED_PROTOCOLS
     )
-    return RenderedText(html=Markup(clean), toc=tuple(toc))  # nosec B704 # noqa: S704 - sanitised above
+    return RenderedText(html=clean, toc=tuple(toc))
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, defer, joinedload
 
 from app import audit
 from app.accounts.models import Account
-from app.db import utcnow
+from app.db import rows_changed, utcnow
 from app.legal.cache import mark_changed
 from app.legal.diff import TextDiff, diff_texts
 from app.legal.models import (
@@ -585,7 +585,7 @@ def delete_acceptances(session: Session, account_id: int) -> int:
     result = session.execute(
         delete(TermsAcceptance).where(TermsAcceptance.account_id == account_id)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_changed(result)
 
 
 def parse_effective_date(text: str | None) -> date | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, redirect, request, url_for
+from flask import Flask, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from app.accounts.attention import Attention
 
 
-def acceptance_gate() -> Response | None:
+def acceptance_gate() -> ResponseReturnValue | None:
     """Send a signed-in user to /legal/accept while new terms in effect are not accepted.
 
     Public pages and views marked `@gate_exempt` (export, deletion, support, sign-out…)
@@ -39,7 +40,7 @@ def acceptance_gate() -> Response | None:
     if not terms_state().needs_acceptance(get_session(), current_user.id, utcnow()):
         return None
     target = here() if request.method == "GET" else None
-    return redirect(url_for("legal.accept", next=target))  # type: ignore[return-value]
+    return redirect(url_for("legal.accept", next=target))
 
 
 def overview_context(session: Session, account: Any) -> dict[str, Any]:

@@ -7,7 +7,8 @@ import hmac
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -206,7 +207,7 @@ def diff(document: str) -> str | tuple[str, int]:
 
 @bp.route("/legal/accept", methods=["GET", "POST"])
 @gate_exempt
-def accept() -> str | Response | tuple[str, int]:
+def accept() -> ResponseReturnValue:
     db = get_session()
     account = current_user._get_current_object()
     form = AcceptForm()
@@ -227,10 +228,10 @@ def accept() -> str | Response | tuple[str, int]:
         else:
             if recorded:
                 flash(_("Thank you. Your acceptance is recorded on your account page."), "success")
-            return redirect(safe_next(form.next.data))  # type: ignore[return-value]
+            return redirect(safe_next(form.next.data))
     pending = services.pending_documents(db, account.id)
     if not pending:
-        return redirect(safe_next(form.next.data or None))  # type: ignore[return-value]
+        return redirect(safe_next(form.next.data or None))
     language = reading_language()
     documents = []
     for item in pending:
@@ -330,7 +331,7 @@ def _confirmed(document: str, latest: TermsVersion | None, form: PublishForm) ->
 
 @bp.route(f"/staff/legal/{DOCUMENT_ROUTE}/publish", methods=["GET", "POST"])
 @staff_required
-def publish(document: str) -> str | Response | tuple[str, int]:
+def publish(document: str) -> ResponseReturnValue:
     """Edit, preview, review (diff, people asked, warnings), then confirm to publish.
 
     Publishing takes two POSTs: "Review and publish" shows what changes and signs a token
@@ -401,7 +402,7 @@ def publish(document: str) -> str | Response | tuple[str, int]:
                         ),
                         "success",
                     )
-                    return redirect(  # type: ignore[return-value]
+                    return redirect(
                         url_for("legal.version", document=document, number=version.number)
                     )
             except services.InvalidText as exc:

@@ -34,7 +34,3 @@ class TransferForm(FlaskForm):
         parts = urlsplit((field.data or "").strip())
         if parts.scheme not in ("https", "http") or not parts.hostname or parts.username:
             raise ValidationError(_l("Give an address starting with https://."))
-
-
-class ActionForm(FlaskForm):
-    """A button that changes state: only the CSRF token."""

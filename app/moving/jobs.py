@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, g
 from flask_babel import force_locale
+from sqlalchemy.orm import Session
 
 from app import tasks
 from app.accounts.models import Account
 from app.connectors.base import service_connectors
 from app.db import session_scope
 from app.links import external_url
-from app.mail import queue_mail, send_queued
+from app.mail import queue_mail, send_if_queued
 from app.moving import services
 from app.moving.models import ImportJob
-
-log = logging.getLogger(__name__)
 
 CHECK = "moving.check"
 RUN = "moving.run"
@@ -34,14 +32,6 @@ def _person(account: Account) -> services.Person:
     from app.export.services import person_of  # the one way to make a Person of an account
 
     return person_of(account)
-
-
-def _send_mail(app: Flask) -> None:
-    if g.pop("panel_mail_queued", False):
-        try:
-            send_queued(app)
-        except Exception:  # the mail stays queued for `flask mail send`
-            log.exception("sending queued mail failed")
 
 
 def _code_box(app: Flask) -> Any:
@@ -54,6 +44,17 @@ def _code_box(app: Flask) -> Any:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
+def _job_and_owner(session: Session, job_id: int) -> tuple[ImportJob, Account] | None:
+    """The job and the account it imports into; None when the job is gone (the account was
+    deleted meanwhile, its jobs with it)."""
+    job = session.get(ImportJob, job_id)
+    if job is None:
+        return None
+    account = session.get(Account, job.account_id)
+    assert account is not None
+    return job, account
+
+
 def check_job(app: Flask, job_id: int, sealed_code: str | None = None) -> None:
     """Fetch (transfer) and check the archive, then make the plan for her to confirm."""
     transfer_code = None
@@ -64,13 +65,12 @@ def check_job(app: Flask, job_id: int, sealed_code: str | None = None) -> None:
             transfer_code = _code_box(app).decrypt(sealed_code.encode(), ttl=86_400).decode()
         except InvalidToken:
             transfer_code = None  # the panel's key changed: the job fails as "no archive"
-    settings = services.MovingSettings.from_config(app.config)
     with session_scope(app) as session:
-        job = session.get(ImportJob, job_id)
-        if job is None:
+        found = _job_and_owner(session, job_id)
+        if found is None:
             return
-        account = session.get(Account, job.account_id)
-        assert account is not None
+        job, account = found
+        settings = services.MovingSettings.from_config(app.config)
         fetch = None
         if job.source == "transfer" and job.transfer_url and transfer_code:
             url, code = job.transfer_url, transfer_code
@@ -96,11 +96,10 @@ def run_job(app: Flask, job_id: int) -> None:
     """Import the confirmed job's parts; mail her in her language when it ends."""
     settings = services.MovingSettings.from_config(app.config)
     with session_scope(app) as session:
-        job = session.get(ImportJob, job_id)
-        if job is None:
+        found = _job_and_owner(session, job_id)
+        if found is None:
             return
-        account = session.get(Account, job.account_id)
-        assert account is not None
+        _job, account = found
         person = _person(account)
         done = services.run_job(
             session,
@@ -124,7 +123,7 @@ def run_job(app: Flask, job_id: int) -> None:
                     link=external_url("moving.job_page", job_id=done.id),
                 )
             g.panel_mail_queued = True
-    _send_mail(app)
+    send_if_queued(app)
 
 
 def queue_check(app: Flask, job_id: int, transfer_code: str | None = None) -> None:

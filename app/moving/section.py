@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
@@ -12,12 +11,9 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
 from app.connectors.base import ArchiveEntry, DataItem
+from app.dates import iso_or_none
 from app.moving.models import ImportJob
 from app.moving.services import delete_archive
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def job_record(job: ImportJob) -> dict[str, object]:
@@ -27,10 +23,10 @@ def job_record(job: ImportJob) -> dict[str, object]:
         "source": job.source,
         "old_panel": job.transfer_url,
         "state": job.state,
-        "created_at": _iso(job.created_at),
-        "confirmed_at": _iso(job.confirmed_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
+        "created_at": iso_or_none(job.created_at),
+        "confirmed_at": iso_or_none(job.confirmed_at),
+        "started_at": iso_or_none(job.started_at),
+        "finished_at": iso_or_none(job.finished_at),
         "archive_bytes": job.archive_bytes,
         "error": job.error,
         "parts": [

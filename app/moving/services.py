@@ -32,7 +32,7 @@ from app.connectors.importing import (
     Malformed,
     Outcome,
 )
-from app.db import utcnow
+from app.db import rows_changed, utcnow
 from app.directory import Person
 from app.moving.archive import ArchiveRefused, Limits, check_archive, open_zip
 from app.moving.models import ACTIVE_STATES, MAX_REFUSALS, ImportJob
@@ -367,7 +367,7 @@ def _claim(session: Session, job_id: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+    return rows_changed(changed) == 1
 
 
 def run_job(

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -19,15 +18,18 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
-from app.db import after_commit, discard_changes, get_session
+from app.actions import ActionForm, staff_action
+from app.db import after_commit, discard_changes, get_or_404, get_session
+from app.extensions import running_app
 from app.moving import bp, jobs, services
-from app.moving.forms import ActionForm, TransferForm, UploadForm
+from app.moving.forms import TransferForm, UploadForm
 from app.moving.models import ImportJob, ImportPart
 from app.moving.plan import KIND_LABELS
 from app.moving.staff import recent_jobs
@@ -115,6 +117,10 @@ def _message(text: str | None, values: dict[str, Any] | None) -> str:
         return translated
 
 
+def _refusal(exc: Exception) -> str:
+    return _message(str(exc), None)
+
+
 def _import_form(
     *,
     upload: UploadForm | None = None,
@@ -140,7 +146,7 @@ def _import_form(
 
 
 @bp.route("/account/import")
-def import_page() -> Response | tuple[str, int]:
+def import_page() -> ResponseReturnValue:
     needs_password = require_recent_auth()
     if needs_password is not None:
         return needs_password
@@ -148,12 +154,12 @@ def import_page() -> Response | tuple[str, int]:
 
 
 def _queue_check(job_id: int, code: str | None = None) -> None:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = running_app()
     after_commit(lambda: jobs.queue_check(app, job_id, code))
 
 
 @bp.route("/account/import/upload", methods=["POST"])
-def upload() -> Response | tuple[str, int]:
+def upload() -> ResponseReturnValue:
     form = UploadForm()
     storage = request.files.get("archive")
     if not form.validate_on_submit():
@@ -176,11 +182,11 @@ def upload() -> Response | tuple[str, int]:
         return _import_form(upload=form, error=_message(str(exc), None), status=409)
     g.moving_uploads.remove(str(path))  # the job keeps it now
     _queue_check(job.id)
-    return redirect(url_for("moving.job_page", job_id=job.id))  # type: ignore[return-value]
+    return redirect(url_for("moving.job_page", job_id=job.id))
 
 
 @bp.route("/account/import/transfer", methods=["POST"])
-def transfer() -> Response | tuple[str, int]:
+def transfer() -> ResponseReturnValue:
     needs_password = require_recent_auth()
     if needs_password is not None:
         return needs_password
@@ -196,7 +202,7 @@ def transfer() -> Response | tuple[str, int]:
         discard_changes()
         return _import_form(transfer=form, error=_message(str(exc), None), status=409)
     _queue_check(job.id, form.code.data.strip())
-    return redirect(url_for("moving.job_page", job_id=job.id))  # type: ignore[return-value]
+    return redirect(url_for("moving.job_page", job_id=job.id))
 
 
 def _own_job(job_id: int) -> ImportJob:
@@ -233,7 +239,6 @@ def job_page(job_id: int) -> str:
     return render_template(
         "moving/job.html",
         job=job,
-        action=ActionForm(),
         report=services.report_by_service(job),
         seconds_left=services.seconds_left(job),
         kinds=_labels(),
@@ -274,7 +279,7 @@ def service_summary(entry: services.ServiceReport) -> str:
 
 
 @bp.route("/account/import/<int:job_id>/progress.json")
-def job_progress(job_id: int) -> Response:
+def job_progress(job_id: int) -> ResponseReturnValue:
     """What static/moving-progress.js shows while the import runs."""
     job = _own_job(job_id)
     return jsonify(
@@ -287,7 +292,7 @@ def job_progress(job_id: int) -> Response:
 
 
 @bp.route("/account/import/<int:job_id>/confirm", methods=["POST"])
-def confirm(job_id: int) -> Response:
+def confirm(job_id: int) -> ResponseReturnValue:
     job = _own_job(job_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -295,16 +300,16 @@ def confirm(job_id: int) -> Response:
         services.confirm_import(get_session(), job)
     except services.ImportRefused as exc:
         discard_changes()
-        flash(_message(str(exc), None), "error")
-        return redirect(url_for("moving.job_page", job_id=job.id))  # type: ignore[return-value]
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+        flash(_refusal(exc), "error")
+        return redirect(url_for("moving.job_page", job_id=job.id))
+    app = running_app()
     after_commit(lambda: jobs.queue_run(app, job.id))
     flash(_("Your import has started. This page shows its progress."), "success")
-    return redirect(url_for("moving.job_page", job_id=job.id))  # type: ignore[return-value]
+    return redirect(url_for("moving.job_page", job_id=job.id))
 
 
 @bp.route("/account/import/<int:job_id>/cancel", methods=["POST"])
-def cancel(job_id: int) -> Response:
+def cancel(job_id: int) -> ResponseReturnValue:
     job = _own_job(job_id)
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -312,7 +317,7 @@ def cancel(job_id: int) -> Response:
         now = services.cancel_import(get_session(), job, actor_id=current_user.id)
     except services.ImportRefused as exc:
         discard_changes()
-        flash(_message(str(exc), None), "error")
+        flash(_refusal(exc), "error")
     else:
         flash(
             _("The import is cancelled. What was already imported stays.")
@@ -320,7 +325,7 @@ def cancel(job_id: int) -> Response:
             else _("The import stops after the item being written; what was imported stays."),
             "success",
         )
-    return redirect(url_for("moving.job_page", job_id=job.id))  # type: ignore[return-value]
+    return redirect(url_for("moving.job_page", job_id=job.id))
 
 
 # Staff ----------------------------------------------------------------------------------------
@@ -340,7 +345,6 @@ def staff_jobs() -> str:
         "moving/staff_jobs.html",
         jobs=found,
         owners=owners,
-        action=ActionForm(),
         size=_size,
         message=_message,
     )
@@ -348,36 +352,32 @@ def staff_jobs() -> str:
 
 @bp.route("/staff/imports/<int:job_id>/retry", methods=["POST"])
 @staff_required
-def staff_retry(job_id: int) -> Response:
-    job = get_session().get(ImportJob, job_id) or abort(404)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        services.retry_import(get_session(), job, actor_id=current_user.id)
-    except services.ImportRefused as exc:
-        discard_changes()
-        flash(_message(str(exc), None), "error")
-        return redirect(url_for("moving.staff_jobs"))  # type: ignore[return-value]
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if job.state == "queued":
-        after_commit(lambda: jobs.queue_run(app, job.id))
-    else:
-        after_commit(lambda: jobs.queue_check(app, job.id))
-    flash(_("The import will be tried again; parts already done stay done."), "success")
-    return redirect(url_for("moving.staff_jobs"))  # type: ignore[return-value]
+def staff_retry(job_id: int) -> ResponseReturnValue:
+    job = get_or_404(ImportJob, job_id)
+
+    def queued(_none: None) -> str:
+        app = running_app()
+        if job.state == "queued":
+            after_commit(lambda: jobs.queue_run(app, job.id))
+        else:
+            after_commit(lambda: jobs.queue_check(app, job.id))
+        return _("The import will be tried again; parts already done stay done.")
+
+    return staff_action(
+        lambda: services.retry_import(get_session(), job, actor_id=current_user.id),
+        back=url_for("moving.staff_jobs"),
+        refused={services.ImportRefused: _refusal},
+        done=queued,
+    )
 
 
 @bp.route("/staff/imports/<int:job_id>/cancel", methods=["POST"])
 @staff_required
-def staff_cancel(job_id: int) -> Response:
-    job = get_session().get(ImportJob, job_id) or abort(404)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        services.cancel_import(get_session(), job, actor_id=current_user.id)
-    except services.ImportRefused as exc:
-        discard_changes()
-        flash(_message(str(exc), None), "error")
-    else:
-        flash(_("The import is cancelled and its archive deleted."), "success")
-    return redirect(url_for("moving.staff_jobs"))  # type: ignore[return-value]
+def staff_cancel(job_id: int) -> ResponseReturnValue:
+    job = get_or_404(ImportJob, job_id)
+    return staff_action(
+        lambda: services.cancel_import(get_session(), job, actor_id=current_user.id),
+        back=url_for("moving.staff_jobs"),
+        refused={services.ImportRefused: _refusal},
+        done=_("The import is cancelled and its archive deleted."),
+    )

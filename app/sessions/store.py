@@ -20,7 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import abort_commit, utcnow
+from app.db import abort_commit, rows_changed, utcnow
 from app.sessions.models import SessionRecord
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ class DatabaseSessionStore:
             statement = delete(SessionRecord).where(_COLUMNS.account_id == account_id)
             if keep is not None:
                 statement = statement.where(_COLUMNS.id != keep)
-            return int(getattr(db.execute(statement), "rowcount", 0) or 0)
+            return rows_changed(db.execute(statement))
 
         ended: int = self._run(work)
         return ended

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, logout_user
 
 from app.accounts.models import Account
-from app.db import get_session, utcnow
+from app.db import get_or_404, get_session, utcnow
 from app.security import gate_exempt, rotate_session, safe_next, staff_required
 from app.sessions import bp, services, session_store
 from app.sessions.forms import StaffEndAllForm
@@ -32,7 +33,7 @@ def index() -> str:
 
 @bp.route("/account/sessions/others", methods=["POST"])
 @gate_exempt
-def end_others() -> Response:
+def end_others() -> ResponseReturnValue:
     db = get_session()
     ended = services.end_other_sessions(
         db,
@@ -48,26 +49,19 @@ def end_others() -> Response:
         ),
         "success",
     )
-    return redirect(url_for("sessions.index"))  # type: ignore[return-value]
+    return redirect(url_for("sessions.index"))
 
 
 @bp.route("/account/sessions/all", methods=["POST"])
 @gate_exempt
-def end_all() -> Response:
+def end_all() -> ResponseReturnValue:
     db = get_session()
     account = current_user._get_current_object()
     services.end_all_sessions(db, session_store(), account, actor=account, reason="everywhere")
     logout_user()
     rotate_session()
     flash(_("You are signed out everywhere, including here."), "success")
-    return redirect(url_for("accounts.login"))  # type: ignore[return-value]
-
-
-def _staff_account(account_id: int) -> Account:
-    account = get_session().get(Account, account_id)
-    if account is None:
-        abort(404)
-    return account
+    return redirect(url_for("accounts.login"))
 
 
 def _staff_sessions_page(account: Account, form: StaffEndAllForm, status: int = 200) -> Any:
@@ -88,13 +82,13 @@ def _staff_sessions_page(account: Account, form: StaffEndAllForm, status: int = 
 @staff_required
 def staff_sessions(account_id: int) -> Any:
     """An account's open sessions, and the confirmed way to end them all."""
-    return _staff_sessions_page(_staff_account(account_id), StaffEndAllForm())
+    return _staff_sessions_page(get_or_404(Account, account_id), StaffEndAllForm())
 
 
 @bp.route("/staff/accounts/<int:account_id>/sessions/end", methods=["POST"])
 @staff_required
 def staff_end_all(account_id: int) -> Any:
-    account = _staff_account(account_id)
+    account = get_or_404(Account, account_id)
     form = StaffEndAllForm()
     if not form.validate_on_submit():
         return _staff_sessions_page(account, form, status=422)

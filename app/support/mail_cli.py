@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.connectors.base import ConnectorError
 from app.db import session_scope
+from app.extensions import running_app
 from app.support.attachments import AttachmentStore
 from app.support.mail_in import MailInSettings, Outcome, receive_message
 
@@ -67,7 +68,7 @@ def receive(
 )
 @with_appcontext
 def receive_command(recipient: str | None, sender: str | None) -> None:
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = running_app()
     raw = sys.stdin.buffer.read()
     try:
         outcome = receive(app, raw, recipient, sender)
@@ -155,7 +156,7 @@ def register_tasks(app: Flask) -> None:
 )
 @with_appcontext
 def fetch_command() -> None:
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = running_app()
     if not app.config.get("SUPPORT_IMAP_URL"):
         raise click.ClickException("Set PANEL_SUPPORT_IMAP_URL to read a mailbox.")
     with force_locale(str(app.config["LANGUAGES"][0])):

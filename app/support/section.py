@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.models import Account
 from app.connectors.base import ArchiveEntry, DataItem
+from app.dates import iso_or_none
 from app.support import cleanup, notifications
 from app.support.attachments import AttachmentStore, download_name
 from app.support.models import USER_STATE_LABELS, Ticket, TicketMessage
@@ -29,10 +30,6 @@ def _locale(account: Account) -> AbstractContextManager[Any]:
     if has_request_context():
         return nullcontext()
     return force_locale(notifications.mail_language(account))
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 class TicketsSection:
@@ -114,14 +111,14 @@ class TicketsSection:
                     "service": ticket.service,
                     "category": ticket.category,
                     "state": ticket.state,
-                    "created_at": _iso(ticket.created_at),
-                    "last_message_at": _iso(ticket.last_message_at),
-                    "closed_at": _iso(ticket.closed_at),
+                    "created_at": iso_or_none(ticket.created_at),
+                    "last_message_at": iso_or_none(ticket.last_message_at),
+                    "closed_at": iso_or_none(ticket.closed_at),
                     "messages": [
                         {
                             "id": message.id,
                             "from": "staff" if message.from_staff else "you",
-                            "created_at": _iso(message.created_at),
+                            "created_at": iso_or_none(message.created_at),
                             "body": message.body,
                             "attachments": [
                                 {

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -14,18 +13,19 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.db import discard_changes, get_session, parse_id
-from app.paging import page_number
+from app.actions import staff_action
+from app.db import discard_changes, get_or_404, get_session, parse_id
+from app.paging import one_of, page_count, page_number
 from app.security import staff_required
 from app.staff import describe_mail_purpose
 from app.support import bp, notifications, operations, queries, saved_replies
-from app.support.attachments import uploads_from
 from app.support.forms import (
     CATEGORY_LABELS,
     AssignForm,
@@ -38,9 +38,8 @@ from app.support.settings import COUNT_CAP, PAGE_SIZE, SupportError, TicketNotFo
 from app.support.views import (
     MAX_PAGE,
     apply_errors,
+    send_reply,
     service_names,
-    settings,
-    write_or_refuse,
 )
 
 STATE_LABELS = {
@@ -61,18 +60,16 @@ def _queue_filter() -> tuple[queries.QueueFilter, dict[str, str]]:
     """The queue filter from the query string; also the values to keep in page links."""
     args = request.args
     query = (args.get("q") or "").strip()[:200]
-    state = args.get("state") or ("all" if query else "needs_staff")
-    if state not in STATE_FILTERS:
-        state = "needs_staff"
-    service = args.get("service") or ""
-    if service not in service_names():
-        service = ""
+    state = one_of(
+        args.get("state") or ("all" if query else "needs_staff"), STATE_FILTERS, "needs_staff"
+    )
+    service = one_of(args.get("service"), service_names(), "")
     assignee = args.get("assignee") or ""
     if assignee == "me":
         assignee = str(current_user.id)
     if assignee != "none" and parse_id(assignee) is None:
         assignee = ""
-    sort = "recent" if args.get("sort") == "recent" else "waiting"
+    sort = one_of(args.get("sort"), ("recent",), "waiting")
     kept = {"q": query, "state": state, "service": service, "assignee": assignee, "sort": sort}
     return (
         queries.QueueFilter(
@@ -95,7 +92,7 @@ def staff_queue() -> str:
     found = queries.staff_queue(db, filters, page=page)
     if not found.tickets and page > 1:
         abort(404)
-    pages = None if found.capped else max(1, -(-found.total // PAGE_SIZE))
+    pages = None if found.capped else page_count(found.total, PAGE_SIZE)
     return render_template(
         "support/staff_queue.html",
         found=found,
@@ -198,25 +195,19 @@ def staff_ticket(ticket_id: int) -> tuple[str, int]:
 
 @bp.route("/staff/tickets/<int:ticket_id>/reply", methods=["POST"])
 @staff_required
-def staff_reply(ticket_id: int) -> Response | tuple[str, int]:
+def staff_reply(ticket_id: int) -> ResponseReturnValue:
     found = _staff_ticket(ticket_id)
     form = StaffReplyForm()
     if request.form.get("action") == "insert":
         return _insert_saved_reply(found, form)
     internal = bool(form.internal.data)
-    sent = write_or_refuse(
+    sent = send_reply(
         form,
-        lambda store: operations.reply_as_staff(
-            get_session(),
-            store,
-            settings(),
-            ticket=found,
-            author=current_user._get_current_object(),
-            body=form.body.data or "",
-            uploads=uploads_from(form.attachments.data or []),
-            internal=internal,
-            then_state=form.then_state.data or "waiting_user",
-        ),
+        operations.reply_as_staff,
+        ticket=found,
+        author=current_user._get_current_object(),
+        internal=internal,
+        then_state=form.then_state.data or "waiting_user",
     )
     if sent is None:
         return _staff_ticket_page(_staff_ticket(ticket_id), reply_form=form, status=422)
@@ -224,7 +215,7 @@ def staff_reply(ticket_id: int) -> Response | tuple[str, int]:
         flash(_("Internal note added. The requester does not see it."), "success")
     else:
         flash(_("Reply sent to the requester."), "success")
-    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id, _anchor="latest"))  # type: ignore[return-value]
+    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id, _anchor="latest"))
 
 
 def _insert_saved_reply(ticket: Any, form: StaffReplyForm) -> tuple[str, int]:
@@ -251,7 +242,7 @@ def _insert_saved_reply(ticket: Any, form: StaffReplyForm) -> tuple[str, int]:
 
 @bp.route("/staff/tickets/<int:ticket_id>/assign", methods=["POST"])
 @staff_required
-def staff_assign(ticket_id: int) -> Response | tuple[str, int]:
+def staff_assign(ticket_id: int) -> ResponseReturnValue:
     found = _staff_ticket(ticket_id)
     form = AssignForm()
     db = get_session()
@@ -271,12 +262,12 @@ def staff_assign(ticket_id: int) -> Response | tuple[str, int]:
         flash(_("The ticket is assigned to nobody."), "success")
     else:
         flash(_("The ticket is assigned to %(name)s.", name=assignee.display_name), "success")
-    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id))  # type: ignore[return-value]
+    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id))
 
 
 @bp.route("/staff/tickets/<int:ticket_id>/state", methods=["POST"])
 @staff_required
-def staff_state(ticket_id: int) -> Response | tuple[str, int]:
+def staff_state(ticket_id: int) -> ResponseReturnValue:
     found = _staff_ticket(ticket_id)
     form = StateForm()
     db = get_session()
@@ -290,7 +281,7 @@ def staff_state(ticket_id: int) -> Response | tuple[str, int]:
         return _staff_ticket_page(_staff_ticket(ticket_id), state_form=form, status=422)
     if changed:
         flash(_("State changed to “%(state)s”.", state=STATE_LABELS[found.state]), "success")
-    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id))  # type: ignore[return-value]
+    return redirect(url_for("support.staff_ticket", ticket_id=ticket_id))
 
 
 # Saved replies ---------------------------------------------------------------------------
@@ -298,7 +289,7 @@ def staff_state(ticket_id: int) -> Response | tuple[str, int]:
 
 @bp.route("/staff/tickets/replies", methods=["GET", "POST"])
 @staff_required
-def canned_replies() -> Response | tuple[str, int]:
+def canned_replies() -> ResponseReturnValue:
     form = CannedReplyForm()
     db = get_session()
     status = 200
@@ -309,7 +300,7 @@ def canned_replies() -> Response | tuple[str, int]:
         else:
             flash(_("Saved reply “%(title)s” added.", title=reply.title), "success")
             _warn_unknown_placeholders(reply)
-            return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
+            return redirect(url_for("support.canned_replies"))
     replies = saved_replies.canned_replies(db)
     return (
         render_template(
@@ -358,17 +349,10 @@ def _warn_unknown_placeholders(reply: CannedReply) -> None:
         )
 
 
-def _canned(reply_id: int) -> CannedReply:
-    reply = get_session().get(CannedReply, reply_id)
-    if reply is None:
-        abort(404)
-    return reply
-
-
 @bp.route("/staff/tickets/replies/<int:reply_id>", methods=["GET", "POST"])
 @staff_required
-def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
-    reply = _canned(reply_id)
+def canned_reply_edit(reply_id: int) -> ResponseReturnValue:
+    reply = get_or_404(CannedReply, reply_id)
     form = CannedReplyForm(obj=reply if request.method == "GET" else None)
     status = 200
     if form.is_submitted():
@@ -377,7 +361,7 @@ def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
         else:
             flash(_("Saved reply updated."), "success")
             _warn_unknown_placeholders(reply)
-            return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
+            return redirect(url_for("support.canned_replies"))
     return (
         render_template(
             "support/canned_reply_edit.html",
@@ -391,10 +375,12 @@ def canned_reply_edit(reply_id: int) -> Response | tuple[str, int]:
 
 @bp.route("/staff/tickets/replies/<int:reply_id>/delete", methods=["POST"])
 @staff_required
-def canned_reply_delete(reply_id: int) -> Response:
-    reply = _canned(reply_id)
-    db = get_session()
+def canned_reply_delete(reply_id: int) -> ResponseReturnValue:
+    reply = get_or_404(CannedReply, reply_id)
     title = reply.title
-    saved_replies.delete_canned_reply(db, reply)
-    flash(_("Saved reply “%(title)s” deleted.", title=title), "success")
-    return redirect(url_for("support.canned_replies"))  # type: ignore[return-value]
+    return staff_action(
+        lambda: saved_replies.delete_canned_reply(get_session(), reply),
+        back=url_for("support.canned_replies"),
+        refused={},
+        done=_("Saved reply “%(title)s” deleted.", title=title),
+    )

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -24,6 +23,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -33,13 +33,13 @@ from wtforms import SelectChoice
 
 from app.db import discard_changes, get_session, utcnow
 from app.hoster.profile import current_profile
-from app.paging import page_number, paginate
+from app.paging import one_of, page_number, paginate
 from app.security import gate_exempt, open_to_visitors
 from app.support import attachment_store, bp, operations, queries, upload_limit
 from app.support.attachments import AttachmentStore, capped_parser, download_name, uploads_from
 from app.support.contact_views import contact_form_for_visitors
-from app.support.forms import CATEGORY_LABELS, ReplyForm, TicketForm
-from app.support.models import OTHER_SERVICE, USER_STATE_LABELS
+from app.support.forms import CATEGORY_LABELS, ReplyForm, StaffReplyForm, TicketForm
+from app.support.models import OTHER_SERVICE, USER_STATE_LABELS, TicketMessage
 from app.support.settings import PAGE_SIZE, SupportError, SupportSettings, TicketNotFound
 from app.units import byte_size
 
@@ -154,6 +154,24 @@ def write_or_refuse(form: FlaskForm, write: Callable[[AttachmentStore], T]) -> T
         return None
 
 
+def send_reply(
+    form: ReplyForm | StaffReplyForm, write: Callable[..., TicketMessage], **who: Any
+) -> TicketMessage | None:
+    """The form's reply (text and files) through `write`, `reply_as_requester` or
+    `reply_as_staff` with `who` (the ticket, the writer...); None when support refused it."""
+    return write_or_refuse(
+        form,
+        lambda store: write(
+            get_session(),
+            store,
+            settings(),
+            body=form.body.data or "",
+            uploads=uploads_from(form.attachments.data or []),
+            **who,
+        ),
+    )
+
+
 def service_choices() -> list[tuple[str, str]]:
     choices = [(s.slug, str(s.name)) for s in current_profile().services]
     return [*choices, (OTHER_SERVICE, _("Another service, or I do not know"))]
@@ -203,7 +221,7 @@ def index() -> str:
 
 @bp.route("/support/new", methods=["GET", "POST"])
 @gate_exempt
-def new_ticket() -> str | Response | tuple[str, int]:
+def new_ticket() -> ResponseReturnValue:
     form = TicketForm()
     choices = service_choices()
     form.service.choices = [
@@ -212,9 +230,9 @@ def new_ticket() -> str | Response | tuple[str, int]:
     ]
     slugs = [slug for slug, _name in choices]
     has_finder = "panel_ongoing_incidents" in current_app.extensions
-    chosen = request.args.get("service") if request.method == "GET" else form.service.data
-    if chosen not in slugs:
-        chosen = None
+    chosen = one_of(
+        request.args.get("service") if request.method == "GET" else form.service.data, slugs, None
+    )
     if request.method == "GET":
         if chosen:
             form.service.data = chosen
@@ -255,7 +273,7 @@ def new_ticket() -> str | Response | tuple[str, int]:
         ),
         "success",
     )
-    return redirect(url_for("support.ticket", ticket_id=ticket.id))  # type: ignore[return-value]
+    return redirect(url_for("support.ticket", ticket_id=ticket.id))
 
 
 def _requester_ticket(ticket_id: int) -> Any:
@@ -288,21 +306,15 @@ def ticket(ticket_id: int) -> tuple[str, int]:
 
 @bp.route("/support/<int:ticket_id>/reply", methods=["POST"])
 @gate_exempt
-def reply(ticket_id: int) -> Response | tuple[str, int]:
+def reply(ticket_id: int) -> ResponseReturnValue:
     found = _requester_ticket(ticket_id)
     form = ReplyForm()
     was_closed = found.is_closed
-    sent = write_or_refuse(
+    sent = send_reply(
         form,
-        lambda store: operations.reply_as_requester(
-            get_session(),
-            store,
-            settings(),
-            ticket=found,
-            account=current_user._get_current_object(),
-            body=form.body.data or "",
-            uploads=uploads_from(form.attachments.data or []),
-        ),
+        operations.reply_as_requester,
+        ticket=found,
+        account=current_user._get_current_object(),
     )
     if sent is None:
         return _ticket_page(_requester_ticket(ticket_id), form, 422)
@@ -310,24 +322,24 @@ def reply(ticket_id: int) -> Response | tuple[str, int]:
         flash(_("Your reply has been sent and the ticket is open again."), "success")
     else:
         flash(_("Your reply has been sent."), "success")
-    return redirect(url_for("support.ticket", ticket_id=ticket_id, _anchor="latest"))  # type: ignore[return-value]
+    return redirect(url_for("support.ticket", ticket_id=ticket_id, _anchor="latest"))
 
 
 @bp.route("/support/<int:ticket_id>/close", methods=["POST"])
 @gate_exempt
-def close(ticket_id: int) -> Response:
+def close(ticket_id: int) -> ResponseReturnValue:
     found = _requester_ticket(ticket_id)
     db = get_session()
     if operations.close_ticket(db, found, current_user._get_current_object()):
         flash(_("The ticket is closed. You can reopen it at any time."), "success")
     else:
         flash(_("This ticket was already closed."), "success")
-    return redirect(url_for("support.ticket", ticket_id=ticket_id))  # type: ignore[return-value]
+    return redirect(url_for("support.ticket", ticket_id=ticket_id))
 
 
 @bp.route("/support/<int:ticket_id>/reopen", methods=["POST"])
 @gate_exempt
-def reopen(ticket_id: int) -> Response:
+def reopen(ticket_id: int) -> ResponseReturnValue:
     found = _requester_ticket(ticket_id)
     db = get_session()
     if operations.reopen_ticket(db, found, current_user._get_current_object()):
@@ -336,12 +348,12 @@ def reopen(ticket_id: int) -> Response:
         )
     else:
         flash(_("This ticket is already open."), "success")
-    return redirect(url_for("support.ticket", ticket_id=ticket_id))  # type: ignore[return-value]
+    return redirect(url_for("support.ticket", ticket_id=ticket_id))
 
 
 @bp.route("/support/<int:ticket_id>/attachments/<int:attachment_id>")
 @gate_exempt
-def attachment(ticket_id: int, attachment_id: int) -> Response:
+def attachment(ticket_id: int, attachment_id: int) -> ResponseReturnValue:
     """Only the requester (not for files on internal notes) and staff; always a download."""
     try:
         found = queries.get_attachment(

@@ -15,12 +15,13 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import Form
 
-from app.db import discard_changes, get_session, utcnow
+from app.db import discard_changes, get_or_404, get_session, utcnow
 from app.hoster.profile import current_profile
 from app.paging import paginate
 from app.security import gate_exempt, public_endpoint, staff_required
@@ -50,9 +51,9 @@ def _label_context() -> dict[str, object]:
 @bp.route("/transparency")
 @public_endpoint
 @gate_exempt
-def register() -> str | Response:
+def register() -> ResponseReturnValue:
     if _register_hidden():
-        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
     db = get_session()
     listing = paginate(partial(services.list_requests, db), per_page=PER_PAGE)
     canary = services.current_canary(db)
@@ -72,10 +73,10 @@ def register() -> str | Response:
 @bp.route("/transparency/canary.txt")
 @public_endpoint
 @gate_exempt
-def canary_text() -> Response:
+def canary_text() -> ResponseReturnValue:
     """The signed statement alone, byte for byte, to feed to `gpg --verify`."""
     if _register_hidden():
-        return redirect(url_for("accounts.login", next=request.path))  # type: ignore[return-value]
+        return redirect(url_for("accounts.login", next=request.path))
     canary = services.current_canary(get_session())
     if canary is None or not canary.signed_text:
         abort(404)
@@ -140,7 +141,7 @@ def _attach(form: Form, error: services.TransparencyError) -> None:
 
 @bp.route("/staff/transparency/requests/new", methods=["GET", "POST"])
 @staff_required
-def staff_new_request() -> str | Response:
+def staff_new_request() -> ResponseReturnValue:
     form = AuthorityRequestForm()
     if request.method == "GET":
         form.received_on.data = _today()
@@ -155,18 +156,16 @@ def staff_new_request() -> str | Response:
             _attach(form, error)
         else:
             flash(_("Request no. %(number)s is in the register.", number=recorded.id), "success")
-            return redirect(url_for("transparency.staff_register"))  # type: ignore[return-value]
+            return redirect(url_for("transparency.staff_register"))
     status = 422 if form.errors else 200
-    return render_template("transparency/staff_request_form.html", form=form, item=None), status  # type: ignore[return-value]
+    return render_template("transparency/staff_request_form.html", form=form, item=None), status
 
 
 @bp.route("/staff/transparency/requests/<int:request_id>", methods=["GET", "POST"])
 @staff_required
-def staff_edit_request(request_id: int) -> str | Response:
+def staff_edit_request(request_id: int) -> ResponseReturnValue:
     db = get_session()
-    item = db.get(AuthorityRequest, request_id)
-    if item is None:
-        abort(404)
+    item = get_or_404(AuthorityRequest, request_id)
     form = AuthorityRequestForm(obj=item)
     if form.validate_on_submit():
         try:
@@ -178,14 +177,14 @@ def staff_edit_request(request_id: int) -> str | Response:
             _attach(form, error)
         else:
             flash(_("Request no. %(number)s is updated.", number=request_id), "success")
-            return redirect(url_for("transparency.staff_register"))  # type: ignore[return-value]
+            return redirect(url_for("transparency.staff_register"))
     status = 422 if form.errors else 200
-    return render_template("transparency/staff_request_form.html", form=form, item=item), status  # type: ignore[return-value]
+    return render_template("transparency/staff_request_form.html", form=form, item=item), status
 
 
 @bp.route("/staff/transparency/canary", methods=["GET", "POST"])
 @staff_required
-def staff_canary() -> str | Response:
+def staff_canary() -> ResponseReturnValue:
     db = get_session()
     form = CanaryForm()
     today = _today()
@@ -220,9 +219,9 @@ def staff_canary() -> str | Response:
             _attach(form, error)
         else:
             flash(_("The warrant canary statement is published."), "success")
-            return redirect(url_for("transparency.staff_register"))  # type: ignore[return-value]
+            return redirect(url_for("transparency.staff_register"))
     status = 422 if form.errors else 200
     stale = current is not None and services.canary_is_stale(current, today)
     return render_template(
         "transparency/staff_canary.html", form=form, current=current, stale=stale
-    ), status  # type: ignore[return-value]
+    ), status
