@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -109,13 +109,3 @@ def hoster_check(path: Path | None) -> None:
     click.echo(
         f"{path or 'hoster.toml'}: {len(found.services)} services, {len(found.hosts)} hosts."
     )
-
-
-def register(app: Flask) -> None:
-    from app import doctor
-    from app.directory import cli as directory_cli
-
-    app.cli.add_command(db_group)
-    app.cli.add_command(hoster_group)
-    doctor.init_app(app)
-    directory_cli.init_app(app)

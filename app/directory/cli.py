@@ -6,7 +6,7 @@ import getpass
 from dataclasses import replace
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 
 from app.directory.checks import Report, walk_sign_in
@@ -76,7 +76,3 @@ def detect_command(
     except DirectoryUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(proposal.render())
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(directory_group)

@@ -134,8 +134,3 @@ def queue_check(app: Flask, job_id: int, transfer_code: str | None = None) -> No
 
 def queue_run(app: Flask, job_id: int) -> None:
     tasks.enqueue(app, RUN, job_id)
-
-
-def register(app: Flask) -> None:
-    tasks.register_task(app, CHECK, check_job)
-    tasks.register_task(app, RUN, run_job)
