@@ -93,6 +93,7 @@ def _kind(app: Flask) -> str:
 
 
 def _open(app: Flask) -> Huey:
+    # On first use (see the module's docstring): its storage pulls in redis and psycopg.
     from huey import MemoryHuey, RedisHuey, SqliteHuey
 
     url = str(app.config.get("QUEUE_URL") or "").strip()
@@ -124,7 +125,7 @@ def queue(app: Flask) -> Huey:
     """This app's Huey instance, opened on first use with every registered task."""
     registry = _registry(app)
     if registry.huey is None:
-        import huey as huey_api
+        import huey as huey_api  # on first use, as in _open
 
         huey = _open(app)
         for name, (function, options) in registry.tasks.items():

@@ -13,6 +13,7 @@ from app.directory.checks import Report, walk_sign_in
 from app.directory.client import DirectorySettings
 from app.directory.connections import DirectoryUnavailable
 from app.directory.detect import detect
+from app.extensions import directory
 
 
 @click.group(
@@ -31,8 +32,6 @@ def _print(report: Report) -> None:
 @click.argument("login")
 @with_appcontext
 def test_command(login: str) -> None:
-    from app.extensions import directory
-
     password = getpass.getpass(f"Password for {login}: ")
     report = walk_sign_in(directory(), login, password)
     _print(report)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.hoster.model import (
     ACCESSIBILITY_LEVELS,
@@ -445,8 +446,6 @@ def parse_profile(data: dict[str, Any], *, updated_at: datetime | None = None) -
     reports = _reports(root)
     timezone = root.text("timezone") or "Europe/Paris"
     try:
-        from zoneinfo import ZoneInfo
-
         ZoneInfo(timezone)
     except (ValueError, KeyError, OSError) as exc:
         raise ProfileError(

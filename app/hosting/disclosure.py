@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import asdict, is_dataclass
+from datetime import date
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -313,9 +315,6 @@ def profile_for_json(profile: HosterProfile) -> dict[str, object]:
 
 
 def _as_dict(value: object) -> object:
-    from dataclasses import asdict, is_dataclass
-    from datetime import date
-
     if value is None or not is_dataclass(value) or isinstance(value, type):
         return None
 

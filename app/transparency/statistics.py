@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
 from app.audit import AuditEvent
+from app.hoster.profile import current_profile
 
 SMALL_COUNT = 5
 MONTHS_SHOWN = 12
@@ -137,8 +138,6 @@ def compute(session: Session, statistic: Statistic, window: StatsWindow) -> Figu
 
 
 def compute_all(session: Session, now: datetime) -> tuple[StatsWindow, list[Figure]]:
-    from app.hoster.profile import current_profile
-
     window = make_window(now, current_profile().timezone)
     return window, [compute(session, s, window) for s in registered(current_app)]
 
