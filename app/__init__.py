@@ -89,6 +89,7 @@ FEATURES: tuple[Feature, ...] = (
     incidents.FEATURE,
     support.FEATURE,
     deletion.FEATURE,
+    incidents.JOURNAL_FIGURES,
     moving.FEATURE,
     staff.MAIL_FEATURE,
     Feature(
