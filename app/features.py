@@ -4,8 +4,8 @@ A feature package (app/support/, app/deletion/...) describes everything it adds 
 panel in one `Feature` value, kept in its `feature.py`: its blueprints, its settings and
 their checks, its CLI commands, its worker tasks, its lines on the staff home, its part of
 the export and deletion (panel sections), its figures on /stats, its audit labels and what
-it shows on the account page. `create_app` installs the features of `app.startup.FEATURES`
-in order, with `install()`; nothing else registers anything at start-up.
+it shows on the account page. `create_app` installs the features of `FEATURES`
+(app/__init__.py) in order, with `install()`; nothing else registers anything at start-up.
 
 This module imports no feature, so that every feature can import it.
 """
@@ -101,7 +101,7 @@ class Feature:
 
 
 def install(app: Flask, feature: Feature) -> None:
-    """Add one feature to the app; called by create_app for each of app.startup.FEATURES."""
+    """Add one feature to the app; called by create_app for each of FEATURES."""
     for key, value in feature.settings.items():
         app.config.setdefault(key, value)
     if feature.init is not None:
