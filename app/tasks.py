@@ -7,9 +7,10 @@ Built on Huey. Where the queue lives comes from PANEL_QUEUE_URL:
 - `sqlite:////path/queue.sqlite3`: a SQLite file elsewhere;
 - `immediate`: no queue, a task runs at once in the caller (tests, and scripts that want it).
 
-Features register their tasks at start-up with `register_task(app, name, function)`; the
-function is called as `function(app, *args)` inside an application context, in the worker
-(`flask worker`) or in the caller in immediate mode. Arguments must be plain values (ids,
+Features declare their tasks in their `Feature(tasks=...)` (app/features.py), which
+registers them at start-up with `register_task(app, name, function)`; the function is
+called as `function(app, *args)` inside an application context, in the worker (`flask
+worker`) or in the caller in immediate mode. Arguments must be plain values (ids,
 strings): they are pickled into the queue, so never a Secret, a password or a model.
 
 Huey is imported and the queue opened on first use (the first task queued, or the worker):

@@ -36,7 +36,7 @@ def _iso(value: Any) -> str | None:
 
 
 class TicketsSection:
-    """Registered with register_panel_section; the export and deletion features call it."""
+    """Declared by the support feature (feature.py); the export and deletion features call it."""
 
     name = "tickets"
 
