@@ -20,19 +20,88 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
+from jinja2.ext import _make_new_gettext, _make_new_ngettext
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as panel_config
-from app import audit, dates, errors, mail, pagecache, security, sessions, tasks, text, units
+from app import (
+    audit,
+    dates,
+    doctor,
+    errors,
+    health,
+    mail,
+    pagecache,
+    security,
+    sessions,
+    tasks,
+    text,
+    theme,
+    units,
+)
+from app import cli as panel_cli
 from app import db as panel_db
-from app.extensions import babel, csrf, limiter, login_manager
+from app.accounts import feature as accounts
+from app.accounts import services as account_services
+from app.accounts import sso
+from app.accounts.models import Account
+from app.deletion import feature as deletion
+from app.directory import Directory, DirectoryMisconfigured, DirectorySettings
+from app.directory import cli as directory_cli
+from app.directory.demo import DEMO_PASSWORD, DEMO_PEOPLE_ROWS, demo_directory
+from app.export import feature as data_export
+from app.extensions import babel, csrf, directory, limiter, login_manager
+from app.features import Feature, install
 from app.hoster import profile as hoster
+from app.hosting import feature as hosting
+from app.incidents import feature as incidents
+from app.legal import feature as legal
+from app.moving import feature as moving
+from app.oidc import feature as oidc
+from app.sessions import feature as panel_sessions
+from app.sessions import services as session_services
+from app.staff import feature as staff
+from app.support import feature as support
+from app.transparency import feature as transparency
 from app.urls import PanelFlask, trusted_hosts
 
 ROOT = Path(__file__).resolve().parent.parent
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 log = logging.getLogger(__name__)
+
+# Every feature of the panel, installed in this order (app/features.py says how). The order
+# is the order of the staff home's lines, of the account page's notices, of the figures on
+# /stats and of the panel's sections in the export: the account and activity (export) lead.
+FEATURES: tuple[Feature, ...] = (
+    panel_sessions.FEATURE,
+    accounts.FEATURE,
+    staff.FEATURE,
+    Feature(name="health", blueprints=(health.bp,)),
+    Feature(name="theme", blueprints=(theme.bp,)),
+    oidc.FEATURE,
+    data_export.FEATURE,
+    legal.FEATURE,
+    hosting.FEATURE,
+    transparency.FEATURE,
+    incidents.FEATURE,
+    support.FEATURE,
+    deletion.FEATURE,
+    incidents.JOURNAL_FIGURES,
+    moving.FEATURE,
+    staff.MAIL_FEATURE,
+    Feature(
+        name="commands",
+        commands=(
+            panel_cli.db_group,
+            panel_cli.hoster_group,
+            doctor.doctor,
+            directory_cli.directory_group,
+        ),
+    ),
+)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -63,21 +132,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     tasks.init_app(app)
     _init_directory(app)
     _init_extensions(app)
-    sessions.init_app(app)
     dates.init_app(app)
-    _register_blueprints(app)
+    for feature in FEATURES:
+        install(app, feature)
     _register_hooks(app)
     errors.register(app)
     security.init_app(app)
     mail.init_app(app)
     pagecache.init_app(app)
-
-    from app.cli import register as register_cli
-
-    register_cli(app)
     if app.config["TRUSTED_PROXIES"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops
@@ -86,8 +149,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_directory(app: Flask) -> None:
-    from app.directory import Directory, DirectoryMisconfigured, DirectorySettings
-
     if app.config.get("LDAP_URL"):
         try:
             found = Directory(DirectorySettings.from_config(app.config))
@@ -97,8 +158,6 @@ def _init_directory(app: Flask) -> None:
         app.extensions["panel_directory"] = found
         app.extensions["panel_demo_people"] = None
         return
-    from app.directory.demo import DEMO_PASSWORD, DEMO_PEOPLE_ROWS, demo_directory
-
     app.extensions["panel_directory"] = demo_directory()
     app.extensions["panel_demo_people"] = [
         (uid, name, staff, DEMO_PASSWORD) for uid, name, _m, _l, staff in DEMO_PEOPLE_ROWS
@@ -115,8 +174,6 @@ def _init_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_account(account_id: str) -> Any:
-        from app.accounts.models import Account
-
         # While the database is failing, render error pages as anonymous instead of looping.
         if not account_id.isdigit() or g.get("panel_degraded"):
             return None
@@ -143,66 +200,7 @@ def select_locale() -> str:
     return request.accept_languages.best_match(languages) or languages[0]
 
 
-def _register_blueprints(app: Flask) -> None:
-    from app import deletion, hosting, incidents, legal, moving, oidc, support, transparency
-    from app import export as data_export
-    from app.accounts import bp as accounts_bp
-    from app.deletion import statistics as deletion_statistics
-    from app.health import bp as health_bp
-    from app.incidents import statistics as incident_statistics
-    from app.staff import StaffQueue, register_queue
-    from app.staff import bp as staff_bp
-    from app.support import statistics as support_statistics
-    from app.theme import bp as theme_bp
-
-    for blueprint in (accounts_bp, staff_bp, health_bp, theme_bp):
-        app.register_blueprint(blueprint)
-    oidc.init_app(app)
-
-    # Feature packages: blueprint, then start-up (settings, CLI, staff queues, panel data
-    # sections, audit labels). Export comes first so that the account and activity
-    # sections lead the archive.
-    data_export.init_app(app)
-    app.register_blueprint(legal.bp)
-    legal.init_app(app)
-    hosting.init_app(app)
-    transparency.init_app(app)
-    app.register_blueprint(incidents.bp)
-    incidents.init_app(app)
-    app.register_blueprint(support.bp)
-    support.init_app(app)
-    app.register_blueprint(deletion.bp)
-    deletion.init_app(app)
-    moving.init_app(app)
-
-    # Figures on /stats, each computed by the feature that owns the data.
-    for statistics in (support_statistics, deletion_statistics, incident_statistics):
-        statistics.register(app)
-
-    register_queue(
-        app,
-        StaffQueue(
-            label=lambda: str(_("Mail not sent yet (SMTP failures)")),
-            count=mail.count_unsent,
-            endpoint="staff.home",
-        ),
-    )
-    register_queue(
-        app,
-        StaffQueue(
-            label=lambda: str(_("Mail that could not be delivered")),
-            count=mail.count_dead_letters,
-            endpoint="staff.home",
-        ),
-    )
-
-
 def _register_hooks(app: Flask) -> None:
-    from app.accounts import services as account_services
-    from app.accounts import sso
-    from app.extensions import directory
-    from app.sessions import services as session_services
-
     sso.init_app(app)
 
     @app.before_request
@@ -248,9 +246,6 @@ def _register_hooks(app: Flask) -> None:
     bound: dict[int, dict[str, Any]] = {}
 
     def bound_gettext() -> dict[str, Any]:
-        from flask_babel import get_translations
-        from jinja2.ext import _make_new_gettext, _make_new_ngettext
-
         translations = get_translations()
         found = bound.get(id(translations))
         if found is None or found["catalogue"] is not translations:
@@ -268,8 +263,6 @@ def _register_hooks(app: Flask) -> None:
 
     @app.context_processor
     def layout_context() -> dict[str, Any]:
-        from flask_babel import get_locale
-
         translated = bound_gettext()
         return {
             "gettext": translated["gettext"],

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import click
-from flask import Flask, current_app
+from flask import current_app
+
+from app.hoster.model import ProfileError
+from app.hoster.profile import load_profile
+from app.hoster.schema import schema_json
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -18,7 +23,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
-    from alembic.config import Config
+    from alembic.config import Config  # not at start: see above
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -28,10 +33,15 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade_database(database_url: str, revision: str = "head") -> None:
-    from alembic import command
+def alembic_commands() -> ModuleType:
+    """alembic.command, imported when a command migrates (not at start: see above)."""
+    from alembic import command  # not at start: see above
 
-    command.upgrade(alembic_config(database_url), revision)
+    return command
+
+
+def upgrade_database(database_url: str, revision: str = "head") -> None:
+    alembic_commands().upgrade(alembic_config(database_url), revision)
 
 
 @click.group("db", help="Create or change the database schema (Alembic migrations).")
@@ -49,32 +59,24 @@ def db_upgrade(revision: str) -> None:
 @db_group.command("downgrade", help="Undo migrations down to REVISION (e.g. base).")
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
-    from alembic import command
-
-    command.downgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+    alembic_commands().downgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
     click.echo(f"Database at {revision}.")
 
 
 @db_group.command("current", help="Show the revision the database is at.")
 def db_current() -> None:
-    from alembic import command
-
-    command.current(alembic_config(current_app.config["DATABASE_URL"]))
+    alembic_commands().current(alembic_config(current_app.config["DATABASE_URL"]))
 
 
 @db_group.command("check", help="Fail if the models differ from the migrated schema.")
 def db_check() -> None:
-    from alembic import command
-
-    command.check(alembic_config(current_app.config["DATABASE_URL"]))
+    alembic_commands().check(alembic_config(current_app.config["DATABASE_URL"]))
 
 
 @db_group.command("revision", help="Write a new migration from the model changes (developers).")
 @click.option("-m", "--message", required=True)
 def db_revision(message: str) -> None:
-    from alembic import command
-
-    command.revision(
+    alembic_commands().revision(
         alembic_config(current_app.config["DATABASE_URL"]), message=message, autogenerate=True
     )
 
@@ -87,8 +89,6 @@ def hoster_group() -> None:
 @hoster_group.command("schema", help="Print the JSON Schema of hoster.toml (or write it to FILE).")
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path), required=False)
 def hoster_schema(output: Path | None) -> None:
-    from app.hoster.schema import schema_json
-
     if output is None:
         click.echo(schema_json(), nl=False)
     else:
@@ -99,9 +99,6 @@ def hoster_schema(output: Path | None) -> None:
 @hoster_group.command("check", help="Check a hoster.toml file (default: the configured one).")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
 def hoster_check(path: Path | None) -> None:
-    from app.hoster.model import ProfileError
-    from app.hoster.profile import load_profile
-
     try:
         found = load_profile(path) if path else current_app.extensions["panel_hoster"]
     except ProfileError as exc:
@@ -109,13 +106,3 @@ def hoster_check(path: Path | None) -> None:
     click.echo(
         f"{path or 'hoster.toml'}: {len(found.services)} services, {len(found.hosts)} hosts."
     )
-
-
-def register(app: Flask) -> None:
-    from app import doctor
-    from app.directory import cli as directory_cli
-
-    app.cli.add_command(db_group)
-    app.cli.add_command(hoster_group)
-    doctor.init_app(app)
-    directory_cli.init_app(app)

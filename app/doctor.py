@@ -8,18 +8,20 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy.exc import SQLAlchemyError
 
 import config as panel_config
+from app import tasks
 from app.cli import alembic_config
-from app.connectors.base import ConnectorError, ServiceUnreachable, redact_url
+from app.connectors.base import ConnectorError, ServiceUnreachable, redact_url, service_connectors
 from app.db import database
 from app.directory import DirectoryUnavailable
 from app.directory.checks import diagnose
 from app.extensions import directory, running_app
+from app.hoster.profile import current_profile
 from app.oidc import doctor_check as check_openid_connect
 
 
@@ -32,7 +34,8 @@ def check_configuration() -> str:
 
 
 def check_database() -> str:
-    from alembic.runtime.migration import MigrationContext  # not at start: see app/cli.py
+    # Alembic stays out of web workers' memory (see app/cli.py): only this command uses it.
+    from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
     url = current_app.config["DATABASE_URL"]
@@ -70,8 +73,6 @@ def check_mail() -> str:
 
 
 def check_hoster() -> str:
-    from app.hoster.profile import current_profile
-
     profile = current_profile()
     configured = current_app.config.get("HOSTER_FILE")
     source = configured or (Path(current_app.instance_path) / "hoster.toml")
@@ -79,8 +80,6 @@ def check_hoster() -> str:
 
 
 def check_queue() -> str:
-    from app import tasks
-
     app = running_app()
     waiting = tasks.pending(app)
     detail = tasks.describe(app)
@@ -91,8 +90,6 @@ def check_queue() -> str:
 
 def connector_checks() -> list[tuple[str, Callable[[], str]]]:
     """One check per service connector that can sign in (`check()`), named by its slug."""
-    from app.connectors.base import service_connectors
-
     found: list[tuple[str, Callable[[], str]]] = []
     for slug, connector in service_connectors(current_app).items():
         check = getattr(connector, "check", None)
@@ -155,7 +152,3 @@ def doctor() -> None:
         click.echo(f"{problems} problem(s) found.")
         raise SystemExit(1)
     click.echo("Everything looks fine.")
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(doctor)

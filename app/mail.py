@@ -33,6 +33,7 @@ from flask import Flask, g, render_template
 from sqlalchemy import Boolean, Integer, String, Text, false, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app import tasks
 from app.dates import hoster_time
 from app.db import (
     Base,
@@ -43,6 +44,7 @@ from app.db import (
     utcnow,
 )
 from app.extensions import running_app
+from app.mail_failures import failure_in_words
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +161,6 @@ def send_soon(app: Flask) -> None:
     committed (the worker must find the message); outside a request, at once.
 
     Without a running worker the mail still leaves with the next `flask mail send`."""
-    from app import tasks
 
     def ask() -> None:
         try:
@@ -451,8 +452,6 @@ def still_queued(session: Session, ids: list[int]) -> tuple[int, int]:
 
 
 def init_app(app: Flask) -> None:
-    from app.mail_failures import failure_in_words
-
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
     app.add_template_filter(failure_in_words, "mail_failure")
@@ -461,7 +460,6 @@ def init_app(app: Flask) -> None:
 
     # Mail that waits on purpose (back-off, staff mail grouped for a few minutes) leaves
     # within a minute when the worker runs, without waiting for cron.
-    from app import tasks
 
     def send_due_job(app: Flask) -> None:
         send_queued(app, limit=200, bulk=False)

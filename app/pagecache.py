@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request, session
 
+from app.accounts.sso import header_login
 from app.extensions import running_app
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,7 +74,6 @@ def _visitor_key(app: Flask) -> Hashable | None:
     version = getattr(app.view_functions.get(request.endpoint), "visitor_cache", None)
     if version is None or app.session_interface.get_cookie_name(app) in request.cookies:
         return None
-    from app.accounts.sso import header_login
 
     if header_login():
         return None  # the reverse proxy signs this person in

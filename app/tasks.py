@@ -7,9 +7,10 @@ Built on Huey. Where the queue lives comes from PANEL_QUEUE_URL:
 - `sqlite:////path/queue.sqlite3`: a SQLite file elsewhere;
 - `immediate`: no queue, a task runs at once in the caller (tests, and scripts that want it).
 
-Features register their tasks at start-up with `register_task(app, name, function)`; the
-function is called as `function(app, *args)` inside an application context, in the worker
-(`flask worker`) or in the caller in immediate mode. Arguments must be plain values (ids,
+Features declare their tasks in their `Feature(tasks=...)` (app/features.py), which
+registers them at start-up with `register_task(app, name, function)`; the function is
+called as `function(app, *args)` inside an application context, in the worker (`flask
+worker`) or in the caller in immediate mode. Arguments must be plain values (ids,
 strings): they are pickled into the queue, so never a Secret, a password or a model.
 
 Huey is imported and the queue opened on first use (the first task queued, or the worker):
@@ -93,6 +94,7 @@ def _kind(app: Flask) -> str:
 
 
 def _open(app: Flask) -> Huey:
+    # On first use (see the module's docstring): its storage pulls in redis and psycopg.
     from huey import MemoryHuey, RedisHuey, SqliteHuey
 
     url = str(app.config.get("QUEUE_URL") or "").strip()
@@ -124,7 +126,7 @@ def queue(app: Flask) -> Huey:
     """This app's Huey instance, opened on first use with every registered task."""
     registry = _registry(app)
     if registry.huey is None:
-        import huey as huey_api
+        import huey as huey_api  # on first use, as in _open
 
         huey = _open(app)
         for name, (function, options) in registry.tasks.items():

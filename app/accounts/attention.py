@@ -1,7 +1,7 @@
 """What waits for the person: each feature says what needs them, the account page lists it.
 
-Features register a provider (`register_attention`) in their `init_app`, the way they
-register staff queues; the account page shows the items, and nothing when there are none.
+Features list a provider in their `Feature(attention=...)` (app/features.py), the way they
+list staff queues; the account page shows the items, and nothing when there are none.
 """
 
 from __future__ import annotations

@@ -24,10 +24,12 @@ from flask_login import current_user, login_user, logout_user
 
 from app import audit, dates
 from app.accounts import bp, services, sso
+from app.accounts.attention import attention_for, overview_for
 from app.accounts.forms import LoginForm, ReauthForm, TimeZoneForm
 from app.accounts.throttle import DEVICE_COOKIE, DeviceCookies, LoginThrottle
 from app.db import get_session
 from app.extensions import directory, limiter
+from app.hoster.profile import current_profile
 from app.paging import paginate
 from app.security import (
     gate_exempt,
@@ -156,7 +158,6 @@ def logout() -> ResponseReturnValue:
 def overview() -> str:
     if not current_user.is_authenticated:
         return public_home()
-    from app.accounts.attention import attention_for, overview_for
 
     db = get_session()
     account = current_user._get_current_object()
@@ -204,8 +205,6 @@ def set_time_zone() -> ResponseReturnValue:
 def public_home() -> str:
     """Visitors' home: who the hoster is, the status at a glance, where to read more and
     how to reach the team without an account."""
-    from app.hoster.profile import current_profile
-
     summary = current_app.extensions.get("panel_status_summary")
     return render_template(
         "accounts/home.html",

@@ -1,9 +1,8 @@
-"""The connector protocol shared by export and deletion, and the panel's own data sections.
+"""The connector protocol shared by export and deletion.
 
 A connector is one hosted service's way to list, export and delete a person's data.
-The panel's own data (account, acceptances, tickets, deletion requests, audit events) is
-split into *panel sections* that each feature registers, so the built-in `panel`
-connector exports and deletes all of it without knowing every feature.
+The panel's own data is split into *panel sections* that each feature declares
+(app/features.py), which the built-in `panel` connector exports and deletes.
 """
 
 from __future__ import annotations
@@ -16,9 +15,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from flask import Flask
-from sqlalchemy.orm import Session
 
-from app.accounts.models import Account
 from app.directory import Person
 
 
@@ -163,31 +160,6 @@ class Connector(Protocol):
     def export(self, person: Person) -> Iterator[ArchiveEntry | Skipped]: ...
 
     def delete(self, person: Person) -> StepResult: ...
-
-
-class PanelSection(Protocol):
-    """A feature's share of the panel's own data about an account.
-
-    Entry paths are relative to `panel/<name>/` (a path already starting with `panel/` is
-    kept as it is). `delete` runs inside the deletion's transaction and never commits.
-    """
-
-    name: str  # folder under panel/ in the archive, e.g. "tickets"
-
-    def inventory(self, session: Session, account: Account) -> list[DataItem]: ...
-
-    def export(self, session: Session, account: Account) -> Iterator[ArchiveEntry]: ...
-
-    def delete(self, session: Session, account: Account) -> None: ...
-
-
-def register_panel_section(app: Flask, section: PanelSection) -> None:
-    app.extensions.setdefault("panel_sections", []).append(section)
-
-
-def panel_sections(app: Flask) -> list[PanelSection]:
-    sections: list[PanelSection] = app.extensions.get("panel_sections", [])
-    return sections
 
 
 def register_connector(app: Flask, connector: Connector) -> None:

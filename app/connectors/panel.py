@@ -21,17 +21,11 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.accounts.models import Account
 from app.audit import AuditEvent
-from app.connectors.base import (
-    ArchiveEntry,
-    DataItem,
-    PanelSection,
-    Skipped,
-    StepResult,
-    panel_sections,
-)
+from app.connectors.base import ArchiveEntry, DataItem, Skipped, StepResult
 from app.dates import human_datetime, iso_or_none, page_zone
 from app.db import get_session
 from app.directory import Person
+from app.features import PanelSection, panel_sections
 
 
 def json_bytes(data: Any) -> bytes:

@@ -27,17 +27,12 @@ from typing import Any
 
 from flask import Flask
 
-from app.connectors.base import (
-    Connector,
-    register_connector,
-    register_core_connector,
-    register_panel_section,
-)
+from app.connectors.base import Connector, register_connector, register_core_connector
 from app.connectors.command import CommandConnector
 from app.connectors.directory import DirectoryConnector
 from app.connectors.files import FilesConnector
 from app.connectors.options import ConnectorOptions
-from app.connectors.panel import AccountSection, ActivitySection, PanelConnector
+from app.connectors.panel import PanelConnector
 from app.hoster.model import HosterProfile, ProfileError, Service
 
 ENTRY_POINT_GROUP = "chatons_panel.connectors"
@@ -113,8 +108,7 @@ def build_connector(service: Service, app: Flask, types: dict[str, Factory]) -> 
 
 
 def init_app(app: Flask, profile: HosterProfile) -> None:
-    register_panel_section(app, AccountSection())
-    register_panel_section(app, ActivitySection())
+    """The core connectors (panel, directory) and one per service of hoster.toml."""
     register_core_connector(app, PanelConnector(app))
     deny = frozenset(str(a) for a in app.config["EXPORT_DIRECTORY_DENY"])
     register_core_connector(

@@ -128,7 +128,7 @@ class Client:
         requests (with urllib3 and the TLS stack, about 15 MiB) is loaded only by the
         process that talks to a service (an export, a deletion, the doctor)."""
         if self._session is None:
-            import requests
+            import requests  # on first use: see the docstring
 
             session = requests.Session()
             session.trust_env = False  # no proxy or .netrc credentials picked up silently

@@ -17,7 +17,6 @@ from app import tasks
 from app.db import session_scope
 from app.deletion import pipeline
 from app.mail import send_if_queued
-from app.tasks import crontab
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +47,3 @@ def queue_request(app: Flask, request_id: int, actor_id: int | None) -> pipeline
     if result is None or not tasks.is_immediate(app):
         return None
     return pipeline.RunReport(**result.get())
-
-
-def register(app: Flask) -> None:
-    tasks.register_task(app, RUN_REQUEST, run_request_job)
-    tasks.register_periodic_task(app, RUN_DUE, run_due_job, crontab(minute="*/5"))

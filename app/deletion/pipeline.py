@@ -30,12 +30,7 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.accounts.models import Account
 from app.audit import AuditEvent
-from app.connectors.base import (
-    ConnectorError,
-    StepResult,
-    panel_sections,
-    service_connectors,
-)
+from app.connectors.base import ConnectorError, StepResult, service_connectors
 from app.db import rows_changed, utcnow
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.deletion.notifications import queue_request_mail
@@ -50,6 +45,7 @@ from app.deletion.requests import (
 )
 from app.deletion.steps import EARLIER_KINDS, person_of, step_name
 from app.directory import Directory, DirectoryUnavailable, Person
+from app.features import panel_sections
 from app.hoster.profile import current_profile
 
 log = logging.getLogger(__name__)

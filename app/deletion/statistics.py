@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from flask import Flask
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.deletion.models import DeletionRequest
-from app.transparency.statistics import Statistic, StatsWindow, register_statistic
+from app.transparency.statistics import Statistic, StatsWindow
 
 
 def _completed(session: Session, window: StatsWindow) -> Iterable[object]:
@@ -38,23 +37,18 @@ def _processing_times(session: Session, window: StatsWindow) -> list[timedelta]:
     return times
 
 
-def register(app: Flask) -> None:
-    register_statistic(
-        app,
-        Statistic(
-            key="deletions.completed",
-            label=_l("Account deletions completed"),
-            kind="monthly",
-            compute=_completed,
-        ),
-    )
-    register_statistic(
-        app,
-        Statistic(
-            key="deletions.processing",
-            label=_l("Median time to process a deletion request"),
-            kind="median",
-            compute=_processing_times,
-            description=_l("From the end of the grace period to the deletion receipt."),
-        ),
-    )
+STATISTICS: tuple[Statistic, ...] = (
+    Statistic(
+        key="deletions.completed",
+        label=_l("Account deletions completed"),
+        kind="monthly",
+        compute=_completed,
+    ),
+    Statistic(
+        key="deletions.processing",
+        label=_l("Median time to process a deletion request"),
+        kind="median",
+        compute=_processing_times,
+        description=_l("From the end of the grace period to the deletion receipt."),
+    ),
+)

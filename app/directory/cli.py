@@ -6,13 +6,14 @@ import getpass
 from dataclasses import replace
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 
 from app.directory.checks import Report, walk_sign_in
 from app.directory.client import DirectorySettings
 from app.directory.connections import DirectoryUnavailable
 from app.directory.detect import detect
+from app.extensions import directory
 
 
 @click.group(
@@ -31,8 +32,6 @@ def _print(report: Report) -> None:
 @click.argument("login")
 @with_appcontext
 def test_command(login: str) -> None:
-    from app.extensions import directory
-
     password = getpass.getpass(f"Password for {login}: ")
     report = walk_sign_in(directory(), login, password)
     _print(report)
@@ -76,7 +75,3 @@ def detect_command(
     except DirectoryUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(proposal.render())
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(directory_group)

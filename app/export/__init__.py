@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask
-from flask_babel import lazy_gettext as _l
+from flask import Blueprint
 
 bp = Blueprint("export", __name__)
 
@@ -25,32 +24,3 @@ DEFAULTS: dict[str, Any] = {
     "TRANSFER_LIMIT": "10 per hour",
     "TRANSFER_CODE_HOURS": 24,
 }
-
-
-def init_app(app: Flask) -> None:
-    from app import audit
-    from app.accounts.attention import register_attention
-    from app.connectors import registry
-    from app.connectors.base import register_panel_section
-    from app.export import cli, transfer, transfer_views, views  # noqa: F401 - routes
-    from app.hoster.model import HosterProfile
-
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
-    deny = app.config["EXPORT_DIRECTORY_DENY"]
-    if isinstance(deny, str):
-        app.config["EXPORT_DIRECTORY_DENY"] = tuple(a for a in deny.replace(",", " ").split() if a)
-    profile: HosterProfile = app.extensions["panel_hoster"]
-    registry.init_app(app, profile)
-    app.register_blueprint(bp)
-    app.cli.add_command(cli.export_group)
-    register_panel_section(app, transfer.TransferCodesSection())
-    register_attention(app, transfer_views.codes_waiting)
-    audit.register_labels(
-        {
-            "export.downloaded": _l("Downloaded a copy of all your data"),
-            "export.transfer_code_created": _l("Created a transfer code for another panel"),
-            "export.transfer_code_revoked": _l("Revoked a transfer code"),
-            "export.transferred": _l("Another panel downloaded your data with a transfer code"),
-        }
-    )

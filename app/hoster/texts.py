@@ -6,6 +6,7 @@ from typing import Any
 
 from babel import Locale
 from flask import has_app_context
+from flask_babel import get_locale
 from markupsafe import Markup, escape
 
 # The panel's languages, French first: it is the reference and the fallback of every text.
@@ -16,8 +17,6 @@ FALLBACK_LANGUAGE = "fr"
 def reader_language() -> str:
     """The language of the page being rendered; French outside a request (CLI, worker)."""
     if has_app_context():
-        from flask_babel import get_locale
-
         try:
             # In a request, or in a worker under force_locale (mail to a person).
             locale = get_locale()

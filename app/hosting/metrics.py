@@ -20,8 +20,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts.models import Account
+from app.audit import AuditEvent
 from app.hoster.model import HosterProfile, Service
 from app.hosting.chatonsinfos import escape_key, escape_value, file_section, render
+from app.incidents.models import Incident, IncidentService
+from app.support.models import Ticket
 from app.transparency.statistics import SMALL_COUNT
 
 UNITS = ("months", "weeks", "days")
@@ -177,11 +181,6 @@ def organisation_metrics(
     journal_began: datetime | None = None,
 ) -> str:
     """`organization-metrics.properties`: the panel's figures about the whole hoster."""
-    from app.accounts.models import Account
-    from app.audit import AuditEvent
-    from app.incidents.models import Incident
-    from app.support.models import Ticket
-
     # The years the files cover, with a day to spare for the time zone.
     since = datetime(now.year - 1, 1, 1, tzinfo=UTC) - timedelta(days=1)
     accounts = session.scalars(select(Account.created_at))
@@ -253,9 +252,6 @@ def service_metrics(
     journal_began: datetime | None,
 ) -> str:
     """`<slug>-metrics.properties`: incidents, availability and tickets of one service."""
-    from app.incidents.models import Incident, IncidentService
-    from app.support.models import Ticket
-
     # The years the files cover, with a day to spare for the time zone.
     since = datetime(now.year - 1, 1, 1, tzinfo=UTC) - timedelta(days=1)
     rows = session.execute(

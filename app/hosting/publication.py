@@ -23,6 +23,8 @@ from app.hoster.profile import current_profile
 from app.hoster.texts import reader_language
 from app.hosting import chatonsinfos, metrics
 from app.hosting.checker import FetchError
+from app.incidents import queries as incidents
+from app.incidents.queries import journal_began
 from app.links import external_url
 
 PREFIX = "/.well-known/chatonsinfos/"
@@ -48,8 +50,6 @@ def _logo_url(profile: HosterProfile) -> str | None:
 
 def journal_levels(session: Session, profile: HosterProfile, now: datetime) -> dict[str, str]:
     """Each service's level in the public incident journal right now."""
-    from app.incidents import queries as incidents
-
     states = incidents.service_states(
         [(s.slug, s.name) for s in profile.services],
         incidents.open_incidents(session, "public"),
@@ -121,8 +121,6 @@ def metrics_file(
     session: Session, slug: str | None, now: datetime | None = None
 ) -> Published | None:
     """The organisation's metrics (slug None) or one service's; None for an unknown service."""
-    from app.incidents.queries import journal_began
-
     profile = current_profile()
     now = now or utcnow()
     day = now.astimezone(ZoneInfo(profile.timezone)).date().isoformat()

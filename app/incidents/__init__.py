@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, has_request_context, url_for
-from flask_babel import lazy_gettext as _l
+from flask import Blueprint, current_app, has_request_context, url_for
 from sqlalchemy.orm import Session
 
-bp = Blueprint("incidents", __name__)
+from app.db import get_session, utcnow
+from app.hoster import current_profile
+from app.incidents import queries
 
-from app.incidents import subscription_views, views  # noqa: E402,F401
+bp = Blueprint("incidents", __name__)
 
 
 def ongoing_public_incidents(session: Session, service_slug: str) -> list[tuple[int, str, str]]:
@@ -21,8 +23,6 @@ def ongoing_public_incidents(session: Session, service_slug: str) -> list[tuple[
     Registered as app.extensions["panel_ongoing_incidents"] for other features (support
     shows them before a user writes a ticket about an outage the team already knows).
     """
-    from app.incidents import queries
-
     found = queries.ongoing_for_service(session, service_slug, audience="public")
     return [(i.id, i.title, _incident_path(i.id)) for i in found]
 
@@ -53,13 +53,6 @@ def overview_incidents(session: Any, account: Any) -> dict[str, Any]:
     Kept in the journal's fragment cache under the journal version, the time bucket and
     the person's services, so most account pages read no incident at all.
     """
-    import time
-
-    from flask import current_app
-
-    from app.hoster import current_profile
-    from app.incidents import queries
-
     slugs: Any = current_profile().service_slugs
     user_services = current_app.extensions.get("panel_user_services")
     if user_services is not None:
@@ -102,13 +95,6 @@ def status_at_a_glance() -> list[Any]:
     Kept in the journal's fragment cache under the journal version and the time bucket (a
     planned window opening moves the levels), as the journal's own pages are.
     """
-    import time
-
-    from flask import current_app
-
-    from app.db import get_session, utcnow
-    from app.hoster import current_profile
-    from app.incidents import queries
 
     def compute() -> list[Any]:
         shown = [(s.slug, s.name) for s in current_profile().services]
@@ -131,59 +117,3 @@ def status_at_a_glance() -> list[Any]:
         found = compute()
         cache.put(key, found)
     return found
-
-
-def init_app(app: Flask) -> None:
-    from app import audit
-    from app.accounts.attention import register_overview
-    from app.hoster import current_profile
-    from app.incidents import cli, labels, mailing, queries
-    from app.incidents.cache import FragmentCache, JournalVersion
-    from app.incidents.formatting import format_availability, format_duration
-    from app.incidents.text import render_markdown
-    from app.staff import StaffQueue, register_queue
-
-    app.config.setdefault("INCIDENTS_CACHE_SECONDS", 30)
-    app.config.setdefault("INCIDENTS_VERSION_SECONDS", 2)
-    app.extensions["panel_incidents_cache"] = FragmentCache()
-    app.extensions["panel_incidents_version"] = JournalVersion(
-        float(app.config["INCIDENTS_VERSION_SECONDS"])
-    )
-    app.extensions["panel_ongoing_incidents"] = ongoing_public_incidents
-    app.extensions["panel_status_summary"] = status_at_a_glance
-    app.cli.add_command(cli.incidents_group)
-    app.jinja_env.globals.update(
-        incident_status_label=labels.status_label,
-        incident_impact_label=labels.impact_label,
-        service_level_label=labels.level_label,
-        incident_visibility_label=labels.visibility_label,
-        format_duration=format_duration,
-        format_availability=format_availability,
-        render_markdown=render_markdown,
-        current_profile_services=lambda: current_profile().services,
-        reader_subscription=subscription_views.subscription_of_reader,
-    )
-    register_queue(
-        app,
-        StaffQueue(
-            label=lambda: str(_l("Open incidents and planned maintenance")),
-            count=queries.count_open,
-            endpoint="incidents.staff_list",
-        ),
-    )
-    audit.register_labels(
-        {
-            "incident.opened": _l("Opened an incident in the journal"),
-            "incident.updated": _l("Posted an incident update"),
-            "incident.corrected": _l("Posted a correction to an incident update"),
-            "incident.reopened": _l("Reopened a resolved incident"),
-            "incident.resolved": _l("Resolved an incident"),
-            "incident.edited": _l("Changed the details of an incident"),
-            "incident.postmortem": _l("Wrote an incident post-mortem"),
-            "maintenance.scheduled": _l("Announced a planned maintenance"),
-            "incidents.subscribed": _l("Subscribed to incident mail"),
-            "incidents.unsubscribed": _l("Unsubscribed from incident mail"),
-        }
-    )
-    register_overview(app, overview_incidents)
-    mailing.init_app(app)

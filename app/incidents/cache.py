@@ -14,8 +14,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+from app.incidents import queries
 
 
 class FragmentCache:
@@ -107,10 +110,6 @@ def _after_rollback(session: Session, _previous: Any) -> None:
 def known_journal_start(session: Any) -> Any:
     """When the journal began, remembered per journal version: an incident entered later
     with an earlier start moves the beginning back (a new version), never the clock."""
-    from flask import current_app
-
-    from app.incidents import queries
-
     # The version as last read (pages read it for their cache keys): no query of its own.
     tracker: JournalVersion | None = current_app.extensions.get("panel_incidents_version")
     version = tracker.peek() if tracker else None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask_babel import format_date, ngettext
+from flask_babel import format_date, format_percent, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -54,8 +54,6 @@ def local_input_value(moment: datetime | None, tz: ZoneInfo) -> str:
 
 def format_availability(ratio: float) -> str:
     """Rounded down, so any downtime at all never shows as 100 %."""
-    from flask_babel import format_percent
-
     floored = int(ratio * 10_000) / 10_000
     return str(format_percent(floored, "#,##0.00%"))
 

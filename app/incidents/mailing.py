@@ -17,11 +17,14 @@ from sqlalchemy.orm import Session
 
 from app import tasks
 from app.accounts.models import Account
-from app.connectors.base import ArchiveEntry, DataItem, register_panel_section
+from app.connectors.base import ArchiveEntry, DataItem
+from app.db import session_scope
 from app.extensions import running_app
 from app.incidents import subscriptions as subs
 from app.incidents.cache import CHANGED
-from app.transparency.statistics import Statistic, StatsWindow, register_statistic
+from app.incidents.notifications import mail_subscribers
+from app.mail import send_queued
+from app.transparency.statistics import StatsWindow
 
 log = logging.getLogger(__name__)
 NOTIFY_TASK = "incidents.notify"
@@ -84,16 +87,12 @@ class IncidentMailSection:
             session.delete(mine)
 
 
-def _subscribers(session: Session, _window: StatsWindow) -> int:
+def subscribers(session: Session, _window: StatsWindow) -> int:
     return subs.count_confirmed(session)
 
 
 def notify(app: Flask, *, now: datetime | None = None) -> tuple[int, int, int]:
     """Queue what is new, then send list mail at the throttled pace: (queued, sent, failed)."""
-    from app.db import session_scope
-    from app.incidents.notifications import mail_subscribers
-    from app.mail import send_queued
-
     with app.app_context(), session_scope(app) as session:
         queued = mail_subscribers(session, now=now)
     sent, failed = send_queued(app, limit=int(app.config["INCIDENTS_MAIL_PER_RUN"]), bulk=True)
@@ -140,34 +139,8 @@ def _forget_news(session: Session, _previous: Any) -> None:
 
 
 def purge(app: Flask) -> int:
-    from app.db import session_scope
-
     with session_scope(app) as session:
         return subs.purge_unconfirmed(session)
-
-
-def init_app(app: Flask) -> None:
-    from app.incidents.cli import incidents_group
-    from app.tasks import crontab
-
-    for key, value in SETTINGS.items():
-        app.config.setdefault(key, value)
-    register_panel_section(app, IncidentMailSection())
-    register_statistic(
-        app,
-        Statistic(
-            key="incidents.subscribers",
-            label=_l("People who receive incident mail"),
-            kind="total",
-            compute=_subscribers,
-        ),
-    )
-
-    tasks.register_task(app, NOTIFY_TASK, notify_job)
-    tasks.register_periodic_task(app, "incidents.notify_every_minute", notify_job, crontab())
-    tasks.register_periodic_task(app, PURGE_TASK, purge_job, crontab(minute="7"))
-    incidents_group.add_command(notify_command)
-    incidents_group.add_command(purge_command)
 
 
 @click.command("notify", help="Mail subscribers what is new in the journal (run it every minute).")

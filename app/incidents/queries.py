@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.accounts.models import Account
+from app.audit import AuditEvent
 from app.db import utcnow
 from app.hoster.texts import LocalizedText
 from app.incidents import status as rules
@@ -190,8 +192,6 @@ def availability_by_service(
 def journal_began(session: Session) -> datetime | None:
     """When the panel started keeping the journal: its first incident or, before any, the
     panel's first recorded event. Earlier days have no data, which is not 100 %."""
-    from app.audit import AuditEvent
-
     firsts = session.execute(
         select(
             select(func.min(Incident.created_at)).scalar_subquery(),
@@ -279,8 +279,6 @@ def latest_activity(incident: Incident) -> datetime:
 
 def authors(session: Session, ids: Collection[int]) -> dict[int, str]:
     """Display names of the staff who wrote updates (shown on staff pages only)."""
-    from app.accounts.models import Account
-
     if not ids:
         return {}
     rows = session.execute(select(Account.id, Account.display_name).where(Account.id.in_(ids)))

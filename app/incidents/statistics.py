@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import Flask
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.incidents.models import Incident
-from app.transparency.statistics import Statistic, StatsWindow, register_statistic
+from app.transparency.statistics import Statistic, StatsWindow
 
 
 def _opened(session: Session, window: StatsWindow) -> Iterable[object]:
@@ -21,14 +20,12 @@ def _opened(session: Session, window: StatsWindow) -> Iterable[object]:
     )
 
 
-def register(app: Flask) -> None:
-    register_statistic(
-        app,
-        Statistic(
-            key="incidents.opened",
-            label=_l("Incidents and maintenance published"),
-            kind="monthly",
-            compute=_opened,
-            hide_small_counts=False,
-        ),
-    )
+STATISTICS: tuple[Statistic, ...] = (
+    Statistic(
+        key="incidents.opened",
+        label=_l("Incidents and maintenance published"),
+        kind="monthly",
+        compute=_opened,
+        hide_small_counts=False,
+    ),
+)

@@ -23,7 +23,7 @@ ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 def _markdown() -> MarkdownIt:
     """Built on the first text (as app.legal.rendering does): markdown-it-py is some 70
     modules a web worker needs only once an incident is shown."""
-    from markdown_it import MarkdownIt
+    from markdown_it import MarkdownIt  # on first use: see the docstring
 
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).disable("image")
 

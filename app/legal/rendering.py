@@ -60,6 +60,7 @@ class RenderedText:
 
 
 def _parser() -> MarkdownIt:
+    # markdown-it-py (some 70 modules) loads with the first text, as in app.incidents.text.
     from markdown_it import MarkdownIt
 
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")

@@ -16,6 +16,7 @@ from flask_login import current_user
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from app.db import discard_changes, get_session, parse_id, utcnow
+from app.errors import render_error
 from app.hoster.profile import current_profile
 from app.legal import bp, services
 from app.legal.diff import diff_texts
@@ -129,8 +130,6 @@ def version(document: str, number: int) -> str | tuple[str, int]:
 
 
 def _not_found(document: str, number: int) -> tuple[str, int]:
-    from app.errors import render_error
-
     return render_error(
         404,
         _(

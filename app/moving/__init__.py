@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Flask
 
+import config as panel_config
+
 bp = Blueprint("moving", __name__)
 
 GIB = 1024**3
@@ -33,22 +35,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def init_app(app: Flask) -> None:
-    """Settings, the worker's tasks, the staff queue, the panel data section, audit labels."""
-    from flask_babel import gettext as _
-    from flask_babel import lazy_gettext as _l
-
-    import config as panel_config
-    from app import audit
-    from app.accounts.attention import register_attention
-    from app.connectors.base import register_panel_section
-    from app.moving import jobs, views  # noqa: F401 - routes
-    from app.moving.section import ImportsSection
-    from app.moving.staff import count_needing_staff
-    from app.staff import StaffQueue, register_queue
-
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+def check_settings(app: Flask) -> None:
+    """Default folder, and whole numbers above 0 where the limits need them."""
     if not app.config["MOVING_UPLOAD_DIR"]:
         app.config["MOVING_UPLOAD_DIR"] = str(Path(app.instance_path) / "moving")
     try:
@@ -65,47 +53,3 @@ def init_app(app: Flask) -> None:
             "must be whole numbers "
             "above 0, PANEL_MOVING_PROGRESS_SECONDS a number of seconds."
         ) from exc
-    app.register_blueprint(bp)
-    jobs.register(app)
-    register_attention(app, waiting_for_person)
-    register_panel_section(app, ImportsSection())
-    register_queue(
-        app,
-        StaffQueue(
-            label=lambda: str(_("Imports (moving house) in error")),
-            count=count_needing_staff,
-            endpoint="moving.staff_jobs",
-        ),
-    )
-    audit.register_labels(
-        {
-            "moving.started": _l("Import of your data from another hoster started"),
-            "moving.confirmed": _l("Import plan confirmed"),
-            "moving.cancelled": _l("Import cancelled"),
-            "moving.retried": _l("Import tried again by the team"),
-            "moving.done": _l("Import finished"),
-            "moving.failed": _l("Import stopped by an error"),
-        }
-    )
-
-
-def waiting_for_person(session: Any, account: Any) -> list[Any]:
-    """The account page's line: an import waiting for her confirmation, or under way."""
-    from flask import url_for
-    from flask_babel import gettext as _
-
-    from app.accounts.attention import Attention
-    from app.moving.services import active_job
-
-    job = active_job(session, account.id)
-    if job is None:
-        return []
-    page = (url_for("moving.job_page", job_id=job.id), _("See the import"))
-    if job.state == "planned":
-        return [
-            Attention(
-                _("The plan of your import is ready: nothing is written until you confirm it."),
-                link=page,
-            )
-        ]
-    return [Attention(_("Your data from another hoster is being imported."), link=page)]

@@ -19,6 +19,7 @@ from app import tasks
 from app.accounts.models import Account
 from app.connectors.base import service_connectors
 from app.db import session_scope
+from app.export.services import person_of
 from app.links import external_url
 from app.mail import queue_mail, send_if_queued
 from app.moving import services
@@ -29,8 +30,6 @@ RUN = "moving.run"
 
 
 def _person(account: Account) -> services.Person:
-    from app.export.services import person_of  # the one way to make a Person of an account
-
     return person_of(account)
 
 
@@ -38,6 +37,7 @@ def _code_box(app: Flask) -> Any:
     """The queue is storage (Redis, SQLite) and keeps no secrets in the clear: a transfer
     code rides in it encrypted with a key derived from the panel's secret key, and opens
     for at most a day (a code is valid 24 hours anyway)."""
+    # cryptography stays out of web workers' memory: only the worker opens a sealed code.
     from cryptography.fernet import Fernet
 
     key = hashlib.sha256(b"chatons-panel transfer code\0" + str(app.secret_key).encode()).digest()
@@ -59,7 +59,7 @@ def check_job(app: Flask, job_id: int, sealed_code: str | None = None) -> None:
     """Fetch (transfer) and check the archive, then make the plan for her to confirm."""
     transfer_code = None
     if sealed_code:
-        from cryptography.fernet import InvalidToken
+        from cryptography.fernet import InvalidToken  # the worker's only: see _code_box
 
         try:
             transfer_code = _code_box(app).decrypt(sealed_code.encode(), ttl=86_400).decode()
@@ -76,7 +76,8 @@ def check_job(app: Flask, job_id: int, sealed_code: str | None = None) -> None:
             url, code = job.transfer_url, transfer_code
 
             def fetch(destination: Path) -> None:
-                from app.moving import transfer  # replaced by the transfer feature
+                # The transfer client stays out of web workers' memory (they queue this job).
+                from app.moving import transfer
 
                 transfer.fetch_export(
                     url, code, destination, max_bytes=settings.limits.max_archive_bytes
@@ -133,8 +134,3 @@ def queue_check(app: Flask, job_id: int, transfer_code: str | None = None) -> No
 
 def queue_run(app: Flask, job_id: int) -> None:
     tasks.enqueue(app, RUN, job_id)
-
-
-def register(app: Flask) -> None:
-    tasks.register_task(app, CHECK, check_job)
-    tasks.register_task(app, RUN, run_job)

@@ -292,7 +292,8 @@ def plan_job(
 
 
 def _transfer_message(exc: BaseException) -> tuple[str, dict[str, Any]] | None:
-    from app.moving.transfer import TransferRefused  # the transfer's own module
+    # The transfer client is the worker's: a web worker never loads it for this message.
+    from app.moving.transfer import TransferRefused
 
     if isinstance(exc, TransferRefused):
         return str(exc), {}

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.moving.models import ImportJob
+from app.moving.services import STALLED_SECONDS
 
 
 def count_needing_staff(session: Session) -> int:
     """Imports in error, or whose worker stopped answering."""
-    from datetime import timedelta
-
-    from app.moving.services import STALLED_SECONDS
-
     stalled = utcnow() - timedelta(seconds=STALLED_SECONDS)
     return int(
         session.scalar(

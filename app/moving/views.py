@@ -19,15 +19,18 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
+from app.accounts.models import Account
 from app.actions import ActionForm, staff_action
 from app.db import after_commit, discard_changes, get_or_404, get_session
 from app.extensions import running_app
+from app.hoster.profile import current_profile
 from app.moving import bp, jobs, services
 from app.moving.forms import TransferForm, UploadForm
 from app.moving.models import ImportJob, ImportPart
@@ -98,8 +101,6 @@ def too_large(_error: Exception) -> tuple[str, int]:
 
 
 def _size(num: int) -> str:
-    from flask_babel import format_decimal
-
     for unit, factor in ((_("GiB"), 1024**3), (_("MiB"), 1024**2), (_("KiB"), 1024)):
         if num >= factor:
             return f"{format_decimal(round(num / factor, 1))} {unit}"
@@ -225,8 +226,6 @@ def part_note(part: ImportPart) -> str:
 
 
 def service_name(slug: str | None) -> str:
-    from app.hoster.profile import current_profile
-
     if not slug:
         return ""
     service = current_profile().service(slug)
@@ -334,8 +333,6 @@ def cancel(job_id: int) -> ResponseReturnValue:
 @bp.route("/staff/imports")
 @staff_required
 def staff_jobs() -> str:
-    from app.accounts.models import Account
-
     db = get_session()
     found = recent_jobs(db)
     owners = {

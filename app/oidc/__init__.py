@@ -13,10 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, session, url_for
-from flask_babel import lazy_gettext as _l
 
 import config as panel_config
-from app import audit
 from app.connectors.secrets import Secret, SecretError, read_secret_env, read_secret_file
 from app.oidc.client import OpenIDProvider, ProviderSettings, ProviderUnavailable
 
@@ -60,9 +58,8 @@ def _read_secret(config: dict[str, Any]) -> Secret | None:
     return None
 
 
-def _configure(app: Flask) -> None:
-    for key, value in SETTINGS.items():
-        app.config.setdefault(key, value)
+def check_settings(app: Flask) -> None:
+    """Check the provider's settings (SETTINGS, overridden by PANEL_OIDC_*) and build it."""
     issuer = app.config["OIDC_ISSUER"]
     # With a provider, the panel's own password form is off unless the hoster keeps it.
     app.config.setdefault("PASSWORD_LOGIN", not issuer)
@@ -120,14 +117,14 @@ def redirect_uris(app: Flask) -> dict[str, str]:
     }
 
 
-def _reauth_url(next_path: str) -> str | None:
+def reauth_url(next_path: str) -> str | None:
     """Re-authentication of a person who signed in through the provider: ask it again."""
     if current_provider() is None or not signed_in_through_provider():
         return None
     return url_for("oidc.start", reauth="1", next=next_path)
 
 
-def _end_session_url() -> str | None:
+def end_session_url() -> str | None:
     """After the panel's sign-out, the provider's (RP-initiated logout), if it offers one."""
     provider = current_provider()
     signed_in = session.get("oidc")
@@ -188,26 +185,3 @@ def doctor_check() -> list[tuple[bool, str]]:
         lines.append((True, f"{name}: {uri}"))
     lines.append((True, f"password form: {'offered' if app.config['PASSWORD_LOGIN'] else 'off'}"))
     return lines
-
-
-def init_app(app: Flask) -> None:
-    from app.extensions import csrf
-    from app.oidc import views
-
-    _configure(app)
-    app.register_blueprint(bp)
-    csrf.exempt(views.backchannel_logout)
-    app.extensions["panel_reauth_url"] = _reauth_url
-    app.extensions["panel_end_session_url"] = _end_session_url
-    if app.extensions.get("panel_oidc") is not None:
-        # Registered before app.security's headers, so it runs after them (Flask runs
-        # after_request functions last-registered first) and widens what they set.
-        app.after_request(allow_forms_to_reach_provider)
-    audit.register_labels(
-        {
-            "oidc.refused": _l("Sign-in through the identity provider refused"),
-            "oidc.reauth_succeeded": _l("Identity confirmed again at the identity provider"),
-            "oidc.reauth_refused": _l("Confirmation at the identity provider refused"),
-            "oidc.backchannel_logout": _l("Signed out by the identity provider"),
-        }
-    )

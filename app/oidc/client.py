@@ -1,4 +1,4 @@
-"""The hoster's OpenID provider as the panel speaks to it: the only module that uses Authlib.
+"""The hoster's OpenID provider as the panel speaks to it, with Authlib (app/oidc/libraries.py).
 
 Discovery, the provider's signing keys (fetched again when a token names a key not seen yet,
 so a key rotation needs no restart), the authorization code flow with PKCE S256, and the
@@ -35,6 +35,14 @@ METADATA_SECONDS = 3600
 KEYS_REFETCH_SECONDS = 2.0
 # How long after its issue a logout token is still accepted (its jti is kept that long).
 LOGOUT_TOKEN_SECONDS = 300
+
+
+def _libraries() -> Any:
+    """Authlib, joserfc and requests (app/oidc/libraries.py), imported on first use."""
+    # The OpenID libraries stay out of web workers' memory until OpenID is used (~25 MiB).
+    from app.oidc import libraries
+
+    return libraries
 
 
 class ProviderUnavailable(Exception):
@@ -91,9 +99,9 @@ class LogoutRequest:
 
 
 def _claim_reason(error: JoseClaimError) -> str:
-    from joserfc.errors import ExpiredTokenError
+    lib = _libraries()
 
-    if isinstance(error, ExpiredTokenError):
+    if isinstance(error, lib.ExpiredTokenError):
         return "expired"
     return f"claim {error.claim}"
 
@@ -112,16 +120,15 @@ class OpenIDProvider:
     # Discovery and keys --------------------------------------------------------------
 
     def _get_json(self, url: str, what: str) -> dict[str, Any]:
-        # requests is loaded on first use: a web worker without OpenID never pays for it.
-        import requests
+        lib = _libraries()
 
         try:
-            response = requests.get(
+            response = lib.requests.get(
                 url, timeout=self.settings.timeout, headers={"Accept": "application/json"}
             )
             response.raise_for_status()
             data = response.json()
-        except (requests.RequestException, ValueError) as exc:
+        except (lib.requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable(f"{what} ({url}): {type(exc).__name__}") from exc
         if not isinstance(data, dict):
             raise ProviderUnavailable(f"{what} ({url}): not a JSON object")
@@ -153,8 +160,7 @@ class OpenIDProvider:
         return found
 
     def key_set(self, *, refresh: bool = False) -> KeySet:
-        from joserfc.errors import JoseError
-        from joserfc.jwk import KeySet
+        lib = _libraries()
 
         with self._lock:
             keys, fetched_at = self._keys, self._keys_at
@@ -164,8 +170,8 @@ class OpenIDProvider:
             return keys
         raw = self._get_json(self.metadata()["jwks_uri"], "signing keys")
         try:
-            keys = KeySet.import_key_set(raw)  # type: ignore[arg-type]
-        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            keys = lib.KeySet.import_key_set(raw)
+        except (lib.JoseError, ValueError, TypeError, KeyError) as exc:
             raise ProviderUnavailable(f"signing keys: unreadable ({type(exc).__name__})") from exc
         with self._lock:
             self._keys, self._keys_at = keys, time.monotonic()
@@ -173,17 +179,16 @@ class OpenIDProvider:
 
     def _decode(self, raw: str) -> jwt.Token:
         """Signature check against the provider's keys, fetched again for a new key id."""
-        from joserfc import jwt
-        from joserfc.errors import InvalidKeyIdError, JoseError
+        lib = _libraries()
 
         try:
             try:
-                return jwt.decode(raw, self.key_set(), algorithms=list(ALGORITHMS))
-            except InvalidKeyIdError:
-                return jwt.decode(raw, self.key_set(refresh=True), algorithms=list(ALGORITHMS))
-        except InvalidKeyIdError as exc:
+                return lib.jwt.decode(raw, self.key_set(), algorithms=list(ALGORITHMS))
+            except lib.InvalidKeyIdError:
+                return lib.jwt.decode(raw, self.key_set(refresh=True), algorithms=list(ALGORITHMS))
+        except lib.InvalidKeyIdError as exc:
             raise TokenRefused("unknown signing key") from exc
-        except JoseError as exc:
+        except lib.JoseError as exc:
             raise TokenRefused(f"signature ({exc.error})") from exc
         except (ValueError, TypeError) as exc:
             raise TokenRefused("malformed token") from exc
@@ -191,11 +196,10 @@ class OpenIDProvider:
     # The code flow ---------------------------------------------------------------------
 
     def _client(self, redirect_uri: str) -> OAuth2Session:
-        # Loaded on first use (it loads requests), as in _get_json.
-        from authlib.integrations.requests_client import OAuth2Session
+        lib = _libraries()
 
         secret = self.settings.client_secret
-        return OAuth2Session(
+        return lib.OAuth2Session(
             client_id=self.settings.client_id,
             client_secret=secret.reveal() if secret else None,
             # A confidential client sends its secret in the Authorization header; a public
@@ -210,10 +214,10 @@ class OpenIDProvider:
     def authorization_request(
         self, redirect_uri: str, *, max_age: int | None = None, ui_locales: str | None = None
     ) -> AuthorizationRequest:
-        from authlib.common.security import generate_token
+        lib = _libraries()
 
         endpoint = self.metadata()["authorization_endpoint"]
-        nonce, verifier = generate_token(32), generate_token(64)
+        nonce, verifier = lib.generate_token(32), lib.generate_token(64)
         extra: dict[str, Any] = {"nonce": nonce}
         if max_age is not None:
             # Re-authentication: max_age=0 asks for the password again; prompt=login says
@@ -237,8 +241,7 @@ class OpenIDProvider:
         max_age: int | None = None,
     ) -> ProviderSignIn:
         """Trade the code for tokens, check the ID token, read userinfo if it lacks a claim."""
-        import requests  # on first use, as in _get_json
-        from authlib.integrations.requests_client import OAuthError
+        lib = _libraries()
 
         metadata = self.metadata()
         with self._client(redirect_uri) as client:
@@ -249,10 +252,10 @@ class OpenIDProvider:
                     code_verifier=code_verifier,
                     grant_type="authorization_code",
                 )
-            except OAuthError as exc:
+            except lib.OAuthError as exc:
                 # invalid_grant: a code used twice, expired, or issued to someone else.
                 raise TokenRefused(f"code refused ({exc.error})") from exc
-            except requests.RequestException as exc:
+            except lib.requests.RequestException as exc:
                 raise ProviderUnavailable(f"token endpoint: {type(exc).__name__}") from exc
             except ValueError as exc:
                 raise ProviderUnavailable("token endpoint: not a JSON answer") from exc
@@ -276,14 +279,13 @@ class OpenIDProvider:
         )
 
     def _userinfo(self, client: OAuth2Session, endpoint: str, sub: str) -> dict[str, Any]:
-        import requests  # on first use, as in _get_json
-        from authlib.integrations.requests_client import OAuthError
+        lib = _libraries()
 
         try:
             response = client.get(endpoint, headers={"Accept": "application/json"})
             response.raise_for_status()
             data = response.json()
-        except (requests.RequestException, ValueError, OAuthError) as exc:
+        except (lib.requests.RequestException, ValueError, lib.OAuthError) as exc:
             raise ProviderUnavailable(f"userinfo: {type(exc).__name__}") from exc
         if not isinstance(data, dict):
             raise TokenRefused("userinfo is not a JSON object")
@@ -301,8 +303,7 @@ class OpenIDProvider:
         max_age: int | None = None,
         now: int | None = None,
     ) -> dict[str, Any]:
-        from authlib.oidc.core import CodeIDToken
-        from joserfc.errors import ClaimError as JoseClaimError
+        lib = _libraries()
 
         token = self._decode(raw)
         params: dict[str, Any] = {"nonce": nonce, "client_id": self.settings.client_id}
@@ -310,7 +311,7 @@ class OpenIDProvider:
             params["access_token"] = access_token
         if max_age is not None:
             params["max_age"] = max_age or 1  # Authlib asks for auth_time when max_age is set
-        claims = CodeIDToken(
+        claims = lib.CodeIDToken(
             token.claims,
             token.header,
             {
@@ -321,7 +322,7 @@ class OpenIDProvider:
         )
         try:
             claims.validate(now=now, leeway=self.settings.leeway)
-        except JoseClaimError as exc:
+        except lib.ClaimError as exc:
             raise TokenRefused(_claim_reason(exc)) from exc
         return dict(claims)
 
@@ -329,12 +330,11 @@ class OpenIDProvider:
 
     def check_logout_token(self, raw: str, *, now: int | None = None) -> LogoutRequest:
         """OpenID Connect Back-Channel Logout 1.0, section 2.6 (the jti is the caller's)."""
-        from joserfc.errors import ClaimError as JoseClaimError
-        from joserfc.jwt import JWTClaimsRegistry
+        lib = _libraries()
 
         token = self._decode(raw)
         claims = token.claims
-        registry = JWTClaimsRegistry(
+        registry = lib.JWTClaimsRegistry(
             now=now,
             leeway=self.settings.leeway,
             iss={"essential": True, "value": self.settings.issuer},
@@ -344,7 +344,7 @@ class OpenIDProvider:
         )
         try:
             registry.validate(claims)
-        except JoseClaimError as exc:
+        except lib.ClaimError as exc:
             raise TokenRefused(_claim_reason(exc)) from exc
         current = int(time.time()) if now is None else now
         if current - int(claims["iat"]) > LOGOUT_TOKEN_SECONDS + self.settings.leeway:
@@ -369,13 +369,13 @@ class OpenIDProvider:
 
     def end_session_url(self, *, id_token_hint: str, post_logout_redirect_uri: str) -> str | None:
         """Where to send the browser so the provider ends its own session too, if it says."""
-        from authlib.common.urls import add_params_to_uri
+        lib = _libraries()
 
         endpoint = self.metadata().get("end_session_endpoint")
         if not isinstance(endpoint, str):
             return None
         return str(
-            add_params_to_uri(
+            lib.add_params_to_uri(
                 endpoint,
                 [
                     ("id_token_hint", id_token_hint),

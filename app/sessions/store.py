@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.accounts.models import Account
 from app.db import abort_commit, rows_changed, utcnow
 from app.sessions.models import SessionRecord
 
@@ -105,8 +106,6 @@ def _session_with_account() -> Any:
     """The session's row and its account in one statement (one round trip, not two, for
     every signed-in request). Built on first use: app.accounts imports the sessions
     package, so its model cannot be imported when this module is."""
-    from app.accounts.models import Account
-
     return select(*_COLUMNS, Account).outerjoin(Account, Account.id == _COLUMNS.account_id)
 
 
@@ -247,7 +246,7 @@ class RedisSessionStore:
     SUB_PREFIX = "panel:oidc-sub:"
 
     def __init__(self, url: str) -> None:
-        import redis
+        import redis  # optional: loaded only by panels that keep sessions in Redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import click
-from flask import Blueprint, Flask, current_app, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask import Blueprint, Flask, current_app
 from limits import parse_many
 
 import config as panel_config
-from app import audit
 from app.support.attachments import DEFAULT_ALLOWED, KNOWN_TYPES, AttachmentStore
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from app.accounts.attention import Attention
 
 bp = Blueprint("support", __name__)
 
@@ -72,9 +63,8 @@ SETTINGS: dict[str, Any] = {
 FORM_ALLOWANCE = 1024 * 1024
 
 
-def _configure(app: Flask) -> None:
-    for key, value in SETTINGS.items():
-        app.config.setdefault(key, value)
+def check_settings(app: Flask) -> None:
+    """Turn the settings (SETTINGS, overridden by PANEL_SUPPORT_*) into checked values."""
     if not app.config["SUPPORT_MAIL_MAX_BYTES"]:
         files = int(app.config["SUPPORT_ATTACHMENT_MAX_FILES"])
         per_file = int(app.config["SUPPORT_ATTACHMENT_MAX_BYTES"])
@@ -132,121 +122,3 @@ def upload_limit(config: Any) -> int:
 
 def attachment_store() -> AttachmentStore:
     return AttachmentStore(Path(current_app.config["SUPPORT_ATTACHMENT_DIR"]))
-
-
-def init_app(app: Flask) -> None:
-    """Settings, staff queue line, panel data section, audit labels and CLI of support."""
-    from app.accounts.attention import register_attention
-    from app.connectors.base import register_panel_section
-    from app.staff import StaffQueue, register_queue
-    from app.support import cleanup, mail_cli, operations, queries, visitors
-    from app.support.section import TicketsSection
-    from app.support.settings import SupportSettings
-
-    _configure(app)
-    # The public home links to the contact form without importing this feature.
-    app.extensions["panel_contact_form"] = lambda: contact_views.contact_form_for_visitors()
-    register_attention(app, waiting_for_person)
-    app.jinja_env.globals.update(
-        support_category_label=_category_label, support_service_name=_service_name
-    )
-    register_queue(
-        app,
-        StaffQueue(
-            label=lambda: str(_("Support tickets waiting for an answer")),
-            count=queries.count_needing_staff,
-            endpoint="support.staff_queue",
-        ),
-    )
-    register_panel_section(
-        app, TicketsSection(AttachmentStore(Path(app.config["SUPPORT_ATTACHMENT_DIR"])))
-    )
-    audit.register_labels(
-        {
-            "support.ticket_opened": _l("Support ticket opened"),
-            "support.ticket_closed": _l("Support ticket closed"),
-            "support.ticket_reopened": _l("Support ticket reopened"),
-            "support.ticket_auto_closed": _l(
-                "Support ticket closed automatically (no answer from you)"
-            ),
-            "support.mail_reply": _l("Reply to a support ticket received by mail"),
-            "support.visitor_ticket_opened": _l("Ticket opened by a visitor (contact form)"),
-            "support.visitor_tickets_deleted": _l("Old visitors' tickets deleted"),
-        }
-    )
-
-    @app.cli.group("support", help="Support tickets.")
-    def support_group() -> None:
-        pass
-
-    @support_group.command(
-        "auto-close",
-        help="Close tickets waiting for their requester for too long (run it daily from cron).",
-    )
-    @click.option("--days", type=int, default=None, help="Override SUPPORT_AUTO_CLOSE_DAYS.")
-    def auto_close_command(days: int | None) -> None:
-        from app.db import session_scope
-        from app.mail import send_queued
-
-        settings = SupportSettings.from_config(app.config)
-        with session_scope(app) as session:
-            closed = operations.auto_close(session, settings, days=days)
-            files = visitors.delete_old_visitor_tickets(
-                session, days=int(app.config["SUPPORT_VISITOR_KEEP_DAYS"])
-            )
-        # Files go once the rows are gone (a file left over is swept by sweep-files).
-        AttachmentStore(Path(app.config["SUPPORT_ATTACHMENT_DIR"])).remove(files)
-        click.echo(f"{closed} ticket(s) closed")
-        if closed:
-            send_queued(app)
-
-    @support_group.command(
-        "sweep-files",
-        help="Remove attachment files that no ticket refers to any more (run it daily).",
-    )
-    def sweep_files_command() -> None:
-        from app.db import session_scope
-
-        with session_scope(app) as session:
-            removed = cleanup.sweep_orphan_files(
-                session, AttachmentStore(Path(app.config["SUPPORT_ATTACHMENT_DIR"]))
-            )
-        click.echo(f"{removed} file(s) removed")
-
-    support_group.add_command(mail_cli.receive_command)
-    support_group.add_command(mail_cli.fetch_command)
-    mail_cli.register_tasks(app)
-
-
-from app.support import contact_views, staff_views, views  # noqa: E402,F401
-
-
-def waiting_for_person(session: Session, account: Any) -> list[Attention]:
-    """The account page's lines: tickets where the team waits for the person's answer."""
-    from app.accounts.attention import Attention
-    from app.support import queries
-
-    return [
-        Attention(
-            _(
-                "Request no. %(number)s, “%(subject)s”, waits for your answer.",
-                number=ticket.id,
-                subject=ticket.subject,
-            ),
-            link=(url_for("support.ticket", ticket_id=ticket.id), _("Answer")),
-        )
-        for ticket in queries.tickets_waiting_for(session, account.id)
-    ]
-
-
-def _category_label(code: str) -> str:
-    """A ticket's kind in words (mails to the team show no codes)."""
-    from app.support.forms import CATEGORY_LABELS
-
-    return str(CATEGORY_LABELS.get(code, code))
-
-
-def _service_name(slug: str) -> str:
-    from app.support.views import service_names
-
-    return service_names().get(slug, slug)

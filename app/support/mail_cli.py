@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.connectors.base import ConnectorError
 from app.db import session_scope
 from app.extensions import running_app
+from app.mail import send_queued
 from app.support.attachments import AttachmentStore
 from app.support.mail_in import MailInSettings, Outcome, receive_message
 
@@ -32,8 +33,6 @@ def receive(
     envelope_sender: str | None = None,
 ) -> Outcome:
     """Handle one message in its own transaction, then send what it queued."""
-    from app.mail import send_queued
-
     settings = MailInSettings.from_config(app.config)
     store = AttachmentStore(Path(app.config["SUPPORT_ATTACHMENT_DIR"]))
     language = str(app.config["LANGUAGES"][0])
@@ -107,6 +106,7 @@ def open_source(config: Any) -> MailSource:
         "panel_support_mailbox"
     )
     if factory is None:
+        # The IMAP client stays out of web workers' memory: only the worker reads the box.
         from app.support.mailbox import SupportMailbox
 
         factory = SupportMailbox.from_config
@@ -141,13 +141,6 @@ def fetch_job(app: Flask) -> None:
             return
     if counts:
         log.info("support mailbox: %s", counts)
-
-
-def register_tasks(app: Flask) -> None:
-    from app import tasks
-    from app.tasks import crontab
-
-    tasks.register_periodic_task(app, "support.fetch_mailbox", fetch_job, crontab())
 
 
 @click.command(

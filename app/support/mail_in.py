@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.accounts.models import Account
 from app.db import utcnow
+from app.links import external_url
 from app.mail import queue_mail
 from app.support import notifications, operations
 from app.support.attachments import AttachmentStore, Upload, clean_filename
@@ -331,8 +332,6 @@ def _answer(
 
 
 def _support_link() -> str | None:
-    from app.links import external_url
-
     try:
         return external_url("support.index")
     except Exception:  # a link is a courtesy; the answer goes without it

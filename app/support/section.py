@@ -33,7 +33,7 @@ def _locale(account: Account) -> AbstractContextManager[Any]:
 
 
 class TicketsSection:
-    """Registered with register_panel_section; the export and deletion features call it."""
+    """Declared by the support feature (feature.py); the export and deletion features call it."""
 
     name = "tickets"
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from flask import Flask
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.support.models import Ticket, TicketMessage
-from app.transparency.statistics import Statistic, StatsWindow, register_statistic
+from app.transparency.statistics import Statistic, StatsWindow
 
 
 def _opened(session: Session, window: StatsWindow) -> Iterable[object]:
@@ -37,18 +36,17 @@ def _first_answers(session: Session, window: StatsWindow) -> list[timedelta]:
     return [max(answered - created, timedelta(0)) for created, answered in rows]
 
 
-def register(app: Flask) -> None:
-    for key, label, compute in (
-        ("tickets.opened", _l("Support tickets opened"), _opened),
-        ("tickets.closed", _l("Support tickets closed"), _closed),
-    ):
-        register_statistic(app, Statistic(key=key, label=label, kind="monthly", compute=compute))
-    register_statistic(
-        app,
-        Statistic(
-            key="tickets.first_answer",
-            label=_l("Median time to a first answer from the team"),
-            kind="median",
-            compute=_first_answers,
-        ),
-    )
+STATISTICS: tuple[Statistic, ...] = (
+    Statistic(
+        key="tickets.opened", label=_l("Support tickets opened"), kind="monthly", compute=_opened
+    ),
+    Statistic(
+        key="tickets.closed", label=_l("Support tickets closed"), kind="monthly", compute=_closed
+    ),
+    Statistic(
+        key="tickets.first_answer",
+        label=_l("Median time to a first answer from the team"),
+        kind="median",
+        compute=_first_answers,
+    ),
+)

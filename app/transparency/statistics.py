@@ -1,14 +1,12 @@
 """Anonymised usage statistics: a small registry each feature adds its figures to.
 
-A feature registers a `Statistic` from its `init_app(app)`:
+A feature declares its `Statistic`s in its `Feature` (app/features.py):
 
-    from app.transparency.statistics import Statistic, register_statistic
-
-    register_statistic(app, Statistic(
+    Feature(name="support", statistics=(Statistic(
         key="tickets.opened", label=_l("Support tickets opened"), kind="monthly",
         compute=lambda session, window: session.scalars(
             select(Ticket.created_at).where(Ticket.created_at >= window.start)),
-    ))
+    ),))
 
 Kinds: `total` (compute returns an int), `monthly` (an iterable of event times, counted
 per month in the hoster's time zone), `median` (an iterable of durations as timedelta).
@@ -34,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
 from app.audit import AuditEvent
+from app.hoster.profile import current_profile
 
 SMALL_COUNT = 5
 MONTHS_SHOWN = 12
@@ -139,8 +138,6 @@ def compute(session: Session, statistic: Statistic, window: StatsWindow) -> Figu
 
 
 def compute_all(session: Session, now: datetime) -> tuple[StatsWindow, list[Figure]]:
-    from app.hoster.profile import current_profile
-
     window = make_window(now, current_profile().timezone)
     return window, [compute(session, s, window) for s in registered(current_app)]
 
@@ -180,32 +177,25 @@ def audit_event_times(action: str) -> Callable[[Session, StatsWindow], Iterable[
     return times
 
 
-def register_builtin(app: Flask) -> None:
-    register_statistic(
-        app,
-        Statistic(
-            key="accounts.signed_in",
-            label=_l("Accounts that have signed in to the panel"),
-            kind="total",
-            compute=_accounts_signed_in,
-        ),
-    )
-    register_statistic(
-        app,
-        Statistic(
-            key="accounts.active",
-            label=_l("Accounts active in the last 30 days"),
-            kind="total",
-            compute=_accounts_active,
-            description=_l("Signed in to the panel at least once in the last 30 days."),
-        ),
-    )
-    register_statistic(
-        app,
-        Statistic(
-            key="exports.downloaded",
-            label=_l("Data exports downloaded"),
-            kind="monthly",
-            compute=audit_event_times("export.downloaded"),
-        ),
-    )
+# The panel's own figures, shown first (the transparency feature declares them).
+STATISTICS: tuple[Statistic, ...] = (
+    Statistic(
+        key="accounts.signed_in",
+        label=_l("Accounts that have signed in to the panel"),
+        kind="total",
+        compute=_accounts_signed_in,
+    ),
+    Statistic(
+        key="accounts.active",
+        label=_l("Accounts active in the last 30 days"),
+        kind="total",
+        compute=_accounts_active,
+        description=_l("Signed in to the panel at least once in the last 30 days."),
+    ),
+    Statistic(
+        key="exports.downloaded",
+        label=_l("Data exports downloaded"),
+        kind="monthly",
+        compute=audit_event_times("export.downloaded"),
+    ),
+)

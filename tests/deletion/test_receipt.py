@@ -143,7 +143,7 @@ def test_the_outside_address_is_in_the_persons_export(make_deletion_app):
     import json
 
     from app.accounts.models import Account
-    from app.connectors.base import panel_sections
+    from app.features import panel_sections
 
     app = make_deletion_app(DELETION_GRACE_DAYS=7)
     alice = signed_in(app, "alice")

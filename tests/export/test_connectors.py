@@ -21,7 +21,6 @@ from app.connectors.base import (
     ConnectorError,
     Skipped,
     core_connectors,
-    register_panel_section,
     safe_uid,
     service_connectors,
 )
@@ -29,6 +28,7 @@ from app.connectors.command import CommandConnector
 from app.connectors.directory import DirectoryConnector, vcard
 from app.connectors.files import FilesConnector
 from app.directory import DirectoryUnavailable, Person
+from app.features import register_panel_section
 from app.hoster.model import ProfileError
 
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 from support.ticket_helpers import PDF, PNG
 
 from app.accounts.models import Account
-from app.connectors.base import panel_sections
 from app.db import session_scope, utcnow
+from app.features import panel_sections
 from app.support.models import Ticket
 
 

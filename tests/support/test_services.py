@@ -265,7 +265,7 @@ def test_deleting_an_account_s_tickets_removes_rows_and_files(
     other = make_ticket("bob", files=[("c.png", PNG)])
     assert len(list(attachment_dir.rglob("*.*"))) == 0  # random names have no extension
     assert len([p for p in attachment_dir.rglob("*") if p.is_file()]) == 3
-    from app.connectors.base import panel_sections
+    from app.features import panel_sections
 
     section = next(s for s in panel_sections(app) if s.name == "tickets")
     with session_scope(app) as session:

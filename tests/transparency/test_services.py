@@ -209,7 +209,7 @@ def test_staff_data_section_exports_and_unlinks_what_they_recorded(
     import json as jsonlib
 
     from app.accounts.models import Account
-    from app.connectors.base import panel_sections
+    from app.features import panel_sections
 
     staff = Account(uid="camille", dn="uid=camille", display_name="Camille", is_staff=True)
     db_session.add(staff)

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Flask, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.orm import Session
 
-from app import audit
-from app.connectors.base import register_panel_section
+from app.accounts.attention import Attention
 from app.db import get_session, utcnow
-from app.legal import services
+from app.features import Feature
+from app.legal import bp, services
 from app.legal.cache import init_state, terms_state
 from app.legal.cli import terms_group
 from app.legal.section import LegalSection
+from app.legal.views import DOCUMENT_TITLES
 from app.security import here, view_flag
-from app.staff import StaffQueue, register_queue
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from app.accounts.attention import Attention
+from app.staff import StaffQueue
 
 
 def acceptance_gate() -> ResponseReturnValue | None:
@@ -56,11 +54,6 @@ def overview_context(session: Session, account: Any) -> dict[str, Any]:
 
 def waiting_for_person(session: Session, account: Any) -> list[Attention]:
     """The account page's lines: terms to accept now, and new versions announced."""
-    from flask_babel import format_date
-
-    from app.accounts.attention import Attention
-    from app.legal.views import DOCUMENT_TITLES
-
     state = terms_state()
     now = utcnow()
     items = []
@@ -91,32 +84,33 @@ def waiting_for_person(session: Session, account: Any) -> list[Attention]:
     return items
 
 
-def init_app(app: Flask) -> None:
-    from app.accounts.attention import register_attention, register_overview
+def legal_context() -> dict[str, Any]:
+    return {"legal_document_titles": DOCUMENT_TITLES}
 
+
+def _init(app: Flask) -> None:
     init_state(app)
-    register_attention(app, waiting_for_person)
-    register_overview(app, overview_context)
     app.before_request(acceptance_gate)
-    app.cli.add_command(terms_group)
-    register_panel_section(app, LegalSection())
-    register_queue(
-        app,
+    app.context_processor(legal_context)
+
+
+FEATURE = Feature(
+    name="legal",
+    init=_init,
+    blueprints=(bp,),
+    commands=(terms_group,),
+    attention=(waiting_for_person,),
+    overview=(overview_context,),
+    panel_sections=lambda _app: (LegalSection(),),
+    staff_queues=(
         StaffQueue(
             label=lambda: str(_("Terms versions announced, not in effect yet")),
             count=services.count_upcoming,
             endpoint="legal.staff_index",
         ),
-    )
-    audit.register_labels(
-        {
-            "legal.published": _l("Published a new version of the terms"),
-            "legal.accepted": _l("Accepted a new version of the terms"),
-        }
-    )
-
-    @app.context_processor
-    def legal_context() -> dict[str, Any]:
-        from app.legal.views import DOCUMENT_TITLES
-
-        return {"legal_document_titles": DOCUMENT_TITLES}
+    ),
+    audit_labels={
+        "legal.published": _l("Published a new version of the terms"),
+        "legal.accepted": _l("Accepted a new version of the terms"),
+    },
+)
