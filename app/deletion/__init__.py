@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     from app.deletion import jobs
     from app.deletion.cli import register_cli
     from app.deletion.queue import count_waiting_for_staff
+    from app.deletion.requests import active_request_probe
     from app.deletion.section import DeletionSection
     from app.staff import StaffQueue, register_queue
 
@@ -54,7 +55,7 @@ def init_app(app: Flask) -> None:
 
     register_cli(app)
     jobs.register(app)
-    register_attention(app, waiting_for_person)
+    register_attention(app, waiting_for_person, active_request_probe)
     register_panel_section(app, DeletionSection())
     register_queue(
         app,

@@ -45,7 +45,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(cli.export_group)
     register_panel_section(app, transfer.TransferCodesSection())
-    register_attention(app, transfer_views.codes_waiting)
+    register_attention(app, transfer_views.codes_waiting, transfer.valid_code_probe)
     audit.register_labels(
         {
             "export.downloaded": _l("Downloaded a copy of all your data"),

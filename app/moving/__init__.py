@@ -44,6 +44,7 @@ def init_app(app: Flask) -> None:
     from app.connectors.base import register_panel_section
     from app.moving import jobs, views  # noqa: F401 - routes
     from app.moving.section import ImportsSection
+    from app.moving.services import active_job_probe
     from app.moving.staff import count_needing_staff
     from app.staff import StaffQueue, register_queue
 
@@ -67,7 +68,7 @@ def init_app(app: Flask) -> None:
         ) from exc
     app.register_blueprint(bp)
     jobs.register(app)
-    register_attention(app, waiting_for_person)
+    register_attention(app, waiting_for_person, active_job_probe)
     register_panel_section(app, ImportsSection())
     register_queue(
         app,

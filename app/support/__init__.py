@@ -146,7 +146,7 @@ def init_app(app: Flask) -> None:
     _configure(app)
     # The public home links to the contact form without importing this feature.
     app.extensions["panel_contact_form"] = lambda: contact_views.contact_form_for_visitors()
-    register_attention(app, waiting_for_person)
+    register_attention(app, waiting_for_person, queries.waiting_probe)
     app.jinja_env.globals.update(
         support_category_label=_category_label, support_service_name=_service_name
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -19,6 +19,9 @@ from app.support.models import (
 )
 from app.support.search import search_clause
 from app.support.settings import COUNT_CAP, NEEDS_STAFF, OPEN_STATES, PAGE_SIZE, TicketNotFound
+
+if TYPE_CHECKING:
+    from app.accounts.attention import ProbeParameters
 
 
 def get_requester_ticket(session: Session, account_id: int, ticket_id: int) -> Ticket:
@@ -99,6 +102,15 @@ def tickets_waiting_for(session: Session, account_id: int, *, limit: int = 20) -
             .order_by(Ticket.last_message_at, Ticket.id)
             .limit(limit)
         )
+    )
+
+
+def waiting_probe(parameters: ProbeParameters) -> ColumnElement[bool]:
+    """The account page's probe: the same conditions as `tickets_waiting_for`."""
+    return (
+        select(Ticket.id)
+        .where(Ticket.account_id == parameters.account_id, Ticket.state == "waiting_user")
+        .exists()
     )
 
 
