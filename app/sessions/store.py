@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -107,7 +107,11 @@ def _session_with_account() -> Any:
     package, so its model cannot be imported when this module is."""
     from app.accounts.models import Account
 
-    return select(*_COLUMNS, Account).outerjoin(Account, Account.id == _COLUMNS.account_id)
+    return (
+        select(*_COLUMNS, Account)
+        .outerjoin(Account, Account.id == _COLUMNS.account_id)
+        .where(_COLUMNS.id == bindparam("key"))
+    )
 
 
 class DatabaseSessionStore:
@@ -147,7 +151,7 @@ class DatabaseSessionStore:
 
     def load(self, key: str) -> StoredSession | None:
         def work(db: Session) -> StoredSession | None:
-            row = db.execute(_session_with_account().where(_COLUMNS.id == key)).first()
+            row = db.execute(_session_with_account(), {"key": key}).first()
             if row is None:
                 return None
             if row.Account is not None:
