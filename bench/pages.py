@@ -11,7 +11,8 @@ recreated) and one of a hello world, both with `gunicorn.conf.py`, 2 workers x 4
 (PANEL_WORKERS/PANEL_THREADS change that), recycling off. Each round loads
 hello world, then each page, with `wrk -t2 -c8` (keep-alive); the ratio of a page is its
 rate over hello world's in the same round. Prints the best and median ratio, the load
-generator's share of the CPU, the load average, and the idle workers' resident memory (at start, and after the rounds).
+generator's share of the CPU, the load average, and the idle workers' resident memory
+(at start, and after the rounds).
 Goals (issue 22): `/` >= 0.25, `/support` >= 0.35, `/hosting` >= 0.5.
 """
 
