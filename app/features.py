@@ -21,6 +21,7 @@ from flask import Blueprint, Flask
 
 from app import audit, tasks
 from app.accounts.attention import (
+    AttentionProbe,
     AttentionProvider,
     OverviewProvider,
     register_attention,
@@ -96,7 +97,9 @@ class Feature:
     statistics: tuple[Statistic, ...] = ()
     audit_labels: Mapping[str, Any] = field(default_factory=dict)
     # The account page: what waits for the person, and the feature's own card.
-    attention: tuple[AttentionProvider, ...] = ()
+    # A provider alone, or with its probe (an EXISTS clause: app/accounts/attention.py), so
+    # that the account page asks it only when the one statement of every probe finds something.
+    attention: tuple[AttentionProvider | tuple[AttentionProvider, AttentionProbe], ...] = ()
     overview: tuple[OverviewProvider, ...] = ()
 
 
@@ -117,8 +120,11 @@ def install(app: Flask, feature: Feature) -> None:
             )
         else:
             tasks.register_periodic_task(app, task.name, task.function, task.schedule)
-    for provider in feature.attention:
-        register_attention(app, provider)
+    for entry in feature.attention:
+        if isinstance(entry, tuple):
+            register_attention(app, *entry)
+        else:
+            register_attention(app, entry)
     for overview in feature.overview:
         register_overview(app, overview)
     for section in feature.panel_sections(app):

@@ -2,17 +2,18 @@
 
 Run by hand (not by CI), from the repository root, with PostgreSQL and Redis on loopback:
 
-    .venv/bin/python bench/load.py                      # 50 clients, 120 s, + 20 s baseline
-    .venv/bin/python bench/load.py --duration 20 --clients 10     # quick try
+    .venv/bin/python bench/load.py              # 3 rounds: 20 s hello world, 60 s panel
+    .venv/bin/python bench/load.py --rounds 1 --duration 20 --clients 10     # quick try
     PANEL_BENCH_DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/load.py
 
 What it does:
 
 1. drops and creates the database (default `panel_load` on 127.0.0.1:5432), migrates it;
 2. starts two gunicorn instances (`gunicorn -c gunicorn.conf.py wsgi:app`, 2 workers each)
-   in demo mode, sharing the secret key, the database and Redis (login throttling);
-3. as a baseline, serves a Flask hello-world the same way (two instances, same gunicorn
-   settings, same client count) for --baseline seconds;
+   in demo mode, sharing the secret key, the database and Redis (login throttling), and
+   two of a Flask hello-world the same way; worker recycling off (`common.Gunicorn`);
+3. each round (--rounds, at least 3 for a figure), as a baseline, drives hello world with
+   the same client count for --baseline seconds, then
 4. drives the panel from --clients threads for --duration seconds. Each client signs in
    once (demo users alice, zoe, bob, camille; password "demo"), then loops over a mix of
    public pages (fetched without the session cookie), the account overview `/`, the
@@ -20,8 +21,10 @@ What it does:
    two instances request by request, with a new connection per request (as nginx does
    towards its upstream by default);
 5. prints requests, throughput, p50/p99 latency overall and per kind, status codes, and
-   checks the database: every ticket whose creation was acknowledged (302 to the ticket)
-   must be there, and no ticket may lack its first message.
+   the round's ratio to hello world; at the end the best and median ratio and p50, the
+   load generator's share of the CPU, the load average and the idle workers' memory; and
+   checks the database after each round: every ticket whose creation was acknowledged
+   (302 to the ticket) must be there, and no ticket may lack its first message.
 
 Exits 1 on any 5xx, connection error, lost ticket or ticket without message.
 gunicorn logs go to files in a temporary folder, whose path is printed.
@@ -37,12 +40,9 @@ import os
 import random
 import re
 import resource
-import signal
-import socket
-import subprocess
+import statistics
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 import urllib.parse
@@ -56,87 +56,34 @@ import psycopg
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (
+    CPUS,
+    GUNICORN,
+    HELLO,
+    ROOT,
+    Gunicorn,
+    best_median,
+    idle_rss_mib,
+    load_average,
+)
+
 sys.path.insert(0, str(ROOT))
 
-from app.cli import upgrade_database  # noqa: E402
-from app.support.models import Ticket, TicketMessage  # noqa: E402
+from app.cli import upgrade_database
+from app.support.models import Ticket, TicketMessage
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/panel_load"
 REDIS_URL = "redis://127.0.0.1:6379/13"
-GUNICORN = Path(sys.executable).with_name("gunicorn")
 USERS = ("alice", "zoe", "bob", "camille")
 PUBLIC_PAGES = ("/login", "/incidents", "/hosting", "/services", "/stats", "/transparency")
 # Share of each step of a client's loop (ticket creation is two requests: form, then POST).
 MIX = (("public", 35), ("overview", 25), ("tickets", 25), ("create", 15))
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 TICKET_URL = re.compile(r"/support/\d+$")
-HELLO = textwrap.dedent(
-    """
-    from flask import Flask
-
-    app = Flask(__name__)
-
-
-    @app.get("/")
-    def hello():
-        return "Hello, world!"
-    """
-)
 
 
 # --- servers -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(base: str, path: str, timeout: float = 60) -> None:
-    """Until a worker answers (the master binds the port before workers import the app)."""
-    host, port = base.removeprefix("http://").split(":")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection(host, int(port), timeout=5)
-            conn.request("GET", path)
-            status = conn.getresponse().status
-            conn.close()
-            if status < 500:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{base}{path} did not answer within {timeout} s")
-
-
-class Server:
-    """One gunicorn instance; output to a file (an undrained pipe would block workers)."""
-
-    def __init__(self, app: str, cwd: Path, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with log.open("wb") as output:
-            self.process = subprocess.Popen(
-                [str(GUNICORN), "-c", str(ROOT / "gunicorn.conf.py"), app],
-                cwd=cwd,
-                env={**os.environ, **env, "PANEL_BIND": f"127.0.0.1:{self.port}"},
-                stdout=output,
-                stderr=output,
-                start_new_session=True,
-            )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 def recreate_database(url: str) -> None:
@@ -379,7 +326,8 @@ def check_tickets(url: str, run: str, acknowledged: list[str]) -> tuple[int, int
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=120, help="seconds of panel load")
+    parser.add_argument("--rounds", type=int, default=3, help="baseline, then panel, each round")
+    parser.add_argument("--duration", type=float, default=60, help="seconds of panel load")
     parser.add_argument("--baseline", type=float, default=20, help="seconds of hello-world")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per instance")
@@ -393,7 +341,7 @@ def main() -> int:
         return 2
 
     workdir = Path(tempfile.mkdtemp(prefix="panel-load-"))
-    print(f"logs and attachments in {workdir}")
+    print(f"logs and attachments in {workdir}; load average {load_average():.1f} on {CPUS} CPUs")
     recreate_database(args.database_url)
     upgrade_database(args.database_url)
     common = {"PANEL_WORKERS": str(args.workers)}
@@ -409,66 +357,105 @@ def main() -> int:
     }
     (workdir / "hello.py").write_text(HELLO)
 
-    servers: list[Server] = []
+    servers: list[Gunicorn] = []
+    ratios: list[float] = []
+    medians: list[float] = []
+    shares: list[float] = []
+    averages: list[float] = []
+    failed = False
+    base_run = uuid.uuid4().hex[:8]
     try:
-        # Baseline first, alone on the machine, then stopped before the panel starts.
-        hello = [Server("hello:app", workdir, common, workdir / f"hello-{n}.log") for n in range(2)]
-        servers += hello
+        # Both set up once, with worker recycling off (common.Gunicorn); idle while the
+        # other one is loaded.
+        hello = [
+            Gunicorn("hello:app", workdir, common, workdir / f"hello-{n}.log") for n in range(2)
+        ]
+        panel = [
+            Gunicorn("wsgi:app", ROOT, panel_env, workdir / f"panel-{n}.log") for n in range(2)
+        ]
+        servers = [*hello, *panel]
         for server in hello:
-            wait_ready(server.url, "/")
-        bases = [server.url for server in hello]
-        base_results, base_elapsed = drive(
-            hello_client, lambda n: (bases, args.timeout), args.clients, args.baseline
-        )
-        for server in hello:
-            server.stop()
-
-        panel = [Server("wsgi:app", ROOT, panel_env, workdir / f"panel-{n}.log") for n in range(2)]
-        servers += panel
+            server.wait_ready("/")
         for server in panel:
-            wait_ready(server.url, "/healthz")
-        bases = [server.url for server in panel]
-        run = uuid.uuid4().hex[:8]
-        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-        results, elapsed = drive(
-            panel_client,
-            lambda n: (n, bases, run, args.timeout),
-            args.clients,
-            args.duration,
-        )
-        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+            server.wait_ready("/healthz")
+        rss = [size for server in panel for size in idle_rss_mib(server.process.pid)]
+        hello_bases = [server.url for server in hello]
+        panel_bases = [server.url for server in panel]
+        for number in range(1, args.rounds + 1):
+            base_results, base_elapsed = drive(
+                hello_client, lambda n: (hello_bases, args.timeout), args.clients, args.baseline
+            )
+            run = f"{base_run}r{number}"
+            cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+            results, elapsed = drive(
+                panel_client,
+                lambda n, run=run: (n, panel_bases, run, args.timeout),  # type: ignore[misc]
+                args.clients,
+                args.duration,
+            )
+            cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+            averages.append(load_average())
+            hello_rate = report(
+                f"round {number} baseline: Flask hello-world, {args.clients} clients",
+                base_results,
+                base_elapsed,
+            )
+            panel_rate = report(
+                f"round {number} panel: {args.clients} clients, 2 instances x {args.workers}"
+                " workers",
+                results,
+                elapsed,
+            )
+            client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (
+                cpu_after.ru_stime - cpu_before.ru_stime
+            )
+            shares.append(client_cpu / elapsed / CPUS)
+            ratios.append(panel_rate / hello_rate if hello_rate else float("nan"))
+            every = [value for values in results.latencies.values() for value in values]
+            medians.append(percentile(every, 0.50) * 1000 if every else float("nan"))
+            print(
+                f"round {number}: panel / hello-world {ratios[-1]:.3f}, p50 {medians[-1]:.0f} ms,"
+                f" load average {averages[-1]:.1f}"
+            )
+            failed = check_round(args.database_url, run, results) or failed
     finally:
         for server in servers:
             server.stop()
 
-    hello_rate = report(
-        f"baseline: Flask hello-world, {args.clients} clients", base_results, base_elapsed
+    print(
+        f"\n== {args.rounds} rounds of {args.baseline:g} s hello world then {args.duration:g} s"
+        f" panel, {args.clients} clients, gunicorn.conf.py with --max-requests 0 =="
     )
-    panel_rate = report(
-        f"panel: {args.clients} clients, 2 instances x {args.workers} workers", results, elapsed
+    print(f"panel / hello-world throughput: {best_median(ratios)}  goal 0.25")
+    print(
+        f"panel p50: best {min(medians):.0f} ms (median {statistics.median(medians):.0f} ms)"
+        "  goal 50 ms"
     )
-    client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (
-        cpu_after.ru_stime - cpu_before.ru_stime
+    print(
+        f"load generator CPU: {statistics.median(shares):.1%} of the machine's {CPUS} CPUs (median)"
     )
-    print(f"\nload generator CPU: {client_cpu / elapsed * 100:.0f} % of one core")
-    ratio = panel_rate / hello_rate if hello_rate else float("nan")
-    print(f"panel / hello-world throughput: {ratio:.2f}")
+    print(f"load average during the rounds: {min(averages):.1f}-{max(averages):.1f}")
+    print("idle worker RSS: " + ", ".join(f"{size:.0f}" for size in rss) + " MiB")
+    print("FAIL" if failed else "OK")
+    return 1 if failed else 0
 
-    stored, missing, without_message = check_tickets(args.database_url, run, results.acknowledged)
+
+def check_round(url: str, run: str, results: Results) -> bool:
+    """Nothing lost: every acknowledged ticket stored with its message, no 5xx, no error."""
+    stored, missing, without_message = check_tickets(url, run, results.acknowledged)
     totals = status_totals(results)
     server_errors = sum(count for code, count in totals.items() if code.startswith("5"))
     connection_errors = totals.get("conn-error", 0)
-    print(f"tickets acknowledged: {len(results.acknowledged)}, in the database: {stored}")
-    print(f"lost tickets (acknowledged, not stored): {missing}")
-    print(f"tickets without any message: {without_message}")
-    print(f"5xx responses: {server_errors}, connection errors: {connection_errors}")
+    print(
+        f"tickets acknowledged: {len(results.acknowledged)}, in the database: {stored}, "
+        f"lost: {missing}, without any message: {without_message}; "
+        f"5xx responses: {server_errors}, connection errors: {connection_errors}"
+    )
     for failure in results.failures[:10]:
         print(f"  {failure}")
-    failed = server_errors or connection_errors or missing or without_message
-    if results.failures and not failed:
-        failed = 1  # e.g. a client could not sign in
-    print("FAIL" if failed else "OK")
-    return 1 if failed else 0
+    return bool(
+        server_errors or connection_errors or missing or without_message or results.failures
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ recreated) and one of a hello world, both with `gunicorn.conf.py`, 2 workers x 4
 (PANEL_WORKERS/PANEL_THREADS change that), recycling off. Each round loads
 hello world, then each page, with `wrk -t2 -c8` (keep-alive); the ratio of a page is its
 rate over hello world's in the same round. Prints the best and median ratio, the load
-generator's share of the CPU, the load average, and the idle workers' resident memory.
+generator's share of the CPU, the load average, and the idle workers' resident memory
+(at start, and after the rounds).
 Goals (issue 22): `/` >= 0.25, `/support` >= 0.35, `/hosting` >= 0.5.
 """
 
@@ -130,6 +131,9 @@ def main() -> int:
                 + ", ".join(f"{name} {rate:.0f}/s" for name, rate in rates.items())
                 + f"; load average {load_average():.1f}"
             )
+        time.sleep(1)
+        # Idle again, after thousands of requests: what a worker keeps between requests.
+        rss_after = idle_rss_mib(panel.process.pid)
     finally:
         panel.stop()
         hello.stop()
@@ -147,7 +151,9 @@ def main() -> int:
     print(
         "idle worker RSS: panel "
         + ", ".join(f"{size:.0f}" for size in rss)
-        + " MiB; hello world "
+        + " MiB at start, "
+        + ", ".join(f"{size:.0f}" for size in rss_after)
+        + " MiB after the rounds; hello world "
         + ", ".join(f"{size:.0f}" for size in hello_rss)
         + " MiB"
     )

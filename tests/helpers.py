@@ -87,10 +87,10 @@ def profile_without_local_servers() -> str:
 def english_connector_words() -> list[str]:
     """The English wording of every deletion outcome the connectors record (their msgids
     without the values): a page or a receipt in French must hold none of it."""
-    from app.deletion.outcomes import CONNECTOR_MESSAGES
+    from app.deletion.outcomes import connector_messages
 
     words = []
-    for msgid in CONNECTOR_MESSAGES:
+    for msgid in connector_messages():
         for chunk in re.split(r"%\(\w+\)[sd]", msgid):
             chunk = chunk.strip(" .,;:()`")
             if len(chunk.split()) >= 2 and len(chunk) >= 10:

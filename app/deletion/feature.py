@@ -14,7 +14,7 @@ from app.accounts.attention import Attention
 from app.deletion import SETTINGS, bp, check_settings, jobs, statistics, views  # noqa: F401
 from app.deletion.cli import deletions_group
 from app.deletion.queue import count_waiting_for_staff
-from app.deletion.requests import active_request, cancellable
+from app.deletion.requests import active_request, active_request_probe, cancellable
 from app.deletion.section import DeletionSection
 from app.features import Feature, WorkerTask
 from app.staff import StaffQueue
@@ -55,7 +55,7 @@ FEATURE = Feature(
         WorkerTask(jobs.RUN_REQUEST, jobs.run_request_job),
         WorkerTask(jobs.RUN_DUE, jobs.run_due_job, crontab(minute="*/5")),
     ),
-    attention=(waiting_for_person,),
+    attention=((waiting_for_person, active_request_probe),),
     panel_sections=lambda _app: (DeletionSection(),),
     staff_queues=(
         StaffQueue(

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import cache
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-
-from app.connectors import dav, http, imap, matrix, web
 
 # (the recorded English text as a pattern, its translatable wording with the same groups)
 _KNOWN = [
@@ -74,13 +73,21 @@ _KNOWN = [
         _l("The service did not answer in time (%(reason)s)."),
     ),
 ]
-CONNECTOR_MESSAGES = (
-    *web.OUTCOMES,
-    *dav.OUTCOMES,
-    *http.OUTCOMES,
-    *matrix.OUTCOMES,
-    *imap.OUTCOMES,
-)
+
+
+@cache
+def connector_messages() -> tuple[str, ...]:
+    """Every protocol connector's outcome messages.
+
+    Imported here, on the first outcome shown (a staff page, a receipt), not at start-up:
+    the deletion views import this module, and web workers otherwise never load the IMAP,
+    DAV, Matrix and HTTP connectors (XML, tar, imaplib: several MiB per worker).
+    """
+    from app.connectors import dav, http, imap, matrix, web
+
+    return (*web.OUTCOMES, *dav.OUTCOMES, *http.OUTCOMES, *matrix.OUTCOMES, *imap.OUTCOMES)
+
+
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
@@ -103,13 +110,17 @@ def _translated(msgid: str) -> Callable[[], str]:
     return lambda: gettext(msgid)
 
 
-_ALL: list[tuple[str, Callable[[], str]]] = [
-    *((pattern, wording.__str__) for pattern, wording in _KNOWN),
-    *((_pattern(msgid), _translated(msgid)) for msgid in CONNECTOR_MESSAGES),
-]
-# The longest literal text first, so that "%(x)s removed" never takes a more precise one.
-_ALL.sort(key=lambda known: len(_PLACEHOLDER.sub("", known[0])), reverse=True)
-_COMPILED = [(re.compile(pattern, re.DOTALL), wording) for pattern, wording in _ALL]
+@cache
+def _compiled() -> list[tuple[re.Pattern[str], Callable[[], str]]]:
+    known: list[tuple[str, Callable[[], str]]] = [
+        *((pattern, wording.__str__) for pattern, wording in _KNOWN),
+        *((_pattern(msgid), _translated(msgid)) for msgid in connector_messages()),
+    ]
+    # The longest literal text first, so that "%(x)s removed" never takes a more precise one.
+    known.sort(key=lambda entry: len(_PLACEHOLDER.sub("", entry[0])), reverse=True)
+    return [(re.compile(pattern, re.DOTALL), wording) for pattern, wording in known]
+
+
 # ConnectorError.staff_detail(): a connector's message, then the server's own words. Tried
 # first: "refused %(command)s" would otherwise take the server's words as its command.
 _SERVER_ANSWER = re.compile(r"(?P<message>.+?) \(server: (?P<answer>.*)\)", re.DOTALL)
@@ -124,7 +135,7 @@ def _sentence(text: str, depth: int = 0) -> Markup:
             "message": _sentence(with_answer["message"], depth + 1),
             "answer": escape(with_answer["answer"]),
         }
-    for pattern, wording in _COMPILED:
+    for pattern, wording in _compiled():
         found = pattern.fullmatch(text.strip())
         if found:
             # Paths and reasons are technical text: kept as recorded, escaped; a value that

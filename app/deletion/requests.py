@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,9 @@ from app.deletion.receipt import NOTHING_BY_HAND
 from app.deletion.steps import step_name
 from app.hoster.model import HosterProfile
 from app.hoster.texts import FALLBACK_LANGUAGE, LocalizedText
+
+if TYPE_CHECKING:
+    from app.accounts.attention import ProbeParameters
 
 # Errors --------------------------------------------------------------------------------
 
@@ -145,6 +148,18 @@ def active_request(session: Session, account_id: int) -> DeletionRequest | None:
             DeletionRequest.account_id == account_id,
             DeletionRequest.state.in_(ACTIVE_STATES),
         )
+    )
+
+
+def active_request_probe(parameters: ProbeParameters) -> ColumnElement[bool]:
+    """The account page's probe: the same conditions as `active_request`."""
+    return (
+        select(DeletionRequest.id)
+        .where(
+            DeletionRequest.account_id == parameters.account_id,
+            DeletionRequest.state.in_(ACTIVE_STATES),
+        )
+        .exists()
     )
 
 

@@ -27,7 +27,7 @@ FEATURE = Feature(
     init=configure,
     blueprints=(bp,),
     commands=(cli.export_group,),
-    attention=(transfer_views.codes_waiting,),
+    attention=((transfer_views.codes_waiting, transfer.valid_code_probe),),
     # The account and the activity lead the archive (and the deletion's list).
     panel_sections=lambda _app: (
         AccountSection(),

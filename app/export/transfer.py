@@ -20,9 +20,10 @@ import hmac
 import secrets
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
-from sqlalchemy import ForeignKey, Index, String, delete, select, update
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app import audit
@@ -30,6 +31,9 @@ from app.accounts.models import Account
 from app.connectors.base import ArchiveEntry, DataItem
 from app.connectors.panel import json_bytes
 from app.db import Base, UTCDateTime, rows_changed, utcnow
+
+if TYPE_CHECKING:
+    from app.accounts.attention import ProbeParameters
 
 # 20 random bytes (160 bits) as 32 base32 letters, shown in groups of four.
 CODE_BYTES = 20
@@ -120,6 +124,20 @@ def valid_codes(
             )
             .order_by(TransferCode.expires_at, TransferCode.id)
         )
+    )
+
+
+def valid_code_probe(parameters: ProbeParameters) -> ColumnElement[bool]:
+    """The account page's probe: the same conditions as `valid_codes`, as an EXISTS."""
+    return (
+        select(TransferCode.id)
+        .where(
+            TransferCode.account_id == parameters.account_id,
+            TransferCode.used_at.is_(None),
+            TransferCode.revoked_at.is_(None),
+            TransferCode.expires_at > parameters.now,
+        )
+        .exists()
     )
 
 

@@ -13,7 +13,7 @@ from app.accounts.attention import Attention
 from app.features import Feature, WorkerTask
 from app.moving import DEFAULTS, bp, check_settings, jobs, views  # noqa: F401 - routes
 from app.moving.section import ImportsSection
-from app.moving.services import active_job
+from app.moving.services import active_job, active_job_probe
 from app.moving.staff import count_needing_staff
 from app.staff import StaffQueue
 
@@ -40,7 +40,7 @@ FEATURE = Feature(
     init=check_settings,
     blueprints=(bp,),
     tasks=(WorkerTask(jobs.CHECK, jobs.check_job), WorkerTask(jobs.RUN, jobs.run_job)),
-    attention=(waiting_for_person,),
+    attention=((waiting_for_person, active_job_probe),),
     panel_sections=lambda _app: (ImportsSection(),),
     staff_queues=(
         StaffQueue(

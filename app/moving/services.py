@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from app import audit
@@ -46,6 +46,9 @@ from app.moving.plan import (
     items,
     place,
 )
+
+if TYPE_CHECKING:
+    from app.accounts.attention import ProbeParameters
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,15 @@ def active_job(session: Session, account_id: int) -> ImportJob | None:
         .where(ImportJob.account_id == account_id, ImportJob.state.in_(ACTIVE_STATES))
         .order_by(ImportJob.id.desc())
         .limit(1)
+    )
+
+
+def active_job_probe(parameters: ProbeParameters) -> ColumnElement[bool]:
+    """The account page's probe: the same conditions as `active_job`."""
+    return (
+        select(ImportJob.id)
+        .where(ImportJob.account_id == parameters.account_id, ImportJob.state.in_(ACTIVE_STATES))
+        .exists()
     )
 
 

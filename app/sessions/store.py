@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -104,9 +104,12 @@ LOADED_ACCOUNT = "panel_session_account"
 @functools.cache
 def _session_with_account() -> Any:
     """The session's row and its account in one statement (one round trip, not two, for
-    every signed-in request). Built on first use: app.accounts imports the sessions
-    package, so its model cannot be imported when this module is."""
-    return select(*_COLUMNS, Account).outerjoin(Account, Account.id == _COLUMNS.account_id)
+    every signed-in request), built once."""
+    return (
+        select(*_COLUMNS, Account)
+        .outerjoin(Account, Account.id == _COLUMNS.account_id)
+        .where(_COLUMNS.id == bindparam("key"))
+    )
 
 
 class DatabaseSessionStore:
@@ -146,7 +149,7 @@ class DatabaseSessionStore:
 
     def load(self, key: str) -> StoredSession | None:
         def work(db: Session) -> StoredSession | None:
-            row = db.execute(_session_with_account().where(_COLUMNS.id == key)).first()
+            row = db.execute(_session_with_account(), {"key": key}).first()
             if row is None:
                 return None
             if row.Account is not None:

@@ -71,7 +71,7 @@ FEATURE = Feature(
     blueprints=(bp,),
     commands=(support_group,),
     tasks=(WorkerTask("support.fetch_mailbox", mail_cli.fetch_job, crontab()),),
-    attention=(waiting_for_person,),
+    attention=((waiting_for_person, queries.waiting_probe),),
     staff_queues=(
         StaffQueue(
             label=lambda: str(_("Support tickets waiting for an answer")),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -19,6 +20,9 @@ from app.support.models import (
 )
 from app.support.search import search_clause
 from app.support.settings import COUNT_CAP, NEEDS_STAFF, OPEN_STATES, PAGE_SIZE, TicketNotFound
+
+if TYPE_CHECKING:
+    from app.accounts.attention import ProbeParameters
 
 
 def get_requester_ticket(session: Session, account_id: int, ticket_id: int) -> Ticket:
@@ -73,21 +77,53 @@ def get_attachment(
     raise TicketNotFound
 
 
+@dataclass(frozen=True)
+class TicketLine:
+    """A row of the person's ticket list: what the list shows, no ORM object."""
+
+    id: int
+    subject: str
+    service: str
+    state: str
+    last_message_at: datetime
+
+
+# Built once. The total rides on each row (a window count), so that a page and its count
+# are one statement; only a page past the end, which has no rows, needs a count of its own.
+_REQUESTER_PAGE = (
+    select(
+        Ticket.id,
+        Ticket.subject,
+        Ticket.service,
+        Ticket.state,
+        Ticket.last_message_at,
+        func.count().over().label("total"),
+    )
+    .where(Ticket.account_id == bindparam("account_id"))
+    .order_by(Ticket.last_message_at.desc(), Ticket.id.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_REQUESTER_COUNT = (
+    select(func.count()).select_from(Ticket).where(Ticket.account_id == bindparam("account_id"))
+)
+
+
 def requester_tickets(
     session: Session, account_id: int, *, page: int = 1, per_page: int = PAGE_SIZE
-) -> tuple[list[Ticket], int]:
+) -> tuple[list[TicketLine], int]:
     """One page of a person's tickets, most recent activity first, and the total."""
-    total = session.scalar(
-        select(func.count()).select_from(Ticket).where(Ticket.account_id == account_id)
-    )
-    rows = session.scalars(
-        select(Ticket)
-        .where(Ticket.account_id == account_id)
-        .order_by(Ticket.last_message_at.desc(), Ticket.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+    rows = session.execute(
+        _REQUESTER_PAGE,
+        {"account_id": account_id, "limit": per_page, "offset": (page - 1) * per_page},
     ).all()
-    return list(rows), int(total or 0)
+    if rows:
+        total = int(rows[0].total)
+    elif page == 1:
+        total = 0
+    else:
+        total = int(session.scalar(_REQUESTER_COUNT, {"account_id": account_id}) or 0)
+    return [TicketLine(*row[:5]) for row in rows], total
 
 
 def tickets_waiting_for(session: Session, account_id: int, *, limit: int = 20) -> list[Ticket]:
@@ -99,6 +135,15 @@ def tickets_waiting_for(session: Session, account_id: int, *, limit: int = 20) -
             .order_by(Ticket.last_message_at, Ticket.id)
             .limit(limit)
         )
+    )
+
+
+def waiting_probe(parameters: ProbeParameters) -> ColumnElement[bool]:
+    """The account page's probe: the same conditions as `tickets_waiting_for`."""
+    return (
+        select(Ticket.id)
+        .where(Ticket.account_id == parameters.account_id, Ticket.state == "waiting_user")
+        .exists()
     )
 
 

@@ -260,6 +260,28 @@ def test_expired_revoked_and_wrong_codes_answer_like_unknown_ones(
     assert fetch(app, kept).status_code == 200
 
 
+def test_the_account_page_lists_a_code_until_it_expires_or_is_used(
+    app: Flask, client: FlaskClient, sign_in: Any
+) -> None:
+    sign_in(client, "alice")
+    code = create_code(client)
+    assert TEXTS["fr"]["listed"] in client.get("/").get_data(as_text=True)
+    with app.app_context():
+        from app.db import get_session
+
+        db = get_session()
+        db.execute(
+            update(TransferCode)
+            .where(TransferCode.code_hash == code_hash(code))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        db.commit()
+    assert TEXTS["fr"]["listed"] not in client.get("/").get_data(as_text=True)
+    used = create_code(client)
+    assert fetch(app, used).status_code == 200
+    assert TEXTS["fr"]["listed"] not in client.get("/").get_data(as_text=True)
+
+
 def test_a_session_is_neither_needed_nor_used(
     app: Flask, client: FlaskClient, sign_in: Any
 ) -> None:
