@@ -83,6 +83,7 @@ def connector_messages() -> tuple[str, ...]:
     the deletion views import this module, and web workers otherwise never load the IMAP,
     DAV, Matrix and HTTP connectors (XML, tar, imaplib: several MiB per worker).
     """
+    # Web workers' memory: the protocol connectors load on the first outcome shown.
     from app.connectors import dav, http, imap, matrix, web
 
     return (*web.OUTCOMES, *dav.OUTCOMES, *http.OUTCOMES, *matrix.OUTCOMES, *imap.OUTCOMES)
