@@ -28,17 +28,12 @@ from app.connectors.base import (
 )
 from app.connectors.imap import append as appending
 from app.connectors.imap import namespaces as ns
-from app.connectors.imap.client import (
-    CLIENT_MESSAGES,
-    PREFETCH_CHUNKS,
-    STREAM_BATCH_BYTES,
-    Folder,
-    ImapClient,
-    ImapSettings,
-    MessageTable,
-)
+from app.connectors.imap.client import Folder, ImapClient, ImapSettings
+from app.connectors.imap.errors import CLIENT_MESSAGES
+from app.connectors.imap.fetching import STREAM_BATCH_BYTES
 from app.connectors.imap.mbox import WRITE_CHUNK, MboxrdBuffer
 from app.connectors.imap.names import decode_mailbox_name, folder_path
+from app.connectors.imap.table import MessageTable
 from app.connectors.importing import ImportPart, ImportProgress, PartKind
 from app.directory import Person
 from app.hoster.profile import LocalizedText
@@ -52,6 +47,10 @@ if TYPE_CHECKING:
 
 
 # Reading ahead ----------------------------------------------------------------------------------
+
+PREFETCH_CHUNKS = (
+    1  # mbox chunk (half a megabyte) read ahead of the archive, besides the one being filled
+)
 
 
 def _ahead(source: Iterator[bytes], depth: int) -> Iterator[bytes]:
