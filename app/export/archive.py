@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, tzinfo
-from functools import partial
-from typing import Any
 
 from flask_babel import gettext as _
 
@@ -38,20 +34,13 @@ from app.export.plan import (
     safe_path,
     settle_compression,
 )
+from app.export.reading import ReadAhead, ReadJob
 from app.export.zipping import Layout, ZipWriter, extended_time
 
 log = logging.getLogger(__name__)
 
 TRAILER_ROOM = 4096  # extra room of manifest.json/ERRORS.txt for problems met while writing
 COALESCE = 256 * 1024  # small pieces (headers, small files) are sent together
-# Chunks at least this large are hashed (SHA-256) on a helper thread while the request's
-# thread computes the CRC and sends: both release the GIL, so two cores share the work.
-HASH_BESIDE = 256 * 1024
-# The helper may lag this many bytes behind (across files: a file's checksum is only
-# needed for manifest.json, at the end), so neither thread waits for the other at every
-# chunk: on a busy machine each such wait costs a wake-up of the other thread. The chunks
-# waiting for it stay in memory.
-HASH_LAG_BYTES = 2 * 1024 * 1024
 ZEROS = bytes(1024 * 1024)
 MIN_DOS = datetime(1980, 1, 1)
 MAX_DOS = datetime(2107, 12, 31, 23, 59, 58)
@@ -84,9 +73,8 @@ class ExportArchive:
         self._trailer_room: dict[str, int] | None = None
         self._trailer_frozen: dict[str, bytes] = {}
         self._zip = ZipWriter()
-        self._hashing: ThreadPoolExecutor | None = None
-        self._hash_queue: deque[tuple[Future[None], int]] = deque()  # helper's work to do
-        self._hash_lag = 0  # bytes of that work
+        # Files from connectors are read and hashed on the reader's thread (reading.py).
+        self._reader = ReadAhead()
         self._names = {file.path for file in head}
         for part in parts:
             if part.planned is not None:
@@ -171,11 +159,11 @@ class ExportArchive:
             yield from self._write_trailer()
             yield from self._zip.footer()
         finally:
+            # The reader first: it may be reading from a connector's session.
+            self._reader.close()
             for part in self.parts:
                 if part.stream is not None and hasattr(part.stream, "close"):
                     part.stream.close()
-            if self._hashing is not None:
-                self._hashing.shutdown(wait=True)
         if self.content_length is not None and self._zip.position != self.content_length:
             log.error(
                 "export length %s differs from the announced %s",
@@ -184,8 +172,11 @@ class ExportArchive:
             )
 
     def _write_part(self, part: Part) -> Iterator[bytes]:
-        for file in part.planned or []:
-            yield from self._write(file, part)
+        planned = part.planned or []
+        # Every file listed beforehand goes to the reader now: it reads ahead across files.
+        jobs = [self._read_job(file) for file in planned]
+        for file, job in zip(planned, jobs, strict=True):
+            yield from self._write(file, part, job)
         if part.stream is None:
             return
         try:
@@ -216,7 +207,15 @@ class ExportArchive:
         file.path = path
         return True
 
-    def _write(self, file: PlannedFile, part: Part | None) -> Iterator[bytes]:
+    def _read_job(self, file: PlannedFile) -> ReadJob | None:
+        """Files from connectors go to the reader; data built in memory is hashed here."""
+        if file.data is not None or file.path.endswith("/"):
+            return None
+        return self._reader.submit(file.chunks, file.size)
+
+    def _write(
+        self, file: PlannedFile, part: Part | None, job: ReadJob | None = None
+    ) -> Iterator[bytes]:
         mtime = self._mtime(file.mtime)
         local = mtime.astimezone(self.timezone).replace(tzinfo=None)
         local = min(max(local, MIN_DOS), MAX_DOS)
@@ -230,7 +229,7 @@ class ExportArchive:
         sized = self.content_length is not None
         yield from self._zip.entry(
             file.path,
-            self._measured(file, record, part, pad=sized),
+            self._measured(file, record, part, job, pad=sized),
             size=file.size,
             date_time=local.timetuple()[:6],
             extra=extended_time(mtime),
@@ -241,62 +240,44 @@ class ExportArchive:
             part.files += 1
             part.bytes += record.size
 
-    def _beside(self, work: Callable[[], None], size: int = 0) -> None:
-        """Run `work` (hashing `size` bytes) on the hashing thread, after earlier work."""
-        if self._hashing is None:
-            self._hashing = ThreadPoolExecutor(1, thread_name_prefix="export-sha256")
-        while self._hash_queue and self._hash_lag + size > HASH_LAG_BYTES:
-            self._wait_hash()
-        self._hash_queue.append((self._hashing.submit(work), size))
-        self._hash_lag += size
-
-    def _wait_hash(self) -> None:
-        future, size = self._hash_queue.popleft()
-        future.result()
-        self._hash_lag -= size
-
-    def _hashed(self) -> None:
-        """Wait until every checksum is known (before manifest.json is written)."""
-        while self._hash_queue:
-            self._wait_hash()
-
     def _measured(
-        self, file: PlannedFile, record: FileRecord, part: Part | None, *, pad: bool
-    ) -> Iterator[bytes]:
+        self, file: PlannedFile, record: FileRecord, part: Part | None, job: ReadJob | None,
+        *, pad: bool,
+    ) -> Iterator[bytes]:  # fmt: skip
         """The file's bytes, hashed on the way; exactly `size` bytes when a size was given.
 
-        Large chunks are hashed on the helper thread; once one of a file's chunks went
-        there, the rest of that file's hashing follows it there, in order, and
-        `record.sha256` is set there too.
+        A file from a connector is read and hashed on the reader's thread (`job`, submitted
+        when it is not yet); data built in memory is hashed here.
         """
-        digest = hashlib.sha256()
-        beside = False  # some of this file's hashing was handed to the helper thread
+        if job is None and file.data is None:
+            job = self._reader.submit(file.chunks, file.size)
+        digest = job.digest if job is not None else hashlib.sha256()
         written = 0
         expected = file.size
-        chunks = iter(file.chunks)
         problem: str | None = None
         try:
-            for chunk in chunks:
-                if expected is not None and written + len(chunk) > expected:
-                    chunk = chunk[: expected - written]
+            if job is not None:
+                for chunk in self._reader.chunks(job):
+                    written += len(chunk)
+                    yield chunk
+                if job.grew:
                     problem = _("it grew while it was being exported; the copy stops at its size")
-                if beside or len(chunk) >= HASH_BESIDE:
-                    beside = True
-                    self._beside(partial(digest.update, chunk), len(chunk))
-                else:
+            else:
+                for chunk in file.chunks:
+                    if expected is not None and written + len(chunk) > expected:
+                        chunk = chunk[: expected - written]
+                        problem = _(
+                            "it grew while it was being exported; the copy stops at its size"
+                        )
                     digest.update(chunk)
-                written += len(chunk)
-                yield chunk
-                if problem:
-                    break
+                    written += len(chunk)
+                    yield chunk
+                    if problem:
+                        break
         except Exception as exc:
             if not isinstance(exc, ConnectorError | OSError):
                 log.exception("reading %s failed", file.path)
             problem = failure_reason(exc)
-        finally:
-            close: Any = getattr(chunks, "close", None)
-            if close is not None:
-                close()
         if expected is not None and written < expected:
             missing = expected - written
             problem = problem or _("it shrank while it was being exported")
@@ -304,18 +285,12 @@ class ExportArchive:
                 problem += "; " + _("its last %(num)s bytes are zeros in this copy", num=missing)
             while pad and missing:
                 zeros = ZEROS[: min(missing, len(ZEROS))]
-                if beside:
-                    self._beside(partial(digest.update, zeros), len(zeros))
-                else:
-                    digest.update(zeros)
+                digest.update(zeros)
                 written += len(zeros)
                 missing -= len(zeros)
                 yield zeros
         record.size = written
-        if beside:
-            self._beside(partial(_set_sha256, record, digest))
-        else:
-            record.sha256 = digest.hexdigest()
+        record.sha256 = digest.hexdigest()
         if problem and part is not None:
             part.problems.append(Problem(file.path, problem))
 
@@ -332,7 +307,6 @@ class ExportArchive:
         else:
             paths = [path for path, _content in self.render_trailer(self.report, None)]
         for path in paths:
-            self._hashed()  # the manifest lists the checksum of the file written before it
             if path in self._trailer_frozen:
                 content = self._trailer_frozen[path]
             else:
@@ -351,10 +325,6 @@ class ExportArchive:
             )
             settle_compression(file, sized=room is not None)
             yield from self._write(file, None)
-
-
-def _set_sha256(record: FileRecord, digest: Any) -> None:
-    record.sha256 = digest.hexdigest()
 
 
 def _pad(content: bytes, room: int) -> bytes:
