@@ -73,8 +73,10 @@ class ExportArchive:
         self._trailer_room: dict[str, int] | None = None
         self._trailer_frozen: dict[str, bytes] = {}
         self._zip = ZipWriter()
-        # Files from connectors are read and hashed on the reader's thread (reading.py).
+        # Files from connectors are read and hashed on helper threads (reading.py); their
+        # records get their checksum once the hasher is done with them.
         self._reader = ReadAhead()
+        self._unhashed: list[tuple[FileRecord, ReadJob]] = []
         self._names = {file.path for file in head}
         for part in parts:
             if part.planned is not None:
@@ -251,7 +253,7 @@ class ExportArchive:
         """
         if job is None and file.data is None:
             job = self._reader.submit(file.chunks, file.size)
-        digest = job.digest if job is not None else hashlib.sha256()
+        digest = hashlib.sha256() if job is None else None
         written = 0
         expected = file.size
         problem: str | None = None
@@ -263,6 +265,7 @@ class ExportArchive:
                 if job.grew:
                     problem = _("it grew while it was being exported; the copy stops at its size")
             else:
+                assert digest is not None
                 for chunk in file.chunks:
                     if expected is not None and written + len(chunk) > expected:
                         chunk = chunk[: expected - written]
@@ -283,16 +286,30 @@ class ExportArchive:
             problem = problem or _("it shrank while it was being exported")
             if pad:
                 problem += "; " + _("its last %(num)s bytes are zeros in this copy", num=missing)
+                if job is not None:  # the zeros are hashed here, after the hasher's part
+                    self._reader.wait_hashed(job)
+                    digest = job.digest
             while pad and missing:
                 zeros = ZEROS[: min(missing, len(ZEROS))]
+                assert digest is not None
                 digest.update(zeros)
                 written += len(zeros)
                 missing -= len(zeros)
                 yield zeros
         record.size = written
-        record.sha256 = digest.hexdigest()
+        if digest is not None:
+            record.sha256 = digest.hexdigest()
+        elif job is not None:
+            self._unhashed.append((record, job))
         if problem and part is not None:
             part.problems.append(Problem(file.path, problem))
+
+    def _hashed(self) -> None:
+        """Every checksum, before manifest.json lists them."""
+        for record, job in self._unhashed:
+            self._reader.wait_hashed(job)
+            record.sha256 = job.digest.hexdigest()
+        self._unhashed.clear()
 
     def _write_trailer(self) -> Iterator[bytes]:
         """ERRORS.txt (when something failed) then manifest.json, which lists it too.
@@ -307,6 +324,7 @@ class ExportArchive:
         else:
             paths = [path for path, _content in self.render_trailer(self.report, None)]
         for path in paths:
+            self._hashed()  # the manifest lists the checksum of the file written before it
             if path in self._trailer_frozen:
                 content = self._trailer_frozen[path]
             else:

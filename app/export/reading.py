@@ -1,12 +1,12 @@
-"""Reading ahead: the files of the export are read and hashed on one helper thread while
-the request's thread computes the CRC and sends, so the two cores share the work.
+"""Reading ahead: the files of the export are read on one helper thread and hashed
+(SHA-256) on another while the request's thread computes the CRC and sends, so the work is
+spread over the cores (os.read, socket reads, hashlib and CRC-32 release the GIL).
 
 Issue 22: handing every chunk from one thread to another cost more than the work itself on
 a busy machine (each hand-off wakes a thread). Here the reader publishes chunks in batches
-of at least `BATCH_BYTES`, the request's thread only waits when nothing is ready, and the
-reader only when `AHEAD_BYTES` wait to be sent (it is woken again once half of them went).
-The reader computes each file's SHA-256 (hashlib releases the GIL on large buffers) as it
-reads: every byte is read once, by one thread, and never copied on the way.
+of at least `BATCH_BYTES` to both the hasher and the request's thread; each only waits when
+nothing is ready, and the reader only when `AHEAD_BYTES` wait for one of them (it is woken
+again once half of them went). Every byte is read once and never copied on the way.
 
 The reader runs in a copy of the request's context (Flask's app and request contexts are
 context variables), so connectors' messages are translated like the request's. One reader
@@ -35,7 +35,8 @@ class ReadJob:
     def __init__(self, chunks: Iterable[bytes], expected: int | None) -> None:
         self.chunks = chunks
         self.expected = expected
-        self.digest = hashlib.sha256()
+        self.digest = hashlib.sha256()  # the hasher's until `hashed`
+        self.hashed = False
         self.read = 0
         self.grew = False  # more bytes than expected: the copy stops at its size
 
@@ -46,12 +47,20 @@ class ReadAhead:
     def __init__(self, *, batch_bytes: int = BATCH_BYTES, ahead_bytes: int = AHEAD_BYTES) -> None:
         self._batch_bytes = batch_bytes
         self._ahead_bytes = ahead_bytes
-        self._changed = threading.Condition()
+        lock = threading.Lock()
+        # One lock, a condition per thread that waits on it: a hand-off wakes only its thread.
+        self._changed = threading.Condition(lock)  # the reader's: jobs, or room
+        self._for_sender = threading.Condition(lock)
+        self._for_hasher = threading.Condition(lock)
+        self._hashed = threading.Condition(lock)  # a file's digest is complete
         self._jobs: deque[ReadJob] = deque()
         self._ready: deque[tuple[ReadJob, Any]] = deque()  # published to the request's thread
         self._ready_bytes = 0
+        self._to_hash: deque[tuple[ReadJob, Any]] = deque()  # published to the hasher
+        self._to_hash_bytes = 0
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._hasher: threading.Thread | None = None
 
     def submit(self, chunks: Iterable[bytes], expected: int | None) -> ReadJob:
         """Queue a file; its chunks come out of chunks() in the order files were submitted."""
@@ -64,25 +73,33 @@ class ReadAhead:
             self._thread = threading.Thread(
                 target=context.run, args=(self._run,), name="export-reader", daemon=True
             )
+            self._hasher = threading.Thread(target=self._hash, name="export-sha256", daemon=True)
             self._thread.start()
+            self._hasher.start()
         return job
+
+    def wait_hashed(self, job: ReadJob) -> None:
+        """Wait until the hasher is done with the job (its digest is the caller's then)."""
+        with self._hashed:
+            while not job.hashed and not self._stopping:
+                self._hashed.wait()
 
     def chunks(self, job: ReadJob) -> Iterator[bytes]:
         """The job's chunks as the reader publishes them (the request's thread); raises what
         reading it raised. Files must be taken in the order they were submitted."""
-        changed = self._changed
+        wait = self._for_sender
         failure: BaseException | None = None
         while True:
-            with changed:
+            with wait:
                 while not self._ready:
-                    changed.wait()
+                    wait.wait()
                 owner, value = self._ready.popleft()
                 if _is_chunk(value):
                     was = self._ready_bytes
                     self._ready_bytes -= len(value)
                     half = self._ahead_bytes // 2
                     if was > half >= self._ready_bytes:
-                        changed.notify_all()  # the reader may be waiting for room
+                        self._changed.notify()  # the reader may be waiting for room
             assert owner is job, "files taken out of order"
             if value is _END:
                 if failure is not None:
@@ -98,9 +115,15 @@ class ReadAhead:
         with self._changed:
             self._stopping = True
             self._changed.notify_all()
+            self._for_hasher.notify_all()
+            self._for_sender.notify_all()
+            self._hashed.notify_all()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self._hasher is not None:
+            self._hasher.join()
+            self._hasher = None
 
     # The reader's thread ----------------------------------------------------------------
 
@@ -143,7 +166,6 @@ class ReadAhead:
                 if expected is not None and job.read + len(chunk) > expected:
                     chunk = chunk[: expected - job.read]
                     job.grew = True
-                job.digest.update(chunk)
                 job.read += len(chunk)
                 yield job, chunk
                 if job.grew or self._stopping:
@@ -159,16 +181,48 @@ class ReadAhead:
         yield job, _END
 
     def _publish(self, batch: list[tuple[ReadJob, Any]], size: int) -> bool:
-        """Hand a batch over, after waiting for room; False when the export stopped."""
+        """Hand a batch to the hasher and the request's thread, after waiting for room;
+        False when the export stopped."""
+        ahead = self._ahead_bytes
         with self._changed:
-            while self._ready_bytes > self._ahead_bytes and not self._stopping:
+            while (self._ready_bytes > ahead or self._to_hash_bytes > ahead) and not self._stopping:
                 self._changed.wait()
             if self._stopping:
                 return False
             self._ready.extend(batch)
             self._ready_bytes += size
-            self._changed.notify_all()
+            self._to_hash.extend(item for item in batch if not isinstance(item[1], BaseException))
+            self._to_hash_bytes += size
+            self._for_sender.notify()
+            self._for_hasher.notify()
         return True
+
+    # The hasher's thread ----------------------------------------------------------------
+
+    def _hash(self) -> None:
+        wait = self._for_hasher
+        half = self._ahead_bytes // 2
+        while True:
+            with wait:
+                while not self._to_hash and not self._stopping:
+                    wait.wait()
+                if self._stopping:
+                    return
+                # Everything published so far, in one go: one wake-up per batch at most.
+                work = list(self._to_hash)
+                self._to_hash.clear()
+            for job, value in work:
+                if value is _END:
+                    with wait:
+                        job.hashed = True
+                        self._hashed.notify_all()
+                else:
+                    job.digest.update(value)  # releases the GIL on large chunks
+                    with wait:
+                        was = self._to_hash_bytes
+                        self._to_hash_bytes -= len(value)
+                        if was > half >= self._to_hash_bytes:
+                            self._changed.notify()  # the reader may be waiting for room
 
 
 def _is_chunk(value: Any) -> bool:
