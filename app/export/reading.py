@@ -24,8 +24,10 @@ from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
-BATCH_BYTES = 1024 * 1024  # published to the request's thread at once
-AHEAD_BYTES = 4 * 1024 * 1024  # read but not yet sent: the reader waits beyond this
+# Chunks are shared by the hasher and the request's thread: at most about AHEAD_BYTES plus a
+# batch are in memory (the web worker's peak stays under 100 MiB, bench/mail_export.py).
+BATCH_BYTES = 512 * 1024  # published to the hasher and the request's thread at once
+AHEAD_BYTES = 2 * 1024 * 1024  # read but not yet hashed or sent: the reader waits beyond this
 _END = object()
 
 
