@@ -116,6 +116,24 @@ def side_by_side(files: list[Path]) -> float:
     return time.perf_counter() - start
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def python_pass(files: list[Path], work: str) -> float:
     start = time.perf_counter()
     for path in files:
@@ -328,6 +346,7 @@ def main() -> None:
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     timings: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}  # CPU seconds: the worker's, cat's, this process's
     firsts: list[float] = []
     try:
         worker = worker_pid(gunicorn.pid)
@@ -372,7 +391,17 @@ def main() -> None:
                 keep = ("cat", "SHA-256", "export over HTTP", "SHA-256 beside CRC-32 (2 threads)")
                 measures = {name: measures[name] for name in keep}
             for name, measure in measures.items():
+                # CPU time does not depend on the neighbours as much as time does.
+                before = (cpu_seconds(worker), children_cpu(), own_cpu())
                 value = measure()
+                after = (cpu_seconds(worker), children_cpu(), own_cpu())
+                spent = {
+                    "export over HTTP": after[0] - before[0],
+                    "cat": after[1] - before[1],
+                    "SHA-256": after[2] - before[2],
+                }
+                if name in spent:
+                    cpu.setdefault(name, []).append(spent[name])
                 if isinstance(value, tuple):
                     firsts.append(value[0])
                     value = value[1]
@@ -416,6 +445,13 @@ def main() -> None:
     print(f"export / (cat + SHA-256):          {export / min(floor):.2f}"
           f"   median {middle['export over HTTP'] / statistics.median(floor):.2f}"
           "   (target <= 1.25)")  # fmt: skip
+    if len(cpu) == 3:
+        cpu_floor = min(cpu["cat"]) + min(cpu["SHA-256"])
+        print(f"CPU: export worker {min(cpu['export over HTTP']):.2f} s"
+              f" (median {statistics.median(cpu['export over HTTP']):.2f}), cat"
+              f" {min(cpu['cat']):.2f} s, SHA-256 {min(cpu['SHA-256']):.2f} s;"
+              f" worker / (cat + SHA-256) {min(cpu['export over HTTP']) / cpu_floor:.2f}"
+              " (curl's CPU not counted)")  # fmt: skip
     print(f"export / cat:                      {export / best['cat']:.2f}"
           "   (long-term aim <= 3)")  # fmt: skip
     print(f"first byte: cold worker {cold_first:.3f} s, warm best {min(firsts):.3f} s,"

@@ -26,8 +26,8 @@ from typing import Any
 
 # Chunks are shared by the hasher and the request's thread: at most about AHEAD_BYTES plus a
 # batch are in memory (the web worker's peak stays under 100 MiB, bench/mail_export.py).
-BATCH_BYTES = 512 * 1024  # published to the hasher and the request's thread at once
-AHEAD_BYTES = 2 * 1024 * 1024  # read but not yet hashed or sent: the reader waits beyond this
+BATCH_BYTES = 256 * 1024  # published to the hasher and the request's thread at once
+AHEAD_BYTES = 1024 * 1024  # read but not yet hashed or sent: the reader waits beyond this
 _END = object()
 
 
