@@ -44,7 +44,7 @@ class ReadJob:
 
 
 class ReadAhead:
-    """The export's reader thread (started with the first file)."""
+    """The export's reader and hasher threads (started with the first file)."""
 
     def __init__(self, *, batch_bytes: int = BATCH_BYTES, ahead_bytes: int = AHEAD_BYTES) -> None:
         self._batch_bytes = batch_bytes
@@ -113,7 +113,7 @@ class ReadAhead:
                 yield value
 
     def close(self) -> None:
-        """Stop after the current chunk, close what was being read, wait for the thread."""
+        """Stop after the current chunk, close what was being read, wait for both threads."""
         with self._changed:
             self._stopping = True
             self._changed.notify_all()
