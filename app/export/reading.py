@@ -5,8 +5,9 @@ spread over the cores (os.read, socket reads, hashlib and CRC-32 release the GIL
 Issue 22: handing every chunk from one thread to another cost more than the work itself on
 a busy machine (each hand-off wakes a thread). Here the reader publishes chunks in batches
 of at least `BATCH_BYTES` to both the hasher and the request's thread; each only waits when
-nothing is ready, and the reader only when `AHEAD_BYTES` wait for one of them (it is woken
-again once half of them went). Every byte is read once and never copied on the way.
+nothing is ready, and the reader only when `AHEAD_BYTES` wait for the sender or
+`HASH_LAG_BYTES` for the hasher (it is woken again once half of them went). Every byte is
+read once and never copied on the way.
 
 The reader runs in a copy of the request's context (Flask's app and request contexts are
 context variables), so connectors' messages are translated like the request's. One reader
@@ -27,7 +28,10 @@ from typing import Any
 # Chunks are shared by the hasher and the request's thread: at most about AHEAD_BYTES plus a
 # batch are in memory (the web worker's peak stays under 100 MiB, bench/mail_export.py).
 BATCH_BYTES = 256 * 1024  # published to the hasher and the request's thread at once
-AHEAD_BYTES = 1024 * 1024  # read but not yet hashed or sent: the reader waits beyond this
+AHEAD_BYTES = 1024 * 1024  # read but not yet sent: the reader waits beyond this
+# The hasher may lag further behind (a file's checksum is only needed for manifest.json):
+# the socket or the disk keeps being read while SHA-256, the slowest stage, catches up.
+HASH_LAG_BYTES = 3 * 1024 * 1024
 _END = object()
 
 
@@ -46,9 +50,16 @@ class ReadJob:
 class ReadAhead:
     """The export's reader and hasher threads (started with the first file)."""
 
-    def __init__(self, *, batch_bytes: int = BATCH_BYTES, ahead_bytes: int = AHEAD_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        batch_bytes: int = BATCH_BYTES,
+        ahead_bytes: int = AHEAD_BYTES,
+        hash_lag_bytes: int = HASH_LAG_BYTES,
+    ) -> None:
         self._batch_bytes = batch_bytes
         self._ahead_bytes = ahead_bytes
+        self._hash_lag_bytes = hash_lag_bytes
         lock = threading.Lock()
         # One lock, a condition per thread that waits on it: a hand-off wakes only its thread.
         self._changed = threading.Condition(lock)  # the reader's: jobs, or room
@@ -185,9 +196,9 @@ class ReadAhead:
     def _publish(self, batch: list[tuple[ReadJob, Any]], size: int) -> bool:
         """Hand a batch to the hasher and the request's thread, after waiting for room;
         False when the export stopped."""
-        ahead = self._ahead_bytes
+        ahead, lag = self._ahead_bytes, self._hash_lag_bytes
         with self._changed:
-            while (self._ready_bytes > ahead or self._to_hash_bytes > ahead) and not self._stopping:
+            while (self._ready_bytes > ahead or self._to_hash_bytes > lag) and not self._stopping:
                 self._changed.wait()
             if self._stopping:
                 return False
@@ -203,7 +214,7 @@ class ReadAhead:
 
     def _hash(self) -> None:
         wait = self._for_hasher
-        half = self._ahead_bytes // 2
+        half = self._hash_lag_bytes // 2
         while True:
             with wait:
                 while not self._to_hash and not self._stopping:
