@@ -150,6 +150,7 @@ def main() -> None:
     args = parser.parse_args()
     if not dovecot_available():
         sys.exit("needs root and dovecot-imapd (apt-get install dovecot-imapd)")
+    load_start = ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
     work = (args.dir / f"mail-{args.size:g}gib").resolve()
     (work / "dovecot").mkdir(parents=True, exist_ok=True)
@@ -276,7 +277,11 @@ timeout = 60
         f" {hwm_first / 1024:.0f} MiB; after it {rss_warm / 1024:.0f} MiB; peak of the timed"
         f" exports {hwm / 1024:.0f} MiB (+{(hwm - rss_warm) / 1024:.1f}); target <= 100"
     )
-    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    load_end = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(
+        f"load average (1, 5, 15 min) at the start: {load_start}; at the end: {load_end}"
+        f" ({os.cpu_count()} CPUs, other jobs share them)"
+    )
 
 
 if __name__ == "__main__":

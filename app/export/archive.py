@@ -1,4 +1,5 @@
-"""The streamed ZIP: the only module that imports zipstream.
+"""The streamed ZIP, written while it is downloaded (plan.py says what goes in it,
+zipping.py frames it).
 
 The archive is written while it is downloaded: no temporary file, no background job.
 Every file is hashed (SHA-256) on its way out; manifest.json, written last, lists them.
@@ -13,292 +14,42 @@ failure is recorded, and the next part starts.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
-import struct
-import zlib
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, tzinfo
-from functools import partial
-from typing import Any
 
-import zipstream.ng
 from flask_babel import gettext as _
-from zipstream import ZIP_DEFLATED, ZIP_STORED, ZipStream, ZipStreamInfo
 
-from app.connectors.base import ArchiveEntry, ConnectorError, Skipped
+from app.connectors.base import ConnectorError, Skipped
 from app.connectors.formats import file_format, format_name
+from app.export.plan import (
+    FileRecord,
+    Part,
+    PlannedFile,
+    Problem,
+    Report,
+    failure_reason,
+    planned_file,
+    safe_path,
+    settle_compression,
+)
+from app.export.reading import ReadAhead, ReadJob
+from app.export.zipping import Layout, ZipWriter, extended_time
 
 log = logging.getLogger(__name__)
 
-try:
-    from isal.isal_zlib import crc32 as _isal_crc32
+try:  # glibc only (Linux); elsewhere memory is left as the allocator keeps it
+    _malloc_trim: Callable[[int], int] | None = ctypes.CDLL(None).malloc_trim
+except (OSError, AttributeError):
+    _malloc_trim = None
 
-    # zipstream-ng takes crc32 from zipfile (zlib). ISA-L's gives the same values about
-    # 3 times faster (bench/export.py); deflate stays zlib's, so deflated_size() matches.
-    zipstream.ng.crc32 = _isal_crc32
-except ImportError:  # no wheel for this platform: zlib's CRC-32 stays
-    pass
-
-DEFLATE_LEVEL = 6
-ZIP64_LIMIT = (1 << 31) - 1  # as zipfile/zipstream: above this, ZIP64 records are used
-FILECOUNT_LIMIT = (1 << 16) - 1
-ZIP64_ESTIMATE_FACTOR = 1.05  # zipstream's margin when deciding ZIP64 from the size
 TRAILER_ROOM = 4096  # extra room of manifest.json/ERRORS.txt for problems met while writing
 COALESCE = 256 * 1024  # small pieces (headers, small files) are sent together
-# Chunks at least this large are hashed (SHA-256) on a helper thread while the request's
-# thread computes the CRC and sends: both release the GIL, so two cores share the work.
-HASH_BESIDE = 256 * 1024
-# The helper may lag this many bytes behind (across files: a file's checksum is only
-# needed for manifest.json, at the end), so neither thread waits for the other at every
-# chunk: on a busy machine each such wait costs a wake-up of the other thread. The chunks
-# waiting for it stay in memory.
-HASH_LAG_BYTES = 2 * 1024 * 1024
 ZEROS = bytes(1024 * 1024)
 MIN_DOS = datetime(1980, 1, 1)
 MAX_DOS = datetime(2107, 12, 31, 23, 59, 58)
-
-
-def failure_reason(exc: BaseException) -> str:
-    """What a person can be told about an error: connector messages, system errors."""
-    if isinstance(exc, ConnectorError):
-        return str(exc)
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return _("unexpected error (%(kind)s)", kind=type(exc).__name__)
-
-
-# Plan ------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class PlannedFile:
-    path: str
-    chunks: Iterable[bytes]
-    size: int | None
-    mtime: datetime | None
-    format: str
-    service: str
-    description: str = ""
-    compress: bool = False
-    data: bytes | None = None  # content built in memory
-    stored_size: int | None = None  # bytes of file data in the archive, when known
-
-
-@dataclass(slots=True)
-class Problem:
-    path: str
-    reason: str
-
-
-@dataclass
-class Part:
-    """One connector's share of the archive and, once written, what became of it."""
-
-    service: str
-    name: str
-    folder: str = ""  # every file of the part goes under it: "panel/", "services/cloud/"
-    planned: list[PlannedFile] | None = None  # listed before the first byte
-    stream: Iterator[ArchiveEntry | Skipped] | None = None  # listed while writing
-    error: str | None = None
-    problems: list[Problem] = field(default_factory=list)
-    files: int = 0
-    bytes: int = 0
-
-    @property
-    def status(self) -> str:
-        if self.error and not self.files and not self.planned:
-            return "failed"
-        if self.error or self.problems:
-            return "partial"
-        return "ok"
-
-
-@dataclass(slots=True)
-class FileRecord:
-    path: str
-    size: int
-    sha256: str
-    format: str
-    service: str
-
-
-@dataclass
-class Report:
-    """What the archive holds so far; the trailer renders it."""
-
-    parts: list[Part]
-    files: list[FileRecord] = field(default_factory=list)
-
-
-def safe_path(folder: str, path: str) -> str | None:
-    """The path as a plain relative name under `folder`, or None if it climbs out of it.
-
-    No extractor may be led outside its target (`../`, absolute names), and no connector
-    may write into another's folder or over README/manifest.
-    """
-    parts = path.replace("\\", "/").split("/")
-    if ".." in parts or "\x00" in path:
-        return None
-    clean = "/".join(p for p in parts if p not in ("", "."))
-    if not clean:
-        return None
-    if path.endswith("/"):  # a folder entry (an empty folder a connector keeps)
-        clean += "/"
-    return clean if clean.startswith(folder) else folder + clean
-
-
-def planned_file(entry: ArchiveEntry, service: str) -> PlannedFile:
-    data: bytes | None = None
-    size = entry.size
-    if isinstance(entry.chunks, bytes | bytearray):
-        data = bytes(entry.chunks)
-    elif isinstance(entry.chunks, list | tuple) and all(
-        isinstance(c, bytes | bytearray) for c in entry.chunks
-    ):
-        data = b"".join(entry.chunks)
-    if data is not None:
-        size = len(data)
-    compress = entry.compress if entry.compress is not None else file_format(entry.path).text_like
-    return PlannedFile(
-        path=entry.path,
-        chunks=[data] if data is not None else entry.chunks,
-        size=size,
-        mtime=entry.mtime,
-        format=format_name(entry.format, entry.path),
-        service=service,
-        description=entry.description,
-        compress=compress,
-        data=data,
-    )
-
-
-def deflated_size(data: bytes) -> int:
-    """Exactly what zipstream writes for these bytes (same zlib settings, one call)."""
-    compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
-    return len(compressor.compress(data)) + len(compressor.flush())
-
-
-def settle_compression(file: PlannedFile, *, sized: bool) -> None:
-    """Deflate text-like data; store the rest, and store what cannot be measured first."""
-    if file.data is not None:
-        if file.compress:
-            packed = deflated_size(file.data)
-            if packed < len(file.data):
-                file.stored_size = packed
-                return
-            file.compress = False
-        file.stored_size = len(file.data)
-        return
-    if sized:
-        file.compress = False  # its deflated size cannot be known before reading it
-    file.stored_size = None if file.compress else file.size
-
-
-# Lengths (mirror of what zipstream writes, checked by the tests) ---------------------------
-
-
-def _name_length(path: str) -> int:
-    try:
-        return len(path.encode("ascii"))
-    except UnicodeEncodeError:
-        return len(path.encode("utf-8"))
-
-
-def _uses_zip64(size: int | None) -> bool:
-    return size is None or size * ZIP64_ESTIMATE_FACTOR > ZIP64_LIMIT
-
-
-@dataclass
-class _Layout:
-    """Running byte count of an archive being planned."""
-
-    offset: int = 0
-    central: int = 0
-    count: int = 0
-
-    def add(self, path: str, size: int, stored: int, extra: int) -> None:
-        name = _name_length(path)
-        if path.endswith("/"):  # a folder: its header only, no data nor data descriptor
-            self.central += 46 + name + extra + (12 if self.offset > ZIP64_LIMIT else 0)
-            self.offset += 30 + name + extra
-            self.count += 1
-            return
-        zip64 = _uses_zip64(size)
-        fields = 0
-        if max(size, stored) > ZIP64_LIMIT:
-            fields += 2
-        if self.offset > ZIP64_LIMIT:
-            fields += 1
-        self.offset += 30 + name + extra + (20 if zip64 else 0) + stored + (24 if zip64 else 16)
-        self.central += 46 + name + extra + (4 + 8 * fields if fields else 0)
-        self.count += 1
-
-    def total(self) -> int:
-        end = 22
-        if self.count >= FILECOUNT_LIMIT or self.offset > ZIP64_LIMIT or self.central > ZIP64_LIMIT:
-            end += 56 + 20
-        return self.offset + self.central + end
-
-
-# Writing ---------------------------------------------------------------------------------
-
-
-def _extended_time(mtime: datetime) -> bytes:
-    """Info-ZIP 'UT' extra field: the exact modification time in UTC (DOS time is local)."""
-    stamp = int(mtime.timestamp())
-    if not 0 <= stamp < 2**31:
-        return b""
-    return struct.pack("<HHBl", 0x5455, 5, 1, stamp)
-
-
-class _ZipWriter(ZipStream):
-    """zipstream-ng with a modification time per streamed entry.
-
-    zipstream-ng 1.9 dates data added from an iterable with the current time (upstream
-    issue pR0Ps/zipstream-ng#27); this writes one entry with a given date, through the
-    same ZipStreamInfo machinery and position tracking that add()/finalize() use.
-    """
-
-    def entry(
-        self,
-        arcname: str,
-        chunks: Iterable[bytes],
-        *,
-        size: int | None,
-        date_time: tuple[int, int, int, int, int, int],
-        extra: bytes,
-        compress: bool,
-    ) -> Iterator[bytes]:
-        info = ZipStreamInfo(arcname, date_time)
-        info.external_attr = 0o644 << 16
-        info.extra = extra
-        info.compress_type = ZIP_DEFLATED if compress else ZIP_STORED
-        info._compresslevel = DEFLATE_LEVEL if compress else None
-        if info.is_dir():  # a name ending with '/': a folder entry, as zipstream's add() makes
-            info.external_attr = 0o40755 << 16 | 0x10  # drwxr-xr-x, MS-DOS directory bit
-            info.compress_type, info._compresslevel = ZIP_STORED, None
-            with self._gen_lock:
-                info.header_offset = self._pos
-                for piece in info._file_data(None):
-                    yield self._track(piece)
-                self._filelist.append(info)
-            return
-        if size is not None:
-            info.file_size = size
-        with self._gen_lock:
-            info.header_offset = self._pos
-            for piece in info._file_data(iter(chunks), force_zip64=size is None):
-                yield self._track(piece)
-            self._filelist.append(info)
-
-    @property
-    def position(self) -> int:
-        return int(self._pos)
-
 
 TrailerRenderer = Callable[[Report, "dict[str, int] | None"], list[tuple[str, bytes]]]
 
@@ -327,10 +78,11 @@ class ExportArchive:
         self.content_length: int | None = None
         self._trailer_room: dict[str, int] | None = None
         self._trailer_frozen: dict[str, bytes] = {}
-        self._zip = _ZipWriter()
-        self._hashing: ThreadPoolExecutor | None = None
-        self._hash_queue: deque[tuple[Future[None], int]] = deque()  # helper's work to do
-        self._hash_lag = 0  # bytes of that work
+        self._zip = ZipWriter()
+        # Files from connectors are read and hashed on helper threads (reading.py); their
+        # records get their checksum once the hasher is done with them.
+        self._reader = ReadAhead()
+        self._unhashed: list[tuple[FileRecord, ReadJob]] = []
         self._names = {file.path for file in head}
         for part in parts:
             if part.planned is not None:
@@ -354,11 +106,11 @@ class ExportArchive:
         return mtime if mtime is not None else self.now
 
     def _plan_length(self) -> None:
-        layout = _Layout()
+        layout = Layout()
         planned = Report(parts=self.parts)
         for file in self._all_planned():
             assert file.size is not None and file.stored_size is not None
-            extra = len(_extended_time(self._mtime(file.mtime)))
+            extra = len(extended_time(self._mtime(file.mtime)))
             layout.add(file.path, file.size, file.stored_size, extra)
             if not file.path.endswith("/"):  # folder entries are not files of the manifest
                 planned.files.append(
@@ -374,7 +126,7 @@ class ExportArchive:
                 room[path] = len(content)
                 self._trailer_frozen[path] = content
             planned.files.append(FileRecord(path, room[path], "0" * 64, "", "export"))
-            layout.add(path, room[path], room[path], len(_extended_time(self.now)))
+            layout.add(path, room[path], room[path], len(extended_time(self.now)))
         self._trailer_room = room
         self.content_length = layout.total()
 
@@ -415,11 +167,12 @@ class ExportArchive:
             yield from self._write_trailer()
             yield from self._zip.footer()
         finally:
+            # The reader first: it may be reading from a connector's session.
+            self._reader.close()
             for part in self.parts:
                 if part.stream is not None and hasattr(part.stream, "close"):
                     part.stream.close()
-            if self._hashing is not None:
-                self._hashing.shutdown(wait=True)
+            _give_back_memory()
         if self.content_length is not None and self._zip.position != self.content_length:
             log.error(
                 "export length %s differs from the announced %s",
@@ -428,8 +181,11 @@ class ExportArchive:
             )
 
     def _write_part(self, part: Part) -> Iterator[bytes]:
-        for file in part.planned or []:
-            yield from self._write(file, part)
+        planned = part.planned or []
+        # Every file listed beforehand goes to the reader now: it reads ahead across files.
+        jobs = [self._read_job(file) for file in planned]
+        for file, job in zip(planned, jobs, strict=True):
+            yield from self._write(file, part, job)
         if part.stream is None:
             return
         try:
@@ -460,24 +216,32 @@ class ExportArchive:
         file.path = path
         return True
 
-    def _write(self, file: PlannedFile, part: Part | None) -> Iterator[bytes]:
+    def _read_job(self, file: PlannedFile) -> ReadJob | None:
+        """Files from connectors go to the reader; data built in memory is hashed here."""
+        if file.data is not None or file.path.endswith("/"):
+            return None
+        return self._reader.submit(file.chunks, file.size)
+
+    def _write(
+        self, file: PlannedFile, part: Part | None, job: ReadJob | None = None
+    ) -> Iterator[bytes]:
         mtime = self._mtime(file.mtime)
         local = mtime.astimezone(self.timezone).replace(tzinfo=None)
         local = min(max(local, MIN_DOS), MAX_DOS)
         if file.path.endswith("/"):  # an empty folder: an entry of its own, not a file
             yield from self._zip.entry(
                 file.path, (), size=0, date_time=local.timetuple()[:6],
-                extra=_extended_time(mtime), compress=False,
+                extra=extended_time(mtime), compress=False,
             )  # fmt: skip
             return
         record = FileRecord(file.path, 0, "", file.format, file.service)
         sized = self.content_length is not None
         yield from self._zip.entry(
             file.path,
-            self._measured(file, record, part, pad=sized),
+            self._measured(file, record, part, job, pad=sized),
             size=file.size,
             date_time=local.timetuple()[:6],
-            extra=_extended_time(mtime),
+            extra=extended_time(mtime),
             compress=file.compress,
         )
         self.report.files.append(record)
@@ -485,83 +249,74 @@ class ExportArchive:
             part.files += 1
             part.bytes += record.size
 
-    def _beside(self, work: Callable[[], None], size: int = 0) -> None:
-        """Run `work` (hashing `size` bytes) on the hashing thread, after earlier work."""
-        if self._hashing is None:
-            self._hashing = ThreadPoolExecutor(1, thread_name_prefix="export-sha256")
-        while self._hash_queue and self._hash_lag + size > HASH_LAG_BYTES:
-            self._wait_hash()
-        self._hash_queue.append((self._hashing.submit(work), size))
-        self._hash_lag += size
-
-    def _wait_hash(self) -> None:
-        future, size = self._hash_queue.popleft()
-        future.result()
-        self._hash_lag -= size
-
-    def _hashed(self) -> None:
-        """Wait until every checksum is known (before manifest.json is written)."""
-        while self._hash_queue:
-            self._wait_hash()
-
     def _measured(
-        self, file: PlannedFile, record: FileRecord, part: Part | None, *, pad: bool
-    ) -> Iterator[bytes]:
+        self, file: PlannedFile, record: FileRecord, part: Part | None, job: ReadJob | None,
+        *, pad: bool,
+    ) -> Iterator[bytes]:  # fmt: skip
         """The file's bytes, hashed on the way; exactly `size` bytes when a size was given.
 
-        Large chunks are hashed on the helper thread; once one of a file's chunks went
-        there, the rest of that file's hashing follows it there, in order, and
-        `record.sha256` is set there too.
+        A file from a connector is read and hashed on the reader's thread (`job`, submitted
+        when it is not yet); data built in memory is hashed here.
         """
-        digest = hashlib.sha256()
-        beside = False  # some of this file's hashing was handed to the helper thread
+        if job is None and file.data is None:
+            job = self._reader.submit(file.chunks, file.size)
+        digest = hashlib.sha256() if job is None else None
         written = 0
         expected = file.size
-        chunks = iter(file.chunks)
         problem: str | None = None
         try:
-            for chunk in chunks:
-                if expected is not None and written + len(chunk) > expected:
-                    chunk = chunk[: expected - written]
+            if job is not None:
+                for chunk in self._reader.chunks(job):
+                    written += len(chunk)
+                    yield chunk
+                if job.grew:
                     problem = _("it grew while it was being exported; the copy stops at its size")
-                if beside or len(chunk) >= HASH_BESIDE:
-                    beside = True
-                    self._beside(partial(digest.update, chunk), len(chunk))
-                else:
+            else:
+                assert digest is not None
+                for chunk in file.chunks:
+                    if expected is not None and written + len(chunk) > expected:
+                        chunk = chunk[: expected - written]
+                        problem = _(
+                            "it grew while it was being exported; the copy stops at its size"
+                        )
                     digest.update(chunk)
-                written += len(chunk)
-                yield chunk
-                if problem:
-                    break
+                    written += len(chunk)
+                    yield chunk
+                    if problem:
+                        break
         except Exception as exc:
             if not isinstance(exc, ConnectorError | OSError):
                 log.exception("reading %s failed", file.path)
             problem = failure_reason(exc)
-        finally:
-            close: Any = getattr(chunks, "close", None)
-            if close is not None:
-                close()
         if expected is not None and written < expected:
             missing = expected - written
             problem = problem or _("it shrank while it was being exported")
             if pad:
                 problem += "; " + _("its last %(num)s bytes are zeros in this copy", num=missing)
+                if job is not None:  # the zeros are hashed here, after the hasher's part
+                    self._reader.wait_hashed(job)
+                    digest = job.digest
             while pad and missing:
                 zeros = ZEROS[: min(missing, len(ZEROS))]
-                if beside:
-                    self._beside(partial(digest.update, zeros), len(zeros))
-                else:
-                    digest.update(zeros)
+                assert digest is not None
+                digest.update(zeros)
                 written += len(zeros)
                 missing -= len(zeros)
                 yield zeros
         record.size = written
-        if beside:
-            self._beside(partial(_set_sha256, record, digest))
-        else:
+        if digest is not None:
             record.sha256 = digest.hexdigest()
+        elif job is not None:
+            self._unhashed.append((record, job))
         if problem and part is not None:
             part.problems.append(Problem(file.path, problem))
+
+    def _hashed(self) -> None:
+        """Every checksum, before manifest.json lists them."""
+        for record, job in self._unhashed:
+            self._reader.wait_hashed(job)
+            record.sha256 = job.digest.hexdigest()
+        self._unhashed.clear()
 
     def _write_trailer(self) -> Iterator[bytes]:
         """ERRORS.txt (when something failed) then manifest.json, which lists it too.
@@ -597,8 +352,12 @@ class ExportArchive:
             yield from self._write(file, None)
 
 
-def _set_sha256(record: FileRecord, digest: Any) -> None:
-    record.sha256 = digest.hexdigest()
+def _give_back_memory() -> None:
+    """Return the chunks' freed memory to the system (glibc keeps it in each thread's arena
+    otherwise): the worker's resident size goes back down after an export, and the next
+    one starts from there (issue 22: the peak of the mail export)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _pad(content: bytes, room: int) -> bytes:

@@ -31,8 +31,8 @@ from app.connectors.base import (
 )
 from app.connectors.formats import file_format
 from app.directory import Person
-from app.export.archive import (
-    ExportArchive,
+from app.export.archive import ExportArchive
+from app.export.plan import (
     Part,
     PlannedFile,
     Problem,

@@ -24,7 +24,8 @@ import connector_servers as servers
 from app.connectors import dav
 from app.connectors.base import ArchiveEntry, ConnectorError, Skipped
 from app.connectors.dav import DavConnector
-from app.export.archive import ExportArchive, Part
+from app.export.archive import ExportArchive
+from app.export.plan import Part
 from app.export.services import ExportContext, render_trailer
 
 STAMP = 1_700_000_000

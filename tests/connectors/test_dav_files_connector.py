@@ -18,7 +18,8 @@ from connectors.conftest import person
 
 from app.connectors.base import ArchiveEntry, ConnectorError, PlannedItem
 from app.connectors.files import FilesConnector
-from app.export.archive import ExportArchive, Part, planned_file
+from app.export.archive import ExportArchive
+from app.export.plan import Part, planned_file
 from app.export.services import ExportContext, render_trailer
 
 

@@ -20,7 +20,8 @@ import pytest
 from app.connectors.base import ArchiveEntry, ConnectorError, Skipped
 from app.connectors.files import FilesConnector
 from app.directory import Person
-from app.export.archive import ExportArchive, Part, Problem, planned_file
+from app.export.archive import ExportArchive
+from app.export.plan import Part, Problem, planned_file
 from app.export.services import ERRORS, MANIFEST, ExportContext, render_trailer
 
 PARIS = ZoneInfo("Europe/Paris")

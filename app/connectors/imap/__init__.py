@@ -15,26 +15,23 @@ messages fetched in batches of bounded size and written while they arrive (mbox.
 Delete expunges her messages and removes her folders but INBOX; what the server keeps is
 reported as `kept`, per server kind (Cyrus's delayed delete, Dovecot's lazy_expunge).
 
-Package layout: client.py (ImapClient), names.py, mbox.py, namespaces.py, connector.py.
+Package layout: client.py (ImapClient), fetching.py (reading messages), table.py (a
+folder's message metadata), errors.py, names.py, mbox.py, namespaces.py, connector.py,
+append.py (the import).
 
 `ImapClient` is reusable by other features (the support mailbox): connect as a person or
 as the admin user, list folders, fetch messages, move and expunge.
 """
 
-from app.connectors.imap.client import (
+from app.connectors.imap.client import DEFAULT_TIMEOUT, Folder, ImapClient, ImapSettings
+from app.connectors.imap.connector import OUTCOMES, ImapConnector, Mailbox, build
+from app.connectors.imap.errors import ImapError
+from app.connectors.imap.fetching import (
     BATCH_BYTES,
-    DEFAULT_TIMEOUT,
     STREAM_BATCH_BYTES,
     FetchedMessage,
-    Folder,
-    ImapClient,
-    ImapError,
-    ImapSettings,
-    MessageInfo,
-    MessageTable,
     StreamedMessage,
 )
-from app.connectors.imap.connector import OUTCOMES, ImapConnector, Mailbox, build
 from app.connectors.imap.mbox import MboxrdBuffer, mbox_from_line, mboxrd_message, quote_from_lines
 from app.connectors.imap.names import (
     decode_mailbox_name,
@@ -43,6 +40,7 @@ from app.connectors.imap.names import (
     path_component,
     quote_mailbox,
 )
+from app.connectors.imap.table import MessageInfo, MessageTable
 
 __all__ = [
     "BATCH_BYTES",

@@ -25,9 +25,12 @@ from functools import partial
 
 from app.connectors.base import N_
 from app.connectors.imap import namespaces as ns
-from app.connectors.imap.client import _FETCH_UID, ImapClient, ImapError, MessageTable
+from app.connectors.imap.client import ImapClient
+from app.connectors.imap.errors import ImapError
+from app.connectors.imap.fetching import FETCH_UID
 from app.connectors.imap.mbox import message_id_key
 from app.connectors.imap.names import encode_mailbox_name, quote_mailbox
+from app.connectors.imap.table import MessageTable
 from app.connectors.importing import (
     IMPORTED,
     REFUSED,
@@ -144,7 +147,7 @@ def read_present(client: ImapClient, folder: str) -> Present:
                 head += item  # UID and size may come after the header's literal
             else:
                 continue
-            found_uid, found_size = _FETCH_UID.search(head), _SIZE.search(head)
+            found_uid, found_size = FETCH_UID.search(head), _SIZE.search(head)
             if found_uid and found_size:
                 without.append((int(found_uid[1]), int(found_size[1])))
                 head = b""

@@ -3,12 +3,9 @@ planned and deleted."""
 
 from __future__ import annotations
 
-import contextvars
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -28,17 +25,12 @@ from app.connectors.base import (
 )
 from app.connectors.imap import append as appending
 from app.connectors.imap import namespaces as ns
-from app.connectors.imap.client import (
-    CLIENT_MESSAGES,
-    PREFETCH_CHUNKS,
-    STREAM_BATCH_BYTES,
-    Folder,
-    ImapClient,
-    ImapSettings,
-    MessageTable,
-)
+from app.connectors.imap.client import Folder, ImapClient, ImapSettings
+from app.connectors.imap.errors import CLIENT_MESSAGES
+from app.connectors.imap.fetching import STREAM_BATCH_BYTES
 from app.connectors.imap.mbox import WRITE_CHUNK, MboxrdBuffer
 from app.connectors.imap.names import decode_mailbox_name, folder_path
+from app.connectors.imap.table import MessageTable
 from app.connectors.importing import ImportPart, ImportProgress, PartKind
 from app.directory import Person
 from app.hoster.texts import LocalizedText
@@ -49,59 +41,6 @@ if TYPE_CHECKING:
 
     from app.connectors.options import ConnectorOptions
     from app.hoster.model import Service
-
-
-# Reading ahead ----------------------------------------------------------------------------------
-
-
-def _ahead(source: Iterator[bytes], depth: int) -> Iterator[bytes]:
-    """Items of `source`, produced on a helper thread at most `depth` items ahead.
-
-    The thread runs in a copy of the caller's context (Flask's app and request contexts
-    are context variables), so its messages are translated like the caller's. When the
-    consumer stops early, the thread stops after its current item and is waited for, so
-    the IMAP session is never used by two threads at once.
-    """
-    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for chunk in source:
-                if not put(("chunk", chunk)):
-                    return
-            put(("end", None))
-        except BaseException as exc:  # handed to the consumer, raised there
-            put(("error", exc))
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
-
-    context = contextvars.copy_context()
-    thread = threading.Thread(target=context.run, args=(run,), name="imap-fetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = items.get()
-            if kind == "chunk":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
-        thread.join()
 
 
 # The connector ---------------------------------------------------------------------------------
@@ -310,9 +249,10 @@ class ImapConnector:
         messages: MessageTable,
         broken: list[ConnectorError],
     ) -> Iterator[bytes]:
-        """The folder as mboxrd, read on a helper thread a few chunks ahead, so the server
-        keeps sending while the archive hashes and sends; each message's bytes go from the
-        socket straight into the mbox buffer, whatever their size."""
+        """The folder as mboxrd; each message's bytes go from the socket straight into the
+        mbox buffer, whatever their size. The archive reads this on its reader thread
+        (app/export/reading.py), ahead of the request's thread that sends, so the server
+        keeps sending meanwhile."""
         seen = 0
 
         def produce() -> Iterator[bytes]:
@@ -336,7 +276,7 @@ class ImapConnector:
                 yield chunk
 
         try:
-            yield from _ahead(produce(), depth=PREFETCH_CHUNKS)
+            yield from produce()
         except ConnectorError as exc:
             # The session is unusable after a broken read: later folders fail too, and the
             # archive says so once for the service.

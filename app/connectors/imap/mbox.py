@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 WRITE_CHUNK = 512 * 1024
-_FROM_LINE = re.compile(rb"\n>*From ")  # a line that mboxrd quotes (after its line end)
 
 
 # mboxrd ---------------------------------------------------------------------------------------
@@ -270,7 +269,17 @@ class MboxrdBuffer:
                 end += 1
             self._open = None
         # Every other line starting among the new bytes follows a line end among them.
-        cuts = [found.start() + 1 for found in _FROM_LINE.finditer(buf, start, end)]
+        # bytes.find (memchr speed) finds the few "From " rather than a regex trying every
+        # line (issue 22: 14% of the export's time); only those are looked at backwards.
+        cuts: list[int] = []
+        at = buf.find(b"From ", start, end)
+        while at != -1:
+            line = at
+            while line > start and buf[line - 1] == 0x3E:  # '>'
+                line -= 1
+            if line > start and buf[line - 1] == 0x0A:  # the line end is among the new bytes
+                cuts.append(line)
+            at = buf.find(b"From ", at + 5, end)
         for cut in reversed(cuts):
             buf[cut:cut] = b">"
         end += len(cuts)
