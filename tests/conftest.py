@@ -99,10 +99,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # `--dist loadfile` hands whole files to workers, the files with most tests first. A file of a
 # few tests that take minutes would then start late and finish alone while the other workers
 # wait: these start first, slowest first (from `--durations` on CI; keep the list short).
-SLOW_FILES_FIRST = ("tests/test_phone.py",)
+SLOW_FILES_FIRST = (
+    "tests/test_phone.py",
+    "tests/export/test_archive.py",
+    "tests/hosting/test_closing_browser.py",
+    "tests/test_fuzz.py",
+    "tests/transparency/test_browser.py",
+    "tests/support/test_browser.py",
+    "tests/test_browser.py",
+)
 # Files whose parametrized tests go to workers one parameter value at a time (each language's
 # page walk is one unit); their other tests stay together.
-SPLIT_BY_PARAMETER = frozenset({"tests/test_phone.py"})
+SPLIT_BY_PARAMETER = frozenset(
+    {
+        "tests/test_phone.py",
+        "tests/hosting/test_closing_browser.py",
+        "tests/support/test_browser.py",
+    }
+)
 
 
 @pytest.hookimpl(tryfirst=True)
