@@ -45,9 +45,12 @@ audit: $(VENV)/.installed
 
 # The suite on SQLite, then again on PostgreSQL when PANEL_TEST_DATABASE_URL is set
 # (PANEL_TEST_ENGINE=sqlite keeps the first pass off PostgreSQL, see tests/conftest.py).
-# PYTEST_ARGS="-n auto --dist loadfile" runs it on every core (pytest-xdist): each worker
-# has its own servers, temporary folders and PostgreSQL database.
-PYTEST_ARGS ?=
+# Both passes run on PYTEST_WORKERS pytest-xdist workers, a file per worker at a time: each
+# worker has its own servers, ports, temporary folders and PostgreSQL database. The tests
+# mostly wait on servers and browsers, so a worker more than the cores keeps them busy
+# (PYTEST_WORKERS=auto: one per core; PYTEST_ARGS= runs everything in one process).
+PYTEST_WORKERS ?= 3
+PYTEST_ARGS ?= -n $(PYTEST_WORKERS) --dist loadfile
 pytest: translations
 	PANEL_TEST_ENGINE=sqlite $(VENV)/bin/pytest $(PYTEST_ARGS)
 	@if [ -n "$$PANEL_TEST_DATABASE_URL" ]; then \

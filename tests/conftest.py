@@ -94,6 +94,62 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
 
 
+# pytest-xdist ----------------------------------------------------------------------------
+
+# `--dist loadfile` hands whole files to workers, the files with most tests first. A file of a
+# few tests that take minutes would then start late and finish alone while the other workers
+# wait: these start first, slowest first (from `--durations` on CI; keep the list short).
+SLOW_FILES_FIRST = (
+    "tests/test_phone.py",
+    "tests/export/test_archive.py",
+    "tests/hosting/test_closing_browser.py",
+    "tests/test_fuzz.py",
+    "tests/transparency/test_browser.py",
+    "tests/support/test_browser.py",
+    "tests/test_browser.py",
+)
+# Files whose parametrized tests go to workers one parameter value at a time (each language's
+# page walk is one unit); their other tests stay together.
+SPLIT_BY_PARAMETER = frozenset(
+    {
+        "tests/test_phone.py",
+        "tests/hosting/test_closing_browser.py",
+        "tests/support/test_browser.py",
+    }
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SlowFilesFirst(LoadFileScheduling):
+        ordered = False
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            if path in SPLIT_BY_PARAMETER and nodeid.endswith("]"):
+                return f"{path}[{nodeid.rsplit('[', 1)[1]}"
+            return path
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.ordered:
+                self.ordered = True
+                first = [
+                    s
+                    for f in SLOW_FILES_FIRST
+                    for s in self.workqueue
+                    if s == f or s.startswith(f + "[")
+                ]
+                for scope in reversed(first):
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return SlowFilesFirst(config, log)
+
+
 # Database --------------------------------------------------------------------------------
 
 

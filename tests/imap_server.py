@@ -23,6 +23,9 @@ from pathlib import Path
 
 import pytest
 
+# One way to pick ports for every server of the suite (cyrus_server imports it from here).
+from ldap_server import free_port
+
 DOVECOT = "/usr/sbin/dovecot"
 MASTER_USER = "panel"
 MASTER_PASSWORD = "master-Secret-9f2c"
@@ -128,12 +131,6 @@ namespace public {{
 }}
 """
 TEAM_RIGHTS = "lrwstipekxa"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def dovecot_available() -> bool:

@@ -16,6 +16,7 @@ posixGroup memberUid) or an LLDAP-shaped one (ou=people, displayName, groupOfNam
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -179,10 +180,48 @@ LLDAP = Layout(
 )
 
 
-def free_port() -> int:
+# Ports for the servers the tests start. "Any free port" from the kernel (bind to port 0) comes
+# from the ephemeral range, which every outgoing connection also draws from, and another
+# pytest-xdist worker may be handed the same port between our check and its server's bind.
+# So each worker (and a run without xdist) walks a block of its own below that range, from a
+# random place (two runs on one machine rarely meet), skipping ports that are taken.
+PORT_BLOCK = 1500
+PORT_BLOCKS_FROM = 10000
+_next_port: dict[str, int] = {}
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as file:
+            return int(file.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _port_is_free(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")  # gw0, gw1…; -1 without xdist
+    slot = int(worker[2:]) + 1 if worker[2:].lstrip("-").isdigit() else 0
+    start = PORT_BLOCKS_FROM + slot * PORT_BLOCK
+    if start + PORT_BLOCK > _ephemeral_low():  # more workers than blocks: the kernel's choice
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    offset = _next_port.get(worker, random.randrange(PORT_BLOCK))
+    for step in range(PORT_BLOCK):
+        port = start + (offset + step) % PORT_BLOCK
+        if _port_is_free(port):
+            _next_port[worker] = (offset + step + 1) % PORT_BLOCK
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + PORT_BLOCK - 1}")
 
 
 def make_ca(
