@@ -52,15 +52,15 @@ from app.deletion import feature as deletion
 from app.directory import Directory, DirectoryMisconfigured, DirectorySettings
 from app.directory import cli as directory_cli
 from app.directory.demo import DEMO_PASSWORD, DEMO_PEOPLE_ROWS, demo_directory
+from app.disclosure import feature as hosting
 from app.export import feature as data_export
 from app.extensions import babel, csrf, directory, limiter, login_manager
 from app.features import Feature, install
-from app.hoster import profile as hoster
-from app.hosting import feature as hosting
 from app.incidents import feature as incidents
 from app.legal import feature as legal
 from app.moving import feature as moving
 from app.oidc import feature as oidc
+from app.profile import loading as hoster
 from app.sessions import feature as panel_sessions
 from app.sessions import services as session_services
 from app.staff import feature as staff

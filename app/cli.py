@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import click
 from flask import current_app
 
-from app.hoster.model import ProfileError
-from app.hoster.profile import load_profile
-from app.hoster.schema import schema_json
+from app.profile.loading import load_profile
+from app.profile.model import ProfileError
+from app.profile.schema import schema_json
 
 if TYPE_CHECKING:
     from alembic.config import Config

@@ -21,8 +21,8 @@ from app.db import database
 from app.directory import DirectoryUnavailable
 from app.directory.checks import diagnose
 from app.extensions import directory, running_app
-from app.hoster.profile import current_profile
 from app.oidc import doctor_check as check_openid_connect
+from app.profile.loading import current_profile
 
 
 def check_configuration() -> str:

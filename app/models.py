@@ -4,8 +4,8 @@ from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.db import Base
 from app.deletion.models import DeletionRequest, DeletionStep
+from app.disclosure.models import ClosingOptOut, ClosingReminder
 from app.export.transfer import TransferCode
-from app.hosting.models import ClosingOptOut, ClosingReminder
 from app.incidents.models import Incident, IncidentService, IncidentUpdate
 from app.incidents.notifications import IncidentMailing
 from app.incidents.subscriptions import IncidentSubscription, SubscribedService

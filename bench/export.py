@@ -260,7 +260,7 @@ from app.accounts.models import Account
 from app.connectors.base import export_connectors
 from app.db import get_session, utcnow
 from app.export import services
-from app.hoster.profile import current_profile
+from app.profile.loading import current_profile
 
 app = create_app()
 with app.test_request_context("/account/export"):
@@ -312,7 +312,7 @@ def main() -> None:
     files = all_files(data)
     print(f"   {count} files, {size / MiB:.0f} MiB")
     run = Path(tempfile.mkdtemp(prefix="bench-export-", dir=work))
-    hoster = (ROOT / "app" / "hoster" / "demo.toml").read_text()
+    hoster = (ROOT / "app" / "profile" / "demo.toml").read_text()
     hoster = hoster.replace('path = "instance/demo-files/{uid}"', f'path = "{data.parent}/{{uid}}"')
     (run / "hoster.toml").write_text(hoster)
     database = f"sqlite:///{run / 'panel.sqlite3'}"

@@ -169,7 +169,7 @@ def main() -> None:
     run = work / "panel"
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir()
-    hoster = (ROOT / "app" / "hoster" / "demo.toml").read_text()
+    hoster = (ROOT / "app" / "profile" / "demo.toml").read_text()
     hoster += f"""
 [[services]]
 slug = "post"

@@ -102,7 +102,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 SLOW_FILES_FIRST = (
     "tests/test_phone.py",
     "tests/export/test_archive.py",
-    "tests/hosting/test_closing_browser.py",
+    "tests/disclosure/test_closing_browser.py",
     "tests/test_fuzz.py",
     "tests/transparency/test_browser.py",
     "tests/support/test_browser.py",
@@ -113,7 +113,7 @@ SLOW_FILES_FIRST = (
 SPLIT_BY_PARAMETER = frozenset(
     {
         "tests/test_phone.py",
-        "tests/hosting/test_closing_browser.py",
+        "tests/disclosure/test_closing_browser.py",
         "tests/support/test_browser.py",
     }
 )

@@ -76,7 +76,7 @@ _LOCAL_CONNECTOR = re.compile(r'\[services\.connector\]\ntype = "imap"\n(?:[^\n\
 
 def profile_without_local_servers() -> str:
     """The demo profile's text without what needs servers on this machine."""
-    from app.hoster.profile import DEMO_FILE
+    from app.profile.loading import DEMO_FILE
 
     text = DEMO_FILE.read_text(encoding="utf-8")
     stripped = _LOCAL_CONNECTOR.sub("", _LOCAL_SERVICE.sub("", text), count=1)

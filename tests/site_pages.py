@@ -22,13 +22,13 @@ from app.accounts.services import sync_account
 from app.connectors.base import service_connectors
 from app.db import session_scope, utcnow
 from app.deletion import requests as deletion
-from app.hoster.profile import current_profile
-from app.hosting import closing
+from app.disclosure import closing
 from app.incidents import operations as incidents
 from app.incidents import subscriptions
 from app.legal import services as legal
 from app.legal import starter
 from app.mail import OutgoingMail
+from app.profile.loading import current_profile
 from app.security import view_flag
 from app.support import visitors
 from app.support.models import CannedReply

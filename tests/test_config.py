@@ -32,7 +32,7 @@ PRODUCTION_OK = {
 )
 def test_production_refuses_unsafe_settings_naming_what_to_set(change, message, tmp_path):
     hoster = tmp_path / "hoster.toml"
-    from app.hoster.profile import DEMO_FILE
+    from app.profile.loading import DEMO_FILE
 
     hoster.write_text(DEMO_FILE.read_text())
     with pytest.raises(ConfigError, match=message):
@@ -40,7 +40,7 @@ def test_production_refuses_unsafe_settings_naming_what_to_set(change, message, 
 
 
 def test_production_starts_with_safe_settings(tmp_path):
-    from app.hoster.profile import DEMO_FILE
+    from app.profile.loading import DEMO_FILE
 
     hoster = tmp_path / "hoster.toml"
     hoster.write_text(DEMO_FILE.read_text())
@@ -90,7 +90,7 @@ def test_the_demo_secret_file_is_private_and_kept(tmp_path):
 
 
 def test_production_refuses_requests_for_another_host(tmp_path, database_url):
-    from app.hoster.profile import DEMO_FILE
+    from app.profile.loading import DEMO_FILE
 
     hoster = tmp_path / "hoster.toml"
     hoster.write_text(DEMO_FILE.read_text())

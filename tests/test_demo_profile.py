@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from app.db import session_scope
 from app.deletion.models import DeletionRequest
-from app.hoster.profile import DEMO_FILE
+from app.profile.loading import DEMO_FILE
 from helpers import csrf_token, do_login, english_connector_words, missing_tool
 
 DEMO_SERVERS = {"mail": 143, "calendars": 5232}

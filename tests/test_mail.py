@@ -409,10 +409,10 @@ def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
         )
     notify(app)
     # New terms: every person with an account is told, by list mail.
-    from app.hoster.profile import current_profile
     from app.legal import services as legal
     from app.legal import starter
     from app.legal.notifications import announce_version
+    from app.profile.loading import current_profile
 
     with app.test_request_context(), session_scope(app) as session:
         starter.seed(session, current_profile(), app.config["BABEL_DEFAULT_TIMEZONE"])
@@ -429,9 +429,9 @@ def _make_every_kind_of_mail(app, tmp_path: Path) -> None:
         # A service closing: the first reminder, with its one-click unsubscribe.
         from datetime import date
 
-        from app.hoster.model import Closing
-        from app.hoster.texts import LocalizedText
-        from app.hosting.closing import send_reminders
+        from app.disclosure.closing import send_reminders
+        from app.profile.model import Closing
+        from app.profile.texts import LocalizedText
 
         profile = current_profile()
         today = date(2031, 1, 1)

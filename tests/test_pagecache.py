@@ -85,7 +85,7 @@ def test_a_page_that_put_something_in_the_session_is_not_kept(app):
 
 
 def test_a_new_version_renders_the_page_again(app, monkeypatch):
-    from app.hosting import views
+    from app.disclosure import views
 
     app.test_client().get("/hosting", headers=FR)
     monkeypatch.setattr(views, "local_today", lambda _zone: "the next day")

@@ -29,8 +29,8 @@ from app.accounts.forms import LoginForm, ReauthForm, TimeZoneForm
 from app.accounts.throttle import DEVICE_COOKIE, DeviceCookies, LoginThrottle
 from app.db import get_session
 from app.extensions import directory, limiter
-from app.hoster.profile import current_profile
 from app.paging import paginate
+from app.profile.loading import current_profile
 from app.security import (
     gate_exempt,
     mark_reauthenticated,

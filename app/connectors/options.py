@@ -15,8 +15,8 @@ from urllib.parse import SplitResult, urlsplit
 
 from app.connectors.base import redact_url
 from app.connectors.secrets import Secret, SecretError, read_secret_env, read_secret_file
-from app.hoster.model import ProfileError
-from app.hoster.parsing import missing_key
+from app.profile.model import ProfileError
+from app.profile.parsing import missing_key
 
 # Keys every connector table may hold besides its own.
 COMMON_KEYS = ("type",)

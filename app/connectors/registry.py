@@ -33,7 +33,7 @@ from app.connectors.directory import DirectoryConnector
 from app.connectors.files import FilesConnector
 from app.connectors.options import ConnectorOptions
 from app.connectors.panel import PanelConnector
-from app.hoster.model import HosterProfile, ProfileError, Service
+from app.profile.model import HosterProfile, ProfileError, Service
 
 ENTRY_POINT_GROUP = "chatons_panel.connectors"
 Factory = Callable[[Service, dict[str, Any], Flask], Connector]

@@ -46,7 +46,7 @@ from app.deletion.requests import (
 from app.deletion.steps import EARLIER_KINDS, person_of, step_name
 from app.directory import Directory, DirectoryUnavailable, Person
 from app.features import panel_sections
-from app.hoster.profile import current_profile
+from app.profile.loading import current_profile
 
 log = logging.getLogger(__name__)
 

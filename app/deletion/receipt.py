@@ -15,7 +15,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from app.deletion.models import DeletionRequest, DeletionStep
-from app.hoster.model import HosterProfile
+from app.profile.model import HosterProfile
 
 # What a manual step records when staff found nothing to delete (an outcome in outcomes.py).
 NOTHING_BY_HAND = "Nothing to delete: checked by hand."

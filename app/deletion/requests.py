@@ -25,8 +25,8 @@ from app.deletion.models import ACTIVE_STATES, DeletionRequest, DeletionStep
 from app.deletion.notifications import queue_request_mail
 from app.deletion.receipt import NOTHING_BY_HAND
 from app.deletion.steps import step_name
-from app.hoster.model import HosterProfile
-from app.hoster.texts import FALLBACK_LANGUAGE, LocalizedText
+from app.profile.model import HosterProfile
+from app.profile.texts import FALLBACK_LANGUAGE, LocalizedText
 
 if TYPE_CHECKING:
     from app.accounts.attention import ProbeParameters

@@ -6,8 +6,8 @@ from flask_babel import gettext as _
 
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.directory import Person
-from app.hoster.profile import current_profile
-from app.hoster.texts import LocalizedText
+from app.profile.loading import current_profile
+from app.profile.texts import LocalizedText
 
 
 def step_label(step: DeletionStep) -> str:

@@ -41,9 +41,9 @@ from app.deletion.receipt import (
 )
 from app.deletion.steps import step_label
 from app.extensions import running_app
-from app.hoster.profile import current_profile
 from app.mail import InvalidRecipient, checked_recipient
 from app.paging import Page, one_of, page_number, paginate
+from app.profile.loading import current_profile
 from app.security import gate_exempt, recently_authenticated, require_recent_auth, staff_required
 
 

@@ -9,7 +9,7 @@ from app.connectors import registry
 from app.connectors.panel import AccountSection, ActivitySection
 from app.export import DEFAULTS, bp, cli, transfer, transfer_views, views  # noqa: F401 - routes
 from app.features import Feature
-from app.hoster.model import HosterProfile
+from app.profile.model import HosterProfile
 
 
 def configure(app: Flask) -> None:

@@ -40,7 +40,7 @@ from app.export.plan import (
     failure_reason,
     planned_file,
 )
-from app.hoster.model import HosterProfile
+from app.profile.model import HosterProfile
 
 log = logging.getLogger(__name__)
 

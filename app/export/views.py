@@ -16,7 +16,7 @@ from app.connectors.base import Connector, export_connectors, service_connectors
 from app.db import get_session, utcnow
 from app.export import bp, services, transfer
 from app.extensions import limiter
-from app.hoster.profile import current_profile
+from app.profile.loading import current_profile
 from app.security import gate_exempt, recently_authenticated, require_recent_auth
 
 

@@ -11,8 +11,8 @@ from flask import Blueprint, current_app, has_request_context, url_for
 from sqlalchemy.orm import Session
 
 from app.db import get_session, utcnow
-from app.hoster import current_profile
 from app.incidents import queries
+from app.profile import current_profile
 
 bp = Blueprint("incidents", __name__)
 

@@ -13,9 +13,9 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 
 from app.db import session_scope
-from app.hoster import current_profile
 from app.incidents import operations, queries
 from app.incidents.models import INCIDENT_IMPACTS, STATUSES, VISIBILITIES
+from app.profile import current_profile
 
 F = TypeVar("F", bound=Callable[..., Any])
 

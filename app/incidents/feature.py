@@ -6,7 +6,6 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from app.features import Feature, WorkerTask
-from app.hoster import current_profile
 from app.incidents import (
     bp,
     cli,
@@ -23,6 +22,7 @@ from app.incidents import (
 from app.incidents.cache import FragmentCache, JournalVersion
 from app.incidents.formatting import format_availability, format_duration
 from app.incidents.text import render_markdown
+from app.profile import current_profile
 from app.staff import StaffQueue
 from app.tasks import crontab
 from app.transparency.statistics import Statistic

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from app.dates import iso_or_none
 from app.db import utcnow
-from app.hoster import current_profile
 from app.incidents import queries
 from app.incidents import status as rules
 from app.incidents.cache import known_journal_start
 from app.incidents.formatting import hoster_tz
 from app.incidents.labels import impact_label, status_label
+from app.profile import current_profile
 
 
 def atom(session: Session, service: str | None) -> str:

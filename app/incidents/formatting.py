@@ -10,9 +10,9 @@ from flask_babel import format_date, format_percent, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from app.hoster import current_profile
 from app.incidents.labels import level_label
 from app.incidents.status import Availability
+from app.profile import current_profile
 
 
 def hoster_tz() -> ZoneInfo:

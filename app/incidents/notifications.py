@@ -19,11 +19,11 @@ from sqlalchemy import Boolean, ForeignKey, Integer, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, selectinload
 
 from app.db import Base, UTCDateTime, utcnow
-from app.hoster import current_profile
 from app.incidents.models import Incident, IncidentUpdate
 from app.incidents.subscriptions import IncidentSubscription, make_token, recipients
 from app.links import external_url, mail_domain
 from app.mail import queue_mail
+from app.profile import current_profile
 
 GROUP_MINUTES = 5
 # Older news is not mailed: a freshly enabled feature must not mail the whole history.

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session, selectinload
 from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.db import utcnow
-from app.hoster.texts import LocalizedText
 from app.incidents import status as rules
 from app.incidents.models import (
     Incident,
     IncidentService,
 )
+from app.profile.texts import LocalizedText
 
 Audience = Literal["public", "users"]
 

@@ -14,12 +14,12 @@ from wtforms import EmailField, SelectChoice
 
 from app.db import discard_changes, get_session
 from app.extensions import csrf, limiter, running_app
-from app.hoster import current_profile
 from app.incidents import bp
 from app.incidents import subscriptions as subs
 from app.incidents.forms import CheckboxesField
 from app.links import external_url
 from app.mail import queue_mail, send_soon
+from app.profile import current_profile
 from app.security import gate_exempt, public_endpoint
 
 

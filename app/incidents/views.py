@@ -33,7 +33,6 @@ from wtforms import SelectChoice
 
 from app.dates import page_zone
 from app.db import discard_changes, get_session, utcnow
-from app.hoster import current_profile
 from app.incidents import bp, operations, queries
 from app.incidents import status as rules
 from app.incidents.cache import FragmentCache, JournalVersion, known_journal_start
@@ -58,6 +57,7 @@ from app.incidents.forms import (
 from app.incidents.labels import status_label
 from app.incidents.models import Incident
 from app.paging import page_number, paginate
+from app.profile import current_profile
 from app.security import gate_exempt, here, public_endpoint, staff_required
 
 PER_PAGE = 20

@@ -11,9 +11,9 @@ from flask_babel import force_locale
 
 from app.db import session_scope
 from app.extensions import running_app
-from app.hoster.profile import current_profile
 from app.legal import services, starter
 from app.legal.models import DEFAULT_LANGUAGE, DOCUMENTS, TEXT_LANGUAGES
+from app.profile.loading import current_profile
 
 
 def _language_of(path: Path) -> str | None:

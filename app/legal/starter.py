@@ -17,10 +17,10 @@ from babel import Locale
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.orm import Session
 
-from app.hoster.model import HosterProfile, Service
-from app.hoster.texts import LocalizedText
 from app.legal import services
 from app.legal.models import DOCUMENTS, TEXT_LANGUAGES
+from app.profile.model import HosterProfile, Service
+from app.profile.texts import LocalizedText
 
 STARTER_DIR = Path(__file__).resolve().parent / "starter"
 SUMMARIES = {

@@ -17,13 +17,13 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from app.db import discard_changes, get_session, parse_id, utcnow
 from app.errors import render_error
-from app.hoster.profile import current_profile
 from app.legal import bp, services
 from app.legal.diff import diff_texts
 from app.legal.forms import AcceptForm, PublishForm
 from app.legal.models import DEFAULT_LANGUAGE, DOCUMENTS, TEXT_LANGUAGES, TermsVersion
 from app.legal.notifications import announce_version
 from app.legal.rendering import render_markdown
+from app.profile.loading import current_profile
 from app.security import gate_exempt, public_endpoint, safe_next, staff_required
 
 DOCUMENT_TITLES = {

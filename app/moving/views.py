@@ -30,12 +30,12 @@ from app.accounts.models import Account
 from app.actions import ActionForm, staff_action
 from app.db import after_commit, discard_changes, get_or_404, get_session
 from app.extensions import running_app
-from app.hoster.profile import current_profile
 from app.moving import bp, jobs, services
 from app.moving.forms import TransferForm, UploadForm
 from app.moving.models import ImportJob, ImportPart
 from app.moving.plan import KIND_LABELS
 from app.moving.staff import recent_jobs
+from app.profile.loading import current_profile
 from app.security import recently_authenticated, require_recent_auth, staff_required
 
 FORM_ALLOWANCE = 1024 * 1024  # the form's other fields and multipart boundaries

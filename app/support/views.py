@@ -32,8 +32,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import SelectChoice
 
 from app.db import discard_changes, get_session, utcnow
-from app.hoster.profile import current_profile
 from app.paging import one_of, page_number, paginate
+from app.profile.loading import current_profile
 from app.security import gate_exempt, open_to_visitors
 from app.support import attachment_store, bp, operations, queries, upload_limit
 from app.support.attachments import AttachmentStore, capped_parser, download_name, uploads_from

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from app.features import Feature
-from app.hoster.profile import current_profile
+from app.profile.loading import current_profile
 from app.staff import StaffQueue
 from app.transparency import bp, services, statistics, views  # noqa: F401 - routes
 from app.transparency.section import TransparencySection

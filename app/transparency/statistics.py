@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
 from app.audit import AuditEvent
-from app.hoster.profile import current_profile
+from app.profile.loading import current_profile
 
 SMALL_COUNT = 5
 MONTHS_SHOWN = 12

@@ -22,8 +22,8 @@ from flask_login import current_user
 from wtforms import Form
 
 from app.db import discard_changes, get_or_404, get_session, utcnow
-from app.hoster.profile import current_profile
 from app.paging import paginate
+from app.profile.loading import current_profile
 from app.security import gate_exempt, public_endpoint, staff_required
 from app.transparency import bp, labels, services, statistics
 from app.transparency.forms import AuthorityRequestForm, CanaryForm

@@ -16,7 +16,7 @@ from app.connectors import dav
 from app.connectors.base import ArchiveEntry, ConnectorError
 from app.connectors.dav import CalendarMerger, DavConnector, _fold
 from app.connectors.web import HttpFailure
-from app.hoster.model import ProfileError
+from app.profile.model import ProfileError
 
 STAMP = 1_700_000_000
 

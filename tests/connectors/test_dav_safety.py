@@ -27,7 +27,7 @@ from app.connectors.dav.protocol import (
     sibling,
 )
 from app.directory import Person
-from app.hoster.model import ProfileError
+from app.profile.model import ProfileError
 
 
 @pytest.fixture

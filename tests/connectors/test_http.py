@@ -21,7 +21,7 @@ import connector_servers as servers
 from app.connectors import http
 from app.connectors.base import ArchiveEntry, ConnectorError
 from app.connectors.http import HttpConnector
-from app.hoster.model import ProfileError
+from app.profile.model import ProfileError
 from ldap_server import free_port
 
 SCHEMA = json.loads(

@@ -293,7 +293,7 @@ def test_doctor_names_the_mail_connector_that_cannot_sign_in(imap_app, tmp_path)
     ],
 )
 def test_imap_options_are_checked_at_start(imap_app, options, message):
-    from app.hoster.model import ProfileError
+    from app.profile.model import ProfileError
 
     with pytest.raises(ProfileError) as caught:
         imap_app(**options)

@@ -13,7 +13,7 @@ import connector_servers as servers
 from app.connectors import matrix
 from app.connectors.base import ConnectorError
 from app.connectors.matrix import MatrixConnector
-from app.hoster.model import ProfileError
+from app.profile.model import ProfileError
 
 PICTURE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
 

@@ -11,7 +11,7 @@ import pytest
 
 from app.connectors import registry
 from app.connectors.options import ConnectorOptions
-from app.hoster.model import ProfileError
+from app.profile.model import ProfileError
 
 WHERE = "services.mail.connector"
 

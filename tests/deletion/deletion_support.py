@@ -18,7 +18,7 @@ from app.db import session_scope
 from app.deletion import pipeline, requests, steps
 from app.deletion.models import DeletionRequest, DeletionStep
 from app.directory import Person
-from app.hoster.profile import current_profile
+from app.profile.loading import current_profile
 
 PAGE_URL = "http://panel.test/account/deletion"
 

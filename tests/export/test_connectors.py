@@ -29,7 +29,7 @@ from app.connectors.directory import DirectoryConnector, vcard
 from app.connectors.files import FilesConnector
 from app.directory import DirectoryUnavailable, Person
 from app.features import register_panel_section
-from app.hoster.model import ProfileError
+from app.profile.model import ProfileError
 
 
 def person(uid: str = "alice") -> Person:

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from app.audit import AuditEvent
 from app.db import session_scope, utcnow
-from app.hoster.profile import DEMO_FILE
 from app.legal import services
 from app.legal.models import TermsVersion
+from app.profile.loading import DEMO_FILE
 
 
 def versions(app) -> list[TermsVersion]:

@@ -33,14 +33,14 @@ from app.connectors.imap.names import decode_mailbox_name, folder_path
 from app.connectors.imap.table import MessageTable
 from app.connectors.importing import ImportPart, ImportProgress, PartKind
 from app.directory import Person
-from app.hoster.texts import LocalizedText
+from app.profile.texts import LocalizedText
 from app.units import byte_size
 
 if TYPE_CHECKING:
     from flask import Flask
 
     from app.connectors.options import ConnectorOptions
-    from app.hoster.model import Service
+    from app.profile.model import Service
 
 
 # The connector ---------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from app.hoster.model import ProfileError
-from app.hoster.parsing import parse_profile
-from app.hoster.profile import load_profile
+from app.profile.loading import load_profile
+from app.profile.model import ProfileError
+from app.profile.parsing import parse_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,14 +18,14 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.hoster.model import HosterProfile
-from app.hoster.profile import current_profile
-from app.hoster.texts import reader_language
-from app.hosting import chatonsinfos, metrics
-from app.hosting.checker import FetchError
+from app.disclosure import chatonsinfos, metrics
+from app.disclosure.checker import FetchError
 from app.incidents import queries as incidents
 from app.incidents.queries import journal_began
 from app.links import external_url
+from app.profile.loading import current_profile
+from app.profile.model import HosterProfile
+from app.profile.texts import reader_language
 
 PREFIX = "/.well-known/chatonsinfos/"
 ORGANISATION_FILE = "organization.properties"

@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.connectors.base import ArchiveEntry, DataItem
-from app.hoster.model import HosterProfile
-from app.hoster.texts import LocalizedText
-from app.hosting.models import ClosingOptOut, ClosingReminder
+from app.disclosure.models import ClosingOptOut, ClosingReminder
 from app.links import external_url, mail_domain
 from app.mail import queue_mail
+from app.profile.model import HosterProfile
+from app.profile.texts import LocalizedText
 
 ORGANISATION = "organization"
 STAGE_LABELS = {

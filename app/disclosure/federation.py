@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from app.hosting.checker import SUB_NAME, Fetch, FetchError, parse_properties
+from app.disclosure.checker import SUB_NAME, Fetch, FetchError, parse_properties
 
 MAX_BYTES = 1024 * 1024  # a properties file of a CHATON is a few kilobytes
 TIMEOUT = 10.0

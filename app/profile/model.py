@@ -1,9 +1,9 @@
 """The hoster profile (hoster.toml) as one pydantic model, and the ChatonsInfos codes it uses.
 
-The same classes read and check hoster.toml (app/hoster/parsing.py turns their errors into
-messages naming the key), give its JSON Schema (app/hoster/schema.py) and the public JSON
-(app/hosting/disclosure.py). The kind of each value (a web address, a text in several
-languages, a code) is in app/hoster/fields.py.
+The same classes read and check hoster.toml (app/profile/parsing.py turns their errors into
+messages naming the key), give its JSON Schema (app/profile/schema.py) and the public JSON
+(app/disclosure/disclosure.py). The kind of each value (a web address, a text in several
+languages, a code) is in app/profile/fields.py.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.hoster.fields import (
+from app.profile.fields import (
     SPDX_ID,
     Boolean,
     Choice,
@@ -47,7 +47,7 @@ from app.hoster.fields import (
     phrase,
     refusal,
 )
-from app.hoster.texts import FALLBACK_LANGUAGE, TEXT_LANGUAGES, LocalizedText
+from app.profile.texts import FALLBACK_LANGUAGE, TEXT_LANGUAGES, LocalizedText
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from app.db import session_scope, utcnow
+from app.disclosure import checker, closing, federation, publication
 from app.extensions import running_app
-from app.hoster.profile import current_profile
-from app.hosting import checker, closing, federation, publication
+from app.profile.loading import current_profile
 
 
 @click.group("chatonsinfos", help="The ChatonsInfos files: check them, read the federation.")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from app.hoster.model import HosterProfile, ProfileError
-from app.hoster.parsing import parse_profile
+from app.profile.model import HosterProfile, ProfileError
+from app.profile.parsing import parse_profile
 
 DEMO_FILE = Path(__file__).resolve().parent / "demo.toml"
 

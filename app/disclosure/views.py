@@ -12,10 +12,7 @@ from flask_babel import get_locale
 from markupsafe import Markup
 
 from app.db import get_session, utcnow
-from app.extensions import csrf
-from app.hoster.model import HosterProfile
-from app.hoster.profile import current_profile
-from app.hosting import (
+from app.disclosure import (
     bp,
     charter,
     checker,
@@ -24,7 +21,10 @@ from app.hosting import (
     federation,
     publication,
 )
+from app.extensions import csrf
 from app.pagecache import cached_for_visitors
+from app.profile.loading import current_profile
+from app.profile.model import HosterProfile
 from app.security import gate_exempt, public_endpoint, staff_required
 
 PROPERTIES_MIMETYPE = "text/plain; charset=utf-8"

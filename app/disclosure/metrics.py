@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
 from app.audit import AuditEvent
-from app.hoster.model import HosterProfile, Service
-from app.hosting.chatonsinfos import escape_key, escape_value, file_section, render
+from app.disclosure.chatonsinfos import escape_key, escape_value, file_section, render
 from app.incidents.models import Incident, IncidentService
+from app.profile.model import HosterProfile, Service
 from app.support.models import Ticket
 from app.transparency.statistics import SMALL_COUNT
 

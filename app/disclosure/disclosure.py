@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-from app.hoster.model import Host, HosterProfile
-from app.hoster.texts import LocalizedText, country_name
+from app.profile.model import Host, HosterProfile
+from app.profile.texts import LocalizedText, country_name
 
 PROVIDER_TYPE_LABELS = {
     "HOME": _l("At home (self-hosted at a member's place)"),

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from app.hoster.model import HosterProfile, ProfileError
-from app.hoster.texts import FALLBACK_LANGUAGE, TEXT_LANGUAGES
+from app.profile.model import HosterProfile, ProfileError
+from app.profile.texts import FALLBACK_LANGUAGE, TEXT_LANGUAGES
 
 
 def missing_key(path: str, key: str, data: Mapping[str, Any], example: str = "") -> ProfileError:

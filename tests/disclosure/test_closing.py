@@ -15,8 +15,8 @@ from app import mail
 from app.accounts.models import Account
 from app.audit import AuditEvent
 from app.db import session_scope, utcnow
-from app.hosting import federation
-from app.hosting.closing import due_stage
+from app.disclosure import federation
+from app.disclosure.closing import due_stage
 from helpers import do_login
 
 TODAY = date.today()
@@ -224,8 +224,8 @@ def test_one_click_stops_the_reminders_of_that_person_only(
     mail.send_queued(app, limit=100)
     assert [m["To"] for m in smtp.messages] == ["alice@demo.chatons.org"]
     # The choice is the person's data: on /account/data and in the export, gone with them.
-    from app.hosting.closing import ClosingMailSection
-    from app.hosting.models import ClosingOptOut
+    from app.disclosure.closing import ClosingMailSection
+    from app.disclosure.models import ClosingOptOut
 
     with app.app_context(), session_scope(app) as session:
         account = session.query(Account).filter_by(uid="bob").one()

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from app.hoster.fields import TEXT_SCHEMA_MARKER, text_schema
-from app.hoster.model import HosterProfile
+from app.profile.fields import TEXT_SCHEMA_MARKER, text_schema
+from app.profile.model import HosterProfile
 
 SCHEMA_ID = "https://chatons-panel.example/hoster.schema.json"
 

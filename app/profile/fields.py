@@ -3,7 +3,7 @@
 Each kind is pydantic metadata for `Annotated[...]`: it reads the TOML value (accepting
 what a person writes: codes in any case, dates quoted or not), gives the JSON Schema
 editors check with, and refuses a wrong value with the end of a sentence that
-`app.hoster.parsing` puts after the key's full name ("services[0].url" + ": 'x' is not a
+`app.profile.parsing` puts after the key's full name ("services[0].url" + ": 'x' is not a
 web address; …"), so every message names the key exactly.
 """
 
@@ -21,7 +21,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from app.email_address import is_email_address
-from app.hoster.texts import FALLBACK_LANGUAGE, TEXT_LANGUAGES, LocalizedText
+from app.profile.texts import FALLBACK_LANGUAGE, TEXT_LANGUAGES, LocalizedText
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 SPDX_ID = re.compile(r"^(?:LicenseRef-)?[A-Za-z0-9][A-Za-z0-9.+-]*$")
@@ -29,7 +29,7 @@ SHORT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _COUNTRIES = {
     str(code) for code in Locale.parse("en").territories if re.fullmatch("[A-Z]{2}", str(code))
 }
-# Where the JSON Schema of a text goes; app.hoster.schema puts `$defs/text` there.
+# Where the JSON Schema of a text goes; app.profile.schema puts `$defs/text` there.
 TEXT_SCHEMA_MARKER = "$hoster-text"
 WEB_ADDRESS_SCHEMA = {"type": "string", "format": "uri", "pattern": "^https?://[^\\s]+$"}
 

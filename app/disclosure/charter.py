@@ -15,7 +15,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.hoster.model import HosterProfile
+from app.profile.model import HosterProfile
 
 # Common free-software licences (FSF- or OSI-approved), by SPDX identifier.
 FREE_LICENCES = frozenset(

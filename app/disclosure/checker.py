@@ -16,8 +16,9 @@ from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 
+from app.disclosure.metrics import weeks_in_year
 from app.email_address import is_email_address
-from app.hoster.model import (
+from app.profile.model import (
     INSTALL_TYPES,
     MEMBERSHIP_STATUSES,
     ORGANISATION_TYPES,
@@ -27,13 +28,12 @@ from app.hoster.model import (
     SERVER_TYPES,
     SERVICE_STATUSES,
 )
-from app.hosting.metrics import weeks_in_year
 
 ERROR, WARNING = "error", "warning"
 MANDATORY, RECOMMENDED, OPTIONAL = "mandatory", "recommended", "optional"
 CLASSES = ("federation", "organization", "service", "metrics")
 
-# The ontology's closed lists: the values hoster.toml is checked against (app/hoster/model.py).
+# The ontology's closed lists: the values hoster.toml is checked against (app/profile/model.py).
 _ENUMS: dict[str, tuple[str, ...]] = {
     "ORGANIZATION_TYPE": tuple(ORGANISATION_TYPES.values()),
     "ACTIVITY": MEMBERSHIP_STATUSES,

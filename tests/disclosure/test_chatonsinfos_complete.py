@@ -13,10 +13,10 @@ from flask import Flask
 
 from app.audit import AuditEvent
 from app.db import session_scope, utcnow
-from app.hoster.model import ProfileError
-from app.hoster.parsing import parse_profile
-from app.hosting import checker, federation, metrics, publication
+from app.disclosure import checker, federation, metrics, publication
 from app.incidents import operations as incidents
+from app.profile.model import ProfileError
+from app.profile.parsing import parse_profile
 
 PREFIX = "/.well-known/chatonsinfos/"
 OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")

@@ -14,11 +14,11 @@ import pytest
 from flask import Flask
 from pydantic import BaseModel
 
-from app.hoster.model import ProfileError
-from app.hoster.parsing import parse_profile
-from app.hoster.profile import DEMO_FILE
-from app.hoster.schema import hoster_schema, schema_json
-from app.hoster.texts import LocalizedText
+from app.profile.loading import DEMO_FILE
+from app.profile.model import ProfileError
+from app.profile.parsing import parse_profile
+from app.profile.schema import hoster_schema, schema_json
+from app.profile.texts import LocalizedText
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = ROOT / "docs" / "hoster.schema.json"

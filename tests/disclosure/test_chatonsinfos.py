@@ -10,7 +10,7 @@ from flask import Flask
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.hosting.chatonsinfos import escape_value
+from app.disclosure.chatonsinfos import escape_value
 
 JAVA_WHITESPACE = " \t\f"
 

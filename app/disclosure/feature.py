@@ -10,16 +10,16 @@ from flask import Flask, current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+from app.disclosure import SETTINGS, bp, checker, publication, views  # noqa: F401 - routes
+from app.disclosure.checker import FetchError
+from app.disclosure.cli import chatonsinfos_group, closing_group, refresh, remind
+from app.disclosure.closing import ClosingMailSection, notices
 from app.features import Feature, WorkerTask
-from app.hoster.profile import current_profile
-from app.hosting import SETTINGS, bp, checker, publication, views  # noqa: F401 - routes
-from app.hosting.checker import FetchError
-from app.hosting.cli import chatonsinfos_group, closing_group, refresh, remind
-from app.hosting.closing import ClosingMailSection, notices
+from app.profile.loading import current_profile
 from app.staff import StaffQueue
 from app.tasks import crontab
 
-log = logging.getLogger("app.hosting")
+log = logging.getLogger("app.disclosure")
 
 
 def _daily_federation(app: Flask) -> None:

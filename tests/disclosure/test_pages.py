@@ -198,7 +198,7 @@ def test_pages_are_public_and_reachable_before_accepting_terms(client: Any) -> N
 
 def test_page_contents_are_rendered_once_per_language(client: Any, monkeypatch: Any) -> None:
     """/hosting, /services and /charter depend on hoster.toml and the language only."""
-    from app.hosting import disclosure
+    from app.disclosure import disclosure
 
     calls = []
     labels = disclosure.labels

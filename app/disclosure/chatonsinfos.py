@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from app.dates import iso_or_none
-from app.hoster.model import HosterProfile, Service
-from app.hoster.texts import LocalizedText, country_name
+from app.profile.model import HosterProfile, Service
+from app.profile.texts import LocalizedText, country_name
 
 PROTOCOL = "ChatonsInfos-0.5"
 GENERATOR = "chatons-panel"

@@ -10,7 +10,7 @@ import pytest
 from federation_server import PLANTED_ERRORS, Federation, serve_federation
 from flask import Flask
 
-from app.hosting import checker, federation
+from app.disclosure import checker, federation
 
 
 @pytest.fixture

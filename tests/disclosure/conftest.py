@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.hoster.profile import DEMO_FILE
+from app.profile.loading import DEMO_FILE
 
 
 def toml_dumps(data: dict[str, Any]) -> str:
