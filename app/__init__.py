@@ -44,28 +44,29 @@ from app import (
 )
 from app import cli as panel_cli
 from app import db as panel_db
-from app.accounts import feature as accounts
+from app.accounts import feature as accounts_feature
 from app.accounts import services as account_services
 from app.accounts import sso
 from app.accounts.models import Account
-from app.deletion import feature as deletion
+from app.deletion import feature as deletion_feature
 from app.directory import Directory, DirectoryMisconfigured, DirectorySettings
 from app.directory import cli as directory_cli
 from app.directory.demo import DEMO_PASSWORD, DEMO_PEOPLE_ROWS, demo_directory
-from app.disclosure import feature as hosting
-from app.export import feature as data_export
-from app.extensions import babel, csrf, directory, limiter, login_manager
+from app.disclosure import feature as disclosure_feature
+from app.export import feature as export_feature
+from app.extensions import babel, csrf, limiter, login_manager
+from app.extensions import directory as current_directory
 from app.features import Feature, install
-from app.incidents import feature as incidents
-from app.legal import feature as legal
-from app.moving import feature as moving
-from app.oidc import feature as oidc
-from app.profile import loading as hoster
-from app.sessions import feature as panel_sessions
+from app.incidents import feature as incidents_feature
+from app.legal import feature as legal_feature
+from app.moving import feature as moving_feature
+from app.oidc import feature as oidc_feature
+from app.profile import loading as profile_loading
+from app.sessions import feature as sessions_feature
 from app.sessions import services as session_services
-from app.staff import feature as staff
-from app.support import feature as support
-from app.transparency import feature as transparency
+from app.staff import feature as staff_feature
+from app.support import feature as support_feature
+from app.transparency import feature as transparency_feature
 from app.urls import PanelFlask, trusted_hosts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,22 +77,22 @@ log = logging.getLogger(__name__)
 # is the order of the staff home's lines, of the account page's notices, of the figures on
 # /stats and of the panel's sections in the export: the account and activity (export) lead.
 FEATURES: tuple[Feature, ...] = (
-    panel_sessions.FEATURE,
-    accounts.FEATURE,
-    staff.FEATURE,
+    sessions_feature.FEATURE,
+    accounts_feature.FEATURE,
+    staff_feature.FEATURE,
     Feature(name="health", blueprints=(health.bp,)),
     Feature(name="theme", blueprints=(theme.bp,)),
-    oidc.FEATURE,
-    data_export.FEATURE,
-    legal.FEATURE,
-    hosting.FEATURE,
-    transparency.FEATURE,
-    incidents.FEATURE,
-    support.FEATURE,
-    deletion.FEATURE,
-    incidents.JOURNAL_FIGURES,
-    moving.FEATURE,
-    staff.MAIL_FEATURE,
+    oidc_feature.FEATURE,
+    export_feature.FEATURE,
+    legal_feature.FEATURE,
+    disclosure_feature.FEATURE,
+    transparency_feature.FEATURE,
+    incidents_feature.FEATURE,
+    support_feature.FEATURE,
+    deletion_feature.FEATURE,
+    incidents_feature.JOURNAL_FIGURES,
+    moving_feature.FEATURE,
+    staff_feature.MAIL_FEATURE,
     Feature(
         name="commands",
         commands=(
@@ -128,7 +129,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
 
     panel_db.init_app(app)
-    hoster.init_app(app)
+    profile_loading.init_app(app)
     tasks.init_app(app)
     _init_directory(app)
     _init_extensions(app)
@@ -213,7 +214,7 @@ def _register_hooks(app: Flask) -> None:
             return None
         db = panel_db.get_session()
         was_staff = account.is_staff
-        still_there = account_services.recheck_account(db, directory(), account)
+        still_there = account_services.recheck_account(db, current_directory(), account)
         if not still_there or (was_staff and not account.is_staff):
             # Every copy of every session of this person ends now, on every instance.
             session_services.end_sessions_on_access_change(

@@ -9,6 +9,8 @@ in the wrong place: see "Start-up" in docs/development.md.
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "app"
@@ -154,3 +156,13 @@ def test_imports_inside_functions_are_few_and_each_says_why() -> None:
     found = _function_imports()
     assert [f"{path}:{line}" for path, line, reason in found if not reason] == []
     assert len(found) <= MOST_FUNCTION_IMPORTS, [f"{path}:{line}" for path, line, _ in found]
+
+
+def test_each_name_of_the_app_package_is_its_own_module() -> None:
+    """`from app.moving import feature as moving` in app/__init__.py once made `app.moving`
+    the feature module, so `import app.moving.readers` failed: no import may shadow one."""
+    import app
+
+    for info in pkgutil.iter_modules(app.__path__):
+        module = importlib.import_module(f"app.{info.name}")
+        assert getattr(app, info.name) is module, info.name
