@@ -397,7 +397,12 @@ def test_file_changed_during_the_download_keeps_the_announced_length(
     sign_in(client, "bob")
     token = csrf_token(client, "/account/export")
     response = client.post("/account/export", data={"csrf_token": token})
-    path.write_bytes(b"y" * 1000)  # shrinks after planning, before being read
+    # Shrinks after planning, before being read. Written beside and renamed over it: a
+    # plain write_bytes truncates first, and a reader that opens the file in that instant
+    # reads nothing at all (CI saw 200,000 zeros), which is a different fault.
+    shrunk = path.with_name("growing.log.new")
+    shrunk.write_bytes(b"y" * 1000)
+    os.replace(shrunk, path)
     body = response.get_data()
     assert len(body) == int(response.headers["Content-Length"])
     archive = zipfile.ZipFile(__import__("io").BytesIO(body))
