@@ -45,6 +45,9 @@ audit: $(VENV)/.installed
 
 # The suite on SQLite, then again on PostgreSQL when PANEL_TEST_DATABASE_URL is set
 # (PANEL_TEST_ENGINE=sqlite keeps the first pass off PostgreSQL, see tests/conftest.py).
+# The second pass runs the tests that take the pass's database; the others (connectors,
+# directories, parsers, the migration testers that use both engines each time) would give
+# the same answer twice (PANEL_TEST_ENGINE_PASS_ONLY, see tests/conftest.py).
 # Both passes run on PYTEST_WORKERS pytest-xdist workers, a file per worker at a time: each
 # worker has its own servers, ports, temporary folders and PostgreSQL database. The tests
 # mostly wait on servers and browsers, so a worker more than the cores keeps them busy
@@ -55,7 +58,7 @@ pytest: translations
 	PANEL_TEST_ENGINE=sqlite $(VENV)/bin/pytest $(PYTEST_ARGS)
 	@if [ -n "$$PANEL_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on PostgreSQL =="; \
-		$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS); \
+		PANEL_TEST_ENGINE_PASS_ONLY=true $(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS); \
 	fi
 
 test: lint pytest

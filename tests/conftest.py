@@ -79,9 +79,23 @@ DIRECTORY_FIXTURES = frozenset(
 )
 
 
+# `make test`'s second pass, on PostgreSQL, sets this: it then runs only the tests that take
+# the pass's database (`database_url`, through `app`, `client`, `make_app`…). The others give
+# the same answer on both passes, so running them twice proves nothing twice: they touch no
+# database, a SQLite file of their own, or PostgreSQL in both passes already (the migration
+# testers, the HTTPS deployment). Unset, as by a developer's `pytest`, everything runs.
+ENGINE_PASS_ONLY = os.environ.get("PANEL_TEST_ENGINE_PASS_ONLY") == "true"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that starts a directory says so with the `ldap` marker (`-m "not ldap"`
     must leave no slapd behind); one that does not, fails the collection by name."""
+    if ENGINE_PASS_ONLY and PG_URL:
+        takes = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+        if len(takes) < len(items):
+            kept = set(takes)
+            config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+            items[:] = takes
     unmarked = [
         item.nodeid
         for item in items
