@@ -175,14 +175,6 @@ def latest_closed_request(session: Session, account_id: int) -> DeletionRequest 
     )
 
 
-def request_for_account(session: Session, request_id: int, account_id: int) -> DeletionRequest:
-    """The account's own request, or LookupError (a foreign id is a 404)."""
-    found = session.get(DeletionRequest, request_id)
-    if found is None or found.account_id != account_id:
-        raise LookupError(request_id)
-    return found
-
-
 def cancellable(req: DeletionRequest) -> bool:
     return req.state == "requested"
 

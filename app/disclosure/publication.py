@@ -149,11 +149,6 @@ def metrics_file(
     )
 
 
-def forget_metrics() -> None:
-    """The worker's daily run: the next request computes the day's figures afresh."""
-    current_app.extensions.get("panel_chatonsinfos_metrics", {}).clear()
-
-
 def own_fetcher(session: Session) -> Callable[[str], str]:
     """A fetch function for the checker that reads this panel's files without the network."""
     base = external_url("hosting.organization_properties").rsplit("/", 1)[0] + "/"
