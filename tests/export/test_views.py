@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.audit import AuditEvent
+from app.connectors import files as files_connector
 from app.connectors.base import ArchiveEntry, ConnectorError, DataItem, StepResult
-from app.export import reading
 from helpers import csrf_token, missing_tool
 
 STAMP = 1_700_000_000
@@ -387,22 +388,35 @@ def test_the_readme_guides_a_non_technical_person_in_their_language(
 
 
 def test_file_changed_during_the_download_keeps_the_announced_length(
-    client: FlaskClient, sign_in: Any, write_file: Any
+    client: FlaskClient, sign_in: Any, write_file: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The test client takes the first chunk and the export's reader reads ahead of it (at
-    # most AHEAD_BYTES beyond a batch): a larger file first keeps growing.log unread.
-    ahead = 2 * reading.AHEAD_BYTES + 4 * reading.BATCH_BYTES
-    write_file("bob", "a-large.bin", os.urandom(ahead))
+    # The export's reader reads files in order, ahead of the download: the file before
+    # growing.log is held after its first chunk until the test has changed growing.log, so
+    # growing.log is certainly opened after the change, however far the reader got
+    # meanwhile (that depends on thread timing: CI saw it read growing.log before the change).
+    changed = threading.Event()
+    read_beneath = files_connector.read_beneath
+
+    def held(root: str, parts: list[str], size: int, mtime_ns: int) -> Iterator[bytes]:
+        for number, chunk in enumerate(read_beneath(root, parts, size, mtime_ns)):
+            # The first chunk goes out (the test client waits for the response's start).
+            if number == 1 and parts[-1] == "a-first.bin":
+                assert changed.wait(timeout=60), "the test never changed growing.log"
+            yield chunk
+
+    monkeypatch.setattr(files_connector, "read_beneath", held)
+    write_file("bob", "a-first.bin", os.urandom(2 * files_connector.CHUNK))
     path = write_file("bob", "growing.log", b"x" * 200_000)
     sign_in(client, "bob")
     token = csrf_token(client, "/account/export")
     response = client.post("/account/export", data={"csrf_token": token})
     # Shrinks after planning, before being read. Written beside and renamed over it: a
-    # plain write_bytes truncates first, and a reader that opens the file in that instant
-    # reads nothing at all (CI saw 200,000 zeros), which is a different fault.
+    # plain write_bytes truncates first, and a reader that opened the file before would
+    # read nothing at all, which is a different fault.
     shrunk = path.with_name("growing.log.new")
     shrunk.write_bytes(b"y" * 1000)
     os.replace(shrunk, path)
+    changed.set()
     body = response.get_data()
     assert len(body) == int(response.headers["Content-Length"])
     archive = zipfile.ZipFile(__import__("io").BytesIO(body))
