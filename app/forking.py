@@ -13,6 +13,7 @@ import gc
 
 from babel import Locale
 from flask import Flask
+from flask_babel import force_locale, get_translations
 
 from app import tasks
 from app.db import Database
@@ -23,10 +24,18 @@ def before_fork(app: Flask) -> None:
     """In the master, before the first worker: load what every worker would load on its
     first pages, so that it is shared; then keep the garbage collector off those objects
     (a collection writes to each object it visits, which would copy its page into the
-    worker)."""
-    for language in app.config["LANGUAGES"]:
-        # Dates, language and country names: each worker read them on its first pages.
-        Locale.parse(language).territories  # noqa: B018 - loads the locale's data
+    worker). Nothing here changes what a page shows: these are the caches the first pages
+    would fill."""
+    with app.test_request_context():
+        for language in app.config["LANGUAGES"]:
+            # Dates, language and country names, and the catalogue of each language: each
+            # worker read them on its first pages.
+            Locale.parse(language).territories  # noqa: B018 - loads the locale's data
+            with force_locale(language):
+                get_translations()
+    for name in app.jinja_env.list_templates():
+        # Compiled once here instead of in each worker on its first pages.
+        app.jinja_env.get_template(name)
     # What the start-up opened is closed properly here, so no worker inherits a connection.
     database: Database = app.extensions["panel_db"]
     database.engine.dispose()
