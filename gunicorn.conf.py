@@ -87,3 +87,12 @@ def post_fork(server: Any, worker: Any) -> None:
         from app.forking import after_fork
 
         after_fork(panel)
+
+
+def on_reload(server: Any) -> None:
+    """A reload with preload forks the new workers from the code loaded at start."""
+    if server.cfg.preload_app:
+        server.log.warning(
+            "PANEL_PRELOAD: the new workers run the code loaded at start;"
+            " restart the service to load new code"
+        )
