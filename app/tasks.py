@@ -143,6 +143,14 @@ def queue(app: Flask) -> Huey:
     return registry.huey
 
 
+def forget_queue(app: Flask) -> None:
+    """Open the queue again on next use: in a process forked from the one that opened it,
+    its SQLite or Redis connections belong to that process."""
+    registry = _registry(app)
+    registry.huey = None
+    registry.wrappers.clear()
+
+
 def register_task(
     app: Flask, name: str, function: TaskFunction, *, retries: int = 0, retry_delay: int = 0
 ) -> None:

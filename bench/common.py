@@ -158,6 +158,39 @@ def idle_rss_mib(master_pid: int) -> list[float]:
     return sizes
 
 
+@dataclass
+class Memory:
+    """One process's memory in MiB (Linux /proc/PID/smaps_rollup).
+
+    RSS counts every page the process maps, including those it shares with the master and
+    the other workers (libraries' files, and with PANEL_PRELOAD the master's whole heap); PSS
+    splits each shared page among the processes sharing it (the sum over the processes is
+    what they take together); USS is the process's private pages (what its exit frees).
+    """
+
+    rss: float
+    pss: float
+    uss: float
+
+    def __str__(self) -> str:
+        return f"{self.rss:.0f}/{self.pss:.0f}/{self.uss:.0f}"
+
+
+def memory_mib(pid: int) -> Memory:
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
+            values[name] = int(rest.split()[0]) / 1024
+    return Memory(values["Rss"], values["Pss"], values["Private_Clean"] + values["Private_Dirty"])
+
+
+def idle_memory_mib(master_pid: int) -> tuple[Memory, list[Memory]]:
+    """The master's memory and each worker's (RSS/PSS/USS), for the columns beside RSS."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
+    return memory_mib(master_pid), [memory_mib(int(pid)) for pid in children.read_text().split()]
+
+
 def mail_size(rng: random.Random) -> int:
     """A generated message's size: mostly small messages, some large attachments (about a
     third of the bytes each), the same mix for the mail export and import benches."""

@@ -64,6 +64,7 @@ from common import (
     ROOT,
     Gunicorn,
     best_median,
+    idle_memory_mib,
     idle_rss_mib,
     load_average,
 )
@@ -379,6 +380,7 @@ def main() -> int:
         for server in panel:
             server.wait_ready("/healthz")
         rss = [size for server in panel for size in idle_rss_mib(server.process.pid)]
+        memory = [idle_memory_mib(server.process.pid) for server in panel]
         hello_bases = [server.url for server in hello]
         panel_bases = [server.url for server in panel]
         for number in range(1, args.rounds + 1):
@@ -436,6 +438,12 @@ def main() -> int:
     )
     print(f"load average during the rounds: {min(averages):.1f}-{max(averages):.1f}")
     print("idle worker RSS: " + ", ".join(f"{size:.0f}" for size in rss) + " MiB")
+    for number, (master, workers) in enumerate(memory, 1):
+        print(
+            f"instance {number} RSS/PSS/USS at start: workers "
+            + ", ".join(str(worker) for worker in workers)
+            + f" MiB, master {master} MiB"
+        )
     print("FAIL" if failed else "OK")
     return 1 if failed else 0
 

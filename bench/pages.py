@@ -12,7 +12,9 @@ recreated) and one of a hello world, both with `gunicorn.conf.py`, 2 workers x 4
 hello world, then each page, with `wrk -t2 -c8` (keep-alive); the ratio of a page is its
 rate over hello world's in the same round. Prints the best and median ratio, the load
 generator's share of the CPU, the load average, and the idle workers' resident memory
-(at start, and after the rounds).
+(at start, and after the rounds), with beside it each worker's and the master's RSS/PSS/USS
+(`common.Memory` says what each counts). PANEL_PRELOAD=true measures the panel loaded once
+in gunicorn's master.
 Goals (issue 22): `/` >= 0.25, `/support` >= 0.35, `/hosting` >= 0.5.
 """
 
@@ -38,6 +40,7 @@ from common import (
     Load,
     best_median,
     generator_share,
+    idle_memory_mib,
     idle_rss_mib,
     load_average,
     wrk,
@@ -101,6 +104,7 @@ def main() -> int:
         panel.wait_ready("/healthz")
         time.sleep(1)  # every worker has imported the app
         rss = idle_rss_mib(panel.process.pid)
+        memory = idle_memory_mib(panel.process.pid)
         hello_rss = idle_rss_mib(hello.process.pid)
         cookie = sign_in(panel.url, "alice")
         signed_in = {"Cookie": cookie, "Accept-Language": "fr"}
@@ -134,6 +138,7 @@ def main() -> int:
         time.sleep(1)
         # Idle again, after thousands of requests: what a worker keeps between requests.
         rss_after = idle_rss_mib(panel.process.pid)
+        memory_after = idle_memory_mib(panel.process.pid)
     finally:
         panel.stop()
         hello.stop()
@@ -157,6 +162,13 @@ def main() -> int:
         + ", ".join(f"{size:.0f}" for size in hello_rss)
         + " MiB"
     )
+    for when, (master, workers) in (("at start", memory), ("after the rounds", memory_after)):
+        print(
+            f"RSS/PSS/USS {when}: panel workers "
+            + ", ".join(str(worker) for worker in workers)
+            + f" MiB, master {master} MiB"
+            + (" (PANEL_PRELOAD)" if os.environ.get("PANEL_PRELOAD") == "true" else "")
+        )
     shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 

@@ -323,6 +323,13 @@ class ServicePool:
         for conn, _since in idle:
             close_quietly(conn)
 
+    def forget(self) -> None:
+        """Drop the idle connections without closing them: in a process forked from the one
+        that opened them, their sockets are shared with it, and an unbind would end its
+        sessions too."""
+        self._lock = threading.Lock()
+        self._idle = deque()
+
 
 @contextmanager
 def user_connection(servers: Servers, dn: str, password: str) -> Iterator[Any]:

@@ -65,8 +65,13 @@ def create_tickets(
             refused.append(reply.status)
 
 
-def test_killing_a_worker_during_ticket_creation_loses_nothing(start_instance, database_url):
-    instance = start_instance(workers=2)
+# "true": the workers are forked from a master that loaded the panel (PANEL_PRELOAD), and
+# each replacement of a killed worker is forked from it too.
+@pytest.mark.parametrize("preload", ["false", "true"])
+def test_killing_a_worker_during_ticket_creation_loses_nothing(
+    start_instance, database_url, preload
+):
+    instance = start_instance(workers=2, PRELOAD=preload)
     stop = threading.Event()
     acknowledged: list[str] = []
     refused: list[int] = []

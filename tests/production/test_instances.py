@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from http_client import Browser
 
@@ -96,3 +97,26 @@ def test_a_cookie_copied_before_sign_out_is_refused_by_every_instance(start_inst
     for server in (first, second):
         replay = thief.request(f"{server.url}/account/export")
         assert replay.status == 302 and "/login" in (replay.location or ""), server.url
+
+
+def test_preloaded_workers_each_use_their_own_connections(start_instance, redis_url):
+    """PANEL_PRELOAD: the workers, forked from the master that loaded the panel, share no
+    connection to PostgreSQL or Redis; concurrent requests through both stay correct."""
+    settings = {
+        "PRELOAD": "true",
+        "SESSION_STORE": redis_url,
+        "RATELIMIT_STORAGE_URL": redis_url,
+        "QUEUE_URL": redis_url,
+    }
+    instance = start_instance(workers=2, **settings)
+    browsers = [Browser() for _ in range(4)]
+    for browser, login in zip(browsers, ("alice", "bob", "zoe", "alice"), strict=True):
+        assert browser.login(instance.url, login).status == 302
+
+    def visit(browser: Browser) -> list[int]:
+        return [browser.request(f"{instance.url}{path}").status for path in ("/", "/support") * 5]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = [status for found in pool.map(visit, browsers) for status in found]
+    assert statuses == [200] * 40, instance.errors()
+    assert "Error" not in instance.log.read_text(errors="replace"), instance.errors()
