@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.audit import AuditEvent
+from app.connectors import files as files_connector
 from app.connectors.base import ArchiveEntry, ConnectorError, DataItem, StepResult
 from app.export import reading
 from helpers import csrf_token, missing_tool
@@ -389,9 +390,13 @@ def test_the_readme_guides_a_non_technical_person_in_their_language(
 def test_file_changed_during_the_download_keeps_the_announced_length(
     client: FlaskClient, sign_in: Any, write_file: Any
 ) -> None:
-    # The test client takes the first chunk and the export's reader reads ahead of it (at
-    # most AHEAD_BYTES beyond a batch): a larger file first keeps growing.log unread.
-    ahead = 2 * reading.AHEAD_BYTES + 4 * reading.BATCH_BYTES
+    # The test client takes the first chunk and the export's reader reads ahead of it: at
+    # most AHEAD_BYTES published, a batch beyond them and one in hand, where a batch is at
+    # least BATCH_BYTES and one whole chunk (the files connector reads 1 MiB chunks, more
+    # than BATCH_BYTES: a 3 MiB margin let the reader reach growing.log once the sender had
+    # taken a chunk early). A larger file first keeps growing.log unread.
+    batch = max(reading.BATCH_BYTES, files_connector.CHUNK)
+    ahead = 2 * reading.AHEAD_BYTES + 4 * batch
     write_file("bob", "a-large.bin", os.urandom(ahead))
     path = write_file("bob", "growing.log", b"x" * 200_000)
     sign_in(client, "bob")
