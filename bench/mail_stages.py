@@ -10,6 +10,7 @@ thread, user + system) per GiB fetched:
 - `imaplib`: the bare loop of mail_export.py (the floor);
 - `stream`: the connector's streamed FETCH, each literal read into one reused buffer;
 - `mbox`: the connector's export (mboxrd chunks), chunks dropped;
+- `inline`: the export, SHA-256 and CRC-32 on one thread (what `archive` does, no hand-off);
 - `archive`: the whole ZIP (ExportArchive: reader and hasher threads, CRC-32), dropped;
 - `archive+socket`: the same, sent through a local socket to a thread that drops it.
 
@@ -106,6 +107,21 @@ def main() -> None:
                 total += len(chunk)
         return total
 
+    def inline() -> int:
+        """mbox, SHA-256 and CRC-32 on one thread: the work of `archive` without hand-offs."""
+        import hashlib
+
+        from app.export.zipping import zipstream
+
+        total = 0
+        for entry in connector.export(person):
+            digest, crc = hashlib.sha256(), 0
+            for chunk in entry.chunks:  # type: ignore[union-attr]
+                digest.update(chunk)
+                crc = zipstream.ng.crc32(chunk, crc)
+                total += len(chunk)
+        return total
+
     def archive() -> ExportArchive:
         part = Part(service="post", name="Mail", folder="services/post/",
                     stream=connector.export(person))  # fmt: skip
@@ -139,6 +155,7 @@ def main() -> None:
         "imaplib": lambda: bare_imap_loop(server)[1],
         "stream": stream,
         "mbox": mbox,
+        "inline": inline,
         "archive": dropped,
         "archive+socket": sent,
     }
