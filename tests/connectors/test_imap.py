@@ -317,6 +317,33 @@ def test_mboxrd_quoting_matches_the_definition():
         assert quote_from_lines(data) == reference(data), data
 
 
+@pytest.mark.parametrize("window", [5, 6, 9, 16 * 1024])
+def test_from_search_finds_what_find_finds_across_its_windows(monkeypatch, window):
+    """The search for `From ` that skips from space to space finds every one that
+    bytes.find finds, in any range, whatever the window that follows each space."""
+    import random
+
+    from app.connectors.imap import mbox
+
+    monkeypatch.setattr(mbox, "FROM_WINDOW", window)
+
+    def reference(data: bytes, start: int, end: int) -> list[int]:
+        found, at = [], data.find(b"From ", start, end)
+        while at != -1:
+            found.append(at)
+            at = data.find(b"From ", at + 5, end)
+        return found
+
+    rng = random.Random(22)
+    for _ in range(3000):
+        pieces = [b"From ", b"From", b" ", b"F", b"rom ", b"\n", b"QUJD" * rng.randint(0, 9)]
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        start = rng.randint(0, len(data))
+        end = rng.randint(start, len(data))
+        for buffer in (data, bytearray(data)):
+            assert mbox.from_positions(buffer, start, end) == reference(data, start, end)
+
+
 def test_mbox_buffer_quotes_like_the_definition_however_the_bytes_arrive():
     """Messages read in pieces of any size into the export's buffer, handed out in chunks
     of any size: the same mboxrd as quoting each whole message (RFC 4155)."""

@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.connectors import files as files_connector
 from app.connectors.base import ArchiveEntry, ConnectorError, Skipped
 from app.connectors.files import FilesConnector
 from app.directory import Person
+from app.export import reading
 from app.export.archive import ExportArchive
 from app.export.plan import Part, Problem, planned_file
 from app.export.services import ERRORS, MANIFEST, ExportContext, render_trailer
@@ -177,7 +179,12 @@ def open_files_under(folder: Path) -> list[str]:
 def test_stopping_the_download_midway_closes_the_open_file(tmp_path: Path) -> None:
     home = tmp_path / "alice"
     home.mkdir()
-    (home / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    # Larger than what the export's reader reads ahead (AHEAD_BYTES published, a batch
+    # beyond them and one in hand, a batch being at least one 1 MiB chunk): with 3 MiB it
+    # could reach the end of the file, and close it, before the second chunk was taken.
+    batch = max(reading.BATCH_BYTES, files_connector.CHUNK)
+    size = 2 * reading.AHEAD_BYTES + 4 * batch
+    (home / "big.bin").write_bytes(os.urandom(size))
     connector = FilesConnector("cloud", name="Cloud", path=f"{tmp_path}/{{uid}}", base_dir=tmp_path)
     person = Person("alice", "uid=alice", "Alice", None, None)
     entries = [e for e in connector.export(person) if isinstance(e, ArchiveEntry)]
