@@ -87,7 +87,15 @@ def attention_for(app: Flask, session: Session, account: Any) -> list[Attention]
     probes = _probes(app)
     flags: Any = ()
     if probes.statement is not None:
-        flags = session.execute(probes.statement, {"account_id": account.id, "now": utcnow()}).one()
+        # On the session's connection (same transaction), not through the ORM's execute:
+        # Core rows of booleans need none of it, and it cost a third of this call. The
+        # probes read only the features' own rows, which nothing pending in the session
+        # touches before the account page asks (no autoflush needed).
+        flags = (
+            session.connection()
+            .execute(probes.statement, {"account_id": account.id, "now": utcnow()})
+            .one()
+        )
     items: list[Attention] = []
     for position, (provider, _probe) in enumerate(app.extensions.get(PROVIDERS, [])):
         column = probes.columns.get(position)
