@@ -21,7 +21,7 @@ from flask import Flask
 from sqlalchemy import BindParameter, ColumnElement, Integer, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from app.db import UTCDateTime, utcnow
+from app.db import UTCDateTime, core_rows, utcnow
 
 
 @dataclass(frozen=True)
@@ -87,15 +87,10 @@ def attention_for(app: Flask, session: Session, account: Any) -> list[Attention]
     probes = _probes(app)
     flags: Any = ()
     if probes.statement is not None:
-        # On the session's connection (same transaction), not through the ORM's execute:
-        # Core rows of booleans need none of it, and it cost a third of this call. The
-        # probes read only the features' own rows, which nothing pending in the session
-        # touches before the account page asks (no autoflush needed).
-        flags = (
-            session.connection()
-            .execute(probes.statement, {"account_id": account.id, "now": utcnow()})
-            .one()
-        )
+        # Booleans: no ORM execute needed (it cost a third of this call).
+        flags = core_rows(
+            session, probes.statement, {"account_id": account.id, "now": utcnow()}
+        ).one()
     items: list[Attention] = []
     for position, (provider, _probe) in enumerate(app.extensions.get(PROVIDERS, [])):
         column = probes.columns.get(position)
