@@ -20,10 +20,9 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale, get_translations
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
-from jinja2.ext import _make_new_gettext, _make_new_ngettext
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as panel_config
@@ -38,6 +37,7 @@ from app import (
     security,
     sessions,
     tasks,
+    templating,
     text,
     theme,
     units,
@@ -134,6 +134,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _init_directory(app)
     _init_extensions(app)
     dates.init_app(app)
+    templating.init_app(app)
     for feature in FEATURES:
         install(app, feature)
     _register_hooks(app)
@@ -240,31 +241,11 @@ def _register_hooks(app: Flask) -> None:
 
     app.before_request_funcs.setdefault(None, []).append(security.login_guard)
 
-    # Jinja's `_()` otherwise asks flask_babel for the domain, the locale and the catalogue
-    # on every string (about 250 times for the account page): bind the catalogue's own
-    # methods once per rendering instead. Looked up at each rendering, not once per request,
-    # so that a mail rendered under `force_locale` still gets the recipient's language.
-    bound: dict[int, dict[str, Any]] = {}
-
-    def bound_gettext() -> dict[str, Any]:
-        translations = get_translations()
-        found = bound.get(id(translations))
-        if found is None or found["catalogue"] is not translations:
-            gettext = _make_new_gettext(translations.ugettext)
-            found = {
-                "catalogue": translations,
-                "gettext": gettext,
-                "_": gettext,
-                "ngettext": _make_new_ngettext(translations.ungettext),
-            }
-            if len(bound) > 16:  # one entry per language; never grow with odd catalogues
-                bound.clear()
-            bound[id(translations)] = found
-        return found
+    bound = templating.BoundTranslations()
 
     @app.context_processor
     def layout_context() -> dict[str, Any]:
-        translated = bound_gettext()
+        translated = bound.current()
         return {
             "gettext": translated["gettext"],
             "_": translated["_"],

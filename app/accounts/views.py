@@ -163,18 +163,25 @@ def overview() -> str:
     account = current_user._get_current_object()
     waiting = attention_for(current_app, db, account)
     cards = overview_for(current_app, db, account)
-    zone_form = TimeZoneForm()
-    zone_form.zone.data = (
-        "hoster" if request.cookies.get(dates.ZONE_COOKIE) == dates.FIXED else "device"
-    )
     return render_template(
         "accounts/overview.html",
         waiting=waiting,
-        zone_form=zone_form,
+        zone_choice=(
+            "hoster" if request.cookies.get(dates.ZONE_COOKIE) == dates.FIXED else "device"
+        ),
+        zone_field=_zone_field,
         reader_zone=dates.reader_zone_name(),
         hoster_zone=current_app.config["BABEL_DEFAULT_TIMEZONE"],
         **cards,
     )
+
+
+def _zone_field(choice: str) -> Any:
+    """The zone choice as the account page shows it. The template renders it once per
+    language and choice (a fragment), so the form is built only then, not on every visit."""
+    form = TimeZoneForm(formdata=None)
+    form.zone.data = choice
+    return form.zone
 
 
 @bp.route("/account/timezone", methods=["POST"])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, has_request_context, url_for
+from flask import Blueprint, current_app, has_app_context, has_request_context, url_for
 from sqlalchemy.orm import Session
 
 from app.db import get_session, utcnow
@@ -23,8 +23,27 @@ def ongoing_public_incidents(session: Session, service_slug: str) -> list[tuple[
     Registered as app.extensions["panel_ongoing_incidents"] for other features (support
     shows them before a user writes a ticket about an outage the team already knows).
     """
-    found = queries.ongoing_for_service(session, service_slug, audience="public")
-    return [(i.id, i.title, _incident_path(i.id)) for i in found]
+
+    def compute() -> list[tuple[int, str]]:
+        found = queries.ongoing_for_service(session, service_slug, audience="public")
+        return [(i.id, i.title) for i in found]
+
+    # Asked by every ticket form: kept under the journal version and the time bucket (a
+    # planned window opening makes it ongoing), as the account page's incidents are.
+    seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30)) if has_app_context() else 0
+    if seconds <= 0:
+        ongoing = compute()
+    else:
+        version = current_app.extensions["panel_incidents_version"].get(
+            lambda: queries.journal_version(session)
+        )
+        cache = current_app.extensions["panel_incidents_cache"]
+        key = ("ongoing", version, int(time.time() // seconds), service_slug)
+        ongoing = cache.get(key)
+        if ongoing is None:
+            ongoing = compute()
+            cache.put(key, ongoing)
+    return [(incident_id, title, _incident_path(incident_id)) for incident_id, title in ongoing]
 
 
 def _incident_path(incident_id: int) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.models import Account
-from app.db import parse_id
+from app.db import core_rows, parse_id
 from app.support.models import (
     STATES,
     Attachment,
@@ -113,7 +113,8 @@ def requester_tickets(
     session: Session, account_id: int, *, page: int = 1, per_page: int = PAGE_SIZE
 ) -> tuple[list[TicketLine], int]:
     """One page of a person's tickets, most recent activity first, and the total."""
-    rows = session.execute(
+    rows = core_rows(
+        session,
         _REQUESTER_PAGE,
         {"account_id": account_id, "limit": per_page, "offset": (page - 1) * per_page},
     ).all()
@@ -122,8 +123,9 @@ def requester_tickets(
     elif page == 1:
         total = 0
     else:
-        total = int(session.scalar(_REQUESTER_COUNT, {"account_id": account_id}) or 0)
-    return [TicketLine(*row[:5]) for row in rows], total
+        total = int(core_rows(session, _REQUESTER_COUNT, {"account_id": account_id}).scalar() or 0)
+    lines = [TicketLine(r.id, r.subject, r.service, r.state, r.last_message_at) for r in rows]
+    return lines, total
 
 
 def tickets_waiting_for(session: Session, account_id: int, *, limit: int = 20) -> list[Ticket]:
