@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from site_pages import LOGINS, ROLES, page_urls, seed
 
-from helpers import assert_accessible
+from helpers import AXE_OPTIONS, assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -137,7 +137,6 @@ class Walk:
 # is most of their cost, so each page is opened once and measured at every width, then checked
 # by axe-core. Each test still asserts on its own part; run alone, a test walks by itself.
 WALKS: dict[str, Walk] = {}
-AXE_OPTIONS = {"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
 
 
 def walk(app: Any, live_server: Any, chromium: Any, axe: Any, language: str) -> Walk:
