@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import select
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,10 +66,29 @@ class Database:
 
 # A pooled connection is checked with a ping before use only when it sat idle this long:
 # pinging on every checkout (pool_pre_ping) cost each request a round trip to the server.
-# One used a moment ago is alive unless the server died in between; that request then
-# fails (503), and the pool drops every connection to the dead server.
+# One used a moment ago is pinged only when its socket has something to read: an idle
+# PostgreSQL connection receives nothing unless the server closed it (a restart sends
+# "terminating connection" and hangs up), which a poll of the socket sees without a round
+# trip. Otherwise a worker that served no request during a short outage would answer 503
+# once after it, on a connection the server had already closed, after other workers were
+# serving again. A server that dies between the check and the query still costs that one
+# request a 503, and the pool then drops every connection to it.
 PING_AFTER_IDLE_SECONDS = 5.0
 _IDLE_SINCE = "panel_idle_since"
+
+
+def _socket_has_news(dbapi_connection: Any) -> bool:
+    """True when the connection's socket is readable or hung up (not for an unknown driver)."""
+    fileno = getattr(dbapi_connection, "fileno", None)
+    if fileno is None:
+        return False
+    try:
+        descriptor = fileno()
+    except Exception:  # closed already: the ping says so
+        return True
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))  # hang-ups and errors are always reported
 
 
 def _ping_idle_connections(engine: Engine) -> None:
@@ -79,8 +99,12 @@ def _ping_idle_connections(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get(_IDLE_SINCE)
-        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
-            return  # new, or in use a moment ago
+        if since is None:
+            return  # new
+        if time.monotonic() - since < PING_AFTER_IDLE_SECONDS and not _socket_has_news(
+            dbapi_connection
+        ):
+            return  # in use a moment ago, and the server has not hung up since
         try:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:

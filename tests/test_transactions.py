@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from app.audit import AuditEvent, record
 from app.db import discard_changes, get_session
 from app.mail import OutgoingMail, queue_mail
 from app.security import public_endpoint, rotate_session
-from helpers import do_login
+from helpers import do_login, missing_tool
 
 
 @contextmanager
@@ -92,6 +93,49 @@ def test_a_pooled_connection_is_checked_after_a_pause_and_replaced_if_dead(tmp_p
     later = panel_db.time.monotonic() + panel_db.PING_AFTER_IDLE_SECONDS + 1
     monkeypatch.setattr(panel_db.time, "monotonic", lambda: later)
     with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+        assert conn.connection.dbapi_connection is not first
+    assert pings == [first]
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_closed_a_moment_ago_is_replaced_before_use(monkeypatch):
+    """PostgreSQL restarted while a worker sat idle for less than the ping's pause: the
+    connection it used a moment ago is dead, and its next request must not be the one
+    that finds out (it would answer 503 after the other workers serve again)."""
+    import psycopg
+    from sqlalchemy import text
+
+    from app import db as panel_db
+
+    url = os.environ.get(
+        "PANEL_TEST_SHARED_DATABASE_URL",
+        os.environ.get(
+            "PANEL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    try:
+        engine = panel_db.make_engine(url)
+        with engine.connect() as conn:
+            first = conn.connection.dbapi_connection
+            backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    except Exception as exc:
+        missing_tool(f"PostgreSQL on 127.0.0.1:5432 (user postgres) is needed: {exc}")
+    pings: list[Any] = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or real_ping(c))
+    with engine.connect() as conn:  # alive, used a moment ago: no round trip to check it
+        assert conn.connection.dbapi_connection is first
+    assert pings == []
+    # What a restart does to each connection: the server ends it and hangs up.
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+    deadline = panel_db.time.monotonic() + 10
+    while not panel_db._socket_has_news(first):  # the hang-up reaches this side
+        assert panel_db.time.monotonic() < deadline, "the server's hang-up never arrived"
+        panel_db.time.sleep(0.01)
+    with engine.connect() as conn:  # well within the pause: no error, a fresh connection
         assert conn.execute(text("SELECT 1")).scalar() == 1
         assert conn.connection.dbapi_connection is not first
     assert pings == [first]
