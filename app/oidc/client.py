@@ -31,7 +31,9 @@ LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 # The discovery document changes rarely; read it again now and then.
 METADATA_SECONDS = 3600
 # A token naming an unknown key fetches the key set again, at most this often: a stream of
-# forged tokens must not turn the panel into a flood of requests to the provider.
+# forged tokens must not turn the panel into a flood of requests to the provider. Counted
+# from the last fetch an unknown key caused, not from the first reading: a provider that
+# rotates its key a moment after a sign-in read the old set is followed at once.
 KEYS_REFETCH_SECONDS = 2.0
 # How long after its issue a logout token is still accepted (its jti is kept that long).
 LOGOUT_TOKEN_SECONDS = 300
@@ -116,6 +118,7 @@ class OpenIDProvider:
         self._metadata_at = 0.0
         self._keys: KeySet | None = None
         self._keys_at = 0.0
+        self._refetched_at: float | None = None  # the last fetch an unknown key caused
 
     # Discovery and keys --------------------------------------------------------------
 
@@ -163,11 +166,14 @@ class OpenIDProvider:
         lib = _libraries()
 
         with self._lock:
-            keys, fetched_at = self._keys, self._keys_at
-        if keys is not None and not refresh:
-            return keys
-        if keys is not None and time.monotonic() - fetched_at < KEYS_REFETCH_SECONDS:
-            return keys
+            keys, refetched_at = self._keys, self._refetched_at
+            if keys is not None and not refresh:
+                return keys
+            now = time.monotonic()
+            if keys is not None:
+                if refetched_at is not None and now - refetched_at < KEYS_REFETCH_SECONDS:
+                    return keys
+                self._refetched_at = now  # taken now: concurrent forged tokens fetch once
         raw = self._get_json(self.metadata()["jwks_uri"], "signing keys")
         try:
             keys = lib.KeySet.import_key_set(raw)

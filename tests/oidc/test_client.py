@@ -104,6 +104,28 @@ def test_an_id_token_that_fails_a_check_is_refused(provider, token, reason):
     assert refused.value.reason.startswith(reason)
 
 
+def test_a_key_rotated_just_after_the_keys_were_read_is_fetched_but_not_twice(
+    provider, monkeypatch
+):
+    # The key set was read a moment ago (the fixture); the provider then signs with a new key.
+    rotated = RSAKey.generate_key(2048, parameters={"kid": "rsa-2"})
+    fetched: list[str] = []
+
+    def get_json(url: str, what: str) -> dict[str, Any]:
+        fetched.append(url)
+        return KeySet([RSAKey.import_key(rotated.as_dict(private=False))]).as_dict()
+
+    monkeypatch.setattr(provider, "_get_json", get_json)
+    provider.check_id_token(sign(id_token(), rotated), nonce="n-1")
+    assert fetched == ["https://sso.invalid/jwks"]
+    # Another unknown key right after: refused without asking the provider again.
+    stranger = RSAKey.generate_key(2048, parameters={"kid": "rsa-3"})
+    with pytest.raises(TokenRefused) as refused:
+        provider.check_id_token(sign(id_token(), stranger), nonce="n-1")
+    assert refused.value.reason == "unknown signing key"
+    assert len(fetched) == 1
+
+
 def test_a_small_clock_difference_is_tolerated_and_a_large_one_is_not(provider):
     now = int(time.time())
     provider.check_id_token(sign(id_token(exp=now - 30)), nonce="n-1")
