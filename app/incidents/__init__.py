@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, has_app_context, has_request_context, url_for
+from flask import Blueprint, current_app, has_request_context, url_for
 from sqlalchemy.orm import Session
 
 from app.db import get_session, utcnow
 from app.incidents import queries
+from app.incidents.cache import kept_for_the_journal
 from app.profile import current_profile
 
 bp = Blueprint("incidents", __name__)
@@ -28,21 +28,8 @@ def ongoing_public_incidents(session: Session, service_slug: str) -> list[tuple[
         found = queries.ongoing_for_service(session, service_slug, audience="public")
         return [(i.id, i.title) for i in found]
 
-    # Asked by every ticket form: kept under the journal version and the time bucket (a
-    # planned window opening makes it ongoing), as the account page's incidents are.
-    seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30)) if has_app_context() else 0
-    if seconds <= 0:
-        ongoing = compute()
-    else:
-        version = current_app.extensions["panel_incidents_version"].get(
-            lambda: queries.journal_version(session)
-        )
-        cache = current_app.extensions["panel_incidents_cache"]
-        key = ("ongoing", version, int(time.time() // seconds), service_slug)
-        ongoing = cache.get(key)
-        if ongoing is None:
-            ongoing = compute()
-            cache.put(key, ongoing)
+    # Asked by every ticket form: kept as the account page's incidents are.
+    ongoing = kept_for_the_journal(session, ("ongoing", service_slug), compute)
     return [(incident_id, title, _incident_path(incident_id)) for incident_id, title in ongoing]
 
 
@@ -81,19 +68,9 @@ def overview_incidents(session: Any, account: Any) -> dict[str, Any]:
         ongoing, upcoming = queries.for_overview(session, slugs)
         return [_plain(i) for i in ongoing], [_plain(i) for i in upcoming]
 
-    seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30))
-    if seconds <= 0:
-        return {"overview_incidents": compute()}
-    version = current_app.extensions["panel_incidents_version"].get(
-        lambda: queries.journal_version(session)
-    )
-    cache = current_app.extensions["panel_incidents_cache"]
-    key = ("overview", version, int(time.time() // seconds), frozenset(slugs))
-    found = cache.get(key)
-    if found is None:
-        found = compute()
-        cache.put(key, found)
-    return {"overview_incidents": found}
+    return {
+        "overview_incidents": kept_for_the_journal(session, ("overview", frozenset(slugs)), compute)
+    }
 
 
 def _plain(incident: Any) -> OverviewIncident:
@@ -123,16 +100,4 @@ def status_at_a_glance() -> list[Any]:
         # Levels only: the incidents are ORM objects of this request's session.
         return [queries.ServiceState(s.slug, s.name, s.level) for s in states]
 
-    seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30))
-    if seconds <= 0:
-        return compute()
-    version = current_app.extensions["panel_incidents_version"].get(
-        lambda: queries.journal_version(get_session())
-    )
-    cache = current_app.extensions["panel_incidents_cache"]
-    key = ("glance", version, int(time.time() // seconds))
-    found: list[Any] | None = cache.get(key)
-    if found is None:
-        found = compute()
-        cache.put(key, found)
-    return found
+    return kept_for_the_journal(get_session(), ("glance",), compute)

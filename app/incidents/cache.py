@@ -12,9 +12,9 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,30 @@ class FragmentCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+T = TypeVar("T")
+
+
+def kept_for_the_journal(
+    session: Session, key: tuple[Hashable, ...], compute: Callable[[], T]
+) -> T:
+    """compute()'s result, kept in the journal's fragment cache under `key`, the journal
+    version and the time bucket (a planned window opening or closing changes what is under
+    way); computed every time with INCIDENTS_CACHE_SECONDS = 0 or outside an app."""
+    seconds = int(current_app.config.get("INCIDENTS_CACHE_SECONDS", 30)) if has_app_context() else 0
+    if seconds <= 0:
+        return compute()
+    version = current_app.extensions["panel_incidents_version"].get(
+        lambda: queries.journal_version(session)
+    )
+    cache: FragmentCache = current_app.extensions["panel_incidents_cache"]
+    full = (*key, version, int(time.time() // seconds))
+    found: T | None = cache.get(full)
+    if found is None:
+        found = compute()
+        cache.put(full, found)
+    return found
 
 
 class JournalVersion:
