@@ -16,6 +16,8 @@ Two costs dominate the rendering of a page once its data is loaded (issue 22):
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -26,13 +28,40 @@ from jinja2.ext import _make_new_ngettext
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
-from app.incidents.cache import FragmentCache
-
 FRAGMENTS = "panel_fragments"
 # A catalogue has about 1,500 messages; a string built at run time (`_(variable)`) must
 # not make the memo grow without end.
 _MEMO_MAX = 4096
 _BOUND_MAX = 16
+
+
+class FragmentCache:
+    """A small per-process LRU of rendered parts of pages (the layout's here, the incident
+    journal's in app/incidents): keys say everything the part depends on, so entries are
+    never invalidated, old keys just stop being asked for and fall out."""
+
+    def __init__(self, max_entries: int = 512) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 def _template_text(eval_ctx: EvalContext, translated: str) -> str:

@@ -1,4 +1,6 @@
-"""A small per-process cache of rendered journal fragments.
+"""What the journal's pages keep between requests: the journal version (`JournalVersion`)
+and results kept under it (`kept_for_the_journal`), in the per-process LRU of
+app/templating.py (`FragmentCache`).
 
 Keys carry the journal version (it changes with every write) and a time bucket (times,
 statuses of planned work and availability move with the clock), so entries never need to be
@@ -10,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -19,32 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.incidents import queries
-
-
-class FragmentCache:
-    def __init__(self, max_entries: int = 512) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any | None:
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: Any) -> None:
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
+from app.templating import FragmentCache
 
 T = TypeVar("T")
 

@@ -19,12 +19,13 @@ from app.incidents import (
     subscription_views,
     views,  # noqa: F401 - routes
 )
-from app.incidents.cache import FragmentCache, JournalVersion
+from app.incidents.cache import JournalVersion
 from app.incidents.formatting import format_availability, format_duration
 from app.incidents.text import render_markdown
 from app.profile import current_profile
 from app.staff import StaffQueue
 from app.tasks import crontab
+from app.templating import FragmentCache
 from app.transparency.statistics import Statistic
 
 

@@ -35,7 +35,7 @@ from app.dates import page_zone
 from app.db import discard_changes, get_session, utcnow
 from app.incidents import bp, operations, queries
 from app.incidents import status as rules
-from app.incidents.cache import FragmentCache, JournalVersion, known_journal_start
+from app.incidents.cache import JournalVersion, known_journal_start
 from app.incidents.formatting import (
     ChartFormatter,
     format_month,
@@ -59,6 +59,7 @@ from app.incidents.models import Incident
 from app.paging import page_number, paginate
 from app.profile import current_profile
 from app.security import gate_exempt, here, public_endpoint, staff_required
+from app.templating import FragmentCache
 
 PER_PAGE = 20
 

@@ -29,8 +29,9 @@ from flask import current_app
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.incidents.cache import FragmentCache, JournalVersion
+from app.incidents.cache import JournalVersion
 from app.legal.models import TermsAcceptance, TermsVersion
+from app.templating import FragmentCache
 
 CHANGED = "panel_terms_changed"
 STATE = "panel_terms_state"
