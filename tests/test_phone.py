@@ -157,6 +157,7 @@ def walk(app: Any, live_server: Any, chromium: Any, axe: Any, language: str) -> 
     return found
 
 
+@pytest.mark.one_engine
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_every_page_fits_a_phone_without_sideways_scrolling(
     app, live_server, chromium, axe, language
@@ -194,6 +195,7 @@ def test_the_header_navigation_folds_away_on_a_phone_without_javascript(live_ser
         context.close()
 
 
+@pytest.mark.one_engine
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_every_page_has_no_accessibility_violations(app, live_server, chromium, axe, language):
     """axe-core (WCAG 2.1 A and AA) on every page of every role, at desktop width."""
