@@ -188,8 +188,9 @@ def counting_statement(times: list[Select[Any]], window: StatsWindow) -> Any:
 def count_per_month(session: Session, statement: Any, figures: int, months: int) -> list[list[int]]:
     """Run a counting statement: the events per month of each of its `figures`."""
     found = [[0] * months for _ in range(figures)]
-    for figure, *counts in core_rows(session, statement):
-        found[int(figure)] = [int(count) for count in counts]
+    row: Any
+    for row in core_rows(session, statement):
+        found[int(row[0])] = [int(count) for count in row[1:]]
     return found
 
 
