@@ -101,7 +101,8 @@ def support_context() -> dict[str, Any]:
             "max_files": config["SUPPORT_ATTACHMENT_MAX_FILES"],
             "max_size": byte_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
         },
-        "state_labels": USER_STATE_LABELS,
+        # Translated once per page, not once per ticket of a list.
+        "state_labels": {state: str(label) for state, label in USER_STATE_LABELS.items()},
     }
 
 
