@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import select
 import time
 from collections.abc import Callable, Iterator
@@ -112,6 +113,47 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError(str(exc)) from exc
 
 
+# Reads outside a transaction, BEGIN at the first write (PostgreSQL) ------------------------
+#
+# Most requests only read (the account page, the ticket list, the public pages), and at READ
+# COMMITTED every statement takes its own snapshot whether or not a transaction holds it: a
+# BEGIN before the first read and a COMMIT after the last one are two round trips (and two
+# commands the database server runs on the same cores) that change nothing the request sees.
+# A connection is therefore handed out in autocommit mode, and the first statement that may
+# write or lock (anything but a plain SELECT: INSERT, UPDATE, DELETE, SELECT ... FOR UPDATE,
+# a SAVEPOINT, DDL) turns autocommit off first, so that the driver sends BEGIN before it:
+# every write of the request is still in one transaction, committed or rolled back as one,
+# and a COMMIT or ROLLBACK with no transaction open sends nothing (psycopg).
+_PLAIN_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+_LOCKS_OR_WRITES = re.compile(
+    r"\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b|\bnextval\s*\(|\bpg_advisory|"
+    r"\bset_config\s*\(",
+    re.IGNORECASE,
+)
+
+
+def _is_plain_read(statement: str) -> bool:
+    return bool(_PLAIN_READ.match(statement)) and not _LOCKS_OR_WRITES.search(statement)
+
+
+def _begin_at_first_write(engine: Engine) -> None:
+    @event.listens_for(engine, "checkout")
+    def _reads_without_transaction(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.autocommit = True
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin_before_writing(
+        conn: Any, cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        dbapi_connection = conn.connection.dbapi_connection
+        if not dbapi_connection.autocommit:
+            return
+        # A server-side cursor (streamed results) lives only inside a transaction.
+        streamed = context is not None and context.execution_options.get("stream_results")
+        if streamed or not _is_plain_read(statement):
+            dbapi_connection.autocommit = False
+
+
 def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {}
     if url.startswith("postgresql"):
@@ -120,6 +162,8 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if engine.dialect.name != "sqlite":
         _ping_idle_connections(engine)
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        _begin_at_first_write(engine)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

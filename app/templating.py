@@ -12,6 +12,10 @@ Two costs dominate the rendering of a page once its data is loaded (issue 22):
   and kind of person). `{% call fragment("name", …) %}…{% endcall %}` renders such a part
   once per key and keeps it; the key always holds the language and the mount prefix, and
   whatever else the part reads must be passed in it.
+
+And each `{% import %}` / `{% from … import %}` (four on the account page) compared the
+page's globals with the macro file's through a `ChainMap`, key by key in Python (about
+30 µs each): `PanelTemplate` makes the same comparison with C-level set operations.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import get_locale, get_translations
-from jinja2 import pass_eval_context
+from jinja2 import Template, pass_eval_context
 from jinja2.ext import _make_new_ngettext
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
@@ -132,6 +136,22 @@ def fragment(name: str, *key: Hashable, caller: Callable[[], Markup]) -> Markup:
     return found
 
 
+class PanelTemplate(Template):
+    """Jinja's template, with a cheaper check of what an imported macro file must see."""
+
+    def _get_default_module(self, ctx: Any = None) -> Any:
+        # Jinja 3.1 computes `ctx.globals_keys - self.globals.keys()` (the page's globals
+        # that the imported file lacks: then it renders a module of its own for this page)
+        # over a ChainMap of dicts; set.difference over the same dicts gives the same keys.
+        maps = getattr(self.globals, "maps", None)
+        if ctx is not None and maps is not None and all(type(m) is dict for m in maps):
+            if ctx.globals_keys.difference(*maps):
+                return super()._get_default_module(ctx)
+            return super()._get_default_module(None)
+        return super()._get_default_module(ctx)
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.template_class = PanelTemplate
     app.extensions[FRAGMENTS] = FragmentCache(max_entries=1024)
     app.jinja_env.globals["fragment"] = fragment

@@ -142,6 +142,50 @@ def test_a_connection_the_server_closed_a_moment_ago_is_replaced_before_use(monk
     engine.dispose()
 
 
+@pytest.mark.postgres
+def test_reads_hold_no_transaction_and_writes_and_locks_are_kept_in_one(monkeypatch):
+    """A request that only reads sends no BEGIN and no COMMIT; the first write or lock opens
+    the transaction, and a rollback then forgets every write since, as before."""
+    import psycopg
+    from sqlalchemy import text
+
+    from app import db as panel_db
+
+    url = os.environ.get(
+        "PANEL_TEST_SHARED_DATABASE_URL",
+        os.environ.get(
+            "PANEL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    try:
+        engine = panel_db.make_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        missing_tool(f"PostgreSQL on 127.0.0.1:5432 (user postgres) is needed: {exc}")
+    idle = psycopg.pq.TransactionStatus.IDLE
+    with engine.connect() as conn:
+        dbapi = conn.connection.dbapi_connection
+        assert conn.execute(text("SELECT 2")).scalar() == 2
+        assert dbapi.info.transaction_status == idle  # nothing open, nothing held
+        conn.execute(text("CREATE TEMPORARY TABLE panel_probe (n integer)"))
+        conn.execute(text("INSERT INTO panel_probe VALUES (1)"))
+        assert dbapi.info.transaction_status != idle
+        assert conn.execute(text("SELECT count(*) FROM panel_probe")).scalar() == 1
+        conn.rollback()
+        # The table and its row went with the rollback: the writes were one transaction.
+        assert conn.execute(text("SELECT to_regclass('pg_temp.panel_probe')")).scalar() is None
+    with engine.connect() as conn:
+        dbapi = conn.connection.dbapi_connection
+        conn.execute(text("SELECT pg_advisory_xact_lock(7422)"))
+        assert dbapi.info.transaction_status != idle  # a lock lives until the commit
+        conn.commit()
+    assert not panel_db._is_plain_read("  select 1 from t for  no key update")
+    assert not panel_db._is_plain_read("WITH x AS (DELETE FROM t RETURNING id) SELECT * FROM x")
+    assert panel_db._is_plain_read("SELECT sessions.id FROM sessions WHERE sessions.id = $1")
+    engine.dispose()
+
+
 def _events(app: Flask, action: str) -> int:
     with app.app_context():
         return int(

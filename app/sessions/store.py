@@ -14,14 +14,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.models import Account
-from app.db import abort_commit, rows_changed, utcnow
+from app.db import abort_commit, core_rows, rows_changed, utcnow
 from app.sessions.models import SessionRecord
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,45 @@ def _session_with_account() -> Any:
     )
 
 
+@dataclass(frozen=True)
+class _Writes:
+    update: Any
+    delete_expired: Any
+    insert: Any
+
+
+_WRITTEN = (
+    "account_id",
+    "data",
+    "browser",
+    "system",
+    "created_at",
+    "last_seen_at",
+    "expires_at",
+    "oidc_sid",
+    "oidc_sub",
+)
+
+
+@functools.cache
+def _statements() -> _Writes:
+    """The session's writes, built once with bound values (Core statements on the table:
+    the ORM's bulk UPDATE path and a statement built per request cost every write)."""
+    table = cast(Table, SessionRecord.__table__)
+    assigned = {name: bindparam(name, type_=_COLUMNS[name].type) for name in _WRITTEN}
+    expired = (
+        select(_COLUMNS.id)
+        .where(_COLUMNS.expires_at <= bindparam("now", type_=_COLUMNS.expires_at.type))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return _Writes(
+        update=update(table).where(_COLUMNS.id == bindparam("key")).values(assigned),
+        delete_expired=delete(table).where(_COLUMNS.id.in_(expired)),
+        insert=insert(table).values(id=bindparam("key"), **assigned),
+    )
+
+
 class DatabaseSessionStore:
     """Sessions in the `sessions` table.
 
@@ -163,6 +202,7 @@ class DatabaseSessionStore:
 
     def save(self, record: StoredSession, *, create: bool) -> None:
         values = {
+            "key": record.key,
             "account_id": record.account_id,
             "data": record.data,
             "browser": record.browser,
@@ -176,19 +216,13 @@ class DatabaseSessionStore:
 
         def work(db: Session) -> None:
             if not create:
-                db.execute(update(SessionRecord).where(_COLUMNS.id == record.key).values(values))
+                core_rows(db, _statements().update, values)
                 return
             # New sessions are the moment to forget the expired ones (an indexed delete).
             # Rows another transaction is deleting are left to the next one: two requests
             # never wait on each other here (SKIP LOCKED; SQLite has one writer anyway).
-            expired = (
-                select(_COLUMNS.id)
-                .where(_COLUMNS.expires_at <= utcnow())
-                .with_for_update(skip_locked=True)
-                .scalar_subquery()
-            )
-            db.execute(delete(SessionRecord).where(_COLUMNS.id.in_(expired)))
-            db.execute(insert(SessionRecord).values(id=record.key, **values))
+            core_rows(db, _statements().delete_expired, {"now": utcnow()})
+            core_rows(db, _statements().insert, values)
 
         self._run(work)
 

@@ -23,6 +23,14 @@ def regconfig() -> Any:
     return literal_column(f"'{SEARCH_CONFIG}'::regconfig")
 
 
+def first_document(session: Session, text: str) -> Any:
+    """The search document of a new ticket, written with its INSERT (PostgreSQL; None on
+    SQLite): what index_text() would give an empty document, without an UPDATE after it."""
+    if not is_postgres(session):
+        return None
+    return func.strip(func.to_tsvector(regconfig(), text))
+
+
 def index_text(session: Session, ticket_id: int, text: str) -> None:
     """Add words to the ticket's search document (PostgreSQL; SQLite searches with LIKE)."""
     if not is_postgres(session):

@@ -101,7 +101,8 @@ def support_context() -> dict[str, Any]:
             "max_files": config["SUPPORT_ATTACHMENT_MAX_FILES"],
             "max_size": byte_size(int(config["SUPPORT_ATTACHMENT_MAX_BYTES"])),
         },
-        "state_labels": USER_STATE_LABELS,
+        # Translated once per page, not once per ticket of a list.
+        "state_labels": {state: str(label) for state, label in USER_STATE_LABELS.items()},
     }
 
 
@@ -243,8 +244,14 @@ def new_ticket() -> ResponseReturnValue:
             return render_template(
                 "support/new_step_service.html", choices=choices, invalid=invalid
             ), (422 if invalid else 200)
+        # An empty form differs only by the service chosen and the services offered: its
+        # fields are rendered once per such key (the CSRF token stays outside).
         return render_template(
-            "support/new.html", form=form, incidents=ongoing_incidents(chosen), chosen=chosen
+            "support/new.html",
+            form=form,
+            incidents=ongoing_incidents(chosen),
+            chosen=chosen,
+            empty_form_key=(chosen, tuple(choices)),
         )
     ticket = write_or_refuse(
         form,

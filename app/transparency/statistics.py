@@ -8,8 +8,11 @@ A feature declares its `Statistic`s in its `Feature` (app/features.py):
             select(Ticket.created_at).where(Ticket.created_at >= window.start)),
     ),))
 
-Kinds: `total` (compute returns an int), `monthly` (an iterable of event times, counted
-per month in the hoster's time zone), `median` (an iterable of durations as timedelta).
+Kinds: `total` (compute returns an int), `monthly` (event times, counted per month in the
+hoster's time zone), `median` (an iterable of durations as timedelta). A `monthly` compute
+returns either the statement selecting the times (one column, not executed: the page then
+counts every such figure per month in one statement, whatever the number of events, and
+keeps that statement for the window) or an iterable of times, counted here in Python.
 Every count below SMALL_COUNT is shown as "< 5", and a median over fewer than SMALL_COUNT
 durations is not shown, so no figure points at a single person. A figure about no one
 (incidents, already public in the journal) may set `hide_small_counts=False`.
@@ -18,20 +21,22 @@ durations is not shown, so no figure points at a single person. A figure about n
 from __future__ import annotations
 
 import statistics as pystats
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_babel import format_decimal, format_timedelta
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, bindparam, case, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from app.accounts.models import Account
 from app.audit import AuditEvent
+from app.db import UTCDateTime, core_rows
 from app.profile.loading import current_profile
 
 SMALL_COUNT = 5
@@ -112,6 +117,23 @@ def make_window(now: datetime, timezone: str) -> StatsWindow:
     return StatsWindow(now=now, start=start, months=tuple(months), timezone=zone)
 
 
+def month_starts(window: StatsWindow) -> list[datetime]:
+    """The first instant (UTC) of each month of the window, and of the month after it."""
+    year, month = window.months[-1]
+    after = (year, month + 1) if month < 12 else (year + 1, 1)
+    return [
+        datetime(y, m, 1, tzinfo=window.timezone).astimezone(UTC)
+        for y, m in (*window.months, after)
+    ]
+
+
+def _monthly_figure(statistic: Statistic, window: StatsWindow, counts: list[int]) -> Figure:
+    hide = statistic.hide_small_counts
+    shown = tuple(show_count(count, hide_small=hide) for count in counts)
+    description = str(statistic.description) if statistic.description else None
+    return Figure(statistic.key, str(statistic.label), description, "monthly", monthly=shown)
+
+
 def compute(session: Session, statistic: Statistic, window: StatsWindow) -> Figure:
     label = str(statistic.label)
     description = str(statistic.description) if statistic.description else None
@@ -121,14 +143,16 @@ def compute(session: Session, statistic: Statistic, window: StatsWindow) -> Figu
         total = show_count(count, hide_small=statistic.hide_small_counts)
         return Figure(statistic.key, label, description, "total", value=total)
     if statistic.kind == "monthly":
+        if isinstance(result, Select):
+            statement = counting_statement([result], window)
+            counted = count_per_month(session, statement, 1, len(window.months))[0]
+            return _monthly_figure(statistic, window, counted)
         counts = dict.fromkeys(window.months, 0)
         for moment in result:
             month = window.month_of(moment)
             if month in counts:
                 counts[month] += 1
-        hide = statistic.hide_small_counts
-        shown = tuple(show_count(counts[m], hide_small=hide) for m in window.months)
-        return Figure(statistic.key, label, description, "monthly", monthly=shown)
+        return _monthly_figure(statistic, window, [counts[m] for m in window.months])
     durations = [d for d in result if d is not None]
     value: str | None = None
     if len(durations) >= SMALL_COUNT:
@@ -137,9 +161,76 @@ def compute(session: Session, statistic: Statistic, window: StatsWindow) -> Figu
     return Figure(statistic.key, label, description, "median", value=value)
 
 
+def counting_statement(times: list[Select[Any]], window: StatsWindow) -> Any:
+    """One statement counting, for each statement of event times, its events per month of
+    the window: a row per statement that found any (its index, then one count per month).
+    The times of every statement go through one set of month bounds, which keeps the SQL
+    short enough for the driver to keep it prepared."""
+    events = union_all(
+        *(
+            select(literal_column(str(index)).label("figure"), selected.subquery().c[0].label("t"))
+            for index, selected in enumerate(times)
+        )
+    ).subquery()
+    bounds = [
+        bindparam(f"month_{n}", moment, type_=UTCDateTime())
+        for n, moment in enumerate(month_starts(window))
+    ]
+    return select(
+        events.c.figure,
+        *(
+            func.count(case((and_(events.c.t >= low, events.c.t < high), 1)))
+            for low, high in pairwise(bounds)
+        ),
+    ).group_by(events.c.figure)
+
+
+def count_per_month(session: Session, statement: Any, figures: int, months: int) -> list[list[int]]:
+    """Run a counting statement: the events per month of each of its `figures`."""
+    found = [[0] * months for _ in range(figures)]
+    row: Any
+    for row in core_rows(session, statement):
+        found[int(row[0])] = [int(count) for count in row[1:]]
+    return found
+
+
+# The monthly figures counted by the database and their statement, kept for one window (a
+# month) and registry: a compute function depends on the window only (its contract).
+_COUNTING = "panel_statistics_counting"
+
+
+def _counting_for(session: Session, window: StatsWindow, statistics: list[Statistic]) -> Any:
+    kept: dict[str, Any] = current_app.extensions.setdefault(_COUNTING, {})
+    key = (window.start, window.months, str(window.timezone), tuple(s.key for s in statistics))
+    entry = kept.get("entry")
+    if entry is None or entry[0] != key:
+        counted: dict[int, Select[Any]] = {}
+        for index, statistic in enumerate(statistics):
+            if statistic.kind == "monthly":
+                result = statistic.compute(session, window)
+                if isinstance(result, Select):
+                    counted[index] = result
+        statement = counting_statement(list(counted.values()), window) if counted else None
+        entry = (key, list(counted), statement)
+        kept["entry"] = entry
+    return entry[1], entry[2]
+
+
 def compute_all(session: Session, now: datetime) -> tuple[StatsWindow, list[Figure]]:
     window = make_window(now, current_profile().timezone)
-    return window, [compute(session, s, window) for s in registered(current_app)]
+    statistics = registered(current_app)
+    indexes, statement = _counting_for(session, window, statistics)
+    counts: dict[int, list[int]] = {}
+    if statement is not None:
+        found = count_per_month(session, statement, len(indexes), len(window.months))
+        counts = dict(zip(indexes, found, strict=True))
+    figures = [
+        _monthly_figure(statistic, window, counts[index])
+        if index in counts
+        else compute(session, statistic, window)
+        for index, statistic in enumerate(statistics)
+    ]
+    return window, figures
 
 
 # The figures this feature can compute from the panel's own tables ---------------------------
@@ -164,14 +255,12 @@ def _accounts_active(session: Session, window: StatsWindow) -> int:
     )
 
 
-def audit_event_times(action: str) -> Callable[[Session, StatsWindow], Iterable[datetime]]:
+def audit_event_times(action: str) -> Callable[[Session, StatsWindow], Select[Any]]:
     """A `monthly` compute function: the times of the audit events with this action."""
 
-    def times(session: Session, window: StatsWindow) -> Iterable[datetime]:
-        return session.scalars(
-            select(AuditEvent.created_at).where(
-                AuditEvent.action == action, AuditEvent.created_at >= window.start
-            )
+    def times(session: Session, window: StatsWindow) -> Select[Any]:
+        return select(AuditEvent.created_at).where(
+            AuditEvent.action == action, AuditEvent.created_at >= window.start
         )
 
     return times
