@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from helpers import assert_accessible
 
@@ -44,7 +45,7 @@ def test_foundation_pages_have_no_accessibility_violations(live_server, chromium
         page.fill("#login", "alice")
         page.fill("#password", "wrong")
         page.click("button[type=submit].primary")
-        assert page.locator(".error-summary").is_visible()
+        expect(page.locator(".error-summary")).to_be_visible()
         assert_accessible(axe, page)
 
         page.goto(f"{base}/no-such-page")

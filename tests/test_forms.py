@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from helpers import csrf_token, do_login
 
@@ -79,7 +80,7 @@ def test_a_form_error_far_down_the_page_is_brought_into_view(live_server, chromi
         page.click("button.danger[type=submit]")
         page.wait_for_load_state()
         summary = page.locator(".error-summary")
-        assert summary.is_visible()
+        expect(summary).to_be_visible()
         top = summary.evaluate("el => el.getBoundingClientRect().top")
         # Sub-pixel layout may leave the box a fraction of a pixel above the edge.
         assert -1 < top < 844 / 2, top

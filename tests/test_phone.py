@@ -230,7 +230,7 @@ def test_a_visitor_writes_to_the_team_from_the_home_page_on_a_phone(
         page.click("form.contact-form button[type=submit]")
         page.wait_for_load_state()
         # The error summary comes first, and the message is still there.
-        assert page.locator(".error-summary").is_visible()
+        expect(page.locator(".error-summary")).to_be_visible()
         assert page.input_value("#contact-body").startswith("I would like")
         problems += check(page, "/support/contact (bad address)")
         assert_accessible(axe, page)

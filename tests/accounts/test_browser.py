@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from helpers import assert_accessible
 
@@ -29,13 +30,13 @@ def test_a_visitor_finds_the_team_without_an_account(live_server, chromium, axe,
                 "Tous les services fonctionnent normalement.",
                 "All services operate normally.",
             )
-            assert page.locator('a[href="mailto:contact@demo.chatons.org"]').is_visible()
+            expect(page.locator('a[href="mailto:contact@demo.chatons.org"]')).to_be_visible()
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
             assert_accessible(axe, page)
 
             page.goto(f"{base}/support")
             assert page.locator("#password").count() == 0
-            assert page.locator('a[href="mailto:contact@demo.chatons.org"]').is_visible()
+            expect(page.locator('a[href="mailto:contact@demo.chatons.org"]')).to_be_visible()
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
             assert_accessible(axe, page)
     finally:
@@ -78,7 +79,7 @@ def test_the_account_page_says_what_waits_and_cancels_a_deletion(
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
             page.goto(f"{base}/")
-            assert page.locator("#waiting-title").is_visible()
+            expect(page.locator("#waiting-title")).to_be_visible()
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
             assert_accessible(axe, page)
         cancel = "Annuler ma demande de suppression" if language == "fr" else "Cancel my deletion"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import LiveServer
 from deletion.deletion_support import FolderConnector
+from playwright.sync_api import expect
 
 from app.connectors.base import register_connector
 from helpers import assert_accessible
@@ -49,7 +50,7 @@ def test_user_deletion_pages_are_accessible_in_both_languages(deletion_server, b
     # A wrong confirmation: the error sits next to the field and in the summary.
     page.fill("input[name=confirm_login]", "bob")
     page.click("button.danger")
-    assert page.locator(".error-summary").is_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
     assert_accessible(axe, page)
     page.goto(deletion_server.url + "/account/deletion")
     switch_to(page, "en")
@@ -57,7 +58,7 @@ def test_user_deletion_pages_are_accessible_in_both_languages(deletion_server, b
     assert_accessible(axe, page)
     page.fill("input[name=confirm_login]", "alice")
     page.click("button.danger")
-    assert page.locator(".deletion-timeline").is_visible()
+    expect(page.locator(".deletion-timeline")).to_be_visible()
     assert "Cancel my deletion request" in page.content()
     assert_accessible(axe, page)
     switch_to(page, "fr")

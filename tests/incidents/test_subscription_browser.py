@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from helpers import assert_accessible
 
@@ -37,7 +38,7 @@ def test_a_visitor_subscribes_and_leaves_in_the_browser(
         assert_accessible(axe, page)
         assert page.locator("input[name=services][value=mail]").is_checked()
         page.click("button[type=submit].primary")  # no address
-        assert page.locator(".error-summary").is_visible()
+        expect(page.locator(".error-summary")).to_be_visible()
         assert_accessible(axe, page)
         page.fill("input[name=email]", "lea@example.org")
         page.click("button[type=submit].primary")

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from helpers import assert_accessible
 
@@ -78,7 +79,7 @@ def test_public_pages_and_the_gate_are_accessible(page, live_server, axe, publis
     assert_accessible(axe, page)
     page.get_by_role("button", name=ACCEPT_BUTTON[language]).click()
     page.wait_for_url(f"{base}/")
-    assert page.locator("#legal-overview-title").is_visible()
+    expect(page.locator("#legal-overview-title")).to_be_visible()
     assert_accessible(axe, page)
 
     publish(fr=long_text.replace("5 mois", "cinq mois"), summary="Autre précision.")

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 from flask import Flask
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 import ldap_server
@@ -344,7 +345,7 @@ def test_the_login_page_offers_the_provider_on_a_phone_and_a_desktop(
         for width in (390, 1280):
             page.set_viewport_size({"width": width, "height": 900})
             page.goto(f"{live_server.url}/login")
-            assert page.locator(START).is_visible()
+            expect(page.locator(START)).to_be_visible()
             assert page.locator("#password").count() == (1 if password_login else 0)
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
             assert_accessible(axe, page)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from support.ticket_helpers import PNG
 
 from app.db import session_scope
@@ -57,7 +58,7 @@ def test_every_support_page_is_accessible(
 
     # Bad input first: errors beside the fields must be accessible too.
     page.click("main form[enctype] button[type=submit]")
-    assert page.locator("#subject-error").is_visible()
+    expect(page.locator("#subject-error")).to_be_visible()
     assert_accessible(axe, page)
 
     page.fill("#subject", "Photos missing" if english else "Photos manquantes")

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from helpers import assert_accessible
 
@@ -118,7 +119,7 @@ def test_every_page_is_accessible(
     page.fill("#legal_basis", "")
     page.select_option("#response", "complied")
     page.click("form.narrow-form button[type=submit]")
-    assert page.locator(".error-summary").is_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
     assert page.locator("#legal_basis").get_attribute("aria-invalid") == "true"
     assert_accessible(axe, page)
 
