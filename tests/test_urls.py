@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import Flask, url_for
+
 from helpers import csrf_token, do_login
 
 BASE = "https://panel.example.org/panel"
@@ -53,3 +55,16 @@ def test_links_inside_pages_stay_relative(make_app):
     client = make_app(BASE_URL=BASE).test_client()
     page = client.get("/login").get_data(as_text=True)
     assert 'action="/login"' in page and "panel.example.org" not in page
+
+
+def test_apps_with_the_same_rule_and_other_defaults_build_their_own_urls():
+    """The suite shares URL builders between the apps it builds (tests/conftest.py). A default
+    for a variable of the rule is written into its builder, so two apps that differ only there
+    must still build different URLs."""
+    built = []
+    for default in ("intro", "start"):
+        app = Flask(f"docs-{default}")
+        app.add_url_rule("/docs/<section>", "docs", defaults={"section": default})
+        with app.test_request_context():
+            built.append(url_for("docs"))
+    assert built == ["/docs/intro", "/docs/start"]
