@@ -55,7 +55,8 @@ def rows(app: Flask, model: Any, *where: Any) -> list[Any]:
     with app.app_context():
         from app.db import get_session
 
-        found = list(get_session().scalars(select(model).where(*where)))
+        # In the order written: without ORDER BY, PostgreSQL returns what its pages hold first.
+        found = list(get_session().scalars(select(model).where(*where).order_by(model.id)))
         get_session().expunge_all()
         return found
 
