@@ -99,12 +99,8 @@ def test_a_pooled_connection_is_checked_after_a_pause_and_replaced_if_dead(tmp_p
     engine.dispose()
 
 
-@pytest.mark.postgres
-def test_a_connection_the_server_closed_a_moment_ago_is_replaced_before_use(monkeypatch):
-    """PostgreSQL restarted while a worker sat idle for less than the ping's pause: the
-    connection it used a moment ago is dead, and its next request must not be the one
-    that finds out (it would answer 503 after the other workers serve again)."""
-    import psycopg
+def panel_engine() -> tuple[str, Any]:
+    """The panel's own engine (make_engine) on the shared PostgreSQL, checked reachable."""
     from sqlalchemy import text
 
     from app import db as panel_db
@@ -118,10 +114,26 @@ def test_a_connection_the_server_closed_a_moment_ago_is_replaced_before_use(monk
     try:
         engine = panel_db.make_engine(url)
         with engine.connect() as conn:
-            first = conn.connection.dbapi_connection
-            backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+            conn.execute(text("SELECT 1"))
     except Exception as exc:
         missing_tool(f"PostgreSQL on 127.0.0.1:5432 (user postgres) is needed: {exc}")
+    return url, engine
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_closed_a_moment_ago_is_replaced_before_use(monkeypatch):
+    """PostgreSQL restarted while a worker sat idle for less than the ping's pause: the
+    connection it used a moment ago is dead, and its next request must not be the one
+    that finds out (it would answer 503 after the other workers serve again)."""
+    import psycopg
+    from sqlalchemy import text
+
+    from app import db as panel_db
+
+    url, engine = panel_engine()
+    with engine.connect() as conn:
+        first = conn.connection.dbapi_connection
+        backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
     pings: list[Any] = []
     real_ping = engine.dialect.do_ping
     monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or real_ping(c))
@@ -151,18 +163,7 @@ def test_reads_hold_no_transaction_and_writes_and_locks_are_kept_in_one(monkeypa
 
     from app import db as panel_db
 
-    url = os.environ.get(
-        "PANEL_TEST_SHARED_DATABASE_URL",
-        os.environ.get(
-            "PANEL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        ),
-    )
-    try:
-        engine = panel_db.make_engine(url)
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        missing_tool(f"PostgreSQL on 127.0.0.1:5432 (user postgres) is needed: {exc}")
+    _url, engine = panel_engine()
     idle = psycopg.pq.TransactionStatus.IDLE
     with engine.connect() as conn:
         dbapi = conn.connection.dbapi_connection

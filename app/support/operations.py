@@ -108,14 +108,7 @@ def add_ticket(
         search_vector=first_document(session, f"{subject}\n{body}"),
         **fields,
     )
-    message = TicketMessage(
-        author_id=account.id if account else None,
-        from_staff=False,
-        is_internal=False,
-        body=body,
-        created_at=now,
-    )
-    message.attachments = []
+    message = _new_message(ticket, account, body, from_staff=False, internal=False, now=now)
     # One flush writes both (the message's ticket id comes from the ticket's INSERT), and the
     # search document rides in the ticket's INSERT: two statements and one flush, instead of
     # three statements (the UPDATE of the document) and two flushes.
