@@ -65,6 +65,23 @@ def assert_accessible(axe: Any, page: Any) -> None:
     assert results.violations_count == 0, results.generate_report()
 
 
+def refuse_other_hosts(context: Any, *allowed: str) -> list[str]:
+    """Make a browser context abort every request to another origin than `allowed` (the
+    panel's, http://127.0.0.1 by default); the list it returns names them, for the test to
+    assert empty. The pattern is handed to Playwright's driver, so the pages' own requests
+    never come to Python: a handler called for every request cost a round trip each."""
+    prefixes = (*(allowed or ("http://127.0.0.1",)), "data:", "about:")
+    other = re.compile("^(?!" + "|".join(re.escape(prefix) for prefix in prefixes) + ")")
+    refused: list[str] = []
+
+    def refuse(route: Any) -> None:
+        refused.append(route.request.url)
+        route.abort()
+
+    context.route(other, refuse)
+    return refused
+
+
 def wait_port(port: int, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from helpers import assert_accessible
+from helpers import assert_accessible, refuse_other_hosts
 
 pytestmark = pytest.mark.browser
 
@@ -23,15 +23,7 @@ def test_foundation_pages_have_no_accessibility_violations(live_server, chromium
     context = chromium.new_context(
         locale=language, extra_http_headers={"Accept-Language": language}
     )
-    external: list[str] = []
-    context.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if route.request.url.startswith("http://127.0.0.1")
-            else (external.append(route.request.url), route.abort())
-        ),
-    )
+    external = refuse_other_hosts(context)
     page = context.new_page()
     base = live_server.url
     try:
@@ -81,3 +73,22 @@ def test_language_switcher_works_without_javascript(live_server, chromium):
         assert page.locator("html").get_attribute("lang") == "en"
     finally:
         context.close()
+
+
+def test_the_browser_tests_see_a_page_that_asks_another_host(live_server, chromium):
+    """The browser tests' guard: a request to another host is refused and named, the
+    panel's own requests go through."""
+    context = chromium.new_context()
+    external = refuse_other_hosts(context)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/login")
+        assert page.locator("h1").inner_text() in ("Se connecter", "Sign in")
+        assert external == []
+        # The panel's pages may not load from other hosts (its CSP): a blank page may.
+        blank = context.new_page()
+        blank.set_content('<img src="http://192.0.2.7/tracker.png" alt="">')
+        blank.wait_for_load_state()
+    finally:
+        context.close()
+    assert external == ["http://192.0.2.7/tracker.png"]

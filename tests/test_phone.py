@@ -98,14 +98,17 @@ def every_page(
     language: str,
     viewport: dict[str, int],
     sign_in_problems: list[str],
+    axe: Any,
 ) -> Iterator[tuple[str, str, Any]]:
-    """Open every route-walker page of every role in one language: (role, url, page)."""
+    """Open every route-walker page of every role in one language: (role, url, page).
+    axe-core checks each of them, so it comes with every page instead of after it."""
     seeded = seed(app)
     base = live_server.url
     for role in ROLES:
         context = chromium.new_context(
             viewport=viewport, locale=language, extra_http_headers={"Accept-Language": language}
         )
+        context.add_init_script(axe.axe_script)
         page = context.new_page()
         try:
             page.goto(f"{base}/language/{language}")
@@ -143,7 +146,7 @@ def walk(app: Any, live_server: Any, chromium: Any, axe: Any, language: str) -> 
     if language in WALKS:
         return WALKS[language]
     found = Walk()
-    pages = every_page(app, live_server, chromium, language, PHONE, found.too_wide)
+    pages = every_page(app, live_server, chromium, language, PHONE, found.too_wide, axe)
     for role, url, page in pages:
         if page.locator("html").get_attribute("lang") != language:
             found.wrong_language.append(f"{role} {url}")

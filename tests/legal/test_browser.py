@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from helpers import assert_accessible
+from helpers import assert_accessible, refuse_other_hosts
 
 pytestmark = pytest.mark.browser
 
@@ -25,16 +25,7 @@ def language(request: pytest.FixtureRequest) -> str:
 def page(chromium: Any, language: str) -> Iterator[Any]:
     """A fresh context speaking `language`; any request to another host fails the test."""
     context = chromium.new_context(locale=LOCALES[language])
-    external: list[str] = []
-
-    def guard(route: Any) -> None:
-        if route.request.url.startswith(("http://127.0.0.1", "data:", "about:")):
-            route.continue_()
-        else:
-            external.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
+    external = refuse_other_hosts(context)
     yield context.new_page()
     context.close()
     assert not external, f"pages asked other hosts: {external}"

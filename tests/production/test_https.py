@@ -34,7 +34,7 @@ from mail_checks import problems, raw_headers
 from sqlalchemy import create_engine, text
 
 import ldap_server
-from helpers import profile_without_local_servers
+from helpers import profile_without_local_servers, refuse_other_hosts
 
 pytestmark = [pytest.mark.browser, pytest.mark.ldap, pytest.mark.postgres, pytest.mark.slow]
 
@@ -314,14 +314,7 @@ def fetch(request: str | urllib.request.Request, tls: ssl.SSLContext) -> Any:
 def new_page(chromium: Any, origin: str) -> Any:
     """A French-speaking Chromium tab that reaches no other site than the panel's."""
     context = chromium.new_context(ignore_https_errors=True, locale="fr-FR", accept_downloads=True)
-    context.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if route.request.url.startswith((origin, "data:", "about:"))
-            else route.abort()
-        ),
-    )
+    refuse_other_hosts(context, origin)
     return context.new_page()
 
 

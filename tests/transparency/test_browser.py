@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from helpers import assert_accessible
+from helpers import assert_accessible, refuse_other_hosts
 
 pytestmark = pytest.mark.browser
 
@@ -42,24 +42,18 @@ PUBLIC = ("/hosting", "/services", "/charter", "/transparency", "/stats")
 def page_in(chromium: Any) -> Iterator[Callable[[str], Any]]:
     """A page in a fresh browser context with that locale; requests to other hosts fail."""
     contexts: list[Any] = []
-    external: list[str] = []
-
-    def guard(route: Any) -> None:
-        if route.request.url.startswith(("http://127.0.0.1", "data:", "about:")):
-            route.continue_()
-        else:
-            external.append(route.request.url)
-            route.abort()
+    refused: list[list[str]] = []
 
     def open_page(language: str) -> Any:
         context = chromium.new_context(locale={"fr": "fr-FR", "en": "en-GB"}[language])
-        context.route("**/*", guard)
+        refused.append(refuse_other_hosts(context))
         contexts.append(context)
         return context.new_page()
 
     yield open_page
     for context in contexts:
         context.close()
+    external = [url for urls in refused for url in urls]
     assert not external, f"pages asked other hosts: {external}"
 
 
