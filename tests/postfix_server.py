@@ -6,8 +6,10 @@ Needs root (Postfix's master starts as root and drops privileges) and the Debian
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -132,12 +134,12 @@ class Postfix:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        subprocess.run(
-            [POSTFIX, "-c", str(self.config_dir), "stop"],
-            check=False,
-            capture_output=True,
-            timeout=30,
-        )
+        """Kill the master and its daemons (their own process group) at once: the test is
+        over and the queue goes with the folder. `postfix stop` asks them to finish and
+        checks once a second, for 5 s, before it kills them anyway (6-12 s per test in CI)."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            master = int((self.root / "spool" / "pid" / "master.pid").read_text().split()[0])
+            os.killpg(master, signal.SIGKILL)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
