@@ -393,6 +393,49 @@ def test_message_table_finds_dates_by_uid_even_with_a_message_expunged_meanwhile
     assert table.newest() == datetime.fromtimestamp(1_700_000_600, UTC)
 
 
+def test_arrival_dates_are_read_as_strptime_reads_them():
+    """INTERNALDATE is parsed without strptime (the export waits for it on every folder):
+    the same date, in UTC, or None for what strptime refuses."""
+    import random
+    from datetime import UTC, datetime
+
+    from app.connectors.imap.table import internaldate
+
+    def reference(raw: bytes) -> datetime | None:
+        try:
+            return datetime.strptime(raw.decode(), "%d-%b-%Y %H:%M:%S %z").astimezone(UTC)
+        except ValueError:
+            return None
+
+    assert internaldate(b" 7-Mar-2024 23:30:05 -0130") == datetime(2024, 3, 8, 1, 0, 5, tzinfo=UTC)
+    assert internaldate(b"14-nov-2023 00:10:00 +0100") == datetime(2023, 11, 13, 23, 10, tzinfo=UTC)
+    cases = [
+        b"31-Feb-2024 10:00:00 +0000", b"00-Jan-2024 10:00:00 +0000",
+        b"12-Jan-2024 24:00:00 +0000", b"12-Jan-2024 23:60:00 +0000",
+        b"12-Jan-2024 23:00:60 +0000", b"12-Jan-2024 23:00:00 +0060",
+        b"12-Jan-2024 23:00:00 +2400", b" 12-Jan-2024 23:00:00 +0000",
+        b"12-Foo-2024 23:00:00 +0000", b"12-Jan-2024  23:00:00 +0000",
+        b"12-Jan-2024 3:00:00 +0000", b"12-Jan-2024 23:00:00 Z", b"12-Jan-2024 23:00:00 +01:00",
+        b"12-Jan-24 23:00:00 +0000", b"", b"12-JAN-2024 1:2:3 +0000",
+        b"12-Jan-2024 23:00:00 +0000 ", b"29-Feb-2023 23:00:00 -2359",
+        b"1-Jan-2024 00:00:00 -0000",
+    ]  # fmt: skip
+    rng = random.Random(3501)
+    months = ["Jan", "feb", "MAR", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    for _ in range(2000):
+        day = rng.choice(["%02d", "%d", "%2d"]) % rng.randint(0, 32)
+        sign = rng.choice("+-")
+        cases.append(
+            f"{day}-{rng.choice(months)}-{rng.randint(1970, 2100)} {rng.randint(0, 24):02d}:"
+            f"{rng.randint(0, 60):02d}:{rng.randint(0, 61):02d} {sign}{rng.randint(0, 25):02d}"
+            f"{rng.randint(0, 61):02d}".encode()
+        )
+    for raw in cases:
+        found, expected = internaldate(raw), reference(raw)
+        assert found == expected, raw
+        assert found is None or found.tzinfo == UTC, raw
+
+
 @pytest.mark.parametrize("how", ["imaps", "starttls"])
 def test_tls_checks_the_certificate_against_the_ca_file(imap_app, dovecot, alice_mail, how):
     tls = (
