@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -86,6 +87,11 @@ def test_every_folder_is_an_mbox_holding_every_message_byte_for_byte(
     post = next(s for s in manifest["services"] if s["service"] == "post")
     assert post["status"] == "ok" and post["files"] == len(FOLDERS)
     assert "ERRORS.txt" not in archive.namelist()
+    # Each folder's checksum, computed while it was read from the server, is its own.
+    for record in manifest["files"]:
+        if record["path"].startswith("services/post/"):
+            content = archive.read(record["path"])
+            assert record["sha256"] == hashlib.sha256(content).hexdigest(), record["path"]
     # A quoted "From " line comes back as it was written, attachments intact.
     inbox = mbox_messages(archive, "services/post/INBOX.mbox", tmp_path)
     assert b"\n>From already quoted" in inbox[1] and b"\nFrom again" in inbox[1]
