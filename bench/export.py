@@ -107,7 +107,7 @@ def side_by_side(files: list[Path]) -> float:
             crc = 0
             with path.open("rb", buffering=0) as source:
                 while chunk := source.read(MiB):
-                    if len(pending) >= 4:  # the export's HASH_LAG
+                    if len(pending) >= 4:  # at most 4 MiB wait for the helper
                         pending.pop(0).result()
                     pending.append(helper.submit(digest.update, chunk))
                     crc = isal_crc32(chunk, crc)

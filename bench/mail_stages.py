@@ -11,7 +11,8 @@ thread, user + system) per GiB fetched:
 - `stream`: the connector's streamed FETCH, each literal read into one reused buffer;
 - `mbox`: the connector's export (mboxrd chunks), chunks dropped;
 - `inline`: the export, SHA-256 and CRC-32 on one thread (what `archive` does, no hand-off);
-- `archive`: the whole ZIP (ExportArchive: reader and hasher threads, CRC-32), dropped;
+- `archive`: the whole ZIP (ExportArchive: its reader thread, which hashes, and CRC-32),
+  dropped;
 - `archive+socket`: the same, sent through a local socket to a thread that drops it.
 
 CPU time holds up under load much better than wall time; the load is printed beside it.

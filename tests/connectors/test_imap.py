@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -86,6 +87,11 @@ def test_every_folder_is_an_mbox_holding_every_message_byte_for_byte(
     post = next(s for s in manifest["services"] if s["service"] == "post")
     assert post["status"] == "ok" and post["files"] == len(FOLDERS)
     assert "ERRORS.txt" not in archive.namelist()
+    # Each folder's checksum, computed while it was read from the server, is its own.
+    for record in manifest["files"]:
+        if record["path"].startswith("services/post/"):
+            content = archive.read(record["path"])
+            assert record["sha256"] == hashlib.sha256(content).hexdigest(), record["path"]
     # A quoted "From " line comes back as it was written, attachments intact.
     inbox = mbox_messages(archive, "services/post/INBOX.mbox", tmp_path)
     assert b"\n>From already quoted" in inbox[1] and b"\nFrom again" in inbox[1]
@@ -391,6 +397,49 @@ def test_message_table_finds_dates_by_uid_even_with_a_message_expunged_meanwhile
     assert table.received(11) is None and table.received(12) is None
     assert table.uid_at(4) == 15 and table.uid_at(3) is None
     assert table.newest() == datetime.fromtimestamp(1_700_000_600, UTC)
+
+
+def test_arrival_dates_are_read_as_strptime_reads_them():
+    """INTERNALDATE is parsed without strptime (the export waits for it on every folder):
+    the same date, in UTC, or None for what strptime refuses."""
+    import random
+    from datetime import UTC, datetime
+
+    from app.connectors.imap.table import internaldate
+
+    def reference(raw: bytes) -> datetime | None:
+        try:
+            return datetime.strptime(raw.decode(), "%d-%b-%Y %H:%M:%S %z").astimezone(UTC)
+        except ValueError:
+            return None
+
+    assert internaldate(b" 7-Mar-2024 23:30:05 -0130") == datetime(2024, 3, 8, 1, 0, 5, tzinfo=UTC)
+    assert internaldate(b"14-nov-2023 00:10:00 +0100") == datetime(2023, 11, 13, 23, 10, tzinfo=UTC)
+    cases = [
+        b"31-Feb-2024 10:00:00 +0000", b"00-Jan-2024 10:00:00 +0000",
+        b"12-Jan-2024 24:00:00 +0000", b"12-Jan-2024 23:60:00 +0000",
+        b"12-Jan-2024 23:00:60 +0000", b"12-Jan-2024 23:00:00 +0060",
+        b"12-Jan-2024 23:00:00 +2400", b" 12-Jan-2024 23:00:00 +0000",
+        b"12-Foo-2024 23:00:00 +0000", b"12-Jan-2024  23:00:00 +0000",
+        b"12-Jan-2024 3:00:00 +0000", b"12-Jan-2024 23:00:00 Z", b"12-Jan-2024 23:00:00 +01:00",
+        b"12-Jan-24 23:00:00 +0000", b"", b"12-JAN-2024 1:2:3 +0000",
+        b"12-Jan-2024 23:00:00 +0000 ", b"29-Feb-2023 23:00:00 -2359",
+        b"1-Jan-2024 00:00:00 -0000",
+    ]  # fmt: skip
+    rng = random.Random(3501)
+    months = ["Jan", "feb", "MAR", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    for _ in range(2000):
+        day = rng.choice(["%02d", "%d", "%2d"]) % rng.randint(0, 32)
+        sign = rng.choice("+-")
+        cases.append(
+            f"{day}-{rng.choice(months)}-{rng.randint(1970, 2100)} {rng.randint(0, 24):02d}:"
+            f"{rng.randint(0, 60):02d}:{rng.randint(0, 61):02d} {sign}{rng.randint(0, 25):02d}"
+            f"{rng.randint(0, 61):02d}".encode()
+        )
+    for raw in cases:
+        found, expected = internaldate(raw), reference(raw)
+        assert found == expected, raw
+        assert found is None or found.tzinfo == UTC, raw
 
 
 @pytest.mark.parametrize("how", ["imaps", "starttls"])

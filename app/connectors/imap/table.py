@@ -8,13 +8,23 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 _FETCH_META = re.compile(
     rb"UID (?P<uid>\d+)|RFC822\.SIZE (?P<size>\d+)|INTERNALDATE \"(?P<date>[^\"]+)\""
     rb"|FLAGS \((?P<flags>[^)]*)\)"
 )
 SEQUENCE = re.compile(rb"^(\d+) \(")  # imaplib's FETCH lines, without the "* "
+# INTERNALDATE as servers write it (RFC 3501 date-time): read without strptime, which cost
+# a third of the metadata FETCH of every folder (the export waits for it). Any other
+# spelling strptime accepts goes to it.
+_INTERNALDATE = re.compile(
+    rb"(\d\d?| \d)-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)([0-5]\d)"
+)
+_MONTHS = {
+    name: at
+    for at, name in enumerate(b"jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)
+}
 
 
 @dataclass(frozen=True)
@@ -113,8 +123,16 @@ def meta_of(line: bytes) -> tuple[int | None, int | None, datetime | None, tuple
 
 
 def internaldate(raw: bytes) -> datetime | None:
+    """An INTERNALDATE (`14-Nov-2023 22:13:20 +0100`) in UTC; None when it is not one."""
+    found = _INTERNALDATE.fullmatch(raw)
+    month = _MONTHS.get(found[2].lower()) if found is not None else None
     try:
-        return datetime.strptime(raw.decode(), "%d-%b-%Y %H:%M:%S %z").astimezone(UTC)
+        if found is None or month is None:
+            return datetime.strptime(raw.decode(), "%d-%b-%Y %H:%M:%S %z").astimezone(UTC)
+        offset = timedelta(hours=int(found[8]), minutes=int(found[9]))
+        zone = timezone(-offset if found[7] == b"-" else offset)
+        day, year, hour, minute, second = (int(found[at]) for at in (1, 3, 4, 5, 6))
+        return datetime(year, month, day, hour, minute, second, tzinfo=zone).astimezone(UTC)
     except ValueError:
         return None
 
