@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
 import ldap_server
+import work_units
 from app import create_app
 from app.cli import upgrade_database
 from app.connectors import registry as connector_registry
@@ -136,27 +137,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # pytest-xdist ----------------------------------------------------------------------------
 
-# `--dist loadfile` hands whole files to workers, the files with most tests first. A file of a
-# few tests that take minutes would then start late and finish alone while the other workers
-# wait: these start first, slowest first (from `--durations` on CI; keep the list short).
-SLOW_FILES_FIRST = (
-    "tests/test_phone.py",
-    "tests/export/test_archive.py",
-    "tests/disclosure/test_closing_browser.py",
-    "tests/test_fuzz.py",
-    "tests/transparency/test_browser.py",
-    "tests/support/test_browser.py",
-    "tests/test_browser.py",
-)
-# Files whose parametrized tests go to workers one parameter value at a time (each language's
-# page walk is one unit); their other tests stay together.
-SPLIT_BY_PARAMETER = frozenset(
-    {
-        "tests/test_phone.py",
-        "tests/disclosure/test_closing_browser.py",
-        "tests/support/test_browser.py",
-    }
-)
+# `--dist loadfile` hands whole files to workers in the order they were collected, and a
+# worker takes its next file while it still runs two tests of the last one. A file of a few
+# tests that take minutes, handed out late, would then finish alone while the other workers
+# wait, or hold a file queued behind it: every unit goes out longest first, by the seconds it
+# took in CI (tests/durations.json, refreshed with tests/work_units.py), so the last ones are
+# short. A unit is a file, or a file's tests for one parameter value (SPLIT_BY_PARAMETER).
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -165,29 +151,21 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadFileScheduling
 
-    class SlowFilesFirst(LoadFileScheduling):
+    class LongestFirst(LoadFileScheduling):
         ordered = False
 
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            if path in SPLIT_BY_PARAMETER and nodeid.endswith("]"):
-                return f"{path}[{nodeid.rsplit('[', 1)[1]}"
-            return path
+            return work_units.work_unit(nodeid)
 
         def _assign_work_unit(self, node: Any) -> None:
             if not self.ordered:
                 self.ordered = True
-                first = [
-                    s
-                    for f in SLOW_FILES_FIRST
-                    for s in self.workqueue
-                    if s == f or s.startswith(f + "[")
-                ]
-                for scope in reversed(first):
-                    self.workqueue.move_to_end(scope, last=False)
+                engine = "postgresql" if PG_URL else "sqlite"
+                for unit in reversed(work_units.longest_first(list(self.workqueue), engine)):
+                    self.workqueue.move_to_end(unit, last=False)
             super()._assign_work_unit(node)
 
-    return SlowFilesFirst(config, log)
+    return LongestFirst(config, log)
 
 
 # Database --------------------------------------------------------------------------------
