@@ -103,9 +103,11 @@ DIRECTORY_FIXTURES = frozenset(
 # database, a SQLite file of their own, or PostgreSQL in both passes already (the migration
 # testers, the HTTPS deployment). Nor does it run the tests marked `one_engine`: they take the
 # database, but what they assert is the browser's reading of pages whose HTML the pass checks
-# otherwise (the phone and axe-core walk: every page it opens, the Nu checker's walk renders from
-# the pass's database, in both languages and for every role). Unset, as by a developer's
-# `pytest`, everything runs.
+# otherwise: the phone and axe-core walk (every page it opens, the Nu checker's walk renders
+# from the pass's database, in both languages and for every role), and each feature's
+# accessibility walk in Chromium (axe-core on its pages in the states a person meets; the
+# requests behind those states, and the pages' content, are the feature's view tests, which
+# this pass runs). Unset, as by a developer's `pytest`, everything runs.
 ENGINE_PASS_ONLY = os.environ.get("PANEL_TEST_ENGINE_PASS_ONLY") == "true"
 
 

@@ -18,6 +18,7 @@ def sign_in(page, base: str, login: str) -> None:
     page.wait_for_load_state()
 
 
+@pytest.mark.one_engine
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_foundation_pages_have_no_accessibility_violations(live_server, chromium, axe, language):
     context = chromium.new_context(

@@ -41,6 +41,7 @@ def switch_to(page, language: str) -> None:
     assert page.locator(".language-switcher a[aria-current=true]").inner_text() == label
 
 
+@pytest.mark.one_engine
 def test_user_deletion_pages_are_accessible_in_both_languages(deletion_server, browser_page, axe):
     page = browser_page
     sign_in(page, deletion_server, "alice")
@@ -68,6 +69,7 @@ def test_user_deletion_pages_are_accessible_in_both_languages(deletion_server, b
     assert "Votre demande de suppression est annulée" in page.content()
 
 
+@pytest.mark.one_engine
 def test_staff_deletion_pages_are_accessible_in_both_languages(
     deletion_server, browser_page, axe, chromium
 ):

@@ -40,6 +40,7 @@ def check(page: Any, axe: Any, url: str) -> None:
     assert_accessible(axe, page)
 
 
+@pytest.mark.one_engine
 @pytest.mark.browser
 def test_every_journal_page_is_accessible_in_both_languages(
     live_server: Any, browser_page: Any, axe: Any, journal: Any

@@ -42,6 +42,7 @@ def sign_in(page: Any, base: str, login: str, language: str) -> None:
     page.click("form.stack button[type=submit]")
 
 
+@pytest.mark.one_engine
 def test_public_pages_and_the_gate_are_accessible(page, live_server, axe, publish, language):
     base = live_server.url
     long_text = "\n\n".join(
@@ -80,6 +81,7 @@ def test_public_pages_and_the_gate_are_accessible(page, live_server, axe, publis
     assert_accessible(axe, page)
 
 
+@pytest.mark.one_engine
 def test_the_staff_publish_page_and_its_preview_are_accessible(
     page, live_server, axe, publish, language
 ):

@@ -31,6 +31,7 @@ def check(page, axe, url: str, language: str, heading: str | None = None) -> Non
     assert_accessible(axe, page)
 
 
+@pytest.mark.one_engine
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_every_support_page_is_accessible(
     app, live_server, browser_page, axe, make_ticket, staff_reply, tmp_path, language

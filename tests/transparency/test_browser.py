@@ -64,6 +64,7 @@ def check(page: Any, axe: Any, url: str, heading: str) -> None:
     assert_accessible(axe, page)
 
 
+@pytest.mark.one_engine
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_every_page_is_accessible(
     language: str,
