@@ -144,7 +144,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # tests that take minutes, handed out late, would then finish alone while the other workers
 # wait, or hold a file queued behind it: every unit goes out longest first, by the seconds it
 # took in CI (tests/durations.json, refreshed with tests/work_units.py), so the last ones are
-# short. A unit is a file, or a file's tests for one parameter value (SPLIT_BY_PARAMETER).
+# short. A unit is a file, or a file's tests for one parameter value (SPLIT_BY_PARAMETER in
+# tests/work_units.py).
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -79,8 +79,8 @@ class ExportArchive:
         self._trailer_room: dict[str, int] | None = None
         self._trailer_frozen: dict[str, bytes] = {}
         self._zip = ZipWriter()
-        # Files from connectors are read and hashed on helper threads (reading.py); their
-        # records get their checksum once the hasher is done with them.
+        # Files from connectors are read and hashed on a helper thread (reading.py); their
+        # records get their checksum once the reader is done with them.
         self._reader = ReadAhead()
         self._unhashed: list[tuple[FileRecord, ReadJob]] = []
         self._names = {file.path for file in head}
@@ -293,7 +293,7 @@ class ExportArchive:
             problem = problem or _("it shrank while it was being exported")
             if pad:
                 problem += "; " + _("its last %(num)s bytes are zeros in this copy", num=missing)
-                if job is not None:  # the zeros are hashed here, after the hasher's part
+                if job is not None:  # the zeros are hashed here, after the reader's part
                     self._reader.wait_hashed(job)
                     digest = job.digest
             while pad and missing:
