@@ -147,6 +147,18 @@ def generator_share(loads: list[Load]) -> str:
     return f"{share:.1%} of the machine's {CPUS} CPUs (median)"
 
 
+def workers(master_pid: int) -> list[int]:
+    """The worker processes of a gunicorn master (Linux /proc)."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
+    return [int(pid) for pid in children.read_text().split()]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process, all its threads (Linux /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def idle_rss_mib(master_pid: int) -> list[float]:
     """Resident memory of each worker of a gunicorn master (Linux /proc)."""
     sizes = []

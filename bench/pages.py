@@ -15,6 +15,16 @@ generator's share of the CPU, the load average, and the idle workers' resident m
 (at start, and after the rounds), with beside it each worker's and the master's RSS/PSS/USS
 (`common.Memory` says what each counts). PANEL_PRELOAD=true measures the panel loaded once
 in gunicorn's master.
+
+Beside the rates, each round records the CPU seconds the workers of the serving instance
+used (/proc), per request: the ratio of hello world's CPU per request to a page's does not
+depend on how the neighbours share the machine, nor on how wrk's 8 keep-alive connections
+fell between the 2 workers (all on one worker halves a page's rate for that round; the
+rounds where one worker did over 80 % of the work are counted and shown).
+
+The panel is served as `bench.floor_app:app`: the panel plus one benchmark-only page,
+`/bench/signed-in-floor`, whose view does nothing but which runs every hook a signed-in page
+runs (see bench/floor_app.py). Its ratio is the ceiling of any signed-in page's.
 Goals (issue 22): `/` >= 0.25, `/support` >= 0.35, `/hosting` >= 0.5.
 """
 
@@ -39,18 +49,40 @@ from common import (
     Gunicorn,
     Load,
     best_median,
+    cpu_seconds,
     generator_share,
     idle_memory_mib,
     idle_rss_mib,
     load_average,
+    workers,
     wrk,
 )
+from floor_app import FLOOR
 from load import TOKEN, Client, recreate_database
 
 from app.cli import upgrade_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/panel_pages"
 GOALS = {"/": 0.25, "/support": 0.35, "/hosting": 0.5}
+FLOOR_NAME = "signed-in floor"
+# A round where one worker did more than this share of the work: wrk's keep-alive
+# connections all (or nearly all) went to one worker, whose one core then served them.
+ONE_SIDED = 0.8
+
+
+def loaded(
+    server: Gunicorn, url: str, seconds: float, connections: int, headers: dict[str, str]
+) -> tuple[Load, float, bool]:
+    """wrk on one page; with it the serving workers' CPU milliseconds per request, and
+    whether one worker did nearly all the work."""
+    pids = workers(server.process.pid)
+    before = [cpu_seconds(pid) for pid in pids]
+    load = wrk(url, seconds, connections, headers)
+    used = [cpu_seconds(pid) - start for pid, start in zip(pids, before, strict=True)]
+    requests = load.rate * seconds
+    per_request = 1000 * sum(used) / requests if requests else float("inf")
+    one_sided = sum(used) > 0 and max(used) / sum(used) > ONE_SIDED
+    return load, per_request, one_sided
 
 
 def sign_in(base: str, login: str) -> str:
@@ -97,7 +129,7 @@ def main() -> int:
         "PANEL_LOGIN_LIMIT_PER_LOGIN": "100000 per minute",
     }
     hello = Gunicorn("hello:app", work, common, work / "hello.log")
-    panel = Gunicorn("wsgi:app", ROOT, panel_env, work / "panel.log")
+    panel = Gunicorn("bench.floor_app:app", ROOT, panel_env, work / "panel.log")
     failed = False
     try:
         hello.wait_ready("/")
@@ -109,30 +141,47 @@ def main() -> int:
         cookie = sign_in(panel.url, "alice")
         signed_in = {"Cookie": cookie, "Accept-Language": "fr"}
         anonymous = {"Accept-Language": "fr"}
-        targets: dict[str, tuple[str, dict[str, str]]] = {
-            "hello world": (hello.url + "/", anonymous),
-            "/": (panel.url + "/", signed_in),
-            "/support": (panel.url + "/support", signed_in),
-            "/hosting": (panel.url + "/hosting", anonymous),
+        targets: dict[str, tuple[Gunicorn, str, dict[str, str]]] = {
+            "hello world": (hello, hello.url + "/", anonymous),
+            "/": (panel, panel.url + "/", signed_in),
+            "/support": (panel, panel.url + "/support", signed_in),
+            "/hosting": (panel, panel.url + "/hosting", anonymous),
+            FLOOR_NAME: (panel, panel.url + FLOOR, signed_in),
         }
-        for url, headers in targets.values():
+        for _, url, headers in targets.values():
             wrk(url, 1, 2, headers)  # warm up: first queries, caches, templates
-        ratios: dict[str, list[float]] = {page: [] for page in GOALS}
+        pages = [*GOALS, FLOOR_NAME]
+        ratios: dict[str, list[float]] = {page: [] for page in pages}
+        cpu_ratios: dict[str, list[float]] = {page: [] for page in pages}
+        cpu_ms: dict[str, list[float]] = {name: [] for name in targets}
+        one_sided: dict[str, int] = dict.fromkeys(targets, 0)
         loads: list[Load] = []
         for number in range(1, args.rounds + 1):
             rates = {}
-            for name, (url, headers) in targets.items():
-                load = wrk(url, args.seconds, args.connections, headers)
+            per_request = {}
+            lopsided = {}
+            for name, (server, url, headers) in targets.items():
+                load, per_request[name], lopsided[name] = loaded(
+                    server, url, args.seconds, args.connections, headers
+                )
                 loads.append(load)
                 rates[name] = load.rate
+                cpu_ms[name].append(per_request[name])
+                one_sided[name] += lopsided[name]
                 if load.errors:
                     print(f"  {name}: {load.errors} errors")
                     failed = True
-            for page in GOALS:
+            for page in pages:
                 ratios[page].append(rates[page] / rates["hello world"])
+                cpu_ratios[page].append(per_request["hello world"] / per_request[page])
             print(
                 f"round {number}: "
-                + ", ".join(f"{name} {rate:.0f}/s" for name, rate in rates.items())
+                + ", ".join(
+                    f"{name} {rate:.0f}/s ({per_request[name]:.2f} ms CPU"
+                    + (", one worker" if lopsided[name] else "")
+                    + ")"
+                    for name, rate in rates.items()
+                )
                 + f"; load average {load_average():.1f}"
             )
         time.sleep(1)
@@ -150,6 +199,19 @@ def main() -> int:
     for page, goal in GOALS.items():
         mark = "ok" if statistics.median(ratios[page]) >= goal else "below goal"
         print(f"{page:<10} / hello world: {best_median(ratios[page])}  goal {goal}  {mark}")
+    print(
+        f"{FLOOR_NAME} / hello world: {best_median(ratios[FLOOR_NAME])}"
+        "  (the ceiling of any signed-in page)"
+    )
+    print("\nworkers' CPU per request, ms, best (median); hello world's over the page's:")
+    for name, values in cpu_ms.items():
+        ratio = f"  ratio {best_median(cpu_ratios[name])}" if name in cpu_ratios else ""
+        sided = (
+            f"  ({one_sided[name]} of {args.rounds} rounds on one worker)"
+            if one_sided[name]
+            else ""
+        )
+        print(f"{name:<16} {min(values):.3f} ({statistics.median(values):.3f}){ratio}{sided}")
     print(f"load generator (wrk): {generator_share(loads)}")
     every = [load.load_average for load in loads]
     print(f"load average during the rounds: {min(every):.1f}-{max(every):.1f} on {CPUS} CPUs")
@@ -162,10 +224,10 @@ def main() -> int:
         + ", ".join(f"{size:.0f}" for size in hello_rss)
         + " MiB"
     )
-    for when, (master, workers) in (("at start", memory), ("after the rounds", memory_after)):
+    for when, (master, each) in (("at start", memory), ("after the rounds", memory_after)):
         print(
             f"RSS/PSS/USS {when}: panel workers "
-            + ", ".join(str(worker) for worker in workers)
+            + ", ".join(str(worker) for worker in each)
             + f" MiB, master {master} MiB"
             + (" (PANEL_PRELOAD)" if os.environ.get("PANEL_PRELOAD") == "true" else "")
         )
