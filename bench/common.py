@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -33,6 +34,36 @@ def hello():
     return "Hello, world!"
 """
 CPUS = os.cpu_count() or 1
+# A private page whose view renders nothing: what every signed-in page costs at least.
+FLOOR = "/bench/signed-in-floor"
+# A public page whose view renders nothing, for a visitor without a session cookie.
+PUBLIC_FLOOR = "/bench/public-floor"
+
+
+def add_signed_in_floor(app: Any) -> Any:
+    """Add `FLOOR` to a panel app, before it serves its first request.
+
+    The page is private like every panel page (a visitor is sent to the sign-in form), so a
+    signed-in request to it runs everything any signed-in page runs before and after its
+    view: the session's row with its account, the guards and hooks, the terms gate, the
+    commit and the session's cookie. Its view only answers the person's login. No signed-in
+    page can cost less, whatever it renders or reads: no signed-in page's ratio to hello
+    world can be higher than this page's.
+    """
+    from flask_login import current_user
+
+    from app.security import public_endpoint
+
+    def signed_in_floor() -> str:
+        return f"{current_user.uid}\n"
+
+    def public_floor() -> str:
+        return "-\n"
+
+    app.add_url_rule(FLOOR, "bench_signed_in_floor", signed_in_floor)
+    # The same for a visitor: every hook a public page runs, no session to read.
+    app.add_url_rule(PUBLIC_FLOOR, "bench_public_floor", public_endpoint(public_floor))
+    return app
 
 
 def free_port() -> int:

@@ -24,7 +24,7 @@ rounds where one worker did over 80 % of the work are counted and shown).
 
 The panel is served as `bench.floor_app:app`: the panel plus one benchmark-only page,
 `/bench/signed-in-floor`, whose view does nothing but which runs every hook a signed-in page
-runs (see bench/floor_app.py). Its ratio is the ceiling of any signed-in page's.
+runs (see `common.add_signed_in_floor`). Its ratio is the ceiling of any signed-in page's.
 Goals (issue 22): `/` >= 0.25, `/support` >= 0.35, `/hosting` >= 0.5.
 """
 
@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     CPUS,
+    FLOOR,
     HELLO,
     ROOT,
     Gunicorn,
@@ -57,7 +58,6 @@ from common import (
     workers,
     wrk,
 )
-from floor_app import FLOOR
 from load import TOKEN, Client, recreate_database
 
 from app.cli import upgrade_database
