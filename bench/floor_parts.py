@@ -27,12 +27,11 @@ ROOT = os.getcwd()
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests"), os.path.join(ROOT, "bench")]
 
 from common import FLOOR, PUBLIC_FLOOR, add_signed_in_floor  # noqa: E402
+from cpu_per_request import bench_app  # noqa: E402
 from flask import Flask  # noqa: E402
 
-from app import create_app  # noqa: E402
 from helpers import do_login  # noqa: E402
 
-DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/panel_pages"
 REQUESTS = 200
 ROUNDS = 5
 
@@ -50,17 +49,7 @@ def cpu_ms(get: Callable[[], Any]) -> float:
 
 
 def main() -> None:
-    app = add_signed_in_floor(
-        create_app(
-            {
-                "DATABASE_URL": os.environ.get("PANEL_BENCH_DATABASE_URL", DATABASE_URL),
-                "SECRET_KEY": "bench",
-                "RATELIMIT_STORAGE_URL": "memory://",
-                "LOGIN_LIMIT_PER_ADDRESS": "100000 per minute",
-                "LOGIN_LIMIT_PER_LOGIN": "100000 per minute",
-            }
-        )
-    )
+    app = add_signed_in_floor(bench_app())
     client = app.test_client()
     if do_login(client, "alice", "demo").status_code != 302:
         raise SystemExit("sign-in as alice failed")
