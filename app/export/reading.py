@@ -13,6 +13,13 @@ core's cache: a third thread for SHA-256 cost the mail export 0.3-0.5 s of CPU p
 more (waking it, handing it the chunks, reading them again from another core), more than
 the parallelism it gave on two shared cores (bench/mail_stages.py, December 2026).
 
+Small files are the exception: the reader reads them faster than it hashes them, and with
+thousands of them it made the request's thread wait for chunks about half of the time (issue
+22, fourth pass). When less than a batch is ready for the request's thread as the reader
+starts a small file, that thread is about to wait: the reader leaves the file's SHA-256 to
+it, and goes on reading. The bytes pass through both threads anyway, so either can hash
+them; each file is hashed by exactly one of them.
+
 The reader runs in a copy of the request's context (Flask's app and request contexts are
 context variables), so connectors' messages are translated like the request's. One reader
 per export, its files in the order they are written; closing it stops it after the chunk
@@ -33,6 +40,8 @@ from typing import Any
 # 100 MiB, bench/mail_export.py).
 BATCH_BYTES = 256 * 1024  # published to the request's thread at once
 AHEAD_BYTES = 1024 * 1024  # read but not yet sent: the reader waits beyond this
+# Files up to this size may be hashed by the request's thread instead of the reader's.
+SMALL_FILE_BYTES = 256 * 1024
 _END = object()
 
 
@@ -42,8 +51,11 @@ class ReadJob:
     def __init__(self, chunks: Iterable[bytes], expected: int | None) -> None:
         self.chunks = chunks
         self.expected = expected
-        self.digest = hashlib.sha256()  # the reader's until `hashed`
+        self.digest = hashlib.sha256()  # the hashing thread's until `hashed`
         self.hashed = False
+        # Hashed by the request's thread as it takes the chunks, not by the reader: decided
+        # by the reader when it starts reading the file, before publishing any of it.
+        self.hashed_by_sender = False
         self.read = 0
         self.grew = False  # more bytes than expected: the copy stops at its size
 
@@ -103,12 +115,16 @@ class ReadAhead:
                         self._changed.notify()  # the reader may be waiting for room
             assert owner is job, "files taken out of order"
             if value is _END:
+                if job.hashed_by_sender:
+                    job.hashed = True  # no other thread waits for it: no notify
                 if failure is not None:
                     raise failure
                 return
             if isinstance(value, BaseException):
                 failure = value  # raised once the file's end is taken too
             else:
+                if job.hashed_by_sender:
+                    job.digest.update(value)
                 yield value
 
     def close(self) -> None:
@@ -158,13 +174,18 @@ class ReadAhead:
     def _read(self, job: ReadJob) -> Generator[tuple[ReadJob, Any], None, None]:
         chunks = iter(job.chunks)
         expected = job.expected
+        # _ready_bytes is read without the lock: it is only a hint that the request's thread
+        # is about to wait for chunks, so has time to hash this file.
+        small = expected is not None and expected <= SMALL_FILE_BYTES
+        by_sender = job.hashed_by_sender = small and self._ready_bytes < self._batch_bytes
         try:
             for chunk in chunks:
                 if expected is not None and job.read + len(chunk) > expected:
                     chunk = chunk[: expected - job.read]
                     job.grew = True
                 job.read += len(chunk)
-                job.digest.update(chunk)  # releases the GIL on large chunks
+                if not by_sender:
+                    job.digest.update(chunk)  # releases the GIL on large chunks
                 yield job, chunk
                 if job.grew or self._stopping:
                     break
@@ -176,9 +197,10 @@ class ReadAhead:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
-        with self._hashed:
-            job.hashed = True
-            self._hashed.notify_all()
+        if not by_sender:
+            with self._hashed:
+                job.hashed = True
+                self._hashed.notify_all()
         yield job, _END
 
     def _publish(self, batch: list[tuple[ReadJob, Any]], size: int) -> bool:

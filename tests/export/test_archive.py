@@ -118,6 +118,25 @@ def test_files_that_shrink_during_the_download_keep_length_and_are_reported(
     assert ERRORS not in opened.namelist()  # not planned: the manifest carries it
 
 
+def test_every_checksum_of_the_manifest_is_that_of_the_file_in_the_archive(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "alice"
+    home.mkdir()
+    for index in range(400):  # small files: the reader and the sending thread share them
+        (home / f"f{index:03}.bin").write_bytes(os.urandom(500 + 37 * index))
+    (home / "large.bin").write_bytes(os.urandom(3 * files_connector.CHUNK + 5))
+    connector = FilesConnector("cloud", name="Cloud", path=f"{tmp_path}/{{uid}}", base_dir=tmp_path)
+    person = Person("alice", "uid=alice", "Alice", None, None)
+    entries = [e for e in connector.export(person) if isinstance(e, ArchiveEntry)]
+    _body, opened = read(archive_of([planned("cloud", *entries)], announce=False))
+    records = json.loads(opened.read(MANIFEST))["files"]
+    assert len(records) == 401
+    for record in records:
+        content = opened.read(record["path"])
+        assert record["sha256"] == hashlib.sha256(content).hexdigest(), record["path"]
+
+
 def test_without_a_known_length_failures_go_to_errors_txt(tmp_path: Path) -> None:
     def stream() -> Iterator[ArchiveEntry | Skipped]:
         yield ArchiveEntry("services/x/ok.txt", [b"fine"])
