@@ -193,8 +193,7 @@ def cpu_seconds(pid: int) -> float:
 def idle_rss_mib(master_pid: int) -> list[float]:
     """Resident memory of each worker of a gunicorn master (Linux /proc)."""
     sizes = []
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
-    for pid in children.read_text().split():
+    for pid in workers(master_pid):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 sizes.append(int(line.split()[1]) / 1024)
@@ -230,8 +229,7 @@ def memory_mib(pid: int) -> Memory:
 
 def idle_memory_mib(master_pid: int) -> tuple[Memory, list[Memory]]:
     """The master's memory and each worker's (RSS/PSS/USS), for the columns beside RSS."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
-    return memory_mib(master_pid), [memory_mib(int(pid)) for pid in children.read_text().split()]
+    return memory_mib(master_pid), [memory_mib(pid) for pid in workers(master_pid)]
 
 
 def mail_size(rng: random.Random) -> int:

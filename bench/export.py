@@ -39,6 +39,10 @@ except ImportError:  # the export falls back to zlib too
     isal_crc32 = zlib.crc32
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import cpu_seconds, free_port, workers  # noqa: E402
+
 VENV = ROOT / ".venv" / "bin"
 UID = "alice"
 MiB = 1024 * 1024
@@ -116,12 +120,6 @@ def side_by_side(files: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def children_cpu() -> float:
     import resource
 
@@ -153,14 +151,6 @@ def python_pass(files: list[Path], work: str) -> float:
 def uptime() -> str:
     """The 1, 5 and 15 minute load averages, as `uptime` prints them."""
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Client:
@@ -206,9 +196,8 @@ def peak_rss_kib(pid: int) -> tuple[int, int]:
 def worker_pid(master: int) -> int:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-        if children:
-            return int(children[0])
+        if found := workers(master):
+            return found[0]
         time.sleep(0.1)
     raise RuntimeError("no gunicorn worker")
 

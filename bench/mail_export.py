@@ -38,8 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "bench")]
 
-from common import mail_size  # noqa: E402
-from export import Client, download, free_port, peak_rss_kib, worker_pid  # noqa: E402
+from common import cpu_seconds, free_port, mail_size  # noqa: E402
+from export import Client, download, peak_rss_kib, worker_pid  # noqa: E402
 
 from imap_server import MASTER_PASSWORD, MASTER_USER, Dovecot, dovecot_available  # noqa: E402
 
@@ -57,12 +57,6 @@ def parse_size(text: str) -> float:
     if text.endswith("M"):
         return float(text[:-1]) / 1024
     return float(text)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def make_maildir(maildir: Path, gib: float, owner: tuple[int, int]) -> tuple[int, int]:

@@ -152,7 +152,6 @@ def main() -> int:
             wrk(url, 1, 2, headers)  # warm up: first queries, caches, templates
         pages = [*GOALS, FLOOR_NAME]
         ratios: dict[str, list[float]] = {page: [] for page in pages}
-        cpu_ratios: dict[str, list[float]] = {page: [] for page in pages}
         cpu_ms: dict[str, list[float]] = {name: [] for name in targets}
         one_sided: dict[str, int] = dict.fromkeys(targets, 0)
         loads: list[Load] = []
@@ -173,7 +172,6 @@ def main() -> int:
                     failed = True
             for page in pages:
                 ratios[page].append(rates[page] / rates["hello world"])
-                cpu_ratios[page].append(per_request["hello world"] / per_request[page])
             print(
                 f"round {number}: "
                 + ", ".join(
@@ -205,7 +203,11 @@ def main() -> int:
     )
     print("\nworkers' CPU per request, ms, best (median); hello world's over the page's:")
     for name, values in cpu_ms.items():
-        ratio = f"  ratio {best_median(cpu_ratios[name])}" if name in cpu_ratios else ""
+        # Round by round: hello world's CPU per request over the page's.
+        cpu_ratios = [
+            hello / page for hello, page in zip(cpu_ms["hello world"], values, strict=True)
+        ]
+        ratio = f"  ratio {best_median(cpu_ratios)}" if name in pages else ""
         sided = (
             f"  ({one_sided[name]} of {args.rounds} rounds on one worker)"
             if one_sided[name]
